@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* socktrace kernel side: TCP state transitions with the socket's owner.
+ *
+ * Every concern has several hook variants (tp_btf, tracepoint, fentry,
+ * kprobe); each is a thin wrapper around one handler, and userspace turns on
+ * exactly one variant per concern with bpf_program__set_autoload(). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "socktrace.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+#define MAX_SOCKS	65536
+#define MAX_LISTENERS	8192
+#define MAX_FILTER	64
+
+/* Filters, set by userspace before load; 0/false means off. */
+const volatile __u16 filter_family = 0;
+const volatile bool filter_pids_on = false;
+const volatile bool filter_ports_on = false;
+const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
+/* Wake the reader only once this much data waits (0: every record). The
+ * reader polls with a short timeout, so a quiet host still sees events soon. */
+const volatile __u64 wakeup_bytes = 0;
+
+/* What we remember about a socket between its transitions. */
+struct sock_info {
+	__u64 ts;		/* when it entered its current state, 0 unknown */
+	__u32 pid;
+	__u32 tid;
+	__u8 owner_src;
+	__u8 role;
+	__u16 lport;		/* last known local port */
+	__u8 pad[4];
+	char comm[TASK_COMM_LEN];
+};
+
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* resized by userspace */
+} events SEC(".maps");
+
+/* Keyed by the sock pointer: valid from the first transition to CLOSE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+/* Owner of each listening port, handed down to the sockets it creates. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LISTENERS);
+	__type(key, struct listener_key);
+	__type(value, struct sock_info);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_FILTER);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void owner_from_current(struct sock_info *si, __u8 src, __u8 role)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	si->pid = id >> 32;
+	si->tid = (__u32)id;
+	si->owner_src = src;
+	si->role = role;
+	bpf_get_current_comm(si->comm, sizeof(si->comm));
+}
+
+static __always_inline __u32 sock_netns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The socket's inode, as /proc/PID/fd and ss show it; 0 once orphaned. */
+static __always_inline __u64 sock_ino(struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct socket_alloc *sa;
+
+	if (!sock)
+		return 0;
+	/* struct socket is the first member of struct socket_alloc */
+	sa = (struct socket_alloc *)sock;
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85); the probed
+ * bitfield read works for both layouts. */
+static __always_inline __u16 sock_protocol(struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+static __always_inline bool event_filtered(const struct st_tcp_event *e)
+{
+	if (filter_family && e->family != filter_family)
+		return true;
+	if (filter_states &&
+	    !(filter_states & ((1u << e->oldstate) | (1u << e->newstate))))
+		return true;
+	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &e->sport) &&
+	    !bpf_map_lookup_elem(&filter_ports, &e->dport))
+		return true;
+	/* An unknown owner passes: userspace may still name it from /proc. */
+	if (filter_pids_on && e->pid && !bpf_map_lookup_elem(&filter_pids, &e->pid))
+		return true;
+	return false;
+}
+
+static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto)
+{
+	struct sock_info fresh = {}, *si;
+	struct listener_key lk = {};
+	struct st_tcp_event *e, tmp = {};
+	__u64 key = (__u64)sk;
+	bool is_new = false;
+	long flags = 0;
+
+	if (proto != IPPROTO_TCP || oldstate == newstate)
+		return 0;
+
+	/* Build the record on the stack first so the filters can look at it
+	 * without reserving ring buffer space. */
+	tmp.type = ST_EVENT_TCP_STATE;
+	tmp.ts_ns = bpf_ktime_get_boot_ns();
+	tmp.skaddr = key;
+	tmp.old_ns = ST_OLD_NS_UNKNOWN;
+	tmp.oldstate = oldstate;
+	tmp.newstate = newstate;
+	tmp.netns = sock_netns(sk);
+	event_fill_tuple(&tmp, sk);
+	lk.netns = tmp.netns;
+
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (oldstate == ST_TCP_CLOSE && (newstate == ST_TCP_SYN_SENT || newstate == ST_TCP_LISTEN)) {
+		/* connect() and listen() change state in the caller's context */
+		owner_from_current(&fresh, newstate == ST_TCP_LISTEN ? ST_OWNER_LISTEN : ST_OWNER_CONNECT,
+				   newstate == ST_TCP_LISTEN ? ST_ROLE_LISTENER : ST_ROLE_CLIENT);
+		si = NULL;
+	} else if (si) {
+		if (si->ts)
+			tmp.old_ns = tmp.ts_ns - si->ts;
+		si->ts = tmp.ts_ns;
+	} else if (oldstate == ST_TCP_LISTEN || oldstate == ST_TCP_SYN_RECV ||
+		   newstate == ST_TCP_SYN_RECV) {
+		/* A child of a listener, created in softirq: its owner is the
+		 * listener's until accept() says otherwise. The clone still
+		 * carries the listener's state, hence oldstate LISTEN. */
+		struct sock_info *li;
+
+		lk.port = tmp.sport;
+		li = bpf_map_lookup_elem(&listeners, &lk);
+		if (li) {
+			fresh = *li;
+			fresh.owner_src = ST_OWNER_LISTENER;
+		}
+		fresh.role = ST_ROLE_SERVER;
+	}
+	if (!si) {
+		fresh.ts = tmp.ts_ns;
+		si = &fresh;
+		is_new = true;
+	}
+
+	/* On the way to CLOSE the port is released (inet_put_port) before the
+	 * state changes: show the one the connection had. */
+	if (tmp.sport)
+		si->lport = tmp.sport;
+	else
+		tmp.sport = si->lport;
+	tmp.pid = si->pid;
+	tmp.tid = si->tid;
+	tmp.owner_src = si->owner_src;
+	tmp.role = si->role;
+	__builtin_memcpy(tmp.comm, si->comm, sizeof(tmp.comm));
+
+	if (newstate == ST_TCP_CLOSE)
+		bpf_map_delete_elem(&socks, &key);
+	else if (is_new && bpf_map_update_elem(&socks, &key, si, BPF_ANY))
+		counter_inc(ST_CNT_NO_OWNER_SLOT);
+
+	if (newstate == ST_TCP_LISTEN || (oldstate == ST_TCP_LISTEN && si->role == ST_ROLE_LISTENER)) {
+		lk.port = tmp.sport;
+		if (newstate == ST_TCP_LISTEN)
+			bpf_map_update_elem(&listeners, &lk, si, BPF_ANY);
+		else
+			bpf_map_delete_elem(&listeners, &lk);
+	}
+
+	if (event_filtered(&tmp)) {
+		counter_inc(ST_CNT_FILTERED);
+		return 0;
+	}
+	tmp.ino = sock_ino(sk);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_LOST);
+		return 0;
+	}
+	__builtin_memcpy(e, &tmp, sizeof(*e));
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	counter_inc(ST_CNT_EVENTS);
+	return 0;
+}
+
+/* accept() handed sk to the current process: it owns it from now on. */
+static __always_inline int handle_accept(struct sock *sk)
+{
+	struct sock_info *si, fresh = {};
+	__u64 key = (__u64)sk;
+
+	if (!sk || sock_protocol(sk) != IPPROTO_TCP)
+		return 0;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (!si) {
+		/* its state time is unknown (ts 0) */
+		owner_from_current(&fresh, ST_OWNER_ACCEPT, ST_ROLE_SERVER);
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		return 0;
+	}
+	owner_from_current(si, ST_OWNER_ACCEPT, ST_ROLE_SERVER);
+	return 0;
+}
+
+/* ---- TCP state transitions ---- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
+{
+	return handle_state(sk, oldstate, newstate, sock_protocol(sk));
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate,
+			    ctx->protocol);
+}
+
+/* tcp_set_state() runs before the store, so sk_state is still the old one.
+ * It does not see the SYN_RECV a listener's child is born in. */
+SEC("fentry/tcp_set_state")
+int BPF_PROG(state_fentry, struct sock *sk, int state)
+{
+	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP);
+}
+
+SEC("kprobe/tcp_set_state")
+int BPF_KPROBE(state_kprobe, struct sock *sk, int state)
+{
+	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP);
+}
+
+/* ---- accept() ownership ---- */
+
+SEC("fexit/inet_csk_accept")
+int BPF_PROG(accept_fexit)
+{
+	__u64 ret = 0;
+
+	/* the argument list changed in 6.10; the return value did not */
+	if (bpf_get_func_ret(ctx, &ret))
+		return 0;
+	return handle_accept((struct sock *)ret);
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(accept_kretprobe, struct sock *sk)
+{
+	return handle_accept(sk);
+}
+
+/* The syscall returned an fd: follow it through the fd table to the sock. */
+static __always_inline int accept_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0)
+		return 0;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return 0;
+	return handle_accept(BPF_CORE_READ(sock, sk));
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int accept4_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_fd(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int accept_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_fd(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

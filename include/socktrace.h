@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by the BPF programs and the userspace loader. Fixed-width
+ * fields only, no pointers: a kernel pointer travels as __u64. */
+#ifndef SOCKTRACE_H
+#define SOCKTRACE_H
+
+#define TASK_COMM_LEN 16
+
+/* What a record in the ring buffer is. */
+enum st_event_type {
+	ST_EVENT_TCP_STATE = 1,		/* a TCP state transition */
+};
+
+/* How the owner of a socket was learned. Never from the task that happened
+ * to be interrupted by a softirq. */
+enum st_owner_src {
+	ST_OWNER_UNKNOWN = 0,
+	ST_OWNER_CONNECT,	/* connect(): CLOSE -> SYN_SENT, process context */
+	ST_OWNER_LISTEN,	/* listen(): -> LISTEN, process context */
+	ST_OWNER_LISTENER,	/* passive child: inherited from its listener */
+	ST_OWNER_ACCEPT,	/* accept() returned it to this process */
+	ST_OWNER_SNAPSHOT,	/* userspace: found in /proc at startup */
+	ST_OWNER__MAX,
+};
+
+enum st_role {
+	ST_ROLE_UNKNOWN = 0,
+	ST_ROLE_CLIENT,		/* active open */
+	ST_ROLE_SERVER,		/* passive open (accepted socket) */
+	ST_ROLE_LISTENER,
+	ST_ROLE__MAX,
+};
+
+/* Per-CPU counters, index into the "counters" map. */
+enum st_counter {
+	ST_CNT_EVENTS = 0,	/* records submitted to the ring buffer */
+	ST_CNT_LOST,		/* records the ring buffer could not take */
+	ST_CNT_FILTERED,	/* records dropped by in-kernel filters */
+	ST_CNT_NO_OWNER_SLOT,	/* socket map update failed */
+	ST_CNT__MAX,
+};
+
+/* TCP states as the kernel numbers them (include/net/tcp_states.h). */
+enum st_tcp_state {
+	ST_TCP_ESTABLISHED = 1,
+	ST_TCP_SYN_SENT,
+	ST_TCP_SYN_RECV,
+	ST_TCP_FIN_WAIT1,
+	ST_TCP_FIN_WAIT2,
+	ST_TCP_TIME_WAIT,
+	ST_TCP_CLOSE,
+	ST_TCP_CLOSE_WAIT,
+	ST_TCP_LAST_ACK,
+	ST_TCP_LISTEN,
+	ST_TCP_CLOSING,
+	ST_TCP_NEW_SYN_RECV,
+	ST_TCP_BOUND_INACTIVE,
+	ST_TCP_MAX_STATES,
+};
+
+#define ST_OLD_NS_UNKNOWN ((__u64)-1)
+
+/* One TCP state transition, as the kernel side writes it. Addresses are in
+ * network byte order (IPv4 in the first 4 bytes), ports in host order. */
+struct st_tcp_event {
+	__u64 ts_ns;		/* CLOCK_BOOTTIME */
+	__u64 skaddr;		/* socket identity while it lives */
+	__u64 old_ns;		/* time spent in the old state, or UNKNOWN */
+	__u64 ino;		/* socket inode (0 once orphaned) */
+	__u32 netns;		/* network namespace inode number */
+	__u32 pid;		/* owner tgid, 0 if unknown */
+	__u32 tid;		/* owner thread */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u8 type;		/* enum st_event_type */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 owner_src;		/* enum st_owner_src */
+	__u8 role;		/* enum st_role */
+	__u8 pad;
+	char comm[TASK_COMM_LEN];
+};
+
+_Static_assert(sizeof(struct st_tcp_event) == 104, "st_tcp_event layout changed");
+
+#endif /* SOCKTRACE_H */

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "event.h"
+
+static const char *const state_names[ST_TCP_MAX_STATES] = {
+	[ST_TCP_ESTABLISHED] = "ESTABLISHED",
+	[ST_TCP_SYN_SENT] = "SYN_SENT",
+	[ST_TCP_SYN_RECV] = "SYN_RECV",
+	[ST_TCP_FIN_WAIT1] = "FIN_WAIT1",
+	[ST_TCP_FIN_WAIT2] = "FIN_WAIT2",
+	[ST_TCP_TIME_WAIT] = "TIME_WAIT",
+	[ST_TCP_CLOSE] = "CLOSE",
+	[ST_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[ST_TCP_LAST_ACK] = "LAST_ACK",
+	[ST_TCP_LISTEN] = "LISTEN",
+	[ST_TCP_CLOSING] = "CLOSING",
+	[ST_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	[ST_TCP_BOUND_INACTIVE] = "BOUND_INACTIVE",
+};
+
+static const char *const owner_names[ST_OWNER__MAX] = {
+	[ST_OWNER_UNKNOWN] = "unknown",
+	[ST_OWNER_CONNECT] = "connect",
+	[ST_OWNER_LISTEN] = "listen",
+	[ST_OWNER_LISTENER] = "listener",
+	[ST_OWNER_ACCEPT] = "accept",
+	[ST_OWNER_SNAPSHOT] = "proc",
+};
+
+static const char *const role_names[ST_ROLE__MAX] = {
+	[ST_ROLE_UNKNOWN] = NULL,
+	[ST_ROLE_CLIENT] = "client",
+	[ST_ROLE_SERVER] = "server",
+	[ST_ROLE_LISTENER] = "listener",
+};
+
+static uint64_t ts_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t clock_ref__boot_now(void)
+{
+	return ts_ns(CLOCK_BOOTTIME);
+}
+
+/* Take the pair whose two boot-clock reads are closest together: the wall
+ * read between them is then known within that window. */
+int clock_ref__init(struct clock_ref *ref)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t b0 = ts_ns(CLOCK_BOOTTIME);
+		uint64_t w = ts_ns(CLOCK_REALTIME);
+		uint64_t b1 = ts_ns(CLOCK_BOOTTIME);
+
+		if (b1 - b0 < best) {
+			best = b1 - b0;
+			ref->boot_ns = b0 + (b1 - b0) / 2;
+			ref->wall_ns = w;
+		}
+	}
+	return 0;
+}
+
+uint64_t clock_ref__wall(const struct clock_ref *ref, uint64_t boot_ns)
+{
+	return ref->wall_ns + (boot_ns - ref->boot_ns);
+}
+
+int event__decode(struct event *ev, const void *data, size_t size,
+		  const struct clock_ref *ref)
+{
+	const struct st_tcp_event *e = data;
+
+	if (size < sizeof(*e) || e->type != ST_EVENT_TCP_STATE)
+		return -EINVAL;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = EVENT_TCP_STATE;
+	ev->boot_ns = e->ts_ns;
+	ev->wall_ns = clock_ref__wall(ref, e->ts_ns);
+	ev->sock = e->skaddr;
+	ev->ino = e->ino;
+	ev->old_ns = e->old_ns == ST_OLD_NS_UNKNOWN ? EVENT_OLD_NS_UNKNOWN : e->old_ns;
+	ev->netns = e->netns;
+	ev->pid = e->pid;
+	ev->tid = e->tid;
+	ev->family = e->family == AF_INET ? AF_INET : AF_INET6;
+	ev->proto = IPPROTO_TCP;
+	if (ev->family == AF_INET) {
+		memcpy(&ev->laddr, e->saddr, 4);
+		memcpy(&ev->raddr, e->daddr, 4);
+	} else {
+		memcpy(&ev->laddr, e->saddr, 16);
+		memcpy(&ev->raddr, e->daddr, 16);
+	}
+	ev->lport = e->sport;
+	ev->rport = e->dport;
+	ev->old_state = e->oldstate;
+	ev->new_state = e->newstate;
+	ev->owner_src = e->owner_src < ST_OWNER__MAX ? e->owner_src : ST_OWNER_UNKNOWN;
+	ev->role = e->role < ST_ROLE__MAX ? e->role : ST_ROLE_UNKNOWN;
+	if (ev->pid)
+		memcpy(ev->comm, e->comm, TASK_COMM_LEN);
+	ev->comm[TASK_COMM_LEN] = '\0';
+	return 0;
+}
+
+const char *tcp_state__name(int state)
+{
+	if (state <= 0 || state >= ST_TCP_MAX_STATES || !state_names[state])
+		return "UNKNOWN";
+	return state_names[state];
+}
+
+int tcp_state__parse(const char *name)
+{
+	char buf[32];
+	size_t i;
+
+	if (!strncasecmp(name, "TCP_", 4))
+		name += 4;
+	for (i = 0; name[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = name[i] == '-' ? '_' : toupper((unsigned char)name[i]);
+	if (name[i])
+		return -EINVAL;
+	buf[i] = '\0';
+	for (int s = 1; s < ST_TCP_MAX_STATES; s++)
+		if (state_names[s] && !strcmp(buf, state_names[s]))
+			return s;
+	return -EINVAL;
+}
+
+const char *owner_src__name(int src)
+{
+	return src >= 0 && src < ST_OWNER__MAX ? owner_names[src] : "unknown";
+}
+
+const char *role__name(int role)
+{
+	return role > 0 && role < ST_ROLE__MAX ? role_names[role] : NULL;
+}

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "format.h"
+
+int format__addr(char *buf, size_t len, int family, const struct in6_addr *addr)
+{
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(addr)) {
+		family = AF_INET;
+		addr = (const struct in6_addr *)&addr->s6_addr[12];
+	}
+	if (!inet_ntop(family, addr, buf, len))
+		return -errno;
+	return 0;
+}
+
+int format__sock(char *buf, size_t len, int family, const struct in6_addr *addr,
+		 uint16_t port, const char *proto)
+{
+	char a[ADDR_STRLEN];
+	bool v6;
+	int n;
+
+	if (format__addr(a, sizeof(a), family, addr))
+		strcpy(a, "?");
+	v6 = strchr(a, ':') != NULL;
+	n = snprintf(buf, len, v6 ? "[%s]:%u/%s" : "%s:%u/%s", a, port, proto);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+/* Converting the date part is the slow bit; events come many per second. */
+struct tm_cache {
+	time_t sec;
+	struct tm tm;
+	bool valid;
+};
+
+int format__rfc3339(char *buf, size_t len, uint64_t wall_ns)
+{
+	static struct tm_cache c;
+	time_t sec = wall_ns / 1000000000ull;
+	int n;
+
+	if (!c.valid || c.sec != sec) {
+		gmtime_r(&sec, &c.tm);
+		c.sec = sec;
+		c.valid = true;
+	}
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09luZ",
+		     c.tm.tm_year + 1900, c.tm.tm_mon + 1, c.tm.tm_mday,
+		     c.tm.tm_hour, c.tm.tm_min, c.tm.tm_sec,
+		     (unsigned long)(wall_ns % 1000000000ull));
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int format__clock(char *buf, size_t len, uint64_t wall_ns)
+{
+	static struct tm_cache c;
+	time_t sec = wall_ns / 1000000000ull;
+	int n;
+
+	if (!c.valid || c.sec != sec) {
+		localtime_r(&sec, &c.tm);
+		c.sec = sec;
+		c.valid = true;
+	}
+	n = snprintf(buf, len, "%02d:%02d:%02d.%06lu", c.tm.tm_hour, c.tm.tm_min,
+		     c.tm.tm_sec, (unsigned long)(wall_ns % 1000000000ull / 1000));
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+/* /etc/services lines: "name port/proto [aliases] [# comment]". The first
+ * name listed for a port wins, as getservbyport() does. */
+struct services *services__load(const char *path, const char *proto)
+{
+	struct services *s;
+	char line[512];
+	FILE *f;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	f = fopen(path, "re");
+	if (!f)
+		return s;	/* no names is not an error */
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], pp[32], *slash, *end;
+		unsigned long port;
+
+		if (line[0] == '#' || sscanf(line, "%63s %31s", name, pp) != 2)
+			continue;
+		slash = strchr(pp, '/');
+		if (!slash || strcmp(slash + 1, proto))
+			continue;
+		*slash = '\0';
+		port = strtoul(pp, &end, 10);
+		if (*end || port == 0 || port > 65535 || s->names[port])
+			continue;
+		s->names[port] = strdup(name);
+	}
+	fclose(f);
+	return s;
+}
+
+const char *services__name(const struct services *s, uint16_t port)
+{
+	return s ? s->names[port] : NULL;
+}
+
+void services__free(struct services *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < 65536; i++)
+		free(s->names[i]);
+	free(s);
+}
+
+/* ---- JSON ---- */
+
+static void json__grow(struct json_writer *w, size_t more)
+{
+	size_t cap = w->cap ? w->cap : 512;
+	char *nb;
+
+	if (w->len + more <= w->cap)
+		return;
+	while (cap < w->len + more)
+		cap *= 2;
+	nb = realloc(w->buf, cap);
+	if (!nb) {
+		perror("socktrace: out of memory");
+		exit(1);
+	}
+	w->buf = nb;
+	w->cap = cap;
+}
+
+static void json__put(struct json_writer *w, const char *s, size_t n)
+{
+	json__grow(w, n);
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void json__putc(struct json_writer *w, char c)
+{
+	json__grow(w, 1);
+	w->buf[w->len++] = c;
+}
+
+void json__reset(struct json_writer *w)
+{
+	w->len = 0;
+	w->need_comma = false;
+}
+
+void json__free(struct json_writer *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+void json__begin(struct json_writer *w)
+{
+	json__putc(w, '{');
+	w->need_comma = false;
+}
+
+void json__end(struct json_writer *w)
+{
+	json__put(w, "}\n", 2);
+	w->need_comma = false;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Control bytes and bytes that are not UTF-8 become \u00XX, so the output
+ * is always valid JSON text and the original byte values stay readable. */
+void json__str(struct json_writer *w, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	static const char hex[] = "0123456789abcdef";
+
+	json__grow(w, n * 6 + 2);
+	w->buf[w->len++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		size_t l;
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			w->buf[w->len++] = c;
+			continue;
+		}
+		switch (c) {
+		case '"':  memcpy(w->buf + w->len, "\\\"", 2); w->len += 2; continue;
+		case '\\': memcpy(w->buf + w->len, "\\\\", 2); w->len += 2; continue;
+		case '\n': memcpy(w->buf + w->len, "\\n", 2); w->len += 2; continue;
+		case '\t': memcpy(w->buf + w->len, "\\t", 2); w->len += 2; continue;
+		case '\r': memcpy(w->buf + w->len, "\\r", 2); w->len += 2; continue;
+		}
+		if (c >= 0x80 && (l = utf8_seq_len(s + i, n - i))) {
+			memcpy(w->buf + w->len, s + i, l);
+			w->len += l;
+			i += l - 1;
+			continue;
+		}
+		memcpy(w->buf + w->len, "\\u00", 4);
+		w->buf[w->len + 4] = hex[c >> 4];
+		w->buf[w->len + 5] = hex[c & 15];
+		w->len += 6;
+	}
+	w->buf[w->len++] = '"';
+}
+
+static void json__key(struct json_writer *w, const char *key)
+{
+	size_t kl = strlen(key);
+
+	json__grow(w, kl + 4);
+	if (w->need_comma)
+		w->buf[w->len++] = ',';
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, key, kl);	/* keys are ours: no escaping */
+	w->len += kl;
+	w->buf[w->len++] = '"';
+	w->buf[w->len++] = ':';
+	w->need_comma = true;
+}
+
+void json__key_str(struct json_writer *w, const char *key, const char *val)
+{
+	if (!val) {
+		json__key_null(w, key);
+		return;
+	}
+	json__key(w, key);
+	json__str(w, val, strlen(val));
+}
+
+void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n)
+{
+	json__key(w, key);
+	json__str(w, val, strnlen(val, n));
+}
+
+static void json__u64(struct json_writer *w, uint64_t v)
+{
+	char tmp[21];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	json__put(w, tmp + i, sizeof(tmp) - i);
+}
+
+void json__key_u64(struct json_writer *w, const char *key, uint64_t val)
+{
+	json__key(w, key);
+	json__u64(w, val);
+}
+
+void json__key_i64(struct json_writer *w, const char *key, int64_t val)
+{
+	json__key(w, key);
+	if (val < 0) {
+		json__putc(w, '-');
+		json__u64(w, -(uint64_t)val);
+	} else {
+		json__u64(w, val);
+	}
+}
+
+void json__key_null(struct json_writer *w, const char *key)
+{
+	json__key(w, key);
+	json__put(w, "null", 4);
+}
+
+void json__key_bool(struct json_writer *w, const char *key, bool val)
+{
+	json__key(w, key);
+	json__put(w, val ? "true" : "false", val ? 4 : 5);
+}
+
+void json__key_fixed(struct json_writer *w, const char *key, uint64_t val, int decimals)
+{
+	uint64_t div = 1;
+	char frac[20];
+
+	for (int i = 0; i < decimals; i++)
+		div *= 10;
+	json__key(w, key);
+	json__u64(w, val / div);
+	if (decimals > 0) {
+		uint64_t f = val % div;
+
+		for (int i = decimals - 1; i >= 0; i--) {
+			frac[i] = '0' + f % 10;
+			f /= 10;
+		}
+		json__putc(w, '.');
+		json__put(w, frac, decimals);
+	}
+}

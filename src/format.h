@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Formatting shared by the renderers: addresses, service names, times, JSON. */
+#ifndef ST_FORMAT_H
+#define ST_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define ADDR_STRLEN 46	/* INET6_ADDRSTRLEN */
+#define SOCK_STRLEN (ADDR_STRLEN + 2 + 1 + 5 + 4 + 1)
+
+/* An IPv4-mapped IPv6 address prints as IPv4. */
+int format__addr(char *buf, size_t len, int family, const struct in6_addr *addr);
+/* "127.0.0.1:80/tcp", "[::1]:80/tcp" */
+int format__sock(char *buf, size_t len, int family, const struct in6_addr *addr,
+		 uint16_t port, const char *proto);
+/* RFC 3339, UTC, nanoseconds: 2026-11-27T17:42:06.123456789Z */
+int format__rfc3339(char *buf, size_t len, uint64_t wall_ns);
+/* Local time of day with microseconds: 17:42:06.123456 */
+int format__clock(char *buf, size_t len, uint64_t wall_ns);
+
+/* Port -> service name from /etc/services, for one protocol. */
+struct services {
+	char *names[65536];
+};
+
+struct services *services__load(const char *path, const char *proto);
+const char *services__name(const struct services *s, uint16_t port);
+void services__free(struct services *s);
+
+/* A small JSON writer into a growing buffer; strings are escaped so that
+ * any byte sequence (a comm with quotes or control bytes) stays valid. */
+struct json_writer {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool need_comma;
+};
+
+void json__reset(struct json_writer *w);
+void json__free(struct json_writer *w);
+void json__begin(struct json_writer *w);
+void json__end(struct json_writer *w);	/* closes the object and adds '\n' */
+void json__key_str(struct json_writer *w, const char *key, const char *val);
+void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n);
+void json__key_u64(struct json_writer *w, const char *key, uint64_t val);
+void json__key_i64(struct json_writer *w, const char *key, int64_t val);
+void json__key_null(struct json_writer *w, const char *key);
+void json__key_bool(struct json_writer *w, const char *key, bool val);
+/* A fixed-point number: val / 10^decimals, e.g. 1234567 with 6 -> 1.234567 */
+void json__key_fixed(struct json_writer *w, const char *key, uint64_t val, int decimals);
+/* Appends the escaped form of n bytes of s, with quotes. */
+void json__str(struct json_writer *w, const char *s, size_t n);
+
+#endif /* ST_FORMAT_H */

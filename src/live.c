@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "live.h"
+#include "socktrace.skel.h"
+
+struct live {
+	struct socktrace_bpf *skel;
+	struct ring_buffer *rb;
+	struct pipeline *pl;
+	const struct clock_ref *ref;
+	const struct owners *owners;
+	uint64_t bad_records;
+};
+
+static int live__handle(void *ctx, void *data, size_t size)
+{
+	struct live *l = ctx;
+	struct event ev;
+
+	if (event__decode(&ev, data, size, l->ref)) {
+		l->bad_records++;
+		return 0;
+	}
+	if (!ev.pid && owners__lookup(l->owners, ev.ino, &ev.pid, ev.comm)) {
+		ev.tid = ev.pid;
+		ev.owner_src = ST_OWNER_SNAPSHOT;
+	}
+	/* once the pipeline is done (count limit, sink error) it drops events */
+	pipeline__push(l->pl, &ev);
+	return 0;
+}
+
+static int live__fill_filters(struct live *l, const struct filter *f)
+{
+	__u8 one = 1;
+	int err;
+
+	for (int i = 0; i < f->n_pids; i++) {
+		err = bpf_map__update_elem(l->skel->maps.filter_pids, &f->pids[i],
+					   sizeof(f->pids[i]), &one, sizeof(one), BPF_ANY);
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < f->n_ports; i++) {
+		err = bpf_map__update_elem(l->skel->maps.filter_ports, &f->ports[i],
+					   sizeof(f->ports[i]), &one, sizeof(one), BPF_ANY);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+struct live *live__open(const struct opts *o, const struct probe *p,
+			struct pipeline *pl, const struct clock_ref *ref)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
+	const struct filter *f = &o->filter;
+	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
+	struct live *l;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->pl = pl;
+	l->ref = ref;
+
+	l->skel = socktrace_bpf__open_opts(&open_opts);
+	if (!l->skel) {
+		err = -errno;
+		fprintf(stderr, "socktrace: failed to open BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	l->skel->rodata->filter_family = f->family;
+	l->skel->rodata->filter_pids_on = f->n_pids > 0;
+	l->skel->rodata->filter_ports_on = f->n_ports > 0;
+	l->skel->rodata->filter_states = f->states;
+	/* batch wakeups: at most 16 per buffer's worth of data */
+	l->skel->rodata->wakeup_bytes = rb_size / 16;
+	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
+	if (!err)
+		err = probe__apply(p, l->skel->obj);
+	if (err) {
+		fprintf(stderr, "socktrace: failed to configure BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+
+	err = socktrace_bpf__load(l->skel);
+	if (err) {
+		fprintf(stderr, "socktrace: failed to load BPF programs: %s%s\n", strerror(-err),
+			o->verbose ? "" : " (run with -v for the verifier's log)");
+		goto fail;
+	}
+	err = live__fill_filters(l, f);
+	if (err) {
+		fprintf(stderr, "socktrace: failed to set kernel filters: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = socktrace_bpf__attach(l->skel);
+	if (err) {
+		fprintf(stderr, "socktrace: failed to attach BPF programs: %s\n", strerror(-err));
+		goto fail;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), live__handle, l, NULL);
+	if (!l->rb) {
+		err = -errno;
+		fprintf(stderr, "socktrace: failed to create ring buffer: %s\n", strerror(-err));
+		goto fail;
+	}
+	return l;
+fail:
+	live__close(l);
+	errno = -err;
+	return NULL;
+}
+
+void live__set_owners(struct live *l, const struct owners *owners)
+{
+	l->owners = owners;
+}
+
+int live__poll(struct live *l, int timeout_ms)
+{
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	if (n == -EINTR)
+		return 0;
+	return n;
+}
+
+int live__drain(struct live *l)
+{
+	return ring_buffer__consume(l->rb);
+}
+
+int live__counters(struct live *l, uint64_t out[ST_CNT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(l->skel->maps.counters);
+	__u64 *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < ST_CNT__MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void live__close(struct live *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	socktrace_bpf__destroy(l->skel);
+	free(l);
+}

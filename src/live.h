@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The live source: BPF programs, ring buffer, decode into the pipeline. */
+#ifndef ST_LIVE_H
+#define ST_LIVE_H
+
+#include <stdint.h>
+#include "event.h"
+#include "opts.h"
+#include "pipeline.h"
+#include "probe.h"
+#include "snapshot.h"
+
+struct live;
+
+/* Opens, configures, loads and attaches. Returns NULL with errno set; the
+ * reason has been printed. */
+struct live *live__open(const struct opts *o, const struct probe *p,
+			struct pipeline *pl, const struct clock_ref *ref);
+/* Owners found in /proc name the sockets the kernel side saw no owner for. */
+void live__set_owners(struct live *l, const struct owners *owners);
+/* Waits up to timeout_ms, feeds what arrived; returns records or -errno. */
+int live__poll(struct live *l, int timeout_ms);
+/* Feeds whatever is in the ring buffer without waiting. */
+int live__drain(struct live *l);
+/* Sums the per-CPU counters (enum st_counter). */
+int live__counters(struct live *l, uint64_t out[ST_CNT__MAX]);
+void live__close(struct live *l);
+
+#endif /* ST_LIVE_H */

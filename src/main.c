@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* socktrace: live TCP connection tracing with the owning process.
+ * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
+ * poll, then detach, drain and summarise. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <bpf/libbpf.h>
+#include "event.h"
+#include "live.h"
+#include "opts.h"
+#include "pipeline.h"
+#include "probe.h"
+#include "sink.h"
+#include "snapshot.h"
+
+#ifndef SOCKTRACE_VERSION
+#define SOCKTRACE_VERSION "0.1.0"
+#endif
+
+#define POLL_MS 100
+
+static volatile sig_atomic_t exiting;
+static bool verbose;
+
+static void sig_handler(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Loading tracing programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN
+ * before 5.8); the snapshot enters other network namespaces (CAP_SYS_ADMIN). */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (has_cap(data, CAP_SYS_ADMIN))
+		return 0;
+	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
+		return 0;
+	return -EPERM;
+}
+
+static int snapshot_push(const struct event *ev, void *ctx)
+{
+	return pipeline__push(ctx, ev);
+}
+
+static void report_no_hook(const struct probe *p, enum hook_kind forced)
+{
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		if (p->selected[c] >= 0)
+			continue;
+		if (!concerns[c].required && !p->forced_unavailable[c]) {
+			fprintf(stderr, "socktrace: warning: no hook for %s; accepted sockets keep their listener's owner\n",
+				concerns[c].name);
+			continue;
+		}
+		if (p->forced_unavailable[c])
+			fprintf(stderr, "socktrace: hook variant '%s' is not usable for %s on this kernel:\n",
+				hook_kind__name(forced), concerns[c].name);
+		else
+			fprintf(stderr, "socktrace: no usable hook for %s on this kernel:\n",
+				concerns[c].name);
+		for (int v = 0; v < concerns[c].n_variants; v++)
+			if (p->res[c][v].probed && !p->res[c][v].ok)
+				fprintf(stderr, "  %-40s %s\n", concerns[c].variants[v].label,
+					p->res[c][v].why);
+	}
+}
+
+static bool fatal_no_hook(const struct probe *p)
+{
+	for (int c = 0; c < CONCERN__MAX; c++)
+		if (p->selected[c] < 0 && (concerns[c].required || p->forced_unavailable[c]))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
+	struct services *svc = NULL;
+	struct owners *owners = NULL;
+	struct probe probe = {};
+	struct pipeline pl;
+	struct clock_ref ref;
+	struct live *live = NULL;
+	struct opts o;
+	char msg[256];
+	int err, ret = 1;
+
+	opts__init(&o);
+	pipeline__init(&pl, &o.filter, 0);
+	if (opts__parse(&o, argc, argv, msg, sizeof(msg))) {
+		fprintf(stderr, "socktrace: %s\nTry 'socktrace --help' for more information.\n", msg);
+		return EXIT_USAGE;
+	}
+	if (o.help) {
+		opts__usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("socktrace %s (libbpf %s)\n", SOCKTRACE_VERSION, libbpf_version_string());
+		return 0;
+	}
+	verbose = o.verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (check_privileges()) {
+		fprintf(stderr, "socktrace: permission denied: run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (!o.btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "socktrace: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
+			"it needs CONFIG_DEBUG_INFO_BTF=y, or give the kernel's BTF with --btf FILE\n");
+		return 1;
+	}
+	if (o.btf_path && access(o.btf_path, R_OK)) {
+		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", o.btf_path, strerror(errno));
+		return 1;
+	}
+
+	err = probe__run(&probe, o.hook, o.probes);
+	if (o.probes) {
+		probe__print(&probe, stdout, o.json);
+		probe__free(&probe);
+		return 0;
+	}
+	report_no_hook(&probe, o.hook);
+	if (fatal_no_hook(&probe) || err)
+		goto cleanup;
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		fprintf(stderr, "socktrace: this kernel has no BPF ring buffer (Linux 5.8 or later is needed)\n");
+		goto cleanup;
+	}
+
+	clock_ref__init(&ref);
+	svc = services__load("/etc/services", "tcp");
+	pl.limit = o.count;
+	/* large writes: under a connection storm the output is the hot path */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
+					       sink_text__new(stdout, svc));
+	if (err) {
+		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
+	start_ns = clock_ref__boot_now();
+	live = live__open(&o, &probe, &pl, &ref);
+	if (!live)
+		goto cleanup;
+	probe__free(&probe);	/* the vmlinux BTF is large and no longer needed */
+	if (o.duration > 0)
+		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
+
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
+
+	/* Attached first, then listed: a socket that changes state meanwhile
+	 * shows up twice rather than not at all. */
+	if (o.snapshot) {
+		owners = owners__scan("/proc");
+		if (!owners) {
+			fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		live__set_owners(live, owners);
+		err = snapshot__run(owners, &ref, snapshot_push, &pl);
+		if (err && !pl.err)
+			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
+				strerror(-err));
+	}
+	pipeline__flush(&pl);
+
+	while (!exiting && !pl.done) {
+		int timeout = POLL_MS;
+
+		if (deadline_ns) {
+			uint64_t now = clock_ref__boot_now();
+
+			if (now >= deadline_ns)
+				break;
+			if ((deadline_ns - now) / 1000000 < (uint64_t)timeout)
+				timeout = (deadline_ns - now) / 1000000 + 1;
+		}
+		err = live__poll(live, timeout);
+		if (err < 0) {
+			fprintf(stderr, "socktrace: failed to poll ring buffer: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		pipeline__flush(&pl);
+	}
+
+	/* Stop producing, then take what is still queued. */
+	if (!pl.done)
+		live__drain(live);
+	live__counters(live, counters);
+	pl.stats.lost = counters[ST_CNT_LOST];
+	pl.stats.filtered += counters[ST_CNT_FILTERED];
+	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
+	if (!pl.err)
+		pipeline__summary(&pl);
+	err = pipeline__flush(&pl);
+	if (pl.err && pl.err != -EPIPE) {
+		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl.err));
+		goto cleanup;
+	}
+	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
+		(unsigned long long)pl.stats.events, (unsigned long long)pl.stats.snapshot,
+		(unsigned long long)pl.stats.lost, (unsigned long long)pl.stats.filtered);
+	if (pl.stats.lost)
+		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
+	ret = 0;
+cleanup:
+	live__close(live);
+	pipeline__free(&pl);
+	owners__free(owners);
+	services__free(svc);
+	probe__free(&probe);
+	return ret;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line. Parsing has no side effects so the unit tests can run it. */
+#ifndef ST_OPTS_H
+#define ST_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "filter.h"
+
+enum hook_kind {
+	HOOK_AUTO = 0,
+	HOOK_TP_BTF,
+	HOOK_TRACEPOINT,
+	HOOK_FENTRY,
+	HOOK_KPROBE,
+	HOOK__MAX,
+};
+
+struct opts {
+	struct filter filter;
+	enum hook_kind hook;
+	bool json;
+	bool snapshot;
+	bool probes;
+	bool verbose;
+	bool help;
+	bool version;
+	double duration;	/* seconds, 0 for no limit */
+	uint64_t count;		/* stop after this many events, 0 for no limit */
+	uint32_t ringbuf_kb;
+	const char *btf_path;	/* custom BTF for kernels without it */
+};
+
+#define EXIT_USAGE 2
+
+void opts__init(struct opts *o);
+/* Returns 0, or -EINVAL with a message in err. */
+int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen);
+void opts__usage(FILE *out);
+
+const char *hook_kind__name(enum hook_kind h);
+int hook_kind__parse(const char *s);
+
+#endif /* ST_OPTS_H */

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include "pipeline.h"
+
+void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit)
+{
+	memset(p, 0, sizeof(*p));
+	p->filter = f;
+	p->limit = limit;
+}
+
+int pipeline__add_sink(struct pipeline *p, struct sink *s)
+{
+	if (!s)
+		return -ENOMEM;
+	if (p->n_sinks == PIPELINE_MAX_SINKS)
+		return -E2BIG;
+	p->sinks[p->n_sinks++] = s;
+	return 0;
+}
+
+int pipeline__push(struct pipeline *p, const struct event *ev)
+{
+	if (p->done)
+		return p->err;
+	if (p->filter && !filter__match(p->filter, ev)) {
+		p->stats.filtered++;
+		return 0;
+	}
+	for (int i = 0; i < p->n_sinks; i++) {
+		int err = sink__event(p->sinks[i], ev);
+
+		if (err) {
+			p->err = err;
+			p->done = true;
+			return err;
+		}
+	}
+	p->stats.events++;
+	if (ev->kind == EVENT_TCP_SOCKET) {
+		p->stats.snapshot++;
+	} else if (p->limit && ++p->live_events >= p->limit) {
+		p->done = true;
+	}
+	return 0;
+}
+
+int pipeline__flush(struct pipeline *p)
+{
+	int ret = 0;
+
+	for (int i = 0; i < p->n_sinks; i++) {
+		int err = sink__flush(p->sinks[i]);
+
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
+int pipeline__summary(struct pipeline *p)
+{
+	int ret = 0;
+
+	for (int i = 0; i < p->n_sinks; i++) {
+		int err = sink__summary(p->sinks[i], &p->stats);
+
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
+void pipeline__free(struct pipeline *p)
+{
+	for (int i = 0; i < p->n_sinks; i++)
+		sink__free(p->sinks[i]);
+	p->n_sinks = 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* source -> decode -> filter -> sinks. Sources push decoded events here;
+ * nothing downstream knows which source an event came from. */
+#ifndef ST_PIPELINE_H
+#define ST_PIPELINE_H
+
+#include <stdbool.h>
+#include "filter.h"
+#include "sink.h"
+
+#define PIPELINE_MAX_SINKS 4
+
+struct pipeline {
+	const struct filter *filter;
+	struct sink *sinks[PIPELINE_MAX_SINKS];
+	int n_sinks;
+	uint64_t limit;		/* stop after this many live events, 0: none */
+	uint64_t live_events;
+	struct stats stats;
+	bool done;		/* the limit was reached */
+	int err;		/* first sink error, e.g. -EPIPE */
+};
+
+void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
+int pipeline__add_sink(struct pipeline *p, struct sink *s);
+/* Returns 0, or the sink's -errno (the pipeline is then done). */
+int pipeline__push(struct pipeline *p, const struct event *ev);
+int pipeline__flush(struct pipeline *p);
+int pipeline__summary(struct pipeline *p);
+void pipeline__free(struct pipeline *p);
+
+#endif /* ST_PIPELINE_H */

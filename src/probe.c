@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "format.h"
+#include "probe.h"
+
+const struct concern_desc concerns[CONCERN__MAX] = {
+	[CONCERN_TCP_STATE] = {
+		.name = "tcp_state",
+		.required = true,
+		.n_variants = 4,
+		.variants = {
+			{ HOOK_TP_BTF, "tp_btf/inet_sock_set_state", { "state_btf" } },
+			{ HOOK_TRACEPOINT, "tracepoint/sock/inet_sock_set_state", { "state_tp" } },
+			{ HOOK_FENTRY, "fentry/tcp_set_state", { "state_fentry" } },
+			{ HOOK_KPROBE, "kprobe/tcp_set_state", { "state_kprobe" } },
+		},
+	},
+	[CONCERN_ACCEPT] = {
+		.name = "accept",
+		.required = false,
+		.n_variants = 3,
+		.variants = {
+			{ HOOK_FENTRY, "fexit/inet_csk_accept", { "accept_fexit" } },
+			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
+			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_exit_accept{,4}",
+			  { "accept4_tp", "accept_tp" } },
+		},
+	},
+};
+
+static const char *const tracefs_dirs[] = {
+	"/sys/kernel/tracing",
+	"/sys/kernel/debug/tracing",
+};
+
+static bool tracefs_has_events(const char *dir)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/events", dir);
+	return access(path, F_OK) == 0;
+}
+
+int probe__ensure_tracefs(void)
+{
+	for (size_t i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]); i++)
+		if (tracefs_has_events(tracefs_dirs[i]))
+			return 0;
+	/* classic tracepoints are attached through tracefs ids */
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	return 0;
+}
+
+static bool tracepoint_exists(const char *cat, const char *name)
+{
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/%s/%s/id", tracefs_dirs[i], cat, name);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Loads and attaches an empty tracing program: the only reliable test, as
+ * a kernel may know the BTF id and still refuse (lockdown, EPERM). */
+static int tracing_try_attach(const struct btf *btf, const char *name, int kind,
+			      enum bpf_attach_type type, char *why, size_t len)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	int id, prog_fd, link_fd, err;
+
+	if (!btf) {
+		snprintf(why, len, "the kernel has no BTF");
+		return -ENOENT;
+	}
+	id = btf__find_by_name_kind(btf, name, kind);
+	if (id < 0) {
+		snprintf(why, len, "%s not in the kernel's BTF", name);
+		return -ENOENT;
+	}
+	opts.attach_btf_id = id;
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (prog_fd < 0) {
+		err = -errno;
+		snprintf(why, len, "program load failed: %s", strerror(-err));
+		return err;
+	}
+	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
+	err = link_fd < 0 ? -errno : 0;
+	if (err)
+		snprintf(why, len, "attach failed: %s", strerror(-err));
+	else
+		close(link_fd);
+	close(prog_fd);
+	return err;
+}
+
+static int kprobe_check(const struct btf *btf, const char *func, char *why, size_t len)
+{
+	/* libbpf uses the kprobe PMU, or the legacy kprobe_events file */
+	if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) &&
+	    access("/sys/kernel/tracing/kprobe_events", F_OK) &&
+	    access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
+		snprintf(why, len, "kprobes not supported by this kernel (CONFIG_KPROBES)");
+		return -EOPNOTSUPP;
+	}
+	if (btf && btf__find_by_name_kind(btf, func, BTF_KIND_FUNC) < 0) {
+		snprintf(why, len, "function %s not found (inlined or absent)", func);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int tracepoint_check(bool tracefs_ok, const char *cat, const char *const *names,
+			    char *why, size_t len)
+{
+	if (!tracefs_ok) {
+		snprintf(why, len, "tracefs is not mounted and could not be mounted");
+		return -ENOENT;
+	}
+	for (; *names; names++) {
+		if (!tracepoint_exists(cat, *names)) {
+			snprintf(why, len, "tracepoint %s:%s not found", cat, *names);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
+{
+	static const char *const state_tp[] = { "inet_sock_set_state", NULL };
+	static const char *const accept_tp[] = { "sys_exit_accept4", "sys_exit_accept", NULL };
+
+	switch (c * 16 + concerns[c].variants[v].kind) {
+	case CONCERN_TCP_STATE * 16 + HOOK_TP_BTF:
+		return tracing_try_attach(p->btf, "btf_trace_inet_sock_set_state",
+					  BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+	case CONCERN_TCP_STATE * 16 + HOOK_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, "sock", state_tp, why, len);
+	case CONCERN_TCP_STATE * 16 + HOOK_FENTRY:
+		return tracing_try_attach(p->btf, "tcp_set_state", BTF_KIND_FUNC,
+					  BPF_TRACE_FENTRY, why, len);
+	case CONCERN_TCP_STATE * 16 + HOOK_KPROBE:
+		return kprobe_check(p->btf, "tcp_set_state", why, len);
+	case CONCERN_ACCEPT * 16 + HOOK_FENTRY:
+		return tracing_try_attach(p->btf, "inet_csk_accept", BTF_KIND_FUNC,
+					  BPF_TRACE_FEXIT, why, len);
+	case CONCERN_ACCEPT * 16 + HOOK_KPROBE:
+		return kprobe_check(p->btf, "inet_csk_accept", why, len);
+	case CONCERN_ACCEPT * 16 + HOOK_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, "syscalls", accept_tp, why, len);
+	}
+	snprintf(why, len, "not implemented");
+	return -ENOTSUP;
+}
+
+static bool concern_has_kind(int c, enum hook_kind kind)
+{
+	for (int v = 0; v < concerns[c].n_variants; v++)
+		if (concerns[c].variants[v].kind == kind)
+			return true;
+	return false;
+}
+
+int probe__run(struct probe *p, enum hook_kind forced, bool all)
+{
+	int err = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->btf = btf__load_vmlinux_btf();
+	if (!p->btf)
+		p->btf_err = -errno;
+	p->tracefs_ok = probe__ensure_tracefs() == 0;
+
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		bool only = forced != HOOK_AUTO && concern_has_kind(c, forced);
+
+		p->selected[c] = -1;
+		for (int v = 0; v < concerns[c].n_variants; v++) {
+			struct probe_result *r = &p->res[c][v];
+
+			if (only && concerns[c].variants[v].kind != forced)
+				continue;
+			if (!all && p->selected[c] >= 0)
+				break;
+			r->probed = true;
+			r->ok = variant_check(p, c, v, r->why, sizeof(r->why)) == 0;
+			if (r->ok && p->selected[c] < 0)
+				p->selected[c] = v;
+		}
+		if (p->selected[c] < 0) {
+			p->forced_unavailable[c] = only;
+			if (concerns[c].required)
+				err = -ENOENT;
+		}
+	}
+	return err;
+}
+
+int probe__apply(const struct probe *p, struct bpf_object *obj)
+{
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		for (int v = 0; v < concerns[c].n_variants; v++) {
+			const struct hook_variant *hv = &concerns[c].variants[v];
+
+			for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i]; i++) {
+				struct bpf_program *prog;
+
+				prog = bpf_object__find_program_by_name(obj, hv->progs[i]);
+				if (!prog)
+					return -ENOENT;
+				bpf_program__set_autoload(prog, p->selected[c] == v);
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *result_status(const struct probe *p, int c, int v)
+{
+	const struct probe_result *r = &p->res[c][v];
+
+	if (p->selected[c] == v)
+		return "selected";
+	if (!r->probed)
+		return "not probed";
+	return r->ok ? "available" : "unavailable";
+}
+
+void probe__print(const struct probe *p, FILE *out, bool json)
+{
+	struct json_writer w = {};
+
+	if (json) {
+		json__begin(&w);
+		json__key_str(&w, "type", "probes");
+		json__key_bool(&w, "btf", p->btf != NULL);
+		json__key_bool(&w, "tracefs", p->tracefs_ok);
+		fwrite(w.buf, 1, w.len, out);
+		fputs(",\"concerns\":[", out);
+		for (int c = 0; c < CONCERN__MAX; c++) {
+			fprintf(out, "%s{\"name\":\"%s\",\"selected\":", c ? "," : "", concerns[c].name);
+			if (p->selected[c] >= 0)
+				fprintf(out, "\"%s\"", concerns[c].variants[p->selected[c]].label);
+			else
+				fputs("null", out);
+			fputs(",\"variants\":[", out);
+			for (int v = 0; v < concerns[c].n_variants; v++) {
+				const struct probe_result *r = &p->res[c][v];
+
+				json__reset(&w);
+				json__begin(&w);
+				json__key_str(&w, "variant", concerns[c].variants[v].label);
+				json__key_str(&w, "kind", hook_kind__name(concerns[c].variants[v].kind));
+				json__key_str(&w, "status", result_status(p, c, v));
+				json__key_str(&w, "reason", r->probed && !r->ok ? r->why : NULL);
+				json__end(&w);
+				w.len--;	/* drop the newline */
+				fprintf(out, "%s%.*s", v ? "," : "", (int)w.len, w.buf);
+			}
+			fputs("]}", out);
+		}
+		fputs("]}\n", out);
+		json__free(&w);
+		return;
+	}
+
+	fprintf(out, "kernel BTF: %s\n", p->btf ? "yes" : "no");
+	fprintf(out, "tracefs:    %s\n\n", p->tracefs_ok ? "yes" : "no");
+	fprintf(out, "%-10s %-40s %s\n", "CONCERN", "VARIANT", "STATUS");
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		for (int v = 0; v < concerns[c].n_variants; v++) {
+			const struct probe_result *r = &p->res[c][v];
+
+			fprintf(out, "%-10s %-40s %s", v ? "" : concerns[c].name,
+				concerns[c].variants[v].label, result_status(p, c, v));
+			if (r->probed && !r->ok)
+				fprintf(out, ": %s", r->why);
+			fputc('\n', out);
+		}
+	}
+}
+
+void probe__free(struct probe *p)
+{
+	btf__free(p->btf);
+	p->btf = NULL;
+}

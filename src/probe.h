@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Which hook variant of each concern this kernel can run. */
+#ifndef ST_PROBE_H
+#define ST_PROBE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "opts.h"
+
+struct bpf_object;
+struct btf;
+
+enum concern {
+	CONCERN_TCP_STATE = 0,	/* TCP state transitions (required) */
+	CONCERN_ACCEPT,		/* owner of accepted sockets (optional) */
+	CONCERN__MAX,
+};
+
+#define PROBE_MAX_VARIANTS 4
+#define PROBE_MAX_PROGS 2
+
+struct hook_variant {
+	enum hook_kind kind;
+	const char *label;	/* as --probes prints it */
+	const char *progs[PROBE_MAX_PROGS];	/* skeleton programs it enables */
+};
+
+struct concern_desc {
+	const char *name;
+	bool required;
+	int n_variants;
+	struct hook_variant variants[PROBE_MAX_VARIANTS];	/* preferred first */
+};
+
+struct probe_result {
+	bool probed;
+	bool ok;
+	char why[192];		/* why it cannot run */
+};
+
+struct probe {
+	struct btf *btf;	/* running kernel's BTF, NULL if none */
+	int btf_err;
+	bool tracefs_ok;
+	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
+	int selected[CONCERN__MAX];	/* variant index, -1 if none */
+	bool forced_unavailable[CONCERN__MAX];
+};
+
+extern const struct concern_desc concerns[CONCERN__MAX];
+
+/* Probes variants in preference order (all of them with 'all') and selects
+ * one per concern; a forced kind is the only one tried where a concern has
+ * it. Returns 0, or -ENOENT if a required concern has no usable variant. */
+int probe__run(struct probe *p, enum hook_kind forced, bool all);
+/* Turns on exactly the selected variants' programs before load. */
+int probe__apply(const struct probe *p, struct bpf_object *obj);
+void probe__print(const struct probe *p, FILE *out, bool json);
+void probe__free(struct probe *p);
+/* Mounts tracefs at /sys/kernel/tracing when no tracefs is visible. */
+int probe__ensure_tracefs(void);
+
+#endif /* ST_PROBE_H */

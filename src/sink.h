@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Sinks render decoded events; the pipeline feeds every sink the same event. */
+#ifndef ST_SINK_H
+#define ST_SINK_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "event.h"
+#include "format.h"
+
+struct stats {
+	uint64_t events;	/* events handed to the sinks */
+	uint64_t snapshot;	/* of which startup snapshot entries */
+	uint64_t filtered;	/* dropped by filters, kernel and userspace */
+	uint64_t lost;		/* the kernel could not deliver them */
+	uint64_t elapsed_ns;
+};
+
+struct sink;
+
+struct sink_ops {
+	int (*event)(struct sink *s, const struct event *ev);
+	int (*flush)(struct sink *s);
+	int (*summary)(struct sink *s, const struct stats *st);
+	void (*free)(struct sink *s);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	FILE *out;
+	const struct services *svc;
+};
+
+struct sink *sink_text__new(FILE *out, const struct services *svc);
+struct sink *sink_json__new(FILE *out, const struct services *svc);
+
+static inline int sink__event(struct sink *s, const struct event *ev)
+{
+	return s->ops->event(s, ev);
+}
+
+static inline int sink__flush(struct sink *s)
+{
+	return s->ops->flush ? s->ops->flush(s) : 0;
+}
+
+static inline int sink__summary(struct sink *s, const struct stats *st)
+{
+	return s->ops->summary ? s->ops->summary(s, st) : 0;
+}
+
+static inline void sink__free(struct sink *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+enum service_side { SERVICE_NONE, SERVICE_LOCAL, SERVICE_REMOTE };
+
+/* Which port names the service: the remote one for a client, the local one
+ * for a server or listener, else the one /etc/services knows (lower first).
+ * An ephemeral client port that happens to be registered stays unnamed. */
+enum service_side sink__service(const struct services *svc, const struct event *ev,
+				const char **name);
+
+#endif /* ST_SINK_H */

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include "snapshot.h"
+
+struct owner {
+	uint64_t ino;		/* 0: empty slot */
+	uint32_t pid;
+	char comm[TASK_COMM_LEN];
+};
+
+struct owners {
+	struct owner *slots;
+	size_t cap;		/* power of two */
+	size_t n;
+	/* network namespaces seen while walking /proc: inode and one path */
+	struct netns_ref {
+		uint64_t ino;
+		char path[64];
+	} *netns;
+	size_t n_netns;
+	size_t cap_netns;
+};
+
+static size_t hash_ino(uint64_t ino, size_t cap)
+{
+	return (ino * 0x9e3779b97f4a7c15ull) >> 17 & (cap - 1);
+}
+
+static int owners__grow(struct owners *o)
+{
+	size_t cap = o->cap ? o->cap * 2 : 1024;
+	struct owner *s = calloc(cap, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->cap; i++) {
+		size_t h;
+
+		if (!o->slots[i].ino)
+			continue;
+		for (h = hash_ino(o->slots[i].ino, cap); s[h].ino; h = (h + 1) & (cap - 1))
+			;
+		s[h] = o->slots[i];
+	}
+	free(o->slots);
+	o->slots = s;
+	o->cap = cap;
+	return 0;
+}
+
+/* The first process found keeps a shared socket: /proc lists parents (lower
+ * pids) first, which is usually the process that created it. */
+static int owners__add(struct owners *o, uint64_t ino, uint32_t pid, const char *comm)
+{
+	size_t h;
+
+	if ((o->n + 1) * 2 > o->cap && owners__grow(o))
+		return -ENOMEM;
+	for (h = hash_ino(ino, o->cap); o->slots[h].ino; h = (h + 1) & (o->cap - 1))
+		if (o->slots[h].ino == ino)
+			return 0;
+	o->slots[h].ino = ino;
+	o->slots[h].pid = pid;
+	snprintf(o->slots[h].comm, sizeof(o->slots[h].comm), "%s", comm);
+	o->n++;
+	return 0;
+}
+
+bool owners__lookup(const struct owners *o, uint64_t ino, uint32_t *pid, char *comm)
+{
+	if (!o || !o->cap || !ino)
+		return false;
+	for (size_t h = hash_ino(ino, o->cap); o->slots[h].ino; h = (h + 1) & (o->cap - 1)) {
+		if (o->slots[h].ino == ino) {
+			*pid = o->slots[h].pid;
+			memcpy(comm, o->slots[h].comm, TASK_COMM_LEN);
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t owners__count(const struct owners *o)
+{
+	return o ? o->n : 0;
+}
+
+static void owners__add_netns(struct owners *o, uint64_t ino, const char *path)
+{
+	for (size_t i = 0; i < o->n_netns; i++)
+		if (o->netns[i].ino == ino)
+			return;
+	if (o->n_netns == o->cap_netns) {
+		size_t cap = o->cap_netns ? o->cap_netns * 2 : 16;
+		void *p = realloc(o->netns, cap * sizeof(*o->netns));
+
+		if (!p)
+			return;
+		o->netns = p;
+		o->cap_netns = cap;
+	}
+	o->netns[o->n_netns].ino = ino;
+	snprintf(o->netns[o->n_netns].path, sizeof(o->netns[0].path), "%s", path);
+	o->n_netns++;
+}
+
+static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
+{
+	char path[64], link[64], comm[TASK_COMM_LEN + 1] = "";
+	struct dirent *de;
+	struct stat st;
+	int fd, dfd;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%u/ns/net", pid);
+	if (fstatat(proc_fd, path, &st, 0) == 0) {
+		char full[64];
+
+		snprintf(full, sizeof(full), "/proc/%u/ns/net", pid);
+		owners__add_netns(o, st.st_ino, full);
+	}
+	snprintf(path, sizeof(path), "%u/comm", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, TASK_COMM_LEN);
+		close(fd);
+		if (n > 0 && comm[n - 1] == '\n')
+			n--;
+		comm[n > 0 ? n : 0] = '\0';
+	}
+	snprintf(path, sizeof(path), "%u/fd", pid);
+	dfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;	/* the process exited, or is a kernel thread */
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		unsigned long long ino;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
+		if (n < 9)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "socket:[", 8) || sscanf(link + 8, "%llu]", &ino) != 1)
+			continue;
+		owners__add(o, ino, pid, comm);
+	}
+	closedir(d);
+}
+
+struct owners *owners__scan(const char *proc_root)
+{
+	struct owners *o = calloc(1, sizeof(*o));
+	struct dirent *de;
+	int proc_fd;
+	DIR *d;
+
+	if (!o)
+		return NULL;
+	if (owners__grow(o)) {
+		owners__free(o);
+		return NULL;
+	}
+	d = opendir(proc_root);
+	if (!d) {
+		int err = -errno;
+
+		owners__free(o);
+		errno = -err;
+		return NULL;
+	}
+	proc_fd = dirfd(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		scan_pid(o, proc_fd, strtoul(de->d_name, NULL, 10));
+	}
+	closedir(d);
+
+	/* namespaces kept alive by a bind mount only, as `ip netns add` does */
+	d = opendir("/run/netns");
+	if (d) {
+		while ((de = readdir(d))) {
+			char path[300];
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+			if (stat(path, &st) == 0 && strlen(path) < sizeof(o->netns[0].path))
+				owners__add_netns(o, st.st_ino, path);
+		}
+		closedir(d);
+	}
+	return o;
+}
+
+void owners__free(struct owners *o)
+{
+	if (!o)
+		return;
+	free(o->slots);
+	free(o->netns);
+	free(o);
+}
+
+/* ---- sock_diag ---- */
+
+static int diag_socket_in(const char *netns_path, int self_fd)
+{
+	int ns_fd, sk, err;
+
+	ns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+	if (ns_fd < 0)
+		return -errno;
+	if (setns(ns_fd, CLONE_NEWNET)) {
+		err = -errno;
+		close(ns_fd);
+		return err;
+	}
+	close(ns_fd);
+	/* a netlink socket belongs to the namespace it was created in */
+	sk = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	err = sk < 0 ? -errno : 0;
+	if (setns(self_fd, CLONE_NEWNET)) {
+		perror("socktrace: failed to return to the original network namespace");
+		abort();
+	}
+	return err ? err : sk;
+}
+
+struct snap_ctx {
+	const struct owners *o;
+	const struct clock_ref *ref;
+	snapshot_cb cb;
+	void *ctx;
+	uint32_t netns;
+	uint64_t now;
+	/* listening ports of the namespace, to tell servers from clients */
+	uint8_t listen_ports[65536 / 8];
+};
+
+static int diag_dump(int sk, int family, struct snap_ctx *sc, bool listeners_only)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			/* every state but NEW_SYN_RECV request socks */
+			.idiag_states = listeners_only ? 1u << ST_TCP_LISTEN :
+					~(1u << ST_TCP_NEW_SYN_RECV),
+		},
+	};
+	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
+	static char buf[32768];
+	int err = 0;
+
+	if (sendto(sk, &msg, sizeof(msg), 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t len = recv(sk, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (len == 0)
+			return 0;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct event ev = {};
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return err;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				return e->error ? e->error : -EIO;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || err)
+				continue;
+			if (listeners_only) {
+				uint16_t port = ntohs(m->id.idiag_sport);
+
+				sc->listen_ports[port / 8] |= 1 << (port % 8);
+				continue;
+			}
+			ev.kind = EVENT_TCP_SOCKET;
+			ev.boot_ns = sc->now;
+			ev.wall_ns = clock_ref__wall(sc->ref, sc->now);
+			ev.ino = m->idiag_inode;
+			ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+			ev.netns = sc->netns;
+			ev.family = m->idiag_family;
+			ev.proto = IPPROTO_TCP;
+			memcpy(&ev.laddr, m->id.idiag_src, family == AF_INET ? 4 : 16);
+			memcpy(&ev.raddr, m->id.idiag_dst, family == AF_INET ? 4 : 16);
+			ev.lport = ntohs(m->id.idiag_sport);
+			ev.rport = ntohs(m->id.idiag_dport);
+			ev.new_state = m->idiag_state;
+			if (ev.new_state == ST_TCP_LISTEN)
+				ev.role = ST_ROLE_LISTENER;
+			else if (sc->listen_ports[ev.lport / 8] & (1 << (ev.lport % 8)))
+				ev.role = ST_ROLE_SERVER;
+			else
+				ev.role = ST_ROLE_CLIENT;
+			if (owners__lookup(sc->o, ev.ino, &ev.pid, ev.comm)) {
+				ev.tid = ev.pid;
+				ev.owner_src = ST_OWNER_SNAPSHOT;
+			}
+			err = sc->cb(&ev, sc->ctx);
+		}
+	}
+}
+
+int snapshot__run(const struct owners *o, const struct clock_ref *ref,
+		  snapshot_cb cb, void *ctx)
+{
+	struct snap_ctx *sc;
+	int self_fd, err = 0;
+
+	if (!o)
+		return -EINVAL;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	sc->o = o;
+	sc->ref = ref;
+	sc->cb = cb;
+	sc->ctx = ctx;
+	sc->now = clock_ref__boot_now();
+	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self_fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_netns && !err; i++) {
+		int sk = diag_socket_in(o->netns[i].path, self_fd);
+
+		if (sk < 0)
+			continue;	/* the namespace went away meanwhile */
+		sc->netns = o->netns[i].ino;
+		memset(sc->listen_ports, 0, sizeof(sc->listen_ports));
+		diag_dump(sk, AF_INET, sc, true);
+		diag_dump(sk, AF_INET6, sc, true);
+		err = diag_dump(sk, AF_INET, sc, false);
+		if (!err)
+			err = diag_dump(sk, AF_INET6, sc, false);
+		close(sk);
+		/* a family the namespace lacks is not an error */
+		if (err == -ENOENT || err == -EAFNOSUPPORT)
+			err = 0;
+	}
+	close(self_fd);
+out:
+	free(sc);
+	return err;
+}
