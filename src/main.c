@@ -196,6 +196,11 @@ int main(int argc, char **argv)
 				strerror(-err));
 	}
 	pipeline__flush(&pl);
+	/* tests and scripts wait for this line: every later transition is seen */
+	fprintf(stderr, "socktrace: tracing TCP (%s; %s), Ctrl-C to stop\n",
+		concerns[CONCERN_TCP_STATE].variants[probe.selected[CONCERN_TCP_STATE]].label,
+		probe.selected[CONCERN_ACCEPT] >= 0 ?
+		concerns[CONCERN_ACCEPT].variants[probe.selected[CONCERN_ACCEPT]].label : "no accept hook");
 
 	while (!exiting && !pl.done) {
 		int timeout = POLL_MS;
