@@ -28,24 +28,6 @@ const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
  * reader polls with a short timeout, so a quiet host still sees events soon. */
 const volatile __u64 wakeup_bytes = 0;
 
-/* What we remember about a socket between its transitions. */
-struct sock_info {
-	__u64 ts;		/* when it entered its current state, 0 unknown */
-	__u32 pid;
-	__u32 tid;
-	__u8 owner_src;
-	__u8 role;
-	__u16 lport;		/* last known local port */
-	__u8 pad[4];
-	char comm[TASK_COMM_LEN];
-};
-
-struct listener_key {
-	__u32 netns;
-	__u16 port;
-	__u16 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);	/* resized by userspace */
@@ -56,15 +38,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_SOCKS);
 	__type(key, __u64);
-	__type(value, struct sock_info);
+	__type(value, struct st_sock_info);
 } socks SEC(".maps");
 
 /* Owner of each listening port, handed down to the sockets it creates. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_LISTENERS);
-	__type(key, struct listener_key);
-	__type(value, struct sock_info);
+	__type(key, struct st_listener_key);
+	__type(value, struct st_sock_info);
 } listeners SEC(".maps");
 
 struct {
@@ -96,7 +78,7 @@ static __always_inline void counter_inc(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline void owner_from_current(struct sock_info *si, __u8 src, __u8 role)
+static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
@@ -164,8 +146,8 @@ static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock
 
 static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto)
 {
-	struct sock_info fresh = {}, *si;
-	struct listener_key lk = {};
+	struct st_sock_info fresh = {}, *si;
+	struct st_listener_key lk = {};
 	struct st_tcp_event *e, tmp = {};
 	__u64 key = (__u64)sk;
 	bool is_new = false;
@@ -201,7 +183,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		/* A child of a listener, created in softirq: its owner is the
 		 * listener's until accept() says otherwise. The clone still
 		 * carries the listener's state, hence oldstate LISTEN. */
-		struct sock_info *li;
+		struct st_sock_info *li;
 
 		lk.port = tmp.sport;
 		li = bpf_map_lookup_elem(&listeners, &lk);
@@ -265,7 +247,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 /* accept() handed sk to the current process: it owns it from now on. */
 static __always_inline int handle_accept(struct sock *sk)
 {
-	struct sock_info *si, fresh = {};
+	struct st_sock_info *si, fresh = {};
 	__u64 key = (__u64)sk;
 
 	if (!sk || sock_protocol(sk) != IPPROTO_TCP)

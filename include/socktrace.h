@@ -86,4 +86,23 @@ struct st_tcp_event {
 
 _Static_assert(sizeof(struct st_tcp_event) == 104, "st_tcp_event layout changed");
 
+/* What the kernel side remembers about a socket between transitions, and
+ * about each listening port (userspace seeds listeners found at startup). */
+struct st_sock_info {
+	__u64 ts;		/* when it entered its current state, 0 unknown */
+	__u32 pid;
+	__u32 tid;
+	__u8 owner_src;
+	__u8 role;
+	__u16 lport;		/* last known local port */
+	__u8 pad[4];
+	char comm[TASK_COMM_LEN];
+};
+
+struct st_listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
 #endif /* SOCKTRACE_H */

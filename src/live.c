@@ -120,6 +120,25 @@ fail:
 	return NULL;
 }
 
+int live__seed_listener(struct live *l, const struct event *ev)
+{
+	struct st_listener_key key = { .netns = ev->netns, .port = ev->lport };
+	struct st_sock_info val = {
+		.pid = ev->pid,
+		.tid = ev->tid,
+		.owner_src = ST_OWNER_SNAPSHOT,
+		.role = ST_ROLE_LISTENER,
+		.lport = ev->lport,
+	};
+
+	if (ev->new_state != ST_TCP_LISTEN || !ev->pid)
+		return 0;
+	memcpy(val.comm, ev->comm, sizeof(val.comm));
+	/* a listener the kernel side saw start itself knows better */
+	return bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key),
+				    &val, sizeof(val), BPF_NOEXIST);
+}
+
 void live__set_owners(struct live *l, const struct owners *owners)
 {
 	l->owners = owners;

@@ -18,6 +18,9 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref);
 /* Owners found in /proc name the sockets the kernel side saw no owner for. */
 void live__set_owners(struct live *l, const struct owners *owners);
+/* Tells the kernel side who owns a listener found at startup, so that the
+ * connections it accepts get an owner. */
+int live__seed_listener(struct live *l, const struct event *ev);
 /* Waits up to timeout_ms, feeds what arrived; returns records or -errno. */
 int live__poll(struct live *l, int timeout_ms);
 /* Feeds whatever is in the ring buffer without waiting. */

@@ -63,9 +63,17 @@ static int check_privileges(void)
 	return -EPERM;
 }
 
+struct snapshot_ctx {
+	struct live *live;
+	struct pipeline *pl;
+};
+
 static int snapshot_push(const struct event *ev, void *ctx)
 {
-	return pipeline__push(ctx, ev);
+	struct snapshot_ctx *sc = ctx;
+
+	live__seed_listener(sc->live, ev);
+	return pipeline__push(sc->pl, ev);
 }
 
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
@@ -189,8 +197,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
 			goto cleanup;
 		}
+		struct snapshot_ctx sc = { .live = live, .pl = &pl };
+
 		live__set_owners(live, owners);
-		err = snapshot__run(owners, &ref, snapshot_push, &pl);
+		err = snapshot__run(owners, &ref, snapshot_push, &sc);
 		if (err && !pl.err)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));

@@ -10,8 +10,8 @@ struct sink_text {
 	bool header_done;
 };
 
-#define TEXT_HEADER_FMT "%-15s %-7s %-15s %-26s %-26s %-11s    %-11s %s\n"
-#define TEXT_LINE_FMT   "%-15s %-7s %-15s %-26s %-26s %-11s -> %-11s %s\n"
+#define TEXT_HEADER_FMT "%-15s %-7s %-15s %-30s %-30s %-11s    %-11s %s\n"
+#define TEXT_LINE_FMT   "%-15s %-7s %-15s %-30s %-30s %-11s -> %-11s %s\n"
 
 static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
 		      const char *service)
