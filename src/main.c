@@ -179,6 +179,11 @@ int main(int argc, char **argv)
 
 	start_ns = clock_ref__boot_now();
 	live = live__open(&o, &probe, &pl, &ref);
+	/* a variant that probed fine may still need what this kernel lacks */
+	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe)) {
+		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
+		live = live__open(&o, &probe, &pl, &ref);
+	}
 	if (!live)
 		goto cleanup;
 	probe__free(&probe);	/* the vmlinux BTF is large and no longer needed */

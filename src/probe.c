@@ -78,11 +78,16 @@ static bool tracepoint_exists(const char *cat, const char *name)
 static int tracing_try_attach(const struct btf *btf, const char *name, int kind,
 			      enum bpf_attach_type type, char *why, size_t len)
 {
+	/* fexit programs call bpf_get_func_ret() (5.17+): the probe does too */
 	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -8 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_func_ret },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	bool fexit = type == BPF_TRACE_FEXIT;
 	int id, prog_fd, link_fd, err;
 
 	if (!btf) {
@@ -95,7 +100,8 @@ static int tracing_try_attach(const struct btf *btf, const char *name, int kind,
 		return -ENOENT;
 	}
 	opts.attach_btf_id = id;
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", fexit ? insns : insns + 3,
+				fexit ? 5 : 2, &opts);
 	if (prog_fd < 0) {
 		err = -errno;
 		snprintf(why, len, "program load failed: %s", strerror(-err));
@@ -212,6 +218,43 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all)
 		}
 	}
 	return err;
+}
+
+bool probe__fall_back(struct probe *p)
+{
+	bool moved = false;
+
+	for (int c = CONCERN__MAX - 1; c >= 0 && !moved; c--) {
+		int cur = p->selected[c];
+
+		if (cur < 0)
+			continue;
+		for (int v = cur + 1; v < concerns[c].n_variants; v++) {
+			struct probe_result *r = &p->res[c][v];
+
+			if (!r->probed) {
+				r->probed = true;
+				r->ok = variant_check(p, c, v, r->why, sizeof(r->why)) == 0;
+			}
+			if (r->ok) {
+				snprintf(p->res[c][cur].why, sizeof(p->res[c][cur].why),
+					 "failed to load with the other programs");
+				p->res[c][cur].ok = false;
+				p->selected[c] = v;
+				moved = true;
+				break;
+			}
+		}
+		if (!moved && !concerns[c].required) {
+			/* an optional concern can be dropped */
+			snprintf(p->res[c][cur].why, sizeof(p->res[c][cur].why),
+				 "failed to load with the other programs");
+			p->res[c][cur].ok = false;
+			p->selected[c] = -1;
+			moved = true;
+		}
+	}
+	return moved;
 }
 
 int probe__apply(const struct probe *p, struct bpf_object *obj)

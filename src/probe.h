@@ -53,6 +53,9 @@ extern const struct concern_desc concerns[CONCERN__MAX];
  * one per concern; a forced kind is the only one tried where a concern has
  * it. Returns 0, or -ENOENT if a required concern has no usable variant. */
 int probe__run(struct probe *p, enum hook_kind forced, bool all);
+/* After a failed load in automatic mode: moves one concern (the optional
+ * ones first) to its next usable variant. Returns false if none is left. */
+bool probe__fall_back(struct probe *p);
 /* Turns on exactly the selected variants' programs before load. */
 int probe__apply(const struct probe *p, struct bpf_object *obj);
 void probe__print(const struct probe *p, FILE *out, bool json);
