@@ -8,13 +8,36 @@
 #include <time.h>
 #include "format.h"
 
+/* Writes the decimal digits of v (< 1000) and returns the end. */
+static char *put_u8(char *p, unsigned int v)
+{
+	if (v >= 100)
+		*p++ = '0' + v / 100;
+	if (v >= 10)
+		*p++ = '0' + v / 10 % 10;
+	*p++ = '0' + v % 10;
+	return p;
+}
+
 int format__addr(char *buf, size_t len, int family, const struct in6_addr *addr)
 {
+	const uint8_t *b = addr->s6_addr;
+
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(addr)) {
 		family = AF_INET;
-		addr = (const struct in6_addr *)&addr->s6_addr[12];
+		b += 12;
 	}
-	if (!inet_ntop(family, addr, buf, len))
+	/* IPv4 by hand: inet_ntop goes through sprintf, hot under load */
+	if (family == AF_INET && len >= 16) {
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			p = put_u8(p, b[i]);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return 0;
+	}
+	if (!inet_ntop(family, b, buf, len))
 		return -errno;
 	return 0;
 }
@@ -42,20 +65,36 @@ struct tm_cache {
 
 int format__rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
-	static struct tm_cache c;
+	/* the "YYYY-MM-DDTHH:MM:SS." part, formatted once per second */
+	static char prefix[32];
+	static size_t prefix_len;
+	static time_t prefix_sec = -1;
 	time_t sec = wall_ns / 1000000000ull;
-	int n;
+	uint32_t ns = wall_ns % 1000000000ull;
 
-	if (!c.valid || c.sec != sec) {
-		gmtime_r(&sec, &c.tm);
-		c.sec = sec;
-		c.valid = true;
+	if (sec != prefix_sec) {
+		struct tm tm;
+		int n;
+
+		gmtime_r(&sec, &tm);
+		n = snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			     tm.tm_hour, tm.tm_min, tm.tm_sec);
+		if (n < 0 || (size_t)n >= sizeof(prefix))
+			return -ENOSPC;
+		prefix_len = n;
+		prefix_sec = sec;
 	}
-	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09luZ",
-		     c.tm.tm_year + 1900, c.tm.tm_mon + 1, c.tm.tm_mday,
-		     c.tm.tm_hour, c.tm.tm_min, c.tm.tm_sec,
-		     (unsigned long)(wall_ns % 1000000000ull));
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	if (prefix_len + 11 > len)
+		return -ENOSPC;
+	memcpy(buf, prefix, prefix_len);
+	for (int i = 8; i >= 0; i--) {
+		buf[prefix_len + i] = '0' + ns % 10;
+		ns /= 10;
+	}
+	buf[prefix_len + 9] = 'Z';
+	buf[prefix_len + 10] = '\0';
+	return 0;
 }
 
 int format__clock(char *buf, size_t len, uint64_t wall_ns)
@@ -226,7 +265,14 @@ void json__str(struct json_writer *w, const char *str, size_t n)
 		size_t l;
 
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			w->buf[w->len++] = c;
+			/* copy the whole run of plain characters at once */
+			size_t j = i + 1;
+
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\')
+				j++;
+			memcpy(w->buf + w->len, s + i, j - i);
+			w->len += j - i;
+			i = j - 1;
 			continue;
 		}
 		switch (c) {

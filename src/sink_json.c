@@ -43,8 +43,18 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	json__key_str(w, "service", svc);
 	json__key_u64(w, "netns", ev->netns);
 	if (ev->sock) {
-		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ev->sock);
-		json__key_str(w, "sock", buf);
+		static const char hex[] = "0123456789abcdef";
+		char *p = buf + sizeof(buf);
+		uint64_t v = ev->sock;
+
+		*--p = '\0';
+		do {
+			*--p = hex[v & 15];
+			v >>= 4;
+		} while (v);
+		*--p = 'x';
+		*--p = '0';
+		json__key_str(w, "sock", p);
 	} else {
 		json__key_null(w, "sock");
 	}
