@@ -99,18 +99,28 @@ int format__rfc3339(char *buf, size_t len, uint64_t wall_ns)
 
 int format__clock(char *buf, size_t len, uint64_t wall_ns)
 {
-	static struct tm_cache c;
+	static char prefix[16];
+	static time_t prefix_sec = -1;
 	time_t sec = wall_ns / 1000000000ull;
-	int n;
+	uint32_t us = wall_ns % 1000000000ull / 1000;
 
-	if (!c.valid || c.sec != sec) {
-		localtime_r(&sec, &c.tm);
-		c.sec = sec;
-		c.valid = true;
+	if (len < 16)
+		return -ENOSPC;
+	if (sec != prefix_sec) {
+		struct tm tm;
+
+		localtime_r(&sec, &tm);
+		snprintf(prefix, sizeof(prefix), "%02d:%02d:%02d.", tm.tm_hour % 100,
+			 tm.tm_min % 100, tm.tm_sec % 100);
+		prefix_sec = sec;
 	}
-	n = snprintf(buf, len, "%02d:%02d:%02d.%06lu", c.tm.tm_hour, c.tm.tm_min,
-		     c.tm.tm_sec, (unsigned long)(wall_ns % 1000000000ull / 1000));
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	memcpy(buf, prefix, 9);
+	for (int i = 5; i >= 0; i--) {
+		buf[9 + i] = '0' + us % 10;
+		us /= 10;
+	}
+	buf[15] = '\0';
+	return 0;
 }
 
 /* /etc/services lines: "name port/proto [aliases] [# comment]". The first
@@ -158,6 +168,21 @@ void services__free(struct services *s)
 	for (size_t i = 0; i < 65536; i++)
 		free(s->names[i]);
 	free(s);
+}
+
+int format__u64(char *buf, uint64_t v)
+{
+	char tmp[21];
+	int i = sizeof(tmp), n;
+
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	n = sizeof(tmp) - i;
+	memcpy(buf, tmp + i, n);
+	buf[n] = '\0';
+	return n;
 }
 
 /* ---- JSON ---- */

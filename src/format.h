@@ -21,6 +21,9 @@ int format__rfc3339(char *buf, size_t len, uint64_t wall_ns);
 /* Local time of day with microseconds: 17:42:06.123456 */
 int format__clock(char *buf, size_t len, uint64_t wall_ns);
 
+/* Decimal digits of v into buf (at least 21 bytes); returns the length. */
+int format__u64(char *buf, uint64_t v);
+
 /* Port -> service name from /etc/services, for one protocol. */
 struct services {
 	char *names[65536];
