@@ -170,8 +170,10 @@ int main(int argc, char **argv)
 	pl.limit = o.count;
 	/* large writes: under a connection storm the output is the hot path */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
-					       sink_text__new(stdout, svc));
+	err = 0;
+	if (!o.quiet)
+		err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
+						       sink_text__new(stdout, svc));
 	if (err) {
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto cleanup;
@@ -245,6 +247,13 @@ int main(int argc, char **argv)
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
 	if (!pl.err)
 		pipeline__summary(&pl);
+	if (o.quiet && o.json) {
+		struct sink *js = sink_json__new(stdout, svc);
+
+		if (js)
+			sink__summary(js, &pl.stats);
+		sink__free(js);
+	}
 	err = pipeline__flush(&pl);
 	if (pl.err && pl.err != -EPIPE) {
 		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl.err));

@@ -36,6 +36,7 @@ static const struct option long_opts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "count", required_argument, NULL, 'n' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "probes", no_argument, NULL, OPT_PROBES },
@@ -63,6 +64,7 @@ void opts__usage(FILE *out)
 "                            (LISTEN, SYN_SENT, ESTABLISHED, CLOSE, ...)\n"
 "Output:\n"
 "  -j, --json                one JSON object per line, then a summary line\n"
+"  -q, --quiet               no output per event: count them, print the summary\n"
 "      --no-snapshot         do not list the sockets that already exist\n"
 "Run:\n"
 "  -d, --duration SECONDS    stop after this long\n"
@@ -116,7 +118,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:P:46d:n:jvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:P:46d:n:jqvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -164,6 +166,9 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		case OPT_NO_SNAPSHOT:
 			o->snapshot = false;

@@ -22,6 +22,7 @@ struct opts {
 	struct filter filter;
 	enum hook_kind hook;
 	bool json;
+	bool quiet;		/* no per-event output, only the summary */
 	bool snapshot;
 	bool probes;
 	bool verbose;
