@@ -134,6 +134,10 @@ static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock
 {
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* On the way to CLOSE, inet_put_port() clears skc_num before the state
+	 * changes; inet_sport still holds the port the socket had. */
+	if (!e->sport)
+		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == AF_INET) {
 		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -142,6 +146,22 @@ static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock
 		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
+}
+
+static __always_inline struct st_sock_info *listener_lookup(struct st_listener_key *lk,
+							    const struct st_tcp_event *e)
+{
+	struct st_sock_info *li;
+
+	lk->netns = e->netns;
+	lk->port = e->sport;
+	lk->family = e->family;
+	__builtin_memcpy(lk->addr, e->saddr, sizeof(lk->addr));
+	li = bpf_map_lookup_elem(&listeners, lk);
+	if (li)
+		return li;
+	__builtin_memset(lk->addr, 0, sizeof(lk->addr));
+	return bpf_map_lookup_elem(&listeners, lk);
 }
 
 static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto)
@@ -166,7 +186,6 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	tmp.newstate = newstate;
 	tmp.netns = sock_netns(sk);
 	event_fill_tuple(&tmp, sk);
-	lk.netns = tmp.netns;
 
 	si = bpf_map_lookup_elem(&socks, &key);
 	if (oldstate == ST_TCP_CLOSE && (newstate == ST_TCP_SYN_SENT || newstate == ST_TCP_LISTEN)) {
@@ -178,15 +197,20 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		if (si->ts)
 			tmp.old_ns = tmp.ts_ns - si->ts;
 		si->ts = tmp.ts_ns;
+	} else if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE) {
+		/* a listener we did not see start (userspace seeded it) */
+		struct st_sock_info *li = listener_lookup(&lk, &tmp);
+
+		if (li)
+			fresh = *li;
+		fresh.role = ST_ROLE_LISTENER;
 	} else if (oldstate == ST_TCP_LISTEN || oldstate == ST_TCP_SYN_RECV ||
 		   newstate == ST_TCP_SYN_RECV) {
 		/* A child of a listener, created in softirq: its owner is the
 		 * listener's until accept() says otherwise. The clone still
 		 * carries the listener's state, hence oldstate LISTEN. */
-		struct st_sock_info *li;
+		struct st_sock_info *li = listener_lookup(&lk, &tmp);
 
-		lk.port = tmp.sport;
-		li = bpf_map_lookup_elem(&listeners, &lk);
 		if (li) {
 			fresh = *li;
 			fresh.owner_src = ST_OWNER_LISTENER;
@@ -217,7 +241,10 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		counter_inc(ST_CNT_NO_OWNER_SLOT);
 
 	if (newstate == ST_TCP_LISTEN || (oldstate == ST_TCP_LISTEN && si->role == ST_ROLE_LISTENER)) {
+		lk.netns = tmp.netns;
 		lk.port = tmp.sport;
+		lk.family = tmp.family;
+		__builtin_memcpy(lk.addr, tmp.saddr, sizeof(lk.addr));
 		if (newstate == ST_TCP_LISTEN)
 			bpf_map_update_elem(&listeners, &lk, si, BPF_ANY);
 		else
@@ -290,6 +317,51 @@ SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(state_kprobe, struct sock *sk, int state)
 {
 	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP);
+}
+
+/* listen() moves a socket to LISTEN with inet_sk_state_store(), not with
+ * tcp_set_state(): the fentry and kprobe variants need their own hook. */
+SEC("fexit/inet_csk_listen_start")
+int BPF_PROG(listen_fexit, struct sock *sk)
+{
+	__u64 ret = 0;
+
+	if (bpf_get_func_ret(ctx, &ret) || (int)ret)
+		return 0;
+	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk));
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);	/* thread id */
+	__type(value, __u64);	/* struct sock * */
+} listen_args SEC(".maps");
+
+SEC("kprobe/inet_csk_listen_start")
+int BPF_KPROBE(listen_kprobe, struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 skp = (__u64)sk;
+
+	bpf_map_update_elem(&listen_args, &tid, &skp, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_listen_start")
+int BPF_KRETPROBE(listen_kretprobe, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *skp = bpf_map_lookup_elem(&listen_args, &tid);
+	struct sock *sk;
+
+	if (!skp)
+		return 0;
+	sk = (struct sock *)*skp;
+	bpf_map_delete_elem(&listen_args, &tid);
+	if (ret)
+		return 0;
+	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk));
 }
 
 /* ---- accept() ownership ---- */

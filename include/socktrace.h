@@ -99,10 +99,13 @@ struct st_sock_info {
 	char comm[TASK_COMM_LEN];
 };
 
+/* A listener is found by its exact local address, then by the wildcard of
+ * its family: two listeners may share a port on different addresses. */
 struct st_listener_key {
 	__u32 netns;
 	__u16 port;
-	__u16 pad;
+	__u16 family;
+	__u8 addr[16];		/* IPv4 in the first 4 bytes */
 };
 
 #endif /* SOCKTRACE_H */

@@ -122,7 +122,11 @@ fail:
 
 int live__seed_listener(struct live *l, const struct event *ev)
 {
-	struct st_listener_key key = { .netns = ev->netns, .port = ev->lport };
+	struct st_listener_key key = {
+		.netns = ev->netns,
+		.port = ev->lport,
+		.family = ev->family,
+	};
 	struct st_sock_info val = {
 		.pid = ev->pid,
 		.tid = ev->tid,
@@ -133,6 +137,7 @@ int live__seed_listener(struct live *l, const struct event *ev)
 
 	if (ev->new_state != ST_TCP_LISTEN || !ev->pid)
 		return 0;
+	memcpy(key.addr, &ev->laddr, ev->family == AF_INET ? 4 : 16);
 	memcpy(val.comm, ev->comm, sizeof(val.comm));
 	/* a listener the kernel side saw start itself knows better */
 	return bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key),
@@ -149,7 +154,11 @@ int live__poll(struct live *l, int timeout_ms)
 	int n = ring_buffer__poll(l->rb, timeout_ms);
 
 	if (n == -EINTR)
-		return 0;
+		n = 0;
+	/* The kernel side wakes us only once enough data waits; after a quiet
+	 * timeout, take what arrived without a wakeup. */
+	if (n == 0)
+		n = ring_buffer__consume(l->rb);
 	return n;
 }
 

@@ -20,8 +20,9 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.variants = {
 			{ HOOK_TP_BTF, "tp_btf/inet_sock_set_state", { "state_btf" } },
 			{ HOOK_TRACEPOINT, "tracepoint/sock/inet_sock_set_state", { "state_tp" } },
-			{ HOOK_FENTRY, "fentry/tcp_set_state", { "state_fentry" } },
-			{ HOOK_KPROBE, "kprobe/tcp_set_state", { "state_kprobe" } },
+			{ HOOK_FENTRY, "fentry/tcp_set_state", { "state_fentry", "listen_fexit" } },
+			{ HOOK_KPROBE, "kprobe/tcp_set_state", { "state_kprobe", "listen_kprobe",
+								"listen_kretprobe" } },
 		},
 	},
 	[CONCERN_ACCEPT] = {
@@ -161,10 +162,14 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 	case CONCERN_TCP_STATE * 16 + HOOK_TRACEPOINT:
 		return tracepoint_check(p->tracefs_ok, "sock", state_tp, why, len);
 	case CONCERN_TCP_STATE * 16 + HOOK_FENTRY:
+		/* and fexit/inet_csk_listen_start, for listen() */
 		return tracing_try_attach(p->btf, "tcp_set_state", BTF_KIND_FUNC,
-					  BPF_TRACE_FENTRY, why, len);
+					  BPF_TRACE_FENTRY, why, len) ?:
+		       tracing_try_attach(p->btf, "inet_csk_listen_start", BTF_KIND_FUNC,
+					  BPF_TRACE_FEXIT, why, len);
 	case CONCERN_TCP_STATE * 16 + HOOK_KPROBE:
-		return kprobe_check(p->btf, "tcp_set_state", why, len);
+		return kprobe_check(p->btf, "tcp_set_state", why, len) ?:
+		       kprobe_check(p->btf, "inet_csk_listen_start", why, len);
 	case CONCERN_ACCEPT * 16 + HOOK_FENTRY:
 		return tracing_try_attach(p->btf, "inet_csk_accept", BTF_KIND_FUNC,
 					  BPF_TRACE_FEXIT, why, len);

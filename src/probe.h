@@ -17,7 +17,7 @@ enum concern {
 };
 
 #define PROBE_MAX_VARIANTS 4
-#define PROBE_MAX_PROGS 2
+#define PROBE_MAX_PROGS 3
 
 struct hook_variant {
 	enum hook_kind kind;
