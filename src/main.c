@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <bpf/libbpf.h>
+#include "attempts.h"
+#include "diagnose.h"
 #include "event.h"
 #include "live.h"
 #include "opts.h"
@@ -66,14 +68,18 @@ static int check_privileges(void)
 struct snapshot_ctx {
 	struct live *live;
 	struct pipeline *pl;
+	struct attempts *attempts;
 };
 
 static int snapshot_push(const struct event *ev, void *ctx)
 {
 	struct snapshot_ctx *sc = ctx;
+	int err;
 
 	live__seed_listener(sc->live, ev);
-	return pipeline__push(sc->pl, ev);
+	err = pipeline__push(sc->pl, ev);
+	/* sockets already in SYN_SENT are attempts in progress */
+	return err ? err : attempts__feed(sc->attempts, ev);
 }
 
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
@@ -82,8 +88,8 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 		if (p->selected[c] >= 0)
 			continue;
 		if (!concerns[c].required && !p->forced_unavailable[c]) {
-			fprintf(stderr, "socktrace: warning: no hook for %s; accepted sockets keep their listener's owner\n",
-				concerns[c].name);
+			fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
+				concerns[c].name, concerns[c].without);
 			continue;
 		}
 		if (p->forced_unavailable[c])
@@ -112,6 +118,8 @@ int main(int argc, char **argv)
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
 	struct services *svc = NULL;
 	struct owners *owners = NULL;
+	struct attempts *attempts = NULL;
+	struct diagnoser diag;
 	struct probe probe = {};
 	struct pipeline pl;
 	struct clock_ref ref;
@@ -168,6 +176,12 @@ int main(int argc, char **argv)
 	clock_ref__init(&ref);
 	svc = services__load("/etc/services", "tcp");
 	pl.limit = o.count;
+	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	attempts = attempts__new(&pl, &ref, o.syn_alert_ms * 1000000ull);
+	if (!attempts) {
+		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(errno));
+		goto cleanup;
+	}
 	/* large writes: under a connection storm the output is the hot path */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	err = 0;
@@ -189,6 +203,7 @@ int main(int argc, char **argv)
 	if (!live)
 		goto cleanup;
 	probe__free(&probe);	/* the vmlinux BTF is large and no longer needed */
+	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
 
@@ -204,7 +219,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
 			goto cleanup;
 		}
-		struct snapshot_ctx sc = { .live = live, .pl = &pl };
+		struct snapshot_ctx sc = { .live = live, .pl = &pl, .attempts = attempts };
 
 		live__set_owners(live, owners);
 		err = snapshot__run(owners, &ref, snapshot_push, &sc);
@@ -212,12 +227,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
 	}
+	diagnoser__init(&diag, live, owners);
+	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
 	/* tests and scripts wait for this line: every later transition is seen */
-	fprintf(stderr, "socktrace: tracing TCP (%s; %s), Ctrl-C to stop\n",
-		concerns[CONCERN_TCP_STATE].variants[probe.selected[CONCERN_TCP_STATE]].label,
-		probe.selected[CONCERN_ACCEPT] >= 0 ?
-		concerns[CONCERN_ACCEPT].variants[probe.selected[CONCERN_ACCEPT]].label : "no accept hook");
+	fprintf(stderr, "socktrace: tracing TCP (");
+	for (int c = 0; c < CONCERN__MAX; c++)
+		fprintf(stderr, "%s%s", c ? "; " : "", probe.selected[c] >= 0 ?
+			concerns[c].variants[probe.selected[c]].label : "-");
+	fprintf(stderr, "), Ctrl-C to stop\n");
 
 	while (!exiting && !pl.done) {
 		int timeout = POLL_MS;
@@ -235,6 +253,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: failed to poll ring buffer: %s\n", strerror(-err));
 			goto cleanup;
 		}
+		attempts__tick(attempts, clock_ref__boot_now());
 		pipeline__flush(&pl);
 	}
 
@@ -245,6 +264,9 @@ int main(int argc, char **argv)
 	pl.stats.lost = counters[ST_CNT_LOST];
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
+	pipeline__flush(&pl);
+	if (o.connects && !pl.err)
+		attempts__report(attempts, stdout, o.json);
 	if (!pl.err)
 		pipeline__summary(&pl);
 	if (o.quiet && o.json) {
@@ -269,6 +291,7 @@ cleanup:
 	live__close(live);
 	pipeline__free(&pl);
 	owners__free(owners);
+	attempts__free(attempts);
 	services__free(svc);
 	probe__free(&probe);
 	return ret;
