@@ -32,7 +32,7 @@ void attempts__free(struct attempts *a);
 /* The outcome of SYN_SENT -> CLOSE, from the error the socket carried. */
 enum connect_outcome attempts__outcome(int err);
 
-/* Log-linear histogram of durations: ~3% resolution, 1 us to ~70 minutes. */
+/* Log-linear histogram of durations: ~3% resolution, 1 us to ~19 hours. */
 #define HIST_SUB 32
 #define HIST_BUCKETS (32 * HIST_SUB)
 
