@@ -291,8 +291,9 @@ TEST(sink_json_snapshot_event)
 TEST(sink_json_old_ms)
 {
 	static const struct { uint64_t ns; const char *ms; } cases[] = {
-		{ 0, "0.000" }, { 999, "0.000" }, { 1000, "0.001" }, { 1999, "0.001" },
-		{ 174321, "0.174" }, { 1234567890, "1234.567" }, { 60000000000ull, "60000.000" },
+		/* rounded to the microsecond, as the text output does */
+		{ 0, "0.000" }, { 499, "0.000" }, { 500, "0.001" }, { 1499, "0.001" },
+		{ 174321, "0.174" }, { 1234567890, "1234.568" }, { 60000000000ull, "60000.000" },
 	};
 	struct event ev = live_event();
 	struct jc_result r;
