@@ -153,7 +153,12 @@ static int attempt_emit(struct attempts *a, struct attempt *at, enum event_kind 
 	if (kind == EVENT_SYN_ALERT) {
 		memset(&ev.diag, 0, sizeof(ev.diag));
 		if (a->diag)
-			a->diag(a->diag_ctx, &ev, &ev.diag);
+			a->diag(a->diag_ctx, &ev);
+		/* connect() picks the port after CLOSE -> SYN_SENT: keep it */
+		if (!at->ev.lport && ev.lport) {
+			at->ev.lport = ev.lport;
+			at->ev.laddr = ev.laddr;
+		}
 	}
 	return pipeline__push(a->pl, &ev);
 }

@@ -14,9 +14,9 @@
 
 struct attempts;
 
-/* Fills out with what a local listener tells about the attempt's
- * destination; returns 0 or -errno. */
-typedef int (*attempts_diag_fn)(void *ctx, const struct event *attempt, struct diagnosis *out);
+/* Fills attempt->diag with what a local listener tells about the attempt's
+ * destination, and its local address if still unknown; 0 or -errno. */
+typedef int (*attempts_diag_fn)(void *ctx, struct event *attempt);
 
 struct attempts *attempts__new(struct pipeline *pl, const struct clock_ref *ref,
 			       uint64_t alert_ns);

@@ -245,8 +245,9 @@ TEST(attempts_simultaneous_open)
 	ASSERT_EQ(f->rec->evs[0].outcome, OUTCOME_ESTABLISHED);
 }
 
-static int fake_diag(void *ctx, const struct event *attempt, struct diagnosis *out)
+static int fake_diag(void *ctx, struct event *attempt)
 {
+	struct diagnosis *out = &attempt->diag;
 	struct fixture *f = ctx;
 
 	f->diag_calls++;
