@@ -288,8 +288,18 @@ static __always_inline int handle_retrans(struct sock *sk, int state)
 	if (state != ST_TCP_SYN_SENT)
 		return 0;
 	si = bpf_map_lookup_elem(&socks, &key);
-	if (!si)
-		return 0;
+	if (!si) {
+		/* connecting since before we attached: start from the kernel's
+		 * own count, which the retransmit timer bumps after this hook */
+		struct st_sock_info fresh = { .role = ST_ROLE_CLIENT };
+		struct inet_connection_sock *icsk = (struct inet_connection_sock *)sk;
+
+		fresh.syn_retrans = BPF_CORE_READ(icsk, icsk_retransmits);
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		si = bpf_map_lookup_elem(&socks, &key);
+		if (!si)
+			return 0;
+	}
 	if (si->syn_retrans < 255)
 		si->syn_retrans++;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

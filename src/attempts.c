@@ -175,7 +175,8 @@ static int attempts__start(struct attempts *a, const struct event *ev, bool snap
 		return -ENOMEM;
 	at->ev = *ev;
 	at->ev.outcome = OUTCOME_IN_PROGRESS;
-	at->ev.syn_retrans = 0;
+	if (!snapshot)
+		at->ev.syn_retrans = 0;
 	at->start_ns = snapshot ? 0 : ev->boot_ns;
 	attempt_add(a, at, snapshot);
 	/* found at startup: report it now, its start time unknown */
@@ -231,7 +232,8 @@ static int attempts__end(struct attempts *a, const struct event *ev)
 		out.owner_src = at->ev.owner_src;
 		memcpy(out.comm, at->ev.comm, sizeof(out.comm));
 	}
-	d = dest_get(a, &out);
+	/* the table counts what the filters let through, like the events */
+	d = pipeline__accepts(a->pl, &out) ? dest_get(a, &out) : NULL;
 	if (d) {
 		d->n[out.outcome]++;
 		if (out.outcome == OUTCOME_ESTABLISHED && out.elapsed_ns != EVENT_OLD_NS_UNKNOWN)

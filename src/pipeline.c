@@ -50,6 +50,11 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	return 0;
 }
 
+bool pipeline__accepts(const struct pipeline *p, const struct event *ev)
+{
+	return !p->filter || filter__match(p->filter, ev);
+}
+
 int pipeline__flush(struct pipeline *p)
 {
 	int ret = 0;

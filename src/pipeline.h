@@ -33,6 +33,8 @@ void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
 int pipeline__add_sink(struct pipeline *p, struct sink *s);
 /* Returns 0, or the sink's -errno (the pipeline is then done). */
 int pipeline__push(struct pipeline *p, const struct event *ev);
+/* Whether the pipeline's filter lets ev through (its kind aside). */
+bool pipeline__accepts(const struct pipeline *p, const struct event *ev);
 int pipeline__flush(struct pipeline *p);
 int pipeline__summary(struct pipeline *p);
 void pipeline__free(struct pipeline *p);

@@ -260,6 +260,8 @@ static int snap_socket(const struct inet_diag_msg *m, void *ctx)
 	ev.lport = ntohs(m->id.idiag_sport);
 	ev.rport = ntohs(m->id.idiag_dport);
 	ev.new_state = m->idiag_state;
+	if (ev.new_state == ST_TCP_SYN_SENT)
+		ev.syn_retrans = m->idiag_retrans;	/* icsk_retransmits */
 	if (ev.new_state == ST_TCP_LISTEN)
 		ev.role = ST_ROLE_LISTENER;
 	else if (sc->listen_ports[ev.lport / 8] & (1 << (ev.lport % 8)))
