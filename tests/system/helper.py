@@ -27,11 +27,35 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
   helper.py hold --name COMM --addr ADDR
       listen, connect to itself from a second socket, accept; print the
       tuple, then keep everything open until stdin reaches EOF.
+
+  helper.py jam --name COMM --addr ADDR
+      listen(0) and connect to itself once without accepting: the accept
+      queue is then full (1 > backlog 0) and the kernel drops new SYNs to
+      the port. Prints {"ready": PORT, "pid", "ino", "fport"} once the
+      listener's queue holds the connection. Then per stdin line:
+      "accept" accepts one connection, prints {"accepted": PEERPORT};
+      EOF closes everything.
+
+  helper.py attempt --name COMM --addr ADDR --port N [--syncnt N]
+      connection attempts driven by stdin lines, non-blocking:
+      "connect ID"  starts one, prints {"connecting": ID, "lport", "laddr",
+                    "ino", "pid", "now": errno name or null} (now: the
+                    error connect() itself returned, other than EINPROGRESS)
+      "wait ID S"   waits up to S seconds for its outcome, prints
+                    {"result": ID, "err": name or null, "errno": N, "lport",
+                    "total_retrans": the kernel's count of retransmitted
+                    SYNs} or {"result": ID, "pending": true}
+      "info ID"     prints {"info": ID, "state": N, "retransmits": N,
+                    "total_retrans": N} from TCP_INFO
+      "close ID"    closes it while it is pending, prints {"closed": ID}
+      (no "error" key: that one means the helper itself failed)
 """
 import argparse
 import ctypes
+import errno
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -202,6 +226,98 @@ def cmd_hold(args):
     return 0
 
 
+def listen_queue(port, v6):
+    """The accept queue of our listener on port (/proc/net/tcp*'s rx_queue
+    of a LISTEN socket is its accept queue), -1 if not found."""
+    with open("/proc/self/net/tcp6" if v6 else "/proc/self/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == "0A":
+                return int(parts[4].split(":")[1], 16)
+    return -1
+
+
+def cmd_jam(args):
+    set_comm(args.name)
+    fam = family_of(args.addr)
+    lsock = socket.socket(fam, socket.SOCK_STREAM)
+    if fam == socket.AF_INET6:
+        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    lsock.bind((args.addr, 0))
+    lsock.listen(0)
+    port = lsock.getsockname()[1]
+    filler = socket.socket(fam, socket.SOCK_STREAM)
+    filler.settimeout(10)
+    filler.connect((args.addr, port))
+    deadline = time.monotonic() + 10
+    while listen_queue(port, fam == socket.AF_INET6) < 1:
+        if time.monotonic() > deadline:
+            say(error="the listener's accept queue did not fill")
+            return 1
+        time.sleep(0.005)
+    say(ready=port, pid=os.getpid(), ino=ino_of(lsock), fport=filler.getsockname()[1])
+    lsock.settimeout(10)
+    keep = [lsock, filler]
+    for line in sys.stdin:
+        if line.strip() == "accept":
+            conn, peer = lsock.accept()
+            keep.append(conn)
+            say(accepted=peer[1], pid=os.getpid())
+    for s in keep:
+        s.close()
+    return 0
+
+
+def errname(n):
+    return errno.errorcode.get(n, str(n)) if n else None
+
+
+def tcp_info(s):
+    """(state, icsk_retransmits, total_retrans) from TCP_INFO: the kernel's
+    own count of the SYNs it retransmitted."""
+    raw = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return raw[0], raw[2], int.from_bytes(raw[100:104], sys.byteorder)
+
+
+def cmd_attempt(args):
+    set_comm(args.name)
+    say(started=os.getpid())
+    fam = family_of(args.addr)
+    socks = {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "connect":
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            if args.syncnt:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, args.syncnt)
+            s.setblocking(False)
+            socks[words[1]] = s
+            rc = s.connect_ex((args.addr, args.port))
+            local = s.getsockname()
+            say(connecting=words[1], lport=local[1], laddr=local[0], ino=ino_of(s),
+                pid=os.getpid(), now=None if rc in (0, errno.EINPROGRESS) else errname(rc))
+        elif words[0] == "wait":
+            s = socks[words[1]]
+            _, w, _ = select.select([], [s], [], float(words[2]))
+            if not w:
+                say(result=words[1], pending=True)
+                continue
+            n = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            say(result=words[1], err=errname(n), errno=n, lport=s.getsockname()[1],
+                total_retrans=tcp_info(s)[2])
+        elif words[0] == "info":
+            state, retransmits, total = tcp_info(socks[words[1]])
+            say(info=words[1], state=state, retransmits=retransmits, total_retrans=total)
+        elif words[0] == "close":
+            socks.pop(words[1]).close()
+            say(closed=words[1])
+    for s in socks.values():
+        s.close()
+    return 0
+
+
 def main():
     die_with_parent()
     ap = argparse.ArgumentParser()
@@ -226,9 +342,18 @@ def main():
     h = sub.add_parser("hold")
     h.add_argument("--name", required=True)
     h.add_argument("--addr", required=True)
+    j = sub.add_parser("jam")
+    j.add_argument("--name", required=True)
+    j.add_argument("--addr", required=True)
+    a = sub.add_parser("attempt")
+    a.add_argument("--name", required=True)
+    a.add_argument("--addr", required=True)
+    a.add_argument("--port", type=int, required=True)
+    a.add_argument("--syncnt", type=int, default=0)
     args = ap.parse_args()
     # names may carry arbitrary bytes: argv arrives with surrogate escapes
-    return {"server": cmd_server, "client": cmd_client, "hold": cmd_hold}[args.cmd](args)
+    return {"server": cmd_server, "client": cmd_client, "hold": cmd_hold, "jam": cmd_jam,
+            "attempt": cmd_attempt}[args.cmd](args)
 
 
 if __name__ == "__main__":

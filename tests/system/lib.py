@@ -610,3 +610,133 @@ def check_same_sock(run, events, what, select):
     if len(socks) != 1 or None in socks:
         run.fail("%s: events carry sock values %s, expected one socket" % (what, sorted(map(str, socks))),
                  select)
+
+
+# ---------------------------------------------------------------- attempts
+
+def boot_ns():
+    """CLOCK_BOOTTIME now: the clock of socktrace's boot_ns field."""
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+ATTEMPT_BASE_KEYS = ("type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
+                     "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
+                     "role")
+CONNECT_KEYS = ATTEMPT_BASE_KEYS + ("outcome", "elapsed_ms", "syn_retrans", "error", "errno")
+SYN_ALERT_KEYS = ATTEMPT_BASE_KEYS + ("elapsed_ms", "syn_retrans", "diagnosis")
+OUTCOMES = ("established", "refused", "timeout", "unreachable", "aborted")
+CONNECT_STATS_KEYS = ("type", "proto", "family", "raddr", "rport", "attempts") + OUTCOMES + \
+    ("handshake_p50_ms", "handshake_p99_ms")
+OUTCOME_ERRORS = {"refused": ("ECONNREFUSED", 111), "timeout": ("ETIMEDOUT", 110)}
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def attempt_schema_errors(r):
+    """What is wrong with one connect, syn_alert or connect_stats record
+    against docs/json.md (the field set, types and the rules that tie the
+    fields together)."""
+    import ipaddress
+    errs = []
+    t = r.get("type")
+    want = {"connect": CONNECT_KEYS, "syn_alert": SYN_ALERT_KEYS,
+            "connect_stats": CONNECT_STATS_KEYS}.get(t)
+    if want is None:
+        return ["type %r is not connect, syn_alert or connect_stats" % (t,)]
+    if set(r) != set(want):
+        missing = [k for k in want if k not in r]
+        extra = [k for k in r if k not in want]
+        errs.append("fields: missing %s, unexpected %s" % (missing, extra))
+    if r.get("proto") != "tcp":
+        errs.append("proto=%r" % (r.get("proto"),))
+    if r.get("family") not in (4, 6):
+        errs.append("family=%r" % (r.get("family"),))
+    keys = ("raddr",) if t == "connect_stats" else ("laddr", "raddr")
+    for k in keys:
+        try:
+            a = ipaddress.ip_address(r.get(k))
+            if a.version != r.get("family"):
+                errs.append("%s=%r in a family-%s record" % (k, r.get(k), r.get("family")))
+        except ValueError:
+            errs.append("%s=%r" % (k, r.get(k)))
+    for k in ("rport",) if t == "connect_stats" else ("lport", "rport"):
+        if not _is_int(r.get(k)) or not 0 <= r[k] <= 65535:
+            errs.append("%s=%r" % (k, r.get(k)))
+    if t == "connect_stats":
+        for k in ("attempts",) + OUTCOMES:
+            if not _is_int(r.get(k)) or r[k] < 0:
+                errs.append("%s=%r" % (k, r.get(k)))
+        if not errs and r["attempts"] != sum(r[k] for k in OUTCOMES):
+            errs.append("attempts=%d is not the sum of the outcomes" % r["attempts"])
+        p50, p99 = r.get("handshake_p50_ms"), r.get("handshake_p99_ms")
+        if (p50 is None) != (p99 is None):
+            errs.append("handshake_p50_ms=%r but handshake_p99_ms=%r" % (p50, p99))
+        elif p50 is not None:
+            if not _is_num(p50) or not _is_num(p99) or p50 < 0 or p99 < p50:
+                errs.append("handshake_p50_ms=%r handshake_p99_ms=%r" % (p50, p99))
+        if (p50 is None) != (r.get("established") == 0):
+            errs.append("handshake_p50_ms=%r with established=%r" % (p50, r.get("established")))
+        return errs
+    for k in ("boot_ns", "netns", "ino"):
+        if not _is_int(r.get(k)) or r[k] < 0:
+            errs.append("%s=%r" % (k, r.get(k)))
+    if not isinstance(r.get("time"), str):
+        errs.append("time=%r" % (r.get("time"),))
+    sock = r.get("sock")
+    if sock is not None and (not isinstance(sock, str) or not sock.startswith("0x")):
+        errs.append("sock=%r" % (sock,))
+    if r.get("role") != "client":
+        errs.append("role=%r (an attempt is a client's)" % (r.get("role"),))
+    if r.get("pid") is None:
+        if r.get("tid") is not None or r.get("comm") is not None or r.get("owner") != "unknown":
+            errs.append("pid null but tid=%r comm=%r owner=%r" % (r.get("tid"), r.get("comm"),
+                                                                  r.get("owner")))
+    elif not _is_int(r.get("pid")) or not _is_int(r.get("tid")) or not isinstance(r.get("comm"), str):
+        errs.append("pid/tid/comm=%r/%r/%r" % (r.get("pid"), r.get("tid"), r.get("comm")))
+    if not _is_int(r.get("syn_retrans")) or r["syn_retrans"] < 0:
+        errs.append("syn_retrans=%r" % (r.get("syn_retrans"),))
+    ms = r.get("elapsed_ms")
+    if ms is not None and (not _is_num(ms) or ms < 0):
+        errs.append("elapsed_ms=%r" % (ms,))
+    if t == "connect":
+        o, err, no = r.get("outcome"), r.get("error"), r.get("errno")
+        if o not in OUTCOMES + ("in_progress",):
+            errs.append("outcome=%r" % (o,))
+        if o == "in_progress" and ms is not None:
+            errs.append("elapsed_ms=%r with outcome in_progress" % (ms,))
+        if o in ("established", "aborted", "in_progress"):
+            if err is not None or no is not None:
+                errs.append("error=%r errno=%r with outcome %s" % (err, no, o))
+        elif o in OUTCOME_ERRORS:
+            if (err, no) != OUTCOME_ERRORS[o]:
+                errs.append("error=%r errno=%r with outcome %s, expected %r %r"
+                            % ((err, no, o) + OUTCOME_ERRORS[o]))
+        elif o == "unreachable":
+            if not isinstance(err, str) or not _is_int(no) or no <= 0 or \
+                    err in ("ECONNREFUSED", "ETIMEDOUT"):
+                errs.append("error=%r errno=%r with outcome unreachable" % (err, no))
+    else:
+        d = r.get("diagnosis")
+        if d is not None:
+            if not isinstance(d, dict):
+                errs.append("diagnosis=%r" % (d,))
+            elif d.get("cause") == "no_listener":
+                if set(d) != {"cause"}:
+                    errs.append("diagnosis %r: no_listener has no other field" % (d,))
+            elif d.get("cause") in ("accept_queue_full", "listening"):
+                if set(d) != {"cause", "listener_pid", "listener_comm", "accept_queue", "backlog"}:
+                    errs.append("diagnosis fields %s" % sorted(d))
+                elif not (_is_int(d["accept_queue"]) and _is_int(d["backlog"])) or \
+                        (d["cause"] == "accept_queue_full") != (d["accept_queue"] > d["backlog"]):
+                    errs.append("diagnosis %r: cause and queue disagree" % (d,))
+                elif (d["listener_pid"] is None) != (d["listener_comm"] is None):
+                    errs.append("diagnosis %r: listener_pid and listener_comm" % (d,))
+            else:
+                errs.append("diagnosis cause %r" % (d.get("cause"),))
+    return errs

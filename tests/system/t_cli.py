@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from lib import Fail, Helper, Skip, Tracer, test, where
+from lib import Fail, Helper, Skip, Tracer, attempt_schema_errors, test, where
 from scenarios import Conversation, check_client, check_conversation, refused
 from t_snapshot import hold
 
@@ -136,6 +136,8 @@ def schema_errors(r):
         if not isinstance(r.get("elapsed_s"), (int, float)) or r["elapsed_s"] < 0:
             errs.append("elapsed_s=%r" % (r.get("elapsed_s"),))
         return errs
+    if t == "syn_alert":   # default output too: any attempt of the host may hang
+        return attempt_schema_errors(r)
     if t not in ("tcp_state", "tcp_socket"):
         return ["unknown type %r" % (t,)]
     if not isinstance(r.get("time"), str) or parse_time_ns(r["time"]) is None:
