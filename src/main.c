@@ -271,5 +271,6 @@ cleanup:
 	owners__free(owners);
 	services__free(svc);
 	probe__free(&probe);
+	opts__free(&o);
 	return ret;
 }
