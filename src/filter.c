@@ -848,3 +848,64 @@ void filter__kernel(const struct filter *f, struct filter *k)
 	if (f->expr)
 		push_and_terms(f->expr, f, k);
 }
+
+/* Appends to buf, keeping it NUL-terminated; returns false when full. */
+static bool cat(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	return w >= 0 && (size_t)w < len - n;
+}
+
+int filter__describe(const struct filter *f, char *buf, size_t len)
+{
+	const char *and = "";
+	bool ok = true;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (f->n_pids) {
+		ok &= cat(buf, len, "%s(", and);
+		for (int i = 0; i < f->n_pids; i++)
+			ok &= cat(buf, len, "%spid %u", i ? " or " : "", f->pids[i]);
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->n_ports) {
+		ok &= cat(buf, len, "%s(", and);
+		for (int i = 0; i < f->n_ports; i++)
+			ok &= cat(buf, len, "%sport %u", i ? " or " : "", f->ports[i]);
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->family) {
+		ok &= cat(buf, len, "%s%s", and, f->family == AF_INET ? "ip" : "ip6");
+		and = " and ";
+	}
+	if (f->states) {
+		const char *or = "";
+
+		ok &= cat(buf, len, "%s(", and);
+		for (int s = 0; s < 32; s++) {
+			if (!(f->states & (1u << s)))
+				continue;
+			ok &= cat(buf, len, "%sstate %s", or, tcp_state__name(s));
+			or = " or ";
+		}
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->comm[0]) {
+		ok &= cat(buf, len, "%scomm %s", and, f->comm);
+		and = " and ";
+	}
+	if (f->expr_text)
+		ok &= cat(buf, len, *and ? "%s(%s)" : "%s%s", and, f->expr_text);
+	return ok ? 0 : -ENOSPC;
+}

@@ -44,5 +44,8 @@ void filter__free(struct filter *f);
 /* The part of f the kernel side can check (lists only, no expression): it
  * lets through at least every event that f matches. */
 void filter__kernel(const struct filter *f, struct filter *k);
+/* The whole filter as one expression ("" for none), e.g. for a recording's
+ * header: "(port 80) and ip and (tcp)". -ENOSPC if it was cut. */
+int filter__describe(const struct filter *f, char *buf, size_t len);
 
 #endif /* ST_FILTER_H */
