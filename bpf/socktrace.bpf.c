@@ -229,6 +229,12 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		si->lport = tmp.sport;
 	else
 		tmp.sport = si->lport;
+	if (oldstate == ST_TCP_SYN_SENT && newstate == ST_TCP_CLOSE)
+		/* every failure path sets sk_err before tcp_done(): tcp_reset()
+		 * ECONNREFUSED, tcp_write_err() ETIMEDOUT or the soft ICMP
+		 * error, tcp_v4_err() the ICMP error; 0 means close() */
+		tmp.err = BPF_CORE_READ(sk, sk_err);
+	tmp.syn_retrans = si->syn_retrans;
 	tmp.pid = si->pid;
 	tmp.tid = si->tid;
 	tmp.owner_src = si->owner_src;
@@ -267,6 +273,47 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+	counter_inc(ST_CNT_EVENTS);
+	return 0;
+}
+
+/* A SYN retransmitted while connecting: counted per socket, and reported
+ * so that userspace can raise an alert at each one. */
+static __always_inline int handle_retrans(struct sock *sk, int state)
+{
+	struct st_sock_info *si;
+	struct st_tcp_event *e;
+	__u64 key = (__u64)sk;
+
+	if (state != ST_TCP_SYN_SENT)
+		return 0;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (!si)
+		return 0;
+	if (si->syn_retrans < 255)
+		si->syn_retrans++;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_LOST);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = ST_EVENT_SYN_RETRANS;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->skaddr = key;
+	e->old_ns = ST_OLD_NS_UNKNOWN;
+	e->netns = sock_netns(sk);
+	event_fill_tuple(e, sk);
+	e->oldstate = state;
+	e->newstate = state;
+	e->syn_retrans = si->syn_retrans;
+	e->pid = si->pid;
+	e->tid = si->tid;
+	e->owner_src = si->owner_src;
+	e->role = si->role;
+	__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	/* rare and urgent: wake the reader now */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	counter_inc(ST_CNT_EVENTS);
 	return 0;
 }
@@ -362,6 +409,40 @@ int BPF_KRETPROBE(listen_kretprobe, int ret)
 	if (ret)
 		return 0;
 	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk));
+}
+
+/* ---- SYN retransmits ---- */
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retrans_btf, struct sock *sk)
+{
+	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+}
+
+/* The layout of this tracepoint's first fields has not changed since 4.15. */
+struct tcp_retransmit_skb_ctx {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
+{
+	return handle_retrans((struct sock *)ctx->skaddr, ctx->state);
+}
+
+SEC("fentry/tcp_retransmit_skb")
+int BPF_PROG(retrans_fentry, struct sock *sk)
+{
+	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+}
+
+SEC("kprobe/tcp_retransmit_skb")
+int BPF_KPROBE(retrans_kprobe, struct sock *sk)
+{
+	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
 }
 
 /* ---- accept() ownership ---- */

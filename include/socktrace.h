@@ -9,6 +9,7 @@
 /* What a record in the ring buffer is. */
 enum st_event_type {
 	ST_EVENT_TCP_STATE = 1,		/* a TCP state transition */
+	ST_EVENT_SYN_RETRANS,		/* a SYN retransmitted in SYN_SENT */
 };
 
 /* How the owner of a socket was learned. Never from the task that happened
@@ -80,11 +81,13 @@ struct st_tcp_event {
 	__u8 newstate;
 	__u8 owner_src;		/* enum st_owner_src */
 	__u8 role;		/* enum st_role */
-	__u8 pad;
+	__u8 err;		/* sk_err at SYN_SENT -> CLOSE (ECONNREFUSED...) */
+	__u8 syn_retrans;	/* SYNs retransmitted so far (saturates at 255) */
+	__u8 pad[7];
 	char comm[TASK_COMM_LEN];
 };
 
-_Static_assert(sizeof(struct st_tcp_event) == 104, "st_tcp_event layout changed");
+_Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed");
 
 /* What the kernel side remembers about a socket between transitions, and
  * about each listening port (userspace seeds listeners found at startup). */
@@ -95,7 +98,8 @@ struct st_sock_info {
 	__u8 owner_src;
 	__u8 role;
 	__u16 lport;		/* last known local port */
-	__u8 pad[4];
+	__u8 syn_retrans;
+	__u8 pad[3];
 	char comm[TASK_COMM_LEN];
 };
 

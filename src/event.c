@@ -82,11 +82,15 @@ int event__decode(struct event *ev, const void *data, size_t size,
 {
 	const struct st_tcp_event *e = data;
 
-	if (size < sizeof(*e) || e->type != ST_EVENT_TCP_STATE)
+	if (size < sizeof(*e) ||
+	    (e->type != ST_EVENT_TCP_STATE && e->type != ST_EVENT_SYN_RETRANS))
 		return -EINVAL;
 
 	memset(ev, 0, sizeof(*ev));
-	ev->kind = EVENT_TCP_STATE;
+	ev->kind = e->type == ST_EVENT_TCP_STATE ? EVENT_TCP_STATE : EVENT_SYN_RETRANS;
+	ev->syn_retrans = e->syn_retrans;
+	ev->err = e->err;
+	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
 	ev->boot_ns = e->ts_ns;
 	ev->wall_ns = clock_ref__wall(ref, e->ts_ns);
 	ev->sock = e->skaddr;
@@ -144,6 +148,41 @@ int tcp_state__parse(const char *name)
 const char *owner_src__name(int src)
 {
 	return src >= 0 && src < ST_OWNER__MAX ? owner_names[src] : "unknown";
+}
+
+static const char *const outcome_names[OUTCOME__MAX] = {
+	[OUTCOME_IN_PROGRESS] = "in_progress",
+	[OUTCOME_ESTABLISHED] = "established",
+	[OUTCOME_REFUSED] = "refused",
+	[OUTCOME_TIMEOUT] = "timeout",
+	[OUTCOME_UNREACHABLE] = "unreachable",
+	[OUTCOME_ABORTED] = "aborted",
+};
+
+const char *outcome__name(int outcome)
+{
+	return outcome >= 0 && outcome < OUTCOME__MAX ? outcome_names[outcome] : "unknown";
+}
+
+const char *errno__name(int err)
+{
+	switch (err) {
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ENETUNREACH: return "ENETUNREACH";
+	case EHOSTDOWN: return "EHOSTDOWN";
+	case ENETDOWN: return "ENETDOWN";
+	case ECONNRESET: return "ECONNRESET";
+	case ECONNABORTED: return "ECONNABORTED";
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case EPROTO: return "EPROTO";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case EMSGSIZE: return "EMSGSIZE";
+	case EPIPE: return "EPIPE";
+	}
+	return NULL;
 }
 
 const char *role__name(int role)

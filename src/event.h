@@ -12,6 +12,39 @@
 enum event_kind {
 	EVENT_TCP_STATE = 1,	/* a live transition */
 	EVENT_TCP_SOCKET,	/* a socket that existed when tracing started */
+	EVENT_SYN_RETRANS,	/* a SYN retransmit (feeds the attempt tracker) */
+	EVENT_CONNECT,		/* a connection attempt's outcome */
+	EVENT_SYN_ALERT,	/* an attempt stuck in SYN_SENT */
+	EVENT__MAX,
+};
+
+#define EVENT_KIND_BIT(k) (1u << (k))
+
+/* How a connection attempt ended. */
+enum connect_outcome {
+	OUTCOME_IN_PROGRESS = 0,	/* found in SYN_SENT at startup */
+	OUTCOME_ESTABLISHED,
+	OUTCOME_REFUSED,		/* RST received */
+	OUTCOME_TIMEOUT,		/* the SYN retries ran out */
+	OUTCOME_UNREACHABLE,		/* an ICMP error, or no route */
+	OUTCOME_ABORTED,		/* closed by the application */
+	OUTCOME__MAX,
+};
+
+/* What a local listener tells about a hung attempt. */
+enum diag_cause {
+	DIAG_NONE = 0,
+	DIAG_QUEUE_FULL,	/* the listener's accept queue is full */
+	DIAG_LISTENING,		/* a listener exists and has room */
+	DIAG_NO_LISTENER,	/* a local address, but nothing listens */
+};
+
+struct diagnosis {
+	enum diag_cause cause;
+	uint32_t pid;		/* listener's owner, 0 if unknown */
+	char comm[TASK_COMM_LEN + 1];
+	uint32_t queue;		/* connections waiting for accept() */
+	uint32_t backlog;	/* the listen() backlog */
 };
 
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
@@ -37,6 +70,13 @@ struct event {
 	uint8_t owner_src;	/* enum st_owner_src */
 	uint8_t role;		/* enum st_role */
 	char comm[TASK_COMM_LEN + 1];
+	/* connection attempts (EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT;
+	 * err also on a SYN_SENT -> CLOSE transition) */
+	uint32_t syn_retrans;
+	int err;		/* errno the application got, 0 if none */
+	enum connect_outcome outcome;
+	uint64_t elapsed_ns;	/* in SYN_SENT, EVENT_OLD_NS_UNKNOWN if unknown */
+	struct diagnosis diag;
 };
 
 /* Boot-clock to wall-clock conversion, from one reference pair. */
@@ -60,5 +100,8 @@ const char *tcp_state__name(int state);
 int tcp_state__parse(const char *name);
 const char *owner_src__name(int src);
 const char *role__name(int role);
+const char *outcome__name(int outcome);
+/* "ECONNREFUSED" for ECONNREFUSED, NULL for 0 or an unnamed errno. */
+const char *errno__name(int err);
 
 #endif /* ST_EVENT_H */

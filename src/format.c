@@ -242,6 +242,12 @@ void json__end(struct json_writer *w)
 	w->need_comma = false;
 }
 
+void json__close(struct json_writer *w)
+{
+	json__putc(w, '}');
+	w->need_comma = true;
+}
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
@@ -321,7 +327,7 @@ void json__str(struct json_writer *w, const char *str, size_t n)
 	w->buf[w->len++] = '"';
 }
 
-static void json__key(struct json_writer *w, const char *key)
+void json__key(struct json_writer *w, const char *key)
 {
 	size_t kl = strlen(key);
 

@@ -46,6 +46,8 @@ void json__reset(struct json_writer *w);
 void json__free(struct json_writer *w);
 void json__begin(struct json_writer *w);
 void json__end(struct json_writer *w);	/* closes the object and adds '\n' */
+void json__close(struct json_writer *w);	/* closes a nested object */
+void json__key(struct json_writer *w, const char *key);	/* a key, for a nested value */
 void json__key_str(struct json_writer *w, const char *key, const char *val);
 void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n);
 void json__key_u64(struct json_writer *w, const char *key, uint64_t val);

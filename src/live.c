@@ -15,6 +15,7 @@ struct live {
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
+	struct attempts *attempts;
 	uint64_t bad_records;
 };
 
@@ -32,7 +33,10 @@ static int live__handle(void *ctx, void *data, size_t size)
 		ev.owner_src = ST_OWNER_SNAPSHOT;
 	}
 	/* once the pipeline is done (count limit, sink error) it drops events */
-	pipeline__push(l->pl, &ev);
+	if (ev.kind != EVENT_SYN_RETRANS)
+		pipeline__push(l->pl, &ev);
+	if (l->attempts)
+		attempts__feed(l->attempts, &ev);
 	return 0;
 }
 
@@ -146,9 +150,36 @@ int live__seed_listener(struct live *l, const struct event *ev)
 				    &val, sizeof(val), BPF_NOEXIST);
 }
 
+int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,
+			 uint16_t port, uint32_t *pid, char *comm)
+{
+	struct st_listener_key key = { .netns = ev->netns, .port = port, .family = ev->family };
+	struct st_sock_info val;
+	int err;
+
+	memcpy(key.addr, addr, ev->family == AF_INET ? 4 : 16);
+	err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key), &val, sizeof(val), 0);
+	if (err) {
+		memset(key.addr, 0, sizeof(key.addr));
+		err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key),
+					   &val, sizeof(val), 0);
+	}
+	if (err || !val.pid)
+		return -ENOENT;
+	*pid = val.pid;
+	memcpy(comm, val.comm, TASK_COMM_LEN);
+	comm[TASK_COMM_LEN] = '\0';
+	return 0;
+}
+
 void live__set_owners(struct live *l, const struct owners *owners)
 {
 	l->owners = owners;
+}
+
+void live__set_attempts(struct live *l, struct attempts *a)
+{
+	l->attempts = a;
 }
 
 int live__poll(struct live *l, int timeout_ms)

@@ -4,6 +4,7 @@
 #define ST_LIVE_H
 
 #include <stdint.h>
+#include "attempts.h"
 #include "event.h"
 #include "opts.h"
 #include "pipeline.h"
@@ -16,11 +17,17 @@ struct live;
  * reason has been printed. */
 struct live *live__open(const struct opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref);
+/* The owner of the listener on (addr, port) in ev's namespace and family,
+ * as the kernel side knows it (exact address, then the wildcard). */
+int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,
+			 uint16_t port, uint32_t *pid, char *comm);
 /* Owners found in /proc name the sockets the kernel side saw no owner for. */
 void live__set_owners(struct live *l, const struct owners *owners);
 /* Tells the kernel side who owns a listener found at startup, so that the
  * connections it accepts get an owner. */
 int live__seed_listener(struct live *l, const struct event *ev);
+/* Transitions and SYN retransmits also feed the connection attempts. */
+void live__set_attempts(struct live *l, struct attempts *a);
 /* Waits up to timeout_ms, feeds what arrived; returns records or -errno. */
 int live__poll(struct live *l, int timeout_ms);
 /* Feeds whatever is in the ring buffer without waiting. */

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <bpf/libbpf.h>
+#include "attempts.h"
+#include "diagnose.h"
 #include "event.h"
 #include "live.h"
 #include "opts.h"
@@ -68,14 +70,18 @@ static int check_privileges(void)
 struct snapshot_ctx {
 	struct live *live;
 	struct pipeline *pl;
+	struct attempts *attempts;
 };
 
 static int snapshot_push(const struct event *ev, void *ctx)
 {
 	struct snapshot_ctx *sc = ctx;
+	int err;
 
 	live__seed_listener(sc->live, ev);
-	return pipeline__push(sc->pl, ev);
+	err = pipeline__push(sc->pl, ev);
+	/* sockets already in SYN_SENT are attempts in progress */
+	return err ? err : attempts__feed(sc->attempts, ev);
 }
 
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
@@ -84,8 +90,8 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 		if (p->selected[c] >= 0)
 			continue;
 		if (!concerns[c].required && !p->forced_unavailable[c]) {
-			fprintf(stderr, "socktrace: warning: no hook for %s; accepted sockets keep their listener's owner\n",
-				concerns[c].name);
+			fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
+				concerns[c].name, concerns[c].without);
 			continue;
 		}
 		if (p->forced_unavailable[c])
@@ -146,11 +152,14 @@ static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
  * Returns the exit status. */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
-		  struct recorder *rec)
+		  struct recorder *rec, struct attempts *attempts)
 {
 	struct rec_stats rs;
 	int err;
 
+	pipeline__flush(pl);
+	if (attempts && !pl->err)
+		attempts__report(attempts, stdout, o->json);
 	if (!pl->err)
 		pipeline__summary(pl);
 	if (o->quiet && o->json) {
@@ -189,6 +198,7 @@ static int replay_main(struct opts *o)
 	if (replay__open(&rp, o->read_paths, o->n_reads))
 		return 1;
 	pipeline__init(&pl, &o->filter, o->count);
+	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
 	svc = services__load("/etc/services", "tcp");
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	err = 0;
@@ -217,7 +227,7 @@ static int replay_main(struct opts *o)
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
 	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
-	ret = finish(&pl, o, svc, rec);
+	ret = finish(&pl, o, svc, rec, NULL);
 	rec = NULL;
 	if (err)
 		ret = 1;
@@ -234,6 +244,8 @@ int main(int argc, char **argv)
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
 	struct services *svc = NULL;
 	struct owners *owners = NULL;
+	struct attempts *attempts = NULL;
+	struct diagnoser diag;
 	struct probe probe = {};
 	struct pipeline pl;
 	struct clock_ref ref;
@@ -307,6 +319,12 @@ int main(int argc, char **argv)
 	clock_ref__init(&ref);
 	svc = services__load("/etc/services", "tcp");
 	pl.limit = o.count;
+	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	attempts = attempts__new(&pl, &ref, o.syn_alert_ms * 1000000ull);
+	if (!attempts) {
+		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(errno));
+		goto cleanup;
+	}
 	/* large writes: under a connection storm the output is the hot path */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	err = 0;
@@ -338,6 +356,7 @@ int main(int argc, char **argv)
 	if (!live)
 		goto cleanup;
 	probe__free(&probe);	/* the vmlinux BTF is large and no longer needed */
+	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
 
@@ -353,7 +372,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
 			goto cleanup;
 		}
-		struct snapshot_ctx sc = { .live = live, .pl = &pl };
+		struct snapshot_ctx sc = { .live = live, .pl = &pl, .attempts = attempts };
 
 		live__set_owners(live, owners);
 		err = snapshot__run(owners, &ref, snapshot_push, &sc);
@@ -361,12 +380,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
 	}
+	diagnoser__init(&diag, live, owners);
+	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
 	/* tests and scripts wait for this line: every later transition is seen */
-	fprintf(stderr, "socktrace: tracing TCP (%s; %s), Ctrl-C to stop\n",
-		concerns[CONCERN_TCP_STATE].variants[probe.selected[CONCERN_TCP_STATE]].label,
-		probe.selected[CONCERN_ACCEPT] >= 0 ?
-		concerns[CONCERN_ACCEPT].variants[probe.selected[CONCERN_ACCEPT]].label : "no accept hook");
+	fprintf(stderr, "socktrace: tracing TCP (");
+	for (int c = 0; c < CONCERN__MAX; c++)
+		fprintf(stderr, "%s%s", c ? "; " : "", probe.selected[c] >= 0 ?
+			concerns[c].variants[probe.selected[c]].label : "-");
+	fprintf(stderr, "), Ctrl-C to stop\n");
 
 	while (!exiting && !pl.done) {
 		int timeout = POLL_MS;
@@ -384,6 +406,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: failed to poll ring buffer: %s\n", strerror(-err));
 			goto cleanup;
 		}
+		attempts__tick(attempts, clock_ref__boot_now());
 		pipeline__flush(&pl);
 		/* a statistics block a second: lost events show up in the file */
 		if (rec && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
@@ -411,7 +434,7 @@ int main(int argc, char **argv)
 	pl.stats.lost = counters[ST_CNT_LOST];
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
-	ret = finish(&pl, &o, svc, rec);
+	ret = finish(&pl, &o, svc, rec, o.connects ? attempts : NULL);
 	rec = NULL;
 	if (!ret && pl.stats.lost)
 		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
@@ -420,6 +443,7 @@ cleanup:
 	live__close(live);
 	pipeline__free(&pl);
 	owners__free(owners);
+	attempts__free(attempts);
 	services__free(svc);
 	probe__free(&probe);
 	opts__free(&o);

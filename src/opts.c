@@ -25,6 +25,8 @@ enum {
 	OPT_BTF,
 	OPT_RINGBUF,
 	OPT_VERSION,
+	OPT_CONNECTS,
+	OPT_SYN_ALERT,
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_INFO,
@@ -42,6 +44,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
+	{ "connects", no_argument, NULL, OPT_CONNECTS },
+	{ "syn-alert", required_argument, NULL, OPT_SYN_ALERT },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "probes", no_argument, NULL, OPT_PROBES },
 	{ "btf", required_argument, NULL, OPT_BTF },
@@ -83,6 +87,10 @@ void opts__usage(FILE *out)
 "  -j, --json                one JSON object per line, then a summary line\n"
 "  -q, --quiet               no output per event: count them, print the summary\n"
 "      --no-snapshot         do not list the sockets that already exist\n"
+"      --connects            connection attempts and their outcomes only, and\n"
+"                            a per-destination table at exit\n"
+"      --syn-alert MS        alert when an attempt stays in SYN_SENT this long\n"
+"                            (default 1000), again at each SYN retransmit\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
 "                            (with -q: record only); docs/recording.md\n"
@@ -131,6 +139,7 @@ void opts__init(struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->snapshot = true;
 	o->ringbuf_kb = 4096;
+	o->syn_alert_ms = 1000;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -204,6 +213,17 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		case OPT_NO_SNAPSHOT:
 			o->snapshot = false;
+			break;
+		case OPT_CONNECTS:
+			o->connects = true;
+			break;
+		case OPT_SYN_ALERT:
+			errno = 0;
+			o->syn_alert_ms = strtoull(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' ||
+			    o->syn_alert_ms > 86400000)
+				return fail(err, errlen, "invalid alert threshold '%s': expected milliseconds, 1 to 86400000",
+					    optarg);
 			break;
 		case OPT_HOOK:
 			r = hook_kind__parse(optarg);

@@ -32,6 +32,8 @@ struct opts {
 	enum hook_kind hook;
 	bool json;
 	bool quiet;		/* no per-event output, only the summary */
+	bool connects;		/* connection attempts and alerts only */
+	uint64_t syn_alert_ms;	/* alert on attempts in SYN_SENT this long */
 	bool snapshot;
 	bool probes;
 	bool verbose;

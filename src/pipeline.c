@@ -8,6 +8,7 @@ void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit)
 	memset(p, 0, sizeof(*p));
 	p->filter = f;
 	p->limit = limit;
+	p->kinds = PIPELINE_KINDS_DEFAULT;
 }
 
 int pipeline__add_sink(struct pipeline *p, struct sink *s)
@@ -24,6 +25,8 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 {
 	if (p->done)
 		return p->err;
+	if (!(p->kinds & EVENT_KIND_BIT(ev->kind)))
+		return 0;
 	if (p->filter && !filter__match(p->filter, ev)) {
 		p->stats.filtered++;
 		return 0;
@@ -38,7 +41,8 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 		}
 	}
 	p->stats.events++;
-	if (ev->kind == EVENT_TCP_SOCKET) {
+	if (ev->kind == EVENT_TCP_SOCKET ||
+	    (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS)) {
 		p->stats.snapshot++;
 	} else if (p->limit && ++p->live_events >= p->limit) {
 		p->done = true;

@@ -12,6 +12,7 @@
 
 struct pipeline {
 	const struct filter *filter;
+	uint32_t kinds;		/* EVENT_KIND_BIT()s shown; others pass silently */
 	struct sink *sinks[PIPELINE_MAX_SINKS];
 	int n_sinks;
 	uint64_t limit;		/* stop after this many live events, 0: none */
@@ -20,6 +21,13 @@ struct pipeline {
 	bool done;		/* the limit was reached */
 	int err;		/* first sink error, e.g. -EPIPE */
 };
+
+/* Shows transitions, existing sockets and SYN alerts by default. */
+#define PIPELINE_KINDS_DEFAULT (EVENT_KIND_BIT(EVENT_TCP_STATE) | \
+				EVENT_KIND_BIT(EVENT_TCP_SOCKET) | \
+				EVENT_KIND_BIT(EVENT_SYN_ALERT))
+#define PIPELINE_KINDS_CONNECTS (EVENT_KIND_BIT(EVENT_CONNECT) | \
+				 EVENT_KIND_BIT(EVENT_SYN_ALERT))
 
 void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
 int pipeline__add_sink(struct pipeline *p, struct sink *s);

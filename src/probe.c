@@ -25,8 +25,21 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 								"listen_kretprobe" } },
 		},
 	},
+	[CONCERN_RETRANS] = {
+		.name = "retransmit",
+		.without = "connection attempts show no SYN retransmits",
+		.required = false,
+		.n_variants = 4,
+		.variants = {
+			{ HOOK_TP_BTF, "tp_btf/tcp_retransmit_skb", { "retrans_btf" } },
+			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_retransmit_skb", { "retrans_tp" } },
+			{ HOOK_FENTRY, "fentry/tcp_retransmit_skb", { "retrans_fentry" } },
+			{ HOOK_KPROBE, "kprobe/tcp_retransmit_skb", { "retrans_kprobe" } },
+		},
+	},
 	[CONCERN_ACCEPT] = {
 		.name = "accept",
+		.without = "accepted sockets keep their listener's owner",
 		.required = false,
 		.n_variants = 3,
 		.variants = {
@@ -154,6 +167,7 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 {
 	static const char *const state_tp[] = { "inet_sock_set_state", NULL };
 	static const char *const accept_tp[] = { "sys_exit_accept4", "sys_exit_accept", NULL };
+	static const char *const retrans_tp[] = { "tcp_retransmit_skb", NULL };
 
 	switch (c * 16 + concerns[c].variants[v].kind) {
 	case CONCERN_TCP_STATE * 16 + HOOK_TP_BTF:
@@ -170,6 +184,16 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 	case CONCERN_TCP_STATE * 16 + HOOK_KPROBE:
 		return kprobe_check(p->btf, "tcp_set_state", why, len) ?:
 		       kprobe_check(p->btf, "inet_csk_listen_start", why, len);
+	case CONCERN_RETRANS * 16 + HOOK_TP_BTF:
+		return tracing_try_attach(p->btf, "btf_trace_tcp_retransmit_skb",
+					  BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+	case CONCERN_RETRANS * 16 + HOOK_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, "tcp", retrans_tp, why, len);
+	case CONCERN_RETRANS * 16 + HOOK_FENTRY:
+		return tracing_try_attach(p->btf, "tcp_retransmit_skb", BTF_KIND_FUNC,
+					  BPF_TRACE_FENTRY, why, len);
+	case CONCERN_RETRANS * 16 + HOOK_KPROBE:
+		return kprobe_check(p->btf, "tcp_retransmit_skb", why, len);
 	case CONCERN_ACCEPT * 16 + HOOK_FENTRY:
 		return tracing_try_attach(p->btf, "inet_csk_accept", BTF_KIND_FUNC,
 					  BPF_TRACE_FEXIT, why, len);

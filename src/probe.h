@@ -12,6 +12,7 @@ struct btf;
 
 enum concern {
 	CONCERN_TCP_STATE = 0,	/* TCP state transitions (required) */
+	CONCERN_RETRANS,	/* SYN retransmits (optional) */
 	CONCERN_ACCEPT,		/* owner of accepted sockets (optional) */
 	CONCERN__MAX,
 };
@@ -27,6 +28,7 @@ struct hook_variant {
 
 struct concern_desc {
 	const char *name;
+	const char *without;	/* what is missing when no variant runs */
 	bool required;
 	int n_variants;
 	struct hook_variant variants[PROBE_MAX_VARIANTS];	/* preferred first */

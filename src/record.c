@@ -68,12 +68,40 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static const struct {
+	int rec;
+	enum event_kind kind;
+	const char *name;
+} rec_types[] = {
+	{ REC_TCP_STATE, EVENT_TCP_STATE, "tcp_state" },
+	{ REC_TCP_SOCKET, EVENT_TCP_SOCKET, "tcp_socket" },
+	{ REC_SYN_RETRANS, EVENT_SYN_RETRANS, "syn_retrans" },
+	{ REC_CONNECT, EVENT_CONNECT, "connect" },
+	{ REC_SYN_ALERT, EVENT_SYN_ALERT, "syn_alert" },
+};
+
+#define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
+
+const char *rec__type_name(int type)
+{
+	for (size_t i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].rec == type)
+			return rec_types[i].name;
+	return "unknown";
+}
+
 size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 {
 	uint8_t *b = buf + 4;
+	size_t i;
 
-	rec__put16(buf, ev->kind == EVENT_TCP_SOCKET ? REC_TCP_SOCKET : REC_TCP_STATE);
-	rec__put16(buf + 2, REC_TCP_LEN);
+	for (i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].kind == ev->kind)
+			break;
+	if (i == N_REC_TYPES)
+		return 0;
+	rec__put16(buf, rec_types[i].rec);
+	rec__put16(buf + 2, REC_EVENT_LEN);
 	rec__put64(b + 0, ev->boot_ns);
 	rec__put64(b + 8, ev->sock);
 	rec__put64(b + 16, ev->ino);
@@ -93,7 +121,17 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	memcpy(b + 70, &ev->raddr, 16);
 	memset(b + 86, 0, TASK_COMM_LEN);
 	memcpy(b + 86, ev->comm, strnlen(ev->comm, TASK_COMM_LEN - 1));
-	return 4 + REC_TCP_LEN;
+	rec__put32(b + 102, ev->syn_retrans);
+	rec__put32(b + 106, (uint32_t)ev->err);
+	b[110] = ev->outcome;
+	b[111] = ev->diag.cause;
+	rec__put64(b + 112, ev->elapsed_ns);
+	rec__put32(b + 120, ev->diag.pid);
+	rec__put32(b + 124, ev->diag.queue);
+	rec__put32(b + 128, ev->diag.backlog);
+	memset(b + 132, 0, TASK_COMM_LEN);
+	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
+	return 4 + REC_EVENT_LEN;
 }
 
 static void encode_stats(uint8_t *b, const struct rec_stats *st)
@@ -475,6 +513,7 @@ fail:
 
 int recorder__write(struct recorder *r, const struct event *ev)
 {
+	size_t n;
 	int err;
 
 	if (r->fd < 0)
@@ -482,7 +521,7 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	err = check_rotation(r);
 	if (err)
 		return err;
-	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_TCP_LEN > REC_BLOCK_TARGET) {
+	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_EVENT_LEN > REC_BLOCK_TARGET) {
 		err = flush_block(r);
 		if (!err)
 			err = check_rotation(r);
@@ -504,7 +543,10 @@ int recorder__write(struct recorder *r, const struct event *ev)
 		rec__put64(b + 12, r->ref.wall_ns);
 		r->raw_len += 4 + REC_CLOCK_LEN;
 	}
-	r->raw_len += rec__encode_event(r->raw + r->raw_len, ev);
+	n = rec__encode_event(r->raw + r->raw_len, ev);
+	if (!n)
+		return 0;	/* a kind this format cannot hold yet */
+	r->raw_len += n;
 	r->file_events++;
 	if (mono_ns() - r->block_mono >= 1000000000ull)
 		return recorder__flush(r, true);
@@ -873,12 +915,17 @@ static int next_block(struct reader *r)
 	}
 }
 
-static int decode_tcp(struct reader *r, struct event *ev, int type, const uint8_t *b)
+static int decode_event(struct reader *r, struct event *ev, int type, const uint8_t *b)
 {
+	size_t i;
+
 	memset(ev, 0, sizeof(*ev));
-	if (b[44] != 4 && b[44] != 6)
+	for (i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].rec == type)
+			break;
+	if (i == N_REC_TYPES || (b[44] != 4 && b[44] != 6))
 		return -EINVAL;
-	ev->kind = type == REC_TCP_SOCKET ? EVENT_TCP_SOCKET : EVENT_TCP_STATE;
+	ev->kind = rec_types[i].kind;
 	ev->boot_ns = rec__get64(b);
 	ev->wall_ns = clock_ref__wall(&r->ref, ev->boot_ns);
 	ev->sock = rec__get64(b + 8);
@@ -899,6 +946,16 @@ static int decode_tcp(struct reader *r, struct event *ev, int type, const uint8_
 	memcpy(&ev->raddr, b + 70, 16);
 	memcpy(ev->comm, b + 86, TASK_COMM_LEN);
 	ev->comm[TASK_COMM_LEN] = '\0';
+	ev->syn_retrans = rec__get32(b + 102);
+	ev->err = (int32_t)rec__get32(b + 106);
+	ev->outcome = b[110] < OUTCOME__MAX ? b[110] : OUTCOME_IN_PROGRESS;
+	ev->diag.cause = b[111] <= DIAG_NO_LISTENER ? b[111] : DIAG_NONE;
+	ev->elapsed_ns = rec__get64(b + 112);
+	ev->diag.pid = rec__get32(b + 120);
+	ev->diag.queue = rec__get32(b + 124);
+	ev->diag.backlog = rec__get32(b + 128);
+	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
+	ev->diag.comm[TASK_COMM_LEN] = '\0';
 	return 0;
 }
 
@@ -917,8 +974,11 @@ int reader__next(struct reader *r, struct event *ev)
 			switch (type) {
 			case REC_TCP_STATE:
 			case REC_TCP_SOCKET:
+			case REC_SYN_RETRANS:
+			case REC_CONNECT:
+			case REC_SYN_ALERT:
 				/* longer bodies carry fields of a later minor version */
-				if (len < REC_TCP_LEN || decode_tcp(r, ev, type, rec + 4)) {
+				if (len < REC_EVENT_LEN || decode_event(r, ev, type, rec + 4)) {
 					r->st.bad_records++;
 					continue;
 				}

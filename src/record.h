@@ -31,13 +31,19 @@ enum rec_block_type {
 	REC_BLOCK_END = 4,
 };
 
+/* Event records carry their kind; their numbers are the file's, mapped to
+ * enum event_kind explicitly. */
 enum rec_record_type {
 	REC_TCP_STATE = 1,
 	REC_TCP_SOCKET = 2,
-	REC_CLOCK = 3,
+	REC_SYN_RETRANS = 3,
+	REC_CONNECT = 4,
+	REC_SYN_ALERT = 5,
+	REC_EVENT__MAX,
+	REC_CLOCK = 64,
 };
 
-#define REC_TCP_LEN 102		/* body of REC_TCP_STATE/REC_TCP_SOCKET in 1.0 */
+#define REC_EVENT_LEN 148	/* body of every event record in 1.0 */
 #define REC_CLOCK_LEN 16
 #define REC_STATS_LEN 56
 
@@ -107,7 +113,7 @@ struct sink *sink_record__new(struct recorder *r);
 
 struct reader_stats {
 	uint64_t events;		/* decoded events */
-	uint64_t by_type[4];		/* REC_TCP_STATE, REC_TCP_SOCKET */
+	uint64_t by_type[REC_EVENT__MAX];	/* by enum rec_record_type */
 	uint64_t unknown_records;	/* types this version does not know */
 	uint64_t bad_records;		/* malformed inside a good block */
 	uint64_t blocks;		/* good blocks */
@@ -147,7 +153,9 @@ uint16_t rec__get16(const uint8_t *p);
 uint32_t rec__get32(const uint8_t *p);
 uint64_t rec__get64(const uint8_t *p);
 /* Encodes one event record (type, length, body) into buf of at least
- * 4 + REC_TCP_LEN bytes; returns its length. */
+ * 4 + REC_EVENT_LEN bytes; returns its length, 0 for a kind the format
+ * does not know. */
 size_t rec__encode_event(uint8_t *buf, const struct event *ev);
+const char *rec__type_name(int type);
 
 #endif /* ST_RECORD_H */

@@ -173,8 +173,14 @@ int info__print(const char *path, FILE *out)
 		fprintf(out, "First event:       -\nLast event:        -\nSpan:              0 s\n");
 	}
 	fprintf(out, "Events:            %llu\n", (unsigned long long)st->events);
-	fprintf(out, "  tcp_state:       %llu\n", (unsigned long long)st->by_type[REC_TCP_STATE]);
-	fprintf(out, "  tcp_socket:      %llu\n", (unsigned long long)st->by_type[REC_TCP_SOCKET]);
+	for (int t = 1; t < REC_EVENT__MAX; t++) {
+		char label[32];
+
+		if (!st->by_type[t] && t > REC_TCP_SOCKET)
+			continue;
+		snprintf(label, sizeof(label), "%s:", rec__type_name(t));
+		fprintf(out, "  %-17s%llu\n", label, (unsigned long long)st->by_type[t]);
+	}
 	if (st->unknown_records)
 		fprintf(out, "  unknown types:   %llu\n", (unsigned long long)st->unknown_records);
 	if (st->have_stats)

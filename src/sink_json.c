@@ -19,6 +19,67 @@ static int json__write(struct sink *s, struct json_writer *w)
 	return 0;
 }
 
+static const char *const kind_names[EVENT__MAX] = {
+	[EVENT_TCP_STATE] = "tcp_state",
+	[EVENT_TCP_SOCKET] = "tcp_socket",
+	[EVENT_SYN_RETRANS] = "syn_retrans",
+	[EVENT_CONNECT] = "connect",
+	[EVENT_SYN_ALERT] = "syn_alert",
+};
+
+static const char *const cause_names[] = {
+	[DIAG_NONE] = NULL,
+	[DIAG_QUEUE_FULL] = "accept_queue_full",
+	[DIAG_LISTENING] = "listening",
+	[DIAG_NO_LISTENER] = "no_listener",
+};
+
+static void json__ms(struct json_writer *w, const char *key, uint64_t ns)
+{
+	if (ns == EVENT_OLD_NS_UNKNOWN)
+		json__key_null(w, key);
+	else
+		json__key_fixed(w, key, ns / 1000, 3);
+}
+
+/* The fields of connection attempts and SYN alerts. */
+static void jsink__attempt(struct json_writer *w, const struct event *ev)
+{
+	const struct diagnosis *d = &ev->diag;
+
+	if (ev->kind == EVENT_CONNECT)
+		json__key_str(w, "outcome", outcome__name(ev->outcome));
+	json__ms(w, "elapsed_ms", ev->elapsed_ns);
+	json__key_u64(w, "syn_retrans", ev->syn_retrans);
+	if (ev->kind == EVENT_CONNECT) {
+		json__key_str(w, "error", ev->err ? errno__name(ev->err) : NULL);
+		if (ev->err)
+			json__key_u64(w, "errno", ev->err);
+		else
+			json__key_null(w, "errno");
+		return;
+	}
+	if (d->cause == DIAG_NONE) {
+		json__key_null(w, "diagnosis");
+		return;
+	}
+	json__key(w, "diagnosis");
+	json__begin(w);
+	json__key_str(w, "cause", cause_names[d->cause]);
+	if (d->cause != DIAG_NO_LISTENER) {
+		if (d->pid) {
+			json__key_u64(w, "listener_pid", d->pid);
+			json__key_str(w, "listener_comm", d->comm);
+		} else {
+			json__key_null(w, "listener_pid");
+			json__key_null(w, "listener_comm");
+		}
+		json__key_u64(w, "accept_queue", d->queue);
+		json__key_u64(w, "backlog", d->backlog);
+	}
+	json__close(w);
+}
+
 static int jsink__event(struct sink *s, const struct event *ev)
 {
 	struct json_writer *w = &((struct sink_json *)s)->w;
@@ -27,7 +88,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 
 	json__reset(w);
 	json__begin(w);
-	json__key_str(w, "type", ev->kind == EVENT_TCP_SOCKET ? "tcp_socket" : "tcp_state");
+	json__key_str(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?
+				 kind_names[ev->kind] : "unknown");
 	format__rfc3339(buf, sizeof(buf), ev->wall_ns);
 	json__key_str(w, "time", buf);
 	json__key_u64(w, "boot_ns", ev->boot_ns);
@@ -72,6 +134,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	json__key_str(w, "role", role__name(ev->role));
 	if (ev->kind == EVENT_TCP_SOCKET) {
 		json__key_str(w, "state", tcp_state__name(ev->new_state));
+	} else if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
+		jsink__attempt(w, ev);
 	} else {
 		json__key_str(w, "old", tcp_state__name(ev->old_state));
 		json__key_str(w, "new", tcp_state__name(ev->new_state));

@@ -39,12 +39,82 @@ static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
 		snprintf(buf + n, len - n, "(%s)", service);
 }
 
+/* A process name is chosen by the process: keep its control bytes away
+ * from the terminal. */
+static const char *text__safe(char *dst, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i < TASK_COMM_LEN; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+	return dst;
+}
+
+/* "CONNECT     -> refused     0.236 syn_retrans=0 ECONNREFUSED", or for an
+ * alert "SYN_SENT    !! ALERT       1002.345 syn_retrans=1 <diagnosis>". */
+static char *text__attempt(char *p, char *end, const struct event *ev)
+{
+	const struct diagnosis *d = &ev->diag;
+	char ms[32];
+	size_t room;
+	int n;
+
+	if (ev->elapsed_ns == EVENT_OLD_NS_UNKNOWN)
+		strcpy(ms, "-");
+	else
+		snprintf(ms, sizeof(ms), "%.3f", ev->elapsed_ns / 1e6);
+	if (ev->kind == EVENT_CONNECT) {
+		p = put_col(p, "CONNECT", W_STATE, " -> ");
+		p = put_col(p, outcome__name(ev->outcome), W_STATE, " ");
+	} else {
+		p = put_col(p, "SYN_SENT", W_STATE, " !! ");
+		p = put_col(p, "ALERT", W_STATE, " ");
+	}
+	room = end - p;
+	n = snprintf(p, room, "%s syn_retrans=%u", ms, ev->syn_retrans);
+	if (ev->kind == EVENT_CONNECT && ev->err && n < (int)room) {
+		const char *name = errno__name(ev->err);
+
+		n += name ? snprintf(p + n, room - n, " %s", name) :
+			    snprintf(p + n, room - n, " errno=%d", ev->err);
+	}
+	if (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS && n < (int)room)
+		n += snprintf(p + n, room - n, " (started before tracing)");
+	if (ev->kind == EVENT_SYN_ALERT && n < (int)room) {
+		char owner[48] = "owner unknown";
+
+		if (d->pid)
+			snprintf(owner, sizeof(owner), "%u/%s", d->pid, d->comm);
+		switch (d->cause) {
+		case DIAG_QUEUE_FULL:
+			n += snprintf(p + n, room - n, " local listener %s: accept queue full (%u/%u)",
+				      owner, d->queue, d->backlog);
+			break;
+		case DIAG_LISTENING:
+			n += snprintf(p + n, room - n, " local listener %s: accept queue %u/%u",
+				      owner, d->queue, d->backlog);
+			break;
+		case DIAG_NO_LISTENER:
+			n += snprintf(p + n, room - n, " local address: nothing listens on this port");
+			break;
+		case DIAG_NONE:
+			break;
+		}
+	}
+	if (n >= (int)room - 1)
+		n = room - 2;
+	p += n;
+	*p++ = '\n';
+	return p;
+}
+
 /* Built by hand rather than with fprintf: under load this is the hot path. */
 static int text__event(struct sink *s, const struct event *ev)
 {
 	struct sink_text *t = (struct sink_text *)s;
 	char tbuf[32], pid[24], ms[32], lbuf[SOCK_STRLEN + 40], rbuf[SOCK_STRLEN + 40];
-	char line[512], *p = line;
+	char line[512], *p = line, comm[TASK_COMM_LEN + 1];
 	const char *svc, *old;
 	enum service_side side;
 
@@ -77,12 +147,16 @@ static int text__event(struct sink *s, const struct event *ev)
 
 	p = put_col(p, tbuf, W_TIME, " ");
 	p = put_col(p, pid, W_PID, " ");
-	p = put_col(p, ev->pid ? ev->comm : "-", W_COMM, " ");
+	p = put_col(p, ev->pid ? text__safe(comm, ev->comm) : "-", W_COMM, " ");
 	p = put_col(p, lbuf, W_SOCK, " ");
 	p = put_col(p, rbuf, W_SOCK, " ");
-	p = put_col(p, old, W_STATE, " -> ");
-	p = put_col(p, tcp_state__name(ev->new_state), W_STATE, " ");
-	p = put_col(p, ms, 0, "\n");
+	if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
+		p = text__attempt(p, line + sizeof(line), ev);
+	} else {
+		p = put_col(p, old, W_STATE, " -> ");
+		p = put_col(p, tcp_state__name(ev->new_state), W_STATE, " ");
+		p = put_col(p, ms, 0, "\n");
+	}
 	if (fwrite(line, 1, p - line, s->out) != (size_t)(p - line))
 		return -errno;
 	return 0;

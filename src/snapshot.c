@@ -2,17 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include "snapshot.h"
+#include "sockdiag.h"
 
 struct owner {
 	uint64_t ino;		/* 0: empty slot */
@@ -222,30 +219,7 @@ void owners__free(struct owners *o)
 	free(o);
 }
 
-/* ---- sock_diag ---- */
-
-static int diag_socket_in(const char *netns_path, int self_fd)
-{
-	int ns_fd, sk, err;
-
-	ns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
-	if (ns_fd < 0)
-		return -errno;
-	if (setns(ns_fd, CLONE_NEWNET)) {
-		err = -errno;
-		close(ns_fd);
-		return err;
-	}
-	close(ns_fd);
-	/* a netlink socket belongs to the namespace it was created in */
-	sk = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	err = sk < 0 ? -errno : 0;
-	if (setns(self_fd, CLONE_NEWNET)) {
-		perror("socktrace: failed to return to the original network namespace");
-		abort();
-	}
-	return err ? err : sk;
-}
+/* ---- the sockets of each namespace ---- */
 
 struct snap_ctx {
 	const struct owners *o;
@@ -258,94 +232,54 @@ struct snap_ctx {
 	uint8_t listen_ports[65536 / 8];
 };
 
-static int diag_dump(int sk, int family, struct snap_ctx *sc, bool listeners_only)
+static int snap_listener(const struct inet_diag_msg *m, void *ctx)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = {
-			.nlmsg_len = sizeof(msg),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-		},
-		.req = {
-			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
-			/* every state but NEW_SYN_RECV request socks */
-			.idiag_states = listeners_only ? 1u << ST_TCP_LISTEN :
-					~(1u << ST_TCP_NEW_SYN_RECV),
-		},
-	};
-	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
-	static char buf[32768];
-	int err = 0;
+	struct snap_ctx *sc = ctx;
+	uint16_t port = ntohs(m->id.idiag_sport);
 
-	if (sendto(sk, &msg, sizeof(msg), 0, (struct sockaddr *)&nladdr, sizeof(nladdr)) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t len = recv(sk, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
+	sc->listen_ports[port / 8] |= 1 << (port % 8);
+	return 0;
+}
 
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (len == 0)
-			return 0;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			const struct inet_diag_msg *m = NLMSG_DATA(h);
-			struct event ev = {};
+static int snap_socket(const struct inet_diag_msg *m, void *ctx)
+{
+	struct snap_ctx *sc = ctx;
+	struct event ev = {};
 
-			if (h->nlmsg_type == NLMSG_DONE)
-				return err;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
-
-				return e->error ? e->error : -EIO;
-			}
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || err)
-				continue;
-			if (listeners_only) {
-				uint16_t port = ntohs(m->id.idiag_sport);
-
-				sc->listen_ports[port / 8] |= 1 << (port % 8);
-				continue;
-			}
-			ev.kind = EVENT_TCP_SOCKET;
-			ev.boot_ns = sc->now;
-			ev.wall_ns = clock_ref__wall(sc->ref, sc->now);
-			ev.ino = m->idiag_inode;
-			ev.old_ns = EVENT_OLD_NS_UNKNOWN;
-			ev.netns = sc->netns;
-			ev.family = m->idiag_family;
-			ev.proto = IPPROTO_TCP;
-			memcpy(&ev.laddr, m->id.idiag_src, family == AF_INET ? 4 : 16);
-			memcpy(&ev.raddr, m->id.idiag_dst, family == AF_INET ? 4 : 16);
-			ev.lport = ntohs(m->id.idiag_sport);
-			ev.rport = ntohs(m->id.idiag_dport);
-			ev.new_state = m->idiag_state;
-			if (ev.new_state == ST_TCP_LISTEN)
-				ev.role = ST_ROLE_LISTENER;
-			else if (sc->listen_ports[ev.lport / 8] & (1 << (ev.lport % 8)))
-				ev.role = ST_ROLE_SERVER;
-			else
-				ev.role = ST_ROLE_CLIENT;
-			if (owners__lookup(sc->o, ev.ino, &ev.pid, ev.comm)) {
-				ev.tid = ev.pid;
-				ev.owner_src = ST_OWNER_SNAPSHOT;
-			}
-			err = sc->cb(&ev, sc->ctx);
-		}
+	ev.kind = EVENT_TCP_SOCKET;
+	ev.boot_ns = sc->now;
+	ev.wall_ns = clock_ref__wall(sc->ref, sc->now);
+	ev.ino = m->idiag_inode;
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.netns = sc->netns;
+	ev.family = m->idiag_family;
+	ev.proto = IPPROTO_TCP;
+	memcpy(&ev.laddr, m->id.idiag_src, ev.family == AF_INET ? 4 : 16);
+	memcpy(&ev.raddr, m->id.idiag_dst, ev.family == AF_INET ? 4 : 16);
+	ev.lport = ntohs(m->id.idiag_sport);
+	ev.rport = ntohs(m->id.idiag_dport);
+	ev.new_state = m->idiag_state;
+	if (ev.new_state == ST_TCP_LISTEN)
+		ev.role = ST_ROLE_LISTENER;
+	else if (sc->listen_ports[ev.lport / 8] & (1 << (ev.lport % 8)))
+		ev.role = ST_ROLE_SERVER;
+	else
+		ev.role = ST_ROLE_CLIENT;
+	if (owners__lookup(sc->o, ev.ino, &ev.pid, ev.comm)) {
+		ev.tid = ev.pid;
+		ev.owner_src = ST_OWNER_SNAPSHOT;
 	}
+	return sc->cb(&ev, sc->ctx);
 }
 
 int snapshot__run(const struct owners *o, const struct clock_ref *ref,
 		  snapshot_cb cb, void *ctx)
 {
+	/* every state but NEW_SYN_RECV request socks */
+	const uint32_t all = ~(1u << ST_TCP_NEW_SYN_RECV), listen = 1u << ST_TCP_LISTEN;
 	struct snap_ctx *sc;
-	int self_fd, err = 0;
+	int err = 0;
 
 	if (!o)
 		return -EINVAL;
@@ -357,30 +291,23 @@ int snapshot__run(const struct owners *o, const struct clock_ref *ref,
 	sc->cb = cb;
 	sc->ctx = ctx;
 	sc->now = clock_ref__boot_now();
-	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self_fd < 0) {
-		err = -errno;
-		goto out;
-	}
 	for (size_t i = 0; i < o->n_netns && !err; i++) {
-		int sk = diag_socket_in(o->netns[i].path, self_fd);
+		int sk = sockdiag__open(o->netns[i].path);
 
 		if (sk < 0)
 			continue;	/* the namespace went away meanwhile */
 		sc->netns = o->netns[i].ino;
 		memset(sc->listen_ports, 0, sizeof(sc->listen_ports));
-		diag_dump(sk, AF_INET, sc, true);
-		diag_dump(sk, AF_INET6, sc, true);
-		err = diag_dump(sk, AF_INET, sc, false);
+		sockdiag__dump(sk, AF_INET, listen, snap_listener, sc);
+		sockdiag__dump(sk, AF_INET6, listen, snap_listener, sc);
+		err = sockdiag__dump(sk, AF_INET, all, snap_socket, sc);
 		if (!err)
-			err = diag_dump(sk, AF_INET6, sc, false);
+			err = sockdiag__dump(sk, AF_INET6, all, snap_socket, sc);
 		close(sk);
 		/* a family the namespace lacks is not an error */
 		if (err == -ENOENT || err == -EAFNOSUPPORT)
 			err = 0;
 	}
-	close(self_fd);
-out:
 	free(sc);
 	return err;
 }

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Connection attempts: from CLOSE -> SYN_SENT to their outcome, with SYN
+ * retransmits, alerts for attempts stuck in SYN_SENT, and per-destination
+ * statistics. Fed with decoded events; emits EVENT_CONNECT and
+ * EVENT_SYN_ALERT into the pipeline. */
+#ifndef ST_ATTEMPTS_H
+#define ST_ATTEMPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "event.h"
+#include "pipeline.h"
+
+struct attempts;
+
+/* Fills out with what a local listener tells about the attempt's
+ * destination; returns 0 or -errno. */
+typedef int (*attempts_diag_fn)(void *ctx, const struct event *attempt, struct diagnosis *out);
+
+struct attempts *attempts__new(struct pipeline *pl, const struct clock_ref *ref,
+			       uint64_t alert_ns);
+void attempts__set_diagnoser(struct attempts *a, attempts_diag_fn fn, void *ctx);
+/* Takes tcp_state, tcp_socket and SYN retransmit events; others are ignored. */
+int attempts__feed(struct attempts *a, const struct event *ev);
+/* Raises the alerts that are due at boot-clock time now. */
+int attempts__tick(struct attempts *a, uint64_t now);
+/* The per-destination table: text, or one JSON object per destination. */
+int attempts__report(struct attempts *a, FILE *out, bool json);
+void attempts__free(struct attempts *a);
+
+/* The outcome of SYN_SENT -> CLOSE, from the error the socket carried. */
+enum connect_outcome attempts__outcome(int err);
+
+/* Log-linear histogram of durations: ~3% resolution, 1 us to ~70 minutes. */
+#define HIST_SUB 32
+#define HIST_BUCKETS (32 * HIST_SUB)
+
+struct hist {
+	uint64_t count;
+	uint64_t buckets[HIST_BUCKETS];
+};
+
+void hist__add(struct hist *h, uint64_t ns);
+/* The q-quantile (0..1) in ns; 0 for an empty histogram. */
+uint64_t hist__quantile(const struct hist *h, double q);
+
+#endif /* ST_ATTEMPTS_H */
