@@ -28,6 +28,7 @@ import t_traffic  # noqa: E402,F401  (each module registers its tests)
 import t_snapshot  # noqa: E402,F401
 import t_filters  # noqa: E402,F401
 import t_cli  # noqa: E402,F401
+import t_record  # noqa: E402,F401
 
 
 def out(line):
