@@ -446,11 +446,13 @@ static int rotate(struct recorder *r, bool new_period)
 	return open_file(r);
 }
 
-static int check_rotation(struct recorder *r)
+/* A full file is replaced only when the next event comes, so that no empty
+ * file is left at the end; a -G period ends on time. */
+static int check_rotation(struct recorder *r, bool event_next)
 {
 	if (r->o.rotate_secs && mono_ns() - r->file_mono >= (uint64_t)r->o.rotate_secs * 1000000000ull)
 		return rotate(r, true);
-	if (r->o.rotate_bytes && r->file_bytes >= r->o.rotate_bytes)
+	if (event_next && r->o.rotate_bytes && r->file_bytes >= r->o.rotate_bytes)
 		return rotate(r, false);
 	return 0;
 }
@@ -518,13 +520,13 @@ int recorder__write(struct recorder *r, const struct event *ev)
 
 	if (r->fd < 0)
 		return -EBADF;
-	err = check_rotation(r);
+	err = check_rotation(r, true);
 	if (err)
 		return err;
 	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_EVENT_LEN > REC_BLOCK_TARGET) {
 		err = flush_block(r);
 		if (!err)
-			err = check_rotation(r);
+			err = check_rotation(r, true);
 		if (err)
 			return err;
 	}
@@ -561,7 +563,7 @@ int recorder__flush(struct recorder *r, bool force)
 		return -EBADF;
 	if (r->raw_len && (force || mono_ns() - r->block_mono >= 1000000000ull))
 		err = flush_block(r);
-	return err ? err : check_rotation(r);
+	return err ? err : check_rotation(r, false);
 }
 
 int recorder__stats(struct recorder *r, const struct rec_stats *st)
@@ -583,7 +585,7 @@ int recorder__stats(struct recorder *r, const struct rec_stats *st)
 	s.file_events = r->file_events;
 	encode_stats(b, &s);
 	err = put_block(r, REC_BLOCK_STATS, b, sizeof(b), false);
-	return err ? err : check_rotation(r);
+	return err ? err : check_rotation(r, false);
 }
 
 int recorder__close(struct recorder *r, const struct rec_stats *st)
