@@ -174,6 +174,7 @@ static void block_header(uint8_t *h, int type, int flags, uint32_t stored, uint3
 
 struct recorder {
 	struct recorder_opts o;
+	char *filter;			/* o.filter_text: ours, for later files */
 	int fd;
 	char path[PATH_MAX];
 	uint8_t *raw;			/* pending records */
@@ -479,10 +480,12 @@ struct recorder *recorder__open(const struct recorder_opts *o)
 		return NULL;
 	r->o = *o;
 	r->fd = -1;
+	r->filter = strdup(o->filter_text ? o->filter_text : "");
+	r->o.filter_text = r->filter;
 	r->raw = malloc(RAW_CAP);
 	if (o->rotate_count)
 		r->ring = calloc(o->rotate_count, sizeof(char *));
-	if (!r->raw || (o->rotate_count && !r->ring))
+	if (!r->raw || !r->filter || (o->rotate_count && !r->ring))
 		goto fail;
 	if (o->ref)
 		r->ref = *o->ref;
@@ -508,6 +511,7 @@ fail:
 		free(r->ring[i]);
 	free(r->ring);
 	free(r->raw);
+	free(r->filter);
 	free(r);
 	errno = -err;
 	return NULL;
@@ -601,6 +605,7 @@ int recorder__close(struct recorder *r, const struct rec_stats *st)
 	free(r->ring);
 	free(r->raw);
 	free(r->z);
+	free(r->filter);
 	free(r);
 	return err;
 }

@@ -130,9 +130,9 @@ def record_sigkill_recovers(ctx):
     if "truncated after %d events" % len(got) not in rep.err:
         rep.fail("no 'truncated after %d events' warning" % len(got))
     info = replay(ctx, ["--info", path])
-    if info.rc != 0 or "truncated" not in info.out.decode():
+    if info.rc != 0 or "truncated" not in info.out.decode("utf-8", "replace"):
         raise Fail("--info on a killed recording: exit %d, no 'truncated'" % info.rc,
-                   [info.out.decode(), info.err])
+                   [info.out.decode("utf-8", "replace"), info.err])
 
 
 @test("record_info")
@@ -143,7 +143,7 @@ def record_info(ctx):
     conv = Conversation(ctx, "127.0.0.1", port=port, server_name="st-isrv", client_name="st-icli")
     live, path = record(ctx, ["--no-snapshot", "port %d" % port], [conv])
     info = replay(ctx, ["--info", path])
-    text = info.out.decode()
+    text = info.out.decode("utf-8", "replace")
     det = ["command: %s" % info.cmdline(), text, info.err]
     if info.rc != 0:
         raise Fail("--info exited with %d" % info.rc, det)
@@ -236,9 +236,9 @@ def record_rotation_size(ctx):
         raise Fail("files %s, expected %s" % (names, want), [run.err])
     for n in names:
         info = replay(ctx, ["--info", os.path.join(ctx.tmpdir, n)])
-        if info.rc != 0 or "clean close" not in info.out.decode():
+        if info.rc != 0 or "clean close" not in info.out.decode("utf-8", "replace"):
             raise Fail("%s does not read alone as a clean recording" % n,
-                       [info.out.decode(), info.err])
+                       [info.out.decode("utf-8", "replace"), info.err])
 
 
 @test("filter_expression_syntax_error")

@@ -404,6 +404,17 @@ TEST(record_rotation_size_and_count)
 
 	write_file(base, 300, 10, &o);
 	ASSERT_FALSE(exists(base));
+	/* every file has the filter, also those opened after recorder__open */
+	for (int i = 0; i < 3; i++) {
+		char err[256];
+		struct reader *r;
+
+		snprintf(name, sizeof(name), "%s%d", base, i);
+		r = reader__open(name, err, sizeof(err));
+		ASSERT_MSG(r, "%s: %s", name, err);
+		ASSERT_STREQ(reader__header(r)->filter, "");
+		reader__close(r);
+	}
 	snprintf(name, sizeof(name), "%s3", base);
 	ASSERT_FALSE(exists(name));
 	for (int i = 0; i < 3; i++) {
