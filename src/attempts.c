@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -152,15 +153,24 @@ static int attempt_emit(struct attempts *a, struct attempt *at, enum event_kind 
 	if (kind == EVENT_SYN_ALERT) {
 		memset(&ev.diag, 0, sizeof(ev.diag));
 		if (a->diag)
-			a->diag(a->diag_ctx, &ev, &ev.diag);
+			a->diag(a->diag_ctx, &ev);
+		/* connect() picks the port after CLOSE -> SYN_SENT: keep it */
+		if (!at->ev.lport && ev.lport) {
+			at->ev.lport = ev.lport;
+			at->ev.laddr = ev.laddr;
+		}
 	}
 	return pipeline__push(a->pl, &ev);
 }
 
 static int attempts__start(struct attempts *a, const struct event *ev, bool snapshot)
 {
-	struct attempt *at = calloc(1, sizeof(*at));
+	struct attempt *at;
 
+	/* a socket address reused after an end we did not see */
+	if (!snapshot)
+		free(attempt_find(a, ev, true));
+	at = calloc(1, sizeof(*at));
 	if (!at)
 		return -ENOMEM;
 	at->ev = *ev;
@@ -436,7 +446,10 @@ uint64_t hist__quantile(const struct hist *h, double q)
 
 	if (!h->count)
 		return 0;
-	rank = (uint64_t)(q * (h->count - 1)) + 1;
+	/* nearest rank: the smallest value with at least q of the samples */
+	rank = (uint64_t)ceil(q * h->count);
+	if (rank < 1)
+		rank = 1;
 	for (size_t b = 0; b < HIST_BUCKETS; b++) {
 		seen += h->buckets[b];
 		if (seen >= rank)

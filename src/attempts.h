@@ -14,9 +14,9 @@
 
 struct attempts;
 
-/* Fills out with what a local listener tells about the attempt's
- * destination; returns 0 or -errno. */
-typedef int (*attempts_diag_fn)(void *ctx, const struct event *attempt, struct diagnosis *out);
+/* Fills attempt->diag with what a local listener tells about the attempt's
+ * destination, and its local address if still unknown; 0 or -errno. */
+typedef int (*attempts_diag_fn)(void *ctx, struct event *attempt);
 
 struct attempts *attempts__new(struct pipeline *pl, const struct clock_ref *ref,
 			       uint64_t alert_ns);
@@ -32,7 +32,7 @@ void attempts__free(struct attempts *a);
 /* The outcome of SYN_SENT -> CLOSE, from the error the socket carried. */
 enum connect_outcome attempts__outcome(int err);
 
-/* Log-linear histogram of durations: ~3% resolution, 1 us to ~70 minutes. */
+/* Log-linear histogram of durations: ~3% resolution, 1 us to ~19 hours. */
 #define HIST_SUB 32
 #define HIST_BUCKETS (32 * HIST_SUB)
 

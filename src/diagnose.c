@@ -91,8 +91,25 @@ static bool is_local(const char *netns_path, int family, const struct in6_addr *
 	return local;
 }
 
-int diagnoser__run(void *ctx, const struct event *ev, struct diagnosis *out)
+struct port_ctx {
+	uint64_t ino;
+	struct event *ev;
+};
+
+static int match_inode(const struct inet_diag_msg *m, void *ctx)
 {
+	struct port_ctx *pc = ctx;
+
+	if (m->idiag_inode != pc->ino)
+		return 0;
+	pc->ev->lport = ntohs(m->id.idiag_sport);
+	memcpy(&pc->ev->laddr, m->id.idiag_src, pc->ev->family == AF_INET ? 4 : 16);
+	return 1;
+}
+
+int diagnoser__run(void *ctx, struct event *ev)
+{
+	struct diagnosis *out = &ev->diag;
 	struct diagnoser *d = ctx;
 	struct match_ctx mc = { .family = ev->family, .addr = ev->raddr, .port = ev->rport };
 	char path[64], *ns_path = NULL;
@@ -118,6 +135,11 @@ int diagnoser__run(void *ctx, const struct event *ev, struct diagnosis *out)
 	sk = sockdiag__open(ns_path);
 	if (sk < 0)
 		return sk;
+	if (!ev->lport && ev->ino) {
+		struct port_ctx pc = { .ino = ev->ino, .ev = ev };
+
+		sockdiag__dump(sk, ev->family, 1u << ST_TCP_SYN_SENT, match_inode, &pc);
+	}
 	sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, match_listener, &mc);
 	sockdiag__dump(sk, AF_INET6, 1u << ST_TCP_LISTEN, match_listener, &mc);
 	close(sk);

@@ -16,6 +16,6 @@ struct diagnoser {
 
 int diagnoser__init(struct diagnoser *d, struct live *live, const struct owners *owners);
 /* attempts_diag_fn: fills out (cause DIAG_NONE when nothing is known). */
-int diagnoser__run(void *ctx, const struct event *attempt, struct diagnosis *out);
+int diagnoser__run(void *ctx, struct event *attempt);
 
 #endif /* ST_DIAGNOSE_H */

@@ -23,9 +23,9 @@ bool filter__match(const struct filter *f, const struct event *ev)
 	if (f->family && ev->family != f->family)
 		return false;
 	if (f->states) {
-		uint32_t bits = 1u << ev->new_state;
+		uint32_t bits = ev->new_state < 32 ? 1u << ev->new_state : 0;
 
-		if (ev->kind == EVENT_TCP_STATE)
+		if (ev->kind == EVENT_TCP_STATE && ev->old_state < 32)
 			bits |= 1u << ev->old_state;
 		if (!(f->states & bits))
 			return false;

@@ -295,11 +295,11 @@ void json__str(struct json_writer *w, const char *str, size_t n)
 		unsigned char c = s[i];
 		size_t l;
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			/* copy the whole run of plain characters at once */
 			size_t j = i + 1;
 
-			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\')
+			while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\')
 				j++;
 			memcpy(w->buf + w->len, s + i, j - i);
 			w->len += j - i;

@@ -183,7 +183,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		case '4':
 		case '6':
-			if (o->filter.family)
+			if (o->filter.family && o->filter.family != (c == '4' ? AF_INET : AF_INET6))
 				return fail(err, errlen, "-4 and -6 exclude each other");
 			o->filter.family = c == '4' ? AF_INET : AF_INET6;
 			break;

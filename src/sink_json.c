@@ -39,7 +39,7 @@ static void json__ms(struct json_writer *w, const char *key, uint64_t ns)
 	if (ns == EVENT_OLD_NS_UNKNOWN)
 		json__key_null(w, key);
 	else
-		json__key_fixed(w, key, ns / 1000, 3);
+		json__key_fixed(w, key, (ns + 500) / 1000, 3);
 }
 
 /* The fields of connection attempts and SYN alerts. */
@@ -142,7 +142,7 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		if (ev->old_ns == EVENT_OLD_NS_UNKNOWN)
 			json__key_null(w, "old_ms");
 		else
-			json__key_fixed(w, "old_ms", ev->old_ns / 1000, 3);
+			json__key_fixed(w, "old_ms", (ev->old_ns + 500) / 1000, 3);
 	}
 	json__end(w);
 	return json__write(s, w);

@@ -82,10 +82,10 @@ static char *text__attempt(char *p, char *end, const struct event *ev)
 	if (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS && n < (int)room)
 		n += snprintf(p + n, room - n, " (started before tracing)");
 	if (ev->kind == EVENT_SYN_ALERT && n < (int)room) {
-		char owner[48] = "owner unknown";
+		char owner[48] = "owner unknown", comm[TASK_COMM_LEN + 1];
 
 		if (d->pid)
-			snprintf(owner, sizeof(owner), "%u/%s", d->pid, d->comm);
+			snprintf(owner, sizeof(owner), "%u/%s", d->pid, text__safe(comm, d->comm));
 		switch (d->cause) {
 		case DIAG_QUEUE_FULL:
 			n += snprintf(p + n, room - n, " local listener %s: accept queue full (%u/%u)",

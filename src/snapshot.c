@@ -156,7 +156,7 @@ static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
 		if (n < 9)
 			continue;
 		link[n] = '\0';
-		if (strncmp(link, "socket:[", 8) || sscanf(link + 8, "%llu]", &ino) != 1)
+		if (strncmp(link, "socket:[", 8) || sscanf(link + 8, "%llu]", &ino) != 1 || !ino)
 			continue;
 		owners__add(o, ino, pid, comm);
 	}

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* opts.c: the command line, its defaults and every error message. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "opts.h"
+#include "util.h"
+
+#define MAX_ARGS 16
+
+/* Parses "socktrace" followed by the NULL-terminated arguments into o (after
+ * opts__init), from writable copies as main() would get them. */
+static int parse(struct opts *o, char *err, size_t errlen, ...)
+{
+	char *argv[MAX_ARGS + 2];
+	char store[MAX_ARGS][1024];
+	int argc = 0;
+	va_list ap;
+	const char *a;
+
+	argv[argc++] = "socktrace";
+	va_start(ap, errlen);
+	while ((a = va_arg(ap, const char *))) {
+		if (argc > MAX_ARGS)
+			FAIL("too many arguments for the test helper");
+		snprintf(store[argc - 1], sizeof(store[0]), "%s", a);
+		argv[argc] = store[argc - 1];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	opts__init(o);
+	err[0] = '\0';
+	return opts__parse(o, argc, argv, err, errlen);
+}
+
+#define PARSE_OK(o, ...) do {						\
+		char ut_err[256];					\
+		int ut_r = parse(o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL);	\
+		ASSERT_MSG(ut_r == 0, "parse failed with %d: %s", ut_r, ut_err);	\
+	} while (0)
+
+#define PARSE_ERR(msg, ...) do {					\
+		struct opts ut_o;					\
+		char ut_err[256];					\
+		int ut_r = parse(&ut_o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL);	\
+		ASSERT_MSG(ut_r == -EINVAL, "parse returned %d, expected -EINVAL (%s)",	\
+			   ut_r, ut_err);				\
+		ASSERT_STREQ(ut_err, msg);				\
+	} while (0)
+
+TEST(opts_defaults)
+{
+	struct opts o;
+	char err[128];
+
+	ASSERT_EQ(parse(&o, err, sizeof(err), NULL), 0);
+	ASSERT_TRUE(o.snapshot);
+	ASSERT_EQ(o.ringbuf_kb, 4096);
+	ASSERT_EQ(o.hook, HOOK_AUTO);
+	ASSERT_FALSE(o.json);
+	ASSERT_FALSE(o.probes);
+	ASSERT_FALSE(o.verbose);
+	ASSERT_FALSE(o.help);
+	ASSERT_FALSE(o.version);
+	ASSERT(o.duration == 0);
+	ASSERT_EQ(o.count, 0);
+	ASSERT_NULL(o.btf_path);
+	ASSERT_FALSE(o.quiet);
+	ASSERT_FALSE(o.connects);
+	ASSERT_EQ_U64(o.syn_alert_ms, 1000);
+	ASSERT_TRUE(filter__is_empty(&o.filter));
+}
+
+TEST(opts_filters)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-p", "1,2,3");
+	ASSERT_EQ(o.filter.n_pids, 3);
+	ASSERT_EQ(o.filter.pids[0], 1);
+	ASSERT_EQ(o.filter.pids[2], 3);
+	PARSE_OK(&o, "--pid", "2147483647", "-p", "42");
+	ASSERT_EQ(o.filter.n_pids, 2);
+	ASSERT_EQ(o.filter.pids[0], 2147483647);
+	ASSERT_EQ(o.filter.pids[1], 42);
+	PARSE_OK(&o, "--pid=7", "-p8");
+	ASSERT_EQ(o.filter.n_pids, 2);
+	ASSERT_EQ(o.filter.pids[1], 8);
+
+	PARSE_OK(&o, "-c", "sshd");
+	ASSERT_STREQ(o.filter.comm, "sshd");
+	PARSE_OK(&o, "--comm", "abcdefghijklmno");	/* 15: the most a comm has */
+	ASSERT_STREQ(o.filter.comm, "abcdefghijklmno");
+
+	PARSE_OK(&o, "-P", "22,443", "--port", "65535", "--port=1");
+	ASSERT_EQ(o.filter.n_ports, 4);
+	ASSERT_EQ(o.filter.ports[0], 22);
+	ASSERT_EQ(o.filter.ports[1], 443);
+	ASSERT_EQ(o.filter.ports[2], 65535);
+	ASSERT_EQ(o.filter.ports[3], 1);
+
+	PARSE_OK(&o, "-4");
+	ASSERT_EQ(o.filter.family, AF_INET);
+	PARSE_OK(&o, "--ipv6");
+	ASSERT_EQ(o.filter.family, AF_INET6);
+
+	PARSE_OK(&o, "--state", "LISTEN,syn-sent", "--state=tcp_established");
+	ASSERT_EQ(o.filter.states, 1u << ST_TCP_LISTEN | 1u << ST_TCP_SYN_SENT |
+				   1u << ST_TCP_ESTABLISHED);
+	ASSERT_FALSE(filter__is_empty(&o.filter));
+}
+
+TEST(opts_64_items_fit)
+{
+	struct opts o;
+	char list[512], *p = list;
+
+	for (int i = 1; i <= FILTER_MAX_ITEMS; i++)
+		p += sprintf(p, "%s%d", i > 1 ? "," : "", i);
+	PARSE_OK(&o, "-P", list);
+	ASSERT_EQ(o.filter.n_ports, FILTER_MAX_ITEMS);
+	PARSE_OK(&o, "-p", list);
+	ASSERT_EQ(o.filter.n_pids, FILTER_MAX_ITEMS);
+}
+
+TEST(opts_output_and_run)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-j", "--no-snapshot", "-v", "--probes");
+	ASSERT_TRUE(o.json);
+	ASSERT_FALSE(o.snapshot);
+	ASSERT_TRUE(o.verbose);
+	ASSERT_TRUE(o.probes);
+	PARSE_OK(&o, "--json", "--verbose");
+	ASSERT_TRUE(o.json);
+	ASSERT_TRUE(o.snapshot);
+	PARSE_OK(&o, "-h");
+	ASSERT_TRUE(o.help);
+	PARSE_OK(&o, "--help");
+	ASSERT_TRUE(o.help);
+	PARSE_OK(&o, "--version");
+	ASSERT_TRUE(o.version);
+	ASSERT_FALSE(o.help);
+
+	PARSE_OK(&o, "-d", "2.5");
+	ASSERT(o.duration == 2.5);
+	PARSE_OK(&o, "--duration", "10");
+	ASSERT(o.duration == 10);
+	PARSE_OK(&o, "-d", "0.001");
+	ASSERT(o.duration == 0.001);
+
+	PARSE_OK(&o, "-n", "10");
+	ASSERT_EQ_U64(o.count, 10);
+	PARSE_OK(&o, "--count", "18446744073709551615");
+	ASSERT_EQ_U64(o.count, UINT64_MAX);
+
+	PARSE_OK(&o, "--btf", "/tmp/vmlinux.btf");
+	ASSERT_STREQ(o.btf_path, "/tmp/vmlinux.btf");
+
+	PARSE_OK(&o, "--ringbuf-kb", "64");
+	ASSERT_EQ(o.ringbuf_kb, 64);
+	PARSE_OK(&o, "--ringbuf-kb", "4");
+	ASSERT_EQ(o.ringbuf_kb, 4);
+	PARSE_OK(&o, "--ringbuf-kb=4194304");
+	ASSERT_EQ(o.ringbuf_kb, 4194304);
+
+	/* grouped short options */
+	PARSE_OK(&o, "-j4v");
+	ASSERT_TRUE(o.json);
+	ASSERT_EQ(o.filter.family, AF_INET);
+	ASSERT_TRUE(o.verbose);
+	PARSE_OK(&o, "-jn5");
+	ASSERT_EQ_U64(o.count, 5);
+}
+
+TEST(opts_attempts)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-q", "--connects");
+	ASSERT_TRUE(o.quiet);
+	ASSERT_TRUE(o.connects);
+	PARSE_OK(&o, "--quiet", "-j");
+	ASSERT_TRUE(o.quiet);
+	ASSERT_FALSE(o.connects);
+	PARSE_OK(&o, "--syn-alert", "1");
+	ASSERT_EQ_U64(o.syn_alert_ms, 1);
+	PARSE_OK(&o, "--syn-alert=86400000");
+	ASSERT_EQ_U64(o.syn_alert_ms, 86400000);
+	PARSE_OK(&o, "--syn-alert", "250", "--connects");
+	ASSERT_EQ_U64(o.syn_alert_ms, 250);
+}
+
+TEST(opts_error_syn_alert)
+{
+	static const char *const bad[] = {
+		"0", "-1", "abc", "", "1.5", "86400001", "18446744073709551616", "+5", "010",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "invalid alert threshold '%s': expected milliseconds, 1 to 86400000", bad[i]);
+		PARSE_ERR(msg, "--syn-alert", bad[i]);
+	}
+	PARSE_ERR("option '--syn-alert' needs an argument", "--syn-alert");
+}
+
+TEST(opts_hooks)
+{
+	static const struct { const char *name; enum hook_kind kind; } hooks[] = {
+		{ "auto", HOOK_AUTO }, { "tp_btf", HOOK_TP_BTF }, { "tracepoint", HOOK_TRACEPOINT },
+		{ "fentry", HOOK_FENTRY }, { "kprobe", HOOK_KPROBE },
+	};
+	struct opts o;
+
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		PARSE_OK(&o, "--hook", hooks[i].name);
+		ASSERT_EQ(o.hook, hooks[i].kind);
+		ASSERT_STREQ(hook_kind__name(hooks[i].kind), hooks[i].name);
+		ASSERT_EQ(hook_kind__parse(hooks[i].name), hooks[i].kind);
+	}
+	ASSERT_STREQ(hook_kind__name(HOOK__MAX), "?");
+	ASSERT_STREQ(hook_kind__name(-1), "?");
+	ASSERT_EQ(hook_kind__parse("KPROBE"), -EINVAL);
+	ASSERT_EQ(hook_kind__parse(""), -EINVAL);
+}
+
+TEST(opts_error_unknown_option)
+{
+	PARSE_ERR("unknown option '--bogus'", "--bogus");
+	PARSE_ERR("unknown option '--bogus=1'", "-j", "--bogus=1");
+	PARSE_ERR("unknown option '-x'", "-x");
+	PARSE_ERR("unknown option '-x'", "-jx");
+	PARSE_ERR("unknown option '-x'", "-4", "-x", "-j");
+	/* after a positional argument that getopt moves to the end */
+	PARSE_ERR("unknown option '--bogus'", "stray", "--bogus");
+	/* ambiguous abbreviation: --verbose or --version */
+	PARSE_ERR("unknown option '--ver'", "--ver");
+}
+
+TEST(opts_error_missing_argument)
+{
+	PARSE_ERR("option '-p' needs an argument", "-p");
+	PARSE_ERR("option '-p' needs an argument", "-j", "-p");
+	PARSE_ERR("option '--pid' needs an argument", "--pid");
+	PARSE_ERR("option '--hook' needs an argument", "-4", "--hook");
+	PARSE_ERR("option '-d' needs an argument", "-d");
+	PARSE_ERR("option '--ringbuf-kb' needs an argument", "--ringbuf-kb");
+}
+
+TEST(opts_error_pids)
+{
+	char list[512], *p = list;
+
+	PARSE_ERR("invalid pid list '1,,2': expected PID[,PID...]", "-p", "1,,2");
+	PARSE_ERR("invalid pid list '0': expected PID[,PID...]", "-p", "0");
+	PARSE_ERR("invalid pid list 'abc': expected PID[,PID...]", "-p", "abc");
+	PARSE_ERR("invalid pid list '': expected PID[,PID...]", "-p", "");
+	PARSE_ERR("invalid pid list '1,': expected PID[,PID...]", "-p", "1,");
+	PARSE_ERR("invalid pid list ',1': expected PID[,PID...]", "-p", ",1");
+	PARSE_ERR("invalid pid list '-1': expected PID[,PID...]", "-p", "-1");
+	PARSE_ERR("invalid pid list '+1': expected PID[,PID...]", "-p", "+1");
+	PARSE_ERR("invalid pid list ' 1': expected PID[,PID...]", "-p", " 1");
+	PARSE_ERR("invalid pid list '1x': expected PID[,PID...]", "-p", "1x");
+	PARSE_ERR("invalid pid list '2147483648': expected PID[,PID...]", "-p", "2147483648");
+	PARSE_ERR("invalid pid list '99999999999999999999999': expected PID[,PID...]",
+		  "-p", "99999999999999999999999");
+	for (int i = 1; i <= FILTER_MAX_ITEMS + 1; i++)
+		p += sprintf(p, "%s%d", i > 1 ? "," : "", i);
+	PARSE_ERR("too many pids (at most 64)", "-p", list);
+}
+
+TEST(opts_error_ports)
+{
+	char list[512], *p = list;
+
+	PARSE_ERR("invalid port list '0': expected PORT[,PORT...] with ports 1-65535", "-P", "0");
+	PARSE_ERR("invalid port list '65536': expected PORT[,PORT...] with ports 1-65535",
+		  "-P", "65536");
+	PARSE_ERR("invalid port list '22,,80': expected PORT[,PORT...] with ports 1-65535",
+		  "--port", "22,,80");
+	PARSE_ERR("invalid port list 'http': expected PORT[,PORT...] with ports 1-65535",
+		  "-P", "http");
+	for (int i = 1; i <= FILTER_MAX_ITEMS + 1; i++)
+		p += sprintf(p, "%s%d", i > 1 ? "," : "", i);
+	PARSE_ERR("too many ports (at most 64)", "-P", list);
+	/* the limit holds across several options too */
+	PARSE_ERR("too many ports (at most 64)", "-P", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,"
+		  "17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32", "-P",
+		  "33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,"
+		  "59,60,61,62,63,64,65");
+}
+
+TEST(opts_error_comm)
+{
+	PARSE_ERR("invalid command name 'abcdefghijklmnop': 1 to 15 characters",
+		  "-c", "abcdefghijklmnop");
+	PARSE_ERR("invalid command name '': 1 to 15 characters", "--comm", "");
+}
+
+TEST(opts_error_family)
+{
+	PARSE_ERR("-4 and -6 exclude each other", "-4", "-6");
+	PARSE_ERR("-4 and -6 exclude each other", "-6", "-4");
+	PARSE_ERR("-4 and -6 exclude each other", "--ipv4", "--ipv6");
+	PARSE_ERR("-4 and -6 exclude each other", "-46");
+}
+
+/* Saying the same family twice is not a conflict. */
+TEST(opts_repeated_family_is_not_a_conflict)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-4", "-4");
+	ASSERT_EQ(o.filter.family, AF_INET);
+	PARSE_OK(&o, "-6", "--ipv6");
+	ASSERT_EQ(o.filter.family, AF_INET6);
+}
+
+TEST(opts_error_state)
+{
+	PARSE_ERR("invalid state list 'bogus': expected names such as LISTEN,SYN_SENT,ESTABLISHED",
+		  "--state", "bogus");
+	PARSE_ERR("invalid state list 'LISTEN,,CLOSE': expected names such as LISTEN,SYN_SENT,ESTABLISHED",
+		  "--state", "LISTEN,,CLOSE");
+	PARSE_ERR("invalid state list 'LISTEN,UNKNOWN': expected names such as LISTEN,SYN_SENT,ESTABLISHED",
+		  "--state", "LISTEN,UNKNOWN");
+}
+
+TEST(opts_error_duration)
+{
+	static const char *const bad[] = { "0", "-1", "abc", "", "1x", "-0", "inf", "nan", "1e999", "0.0" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "invalid duration '%s': expected a positive number of seconds",
+			 bad[i]);
+		PARSE_ERR(msg, "-d", bad[i]);
+	}
+}
+
+TEST(opts_error_count)
+{
+	static const char *const bad[] = {
+		"0", "-1", "abc", "", "5x", "+5", " 5", "18446744073709551616", "00",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "invalid count '%s': expected a positive integer", bad[i]);
+		PARSE_ERR(msg, "-n", bad[i]);
+	}
+}
+
+TEST(opts_error_hook)
+{
+	PARSE_ERR("invalid hook 'bogus': expected auto, tp_btf, tracepoint, fentry or kprobe",
+		  "--hook", "bogus");
+	PARSE_ERR("invalid hook '': expected auto, tp_btf, tracepoint, fentry or kprobe",
+		  "--hook", "");
+}
+
+TEST(opts_error_ringbuf)
+{
+	static const char *const bad[] = {
+		"3", "1000", "0", "2", "1", "8388608", "4096x", "", "-4", "18446744073709551616", "064",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "invalid ring buffer size '%s': expected a power of two from 4 to 4194304 KiB",
+			 bad[i]);
+		PARSE_ERR(msg, "--ringbuf-kb", bad[i]);
+	}
+}
+
+TEST(opts_error_positional)
+{
+	PARSE_ERR("unexpected argument 'foo'", "foo");
+	PARSE_ERR("unexpected argument 'foo'", "-j", "foo");
+	PARSE_ERR("unexpected argument 'foo'", "foo", "-j");
+	PARSE_ERR("unexpected argument 'foo'", "-j", "--", "foo");
+	PARSE_ERR("unexpected argument '-j'", "--", "-j");
+}
+
+TEST(opts_parse_twice)
+{
+	struct opts o;
+	char err[256];
+
+	/* an error in the middle of a group leaves getopt inside "-xj" */
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-xj", NULL), -EINVAL);
+	ASSERT_STREQ(err, "unknown option '-x'");
+	PARSE_OK(&o, "-4");
+	ASSERT_FALSE(o.json);
+	ASSERT_EQ(o.filter.family, AF_INET);
+
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-p", NULL), -EINVAL);
+	PARSE_OK(&o, "-p", "5");
+	ASSERT_EQ(o.filter.n_pids, 1);
+
+	PARSE_OK(&o, "-j", "-P", "22");
+	ASSERT_TRUE(o.json);
+	PARSE_OK(&o, "-P", "80");
+	ASSERT_FALSE(o.json);
+	ASSERT_EQ(o.filter.n_ports, 1);
+	ASSERT_EQ(o.filter.ports[0], 80);
+
+	/* and a parse with no options after one that had some */
+	ASSERT_EQ(parse(&o, err, sizeof(err), NULL), 0);
+	ASSERT_TRUE(filter__is_empty(&o.filter));
+}
+
+TEST(opts_error_message_is_truncated_safely)
+{
+	struct opts o;
+	char *err = malloc(16);
+	char argv0[] = "socktrace", a1[] = "--hook", a2[] = "a-very-long-and-wrong-hook-name";
+	char *argv[] = { argv0, a1, a2, NULL };
+
+	ASSERT_NOT_NULL(err);
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 3, argv, err, 16), -EINVAL);
+	ASSERT_STREQ(err, "invalid hook 'a");
+	free(err);
+}
+
+TEST(opts_usage_mentions_every_option)
+{
+	struct memfile *m = memfile_new();
+	const char *out;
+	static const char *const opts[] = {
+		"--pid", "--comm", "--port", "--ipv4", "--ipv6", "--state", "--json",
+		"--no-snapshot", "--duration", "--count", "--hook", "--probes", "--btf",
+		"--quiet", "--connects", "--syn-alert",
+		"--ringbuf-kb", "--verbose", "--help", "--version",
+	};
+
+	opts__usage(m->f);
+	out = memfile_str(m, NULL);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		ASSERT_MSG(strstr(out, opts[i]), "usage does not mention %s", opts[i]);
+}

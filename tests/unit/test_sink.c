@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* sink.c, sink_json.c, sink_text.c: which port names the service, and the
+ * exact lines both renderers write. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "sink.h"
+#include "util.h"
+
+/* ---- sink__service ---- */
+
+static struct event ports_event(int role, uint16_t lport, uint16_t rport)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_TCP_STATE;
+	ev.family = AF_INET;
+	ev.role = role;
+	ev.lport = lport;
+	ev.rport = rport;
+	return ev;
+}
+
+#define ASSERT_SERVICE(svc, role, lport, rport, want_side, want_name) do {	\
+		struct event ut_ev = ports_event(role, lport, rport);		\
+		const char *ut_name = "unset";					\
+		enum service_side ut_side = sink__service(svc, &ut_ev, &ut_name);	\
+		ASSERT_MSG(ut_side == (want_side),				\
+			   "role %d, ports %d -> %d: side %d, expected %d",	\
+			   role, lport, rport, ut_side, want_side);		\
+		ASSERT_STREQ(ut_name, want_name);				\
+	} while (0)
+
+TEST(sink_service_by_role)
+{
+	struct services *s = svc_new(22, "ssh", 80, "http", 443, "https", 8080, "http-alt",
+				     50000, "ephemeral", 0);
+
+	/* a client: the remote port only, even if its own port is registered */
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 50000, 22, SERVICE_REMOTE, "ssh");
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 50000, 40000, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 22, 40000, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 0, 443, SERVICE_REMOTE, "https");
+	/* a server or listener: the local port only */
+	ASSERT_SERVICE(s, ST_ROLE_SERVER, 22, 80, SERVICE_LOCAL, "ssh");
+	ASSERT_SERVICE(s, ST_ROLE_SERVER, 40000, 80, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_LISTENER, 8080, 0, SERVICE_LOCAL, "http-alt");
+	ASSERT_SERVICE(s, ST_ROLE_LISTENER, 40000, 0, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_LISTENER, 8080, 80, SERVICE_LOCAL, "http-alt");
+	ASSERT_SERVICE(s, ST_ROLE_SERVER, 8080, 80, SERVICE_LOCAL, "http-alt");
+	/* unknown role: the lower registered port */
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 443, 22, SERVICE_REMOTE, "ssh");
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 22, 443, SERVICE_LOCAL, "ssh");
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 80, 50000, SERVICE_LOCAL, "http");
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 50000, 80, SERVICE_REMOTE, "http");
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 40000, 8080, SERVICE_REMOTE, "http-alt");
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 8080, 40000, SERVICE_LOCAL, "http-alt");
+	/* neither registered */
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 40000, 40001, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 0, 0, SERVICE_NONE, NULL);
+}
+
+TEST(sink_service_edge_cases)
+{
+	struct services *s = svc_new(22, "ssh", 0);
+	struct event ev = ports_event(ST_ROLE_UNKNOWN, 22, 22);
+	const char *name = "unset";
+
+	/* no table at all */
+	ASSERT_SERVICE(NULL, ST_ROLE_CLIENT, 40000, 22, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(NULL, ST_ROLE_UNKNOWN, 22, 80, SERVICE_NONE, NULL);
+	/* a role value past the enum is treated as unknown */
+	ASSERT_SERVICE(s, 7, 40000, 22, SERVICE_REMOTE, "ssh");
+	/* the same port on both sides: named once */
+	ASSERT(sink__service(s, &ev, &name) != SERVICE_NONE);
+	ASSERT_STREQ(name, "ssh");
+	/* port 0 is never looked up, even if a table had a name for it */
+	s->names[0] = strdup("zero");
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 40000, 0, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_LISTENER, 0, 0, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 0, 0, SERVICE_NONE, NULL);
+}
+
+/* ---- events the renderers are fed ---- */
+
+static struct event live_event(void)
+{
+	struct st_tcp_event e;
+	struct event ev;
+
+	raw_init(&e);
+	if (event__decode(&ev, &e, sizeof(e), &test_ref))
+		FAIL("event__decode failed on the default record");
+	return ev;
+}
+
+/* A transition nobody owns: IPv4-mapped addresses, no role, no old time. */
+static struct event orphan_event(void)
+{
+	struct st_tcp_event e;
+	struct event ev;
+
+	raw_init(&e);
+	raw_set_addrs(&e, "::ffff:10.1.2.3", "::ffff:10.9.8.7");
+	e.ts_ns = test_ref.boot_ns + 1123456789;
+	e.skaddr = 0xffff88810530a000ull;
+	e.ino = 0;
+	e.old_ns = ST_OLD_NS_UNKNOWN;
+	e.pid = 0;
+	e.tid = 0;
+	e.sport = 8080;
+	e.dport = 51000;
+	e.oldstate = ST_TCP_ESTABLISHED;
+	e.newstate = ST_TCP_FIN_WAIT1;
+	e.owner_src = ST_OWNER_UNKNOWN;
+	e.role = ST_ROLE_UNKNOWN;
+	if (event__decode(&ev, &e, sizeof(e), &test_ref))
+		FAIL("event__decode failed");
+	return ev;
+}
+
+/* A socket of the startup snapshot, as snapshot.c builds it. */
+static struct event snapshot_event(void)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_TCP_SOCKET;
+	ev.boot_ns = 2000000000;
+	ev.wall_ns = clock_ref__wall(&test_ref, ev.boot_ns);
+	ev.ino = 12345;
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.netns = 4026531840u;
+	ev.family = AF_INET6;
+	ev.proto = IPPROTO_TCP;
+	ev.laddr = addr_of("::");
+	ev.raddr = addr_of("::");
+	ev.lport = 22;
+	ev.rport = 0;
+	ev.new_state = ST_TCP_LISTEN;
+	ev.role = ST_ROLE_LISTENER;
+	ev.pid = 1;
+	ev.tid = 1;
+	ev.owner_src = ST_OWNER_SNAPSHOT;
+	strcpy(ev.comm, "sshd");
+	return ev;
+}
+
+static void sink_free(void *s)
+{
+	sink__free(s);
+}
+
+static struct sink *json_sink(FILE *f, const struct services *svc)
+{
+	struct sink *s = sink_json__new(f, svc);
+
+	ASSERT_NOT_NULL(s);
+	ut_defer(sink_free, s);
+	return s;
+}
+
+static struct sink *text_sink(FILE *f, const struct services *svc)
+{
+	struct sink *s = sink_text__new(f, svc);
+
+	ASSERT_NOT_NULL(s);
+	ut_defer(sink_free, s);
+	return s;
+}
+
+static const char *const state_keys[] = {
+	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"old", "new", "old_ms", NULL,
+};
+static const char *const socket_keys[] = {
+	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"state", NULL,
+};
+
+static const char *const connect_keys[] = {
+	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"outcome", "elapsed_ms", "syn_retrans", "error", "errno", NULL,
+};
+static const char *const alert_keys[] = {
+	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"elapsed_ms", "syn_retrans", "diagnosis", NULL,
+};
+
+static void check_keys(const struct jc_result *r, const char *const *keys)
+{
+	int n = 0;
+
+	for (; keys[n]; n++) {
+		ASSERT_MSG(n < r->n_keys, "key %d missing: expected \"%s\"", n, keys[n]);
+		ASSERT_MSG(!strcmp(r->keys[n], keys[n]), "key %d is \"%s\", expected \"%s\"",
+			   n, r->keys[n], keys[n]);
+	}
+	ASSERT_EQ(r->n_keys, n);
+}
+
+/* Renders one event into a fresh memory file; returns the text. */
+static const char *render(struct sink *(*mk)(FILE *, const struct services *),
+			  const struct services *svc, const struct event *ev, size_t *len)
+{
+	struct memfile *m = memfile_new();
+	struct sink *s = mk(m->f, svc);
+
+	ASSERT_EQ(sink__event(s, ev), 0);
+	ASSERT_EQ(sink__flush(s), 0);
+	return memfile_str(m, len);
+}
+
+/* ---- JSON sink ---- */
+
+TEST(sink_json_state_event)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = live_event();
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"tcp_state\",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"boot_ns\":1123456789,"
+		"\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":43054,"
+		"\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\",\"netns\":4026531833,"
+		"\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,\"tid\":2924,"
+		"\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
+		"\"old\":\"SYN_SENT\",\"new\":\"ESTABLISHED\",\"old_ms\":0.174}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, state_keys);
+}
+
+TEST(sink_json_unknown_owner_and_old_time)
+{
+	struct services *svc = svc_new(22, "ssh", 8080, "http-alt", 0);
+	struct event ev = orphan_event();
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"tcp_state\",\"time\":\"2023-11-14T22:13:21.123456789Z\",\"boot_ns\":2123456789,"
+		"\"proto\":\"tcp\",\"family\":6,\"laddr\":\"10.1.2.3\",\"lport\":8080,"
+		"\"raddr\":\"10.9.8.7\",\"rport\":51000,\"service\":\"http-alt\",\"netns\":4026531833,"
+		"\"sock\":\"0xffff88810530a000\",\"ino\":0,\"pid\":null,\"tid\":null,"
+		"\"comm\":null,\"owner\":\"unknown\",\"role\":null,"
+		"\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"old_ms\":null}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, state_keys);
+}
+
+TEST(sink_json_snapshot_event)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = snapshot_event();
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"tcp_socket\",\"time\":\"2023-11-14T22:13:21.000000000Z\",\"boot_ns\":2000000000,"
+		"\"proto\":\"tcp\",\"family\":6,\"laddr\":\"::\",\"lport\":22,"
+		"\"raddr\":\"::\",\"rport\":0,\"service\":\"ssh\",\"netns\":4026531840,"
+		"\"sock\":null,\"ino\":12345,\"pid\":1,\"tid\":1,"
+		"\"comm\":\"sshd\",\"owner\":\"proc\",\"role\":\"listener\",\"state\":\"LISTEN\"}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, socket_keys);
+
+	/* without an owner */
+	ev.pid = ev.tid = 0;
+	ev.comm[0] = '\0';
+	ev.owner_src = ST_OWNER_UNKNOWN;
+	ev.new_state = ST_TCP_TIME_WAIT;
+	ev.role = ST_ROLE_SERVER;
+	ev.rport = 50532;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, socket_keys);
+	ASSERT(strstr(out, ",\"pid\":null,\"tid\":null,\"comm\":null,\"owner\":\"unknown\","
+			   "\"role\":\"server\",\"state\":\"TIME_WAIT\"}\n"));
+}
+
+TEST(sink_json_old_ms)
+{
+	static const struct { uint64_t ns; const char *ms; } cases[] = {
+		/* rounded to the microsecond, as the text output does */
+		{ 0, "0.000" }, { 499, "0.000" }, { 500, "0.001" }, { 1499, "0.001" },
+		{ 174321, "0.174" }, { 1234567890, "1234.568" }, { 60000000000ull, "60000.000" },
+	};
+	struct event ev = live_event();
+	struct jc_result r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len, vlen;
+		const char *out, *v;
+
+		ev.old_ns = cases[i].ns;
+		out = render(json_sink, NULL, &ev, &len);
+		ASSERT_JSON_LINE(out, len, &r);
+		v = json_field(&r, out, "old_ms", &vlen);
+		ASSERT_NOT_NULL(v);
+		ASSERT_MEMEQ(v, vlen, cases[i].ms, strlen(cases[i].ms));
+	}
+}
+
+TEST(sink_json_comm_escaping)
+{
+	struct event ev = live_event();
+	struct jc_result r;
+	size_t len, vlen;
+	const char *out, *v;
+	char decoded[64];
+
+	strcpy(ev.comm, "a\"b\\\n\x01\xff\xc3\xa9{}:,");
+	out = render(json_sink, NULL, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, state_keys);
+	v = json_field(&r, out, "comm", &vlen);
+	ASSERT_NOT_NULL(v);
+	{
+		static const char want[] = "\"a\\\"b\\\\\\n\\u0001\\u00ff\xc3\xa9{}:,\"";
+
+		ASSERT_MEMEQ(v, vlen, want, sizeof(want) - 1);
+	}
+	ASSERT_EQ(json_unescape(v, vlen, decoded, sizeof(decoded)), strlen(ev.comm));
+	ASSERT_MEMEQ(decoded, strlen(ev.comm), ev.comm, strlen(ev.comm));
+}
+
+TEST(sink_json_summary)
+{
+	struct memfile *m = memfile_new();
+	struct sink *s = json_sink(m->f, NULL);
+	struct stats st = {
+		.events = 26, .snapshot = 2, .lost = 0, .filtered = 0, .elapsed_ns = 3001234567ull,
+	};
+	struct jc_result r;
+	size_t len;
+	const char *out;
+
+	ASSERT_EQ(sink__summary(s, &st), 0);
+	out = memfile_str(m, &len);
+	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":26,\"snapshot\":2,\"lost\":0,"
+			  "\"filtered\":0,\"elapsed_s\":3.001}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+
+	st = (struct stats){
+		.events = UINT64_MAX, .snapshot = UINT64_MAX - 1, .lost = 7,
+		.filtered = 123456789, .elapsed_ns = 999999,
+	};
+	fseek(m->f, 0, SEEK_SET);
+	ASSERT_EQ(sink__summary(s, &st), 0);
+	out = memfile_str(m, &len);
+	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":18446744073709551615,"
+			  "\"snapshot\":18446744073709551614,\"lost\":7,\"filtered\":123456789,"
+			  "\"elapsed_s\":0.000}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+}
+
+TEST(sink_json_several_lines)
+{
+	struct services *svc = svc_new(22, "ssh", 8080, "http-alt", 0);
+	struct memfile *m = memfile_new();
+	struct sink *s = json_sink(m->f, svc);
+	struct event evs[3] = { snapshot_event(), live_event(), orphan_event() };
+	struct stats st = { .events = 3, .snapshot = 1 };
+	const char *out, *line;
+	size_t len;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(sink__event(s, &evs[i]), 0);
+	ASSERT_EQ(sink__summary(s, &st), 0);
+	ASSERT_EQ(sink__flush(s), 0);
+	out = memfile_str(m, &len);
+	/* each record stands alone: nothing carried over from the one before */
+	for (line = out; line < out + len; n++) {
+		const char *nl = memchr(line, '\n', out + len - line);
+		struct jc_result r;
+
+		ASSERT_NOT_NULL(nl);
+		ASSERT_JSON_LINE(line, nl - line + 1, &r);
+		if (n == 0)
+			check_keys(&r, socket_keys);
+		else if (n < 3)
+			check_keys(&r, state_keys);
+		else
+			ASSERT_EQ(r.n_keys, 6);
+		line = nl + 1;
+	}
+	ASSERT_EQ(n, 4);
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint8_t rnd8(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (rng * 0x2545f4914f6cdd1dull) >> 56;
+}
+
+/* Random records, decoded and rendered: every line valid, fields in order,
+ * the comm decodes back to the bytes of the record. */
+TEST(sink_json_random_records)
+{
+	struct services *svc = svc_new(22, "ssh", 80, "h\"t\\tp", 443, "https", 0);
+	struct memfile *m = memfile_new();
+	struct sink *s = json_sink(m->f, svc);
+
+	for (int iter = 0; iter < 3000; iter++) {
+		struct st_tcp_event e;
+		struct event ev;
+		struct jc_result r;
+		const char *out, *v;
+		size_t len, vlen;
+		char decoded[64];
+
+		for (size_t i = 0; i < sizeof(e); i++)
+			((uint8_t *)&e)[i] = rnd8();
+		e.type = ST_EVENT_TCP_STATE;
+		e.family = rnd8() % 3 == 0 ? AF_INET : rnd8() % 2 ? AF_INET6 : rnd8();
+		if (rnd8() % 2)
+			e.old_ns = ST_OLD_NS_UNKNOWN;
+		if (rnd8() % 4 == 0)
+			e.pid = 0;
+		if (rnd8() % 2)
+			e.dport = rnd8() % 2 ? 22 : 443;
+		if (rnd8() % 3 == 0)
+			e.sport = 80;
+		ASSERT_EQ(event__decode(&ev, &e, sizeof(e), &test_ref), 0);
+		if (iter % 2)
+			ev.kind = EVENT_TCP_SOCKET;
+		fseek(m->f, 0, SEEK_SET);
+		ASSERT_EQ(sink__event(s, &ev), 0);
+		out = memfile_str(m, &len);
+		ASSERT_JSON_LINE(out, len, &r);
+		check_keys(&r, iter % 2 ? socket_keys : state_keys);
+		v = json_field(&r, out, "comm", &vlen);
+		if (!ev.pid) {
+			ASSERT_MEMEQ(v, vlen, "null", 4);
+			continue;
+		}
+		ASSERT_EQ(json_unescape(v, vlen, decoded, sizeof(decoded)), strlen(ev.comm));
+		ASSERT_MEMEQ(decoded, strlen(ev.comm), ev.comm, strlen(ev.comm));
+	}
+}
+
+static FILE *open_full(bool buffered)
+{
+	FILE *f = fopen("/dev/full", "w");
+
+	if (!f)
+		FAIL("cannot open /dev/full");
+	defer_fclose(f);
+	if (!buffered)
+		setvbuf(f, NULL, _IONBF, 0);
+	return f;
+}
+
+TEST(sink_json_write_error)
+{
+	struct event ev = live_event();
+	struct sink *s;
+
+	/* buffered: the error shows at the flush */
+	s = json_sink(open_full(true), NULL);
+	ASSERT_EQ(sink__event(s, &ev), 0);
+	ASSERT_EQ(sink__flush(s), -ENOSPC);
+	/* unbuffered: at the write itself */
+	s = json_sink(open_full(false), NULL);
+	ASSERT_EQ(sink__event(s, &ev), -ENOSPC);
+	ASSERT_EQ(sink__summary(s, &(struct stats){ 0 }), -ENOSPC);
+}
+
+/* ---- text sink ---- */
+
+static const char text_header[] =
+	"TIME            PID     COMM            LOCAL                          REMOTE"
+	"                         OLD            NEW         MS\n";
+
+TEST(sink_text_header_and_line)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = live_event();
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_STREQ(out,
+		"TIME            PID     COMM            LOCAL                          REMOTE"
+		"                         OLD            NEW         MS\n"
+		"22:13:20.123456 2923    python3         127.0.0.1:43054/tcp            "
+		"10.0.0.2:22/tcp(ssh)           SYN_SENT    -> ESTABLISHED 0.174\n");
+}
+
+/* Where each column starts in the header. */
+static const char *const columns[] = { "TIME", "PID", "COMM", "LOCAL", "REMOTE", "OLD", "NEW", "MS" };
+
+TEST(sink_text_columns_align)
+{
+	struct services *svc = svc_new(22, "ssh", 8080, "http-alt", 0);
+	struct event evs[3] = { live_event(), snapshot_event(), orphan_event() };
+	const char *out;
+	const char *line;
+	int off[8];
+
+	for (int c = 0; c < 8; c++) {
+		const char *p = strstr(text_header, columns[c]);
+
+		ASSERT_NOT_NULL(p);
+		off[c] = p - text_header;
+		ASSERT(c == 0 || text_header[off[c] - 1] == ' ');
+	}
+	for (int i = 0; i < 3; i++) {
+		out = render(text_sink, svc, &evs[i], NULL);
+		ASSERT(!strncmp(out, text_header, strlen(text_header)));
+		line = out + strlen(text_header);
+		ASSERT_EQ(strlen(line), off[7] + strcspn(line + off[7], "\n") + 1);
+		/* every value starts at its column, after a blank */
+		for (int c = 1; c < 8; c++) {
+			char q[300];
+
+			ASSERT_MSG(line[off[c] - 1] == ' ' && line[off[c]] != ' ',
+				   "event %d: column %s does not start at %d in %s", i, columns[c],
+				   off[c], ut_quote(q, sizeof(q), line, strlen(line)));
+		}
+		/* the arrow sits between OLD and NEW */
+		ASSERT(!strncmp(line + off[6] - 4, " -> ", 4));
+	}
+}
+
+TEST(sink_text_unknown_owner_and_existing)
+{
+	struct services *svc = svc_new(22, "ssh", 8080, "http-alt", 0);
+	struct event ev = orphan_event();
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:21.123456 -       -               10.1.2.3:8080/tcp(http-alt)    "
+		"10.9.8.7:51000/tcp             ESTABLISHED -> FIN_WAIT1   -\n");
+
+	ev = snapshot_event();
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:21.000000 1       sshd            [::]:22/tcp(ssh)               "
+		"[::]:0/tcp                     (existing)  -> LISTEN      -\n");
+
+	/* a snapshot entry has no time in its old state even if one were set */
+	ev.old_ns = 5000000;
+	ev.old_state = ST_TCP_SYN_RECV;
+	ev.pid = 0;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:21.000000 -       -               [::]:22/tcp(ssh)               "
+		"[::]:0/tcp                     (existing)  -> LISTEN      -\n");
+}
+
+TEST(sink_text_service_side_and_ipv6)
+{
+	struct services *svc = svc_new(22, "ssh", 80, "http", 0);
+	struct event ev = live_event();
+	const char *out, *line;
+
+	/* a server on [::1]:22 talking to a client whose port is registered */
+	ev.family = AF_INET6;
+	ev.laddr = addr_of("::1");
+	ev.raddr = addr_of("2001:db8::2");
+	ev.lport = 22;
+	ev.rport = 80;
+	ev.role = ST_ROLE_SERVER;
+	out = render(text_sink, svc, &ev, NULL);
+	line = out + strlen(text_header);
+	ASSERT(!strncmp(line + 40, "[::1]:22/tcp(ssh) ", 18));
+	ASSERT(!strncmp(line + 71, "[2001:db8::2]:80/tcp ", 21));
+	ASSERT_NULL(strstr(line, "(http)"));
+
+	/* the same ports as a client: the remote side is named */
+	ev.role = ST_ROLE_CLIENT;
+	out = render(text_sink, svc, &ev, NULL);
+	line = out + strlen(text_header);
+	ASSERT(!strncmp(line + 40, "[::1]:22/tcp ", 13));
+	ASSERT(!strncmp(line + 71, "[2001:db8::2]:80/tcp(http) ", 27));
+	ASSERT_NULL(strstr(line, "(ssh)"));
+
+	/* no table: no names at all */
+	out = render(text_sink, NULL, &ev, NULL);
+	ASSERT_NULL(strchr(out + strlen(text_header), '('));
+}
+
+TEST(sink_text_ms)
+{
+	static const struct { uint64_t ns; const char *ms; } cases[] = {
+		{ 0, "0.000\n" }, { 499, "0.000\n" }, { 1499, "0.001\n" }, { 1500, "0.002\n" },
+		{ 174321, "0.174\n" }, { 1234567890, "1234.568\n" }, { 999999499, "999.999\n" },
+		{ 60000000000ull, "60000.000\n" },
+	};
+	struct event ev = live_event();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *out, *ms;
+
+		ev.old_ns = cases[i].ns;
+		out = render(text_sink, NULL, &ev, NULL);
+		ms = out + strlen(text_header) + 129;
+		ASSERT_MEMEQ(ms, strlen(ms), cases[i].ms, strlen(cases[i].ms));
+	}
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ASSERT_STREQ(render(text_sink, NULL, &ev, NULL) + strlen(text_header) + 129, "-\n");
+}
+
+TEST(sink_text_header_once)
+{
+	struct memfile *m = memfile_new();
+	struct sink *s = text_sink(m->f, NULL);
+	struct event ev = live_event();
+	const char *out;
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(sink__event(s, &ev), 0);
+	ASSERT_EQ(sink__summary(s, &(struct stats){ .events = 3 }), 0);
+	ASSERT_EQ(sink__flush(s), 0);
+	out = memfile_str(m, NULL);
+	ASSERT_EQ(memfile_lines(m), 4);
+	ASSERT(!strncmp(out, text_header, strlen(text_header)));
+	ASSERT_NULL(strstr(out + 1, "TIME"));
+}
+
+TEST(sink_text_long_values_stay_in_bounds)
+{
+	struct services *svc = svc_new(65535,
+		"a-service-name-of-sixty-three-characters-which-is-the-most-kept", 0);
+	struct event ev = live_event();
+	const char *out;
+
+	ev.family = AF_INET6;
+	ev.laddr = addr_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+	ev.raddr = addr_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	ev.lport = 65534;
+	ev.rport = 65535;
+	ev.pid = 4294967295u;
+	memcpy(ev.comm, "ABCDEFGHIJKLMNOP", 17);
+	ev.old_state = ST_TCP_BOUND_INACTIVE;
+	ev.new_state = ST_TCP_NEW_SYN_RECV;
+	ev.old_ns = UINT64_MAX - 1;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_EQ(strlen(out) - strlen(text_header), strcspn(out + strlen(text_header), "\n") + 1);
+	ASSERT_NOT_NULL(strstr(out, " 4294967295 ABCDEFGHIJKLMNOP [ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65534/tcp "));
+	ASSERT_NOT_NULL(strstr(out, "BOUND_INACTIVE -> NEW_SYN_RECV "));
+}
+
+/* A process name is any bytes a process chose (prctl(PR_SET_NAME)): the
+ * text sink must keep one event on one line and not pass control bytes
+ * (terminal escapes) through. */
+TEST(sink_text_comm_control_bytes_stay_on_one_line)
+{
+	static const char *const comms[] = { "evil\nline", "a\rb", "\x1b[2J\x1b[H", "tab\there", "del\x7f" };
+	struct event ev = live_event();
+
+	for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++) {
+		const char *out, *line;
+		char q[600];
+
+		strcpy(ev.comm, comms[i]);
+		out = render(text_sink, NULL, &ev, NULL);
+		line = out + strlen(text_header);
+		for (const char *p = line; *p; p++)
+			ASSERT_MSG(((unsigned char)*p >= 0x20 && *p != 0x7f) || (*p == '\n' && !p[1]),
+				   "comm %s: control byte 0x%02x at %zu in the line %s",
+				   ut_quote(q, 40, comms[i], strlen(comms[i])), (unsigned char)*p,
+				   (size_t)(p - line), ut_quote(q + 40, sizeof(q) - 40, line, strlen(line)));
+	}
+}
+
+TEST(sink_text_write_error)
+{
+	struct event ev = live_event();
+	struct sink *s;
+
+	s = text_sink(open_full(true), NULL);
+	ASSERT_EQ(sink__event(s, &ev), 0);
+	ASSERT_EQ(sink__flush(s), -ENOSPC);
+	s = text_sink(open_full(false), NULL);
+	ASSERT_EQ(sink__event(s, &ev), -ENOSPC);
+}
+
+/* ---- connection attempts and alerts ---- */
+
+static struct event connect_event(void)
+{
+	struct event ev = live_event();
+
+	ev.kind = EVENT_CONNECT;
+	ev.old_state = ST_TCP_SYN_SENT;
+	ev.new_state = ST_TCP_CLOSE;
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.outcome = OUTCOME_REFUSED;
+	ev.err = ECONNREFUSED;
+	ev.elapsed_ns = 236000;
+	ev.syn_retrans = 0;
+	return ev;
+}
+
+static struct event alert_event(enum diag_cause cause)
+{
+	struct event ev = live_event();
+
+	ev.kind = EVENT_SYN_ALERT;
+	ev.old_state = ev.new_state = ST_TCP_SYN_SENT;
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.elapsed_ns = 1002345000;
+	ev.syn_retrans = 1;
+	ev.diag.cause = cause;
+	ev.diag.pid = 77;
+	strcpy(ev.diag.comm, "srv");
+	ev.diag.queue = 5;
+	ev.diag.backlog = 4;
+	return ev;
+}
+
+#define COMMON_JSON							\
+	"\"time\":\"2023-11-14T22:13:20.123456789Z\",\"boot_ns\":1123456789,"	\
+	"\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":43054,"	\
+	"\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\",\"netns\":4026531833,"	\
+	"\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,\"tid\":2924,"	\
+	"\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
+
+TEST(sink_json_connect)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = connect_event();
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out, "{\"type\":\"connect\"," COMMON_JSON
+			  "\"outcome\":\"refused\",\"elapsed_ms\":0.236,\"syn_retrans\":0,"
+			  "\"error\":\"ECONNREFUSED\",\"errno\":111}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, connect_keys);
+
+	ev.outcome = OUTCOME_ESTABLISHED;
+	ev.err = 0;
+	ev.syn_retrans = 2;
+	ev.new_state = ST_TCP_ESTABLISHED;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, connect_keys);
+	ASSERT_NOT_NULL(strstr(out, ",\"outcome\":\"established\",\"elapsed_ms\":0.236,"
+				    "\"syn_retrans\":2,\"error\":null,\"errno\":null}\n"));
+
+	/* started before tracing: no elapsed time */
+	ev.outcome = OUTCOME_IN_PROGRESS;
+	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, ",\"outcome\":\"in_progress\",\"elapsed_ms\":null,"));
+
+	/* an errno without a name keeps its number */
+	ev.outcome = OUTCOME_UNREACHABLE;
+	ev.err = 200;
+	ev.syn_retrans = 0;
+	ev.elapsed_ns = 3000000000ull;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, ",\"outcome\":\"unreachable\",\"elapsed_ms\":3000.000,"
+				    "\"syn_retrans\":0,\"error\":null,\"errno\":200}\n"));
+}
+
+TEST(sink_json_syn_alert)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = alert_event(DIAG_QUEUE_FULL);
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out, "{\"type\":\"syn_alert\"," COMMON_JSON
+			  "\"elapsed_ms\":1002.345,\"syn_retrans\":1,\"diagnosis\":{"
+			  "\"cause\":\"accept_queue_full\",\"listener_pid\":77,"
+			  "\"listener_comm\":\"srv\",\"accept_queue\":5,\"backlog\":4}}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, alert_keys);
+
+	ev = alert_event(DIAG_LISTENING);
+	ev.diag.pid = 0;
+	ev.diag.comm[0] = '\0';
+	ev.diag.queue = 0;
+	ev.diag.backlog = 128;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, alert_keys);
+	ASSERT_NOT_NULL(strstr(out, ",\"diagnosis\":{\"cause\":\"listening\",\"listener_pid\":null,"
+				    "\"listener_comm\":null,\"accept_queue\":0,\"backlog\":128}}\n"));
+
+	ev = alert_event(DIAG_NO_LISTENER);
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, ",\"diagnosis\":{\"cause\":\"no_listener\"}}\n"));
+
+	ev = alert_event(DIAG_NONE);
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, alert_keys);
+	ASSERT_NOT_NULL(strstr(out, ",\"elapsed_ms\":1002.345,\"syn_retrans\":1,\"diagnosis\":null}\n"));
+
+	/* a listener's name is escaped like any comm */
+	ev = alert_event(DIAG_LISTENING);
+	strcpy(ev.diag.comm, "a\"\n\xff");
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, "\"listener_comm\":\"a\\\"\\n\\u00ff\""));
+}
+
+#define COMMON_TEXT							\
+	"22:13:20.123456 2923    python3         127.0.0.1:43054/tcp            "	\
+	"10.0.0.2:22/tcp(ssh)           "
+
+TEST(sink_text_connect)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = connect_event();
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "CONNECT     -> refused     0.236 syn_retrans=0 ECONNREFUSED\n");
+	ev.outcome = OUTCOME_ESTABLISHED;
+	ev.err = 0;
+	ev.elapsed_ns = 1500000;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "CONNECT     -> established 1.500 syn_retrans=0\n");
+	ev.outcome = OUTCOME_IN_PROGRESS;
+	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "CONNECT     -> in_progress - syn_retrans=0 (started before tracing)\n");
+	ev.outcome = OUTCOME_UNREACHABLE;
+	ev.err = 200;
+	ev.syn_retrans = 6;
+	ev.elapsed_ns = 127000000000ull;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "CONNECT     -> unreachable 127000.000 syn_retrans=6 errno=200\n");
+}
+
+TEST(sink_text_syn_alert)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = alert_event(DIAG_QUEUE_FULL);
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "SYN_SENT    !! ALERT       1002.345 syn_retrans=1 "
+		     "local listener 77/srv: accept queue full (5/4)\n");
+	ev = alert_event(DIAG_LISTENING);
+	ev.diag.pid = 0;
+	ev.diag.queue = 0;
+	ev.diag.backlog = 128;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "SYN_SENT    !! ALERT       1002.345 syn_retrans=1 "
+		     "local listener owner unknown: accept queue 0/128\n");
+	ev = alert_event(DIAG_NO_LISTENER);
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "SYN_SENT    !! ALERT       1002.345 syn_retrans=1 "
+		     "local address: nothing listens on this port\n");
+	ev = alert_event(DIAG_NONE);
+	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		     COMMON_TEXT "SYN_SENT    !! ALERT       - syn_retrans=1\n");
+}
+
+/* The listener's name in an alert is a process name too. */
+TEST(sink_text_alert_listener_comm_stays_on_one_line)
+{
+	struct event ev = alert_event(DIAG_QUEUE_FULL);
+	const char *out, *line;
+	char q[600];
+
+	strcpy(ev.diag.comm, "evil\n\x1b[2J");
+	out = render(text_sink, NULL, &ev, NULL);
+	line = out + strlen(text_header);
+	for (const char *p = line; *p; p++)
+		ASSERT_MSG(((unsigned char)*p >= 0x20 && *p != 0x7f) || (*p == '\n' && !p[1]),
+			   "control byte 0x%02x at %zu in the line %s", (unsigned char)*p,
+			   (size_t)(p - line), ut_quote(q, sizeof(q), line, strlen(line)));
+}
+
+TEST(sink_text_attempt_long_line_is_cut_cleanly)
+{
+	struct services *svc = svc_new(65535,
+		"a-service-name-of-sixty-three-characters-which-is-the-most-kept", 0);
+	struct event ev = alert_event(DIAG_QUEUE_FULL);
+	const char *out, *line;
+
+	ev.family = AF_INET6;
+	ev.laddr = addr_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+	ev.raddr = addr_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	ev.lport = 65534;
+	ev.rport = 65535;
+	ev.pid = 4294967295u;
+	ev.diag.pid = 4294967295u;
+	ev.diag.queue = ev.diag.backlog = 4294967295u;
+	strcpy(ev.diag.comm, "ABCDEFGHIJKLMNOP");
+	memcpy(ev.comm, "ABCDEFGHIJKLMNOP", 17);
+	ev.elapsed_ns = UINT64_MAX - 1;
+	ev.syn_retrans = 4294967295u;
+	out = render(text_sink, svc, &ev, NULL);
+	line = out + strlen(text_header);
+	ASSERT_EQ(strlen(line), strcspn(line, "\n") + 1);
+	ASSERT_NOT_NULL(strstr(line, "!! ALERT "));
+}
