@@ -2,7 +2,9 @@
 # socktrace: bpf/*.bpf.c -> BPF object -> skeleton -> one static-libbpf binary.
 #   make            build $(OUTPUT)/socktrace (installs missing Debian packages as root)
 #   make run        build and run the tracer (root); ARGS="-j -P 80" passes options
-#   make test       unit tests, and system tests when run as root
+#   make test       unit tests, system tests when run as root, then the reader
+#                   fuzzer for FUZZ_SECONDS (default 60, 0 skips it)
+#   make fuzz       only the reader fuzzer
 #   make bench      the benchmark suite (root)
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
 #   V=1             show full commands
@@ -36,7 +38,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages, installed by `make` itself when run as root
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev netbase
-DEB_TEST := python3 iproute2 kmod
+DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev
 DEB_BENCH := bpftrace
 
 ifeq ($(V),1)
@@ -72,7 +74,12 @@ UNIT_OBJS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 
-.PHONY: all run test unit bench install clean deps deps-test deps-bench vmlinux help
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# the reader and what it needs: no libbpf, so the sanitizers see all of it
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/event.c
+
+.PHONY: all run test unit fuzz bench install clean deps deps-test deps-bench vmlinux help
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
@@ -111,7 +118,7 @@ deps-bench: deps-test
 	$(call ensure_pkgs,$(DEB_BENCH),bpftrace)
 
 # ---- build ----
-$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/socktrace.bpf.o: bpf/socktrace.bpf.c $(VMLINUX_H) Makefile | deps $(OUTPUT)
@@ -145,8 +152,15 @@ $(OUTPUT)/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
 unit: $(OUTPUT)/unit_tests
 	$(Q)$(OUTPUT)/unit_tests
 
-test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) | deps-test
-	$(Q)PYTHON=$(PYTHON) tests/run.sh $(OUTPUT)
+test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz | deps-test
+	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
+
+$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) -lz -o $@
+
+fuzz: $(OUTPUT)/fuzz/reader_fuzz
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
 
 # ---- benchmark ----
 $(OUTPUT)/bench/%: bench/%.c Makefile | deps $(OUTPUT)/bench

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "filter.h"
+
+static bool fexpr__match(const struct fexpr *x, const struct event *ev);
 
 bool filter__is_empty(const struct filter *f)
 {
-	return !f->n_pids && !f->n_ports && !f->family && !f->states && !f->comm[0];
+	return !f->n_pids && !f->n_ports && !f->family && !f->states && !f->comm[0] &&
+	       !f->expr;
 }
 
 bool filter__match(const struct filter *f, const struct event *ev)
@@ -41,6 +49,8 @@ bool filter__match(const struct filter *f, const struct event *ev)
 			return false;
 	}
 	if (f->comm[0] && strcmp(f->comm, ev->comm))
+		return false;
+	if (f->expr && !fexpr__match(f->expr, ev))
 		return false;
 	return true;
 }
@@ -141,4 +151,761 @@ int filter__set_comm(struct filter *f, const char *comm)
 		return -EINVAL;
 	memcpy(f->comm, comm, n + 1);
 	return 0;
+}
+
+/* ---- filter expressions (pcap-filter style) ---- */
+
+enum fx_op {
+	FX_AND = 1,
+	FX_OR,
+	FX_NOT,
+	FX_PROTO,	/* tcp, udp */
+	FX_FAMILY,	/* ip, ip6: the socket's family, as -4/-6 */
+	FX_HOST,
+	FX_NET,
+	FX_PORT,	/* also portrange */
+	FX_STATE,
+	FX_PID,
+	FX_COMM,
+};
+
+/* src is the local side, dst the remote side */
+enum fx_dir { FX_EITHER, FX_SRC, FX_DST, FX_BOTH };
+
+struct fexpr {
+	enum fx_op op;
+	enum fx_dir dir;
+	struct fexpr *a, *b;
+	int family;		/* FX_FAMILY; FX_HOST/FX_NET: of addr */
+	int proto;		/* FX_PROTO */
+	int bits;		/* FX_HOST/FX_NET: prefix length */
+	struct in6_addr addr;
+	uint32_t lo, hi;	/* ports; pid in lo; state in lo */
+	char comm[TASK_COMM_LEN + 1];
+};
+
+static void fexpr__free(struct fexpr *x)
+{
+	if (!x)
+		return;
+	fexpr__free(x->a);
+	fexpr__free(x->b);
+	free(x);
+}
+
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int n = bits / 8, rem = bits % 8;
+
+	if (memcmp(a, b, n))
+		return false;
+	if (rem) {
+		uint8_t mask = 0xff << (8 - rem);
+
+		return (a[n] & mask) == (b[n] & mask);
+	}
+	return true;
+}
+
+static bool is_v4_mapped(const struct in6_addr *a)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a->s6_addr, pfx, sizeof(pfx));
+}
+
+/* An IPv4 host or net also matches the IPv4-mapped address of an AF_INET6
+ * socket: that is how the outputs print it. */
+static bool addr_match(const struct fexpr *x, int family, const struct in6_addr *a)
+{
+	if (x->family == AF_INET) {
+		if (family == AF_INET)
+			return prefix_eq(a->s6_addr, x->addr.s6_addr, x->bits);
+		return is_v4_mapped(a) && prefix_eq(a->s6_addr + 12, x->addr.s6_addr, x->bits);
+	}
+	return family == AF_INET6 && prefix_eq(a->s6_addr, x->addr.s6_addr, x->bits);
+}
+
+static bool port_in(const struct fexpr *x, uint16_t port)
+{
+	return port >= x->lo && port <= x->hi;
+}
+
+static bool by_dir(enum fx_dir dir, bool local, bool remote)
+{
+	switch (dir) {
+	case FX_SRC:
+		return local;
+	case FX_DST:
+		return remote;
+	case FX_BOTH:
+		return local && remote;
+	default:
+		return local || remote;
+	}
+}
+
+static bool fexpr__match(const struct fexpr *x, const struct event *ev)
+{
+	switch (x->op) {
+	case FX_AND:
+		return fexpr__match(x->a, ev) && fexpr__match(x->b, ev);
+	case FX_OR:
+		return fexpr__match(x->a, ev) || fexpr__match(x->b, ev);
+	case FX_NOT:
+		return !fexpr__match(x->a, ev);
+	case FX_PROTO:
+		return ev->proto == x->proto;
+	case FX_FAMILY:
+		return ev->family == x->family;
+	case FX_HOST:
+	case FX_NET:
+		return by_dir(x->dir, addr_match(x, ev->family, &ev->laddr),
+			      addr_match(x, ev->family, &ev->raddr));
+	case FX_PORT:
+		return by_dir(x->dir, port_in(x, ev->lport), port_in(x, ev->rport));
+	case FX_STATE: {
+		/* as --state: a transition matches by its old or new state */
+		if (ev->new_state == x->lo)
+			return true;
+		return ev->kind == EVENT_TCP_STATE && ev->old_state == x->lo;
+	}
+	case FX_PID:
+		return ev->pid == x->lo;
+	case FX_COMM:
+		return ev->pid && !strcmp(ev->comm, x->comm);
+	}
+	return false;
+}
+
+enum tok_kind { T_END, T_WORD, T_LPAREN, T_RPAREN, T_NOT, T_AND, T_OR };
+
+struct tok {
+	enum tok_kind kind;
+	const char *s;
+	size_t n;
+	int col;		/* 1-based */
+};
+
+struct parser {
+	const char *text;
+	size_t pos;
+	struct tok cur;
+	char *err;
+	size_t errlen;
+	int rc;			/* first error: -EINVAL or -ENOMEM */
+	/* the last primitive with a value, for "port 80 or 443" */
+	bool have_tmpl;
+	enum fx_op tmpl_op;
+	enum fx_dir tmpl_dir;
+	int tmpl_proto;		/* 0, or the protocol it was qualified with */
+};
+
+#define WORD_STOP " \t\n\r\v\f()!&|"
+
+static struct tok lex_at(const char *text, size_t *pos)
+{
+	struct tok t = {};
+	const char *s;
+
+	while (text[*pos] && strchr(" \t\n\r\v\f", text[*pos]))
+		(*pos)++;
+	s = text + *pos;
+	t.s = s;
+	t.col = *pos + 1;
+	if (!*s) {
+		t.kind = T_END;
+		return t;
+	}
+	if (*s == '(' || *s == ')' || *s == '!') {
+		t.kind = *s == '(' ? T_LPAREN : *s == ')' ? T_RPAREN : T_NOT;
+		t.n = 1;
+	} else if ((s[0] == '&' && s[1] == '&') || (s[0] == '|' && s[1] == '|')) {
+		t.kind = s[0] == '&' ? T_AND : T_OR;
+		t.n = 2;
+	} else if (*s == '&' || *s == '|') {
+		t.kind = T_WORD;	/* a lone '&' or '|' fails as a word */
+		t.n = 1;
+	} else {
+		t.n = strcspn(s, WORD_STOP);
+		t.kind = T_WORD;
+		if (t.n == 3 && !strncmp(s, "and", 3))
+			t.kind = T_AND;
+		else if (t.n == 2 && !strncmp(s, "or", 2))
+			t.kind = T_OR;
+		else if (t.n == 3 && !strncmp(s, "not", 3))
+			t.kind = T_NOT;
+	}
+	*pos += t.n;
+	return t;
+}
+
+static void next(struct parser *p)
+{
+	p->cur = lex_at(p->text, &p->pos);
+}
+
+/* The token after the current one, without consuming anything. */
+static struct tok peek(const struct parser *p)
+{
+	size_t pos = p->pos;
+
+	return lex_at(p->text, &pos);
+}
+
+static bool is_word(const struct tok *t, const char *w)
+{
+	return t->kind == T_WORD && t->n == strlen(w) && !strncmp(t->s, w, t->n);
+}
+
+static struct fexpr *perr(struct parser *p, const struct tok *t, const char *expected)
+{
+	if (!p->rc) {
+		p->rc = -EINVAL;
+		if (t->kind == T_END)
+			snprintf(p->err, p->errlen, "column %d: expected %s, got end of expression",
+				 t->col, expected);
+		else
+			snprintf(p->err, p->errlen, "column %d: expected %s, got '%.*s'",
+				 t->col, expected, (int)(t->n > 40 ? 40 : t->n), t->s);
+	}
+	return NULL;
+}
+
+static struct fexpr *node(struct parser *p, enum fx_op op, struct fexpr *a, struct fexpr *b)
+{
+	struct fexpr *x = calloc(1, sizeof(*x));
+
+	if (!x) {
+		fexpr__free(a);
+		fexpr__free(b);
+		if (!p->rc) {
+			p->rc = -ENOMEM;
+			snprintf(p->err, p->errlen, "out of memory");
+		}
+		return NULL;
+	}
+	x->op = op;
+	x->a = a;
+	x->b = b;
+	return x;
+}
+
+/* A copy of the current word, NUL-terminated, in buf; false if too long. */
+static bool word(const struct tok *t, char *buf, size_t len)
+{
+	if (t->n >= len)
+		return false;
+	memcpy(buf, t->s, t->n);
+	buf[t->n] = '\0';
+	return true;
+}
+
+static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A port number, or a name /etc/services knows for TCP. */
+static bool parse_port(const char *s, uint32_t *out)
+{
+	struct servent *se;
+
+	if (*s >= '0' && *s <= '9')
+		return parse_u32(s, 65535, out);
+	se = getservbyname(s, "tcp");
+	if (!se)
+		return false;
+	*out = ntohs(se->s_port);
+	return true;
+}
+
+static bool parse_addr(const char *s, struct fexpr *x)
+{
+	if (inet_pton(AF_INET, s, &x->addr) == 1) {
+		x->family = AF_INET;
+		x->bits = 32;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &x->addr) == 1) {
+		x->family = AF_INET6;
+		x->bits = 128;
+		return true;
+	}
+	return false;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32" or an address (all bits); host bits must be
+ * zero, as pcap-filter insists. */
+static bool parse_net(char *s, struct fexpr *x)
+{
+	char *slash = strchr(s, '/');
+	uint32_t bits;
+	int max;
+
+	if (slash)
+		*slash = '\0';
+	if (!parse_addr(s, x))
+		return false;
+	max = x->bits;
+	if (slash) {
+		if (!parse_u32(slash + 1, max, &bits))
+			return false;
+		x->bits = bits;
+	}
+	for (int i = x->bits; i < max; i++)
+		if (x->addr.s6_addr[i / 8] & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+/* The value of a primitive of kind op from the current token. */
+static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir dir)
+{
+	struct tok t = p->cur;
+	char buf[128];
+	struct fexpr *x;
+	const char *what;
+	bool ok = false;
+
+	switch (op) {
+	case FX_HOST:
+		what = "an IPv4 or IPv6 address";
+		break;
+	case FX_NET:
+		what = "a network such as 10.0.0.0/8 or 2001:db8::/32 (no host bits set)";
+		break;
+	case FX_PORT:
+		what = "a port number or service name";
+		break;
+	case FX_STATE:
+		what = "a TCP state name such as ESTABLISHED";
+		break;
+	case FX_PID:
+		what = "a process id";
+		break;
+	case FX_COMM:
+		what = "a command name of 1 to 15 characters";
+		break;
+	default:
+		what = "a value";
+	}
+	if (t.kind != T_WORD)
+		return perr(p, &t, what);
+	x = node(p, op, NULL, NULL);
+	if (!x)
+		return NULL;
+	x->dir = dir;
+	if (op == FX_COMM) {
+		ok = word(&t, x->comm, TASK_COMM_LEN);
+	} else if (word(&t, buf, sizeof(buf))) {
+		switch (op) {
+		case FX_HOST:
+			ok = parse_addr(buf, x);
+			break;
+		case FX_NET:
+			ok = parse_net(buf, x);
+			break;
+		case FX_PORT:
+			ok = parse_port(buf, &x->lo);
+			x->hi = x->lo;
+			break;
+		case FX_STATE: {
+			int st = tcp_state__parse(buf);
+
+			ok = st > 0;
+			x->lo = st;
+			break;
+		}
+		case FX_PID:
+			ok = parse_u32(buf, INT_MAX, &x->lo) && x->lo > 0;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!ok) {
+		free(x);
+		return perr(p, &t, what);
+	}
+	next(p);
+	return x;
+}
+
+/* "portrange A-B" */
+static struct fexpr *parse_range(struct parser *p, enum fx_dir dir)
+{
+	struct tok t = p->cur;
+	const char *what = "a port range such as 1024-65535";
+	char buf[32], *dash;
+	struct fexpr *x;
+
+	if (t.kind != T_WORD || !word(&t, buf, sizeof(buf)) || !(dash = strchr(buf, '-')))
+		return perr(p, &t, what);
+	*dash = '\0';
+	x = node(p, FX_PORT, NULL, NULL);
+	if (!x)
+		return NULL;
+	x->dir = dir;
+	if (!parse_u32(buf, 65535, &x->lo) || !parse_u32(dash + 1, 65535, &x->hi) ||
+	    x->lo > x->hi) {
+		free(x);
+		return perr(p, &t, what);
+	}
+	next(p);
+	return x;
+}
+
+static struct fexpr *with_proto(struct parser *p, int proto, struct fexpr *x)
+{
+	struct fexpr *px;
+
+	if (!proto || !x)
+		return x;
+	px = node(p, FX_PROTO, NULL, NULL);
+	if (!px) {
+		fexpr__free(x);
+		return NULL;
+	}
+	px->proto = proto;
+	return node(p, FX_AND, px, x);
+}
+
+/* [src|dst|src or dst|src and dst] host|net|port|portrange VALUE */
+static struct fexpr *parse_qualified(struct parser *p, int proto)
+{
+	enum fx_dir dir = FX_EITHER;
+	enum fx_op op;
+	struct fexpr *x;
+	struct tok t;
+
+	if (is_word(&p->cur, "src") || is_word(&p->cur, "dst")) {
+		dir = is_word(&p->cur, "src") ? FX_SRC : FX_DST;
+		next(p);
+		t = peek(p);
+		if ((p->cur.kind == T_OR || p->cur.kind == T_AND) &&
+		    is_word(&t, dir == FX_SRC ? "dst" : "src")) {
+			dir = p->cur.kind == T_OR ? FX_EITHER : FX_BOTH;
+			next(p);
+			next(p);
+		}
+	}
+	t = p->cur;
+	if (is_word(&t, "host")) {
+		op = FX_HOST;
+	} else if (is_word(&t, "net")) {
+		op = FX_NET;
+	} else if (is_word(&t, "port")) {
+		op = FX_PORT;
+	} else if (is_word(&t, "portrange")) {
+		next(p);
+		x = parse_range(p, dir);
+		goto done;
+	} else if (dir != FX_EITHER && t.kind == T_WORD) {
+		/* "src 10.0.0.1": host is implied, as in pcap-filter */
+		x = parse_value(p, FX_HOST, dir);
+		op = FX_HOST;
+		goto done;
+	} else {
+		return perr(p, &t, "host, net, port or portrange");
+	}
+	next(p);
+	x = parse_value(p, op, dir);
+done:
+	if (x) {
+		p->have_tmpl = true;
+		p->tmpl_op = x->op == FX_PORT && x->lo != x->hi ? FX_PORT : x->op;
+		p->tmpl_dir = dir;
+		p->tmpl_proto = proto;
+		if (x->op == FX_PORT && x->lo != x->hi)
+			p->have_tmpl = false;	/* no "portrange 1-2 or 3-4" */
+	}
+	return with_proto(p, proto, x);
+}
+
+static bool starts_qualified(const struct tok *t)
+{
+	return is_word(t, "src") || is_word(t, "dst") || is_word(t, "host") ||
+	       is_word(t, "net") || is_word(t, "port") || is_word(t, "portrange");
+}
+
+static bool is_keyword(const struct tok *t)
+{
+	static const char *const kw[] = { "tcp", "udp", "ip", "ip6", "state", "pid", "comm" };
+
+	if (starts_qualified(t))
+		return true;
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (is_word(t, kw[i]))
+			return true;
+	return false;
+}
+
+static struct fexpr *parse_or(struct parser *p);
+
+static struct fexpr *parse_primitive(struct parser *p)
+{
+	struct tok t = p->cur;
+	struct fexpr *x;
+
+	if (is_word(&t, "tcp") || is_word(&t, "udp") || is_word(&t, "ip") || is_word(&t, "ip6")) {
+		bool proto = t.s[0] != 'i';
+
+		next(p);
+		if (proto && starts_qualified(&p->cur))
+			return parse_qualified(p, t.s[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP);
+		x = node(p, proto ? FX_PROTO : FX_FAMILY, NULL, NULL);
+		if (!x)
+			return NULL;
+		x->proto = t.s[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+		x->family = t.n == 2 ? AF_INET : AF_INET6;
+		/* "ip host X": the family and the address */
+		if (!proto && starts_qualified(&p->cur)) {
+			struct fexpr *q = parse_qualified(p, 0);
+
+			return q ? node(p, FX_AND, x, q) : (fexpr__free(x), NULL);
+		}
+		return x;
+	}
+	if (starts_qualified(&t))
+		return parse_qualified(p, 0);
+	if (is_word(&t, "state") || is_word(&t, "pid") || is_word(&t, "comm")) {
+		enum fx_op op = t.s[0] == 's' ? FX_STATE : t.s[0] == 'p' ? FX_PID : FX_COMM;
+
+		next(p);
+		x = parse_value(p, op, FX_EITHER);
+		if (x) {
+			p->have_tmpl = true;
+			p->tmpl_op = op;
+			p->tmpl_dir = FX_EITHER;
+			p->tmpl_proto = 0;
+		}
+		return x;
+	}
+	/* a bare value repeats the last primitive: "port 80 or 443" */
+	if (t.kind == T_WORD && p->have_tmpl && !is_keyword(&t))
+		return with_proto(p, p->tmpl_proto, parse_value(p, p->tmpl_op, p->tmpl_dir));
+	return perr(p, &t, "a primitive (tcp, udp, ip, ip6, host, net, port, portrange, src, dst, "
+		    "state, pid, comm), 'not' or '('");
+}
+
+static struct fexpr *parse_unary(struct parser *p)
+{
+	if (p->cur.kind == T_NOT) {
+		struct fexpr *x;
+
+		next(p);
+		x = parse_unary(p);
+		return x ? node(p, FX_NOT, x, NULL) : NULL;
+	}
+	if (p->cur.kind == T_LPAREN) {
+		struct tok open = p->cur;
+		struct fexpr *x;
+
+		next(p);
+		x = parse_or(p);
+		if (!x)
+			return NULL;
+		if (p->cur.kind != T_RPAREN) {
+			char what[64];
+
+			fexpr__free(x);
+			snprintf(what, sizeof(what), "')' to close the '(' at column %d", open.col);
+			return perr(p, &p->cur, what);
+		}
+		next(p);
+		return x;
+	}
+	return parse_primitive(p);
+}
+
+/* not > and > or; and/or associate to the left */
+static struct fexpr *parse_and(struct parser *p)
+{
+	struct fexpr *a = parse_unary(p);
+
+	while (a && p->cur.kind == T_AND) {
+		struct fexpr *b;
+
+		next(p);
+		b = parse_unary(p);
+		if (!b) {
+			fexpr__free(a);
+			return NULL;
+		}
+		a = node(p, FX_AND, a, b);
+	}
+	return a;
+}
+
+static struct fexpr *parse_or(struct parser *p)
+{
+	struct fexpr *a = parse_and(p);
+
+	while (a && p->cur.kind == T_OR) {
+		struct fexpr *b;
+
+		next(p);
+		b = parse_and(p);
+		if (!b) {
+			fexpr__free(a);
+			return NULL;
+		}
+		a = node(p, FX_OR, a, b);
+	}
+	return a;
+}
+
+int filter__parse(struct filter *f, const char *text, char *err, size_t errlen)
+{
+	struct parser p = { .text = text, .err = err, .errlen = errlen };
+	struct fexpr *x;
+	char *copy;
+
+	next(&p);
+	if (p.cur.kind == T_END) {
+		filter__free(f);
+		return 0;
+	}
+	x = parse_or(&p);
+	if (x && p.cur.kind != T_END) {
+		fexpr__free(x);
+		x = NULL;
+		perr(&p, &p.cur, "'and', 'or' or the end of the expression");
+	}
+	if (!x)
+		return p.rc ? p.rc : -EINVAL;
+	copy = strdup(text);
+	if (!copy) {
+		fexpr__free(x);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	filter__free(f);
+	f->expr = x;
+	f->expr_text = copy;
+	return 0;
+}
+
+void filter__free(struct filter *f)
+{
+	fexpr__free(f->expr);
+	free(f->expr_text);
+	f->expr = NULL;
+	f->expr_text = NULL;
+}
+
+/* Only terms of the expression's top-level AND chain are pushed down, each
+ * as the kernel's list for its field when the options left that list
+ * empty: family (ip, ip6), one port (port N, either direction: the kernel
+ * checks both sides, a superset of src/dst), one pid, one state. Anything
+ * under 'or' or 'not', and host/net/portrange/comm, stays in userspace. */
+static void push_and_terms(const struct fexpr *x, const struct filter *f, struct filter *k)
+{
+	if (x->op == FX_AND) {
+		push_and_terms(x->a, f, k);
+		push_and_terms(x->b, f, k);
+		return;
+	}
+	switch (x->op) {
+	case FX_FAMILY:
+		if (!k->family)
+			k->family = x->family;
+		break;
+	case FX_PORT:
+		if (!f->n_ports && !k->n_ports && x->lo == x->hi)
+			k->ports[k->n_ports++] = x->lo;
+		break;
+	case FX_PID:
+		if (!f->n_pids && !k->n_pids)
+			k->pids[k->n_pids++] = x->lo;
+		break;
+	case FX_STATE:
+		if (!f->states && !k->states)
+			k->states = 1u << x->lo;
+		break;
+	default:
+		break;
+	}
+}
+
+void filter__kernel(const struct filter *f, struct filter *k)
+{
+	memcpy(k, f, sizeof(*k));
+	k->expr = NULL;
+	k->expr_text = NULL;
+	k->comm[0] = '\0';
+	if (f->expr)
+		push_and_terms(f->expr, f, k);
+}
+
+/* Appends to buf, keeping it NUL-terminated; returns false when full. */
+static bool cat(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	return w >= 0 && (size_t)w < len - n;
+}
+
+int filter__describe(const struct filter *f, char *buf, size_t len)
+{
+	const char *and = "";
+	bool ok = true;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (f->n_pids) {
+		ok &= cat(buf, len, "%s(", and);
+		for (int i = 0; i < f->n_pids; i++)
+			ok &= cat(buf, len, "%spid %u", i ? " or " : "", f->pids[i]);
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->n_ports) {
+		ok &= cat(buf, len, "%s(", and);
+		for (int i = 0; i < f->n_ports; i++)
+			ok &= cat(buf, len, "%sport %u", i ? " or " : "", f->ports[i]);
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->family) {
+		ok &= cat(buf, len, "%s%s", and, f->family == AF_INET ? "ip" : "ip6");
+		and = " and ";
+	}
+	if (f->states) {
+		const char *or = "";
+
+		ok &= cat(buf, len, "%s(", and);
+		for (int s = 0; s < 32; s++) {
+			if (!(f->states & (1u << s)))
+				continue;
+			ok &= cat(buf, len, "%sstate %s", or, tcp_state__name(s));
+			or = " or ";
+		}
+		ok &= cat(buf, len, ")");
+		and = " and ";
+	}
+	if (f->comm[0]) {
+		ok &= cat(buf, len, "%scomm %s", and, f->comm);
+		and = " and ";
+	}
+	if (f->expr_text)
+		ok &= cat(buf, len, *and ? "%s(%s)" : "%s%s", and, f->expr_text);
+	return ok ? 0 : -ENOSPC;
 }

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Event filter: the same code for live tracing and replay. The cheap parts
- * (pid, port, family, state) are also pushed down into the kernel. */
+ * (pid, port, family, state) are also pushed down into the kernel.
+ * Two layers, ANDed: the option lists (-p, -P, -4/-6, --state, -c) and an
+ * optional pcap-filter style expression ("tcp and dst port 443"). */
 #ifndef ST_FILTER_H
 #define ST_FILTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "event.h"
 
 #define FILTER_MAX_ITEMS 64	/* matches the kernel-side filter maps */
+
+struct fexpr;
 
 struct filter {
 	uint32_t pids[FILTER_MAX_ITEMS];
@@ -18,6 +23,8 @@ struct filter {
 	int family;		/* AF_INET, AF_INET6 or 0 for both */
 	uint32_t states;	/* bit per TCP state; old or new state matches */
 	char comm[TASK_COMM_LEN + 1];	/* exact match when non-empty */
+	struct fexpr *expr;	/* parsed expression, NULL for none */
+	char *expr_text;	/* its text, as given */
 };
 
 bool filter__match(const struct filter *f, const struct event *ev);
@@ -27,5 +34,18 @@ int filter__add_pids(struct filter *f, const char *list);
 int filter__add_ports(struct filter *f, const char *list);
 int filter__add_states(struct filter *f, const char *list);
 int filter__set_comm(struct filter *f, const char *comm);
+
+/* Parses a filter expression into f (replacing an earlier one). Returns 0,
+ * -ENOMEM, or -EINVAL with "column N: expected X, got Y" in err. Text that
+ * is empty or only blanks sets no expression. */
+int filter__parse(struct filter *f, const char *text, char *err, size_t errlen);
+/* Releases the expression; the option lists need no freeing. */
+void filter__free(struct filter *f);
+/* The part of f the kernel side can check (lists only, no expression): it
+ * lets through at least every event that f matches. */
+void filter__kernel(const struct filter *f, struct filter *k);
+/* The whole filter as one expression ("" for none), e.g. for a recording's
+ * header: "(port 80) and ip and (tcp)". -ENOSPC if it was cut. */
+int filter__describe(const struct filter *f, char *buf, size_t len);
 
 #endif /* ST_FILTER_H */

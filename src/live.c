@@ -64,7 +64,7 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
-	const struct filter *f = &o->filter;
+	struct filter kf, *f = &kf;
 	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
 	struct live *l;
 	int err;
@@ -74,6 +74,8 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 		return NULL;
 	l->pl = pl;
 	l->ref = ref;
+	/* what the kernel can check; userspace still applies the whole filter */
+	filter__kernel(&o->filter, &kf);
 
 	l->skel = socktrace_bpf__open_opts(&open_opts);
 	if (!l->skel) {

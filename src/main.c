@@ -19,6 +19,8 @@
 #include "opts.h"
 #include "pipeline.h"
 #include "probe.h"
+#include "record.h"
+#include "replay.h"
 #include "sink.h"
 #include "snapshot.h"
 
@@ -113,6 +115,130 @@ static bool fatal_no_hook(const struct probe *p)
 	return false;
 }
 
+static struct recorder *open_recorder(const struct opts *o, const struct clock_ref *ref,
+				      const struct rec_header *origin)
+{
+	char filter[1024];
+	struct recorder_opts ro = {
+		.path = o->write_path,
+		.rotate_bytes = o->rotate_bytes,
+		.rotate_secs = o->rotate_secs,
+		.rotate_count = o->rotate_count,
+		.filter_text = filter,
+		.ref = ref,
+		.origin = origin,
+	};
+	struct recorder *r;
+
+	filter__describe(&o->filter, filter, sizeof(filter));
+	r = recorder__open(&ro);
+	if (!r)
+		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path,
+			strerror(errno));
+	return r;
+}
+
+static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->boot_ns = clock_ref__boot_now();
+	rs->events = st->events;
+	rs->snapshot = st->snapshot;
+	rs->lost = st->lost;
+	rs->filtered = st->filtered;
+	rs->elapsed_ns = st->elapsed_ns;
+}
+
+/* Summary on stdout (sinks) and stderr, then the recording's end block.
+ * Returns the exit status. */
+static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
+		  struct recorder *rec, struct attempts *attempts)
+{
+	struct rec_stats rs;
+	int err;
+
+	pipeline__flush(pl);
+	if (attempts && !pl->err)
+		attempts__report(attempts, stdout, o->json);
+	if (!pl->err)
+		pipeline__summary(pl);
+	if (o->quiet && o->json) {
+		struct sink *js = sink_json__new(stdout, svc);
+
+		if (js)
+			sink__summary(js, &pl->stats);
+		sink__free(js);
+	}
+	pipeline__flush(pl);
+	rec_stats_of(&rs, &pl->stats);
+	err = recorder__close(rec, &rs);
+	if (pl->err && pl->err != -EPIPE) {
+		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl->err));
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
+		return 1;
+	}
+	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
+		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
+		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
+	return 0;
+}
+
+/* -r: no BPF and no privileges, the same pipeline as live. */
+static int replay_main(struct opts *o)
+{
+	struct recorder *rec = NULL;
+	struct services *svc;
+	struct replay rp;
+	struct pipeline pl;
+	int err, ret = 1;
+
+	if (replay__open(&rp, o->read_paths, o->n_reads))
+		return 1;
+	pipeline__init(&pl, &o->filter, o->count);
+	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	svc = services__load("/etc/services", "tcp");
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	err = 0;
+	if (!o->quiet)
+		err = pipeline__add_sink(&pl, o->json ? sink_json__new(stdout, svc) :
+							sink_text__new(stdout, svc));
+	if (err) {
+		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+		goto out;
+	}
+	if (o->write_path) {
+		const struct rec_header *h = reader__header(rp.readers[0]);
+
+		rec = open_recorder(o, &h->ref, h);
+		if (!rec)
+			goto out;
+		err = pipeline__add_sink(&pl, sink_record__new(rec));
+		if (err) {
+			fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+			goto out;
+		}
+	}
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGPIPE, SIG_IGN);
+	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
+	pl.stats.lost = rp.lost;
+	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
+	ret = finish(&pl, o, svc, rec, NULL);
+	rec = NULL;
+	if (err)
+		ret = 1;
+out:
+	recorder__close(rec, NULL);
+	pipeline__free(&pl);
+	replay__close(&rp);
+	services__free(svc);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
@@ -124,6 +250,8 @@ int main(int argc, char **argv)
 	struct pipeline pl;
 	struct clock_ref ref;
 	struct live *live = NULL;
+	struct recorder *rec = NULL;
+	uint64_t stats_ns = 0;
 	struct opts o;
 	char msg[256];
 	int err, ret = 1;
@@ -141,6 +269,21 @@ int main(int argc, char **argv)
 	if (o.version) {
 		printf("socktrace %s (libbpf %s)\n", SOCKTRACE_VERSION, libbpf_version_string());
 		return 0;
+	}
+	if (o.n_info) {
+		ret = 0;
+		for (int i = 0; i < o.n_info; i++) {
+			if (i)
+				printf("\n");
+			ret |= info__print(o.info_paths[i], stdout);
+		}
+		opts__free(&o);
+		return ret;
+	}
+	if (o.n_reads) {
+		ret = replay_main(&o);
+		opts__free(&o);
+		return ret;
 	}
 	verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
@@ -191,6 +334,16 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto cleanup;
+	}
+	if (o.write_path) {
+		rec = open_recorder(&o, &ref, NULL);
+		if (!rec)
+			goto cleanup;
+		err = pipeline__add_sink(&pl, sink_record__new(rec));
+		if (err) {
+			fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+			goto cleanup;
+		}
 	}
 
 	start_ns = clock_ref__boot_now();
@@ -255,6 +408,23 @@ int main(int argc, char **argv)
 		}
 		attempts__tick(attempts, clock_ref__boot_now());
 		pipeline__flush(&pl);
+		/* a statistics block a second: lost events show up in the file */
+		if (rec && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
+			struct rec_stats rs;
+			struct stats st = pl.stats;
+
+			stats_ns = clock_ref__boot_now();
+			live__counters(live, counters);
+			st.lost = counters[ST_CNT_LOST];
+			st.filtered += counters[ST_CNT_FILTERED];
+			st.elapsed_ns = stats_ns - start_ns;
+			rec_stats_of(&rs, &st);
+			err = recorder__stats(rec, &rs);
+			if (err) {
+				fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
+				goto cleanup;
+			}
+		}
 	}
 
 	/* Stop producing, then take what is still queued. */
@@ -264,35 +434,18 @@ int main(int argc, char **argv)
 	pl.stats.lost = counters[ST_CNT_LOST];
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
-	pipeline__flush(&pl);
-	if (o.connects && !pl.err)
-		attempts__report(attempts, stdout, o.json);
-	if (!pl.err)
-		pipeline__summary(&pl);
-	if (o.quiet && o.json) {
-		struct sink *js = sink_json__new(stdout, svc);
-
-		if (js)
-			sink__summary(js, &pl.stats);
-		sink__free(js);
-	}
-	err = pipeline__flush(&pl);
-	if (pl.err && pl.err != -EPIPE) {
-		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl.err));
-		goto cleanup;
-	}
-	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
-		(unsigned long long)pl.stats.events, (unsigned long long)pl.stats.snapshot,
-		(unsigned long long)pl.stats.lost, (unsigned long long)pl.stats.filtered);
-	if (pl.stats.lost)
+	ret = finish(&pl, &o, svc, rec, o.connects ? attempts : NULL);
+	rec = NULL;
+	if (!ret && pl.stats.lost)
 		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
-	ret = 0;
 cleanup:
+	recorder__close(rec, NULL);
 	live__close(live);
 	pipeline__free(&pl);
 	owners__free(owners);
 	attempts__free(attempts);
 	services__free(svc);
 	probe__free(&probe);
+	opts__free(&o);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include "opts.h"
 
 static const char *const hook_names[HOOK__MAX] = {
@@ -26,6 +27,9 @@ enum {
 	OPT_VERSION,
 	OPT_CONNECTS,
 	OPT_SYN_ALERT,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_INFO,
 };
 
 static const struct option long_opts[] = {
@@ -49,16 +53,29 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "write", required_argument, NULL, 'w' },
+	{ "read", required_argument, NULL, 'r' },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "info", required_argument, NULL, OPT_INFO },
 	{},
 };
 
 void opts__usage(FILE *out)
 {
 	fprintf(out,
-"Usage: socktrace [OPTIONS]\n"
+"Usage: socktrace [OPTIONS] [EXPRESSION]\n"
+"       socktrace -r FILE [-r FILE...] [OPTIONS] [EXPRESSION]\n"
+"       socktrace --info FILE\n"
 "Trace TCP connections live: state transitions with the owning process.\n"
 "\n"
-"Filters (combined with AND):\n"
+"EXPRESSION selects events as pcap-filter does (see README.md):\n"
+"  tcp, udp, ip, ip6, [src|dst] host ADDR, [src|dst] net CIDR,\n"
+"  [src|dst] port N, [src|dst] portrange A-B, state NAME, pid N, comm NAME,\n"
+"  combined with not/!, and/&&, or/|| and parentheses; src is the local\n"
+"  side, dst the remote side.\n"
+"\n"
+"Filters (combined with AND, and with the expression):\n"
 "  -p, --pid PID[,PID]       only sockets owned by these processes\n"
 "  -c, --comm COMM           only sockets owned by a process of this name\n"
 "  -P, --port PORT[,PORT]    only sockets with this local or remote port\n"
@@ -74,6 +91,21 @@ void opts__usage(FILE *out)
 "                            a per-destination table at exit\n"
 "      --syn-alert MS        alert when an attempt stays in SYN_SENT this long\n"
 "                            (default 1000), again at each SYN retransmit\n"
+"Record and replay:\n"
+"  -w, --write FILE          record the events that pass the filters to FILE\n"
+"                            (with -q: record only); docs/recording.md\n"
+"  -C MB                     start a new file once one reaches MB megabytes\n"
+"                            (FILE, FILE1, FILE2, ...)\n"
+"  -G SECONDS                start a new file every SECONDS; FILE is an\n"
+"                            strftime pattern such as trace-%%Y%%m%%d-%%H%%M%%S.st\n"
+"  -W COUNT                  with -C or -G: keep only the last COUNT files\n"
+"                            (with -C they are FILE0 .. FILE<COUNT-1>, reused)\n"
+"  -r, --read FILE           replay a recording instead of tracing (no root\n"
+"                            needed); several are merged in time order\n"
+"      --since TIME          replay events at or after TIME: RFC 3339\n"
+"                            (2026-11-27T17:42:06Z) or seconds after the first\n"
+"      --until TIME          replay events before TIME (same forms)\n"
+"      --info FILE           describe a recording: host, span, counts, state\n"
 "Run:\n"
 "  -d, --duration SECONDS    stop after this long\n"
 "  -n, --count N             stop after N events\n"
@@ -127,7 +159,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:P:46d:n:jqvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:P:46d:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -227,6 +259,56 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		case OPT_VERSION:
 			o->version = true;
 			break;
+		case 'w':
+			if (o->write_path)
+				return fail(err, errlen, "-w can be given only once");
+			if (!*optarg)
+				return fail(err, errlen, "invalid file name '': expected a path");
+			o->write_path = optarg;
+			break;
+		case 'r':
+			if (o->n_reads == OPTS_MAX_FILES)
+				return fail(err, errlen, "too many -r files (at most %d)", OPTS_MAX_FILES);
+			o->read_paths[o->n_reads++] = optarg;
+			break;
+		case OPT_INFO:
+			if (o->n_info == OPTS_MAX_FILES)
+				return fail(err, errlen, "too many --info files (at most %d)", OPTS_MAX_FILES);
+			o->info_paths[o->n_info++] = optarg;
+			break;
+		case 'C': {
+			double mb;
+
+			errno = 0;
+			mb = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !isfinite(mb) || mb <= 0 || mb > 1e9)
+				return fail(err, errlen, "invalid file size '%s': expected a positive number of megabytes",
+					    optarg);
+			/* tcpdump's unit: 1,000,000 bytes */
+			o->rotate_bytes = mb * 1e6 < 4096 ? 4096 : (uint64_t)(mb * 1e6);
+			break;
+		}
+		case 'G':
+		case 'W': {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || v > 1000000000)
+				return fail(err, errlen, "invalid %s '%s': expected a positive integer",
+					    c == 'G' ? "rotation interval" : "file count", optarg);
+			if (c == 'G')
+				o->rotate_secs = v;
+			else
+				o->rotate_count = v;
+			break;
+		}
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			if (time_bound__parse(optarg, c == OPT_SINCE ? &o->since : &o->until))
+				return fail(err, errlen, "invalid time '%s': expected RFC 3339 (2026-11-27T17:42:06Z) or seconds after the first event",
+					    optarg);
+			break;
 		case ':':
 			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -235,7 +317,124 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (optind < argc) {
+		size_t len = 0;
+		char msg[200];
+
+		for (int i = optind; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		free(o->filter_text);
+		o->filter_text = malloc(len);
+		if (!o->filter_text)
+			return fail(err, errlen, "out of memory");
+		o->filter_text[0] = '\0';
+		for (int i = optind; i < argc; i++) {
+			if (i > optind)
+				strcat(o->filter_text, " ");
+			strcat(o->filter_text, argv[i]);
+		}
+		r = filter__parse(&o->filter, o->filter_text, msg, sizeof(msg));
+		if (r)
+			return fail(err, errlen, "invalid filter expression '%s': %s", o->filter_text, msg);
+	}
+	if ((o->rotate_bytes || o->rotate_secs || o->rotate_count) && !o->write_path)
+		return fail(err, errlen, "-C, -G and -W need -w FILE");
+	if (o->rotate_count && !o->rotate_bytes && !o->rotate_secs)
+		return fail(err, errlen, "-W needs -C or -G");
+	if ((o->since.set || o->until.set) && !o->n_reads)
+		return fail(err, errlen, "--since and --until need -r FILE");
+	if (o->n_info && (o->n_reads || o->write_path))
+		return fail(err, errlen, "--info excludes -r and -w");
+	return 0;
+}
+
+void opts__free(struct opts *o)
+{
+	filter__free(&o->filter);
+	free(o->filter_text);
+	o->filter_text = NULL;
+}
+
+static bool digits(const char **s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*s)[i] < '0' || (*s)[i] > '9')
+			return false;
+		v = v * 10 + (*s)[i] - '0';
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+int time_bound__parse(const char *s, struct time_bound *tb)
+{
+	int Y, M, D, h, m, sec, oh = 0, om = 0;
+	uint64_t frac = 0, scale = 1000000000ull;
+	struct tm tm = {};
+	const char *p = s;
+	int64_t secs;
+	char *end;
+
+	if (!*s)
+		return -EINVAL;
+	if (!strchr(s, '-') && !strchr(s, ':')) {
+		double v;
+
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno || *end || end == s || !isfinite(v) || v < 0 || v > 1e12)
+			return -EINVAL;
+		tb->set = true;
+		tb->relative = true;
+		tb->ns = (uint64_t)(v * 1e9 + 0.5);
+		return 0;
+	}
+	if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' ||
+	    !digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
+		return -EINVAL;
+	p++;
+	if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &m) || *p++ != ':' ||
+	    !digits(&p, 2, &sec))
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+
+		if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+		oh *= sign;
+		om *= sign;
+	} else {
+		return -EINVAL;
+	}
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		return -EINVAL;
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	secs = timegm(&tm) - (oh * 3600 + om * 60);
+	if (secs < 0)
+		return -EINVAL;
+	tb->set = true;
+	tb->relative = false;
+	tb->ns = (uint64_t)secs * 1000000000ull + frac;
 	return 0;
 }

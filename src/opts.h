@@ -18,6 +18,15 @@ enum hook_kind {
 	HOOK__MAX,
 };
 
+#define OPTS_MAX_FILES 64
+
+/* --since/--until: an RFC 3339 time, or seconds after the first event */
+struct time_bound {
+	bool set;
+	bool relative;
+	uint64_t ns;		/* wall-clock ns, or ns after the first event */
+};
+
 struct opts {
 	struct filter filter;
 	enum hook_kind hook;
@@ -34,6 +43,17 @@ struct opts {
 	uint64_t count;		/* stop after this many events, 0 for no limit */
 	uint32_t ringbuf_kb;
 	const char *btf_path;	/* custom BTF for kernels without it */
+	/* recording and replay */
+	const char *write_path;	/* -w, an strftime pattern with -G */
+	uint64_t rotate_bytes;	/* -C MB, 0: no size rotation */
+	uint32_t rotate_secs;	/* -G, 0: no time rotation */
+	uint32_t rotate_count;	/* -W, 0: keep every file */
+	const char *read_paths[OPTS_MAX_FILES];	/* -r */
+	int n_reads;
+	const char *info_paths[OPTS_MAX_FILES];	/* --info */
+	int n_info;
+	struct time_bound since, until;
+	char *filter_text;	/* the trailing arguments, joined by spaces */
 };
 
 #define EXIT_USAGE 2
@@ -42,6 +62,9 @@ void opts__init(struct opts *o);
 /* Returns 0, or -EINVAL with a message in err. */
 int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen);
 void opts__usage(FILE *out);
+void opts__free(struct opts *o);
+/* RFC 3339 ("2026-11-27T17:42:06.5Z", "...+01:00") or seconds (relative). */
+int time_bound__parse(const char *s, struct time_bound *tb);
 
 const char *hook_kind__name(enum hook_kind h);
 int hook_kind__parse(const char *s);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the unit tests, then (as root) the system tests, and ends with one
-# line "N passed, N failed, N skipped" over both.
-#   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter)
+# Runs the unit tests, then (as root) the system tests, then the reader
+# fuzzer for FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
+# "N passed, N failed, N skipped" over all of them.
+#   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter;
+#                                FUZZ_ONLY=1 runs only the fuzzer)
 set -u
 build=${1:-build}
 python=${PYTHON:-python3}
@@ -23,6 +25,39 @@ tally() {
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# libFuzzer on copies of the seeds, so that the source tree stays as it is;
+# a finding is saved under BUILD_DIR/fuzz/ and fails the tier.
+fuzz() {
+	local secs=${FUZZ_SECONDS:-60} corpus log
+	echo "== fuzz: recording reader, ${secs}s"
+	if [ "$secs" = 0 ]; then
+		echo "SKIP fuzz: FUZZ_SECONDS=0"
+		skipped=$((skipped + 1))
+		return
+	fi
+	corpus=$(mktemp -d) log=$(mktemp)
+	cp tests/fuzz/seeds/* "$corpus"/
+	if "$build/fuzz/reader_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$build/fuzz/" "$corpus" >"$log" 2>&1; then
+		echo "PASS reader_fuzz: $(grep -oE 'Done [0-9]+ runs' "$log" | tail -n 1)"
+		echo "fuzz: 1 passed, 0 failed" >"$out"
+	else
+		tail -n 40 "$log"
+		echo "FAIL reader_fuzz: see the report above; the input is in $build/fuzz/"
+		echo "fuzz: 0 passed, 1 failed" >"$out"
+	fi
+	cat "$out"
+	tally "$out" "fuzz"
+	rm -rf "$corpus" "$log"
+}
+
+if [ -n "${FUZZ_ONLY:-}" ]; then
+	fuzz
+	[ "$failed" = 0 ] || rc=1
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit $rc
+fi
+
 echo "== unit tests"
 "$build/unit_tests" | tee "$out"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
@@ -37,6 +72,8 @@ else
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	tally "$out" "system tests"
 fi
+
+fuzz
 
 [ "$failed" = 0 ] || rc=1
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -384,13 +384,30 @@ TEST(opts_error_ringbuf)
 	}
 }
 
-TEST(opts_error_positional)
+/* Trailing arguments are a filter expression (branch record): joined by
+ * spaces, wherever getopt found them; a bad one names its column. */
+#define EXPR_ERR(text, col, got, ...)					\
+	PARSE_ERR("invalid filter expression '" text "': column " col	\
+		  ": expected a primitive (tcp, udp, ip, ip6, host, net, port, portrange, "	\
+		  "src, dst, state, pid, comm), 'not' or '(', got '" got "'", __VA_ARGS__)
+
+TEST(opts_positional_expression)
 {
-	PARSE_ERR("unexpected argument 'foo'", "foo");
-	PARSE_ERR("unexpected argument 'foo'", "-j", "foo");
-	PARSE_ERR("unexpected argument 'foo'", "foo", "-j");
-	PARSE_ERR("unexpected argument 'foo'", "-j", "--", "foo");
-	PARSE_ERR("unexpected argument '-j'", "--", "-j");
+	struct opts o;
+
+	EXPR_ERR("foo", "1", "foo", "foo");
+	EXPR_ERR("foo", "1", "foo", "-j", "foo");
+	EXPR_ERR("foo", "1", "foo", "foo", "-j");
+	EXPR_ERR("foo", "1", "foo", "-j", "--", "foo");
+	EXPR_ERR("-j", "1", "-j", "--", "-j");
+	/* a bare value after and/or repeats the last primitive, here port */
+	PARSE_ERR("invalid filter expression 'port 80 and bar': column 13: expected a port "
+		  "number or service name, got 'bar'", "port", "80", "-j", "and", "bar");
+	PARSE_OK(&o, "port", "80", "-j", "and", "not", "host 10.0.0.1");
+	ASSERT_TRUE(o.json);
+	ASSERT_STREQ(o.filter_text, "port 80 and not host 10.0.0.1");
+	ASSERT_NOT_NULL(o.filter.expr);
+	opts__free(&o);
 }
 
 TEST(opts_parse_twice)

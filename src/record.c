@@ -1,0 +1,1109 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Recorder and reader of docs/recording.md. Every field is encoded one by
+ * one in little-endian, never as a C struct; every length read from a file
+ * is checked against what is there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <zlib.h>
+#include "record.h"
+
+#ifndef SOCKTRACE_VERSION
+#define SOCKTRACE_VERSION "0.1.0"
+#endif
+
+void rec__put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+void rec__put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+void rec__put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = v >> (8 * i);
+}
+
+uint16_t rec__get16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+uint32_t rec__get32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t rec__get64(const uint8_t *p)
+{
+	return rec__get32(p) | (uint64_t)rec__get32(p + 4) << 32;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static const struct {
+	int rec;
+	enum event_kind kind;
+	const char *name;
+} rec_types[] = {
+	{ REC_TCP_STATE, EVENT_TCP_STATE, "tcp_state" },
+	{ REC_TCP_SOCKET, EVENT_TCP_SOCKET, "tcp_socket" },
+	{ REC_SYN_RETRANS, EVENT_SYN_RETRANS, "syn_retrans" },
+	{ REC_CONNECT, EVENT_CONNECT, "connect" },
+	{ REC_SYN_ALERT, EVENT_SYN_ALERT, "syn_alert" },
+};
+
+#define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
+
+const char *rec__type_name(int type)
+{
+	for (size_t i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].rec == type)
+			return rec_types[i].name;
+	return "unknown";
+}
+
+size_t rec__encode_event(uint8_t *buf, const struct event *ev)
+{
+	uint8_t *b = buf + 4;
+	size_t i;
+
+	for (i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].kind == ev->kind)
+			break;
+	if (i == N_REC_TYPES)
+		return 0;
+	rec__put16(buf, rec_types[i].rec);
+	rec__put16(buf + 2, REC_EVENT_LEN);
+	rec__put64(b + 0, ev->boot_ns);
+	rec__put64(b + 8, ev->sock);
+	rec__put64(b + 16, ev->ino);
+	rec__put64(b + 24, ev->old_ns);
+	rec__put32(b + 32, ev->netns);
+	rec__put32(b + 36, ev->pid);
+	rec__put32(b + 40, ev->tid);
+	b[44] = ev->family == AF_INET ? 4 : 6;
+	b[45] = ev->proto;
+	b[46] = ev->old_state;
+	b[47] = ev->new_state;
+	b[48] = ev->owner_src;
+	b[49] = ev->role;
+	rec__put16(b + 50, ev->lport);
+	rec__put16(b + 52, ev->rport);
+	memcpy(b + 54, &ev->laddr, 16);
+	memcpy(b + 70, &ev->raddr, 16);
+	memset(b + 86, 0, TASK_COMM_LEN);
+	memcpy(b + 86, ev->comm, strnlen(ev->comm, TASK_COMM_LEN - 1));
+	rec__put32(b + 102, ev->syn_retrans);
+	rec__put32(b + 106, (uint32_t)ev->err);
+	b[110] = ev->outcome;
+	b[111] = ev->diag.cause;
+	rec__put64(b + 112, ev->elapsed_ns);
+	rec__put32(b + 120, ev->diag.pid);
+	rec__put32(b + 124, ev->diag.queue);
+	rec__put32(b + 128, ev->diag.backlog);
+	memset(b + 132, 0, TASK_COMM_LEN);
+	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
+	return 4 + REC_EVENT_LEN;
+}
+
+static void encode_stats(uint8_t *b, const struct rec_stats *st)
+{
+	rec__put64(b + 0, st->boot_ns);
+	rec__put64(b + 8, st->events);
+	rec__put64(b + 16, st->snapshot);
+	rec__put64(b + 24, st->lost);
+	rec__put64(b + 32, st->filtered);
+	rec__put64(b + 40, st->elapsed_ns);
+	rec__put64(b + 48, st->file_events);
+}
+
+static void decode_stats(const uint8_t *b, struct rec_stats *st)
+{
+	st->boot_ns = rec__get64(b + 0);
+	st->events = rec__get64(b + 8);
+	st->snapshot = rec__get64(b + 16);
+	st->lost = rec__get64(b + 24);
+	st->filtered = rec__get64(b + 32);
+	st->elapsed_ns = rec__get64(b + 40);
+	st->file_events = rec__get64(b + 48);
+}
+
+static void block_header(uint8_t *h, int type, int flags, uint32_t stored, uint32_t raw,
+			 uint32_t crc_stored, uint32_t crc_raw)
+{
+	rec__put32(h, REC_SYNC);
+	h[4] = type;
+	h[5] = flags;
+	rec__put16(h + 6, 0);
+	rec__put32(h + 8, stored);
+	rec__put32(h + 12, raw);
+	rec__put32(h + 16, crc_stored);
+	rec__put32(h + 20, crc_raw);
+	rec__put32(h + 24, crc32(0, h, 24));
+}
+
+/* ---- recorder ---- */
+
+struct recorder {
+	struct recorder_opts o;
+	char *filter;			/* o.filter_text: ours, for later files */
+	int fd;
+	char path[PATH_MAX];
+	uint8_t *raw;			/* pending records */
+	size_t raw_len;
+	uint8_t *z;
+	size_t z_cap;
+	uint64_t block_mono;		/* when the first pending record came */
+	uint64_t file_mono;		/* when this file was opened */
+	uint64_t file_bytes;
+	uint64_t file_events;
+	uint64_t total_bytes;
+	uint32_t period_files;		/* files opened in this -G period */
+	uint32_t seq;
+	char **ring;			/* -W: the files kept, oldest first */
+	uint32_t ring_n;
+	struct clock_ref ref;		/* what the reader will assume */
+	struct rec_stats last;
+	bool have_last;
+	char host[256], kernel[256], boot_id[64];
+};
+
+#define RAW_CAP (REC_BLOCK_TARGET + 256)
+
+static int write_all(int fd, const struct iovec *iov, int n)
+{
+	struct iovec v[4];
+	int i = 0;
+
+	memcpy(v, iov, n * sizeof(*v));
+	while (i < n) {
+		ssize_t w = writev(fd, v + i, n - i);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (i < n && (size_t)w >= v[i].iov_len) {
+			w -= v[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			v[i].iov_base = (char *)v[i].iov_base + w;
+			v[i].iov_len -= w;
+		}
+	}
+	return 0;
+}
+
+/* One block in one writev: a recorder killed meanwhile leaves at most this
+ * block incomplete. */
+static int put_block(struct recorder *r, int type, const uint8_t *data, size_t len, bool compress)
+{
+	uint8_t h[REC_BLOCK_HDR_LEN];
+	const uint8_t *stored = data;
+	size_t stored_len = len;
+	uint32_t crc_raw = crc32(0, data, len);
+	int flags = 0, err;
+
+	if (compress && len > 0) {
+		uLongf zlen = compressBound(len);
+
+		if (zlen > r->z_cap) {
+			uint8_t *z = realloc(r->z, zlen);
+
+			if (!z)
+				return -ENOMEM;
+			r->z = z;
+			r->z_cap = zlen;
+		}
+		if (compress2(r->z, &zlen, data, len, r->o.level ? r->o.level : 6) == Z_OK &&
+		    zlen < len) {
+			stored = r->z;
+			stored_len = zlen;
+			flags = REC_FLAG_ZLIB;
+		}
+	}
+	block_header(h, type, flags, stored_len, len,
+		     flags ? crc32(0, stored, stored_len) : crc_raw, crc_raw);
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)stored, stored_len } };
+
+	err = write_all(r->fd, iov, 2);
+	if (err)
+		return err;
+	r->file_bytes += sizeof(h) + stored_len;
+	r->total_bytes += sizeof(h) + stored_len;
+	return 0;
+}
+
+static size_t put_field(uint8_t *b, int tag, const void *val, size_t len)
+{
+	if (len > 1024)
+		len = 1024;
+	rec__put16(b, tag);
+	rec__put16(b + 2, len);
+	memcpy(b + 4, val, len);
+	return 4 + len;
+}
+
+static int write_header(struct recorder *r)
+{
+	uint8_t pfx[REC_PREFIX_LEN], b[4096], v[16];
+	const char *filter = r->o.filter_text ? r->o.filter_text : "";
+	size_t n = 0;
+	int err;
+
+	memcpy(pfx, REC_MAGIC, REC_MAGIC_LEN);
+	rec__put16(pfx + 8, REC_MAJOR);
+	rec__put16(pfx + 10, REC_MINOR);
+	struct iovec iov = { pfx, sizeof(pfx) };
+
+	err = write_all(r->fd, &iov, 1);
+	if (err)
+		return err;
+	r->file_bytes += sizeof(pfx);
+	r->total_bytes += sizeof(pfx);
+
+	n += put_field(b + n, REC_HDR_HOST, r->host, strlen(r->host));
+	n += put_field(b + n, REC_HDR_KERNEL, r->kernel, strlen(r->kernel));
+	n += put_field(b + n, REC_HDR_BOOT_ID, r->boot_id, strlen(r->boot_id));
+	n += put_field(b + n, REC_HDR_VERSION, SOCKTRACE_VERSION, strlen(SOCKTRACE_VERSION));
+	n += put_field(b + n, REC_HDR_FILTER, filter, strlen(filter));
+	rec__put64(v, r->ref.boot_ns);
+	rec__put64(v + 8, r->ref.wall_ns);
+	n += put_field(b + n, REC_HDR_CLOCK, v, 16);
+	rec__put32(v, r->seq);
+	n += put_field(b + n, REC_HDR_SEQ, v, 4);
+	rec__put64(v, wall_ns());
+	n += put_field(b + n, REC_HDR_CREATED, v, 8);
+	return put_block(r, REC_BLOCK_HEADER, b, n, false);
+}
+
+static int digits(uint32_t v)
+{
+	int d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* tcpdump's names: FILE, FILE1, FILE2, ... with -C; FILE0 .. FILE<W-1> with
+ * -C and -W; FILE an strftime pattern with -G. */
+static int make_name(struct recorder *r, char *out, size_t len)
+{
+	char base[PATH_MAX];
+	int n;
+
+	if (r->o.rotate_secs) {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		if (!strftime(base, sizeof(base), r->o.path, &tm))
+			return -ENAMETOOLONG;
+	} else {
+		snprintf(base, sizeof(base), "%s", r->o.path);
+	}
+	if (!r->o.rotate_bytes)
+		n = snprintf(out, len, "%s", base);
+	else if (r->o.rotate_count)
+		n = snprintf(out, len, "%s%0*u", base, digits(r->o.rotate_count - 1),
+			     r->period_files % r->o.rotate_count);
+	else if (r->period_files)
+		n = snprintf(out, len, "%s%u", base, r->period_files);
+	else
+		n = snprintf(out, len, "%s", base);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* -W: forget a name that is reused (its file is truncated) and remove the
+ * oldest file once COUNT are kept. */
+static int ring_add(struct recorder *r, const char *path)
+{
+	char *copy;
+
+	if (!r->o.rotate_count)
+		return 0;
+	for (uint32_t i = 0; i < r->ring_n; i++) {
+		if (strcmp(r->ring[i], path))
+			continue;
+		free(r->ring[i]);
+		memmove(r->ring + i, r->ring + i + 1, (r->ring_n - i - 1) * sizeof(char *));
+		r->ring_n--;
+		break;
+	}
+	if (r->ring_n == r->o.rotate_count) {
+		unlink(r->ring[0]);
+		free(r->ring[0]);
+		memmove(r->ring, r->ring + 1, (r->ring_n - 1) * sizeof(char *));
+		r->ring_n--;
+	}
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	r->ring[r->ring_n++] = copy;
+	return 0;
+}
+
+static int open_file(struct recorder *r)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = make_name(r, path, sizeof(path));
+	if (err)
+		return err;
+	err = ring_add(r, path);
+	if (err)
+		return err;
+	r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r->fd < 0)
+		return -errno;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->file_bytes = 0;
+	r->file_events = 0;
+	r->file_mono = mono_ns();
+	err = write_header(r);
+	r->seq++;
+	r->period_files++;
+	return err;
+}
+
+static int write_end(struct recorder *r, const struct rec_stats *st)
+{
+	struct rec_stats s = {};
+	uint8_t b[REC_STATS_LEN];
+
+	if (st)
+		s = *st;
+	else if (r->have_last)
+		s = r->last;
+	s.file_events = r->file_events;
+	encode_stats(b, &s);
+	return put_block(r, REC_BLOCK_END, b, sizeof(b), false);
+}
+
+static int flush_block(struct recorder *r)
+{
+	int err;
+
+	if (!r->raw_len)
+		return 0;
+	err = put_block(r, REC_BLOCK_EVENTS, r->raw, r->raw_len, true);
+	r->raw_len = 0;
+	return err;
+}
+
+static int close_file(struct recorder *r, const struct rec_stats *st)
+{
+	int err = flush_block(r), err2;
+
+	if (!err)
+		err = write_end(r, st);
+	err2 = close(r->fd) ? -errno : 0;
+	r->fd = -1;
+	return err ? err : err2;
+}
+
+static int rotate(struct recorder *r, bool new_period)
+{
+	int err = close_file(r, NULL);
+
+	if (err)
+		return err;
+	if (new_period)
+		r->period_files = 0;
+	return open_file(r);
+}
+
+/* A full file is replaced only when the next event comes, so that no empty
+ * file is left at the end; a -G period ends on time. */
+static int check_rotation(struct recorder *r, bool event_next)
+{
+	if (r->o.rotate_secs && mono_ns() - r->file_mono >= (uint64_t)r->o.rotate_secs * 1000000000ull)
+		return rotate(r, true);
+	if (event_next && r->o.rotate_bytes && r->file_bytes >= r->o.rotate_bytes)
+		return rotate(r, false);
+	return 0;
+}
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+struct recorder *recorder__open(const struct recorder_opts *o)
+{
+	struct recorder *r = calloc(1, sizeof(*r));
+	struct utsname u;
+	int err = -ENOMEM;
+
+	if (!r)
+		return NULL;
+	r->o = *o;
+	r->fd = -1;
+	r->filter = strdup(o->filter_text ? o->filter_text : "");
+	r->o.filter_text = r->filter;
+	r->raw = malloc(RAW_CAP);
+	if (o->rotate_count)
+		r->ring = calloc(o->rotate_count, sizeof(char *));
+	if (!r->raw || !r->filter || (o->rotate_count && !r->ring))
+		goto fail;
+	if (o->ref)
+		r->ref = *o->ref;
+	if (o->origin) {
+		snprintf(r->host, sizeof(r->host), "%s", o->origin->host);
+		snprintf(r->kernel, sizeof(r->kernel), "%s", o->origin->kernel);
+		snprintf(r->boot_id, sizeof(r->boot_id), "%s", o->origin->boot_id);
+	} else {
+		if (!uname(&u)) {
+			snprintf(r->host, sizeof(r->host), "%s", u.nodename);
+			snprintf(r->kernel, sizeof(r->kernel), "%s", u.release);
+		}
+		read_line("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof(r->boot_id));
+	}
+	err = open_file(r);
+	if (err)
+		goto fail;
+	return r;
+fail:
+	if (r->fd >= 0)
+		close(r->fd);
+	for (uint32_t i = 0; i < r->ring_n; i++)
+		free(r->ring[i]);
+	free(r->ring);
+	free(r->raw);
+	free(r->filter);
+	free(r);
+	errno = -err;
+	return NULL;
+}
+
+int recorder__write(struct recorder *r, const struct event *ev)
+{
+	size_t n;
+	int err;
+
+	if (r->fd < 0)
+		return -EBADF;
+	err = check_rotation(r, true);
+	if (err)
+		return err;
+	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_EVENT_LEN > REC_BLOCK_TARGET) {
+		err = flush_block(r);
+		if (!err)
+			err = check_rotation(r, true);
+		if (err)
+			return err;
+	}
+	if (!r->raw_len)
+		r->block_mono = mono_ns();
+	/* the reader derives wall time from boot time and the last clock
+	 * reference: record a new one whenever that would be wrong */
+	if (clock_ref__wall(&r->ref, ev->boot_ns) != ev->wall_ns) {
+		uint8_t *b = r->raw + r->raw_len;
+
+		r->ref.boot_ns = ev->boot_ns;
+		r->ref.wall_ns = ev->wall_ns;
+		rec__put16(b, REC_CLOCK);
+		rec__put16(b + 2, REC_CLOCK_LEN);
+		rec__put64(b + 4, r->ref.boot_ns);
+		rec__put64(b + 12, r->ref.wall_ns);
+		r->raw_len += 4 + REC_CLOCK_LEN;
+	}
+	n = rec__encode_event(r->raw + r->raw_len, ev);
+	if (!n)
+		return 0;	/* a kind this format cannot hold yet */
+	r->raw_len += n;
+	r->file_events++;
+	if (mono_ns() - r->block_mono >= 1000000000ull)
+		return recorder__flush(r, true);
+	return 0;
+}
+
+int recorder__flush(struct recorder *r, bool force)
+{
+	int err = 0;
+
+	if (r->fd < 0)
+		return -EBADF;
+	if (r->raw_len && (force || mono_ns() - r->block_mono >= 1000000000ull))
+		err = flush_block(r);
+	return err ? err : check_rotation(r, false);
+}
+
+int recorder__stats(struct recorder *r, const struct rec_stats *st)
+{
+	uint8_t b[REC_STATS_LEN];
+	struct rec_stats s = *st;
+	int err;
+
+	if (r->fd < 0)
+		return -EBADF;
+	if (r->have_last && r->last.events == st->events && r->last.lost == st->lost &&
+	    r->last.filtered == st->filtered)
+		return 0;
+	r->last = *st;
+	r->have_last = true;
+	err = flush_block(r);
+	if (err)
+		return err;
+	s.file_events = r->file_events;
+	encode_stats(b, &s);
+	err = put_block(r, REC_BLOCK_STATS, b, sizeof(b), false);
+	return err ? err : check_rotation(r, false);
+}
+
+int recorder__close(struct recorder *r, const struct rec_stats *st)
+{
+	int err = 0;
+
+	if (!r)
+		return 0;
+	if (r->fd >= 0)
+		err = close_file(r, st);
+	for (uint32_t i = 0; i < r->ring_n; i++)
+		free(r->ring[i]);
+	free(r->ring);
+	free(r->raw);
+	free(r->z);
+	free(r->filter);
+	free(r);
+	return err;
+}
+
+const char *recorder__path(const struct recorder *r)
+{
+	return r->path;
+}
+
+uint64_t recorder__bytes(const struct recorder *r)
+{
+	return r->total_bytes;
+}
+
+struct sink_record {
+	struct sink base;
+	struct recorder *r;
+};
+
+static int rsink__event(struct sink *s, const struct event *ev)
+{
+	return recorder__write(((struct sink_record *)s)->r, ev);
+}
+
+static int rsink__flush(struct sink *s)
+{
+	return recorder__flush(((struct sink_record *)s)->r, false);
+}
+
+static void rsink__free(struct sink *s)
+{
+	free(s);
+}
+
+static const struct sink_ops record_ops = {
+	.event = rsink__event,
+	.flush = rsink__flush,
+	.free = rsink__free,
+};
+
+struct sink *sink_record__new(struct recorder *r)
+{
+	struct sink_record *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->base.ops = &record_ops;
+	s->r = r;
+	return &s->base;
+}
+
+/* ---- reader ---- */
+
+struct reader {
+	FILE *f;
+	uint8_t *buf;		/* file bytes from offset buf_off */
+	size_t cap, len, pos;
+	uint64_t buf_off;
+	bool eof;
+	uint8_t *raw;		/* the current events block, decompressed */
+	size_t raw_cap, raw_len, raw_pos;
+	bool in_events;
+	bool done;
+	bool first_block;
+	struct rec_header hdr;
+	struct clock_ref ref;
+	struct reader_stats st;
+};
+
+/* Makes at least `need` bytes from pos available if the file has them;
+ * returns how many are. */
+static size_t fill(struct reader *r, size_t need)
+{
+	if (r->len - r->pos >= need || r->eof)
+		return r->len - r->pos;
+	if (r->pos) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->buf_off += r->pos;
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	if (need > r->cap) {
+		size_t cap = need < (256u << 10) ? (256u << 10) : need;
+		uint8_t *b = realloc(r->buf, cap);
+
+		if (!b)
+			return r->len;	/* treated as the end of the data */
+		r->buf = b;
+		r->cap = cap;
+	}
+	while (r->len < need && !r->eof) {
+		size_t n = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+
+		r->len += n;
+		if (n == 0)
+			r->eof = true;
+	}
+	return r->len;
+}
+
+static uint64_t offset(const struct reader *r)
+{
+	return r->buf_off + r->pos;
+}
+
+static void copy_str(char *dst, size_t dlen, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	if (n > dlen - 1)
+		n = dlen - 1;
+	/* a file is untrusted: no control bytes reach the terminal */
+	for (i = 0; i < n && src[i]; i++)
+		dst[i] = src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+static void parse_header(struct reader *r, const uint8_t *b, size_t len)
+{
+	struct rec_header *h = &r->hdr;
+	size_t off = 0;
+
+	while (off + 4 <= len) {
+		uint16_t tag = rec__get16(b + off), n = rec__get16(b + off + 2);
+		const uint8_t *v = b + off + 4;
+
+		if (n > len - off - 4) {
+			r->st.bad_records++;
+			break;
+		}
+		switch (tag) {
+		case REC_HDR_HOST:
+			copy_str(h->host, sizeof(h->host), v, n);
+			break;
+		case REC_HDR_KERNEL:
+			copy_str(h->kernel, sizeof(h->kernel), v, n);
+			break;
+		case REC_HDR_BOOT_ID:
+			copy_str(h->boot_id, sizeof(h->boot_id), v, n);
+			break;
+		case REC_HDR_VERSION:
+			copy_str(h->version, sizeof(h->version), v, n);
+			break;
+		case REC_HDR_FILTER:
+			copy_str(h->filter, sizeof(h->filter), v, n);
+			break;
+		case REC_HDR_CLOCK:
+			if (n >= 16) {
+				h->ref.boot_ns = rec__get64(v);
+				h->ref.wall_ns = rec__get64(v + 8);
+				h->have_ref = true;
+				r->ref = h->ref;
+			}
+			break;
+		case REC_HDR_SEQ:
+			if (n >= 4)
+				h->seq = rec__get32(v);
+			break;
+		case REC_HDR_CREATED:
+			if (n >= 8)
+				h->created_ns = rec__get64(v);
+			break;
+		default:
+			break;	/* a field of a later minor version */
+		}
+		off += 4 + n;
+	}
+	r->st.have_header = true;
+}
+
+static bool header_ok(const uint8_t *h)
+{
+	return rec__get32(h) == REC_SYNC && rec__get32(h + 24) == crc32(0, h, 24);
+}
+
+/* From a bad spot, finds the next block header whose own CRC holds. */
+static void resync(struct reader *r)
+{
+	uint64_t start = offset(r);
+	uint8_t sync[4];
+
+	rec__put32(sync, REC_SYNC);
+	r->st.bad_blocks++;
+	r->pos++;
+	for (;;) {
+		size_t avail = fill(r, REC_BLOCK_HDR_LEN);
+		uint8_t *hit;
+
+		if (avail < REC_BLOCK_HDR_LEN) {
+			/* no header fits any more: the rest is the corrupt region */
+			r->pos += avail;
+			r->done = true;
+			break;
+		}
+		hit = memmem(r->buf + r->pos, avail, sync, sizeof(sync));
+		if (!hit) {
+			r->pos += avail - 3;	/* a marker may straddle the refill */
+			continue;
+		}
+		r->pos = hit - r->buf;
+		if (fill(r, REC_BLOCK_HDR_LEN) < REC_BLOCK_HDR_LEN)
+			continue;	/* the loop ends it */
+		if (header_ok(r->buf + r->pos))
+			break;
+		r->pos++;
+	}
+	r->st.bad_bytes += offset(r) - start;
+}
+
+/* Reads the next block. Returns 1 if one was handled, 0 at the end. */
+static int next_block(struct reader *r)
+{
+	for (;;) {
+		size_t avail = fill(r, REC_BLOCK_HDR_LEN);
+		const uint8_t *h = r->buf + r->pos;
+		uint32_t stored, raw, crc_stored, crc_raw;
+		int type, flags;
+
+		if (r->done || avail == 0)
+			return 0;
+		/* another recording appended (cat a b > c): skip its prefix */
+		if (avail >= REC_PREFIX_LEN && !memcmp(h, REC_MAGIC, REC_MAGIC_LEN) &&
+		    rec__get16(h + 8) == REC_MAJOR) {
+			r->pos += REC_PREFIX_LEN;
+			continue;
+		}
+		if (avail < REC_BLOCK_HDR_LEN) {
+			r->st.tail_bytes = avail;
+			r->pos += avail;
+			return 0;
+		}
+		if (!header_ok(h)) {
+			resync(r);
+			continue;
+		}
+		type = h[4];
+		flags = h[5];
+		stored = rec__get32(h + 8);
+		raw = rec__get32(h + 12);
+		crc_stored = rec__get32(h + 16);
+		crc_raw = rec__get32(h + 20);
+		if (stored > REC_BLOCK_MAX || raw > REC_BLOCK_MAX ||
+		    (!(flags & REC_FLAG_ZLIB) && stored != raw)) {
+			resync(r);
+			continue;
+		}
+		avail = fill(r, REC_BLOCK_HDR_LEN + (size_t)stored);
+		if (avail < REC_BLOCK_HDR_LEN + (size_t)stored) {
+			r->st.tail_bytes = avail;
+			r->pos += avail;
+			r->done = true;
+			return 0;
+		}
+		h = r->buf + r->pos;
+		const uint8_t *payload = h + REC_BLOCK_HDR_LEN;
+
+		if (crc32(0, payload, stored) != crc_stored) {
+			/* the header's CRC vouches for the length: skip just this block */
+			r->st.bad_blocks++;
+			r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
+			r->pos += REC_BLOCK_HDR_LEN + stored;
+			continue;
+		}
+		if (raw > r->raw_cap) {
+			uint8_t *b = realloc(r->raw, raw);
+
+			if (!b)
+				return -ENOMEM;
+			r->raw = b;
+			r->raw_cap = raw;
+		}
+		if (flags & REC_FLAG_ZLIB) {
+			uLongf out = raw;
+
+			if (uncompress(r->raw, &out, payload, stored) != Z_OK || out != raw) {
+				r->st.bad_blocks++;
+				r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
+				r->pos += REC_BLOCK_HDR_LEN + stored;
+				continue;
+			}
+		} else if (raw) {
+			memcpy(r->raw, payload, raw);
+		}
+		r->pos += REC_BLOCK_HDR_LEN + stored;
+		if (crc32(0, r->raw, raw) != crc_raw) {
+			r->st.bad_blocks++;
+			r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
+			continue;
+		}
+		r->st.blocks++;
+		r->st.clean_end = false;
+		r->raw_len = raw;
+		r->raw_pos = 0;
+		r->in_events = false;
+		switch (type) {
+		case REC_BLOCK_HEADER:
+			parse_header(r, r->raw, raw);
+			break;
+		case REC_BLOCK_EVENTS:
+			r->in_events = true;
+			break;
+		case REC_BLOCK_STATS:
+		case REC_BLOCK_END:
+			if (raw >= REC_STATS_LEN) {
+				decode_stats(r->raw, &r->st.stats);
+				r->st.have_stats = true;
+			}
+			r->st.clean_end = type == REC_BLOCK_END;
+			break;
+		default:
+			break;	/* a block type of a later minor version */
+		}
+		return 1;
+	}
+}
+
+static int decode_event(struct reader *r, struct event *ev, int type, const uint8_t *b)
+{
+	size_t i;
+
+	memset(ev, 0, sizeof(*ev));
+	for (i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].rec == type)
+			break;
+	if (i == N_REC_TYPES || (b[44] != 4 && b[44] != 6))
+		return -EINVAL;
+	ev->kind = rec_types[i].kind;
+	ev->boot_ns = rec__get64(b);
+	ev->wall_ns = clock_ref__wall(&r->ref, ev->boot_ns);
+	ev->sock = rec__get64(b + 8);
+	ev->ino = rec__get64(b + 16);
+	ev->old_ns = rec__get64(b + 24);
+	ev->netns = rec__get32(b + 32);
+	ev->pid = rec__get32(b + 36);
+	ev->tid = rec__get32(b + 40);
+	ev->family = b[44] == 4 ? AF_INET : AF_INET6;
+	ev->proto = b[45];
+	ev->old_state = b[46];
+	ev->new_state = b[47];
+	ev->owner_src = b[48] < ST_OWNER__MAX ? b[48] : ST_OWNER_UNKNOWN;
+	ev->role = b[49] < ST_ROLE__MAX ? b[49] : ST_ROLE_UNKNOWN;
+	ev->lport = rec__get16(b + 50);
+	ev->rport = rec__get16(b + 52);
+	memcpy(&ev->laddr, b + 54, 16);
+	memcpy(&ev->raddr, b + 70, 16);
+	memcpy(ev->comm, b + 86, TASK_COMM_LEN);
+	ev->comm[TASK_COMM_LEN] = '\0';
+	ev->syn_retrans = rec__get32(b + 102);
+	ev->err = (int32_t)rec__get32(b + 106);
+	ev->outcome = b[110] < OUTCOME__MAX ? b[110] : OUTCOME_IN_PROGRESS;
+	ev->diag.cause = b[111] <= DIAG_NO_LISTENER ? b[111] : DIAG_NONE;
+	ev->elapsed_ns = rec__get64(b + 112);
+	ev->diag.pid = rec__get32(b + 120);
+	ev->diag.queue = rec__get32(b + 124);
+	ev->diag.backlog = rec__get32(b + 128);
+	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
+	ev->diag.comm[TASK_COMM_LEN] = '\0';
+	return 0;
+}
+
+int reader__next(struct reader *r, struct event *ev)
+{
+	for (;;) {
+		while (r->in_events && r->raw_pos + 4 <= r->raw_len) {
+			const uint8_t *rec = r->raw + r->raw_pos;
+			uint16_t type = rec__get16(rec), len = rec__get16(rec + 2);
+
+			if (len > r->raw_len - r->raw_pos - 4) {
+				r->st.bad_records++;
+				break;
+			}
+			r->raw_pos += 4 + len;
+			switch (type) {
+			case REC_TCP_STATE:
+			case REC_TCP_SOCKET:
+			case REC_SYN_RETRANS:
+			case REC_CONNECT:
+			case REC_SYN_ALERT:
+				/* longer bodies carry fields of a later minor version */
+				if (len < REC_EVENT_LEN || decode_event(r, ev, type, rec + 4)) {
+					r->st.bad_records++;
+					continue;
+				}
+				r->st.events++;
+				r->st.by_type[type]++;
+				if (r->st.events == 1 || ev->wall_ns < r->st.first_wall)
+					r->st.first_wall = ev->wall_ns;
+				if (ev->wall_ns > r->st.last_wall)
+					r->st.last_wall = ev->wall_ns;
+				return 1;
+			case REC_CLOCK:
+				if (len < REC_CLOCK_LEN) {
+					r->st.bad_records++;
+					continue;
+				}
+				r->ref.boot_ns = rec__get64(rec + 4);
+				r->ref.wall_ns = rec__get64(rec + 12);
+				break;
+			default:
+				r->st.unknown_records++;
+				break;
+			}
+		}
+		if (r->in_events && r->raw_pos < r->raw_len && r->raw_pos + 4 > r->raw_len)
+			r->st.bad_records++;
+		r->in_events = false;
+		int n = next_block(r);
+
+		r->st.file_bytes = offset(r);
+		if (n <= 0) {
+			if (n == 0 && ferror(r->f))
+				return -EIO;
+			return n;
+		}
+	}
+}
+
+struct reader *reader__open_file(FILE *f, char *err, size_t errlen)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	size_t avail;
+	int e;
+
+	if (!r) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->f = f;
+	avail = fill(r, REC_PREFIX_LEN);
+	if (ferror(f)) {
+		e = EIO;
+		snprintf(err, errlen, "%s", strerror(e));
+		goto fail;
+	}
+	if (avail < REC_PREFIX_LEN || memcmp(r->buf, REC_MAGIC, REC_MAGIC_LEN)) {
+		e = EBADMSG;
+		snprintf(err, errlen, "not a socktrace recording%s",
+			 avail == 0 ? " (empty file)" : "");
+		goto fail;
+	}
+	r->hdr.major = rec__get16(r->buf + 8);
+	r->hdr.minor = rec__get16(r->buf + 10);
+	if (r->hdr.major != REC_MAJOR) {
+		e = EPROTONOSUPPORT;
+		snprintf(err, errlen, "recording format version %u.%u is not supported "
+			 "(this socktrace reads %u.x)", r->hdr.major, r->hdr.minor, REC_MAJOR);
+		goto fail;
+	}
+	r->pos = REC_PREFIX_LEN;
+	/* the header block comes first; read it now so the caller has it */
+	if (next_block(r) < 0) {
+		e = ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	r->st.file_bytes = offset(r);
+	return r;
+fail:
+	reader__close(r);
+	errno = e;
+	return NULL;
+}
+
+struct reader *reader__open(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rbe");
+
+	if (!f) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	return reader__open_file(f, err, errlen);
+}
+
+const struct rec_header *reader__header(const struct reader *r)
+{
+	return &r->hdr;
+}
+
+const struct reader_stats *reader__stats(const struct reader *r)
+{
+	return &r->st;
+}
+
+bool reader__truncated(const struct reader *r)
+{
+	return !r->st.clean_end || r->st.tail_bytes;
+}
+
+void reader__close(struct reader *r)
+{
+	if (!r)
+		return;
+	if (r->f)
+		fclose(r->f);
+	free(r->buf);
+	free(r->raw);
+	free(r);
+}

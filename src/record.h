@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Recordings: the file format of docs/recording.md. A recorder writes the
+ * events that passed the filter; a reader hands them back as the same
+ * struct event, with the original wall-clock times. */
+#ifndef ST_RECORD_H
+#define ST_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "event.h"
+#include "sink.h"
+
+#define REC_MAGIC "\x89STR\r\n\x1a\n"
+#define REC_MAGIC_LEN 8
+#define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
+#define REC_MAJOR 1
+#define REC_MINOR 0
+
+#define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
+#define REC_BLOCK_HDR_LEN 28
+#define REC_BLOCK_MAX (16u << 20)	/* readers reject longer payloads */
+#define REC_BLOCK_TARGET (64u << 10)	/* writers flush at this much raw data */
+#define REC_FLAG_ZLIB 0x01
+
+enum rec_block_type {
+	REC_BLOCK_HEADER = 1,
+	REC_BLOCK_EVENTS = 2,
+	REC_BLOCK_STATS = 3,
+	REC_BLOCK_END = 4,
+};
+
+/* Event records carry their kind; their numbers are the file's, mapped to
+ * enum event_kind explicitly. */
+enum rec_record_type {
+	REC_TCP_STATE = 1,
+	REC_TCP_SOCKET = 2,
+	REC_SYN_RETRANS = 3,
+	REC_CONNECT = 4,
+	REC_SYN_ALERT = 5,
+	REC_EVENT__MAX,
+	REC_CLOCK = 64,
+};
+
+#define REC_EVENT_LEN 148	/* body of every event record in 1.0 */
+#define REC_CLOCK_LEN 16
+#define REC_STATS_LEN 56
+
+enum rec_header_tag {
+	REC_HDR_HOST = 1,
+	REC_HDR_KERNEL = 2,
+	REC_HDR_BOOT_ID = 3,
+	REC_HDR_VERSION = 4,
+	REC_HDR_FILTER = 5,
+	REC_HDR_CLOCK = 6,
+	REC_HDR_SEQ = 7,
+	REC_HDR_CREATED = 8,
+};
+
+struct rec_header {
+	uint16_t major, minor;
+	char host[256];
+	char kernel[256];
+	char boot_id[64];
+	char version[64];
+	char filter[1024];
+	struct clock_ref ref;
+	bool have_ref;
+	uint32_t seq;		/* file number within a rotated recording */
+	uint64_t created_ns;	/* wall clock when the file was opened */
+};
+
+struct rec_stats {
+	uint64_t boot_ns;	/* when the statistics were taken */
+	uint64_t events;	/* events that passed the filter so far (run) */
+	uint64_t snapshot;	/* of which existing sockets */
+	uint64_t lost;		/* lost by the kernel so far (run) */
+	uint64_t filtered;	/* dropped by the filters so far (run) */
+	uint64_t elapsed_ns;	/* since tracing started */
+	uint64_t file_events;	/* events in this file */
+};
+
+struct recorder_opts {
+	const char *path;		/* an strftime pattern with rotate_secs */
+	uint64_t rotate_bytes;		/* 0: no size rotation */
+	uint32_t rotate_secs;		/* 0: no time rotation */
+	uint32_t rotate_count;		/* 0: keep every file */
+	const char *filter_text;	/* stored in each header */
+	const struct clock_ref *ref;	/* the source's clock reference */
+	const struct rec_header *origin;	/* replay: host, kernel, boot id */
+	int level;			/* zlib level, 0 for the default (6) */
+};
+
+struct recorder;
+
+/* Creates the first file and writes its header. NULL with errno set. */
+struct recorder *recorder__open(const struct recorder_opts *o);
+int recorder__write(struct recorder *r, const struct event *ev);
+/* Writes the pending events as a block when force, or when the oldest is a
+ * second old; starts the next file when -G says so. */
+int recorder__flush(struct recorder *r, bool force);
+/* Writes a statistics block if anything changed since the last one. */
+int recorder__stats(struct recorder *r, const struct rec_stats *st);
+/* Flushes, writes the end block (st may be NULL), closes and frees. */
+int recorder__close(struct recorder *r, const struct rec_stats *st);
+/* The file being written. */
+const char *recorder__path(const struct recorder *r);
+uint64_t recorder__bytes(const struct recorder *r);	/* over all files */
+
+/* A sink that records; its free does not close the recorder. */
+struct sink *sink_record__new(struct recorder *r);
+
+struct reader_stats {
+	uint64_t events;		/* decoded events */
+	uint64_t by_type[REC_EVENT__MAX];	/* by enum rec_record_type */
+	uint64_t unknown_records;	/* types this version does not know */
+	uint64_t bad_records;		/* malformed inside a good block */
+	uint64_t blocks;		/* good blocks */
+	uint64_t bad_blocks;		/* corrupt blocks or regions skipped */
+	uint64_t bad_bytes;		/* bytes skipped with them */
+	uint64_t tail_bytes;		/* an incomplete last block */
+	uint64_t file_bytes;		/* bytes consumed */
+	bool clean_end;			/* the last block is an end block */
+	bool have_header;
+	bool have_stats;
+	struct rec_stats stats;		/* the last statistics or end block */
+	uint64_t first_wall, last_wall;	/* earliest and latest event */
+};
+
+struct reader;
+
+/* Opens a recording and reads its prefix and header. NULL with errno set
+ * and a reason in err: EBADMSG for a file that is not a recording,
+ * EPROTONOSUPPORT for an unknown major version. */
+struct reader *reader__open(const char *path, char *err, size_t errlen);
+/* The same on an open stream, which the reader then owns. */
+struct reader *reader__open_file(FILE *f, char *err, size_t errlen);
+/* Returns 1 with the next event, 0 at the end, -errno on a read error.
+ * Corrupt and truncated parts are skipped and counted, never fatal. */
+int reader__next(struct reader *r, struct event *ev);
+const struct rec_header *reader__header(const struct reader *r);
+const struct reader_stats *reader__stats(const struct reader *r);
+/* The file ended without an end block, or in the middle of a block. */
+bool reader__truncated(const struct reader *r);
+void reader__close(struct reader *r);
+
+/* Little-endian encoding, shared with the tests. */
+void rec__put16(uint8_t *p, uint16_t v);
+void rec__put32(uint8_t *p, uint32_t v);
+void rec__put64(uint8_t *p, uint64_t v);
+uint16_t rec__get16(const uint8_t *p);
+uint32_t rec__get32(const uint8_t *p);
+uint64_t rec__get64(const uint8_t *p);
+/* Encodes one event record (type, length, body) into buf of at least
+ * 4 + REC_EVENT_LEN bytes; returns its length, 0 for a kind the format
+ * does not know. */
+size_t rec__encode_event(uint8_t *buf, const struct event *ev);
+const char *rec__type_name(int type);
+
+#endif /* ST_RECORD_H */

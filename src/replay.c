@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include "format.h"
+#include "replay.h"
+
+int replay__open(struct replay *rp, const char *const *paths, int n)
+{
+	char msg[256];
+
+	memset(rp, 0, sizeof(*rp));
+	for (int i = 0; i < n; i++) {
+		rp->paths[i] = paths[i];
+		rp->readers[i] = reader__open(paths[i], msg, sizeof(msg));
+		if (!rp->readers[i]) {
+			int err = -errno;
+
+			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", paths[i], msg);
+			replay__close(rp);
+			return err;
+		}
+		rp->n = i + 1;
+	}
+	return 0;
+}
+
+static void warn_file(const char *path, struct reader *r)
+{
+	const struct reader_stats *st = reader__stats(r);
+
+	if (st->bad_blocks)
+		fprintf(stderr, "socktrace: warning: %s: skipped %llu corrupt block%s (%llu bytes)\n",
+			path, (unsigned long long)st->bad_blocks, st->bad_blocks == 1 ? "" : "s",
+			(unsigned long long)st->bad_bytes);
+	if (st->unknown_records)
+		fprintf(stderr, "socktrace: warning: %s: skipped %llu records of types this version does not know (a newer socktrace wrote them)\n",
+			path, (unsigned long long)st->unknown_records);
+	if (st->bad_records)
+		fprintf(stderr, "socktrace: warning: %s: skipped %llu malformed records\n",
+			path, (unsigned long long)st->bad_records);
+	if (reader__truncated(r))
+		fprintf(stderr, "socktrace: warning: %s: truncated after %llu events (%s)\n",
+			path, (unsigned long long)st->events,
+			st->tail_bytes ? "the last block is incomplete" :
+					 "no end block: the recorder did not close it");
+}
+
+static bool in_window(uint64_t wall, uint64_t base, const struct time_bound *since,
+		      const struct time_bound *until)
+{
+	if (since->set && wall < (since->relative ? base + since->ns : since->ns))
+		return false;
+	if (until->set && wall >= (until->relative ? base + until->ns : until->ns))
+		return false;
+	return true;
+}
+
+int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound *since,
+		const struct time_bound *until, volatile sig_atomic_t *stop)
+{
+	struct event heads[OPTS_MAX_FILES];
+	bool have[OPTS_MAX_FILES] = {};
+	uint64_t base = UINT64_MAX;
+	bool any = false;
+	int err = 0;
+
+	for (int i = 0; i < rp->n; i++) {
+		int n = reader__next(rp->readers[i], &heads[i]);
+
+		if (n < 0) {
+			err = n;
+			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
+				rp->paths[i], strerror(-n));
+			goto out;
+		}
+		have[i] = n == 1;
+		if (have[i] && heads[i].wall_ns < base)
+			base = heads[i].wall_ns;
+	}
+	/* a merge by wall clock: the one clock that recordings of different
+	 * hosts or boots share */
+	while (!pl->done && !(stop && *stop)) {
+		int best = -1, n;
+
+		for (int i = 0; i < rp->n; i++)
+			if (have[i] && (best < 0 || heads[i].wall_ns < heads[best].wall_ns))
+				best = i;
+		if (best < 0)
+			break;
+		if (in_window(heads[best].wall_ns, base, since, until)) {
+			if (!any || heads[best].wall_ns < rp->first_wall)
+				rp->first_wall = heads[best].wall_ns;
+			if (heads[best].wall_ns > rp->last_wall)
+				rp->last_wall = heads[best].wall_ns;
+			any = true;
+			pipeline__push(pl, &heads[best]);
+		} else {
+			pl->stats.filtered++;
+		}
+		n = reader__next(rp->readers[best], &heads[best]);
+		if (n < 0) {
+			err = n;
+			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
+				rp->paths[best], strerror(-n));
+			goto out;
+		}
+		have[best] = n == 1;
+	}
+out:
+	for (int i = 0; i < rp->n; i++) {
+		const struct reader_stats *st = reader__stats(rp->readers[i]);
+
+		if (st->have_stats)
+			rp->lost += st->stats.lost;
+		/* warnings only about files read to their end */
+		if (!have[i] && !err)
+			warn_file(rp->paths[i], rp->readers[i]);
+	}
+	return err;
+}
+
+void replay__close(struct replay *rp)
+{
+	for (int i = 0; i < rp->n; i++)
+		reader__close(rp->readers[i]);
+	rp->n = 0;
+}
+
+int info__print(const char *path, FILE *out)
+{
+	const struct reader_stats *st;
+	const struct rec_header *h;
+	struct reader *r;
+	struct event ev;
+	char msg[256], t1[64], t2[64];
+	int n;
+
+	r = reader__open(path, msg, sizeof(msg));
+	if (!r) {
+		fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", path, msg);
+		return 1;
+	}
+	while ((n = reader__next(r, &ev)) == 1)
+		;
+	if (n < 0) {
+		fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", path, strerror(-n));
+		reader__close(r);
+		return 1;
+	}
+	h = reader__header(r);
+	st = reader__stats(r);
+	fprintf(out, "File:              %s\n", path);
+	fprintf(out, "Format:            socktrace recording %u.%u\n", h->major, h->minor);
+	if (!st->have_header)
+		fprintf(out, "Header:            missing or corrupt\n");
+	fprintf(out, "Host:              %s\n", h->host);
+	fprintf(out, "Kernel:            %s\n", h->kernel);
+	fprintf(out, "Boot id:           %s\n", h->boot_id);
+	fprintf(out, "socktrace version: %s\n", h->version);
+	fprintf(out, "Filter:            %s\n", h->filter[0] ? h->filter : "(none)");
+	fprintf(out, "File number:       %u\n", h->seq);
+	if (h->created_ns) {
+		format__rfc3339(t1, sizeof(t1), h->created_ns);
+		fprintf(out, "Created:           %s\n", t1);
+	}
+	if (st->events) {
+		format__rfc3339(t1, sizeof(t1), st->first_wall);
+		format__rfc3339(t2, sizeof(t2), st->last_wall);
+		fprintf(out, "First event:       %s\n", t1);
+		fprintf(out, "Last event:        %s\n", t2);
+		fprintf(out, "Span:              %.6f s\n", (st->last_wall - st->first_wall) / 1e9);
+	} else {
+		fprintf(out, "First event:       -\nLast event:        -\nSpan:              0 s\n");
+	}
+	fprintf(out, "Events:            %llu\n", (unsigned long long)st->events);
+	for (int t = 1; t < REC_EVENT__MAX; t++) {
+		char label[32];
+
+		if (!st->by_type[t] && t > REC_TCP_SOCKET)
+			continue;
+		snprintf(label, sizeof(label), "%s:", rec__type_name(t));
+		fprintf(out, "  %-17s%llu\n", label, (unsigned long long)st->by_type[t]);
+	}
+	if (st->unknown_records)
+		fprintf(out, "  unknown types:   %llu\n", (unsigned long long)st->unknown_records);
+	if (st->have_stats)
+		fprintf(out, "Lost events:       %llu\n", (unsigned long long)st->stats.lost);
+	else
+		fprintf(out, "Lost events:       unknown (no statistics block)\n");
+	fprintf(out, "Blocks:            %llu\n", (unsigned long long)st->blocks);
+	fprintf(out, "Corrupt blocks:    %llu (%llu bytes skipped)\n",
+		(unsigned long long)st->bad_blocks, (unsigned long long)st->bad_bytes);
+	if (st->bad_records)
+		fprintf(out, "Malformed records: %llu\n", (unsigned long long)st->bad_records);
+	fprintf(out, "Size:              %llu bytes", (unsigned long long)st->file_bytes);
+	if (st->events)
+		fprintf(out, " (%.1f bytes per event)", (double)st->file_bytes / st->events);
+	fprintf(out, "\n");
+	if (!reader__truncated(r))
+		fprintf(out, "End:               clean close\n");
+	else
+		fprintf(out, "End:               truncated after %llu events (%s)\n",
+			(unsigned long long)st->events,
+			st->tail_bytes ? "the last block is incomplete" :
+					 "no end block: the recorder did not close it");
+	reader__close(r);
+	return 0;
+}

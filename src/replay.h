@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The file source: recordings into the pipeline, merged in time order. */
+#ifndef ST_REPLAY_H
+#define ST_REPLAY_H
+
+#include <signal.h>
+#include <stdio.h>
+#include "opts.h"
+#include "pipeline.h"
+#include "record.h"
+
+struct replay {
+	struct reader *readers[OPTS_MAX_FILES];
+	const char *paths[OPTS_MAX_FILES];
+	int n;
+	uint64_t first_wall, last_wall;	/* of the events replayed */
+	uint64_t lost;			/* as the recordings counted it */
+};
+
+/* Opens every file; prints why one cannot be read. Returns 0 or -errno. */
+int replay__open(struct replay *rp, const char *const *paths, int n);
+/* Feeds the events within [since, until) to the pipeline in wall-clock
+ * order until the end, the pipeline is done or *stop is set. Prints the
+ * warnings about truncated and corrupt files. Returns 0 or -errno. */
+int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound *since,
+		const struct time_bound *until, volatile sig_atomic_t *stop);
+void replay__close(struct replay *rp);
+
+/* capinfos for recordings: prints what FILE holds. Returns 0, or 1 if it
+ * cannot be read as a recording. */
+int info__print(const char *path, FILE *out);
+
+#endif /* ST_REPLAY_H */

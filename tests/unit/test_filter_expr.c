@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* filter.c: the expression language against a fixed set of events, its
+ * syntax errors, and what goes down to the kernel. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "filter.h"
+#include "harness.h"
+
+static struct in6_addr addr6(const char *s)
+{
+	struct in6_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, s, &a) != 1 && inet_pton(AF_INET6, s, &a) != 1)
+		FAIL("bad address literal %s", s);
+	return a;
+}
+
+static struct event mk(int kind, int family, const char *l, int lport, const char *r, int rport,
+		       int old, int new, int pid, const char *comm)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.family = family;
+	ev.proto = IPPROTO_TCP;
+	ev.laddr = addr6(l);
+	ev.raddr = addr6(r);
+	ev.lport = lport;
+	ev.rport = rport;
+	ev.old_state = old;
+	ev.new_state = new;
+	ev.pid = pid;
+	if (pid)
+		strcpy(ev.comm, comm);
+	return ev;
+}
+
+#define N_EV 4
+
+static void events(struct event ev[N_EV])
+{
+	/* e0: client 10.0.0.1:40000 -> 10.0.0.2:443 */
+	ev[0] = mk(EVENT_TCP_STATE, AF_INET, "10.0.0.1", 40000, "10.0.0.2", 443,
+		   ST_TCP_SYN_SENT, ST_TCP_ESTABLISHED, 100, "curl");
+	/* e1: server 10.0.0.2:443 <- 192.168.1.5:5555 */
+	ev[1] = mk(EVENT_TCP_STATE, AF_INET, "10.0.0.2", 443, "192.168.1.5", 5555,
+		   ST_TCP_LISTEN, ST_TCP_SYN_RECV, 200, "nginx");
+	/* e2: IPv6 2001:db8::1:8080 -> [2001:db8:1::2]:22 */
+	ev[2] = mk(EVENT_TCP_STATE, AF_INET6, "2001:db8::1", 8080, "2001:db8:1::2", 22,
+		   ST_TCP_ESTABLISHED, ST_TCP_FIN_WAIT1, 300, "ssh");
+	/* e3: an existing AF_INET6 socket with IPv4-mapped addresses, no owner */
+	ev[3] = mk(EVENT_TCP_SOCKET, AF_INET6, "::ffff:10.0.0.7", 1234, "::ffff:10.1.2.3", 80,
+		   0, ST_TCP_ESTABLISHED, 0, "");
+}
+
+static const struct {
+	const char *expr;
+	unsigned want;		/* bit i: event i matches */
+} table[] = {
+	{ "tcp", 0xf },
+	{ "udp", 0x0 },
+	{ "ip", 0x3 },
+	{ "ip6", 0xc },
+	{ "host 10.0.0.2", 0x3 },
+	{ "src host 10.0.0.2", 0x2 },
+	{ "dst host 10.0.0.2", 0x1 },
+	{ "src 10.0.0.2", 0x2 },
+	{ "host 10.0.0.7", 0x8 },
+	{ "host ::ffff:10.0.0.7", 0x8 },
+	{ "ip host 10.0.0.7", 0x0 },
+	{ "net 10.0.0.0/8", 0xb },
+	{ "dst net 10.1.0.0/16", 0x8 },
+	{ "net 2001:db8::/32", 0x4 },
+	{ "src net 2001:db8:1::/48", 0x0 },
+	{ "dst net 2001:db8:1::/48", 0x4 },
+	{ "net 192.168.1.5", 0x2 },
+	{ "port 443", 0x3 },
+	{ "src port 443", 0x2 },
+	{ "dst port 443", 0x1 },
+	{ "src or dst port 443", 0x3 },
+	{ "src and dst port 443", 0x0 },
+	{ "port ssh", 0x4 },
+	{ "portrange 1-1024", 0xf },
+	{ "src portrange 1-1024", 0x2 },
+	{ "dst portrange 5000-6000", 0x2 },
+	{ "state ESTABLISHED", 0xd },
+	{ "state listen", 0x2 },
+	{ "state syn-recv", 0x2 },
+	{ "pid 100", 0x1 },
+	{ "comm ssh", 0x4 },
+	{ "comm curl or comm nginx", 0x3 },
+	{ "not pid 100", 0xe },
+	{ "! pid 100", 0xe },
+	{ "port 443 and not src port 443", 0x1 },
+	/* and binds tighter than or */
+	{ "ip or port 22 and pid 300", 0x7 },
+	{ "port 22 and pid 300 or ip", 0x7 },
+	{ "(ip or port 22) and pid 300", 0x4 },
+	{ "ip6 and (pid 300 or port 80)", 0xc },
+	/* not binds tighter than and */
+	{ "not ip and not state ESTABLISHED", 0x0 },
+	{ "!ip && !port 22", 0x8 },
+	{ "not (port 443 or port 22)", 0x8 },
+	{ "not not ip", 0x3 },
+	{ "state ESTABLISHED and not state FIN_WAIT1", 0x9 },
+	/* a bare value repeats the last primitive, as in pcap-filter */
+	{ "port 443 or 22", 0x7 },
+	{ "dst port 443 or 80", 0x9 },
+	{ "tcp dst port 80", 0x8 },
+	{ "udp dst port 80 or 443", 0x0 },
+	{ "pid 100 or 300", 0x5 },
+	{ "((port 443))", 0x3 },
+	{ "port 443 || port 22 && comm nobody", 0x3 },
+};
+
+TEST(filter_expr_table)
+{
+	struct event ev[N_EV];
+	char err[256];
+
+	events(ev);
+	for (size_t t = 0; t < sizeof(table) / sizeof(table[0]); t++) {
+		struct filter f;
+		unsigned got = 0;
+
+		memset(&f, 0, sizeof(f));
+		if (filter__parse(&f, table[t].expr, err, sizeof(err)))
+			FAIL("'%s' does not parse: %s", table[t].expr, err);
+		for (int i = 0; i < N_EV; i++)
+			if (filter__match(&f, &ev[i]))
+				got |= 1u << i;
+		filter__free(&f);
+		ASSERT_MSG(got == table[t].want, "'%s' matches events 0x%x, expected 0x%x",
+			   table[t].expr, got, table[t].want);
+	}
+}
+
+TEST(filter_expr_ands_with_options)
+{
+	struct event ev[N_EV];
+	struct filter f;
+	char err[256];
+
+	events(ev);
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__add_ports(&f, "443"), 0);
+	ASSERT_EQ(filter__parse(&f, "ip6 or pid 200", err, sizeof(err)), 0);
+	ASSERT_FALSE(filter__is_empty(&f));
+	ASSERT_FALSE(filter__match(&f, &ev[0]));
+	ASSERT_TRUE(filter__match(&f, &ev[1]));
+	ASSERT_FALSE(filter__match(&f, &ev[2]));
+	/* a blank expression sets none */
+	ASSERT_EQ(filter__parse(&f, "  ", err, sizeof(err)), 0);
+	ASSERT_NULL(f.expr);
+	ASSERT_TRUE(filter__match(&f, &ev[0]));
+	filter__free(&f);
+}
+
+static const struct {
+	const char *expr;
+	const char *msg;
+} errors[] = {
+	{ "port", "column 5: expected a port number or service name, got end of expression" },
+	{ "port 70000", "column 6: expected a port number or service name, got '70000'" },
+	{ "host 300.1.1.1", "column 6: expected an IPv4 or IPv6 address, got '300.1.1.1'" },
+	{ "net 10.0.0.1/8", "column 5: expected a network such as 10.0.0.0/8 or 2001:db8::/32 (no host bits set), got '10.0.0.1/8'" },
+	{ "net 10.0.0.0/33", "column 5: expected a network" },
+	{ "port 80 and", "column 12: expected a primitive" },
+	{ "port 80 and or port 1", "column 13: expected a primitive" },
+	{ "(port 80", "column 9: expected ')' to close the '(' at column 1, got end of expression" },
+	{ "port 80)", "column 8: expected 'and', 'or' or the end of the expression, got ')'" },
+	{ "port 80 port 81", "column 9: expected 'and', 'or' or the end of the expression, got 'port'" },
+	{ "portrange 5-1", "column 11: expected a port range such as 1024-65535, got '5-1'" },
+	{ "portrange 5", "column 11: expected a port range" },
+	{ "pid 0", "column 5: expected a process id, got '0'" },
+	{ "comm abcdefghijklmnop", "column 6: expected a command name of 1 to 15 characters" },
+	{ "state FOO", "column 7: expected a TCP state name such as ESTABLISHED, got 'FOO'" },
+	{ "foo", "column 1: expected a primitive" },
+	{ "src foo", "column 5: expected an IPv4 or IPv6 address, got 'foo'" },
+	{ "src", "column 4: expected host, net, port or portrange, got end of expression" },
+	{ "port 80 & 443", "column 9: expected 'and', 'or' or the end of the expression, got '&'" },
+	{ "not", "column 4: expected a primitive" },
+	{ "()", "column 2: expected a primitive" },
+	{ "port 80 or tcp 443", "column 16: expected 'and', 'or' or the end of the expression, got '443'" },
+};
+
+TEST(filter_expr_syntax_errors)
+{
+	char err[256];
+
+	for (size_t t = 0; t < sizeof(errors) / sizeof(errors[0]); t++) {
+		struct filter f;
+		int r;
+
+		memset(&f, 0, sizeof(f));
+		err[0] = '\0';
+		r = filter__parse(&f, errors[t].expr, err, sizeof(err));
+		ASSERT_MSG(r == -EINVAL, "'%s' parsed (%d), expected an error", errors[t].expr, r);
+		ASSERT_MSG(!strncmp(err, errors[t].msg, strlen(errors[t].msg)),
+			   "'%s': error '%s', expected '%s'", errors[t].expr, err, errors[t].msg);
+		ASSERT_NULL(f.expr);
+	}
+}
+
+TEST(filter_expr_kernel_pushdown)
+{
+	struct filter f, k;
+	char err[256];
+
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "ip and port 80 and (pid 5 or pid 6) and state LISTEN",
+				err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.family, AF_INET);
+	ASSERT_EQ(k.n_ports, 1);
+	ASSERT_EQ(k.ports[0], 80);
+	ASSERT_EQ(k.n_pids, 0);		/* under an or: userspace only */
+	ASSERT_EQ(k.states, 1u << ST_TCP_LISTEN);
+	ASSERT_NULL(k.expr);
+
+	ASSERT_EQ(filter__parse(&f, "port 80 or port 81", err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.n_ports, 0);
+	ASSERT_EQ(filter__parse(&f, "not ip6 and portrange 1-5 and src port 9", err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.family, 0);
+	ASSERT_EQ(k.n_ports, 1);	/* the kernel's either-side check is a superset */
+	ASSERT_EQ(k.ports[0], 9);
+
+	/* the options' lists win; the expression still applies in userspace */
+	ASSERT_EQ(filter__add_ports(&f, "443"), 0);
+	ASSERT_EQ(filter__parse(&f, "port 80", err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.n_ports, 1);
+	ASSERT_EQ(k.ports[0], 443);
+	filter__free(&f);
+}
+
+TEST(filter_describe)
+{
+	struct filter f;
+	char err[256], buf[256];
+
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__describe(&f, buf, sizeof(buf)), 0);
+	ASSERT_STREQ(buf, "");
+	ASSERT_EQ(filter__add_pids(&f, "1,2"), 0);
+	ASSERT_EQ(filter__add_states(&f, "LISTEN"), 0);
+	f.family = AF_INET6;
+	ASSERT_EQ(filter__parse(&f, "tcp or port 80", err, sizeof(err)), 0);
+	ASSERT_EQ(filter__describe(&f, buf, sizeof(buf)), 0);
+	ASSERT_STREQ(buf, "(pid 1 or pid 2) and ip6 and (state LISTEN) and (tcp or port 80)");
+	/* what it describes parses again */
+	ASSERT_EQ(filter__parse(&f, buf, err, sizeof(err)), 0);
+	filter__free(&f);
+}
