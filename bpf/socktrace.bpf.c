@@ -18,6 +18,8 @@
 #define MAX_SOCKS	65536
 #define MAX_LISTENERS	8192
 #define MAX_FILTER	64
+/* a record and its ring buffer header */
+#define RECORD_SPACE	(sizeof(struct st_tcp_event) + 8)
 
 /* Filters, set by userspace before load; 0/false means off. */
 const volatile __u16 filter_family = 0;
@@ -269,9 +271,15 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		return 0;
 	}
 	__builtin_memcpy(e, &tmp, sizeof(*e));
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	if (wakeup_bytes) {
+		/* Wake the reader only for the record that crosses the mark:
+		 * a forced wakeup per record is an IPI per record. One missed
+		 * under a race costs at most the reader's poll period. */
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		flags = avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
 			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
 	bpf_ringbuf_submit(e, flags);
 	counter_inc(ST_CNT_EVENTS);
 	return 0;

@@ -31,6 +31,8 @@
 #define POLL_MS 100
 
 static volatile sig_atomic_t exiting;
+/* glibc ignores the size given to setvbuf() without a buffer */
+static char stdout_buf[1 << 16];
 static bool verbose;
 
 static void sig_handler(int sig)
@@ -200,7 +202,7 @@ static int replay_main(struct opts *o)
 	pipeline__init(&pl, &o->filter, o->count);
 	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
 	svc = services__load("/etc/services", "tcp");
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	err = 0;
 	if (!o->quiet)
 		err = pipeline__add_sink(&pl, o->json ? sink_json__new(stdout, svc) :
@@ -326,7 +328,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	/* large writes: under a connection storm the output is the hot path */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	err = 0;
 	if (!o.quiet)
 		err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
@@ -347,6 +349,8 @@ int main(int argc, char **argv)
 	}
 
 	start_ns = clock_ref__boot_now();
+	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
+	probe__free(&probe);
 	live = live__open(&o, &probe, &pl, &ref);
 	/* a variant that probed fine may still need what this kernel lacks */
 	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe)) {
@@ -355,7 +359,7 @@ int main(int argc, char **argv)
 	}
 	if (!live)
 		goto cleanup;
-	probe__free(&probe);	/* the vmlinux BTF is large and no longer needed */
+	probe__free(&probe);
 	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);

@@ -113,7 +113,7 @@ void opts__usage(FILE *out)
 "                            auto, tp_btf, tracepoint, fentry, kprobe\n"
 "      --probes              print the hook variants this kernel supports\n"
 "      --btf FILE            kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
-"      --ringbuf-kb KB       ring buffer size (default 4096, a power of two)\n"
+"      --ringbuf-kb KB       ring buffer size (default 8192, a power of two)\n"
 "  -v, --verbose             print libbpf debug messages\n"
 "  -h, --help                show this help\n"
 "      --version             print the version\n"
@@ -138,7 +138,7 @@ void opts__init(struct opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->snapshot = true;
-	o->ringbuf_kb = 4096;
+	o->ringbuf_kb = 8192;
 	o->syn_alert_ms = 1000;
 }
 

@@ -253,6 +253,11 @@ bool probe__fall_back(struct probe *p)
 {
 	bool moved = false;
 
+	if (!p->btf && !p->btf_err) {
+		p->btf = btf__load_vmlinux_btf();
+		if (!p->btf)
+			p->btf_err = -errno;
+	}
 	for (int c = CONCERN__MAX - 1; c >= 0 && !moved; c--) {
 		int cur = p->selected[c];
 

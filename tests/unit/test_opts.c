@@ -58,7 +58,7 @@ TEST(opts_defaults)
 
 	ASSERT_EQ(parse(&o, err, sizeof(err), NULL), 0);
 	ASSERT_TRUE(o.snapshot);
-	ASSERT_EQ(o.ringbuf_kb, 4096);
+	ASSERT_EQ(o.ringbuf_kb, 8192);
 	ASSERT_EQ(o.hook, HOOK_AUTO);
 	ASSERT_FALSE(o.json);
 	ASSERT_FALSE(o.probes);
