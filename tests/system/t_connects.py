@@ -452,15 +452,17 @@ def connect_timeout(ctx):
     inode of A; its alerts have diagnosis null (not a local address);
     connect_stats counts it."""
     pair = NetPair(ctx)
-    run_cmd(["ip", "netns", "exec", pair.b.name, "sysctl", "-qw", "net.ipv4.ip_forward=0"])
+    # /proc/sys directly: a minimal system has no sysctl(8) (procps)
+    run_cmd(["ip", "netns", "exec", pair.b.name, "sh", "-c",
+             "echo 0 > /proc/sys/net/ipv4/ip_forward"])
     # Linux 6.x: the first tcp_syn_linear_timeouts (4) SYN retransmits come
     # every second and are not bounded by TCP_SYNCNT alone (TCP_SYNCNT 1
     # then gives 2 retransmits). 0 restores the classic exponential
     # backoff, where TCP_SYNCNT 1 is one retransmit: 1 s, then 2 s, timeout.
     classic = os.path.exists("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
     if classic:
-        run_cmd(["ip", "netns", "exec", pair.a.name, "sysctl", "-qw",
-                 "net.ipv4.tcp_syn_linear_timeouts=0"])
+        run_cmd(["ip", "netns", "exec", pair.a.name, "sh", "-c",
+                 "echo 0 > /proc/sys/net/ipv4/tcp_syn_linear_timeouts"])
     run_cmd(["ip", "-n", pair.a.name, "route", "add", "203.0.113.0/24", "via", pair.B4])
     dst, port = "203.0.113.7", 47
     with Tracer(ctx, ["--no-snapshot", "--connects", "--syn-alert", str(ALERT_MS)]) as t:

@@ -1,6 +1,7 @@
 """Recording (-w), replay (-r), filter expressions on files, --info, and
 what a reader makes of files cut short or damaged."""
 import os
+import socket
 import shutil
 import signal
 import subprocess
@@ -224,9 +225,14 @@ def record_rotation_size(ctx):
     recording with its own header and end block; together they hold the
     last events."""
     path = os.path.join(ctx.tmpdir, "%s.st" % ctx.unique("ring"))
-    # 0.004 MB is the smallest size; the snapshot alone fills several files
+    # 0.004 MB is the smallest size. Files rotate at block boundaries and
+    # blocks are written at least once a second: bursts of our own loopback
+    # connections, a second apart, fill more than three files whatever the
+    # host's own traffic.
     with Tracer(ctx, ["-w", path, "-q", "-C", "0.004", "-W", "3"], json_out=False) as t:
-        time.sleep(0.5)
+        for _ in range(5):
+            loopback_burst(300)
+            time.sleep(1.1)
         run = t.stop()
     if run.rc != 0:
         run.fail("exit %d" % run.rc)
@@ -239,6 +245,21 @@ def record_rotation_size(ctx):
         if info.rc != 0 or "clean close" not in info.out.decode("utf-8", "replace"):
             raise Fail("%s does not read alone as a clean recording" % n,
                        [info.out.decode("utf-8", "replace"), info.err])
+
+
+def loopback_burst(n):
+    """n connect/accept/close cycles on 127.0.0.1 (bounded, loopback only)."""
+    lsn = socket.socket()
+    try:
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(64)
+        for _ in range(n):
+            c = socket.create_connection(lsn.getsockname(), timeout=5)
+            a, _ = lsn.accept()
+            a.close()
+            c.close()
+    finally:
+        lsn.close()
 
 
 @test("filter_expression_syntax_error")
