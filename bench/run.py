@@ -1,0 +1,737 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""socktrace benchmark: what tracing a TCP connection storm costs.
+
+For each traced configuration, runs the loopback connection storm
+(bench/storm.c) untraced and traced alternately, A B A B ..., --pairs times,
+and reports per configuration:
+
+  ratio      traced/untraced connection rate of each pair: median [min-max]
+  events/s   events the tool wrote to its output file per second of storm
+  printed    events in the output file, against the transitions the workload
+             made (connections x TRANSITIONS per connection + 2 for the
+             listener); missing = expected - printed; lost = what the tool
+             itself reports (socktrace's kernel counter, bpftrace's "Lost")
+  CPU/event  the tool's CPU time (user+sys, from the exec to the exit, minus
+             what it had used when it became ready) per printed event
+  RSS        the tool's peak RSS (VmHWM in /proc/PID/status, just before
+             the SIGINT that stops it)
+  attach     exec to ready: socktrace's "tracing TCP" line on stderr,
+             bpftrace's "Attaching N probes" line
+
+Configurations: json (socktrace -j > file), text (socktrace > file),
+bpftrace (bench/tcpstates.bt -o file); diagnostic ones: null (socktrace -j >
+/dev/null), quiet (socktrace -q), nomatch (socktrace -P another port: the
+kernel side only). All filter on the storm's port. A second table gives CPU
+per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
+Traffic is loopback only; every loop is bounded; every child is killed in a
+finally block. Needs root. See bench/README.md.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BPFTRACE_SCRIPT = os.path.join(HERE, "tcpstates.bt")
+
+# TCP state transitions the kernel makes per storm connection, measured with
+# `socktrace -j -P PORT` (see bench/storm.c and bench/README.md), and the two
+# of the listener (CLOSE->LISTEN, LISTEN->CLOSE) once per storm run.
+TRANSITIONS = {"fin": 10, "rst": 9}
+LISTENER_TRANSITIONS = 2
+
+CONFIGS = {
+    "json": "socktrace -j > file",
+    "text": "socktrace text > file",
+    "bpftrace": "bpftrace tcpstates.bt > file",
+    # diagnostic configurations (not in the default set): which part costs what
+    "null": "socktrace -j > /dev/null",
+    "quiet": "socktrace -q (no output)",
+    "nomatch": "socktrace -P other port",
+}
+# events counted from the tool's own summary instead of the output file
+SUMMARY_COUNTED = {"null", "quiet", "nomatch"}
+
+ST_SUMMARY_RE = re.compile(
+    rb"socktrace: (\d+) events \((\d+) existing sockets\), (\d+) lost, (\d+) filtered")
+BT_LOST_RE = re.compile(rb"Lost (\d+) events")
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+# every child we started and have not reaped yet
+children = []
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---- processes ----
+
+def proc_cpu_s(pid):
+    """utime+stime of a process (also a zombie) from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    # fields[0] is field 3 (state): utime is field 14, stime field 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def start(cmd, **kw):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+    children.append(p)
+    return p
+
+
+def reap(p, sig=None, timeout=30.0):
+    """Signals p (if sig), waits for it to exit at most timeout seconds (then
+    SIGKILL), and reaps it. Returns (exit code, CPU seconds from rusage,
+    CPU seconds from /proc/PID/stat of the zombie)."""
+    if p.returncode is not None:
+        return p.returncode, None, None
+    if sig is not None:
+        try:
+            p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while True:
+        # exited, but not reaped yet: its /proc entry still has the times
+        info = os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is not None:
+            break
+        if time.monotonic() >= deadline:
+            log(f"run.py: {p.args[0]} (pid {p.pid}) did not exit in {timeout:.0f}s: SIGKILL")
+            p.kill()
+            deadline = time.monotonic() + 10
+            timeout = 10
+        time.sleep(0.005)
+    stat_cpu = proc_cpu_s(p.pid)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p in children:
+        children.remove(p)
+    return p.returncode, ru.ru_utime + ru.ru_stime, stat_cpu
+
+
+def kill_all():
+    for p in list(children):
+        if p.returncode is None:
+            try:
+                p.kill()
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(p.pid, 0)
+            except ChildProcessError:
+                pass
+            p.returncode = -9
+        children.remove(p)
+
+
+def wait_file_for(path, needle, p, timeout):
+    """Polls path until it contains needle; returns the monotonic time it was
+    seen. Fails if p exits first or after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "rb") as f:
+                if needle in f.read(65536):
+                    return time.monotonic()
+        except FileNotFoundError:
+            pass
+        if p.poll() is not None:
+            raise BenchError(f"{p.args[0]} exited ({p.returncode}) before it was ready")
+        time.sleep(0.002)
+    raise BenchError(f"{p.args[0]} not ready after {timeout:.0f}s")
+
+
+# ---- the workload ----
+
+def free_port():
+    """A port free on 127.0.0.1 and ::1, below the ephemeral range so no
+    other connection on the host takes it meanwhile."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        low = 32768
+    top = max(1025, min(low, 65536))
+    base = 20000 if top > 21000 else 1024
+    for port in range(base + os.getpid() % 997, top):
+        ok = True
+        for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            try:
+                with socket.socket(fam, socket.SOCK_STREAM) as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((addr, port))
+            except OSError:
+                ok = False
+                break
+        if ok:
+            return port
+    raise BenchError("no free port found")
+
+
+def run_storm(args, port, count=None):
+    cmd = [os.path.join(args.bin, "storm"), "-p", str(port), "-t", str(args.seconds),
+           "-c", args.close]
+    if args.family == 6:
+        cmd.append("-6")
+    if count:
+        cmd += ["-n", str(count)]
+    p = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=args.seconds + 30)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"storm did not finish in {args.seconds + 30}s")
+    finally:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+        if p in children:
+            children.remove(p)
+    if p.returncode != 0:
+        raise BenchError(f"storm failed ({p.returncode}): {err.decode(errors='replace').strip()}")
+    res = json.loads(out.decode().strip().splitlines()[-1])
+    if res.get("errors"):
+        log(f"run.py: warning: storm had {res['errors']} failed connects")
+    return res
+
+
+# ---- tools ----
+
+def tool_cmd(args, config, port, out_path):
+    if config == "bpftrace":
+        return [args.bpftrace, "-o", out_path, BPFTRACE_SCRIPT, str(port)], b"Attaching"
+    # nomatch: the kernel side runs for every transition but lets none through
+    cmd = [args.socktrace, "-P", str(port + 1 if config == "nomatch" else port)]
+    if config in ("json", "null", "nomatch"):
+        cmd.append("-j")
+    if config == "quiet":
+        cmd.append("-q")
+    if not args.snapshot:
+        cmd.append("--no-snapshot")
+    cmd += args.socktrace_arg
+    return cmd, b"socktrace: tracing TCP"
+
+
+def count_events(config, path):
+    """Events in the output file, and the summary object of socktrace -j."""
+    needle = b'"type":"tcp_state"' if config == "json" else b" -> "
+    n, summary, lost = 0, None, 0
+    with open(path, "rb") as f:
+        for line in f:
+            if needle in line:
+                n += 1
+            elif config == "json" and line.startswith(b'{"type":"summary"'):
+                summary = json.loads(line)
+            elif config == "bpftrace":
+                m = BT_LOST_RE.search(line)
+                if m:
+                    lost += int(m.group(1))
+    return n, summary, lost
+
+
+def bpf_prog_ids(pid):
+    """Ids of the BPF programs pid holds open (prog_id in /proc/PID/fdinfo)."""
+    ids = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fdinfo")
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+    return ids
+
+
+def bpf_prog_stats(pid):
+    """run_time_ns and run_cnt summed over the BPF programs pid holds
+    (kernel.bpf_stats_enabled must be 1)."""
+    ids = bpf_prog_ids(pid)
+    try:
+        out = subprocess.run([BPFTOOL, "-j", "prog", "show"], capture_output=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ns = cnt = 0
+    progs = {}
+    for prog in json.loads(out or b"[]"):
+        if prog.get("id") in ids:
+            ns += prog.get("run_time_ns", 0)
+            cnt += prog.get("run_cnt", 0)
+            progs[prog.get("name", str(prog.get("id")))] = {
+                "run_time_ns": prog.get("run_time_ns", 0), "run_cnt": prog.get("run_cnt", 0)}
+    return {"run_time_ns": ns, "run_cnt": cnt, "progs": progs}
+
+
+# names of BPF programs that trace TCP state changes: socktrace's variants,
+# bpftrace's tracepoint program (name cut to 15 characters), bcc's tcpstates
+TRACER_PROG_NAMES = ("state_btf", "state_tp", "state_fentry", "state_kprobe",
+                     "inet_sock_set_s", "tracepoint__soc", "inet_sock_set_state")
+
+
+def foreign_tracers(own_pid=None):
+    """Programs of other processes on the TCP state tracepoint: they slow
+    down the storm, untraced runs included (another socktrace of a test
+    suite, say). Returns their names."""
+    own = bpf_prog_ids(own_pid) if own_pid else set()
+    try:
+        out = subprocess.run([BPFTOOL, "-j", "prog", "show"], capture_output=True,
+                             timeout=30, check=True).stdout
+        progs = json.loads(out or b"[]")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
+    return [p.get("name", "") for p in progs
+            if p.get("name", "").startswith(TRACER_PROG_NAMES) and p.get("id") not in own]
+
+
+def wait_quiet(args):
+    """Waits at most --wait-quiet seconds for foreign tracers to go away."""
+    deadline = time.monotonic() + args.wait_quiet
+    while True:
+        f = foreign_tracers()
+        if not f or time.monotonic() >= deadline:
+            return f
+        time.sleep(0.25)
+
+
+def run_traced(args, config, port, tmpdir, idx):
+    out_path = os.path.join(tmpdir, f"{config}-{idx}.out")
+    err_path = os.path.join(tmpdir, f"{config}-{idx}.err")
+    cmd, ready = tool_cmd(args, config, port, out_path)
+    ready_path = out_path if config == "bpftrace" else err_path
+    with open(err_path, "wb") as err_f:
+        if config == "bpftrace":
+            t_exec = time.monotonic()
+            p = start(cmd, stdout=err_f, stderr=err_f)
+        else:
+            with open("/dev/null" if config == "null" else out_path, "wb") as out_f:
+                t_exec = time.monotonic()
+                p = start(cmd, stdout=out_f, stderr=err_f)
+    try:
+        t_ready = wait_file_for(ready_path, ready, p, args.attach_timeout)
+        cpu_ready = proc_cpu_s(p.pid) or 0.0
+        rss_ready = proc_status_kb(p.pid, "VmRSS")
+        time.sleep(args.settle)
+        foreign = foreign_tracers(p.pid)
+        storm = run_storm(args, port)
+        foreign = sorted(set(foreign) | set(foreign_tracers(p.pid)))
+        # let the tool catch up before it is told to stop
+        time.sleep(args.drain)
+        hwm = proc_status_kb(p.pid, "VmHWM")
+        bpf = bpf_prog_stats(p.pid) if args.bpf_stats else None
+        t_stop = time.monotonic()
+        rc, cpu_total, _ = reap(p, signal.SIGINT)
+        t_exit = time.monotonic()
+        if rc != 0:
+            raise BenchError(f"{cmd[0]} exited {rc}: {open(err_path, 'rb').read()[-500:]!r}")
+    finally:
+        if p.returncode is None:
+            reap(p, signal.SIGKILL, timeout=10)
+    printed, summary, bt_lost = count_events(config, out_path) if os.path.exists(out_path) \
+        else (0, None, 0)
+    err = open(err_path, "rb").read()
+    res = {
+        "config": config,
+        "cmd": cmd,
+        "storm": storm,
+        "printed": printed,
+        "expected": storm["connections"] * TRANSITIONS[args.close] + LISTENER_TRANSITIONS,
+        "attach_s": t_ready - t_exec,
+        "stop_s": t_exit - t_stop,
+        "cpu_startup_s": cpu_ready,
+        "cpu_total_s": cpu_total,
+        "cpu_s": max(cpu_total - cpu_ready, 0.0),
+        "rss_ready_kb": rss_ready,
+        "hwm_kb": hwm,
+        "out_bytes": os.path.getsize(out_path) if os.path.exists(out_path) else None,
+        "foreign_tracers": foreign,
+    }
+    if config == "bpftrace":
+        res["lost"] = bt_lost + sum(int(x) for x in BT_LOST_RE.findall(err))
+    else:
+        m = ST_SUMMARY_RE.search(err)
+        if not m:
+            raise BenchError(f"no summary line on socktrace's stderr: {err[-500:]!r}")
+        res["tool_events"], res["lost"] = int(m.group(1)), int(m.group(3))
+        res["filtered"] = int(m.group(4))
+        if config in SUMMARY_COUNTED:
+            res["printed"] = res["tool_events"]
+        if config == "nomatch":
+            res["expected"] = 0
+        if config == "json" and summary is None:
+            raise BenchError("no summary object in socktrace's JSON output")
+    if bpf:
+        res["bpf"] = bpf
+    for path in (out_path, err_path):
+        if os.path.exists(path):
+            if args.keep:
+                shutil.copy(path, args.keep)
+            os.unlink(path)
+    return res
+
+
+def calibrate(args, port, tmpdir):
+    """Counts the transitions of a short storm with socktrace -j -P PORT, as a
+    check of TRANSITIONS (it does not replace it: a socktrace that dropped
+    events would skew it)."""
+    out_path = os.path.join(tmpdir, "calibrate.out")
+    err_path = os.path.join(tmpdir, "calibrate.err")
+    with open(out_path, "wb") as out_f, open(err_path, "wb") as err_f:
+        p = start([args.socktrace, "-j", "--no-snapshot", "-P", str(port)],
+                  stdout=out_f, stderr=err_f)
+    try:
+        wait_file_for(err_path, b"socktrace: tracing TCP", p, args.attach_timeout)
+        time.sleep(args.settle)
+        storm = run_storm(args, port, count=args.calibrate)
+        time.sleep(args.drain)
+        reap(p, signal.SIGINT)
+    finally:
+        if p.returncode is None:
+            reap(p, signal.SIGKILL, timeout=10)
+    trans = {}
+    with open(out_path, "rb") as f:
+        for line in f:
+            ev = json.loads(line)
+            if ev["type"] == "tcp_state" and ev.get("role") != "listener":
+                k = f"{ev['role']} {ev['old']}->{ev['new']}"
+                trans[k] = trans.get(k, 0) + 1
+    os.unlink(out_path)
+    os.unlink(err_path)
+    conns = storm["connections"]
+    per_conn = sum(trans.values()) / conns if conns else 0.0
+    return {"connections": conns, "per_connection": per_conn, "transitions": trans}
+
+
+# ---- the report ----
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def summarize(config, pairs):
+    traced = [b for _, b in pairs]
+    ratios = [b["storm"]["rate"] / a["rate"] for a, b in pairs]
+    printed = sum(b["printed"] for b in traced)
+    expected = sum(b["expected"] for b in traced)
+    # CPU per connection: the storm's own (user+sys of both its processes,
+    # which includes the kernel-side BPF programs and the loopback softirqs
+    # they run), and the tool's
+    storm_u = med([a["cpu_s"] / a["connections"] * 1e6 for a, _ in pairs])
+    storm_t = med([b["storm"]["cpu_s"] / b["storm"]["connections"] * 1e6 for b in traced])
+    tool = med([b["cpu_s"] / b["storm"]["connections"] * 1e6 for b in traced])
+    s = {
+        "config": config,
+        "label": CONFIGS[config],
+        "pairs": len(pairs),
+        "ratio_median": med(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "ratios": ratios,
+        "untraced_rate_median": med([a["rate"] for a, _ in pairs]),
+        "traced_rate_median": med([b["storm"]["rate"] for b in traced]),
+        "events_per_s_median": med([b["printed"] / b["storm"]["seconds"] for b in traced]),
+        "printed": printed,
+        "expected": expected,
+        "missing": expected - printed,
+        "lost": sum(b.get("lost", 0) for b in traced),
+        "cpu_us_per_event_median": med([b["cpu_s"] / b["printed"] * 1e6 if b["printed"] else None
+                                        for b in traced]),
+        "cpu_util_median": med([b["cpu_s"] / b["storm"]["seconds"] for b in traced]),
+        "hwm_mib_median": med([b["hwm_kb"] / 1024 if b["hwm_kb"] else None for b in traced]),
+        "hwm_mib_max": max([b["hwm_kb"] / 1024 for b in traced if b["hwm_kb"]], default=None),
+        "attach_s_median": med([b["attach_s"] for b in traced]),
+        "attach_s_min": min(b["attach_s"] for b in traced),
+        "attach_s_max": max(b["attach_s"] for b in traced),
+        "cpu_startup_s_median": med([b["cpu_startup_s"] for b in traced]),
+        "stop_s_median": med([b["stop_s"] for b in traced]),
+        "pairs_with_foreign_tracers": sum(1 for a, b in pairs
+                                          if a.get("foreign_tracers") or b.get("foreign_tracers")),
+        "storm_cpu_us_per_conn_untraced": storm_u,
+        "storm_cpu_us_per_conn_traced": storm_t,
+        "tool_cpu_us_per_conn": tool,
+        # the rate ratio to expect if CPU were the only limit: untraced CPU
+        # per connection over traced CPU per connection, the tool's included
+        "cpu_ratio": storm_u / (storm_t + tool) if storm_u and storm_t and tool is not None else None,
+    }
+    bpf = [(b["bpf"], b) for b in traced if b.get("bpf") and b["bpf"]["run_cnt"]]
+    if bpf:
+        s["bpf_ns_per_call_median"] = med([x["run_time_ns"] / x["run_cnt"] for x, _ in bpf])
+        s["bpf_calls_per_conn_median"] = med([x["run_cnt"] / b["storm"]["connections"]
+                                              for x, b in bpf])
+        s["bpf_us_per_conn_median"] = med([x["run_time_ns"] / 1e3 / b["storm"]["connections"]
+                                           for x, b in bpf])
+    return s
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(head, rows, out):
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+
+    def line(cells):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    print(line(head), file=out)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)
+    for r in rows:
+        print(line(r), file=out)
+
+
+def print_table(summaries, out=sys.stdout):
+    head = ["configuration", "rate ratio median [min-max]", "untraced conn/s", "traced conn/s",
+            "events/s", "printed / expected", "missing", "lost", "CPU us/event", "CPU %",
+            "peak RSS MiB", "attach s median [min-max]"]
+    rows = []
+    for s in summaries:
+        rows.append([
+            s["label"],
+            f"{s['ratio_median']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}]",
+            f"{s['untraced_rate_median']:.0f}",
+            f"{s['traced_rate_median']:.0f}",
+            f"{s['events_per_s_median']:.0f}",
+            f"{s['printed']} / {s['expected']}",
+            f"{s['missing']}",
+            f"{s['lost']}",
+            fmt(s["cpu_us_per_event_median"], ".2f"),
+            fmt(s["cpu_util_median"] * 100 if s["cpu_util_median"] is not None else None, ".0f"),
+            fmt(s["hwm_mib_median"], ".1f"),
+            f"{s['attach_s_median']:.3f} [{s['attach_s_min']:.3f}-{s['attach_s_max']:.3f}]",
+        ])
+    table(head, rows, out)
+    noisy = [s for s in summaries if s["pairs_with_foreign_tracers"]]
+    if noisy:
+        print("\nwarning: other processes had TCP state tracers attached during "
+              + ", ".join(f"{s['pairs_with_foreign_tracers']}/{s['pairs']} pairs of {s['config']}"
+                          for s in noisy)
+              + ": they slow the storm, untraced runs included", file=out)
+    print("", file=out)
+    head = ["configuration", "storm CPU us/conn untraced", "storm CPU us/conn traced",
+            "tool CPU us/conn", "CPU-bound ratio"]
+    bpf = any("bpf_ns_per_call_median" in s for s in summaries)
+    if bpf:
+        head += ["BPF ns/call", "BPF calls/conn", "BPF us/conn"]
+    rows = []
+    for s in summaries:
+        r = [s["label"], fmt(s["storm_cpu_us_per_conn_untraced"], ".1f"),
+             fmt(s["storm_cpu_us_per_conn_traced"], ".1f"), fmt(s["tool_cpu_us_per_conn"], ".1f"),
+             fmt(s["cpu_ratio"], ".3f")]
+        if bpf:
+            r += [fmt(s.get("bpf_ns_per_call_median"), ".0f"),
+                  fmt(s.get("bpf_calls_per_conn_median"), ".2f"),
+                  fmt(s.get("bpf_us_per_conn_median"), ".1f")]
+        rows.append(r)
+    table(head, rows, out)
+
+
+def provenance(args):
+    """What was measured: socktrace --version, and the git commit of the
+    tree around this script with a flag for uncommitted changes to the
+    sources the binary is built from."""
+    out = {}
+    try:
+        out["socktrace_version"] = subprocess.run([args.socktrace, "--version"], capture_output=True,
+                                                  timeout=10).stdout.decode().strip()
+        root = os.path.dirname(HERE)
+        out["git_commit"] = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                                           timeout=10).stdout.decode().strip()
+        out["git_dirty"] = bool(subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "src", "bpf", "include", "Makefile"],
+            capture_output=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def machine():
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": model,
+            "loadavg": os.getloadavg()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="See bench/README.md.")
+    ap.add_argument("--socktrace", default="build/socktrace", help="socktrace binary")
+    ap.add_argument("--bin", default="build/bench", help="directory of the storm binary")
+    ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
+    ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each storm run (default 2)")
+    ap.add_argument("--configs", default="json,text,bpftrace",
+                    help="comma-separated traced configurations (default json,text,bpftrace); "
+                    "diagnostic ones: null (-j > /dev/null), quiet (-q), nomatch (-P another port: "
+                    "kernel side only)")
+    ap.add_argument("--port", type=int, default=0, help="storm port (default: a free one)")
+    ap.add_argument("-6", dest="family", action="store_const", const=6, default=4,
+                    help="storm over ::1 instead of 127.0.0.1")
+    ap.add_argument("--close", choices=sorted(TRANSITIONS), default="fin",
+                    help="how storm connections end (default fin, see bench/storm.c)")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="let socktrace list existing sockets at start (default --no-snapshot)")
+    ap.add_argument("--socktrace-arg", action="append", default=[], metavar="ARG",
+                    help="extra socktrace argument, repeatable (e.g. --socktrace-arg=--ringbuf-kb=16384)")
+    ap.add_argument("--settle", type=float, default=0.2,
+                    help="seconds between the ready line and the storm (default 0.2)")
+    ap.add_argument("--drain", type=float, default=0.5,
+                    help="seconds between the storm's end and the SIGINT (default 0.5)")
+    ap.add_argument("--attach-timeout", type=float, default=60.0)
+    ap.add_argument("--wait-quiet", type=float, default=3.0, metavar="S",
+                    help="before each pair, wait up to S seconds for other processes' TCP state "
+                    "tracers to detach (default 3)")
+    ap.add_argument("--calibrate", type=int, default=2000, metavar="N",
+                    help="count transitions of N connections with socktrace first (0: skip)")
+    ap.add_argument("--bpf-stats", action="store_true",
+                    help="enable kernel.bpf_stats_enabled during the run and report ns per BPF call")
+    ap.add_argument("--keep", metavar="DIR", help="keep the tools' output files in DIR")
+    ap.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
+    args = ap.parse_args()
+
+    configs = [c for c in args.configs.split(",") if c]
+    for c in configs:
+        if c not in CONFIGS:
+            ap.error(f"unknown configuration '{c}' (known: {', '.join(CONFIGS)})")
+    if args.pairs < 1 or args.pairs > 1000:
+        ap.error("--pairs: 1 to 1000")
+    if not 0.1 <= args.seconds <= 600:
+        ap.error("--seconds: 0.1 to 600")
+    if os.geteuid() != 0:
+        sys.exit("run.py: needs root (BPF): sudo make bench")
+    storm_bin = os.path.join(args.bin, "storm")
+    for path in [args.socktrace, storm_bin]:
+        if not os.access(path, os.X_OK):
+            sys.exit(f"run.py: {path} missing: run make first")
+    if "bpftrace" in configs and not os.access(args.bpftrace, os.X_OK):
+        log(f"run.py: {args.bpftrace} not found: skipping the bpftrace configuration")
+        configs.remove("bpftrace")
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+
+    # SIGTERM (and SIGHUP) take the same way out as Ctrl-C: through the
+    # finally blocks that kill the children
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+
+    port = args.port or free_port()
+    stats_old = None
+    results = {"machine": machine(), "provenance": provenance(args), "args": vars(args), "port": port,
+               "transitions_per_connection": TRANSITIONS[args.close],
+               "listener_transitions": LISTENER_TRANSITIONS, "runs": {c: [] for c in configs}}
+    t_begin = time.monotonic()
+    try:
+        if args.bpf_stats:
+            with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+                stats_old = f.read().strip()
+            with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+                f.write("1")
+        with tempfile.TemporaryDirectory(prefix="socktrace-bench-") as tmpdir:
+            log(f"run.py: {', '.join(configs)}; {args.pairs} pairs of {args.seconds:g}s storms "
+                f"on port {port} (IPv{args.family}, close {args.close}); "
+                f"{os.cpu_count()} CPUs, Linux {platform.release()}")
+            if args.calibrate:
+                cal = calibrate(args, port, tmpdir)
+                results["calibration"] = cal
+                log(f"run.py: calibration: {cal['per_connection']:.4f} transitions/connection "
+                    f"over {cal['connections']} connections (expected {TRANSITIONS[args.close]})")
+                if abs(cal["per_connection"] - TRANSITIONS[args.close]) > 1e-9:
+                    log("run.py: warning: calibration differs: " + json.dumps(cal["transitions"]))
+            pairs = {c: [] for c in configs}
+            failures = results["failures"] = []
+            for i in range(args.pairs):
+                for c in configs:
+                    foreign = wait_quiet(args)
+                    a = run_storm(args, port)
+                    a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers()))
+                    try:
+                        b = run_traced(args, c, port, tmpdir, i)
+                    except BenchError as e:
+                        # one failed run (a peer that hung, say) does not
+                        # void the others: reported, counted, left out
+                        log(f"run.py: [{i + 1}/{args.pairs}] {c:8s} failed: {e}")
+                        failures.append({"config": c, "pair": i + 1, "error": str(e)})
+                        kill_all()
+                        continue
+                    pairs[c].append((a, b))
+                    results["runs"][c].append({"untraced": a, "traced": b})
+                    log(f"run.py: [{i + 1}/{args.pairs}] {c:8s} untraced {a['rate']:8.0f}/s  "
+                        f"traced {b['storm']['rate']:8.0f}/s  ratio {b['storm']['rate'] / a['rate']:.3f}  "
+                        f"printed {b['printed']}/{b['expected']}  lost {b.get('lost', 0)}  "
+                        f"cpu {b['cpu_s']:.2f}s  attach {b['attach_s']:.3f}s"
+                        + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
+                           if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+    except BenchError as e:
+        sys.exit(f"run.py: {e}")
+    except KeyboardInterrupt:
+        sys.exit("run.py: interrupted")
+    finally:
+        kill_all()
+        if stats_old is not None:
+            with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+                f.write(stats_old)
+
+    summaries = [summarize(c, pairs[c]) for c in configs if pairs[c]]
+    results["summary"] = summaries
+    results["elapsed_s"] = time.monotonic() - t_begin
+    print(f"\nsocktrace benchmark: {args.pairs} pairs x {args.seconds:g}s, storm close={args.close}, "
+          f"IPv{args.family}, {TRANSITIONS[args.close]} transitions/connection; "
+          f"{os.cpu_count()} CPUs, Linux {platform.release()}; {results['elapsed_s']:.0f}s\n")
+    print_table(summaries)
+    for f in failures:
+        print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+    if any(f["config"] != "bpftrace" for f in failures):
+        sys.exit(1)
+
+
+BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
+
+if __name__ == "__main__":
+    main()
