@@ -166,14 +166,44 @@ static __always_inline struct st_sock_info *listener_lookup(struct st_listener_k
 	return bpf_map_lookup_elem(&listeners, lk);
 }
 
+/* Filters, then copies the record into the ring buffer. */
+static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
+{
+	struct st_tcp_event *e;
+	long flags = 0;
+
+	if (event_filtered(r)) {
+		counter_inc(ST_CNT_FILTERED);
+		return;
+	}
+	r->ino = sock_ino(sk);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_LOST);
+		return;
+	}
+	__builtin_memcpy(e, r, sizeof(*e));
+	if (wakeup_bytes) {
+		/* Wake the reader only for the record that crosses the mark:
+		 * a forced wakeup per record is an IPI per record. One missed
+		 * under a race costs at most the reader's poll period. */
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		flags = avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
+			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
+	counter_inc(ST_CNT_EVENTS);
+}
+
 static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto)
 {
 	struct st_sock_info fresh = {}, *si;
 	struct st_listener_key lk = {};
-	struct st_tcp_event *e, tmp = {};
-	__u64 key = (__u64)sk;
+	struct st_tcp_event tmp = {};
+	__u64 key = (__u64)sk, birth_ts = 0;
 	bool is_new = false;
-	long flags = 0;
 
 	if (proto != IPPROTO_TCP || oldstate == newstate)
 		return 0;
@@ -196,6 +226,10 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 				   newstate == ST_TCP_LISTEN ? ST_ROLE_LISTENER : ST_ROLE_CLIENT);
 		si = NULL;
 	} else if (si) {
+		if (si->birth_pending) {
+			birth_ts = si->ts;
+			si->birth_pending = 0;
+		}
 		if (si->ts)
 			tmp.old_ns = tmp.ts_ns - si->ts;
 		si->ts = tmp.ts_ns;
@@ -218,6 +252,10 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			fresh.owner_src = ST_OWNER_LISTENER;
 		}
 		fresh.role = ST_ROLE_SERVER;
+		/* Before 6.x's reordering, inet_csk_clone_lock() sets SYN_RECV
+		 * before it copies the peer's address and port from the request:
+		 * report the birth with the next transition, tuple complete. */
+		fresh.birth_pending = oldstate == ST_TCP_LISTEN && !tmp.dport;
 	}
 	if (!si) {
 		fresh.ts = tmp.ts_ns;
@@ -248,6 +286,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	else if (is_new && bpf_map_update_elem(&socks, &key, si, BPF_ANY))
 		counter_inc(ST_CNT_NO_OWNER_SLOT);
 
+	if (is_new && si->birth_pending)
+		return 0;
+
 	if (newstate == ST_TCP_LISTEN || (oldstate == ST_TCP_LISTEN && si->role == ST_ROLE_LISTENER)) {
 		lk.netns = tmp.netns;
 		lk.port = tmp.sport;
@@ -259,29 +300,18 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			bpf_map_delete_elem(&listeners, &lk);
 	}
 
-	if (event_filtered(&tmp)) {
-		counter_inc(ST_CNT_FILTERED);
-		return 0;
-	}
-	tmp.ino = sock_ino(sk);
+	if (birth_ts) {
+		/* the birth deferred until the tuple was known (child case above) */
+		struct st_tcp_event birth = tmp;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		counter_inc(ST_CNT_LOST);
-		return 0;
+		birth.ts_ns = birth_ts;
+		birth.old_ns = ST_OLD_NS_UNKNOWN;
+		birth.oldstate = ST_TCP_LISTEN;
+		birth.newstate = ST_TCP_SYN_RECV;
+		birth.err = 0;
+		emit_record(sk, &birth);
 	}
-	__builtin_memcpy(e, &tmp, sizeof(*e));
-	if (wakeup_bytes) {
-		/* Wake the reader only for the record that crosses the mark:
-		 * a forced wakeup per record is an IPI per record. One missed
-		 * under a race costs at most the reader's poll period. */
-		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-		flags = avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	}
-	bpf_ringbuf_submit(e, flags);
-	counter_inc(ST_CNT_EVENTS);
+	emit_record(sk, &tmp);
 	return 0;
 }
 

@@ -99,7 +99,8 @@ struct st_sock_info {
 	__u8 role;
 	__u16 lport;		/* last known local port */
 	__u8 syn_retrans;
-	__u8 pad[3];
+	__u8 birth_pending;	/* a child born before its tuple was set */
+	__u8 pad[2];
 	char comm[TASK_COMM_LEN];
 };
 
