@@ -42,11 +42,14 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.without = "accepted sockets keep their listener's owner",
 		.required = false,
 		.n_variants = 3,
+		/* The syscall exit first: fexit and kretprobe miss an accept()
+		 * that was already waiting when they attached, as a server's
+		 * usually is. */
 		.variants = {
-			{ HOOK_FENTRY, "fexit/inet_csk_accept", { "accept_fexit" } },
-			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_exit_accept{,4}",
 			  { "accept4_tp", "accept_tp" } },
+			{ HOOK_FENTRY, "fexit/inet_csk_accept", { "accept_fexit" } },
+			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
 		},
 	},
 };
