@@ -20,9 +20,12 @@ and reports per configuration:
              bpftrace's "Attaching N probes" line
 
 Configurations: json (socktrace -j > file), text (socktrace > file),
-bpftrace (bench/tcpstates.bt -o file); diagnostic ones: null (socktrace -j >
-/dev/null), quiet (socktrace -q), nomatch (socktrace -P another port: the
-kernel side only). All filter on the storm's port. A second table gives CPU
+record (socktrace -w file -q: the compressed recording, bytes per event from
+--info), quiet (socktrace -q: count only), bpftrace (bench/tcpstates.bt -o
+file); diagnostic ones: null (socktrace -j > /dev/null), nomatch
+(socktrace -P another port: the kernel side only). All filter on the storm's
+port. After the pairs, the largest recording is replayed (socktrace -r FILE
+-j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
 Traffic is loopback only; every loop is bounded; every child is killed in a
 finally block. Needs root. See bench/README.md.
@@ -53,14 +56,19 @@ LISTENER_TRANSITIONS = 2
 CONFIGS = {
     "json": "socktrace -j > file",
     "text": "socktrace text > file",
+    "record": "socktrace -w file -q",
+    "quiet": "socktrace -q (count only)",
     "bpftrace": "bpftrace tcpstates.bt > file",
     # diagnostic configurations (not in the default set): which part costs what
     "null": "socktrace -j > /dev/null",
-    "quiet": "socktrace -q (no output)",
     "nomatch": "socktrace -P other port",
 }
+DEFAULT_CONFIGS = "json,text,record,quiet,bpftrace"
 # events counted from the tool's own summary instead of the output file
+# (record: from socktrace --info of the recording, see run_traced)
 SUMMARY_COUNTED = {"null", "quiet", "nomatch"}
+# the issue's targets for recording the storm
+RECORD_MAX_BYTES_PER_EVENT = 32
 
 ST_SUMMARY_RE = re.compile(
     rb"socktrace: (\d+) events \((\d+) existing sockets\), (\d+) lost, (\d+) filtered")
@@ -239,6 +247,8 @@ def tool_cmd(args, config, port, out_path):
         cmd.append("-j")
     if config == "quiet":
         cmd.append("-q")
+    if config == "record":
+        cmd += ["-w", out_path, "-q"]
     if not args.snapshot:
         cmd.append("--no-snapshot")
     cmd += args.socktrace_arg
@@ -341,7 +351,8 @@ def run_traced(args, config, port, tmpdir, idx):
             t_exec = time.monotonic()
             p = start(cmd, stdout=err_f, stderr=err_f)
         else:
-            with open("/dev/null" if config == "null" else out_path, "wb") as out_f:
+            # record: socktrace writes out_path itself, stdout stays empty
+            with open("/dev/null" if config in ("null", "record") else out_path, "wb") as out_f:
                 t_exec = time.monotonic()
                 p = start(cmd, stdout=out_f, stderr=err_f)
     try:
@@ -364,8 +375,8 @@ def run_traced(args, config, port, tmpdir, idx):
     finally:
         if p.returncode is None:
             reap(p, signal.SIGKILL, timeout=10)
-    printed, summary, bt_lost = count_events(config, out_path) if os.path.exists(out_path) \
-        else (0, None, 0)
+    printed, summary, bt_lost = count_events(config, out_path) \
+        if os.path.exists(out_path) and config != "record" else (0, None, 0)
     err = open(err_path, "rb").read()
     res = {
         "config": config,
@@ -397,6 +408,15 @@ def run_traced(args, config, port, tmpdir, idx):
             res["expected"] = 0
         if config == "json" and summary is None:
             raise BenchError("no summary object in socktrace's JSON output")
+        if config == "record":
+            info = recording_info(args, out_path)
+            res["record"] = info
+            # printed: the events in the file, by --info, not by the recorder
+            res["printed"] = info["events"]
+            if info["events"] != res["tool_events"]:
+                log(f"run.py: warning: recording holds {info['events']} events, socktrace "
+                    f"counted {res['tool_events']}")
+            keep_largest_recording(out_path, tmpdir, info["events"])
     if bpf:
         res["bpf"] = bpf
     for path in (out_path, err_path):
@@ -405,6 +425,97 @@ def run_traced(args, config, port, tmpdir, idx):
                 shutil.copy(path, args.keep)
             os.unlink(path)
     return res
+
+
+INFO_RE = {
+    "events": re.compile(rb"^Events:\s+(\d+)", re.M),
+    "lost": re.compile(rb"^Lost events:\s+(\d+)", re.M),
+    "blocks": re.compile(rb"^Blocks:\s+(\d+)", re.M),
+    "corrupt_blocks": re.compile(rb"^Corrupt blocks:\s+(\d+)", re.M),
+    "bytes": re.compile(rb"^Size:\s+(\d+) bytes", re.M),
+}
+
+
+def recording_info(args, path):
+    """Events, lost, blocks and size of a recording, from socktrace --info;
+    bytes per event = file size / events in the file."""
+    try:
+        r = subprocess.run([args.socktrace, "--info", path], capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise BenchError("socktrace --info did not finish in 60s")
+    if r.returncode != 0:
+        raise BenchError(f"socktrace --info failed ({r.returncode}): {r.stderr[-300:]!r}")
+    info = {}
+    for k, rx in INFO_RE.items():
+        m = rx.search(r.stdout)
+        if not m:
+            raise BenchError(f"socktrace --info: no '{k}' in {r.stdout[-500:]!r}")
+        info[k] = int(m.group(1))
+    info["file_bytes"] = os.path.getsize(path)
+    m = re.search(rb"^End:\s+(.*)$", r.stdout, re.M)
+    info["end"] = m.group(1).decode(errors="replace").strip() if m else None
+    info["bytes_per_event"] = info["file_bytes"] / info["events"] if info["events"] else None
+    return info
+
+
+# the largest recording of this invocation, kept for the replay
+largest = {"path": None, "bytes": 0, "events": 0}
+
+
+def keep_largest_recording(path, tmpdir, events):
+    """Keeps a hard link to path if it is the largest recording so far
+    (run_traced then deletes, or --keep copies, path as for the others)."""
+    size = os.path.getsize(path)
+    if size > largest["bytes"]:
+        dst = os.path.join(tmpdir, "largest.st")
+        if os.path.exists(dst):
+            os.unlink(dst)
+        os.link(path, dst)
+        largest.update(path=dst, bytes=size, events=events)
+
+
+def replay(args, path, events):
+    """Replays path with socktrace -r -j > /dev/null and -r -q, alternately,
+    --replays times each. Wall time from exec to exit (start-up included) and
+    the CPU time of the reaped child."""
+    modes = {"json": [args.socktrace, "-r", path, "-j"],
+             "quiet": [args.socktrace, "-r", path, "-q"]}
+    runs = {m: [] for m in modes}
+    for i in range(args.replays):
+        for mode, cmd in modes.items():
+            with open(os.devnull, "wb") as null:
+                t0 = time.monotonic()
+                p = start(cmd, stdout=null, stderr=subprocess.PIPE)
+            try:
+                err = p.stderr.read()  # bounded: one summary line
+                rc, cpu, _ = reap(p, timeout=120)
+                wall = time.monotonic() - t0
+            finally:
+                if p.returncode is None:
+                    reap(p, signal.SIGKILL, timeout=10)
+                p.stderr.close()
+            if rc != 0:
+                raise BenchError(f"replay {' '.join(cmd)} exited {rc}: {err[-300:]!r}")
+            m = ST_SUMMARY_RE.search(err)
+            if not m:
+                raise BenchError(f"replay: no summary line on stderr: {err[-300:]!r}")
+            n = int(m.group(1))
+            if n != events:
+                log(f"run.py: warning: replay ({mode}) counted {n} events, --info {events}")
+            runs[mode].append({"wall_s": wall, "cpu_s": cpu, "events": n,
+                               "events_per_s": n / wall if wall > 0 else None})
+    out = {"file_bytes": os.path.getsize(path), "events": events, "runs": runs}
+    for mode, rs in runs.items():
+        rates = [r["events_per_s"] for r in rs if r["events_per_s"]]
+        out[mode] = {"cmd": " ".join(["socktrace"] + modes[mode][1:2] + ["FILE"] + modes[mode][3:])
+                     + (" > /dev/null" if mode == "json" else ""),
+                     "events_per_s_median": med(rates), "events_per_s_min": min(rates, default=None),
+                     "events_per_s_max": max(rates, default=None),
+                     "wall_s_median": med([r["wall_s"] for r in rs]),
+                     "cpu_s_median": med([r["cpu_s"] for r in rs]),
+                     "events_per_cpu_s_median": med([r["events"] / r["cpu_s"] if r["cpu_s"] else None
+                                                     for r in rs])}
+    return out
 
 
 def calibrate(args, port, tmpdir):
@@ -491,6 +602,22 @@ def summarize(config, pairs):
         # per connection over traced CPU per connection, the tool's included
         "cpu_ratio": storm_u / (storm_t + tool) if storm_u and storm_t and tool is not None else None,
     }
+    rec = [b["record"] for b in traced if b.get("record")]
+    if rec:
+        bpe = [r["bytes_per_event"] for r in rec if r["bytes_per_event"]]
+        ev = sum(r["events"] for r in rec)
+        s["record"] = {
+            "bytes_per_event_median": med(bpe),
+            "bytes_per_event_min": min(bpe, default=None),
+            "bytes_per_event_max": max(bpe, default=None),
+            "file_bytes": sum(r["file_bytes"] for r in rec),
+            "events": ev,
+            "bytes_per_event_pooled": sum(r["file_bytes"] for r in rec) / ev if ev else None,
+            "lost_in_file": sum(r["lost"] for r in rec),
+            "corrupt_blocks": sum(r["corrupt_blocks"] for r in rec),
+            "not_clean": sum(1 for r in rec if r["end"] != "clean close"),
+            "tool_events": sum(b.get("tool_events", 0) for b in traced),
+        }
     bpf = [(b["bpf"], b) for b in traced if b.get("bpf") and b["bpf"]["run_cnt"]]
     if bpf:
         s["bpf_ns_per_call_median"] = med([x["run_time_ns"] / x["run_cnt"] for x, _ in bpf])
@@ -563,6 +690,53 @@ def print_table(summaries, out=sys.stdout):
     table(head, rows, out)
 
 
+def print_record(summaries, out=sys.stdout):
+    """The recording's size and the issue's targets for it."""
+    by = {s["config"]: s for s in summaries}
+    s = by.get("record")
+    if not s:
+        return
+    r = s["record"]
+    print("", file=out)
+    table(["recording", "bytes/event median [min-max]", "bytes/event pooled", "file bytes",
+           "events in files / socktrace's count", "lost", "corrupt blocks", "not cleanly closed"],
+          [[s["label"],
+            f"{fmt(r['bytes_per_event_median'], '.2f')} [{fmt(r['bytes_per_event_min'], '.2f')}-"
+            f"{fmt(r['bytes_per_event_max'], '.2f')}]",
+            fmt(r["bytes_per_event_pooled"], ".2f"), str(r["file_bytes"]),
+            f"{r['events']} / {r['tool_events']}", str(s["lost"]), str(r["corrupt_blocks"]),
+            str(r["not_clean"])]], out)
+    checks = [f"bytes/event {fmt(r['bytes_per_event_pooled'], '.2f')} <= {RECORD_MAX_BYTES_PER_EVENT}: "
+              + ("yes" if r["bytes_per_event_pooled"] is not None
+                 and r["bytes_per_event_pooled"] <= RECORD_MAX_BYTES_PER_EVENT else "NO"),
+              f"lost {s['lost']} (missing {s['missing']}): " + ("yes" if s["lost"] == 0 else "NO")]
+    if "json" in by:
+        j = by["json"]
+        checks.append(f"ratio {s['ratio_median']:.3f} >= JSON's {j['ratio_median']:.3f}: "
+                      + ("yes" if s["ratio_median"] >= j["ratio_median"] else "NO")
+                      + f" (min-max {s['ratio_min']:.3f}-{s['ratio_max']:.3f} and "
+                      f"{j['ratio_min']:.3f}-{j['ratio_max']:.3f})")
+    print("record targets: " + "; ".join(checks), file=out)
+
+
+def print_replay(rp, out=sys.stdout):
+    if not rp:
+        return
+    n = len(rp["runs"]["json"])
+    print(f"\nreplay of the largest recording ({rp['events']} events, {rp['file_bytes']} bytes), "
+          f"{n} times each; wall time from exec to exit, start-up included:\n", file=out)
+    rows = []
+    for mode in ("json", "quiet"):
+        m = rp[mode]
+        rows.append([m["cmd"],
+                     f"{fmt(m['events_per_s_median'], ',.0f')} [{fmt(m['events_per_s_min'], ',.0f')}-"
+                     f"{fmt(m['events_per_s_max'], ',.0f')}]",
+                     fmt(m["wall_s_median"], ".3f"), fmt(m["cpu_s_median"], ".3f"),
+                     fmt(m["events_per_cpu_s_median"], ",.0f")])
+    table(["replay", "events/s median [min-max]", "wall s median", "CPU s median",
+           "events per CPU s median"], rows, out)
+
+
 def provenance(args):
     """What was measured: socktrace --version, and the git commit of the
     tree around this script with a flag for uncommitted changes to the
@@ -601,10 +775,13 @@ def main():
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each storm run (default 2)")
-    ap.add_argument("--configs", default="json,text,bpftrace",
-                    help="comma-separated traced configurations (default json,text,bpftrace); "
-                    "diagnostic ones: null (-j > /dev/null), quiet (-q), nomatch (-P another port: "
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS,
+                    help=f"comma-separated traced configurations (default {DEFAULT_CONFIGS}); "
+                    "diagnostic ones: null (-j > /dev/null), nomatch (-P another port: "
                     "kernel side only)")
+    ap.add_argument("--replays", type=int, default=5, metavar="N",
+                    help="replay the largest recording N times with -r -j > /dev/null and with "
+                    "-r -q (default 5; 0: no replay; needs the record configuration)")
     ap.add_argument("--port", type=int, default=0, help="storm port (default: a free one)")
     ap.add_argument("-6", dest="family", action="store_const", const=6, default=4,
                     help="storm over ::1 instead of 127.0.0.1")
@@ -638,6 +815,8 @@ def main():
         ap.error("--pairs: 1 to 1000")
     if not 0.1 <= args.seconds <= 600:
         ap.error("--seconds: 0.1 to 600")
+    if not 0 <= args.replays <= 100:
+        ap.error("--replays: 0 to 100")
     if os.geteuid() != 0:
         sys.exit("run.py: needs root (BPF): sudo make bench")
     storm_bin = os.path.join(args.bin, "storm")
@@ -702,8 +881,19 @@ def main():
                         f"traced {b['storm']['rate']:8.0f}/s  ratio {b['storm']['rate'] / a['rate']:.3f}  "
                         f"printed {b['printed']}/{b['expected']}  lost {b.get('lost', 0)}  "
                         f"cpu {b['cpu_s']:.2f}s  attach {b['attach_s']:.3f}s"
+                        + (f"  {b['record']['bytes_per_event']:.2f} B/event" if b.get("record")
+                           and b["record"]["bytes_per_event"] else "")
                         + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
                            if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+            if args.replays and largest["path"]:
+                log(f"run.py: replaying the largest recording ({largest['events']} events, "
+                    f"{largest['bytes']} bytes) {args.replays} times each with -j > /dev/null and -q")
+                try:
+                    results["replay"] = replay(args, largest["path"], largest["events"])
+                except BenchError as e:
+                    log(f"run.py: replay failed: {e}")
+                    failures.append({"config": "replay", "pair": 0, "error": str(e)})
+                    kill_all()
     except BenchError as e:
         sys.exit(f"run.py: {e}")
     except KeyboardInterrupt:
@@ -721,6 +911,8 @@ def main():
           f"IPv{args.family}, {TRANSITIONS[args.close]} transitions/connection; "
           f"{os.cpu_count()} CPUs, Linux {platform.release()}; {results['elapsed_s']:.0f}s\n")
     print_table(summaries)
+    print_record(summaries)
+    print_replay(results.get("replay"))
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
     if args.json:
