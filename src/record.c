@@ -245,7 +245,7 @@ static int put_block(struct recorder *r, int type, const uint8_t *data, size_t l
 			r->z = z;
 			r->z_cap = zlen;
 		}
-		if (compress2(r->z, &zlen, data, len, r->o.level ? r->o.level : 6) == Z_OK &&
+		if (compress2(r->z, &zlen, data, len, r->o.level ? r->o.level : RECORD_ZLEVEL) == Z_OK &&
 		    zlen < len) {
 			stored = r->z;
 			stored_len = zlen;
