@@ -6,6 +6,7 @@
 #                   fuzzer for FUZZ_SECONDS (default 60, 0 skips it)
 #   make fuzz       only the reader fuzzer
 #   make bench      the benchmark suite (root)
+#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root)
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
 #   V=1             show full commands
 
@@ -79,7 +80,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/event.c
 
-.PHONY: all run test unit fuzz bench install clean deps deps-test deps-bench vmlinux help
+.PHONY: all run test unit unit-asan fuzz bench vmtest install clean deps deps-test deps-bench vmlinux help
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
@@ -152,7 +153,14 @@ $(OUTPUT)/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
 unit: $(OUTPUT)/unit_tests
 	$(Q)$(OUTPUT)/unit_tests
 
-test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz | deps-test
+# The unit tests once more under ASan and UBSan, in a build folder of their
+# own (command-line CFLAGS replace the usual ones there).
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+unit-asan: | deps
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan CFLAGS="$(SAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" $(OUTPUT)/asan/unit_tests
+
+test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz unit-asan | deps-test
 	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
 
 $(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
@@ -161,6 +169,12 @@ $(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-tes
 
 fuzz: $(OUTPUT)/fuzz/reader_fuzz
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
+
+# The system tests again under Debian's 6.1 kernel in qemu (TCG), once per
+# hook variant: fentry, kprobe, auto. tests/vm/run.sh installs qemu and
+# fetches the kernel package itself (cached in $(OUTPUT)/vm).
+vmtest: $(OUTPUT)/socktrace | deps-test
+	$(Q)tests/vm/run.sh --socktrace $(OUTPUT)/socktrace $(VMTEST_ARGS)
 
 # ---- benchmark ----
 $(OUTPUT)/bench/%: bench/%.c Makefile | deps $(OUTPUT)/bench
@@ -189,6 +203,6 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 help:
-	@sed -n '2,8s/^# \{0,1\}//p' Makefile
+	@sed -n '2,9s/^# \{0,1\}//p' Makefile
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d)

@@ -63,6 +63,18 @@ echo "== unit tests"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 tally "$out" "unit tests"
 
+echo "== unit tests under ASan and UBSan"
+if [ -x "$build/asan/unit_tests" ]; then
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$build/asan/unit_tests" > "$out" 2>&1
+	[ $? = 0 ] || { rc=1; cat "$out"; }
+	sed -n 's/^unit: /asan: /p' "$out" | tail -n 1 | tee "$out.tally"
+	tally "$out.tally" "unit tests under sanitizers"
+	rm -f "$out.tally"
+else
+	echo "SKIP unit tests under sanitizers: $build/asan/unit_tests was not built (make unit-asan)"
+	skipped=$((skipped + 1))
+fi
+
 echo "== system tests"
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP system tests: they load BPF programs and create network namespaces, which needs root (sudo make test)"

@@ -46,6 +46,7 @@ static int parse(struct opts *o, char *err, size_t errlen, ...)
 		struct opts ut_o;					\
 		char ut_err[256];					\
 		int ut_r = parse(&ut_o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL);	\
+		opts__free(&ut_o);	/* what a failed parse kept */	\
 		ASSERT_MSG(ut_r == -EINVAL, "parse returned %d, expected -EINVAL (%s)",	\
 			   ut_r, ut_err);				\
 		ASSERT_STREQ(ut_err, msg);				\
