@@ -1,0 +1,124 @@
+#!/bin/bash
+# PID 1 inside the vmtest guest (started by tests/vm/init after switch_root).
+# The root filesystem is the host's, read-only over 9p; writable places are
+# tmpfs. The host's run directory is the 9p tag "vmtest-out", mounted on
+# /run/vmtest/out: it holds vmtest.conf (written by tests/vm/run.sh) and
+# receives every result. The VM reboots at the end, which ends qemu
+# (-no-reboot); whatever happens, the last thing written is out/status.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 TERM=dumb
+umask 022
+
+out=/run/vmtest/out
+
+finish() {
+	sync
+	echo b > /proc/sysrq-trigger   # reboot at once; qemu -no-reboot exits
+	sleep 10
+}
+
+fatal() {
+	echo "vmtest-guest: FATAL: $*"
+	[ -d "$out" ] && echo "fatal: $*" > "$out/status"
+	finish
+}
+
+# Under TCG every exec of a dynamically linked binary costs tens of ms and
+# mount(8) pulls in five libraries: the static busybox does the setup.
+bb=/bin/busybox
+[ -x "$bb" ] || bb=
+mnt() {  # mnt TYPE DIR [OPTIONS]
+	[ -d "$2" ] || $bb mkdir -p "$2"
+	$bb mount -t "$1" ${3:+-o "$3"} "$1" "$2" || fatal "mount -t $1 $2 failed"
+}
+
+mnt proc /proc
+mnt sysfs /sys
+mnt devtmpfs /dev
+mnt devpts /dev/pts "gid=5,mode=620,ptmxmode=666"
+mnt tmpfs /dev/shm "mode=1777"
+mnt tmpfs /run "mode=755"
+mnt tmpfs /tmp "mode=1777"
+mnt tmpfs /var/tmp "mode=1777"
+mnt bpf /sys/fs/bpf
+mnt tracefs /sys/kernel/tracing
+mnt debugfs /sys/kernel/debug
+mnt cgroup2 /sys/fs/cgroup
+$bb mkdir -p /run/netns /run/lock "$out"
+$bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 vmtest-out "$out" ||
+	fatal "mounting the results share (9p tag vmtest-out) failed"
+echo running > "$out/status"
+
+# shellcheck source=/dev/null
+. "$out/vmtest.conf" || fatal "no $out/vmtest.conf"
+# set by vmtest.conf: REPO SOCKTRACE TESTS KROOT VARIANTS TEST_FILTER VARIANT_TIMEOUT
+# the tests' snapshot is on the writable share: they must not write there
+mount --bind "$TESTS" "$TESTS" && mount -o remount,bind,ro "$TESTS" ||
+	fatal "cannot make $TESTS read-only"
+
+# Modules (veth, ...) load on demand from the extracted kernel package: the
+# kernel's usermode helper and any modprobe in PATH use a wrapper with -d.
+$bb mkdir -p /run/vmtest/bin
+printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "'$KROOT'" > /run/vmtest/bin/modprobe
+$bb chmod 755 /run/vmtest/bin/modprobe
+echo /run/vmtest/bin/modprobe > /proc/sys/kernel/modprobe
+export PATH=/run/vmtest/bin:$PATH
+
+$bb hostname vmtest 2>/dev/null
+ip link set lo up || fatal "ip link set lo up failed"
+
+cd "$REPO" || fatal "no repository at $REPO"
+kver=$(uname -r)
+echo "$kver" > "$out/kernel"
+read -r up _ < /proc/uptime
+echo "$up" > "$out/boot-uptime"
+echo "vmtest-guest: kernel $kver up after ${up}s; repository $REPO"
+
+echo "vmtest-guest: == $SOCKTRACE --probes"
+"$SOCKTRACE" --probes 2>&1 | tee "$out/probes.txt"
+"$SOCKTRACE" --probes -j > "$out/probes.json" 2> "$out/probes.err"
+echo $? > "$out/probes.rc"
+
+for v in $VARIANTS; do
+	hook=()
+	[ "$v" = auto ] || hook=(--hook "$v")
+	filter=()
+	[ -z "$TEST_FILTER" ] || filter=(-k "$TEST_FILTER")
+	if [ "$v" != auto ]; then
+		# a kind this kernel cannot run is skipped with socktrace's reason
+		why=$("$SOCKTRACE" --probes -j --hook "$v" 2>&1 | /usr/bin/python3 -c '
+import json, sys
+kind = sys.argv[1]
+try:
+    doc = json.loads(sys.stdin.read())
+except ValueError as e:
+    sys.exit("socktrace --probes -j --hook %s printed no JSON (%s)" % (kind, e))
+for c in doc.get("concerns", []):
+    if c.get("name") == "tcp_state" and not c.get("selected"):
+        why = [v.get("reason") for v in c.get("variants", []) if v.get("kind") == kind]
+        print("--hook %s cannot trace TCP states on this kernel: %s"
+              % (kind, why[0] if why and why[0] else "no such variant"))
+' "$v")
+		if [ -n "$why" ]; then
+			echo "vmtest-guest: SKIP hook $v: $why"
+			echo "$why" > "$out/system-$v.unavailable"
+			continue
+		fi
+	fi
+	echo "vmtest-guest: == system tests, hook $v${TEST_FILTER:+, -k $TEST_FILTER}"
+	read -r start _ < /proc/uptime
+	timeout -k 10 "$VARIANT_TIMEOUT" /usr/bin/python3 "$TESTS/run.py" \
+		--socktrace "$SOCKTRACE" "${hook[@]}" "${filter[@]}" -v 2>&1 | tee "$out/system-$v.txt"
+	rc=${PIPESTATUS[0]}
+	echo "$rc" > "$out/system-$v.rc"
+	read -r end _ < /proc/uptime
+	awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f\n", e - s}' > "$out/system-$v.secs"
+	[ "$rc" != 124 ] || echo "vmtest-guest: hook $v timed out after ${VARIANT_TIMEOUT}s"
+	# a test must leave no namespace, link or process behind for the next variant
+	ip netns list > "$out/system-$v.leftover-netns" 2>&1
+done
+
+lsmod > "$out/lsmod.txt" 2>&1 || cat /proc/modules > "$out/lsmod.txt"
+dmesg > "$out/dmesg.txt" 2>&1
+echo "done" > "$out/status"
+finish

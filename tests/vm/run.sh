@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Runs socktrace's system tests under Debian's stock kernel (linux-image-amd64,
+# 6.1 on Debian 12: BTF, kprobes, fentry) booted with qemu, so the fentry and
+# kprobe hook variants that this host cannot load run too. Needs root on
+# Debian (installs qemu-system-x86 busybox-static cpio kmod when missing).
+#
+#   tests/vm/run.sh [--socktrace PATH] [--cache DIR] [--variants "fentry kprobe auto"]
+#                   [-k SUBSTRING] [--timeout SECS] [--variant-timeout SECS]
+#
+# The guest's root is the host's root filesystem, shared read-only over 9p;
+# an initramfs of busybox + the virtio/9p modules mounts it and runs
+# tests/vm/guest.sh, which mounts tmpfs on /tmp /run /var/tmp, runs
+# `socktrace --probes` and then tests/system/run.py once per hook variant,
+# from the repository's directory. The binary and tests/system are copied
+# first, so edits during the run do not mix in. Results land in
+# CACHE/last/ (console.log, probes.*, system-VARIANT.txt).
+# The kernel package is downloaded once with apt-get download into CACHE
+# ($SOCKTRACE_VM_DIR, else vm/ beside the binary: build/vm) and reused;
+# nothing else comes from the network, and the guest has none.
+#
+# Environment: SOCKTRACE_VM_DIR (cache dir), SOCKTRACE_VM_KERNEL (kernel
+# package, e.g. linux-image-6.1.0-56-amd64), VMTEST_MEM (768M), VMTEST_SMP (2),
+# VMTEST_TIMEOUT (whole qemu run, 1800 s), VMTEST_VARIANT_TIMEOUT (one
+# variant's system tests inside the guest, 600 s), VMTEST_ACCEL (tcg; KVM
+# aborts on some hosts), for debugging VMTEST_APPEND (more kernel command
+# line) and VMTEST_GUEST (another guest script, on the shared root, as PID 1).
+#
+# Ends with "vmtest: N passed, N failed, N skipped" (the system tests of
+# every variant plus the probes check); exit 0 iff the VM booted, ran every
+# variant to its end and nothing failed.
+set -u
+set -o pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+socktrace=build/socktrace
+cache=${SOCKTRACE_VM_DIR:-}
+variants="fentry kprobe auto"
+filter=
+timeout_s=${VMTEST_TIMEOUT:-1800}
+variant_timeout=${VMTEST_VARIANT_TIMEOUT:-600}
+mem=${VMTEST_MEM:-768M}
+smp=${VMTEST_SMP:-2}
+accel=${VMTEST_ACCEL:-tcg}
+
+usage() { sed -n '2,/^set -u/{/^#/s/^# \{0,1\}//p}' "$0"; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--socktrace) socktrace=$2; shift 2 ;;
+	--cache) cache=$2; shift 2 ;;
+	--variants) variants=$2; shift 2 ;;
+	-k) filter=$2; shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--variant-timeout) variant_timeout=$2; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	*) echo "vmtest: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+# default: vm/ beside the binary, i.e. build/vm for build/socktrace
+cache=${cache:-$(dirname "$socktrace")/vm}
+
+say() { echo "vmtest: $*"; }
+die() {
+	echo "vmtest: $*" >&2
+	echo "vmtest: 0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+
+for v in $variants; do
+	case "$v" in auto|tp_btf|tracepoint|fentry|kprobe) ;;
+	*) die "unknown variant '$v' (auto tp_btf tracepoint fentry kprobe)" ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || die "needs root (installs packages; the guest runs the tests as root)"
+[ "$(uname -m)" = x86_64 ] || die "runs on x86_64 hosts only (boots Debian's amd64 kernel)"
+[ -x "$socktrace" ] || die "$socktrace is not an executable file (run make first)"
+[ -f "$repo/tests/system/run.py" ] || die "no $repo/tests/system/run.py"
+# the guest mounts fresh tmpfs over these, hiding whatever the host has there
+case "$repo/" in
+/tmp/*|/run/*|/var/tmp/*|/proc/*|/sys/*|/dev/*)
+	die "the repository ($repo) must not be under /tmp, /run, /var/tmp: the guest mounts tmpfs there" ;;
+esac
+
+# ---- host packages ----
+need=()
+for p in qemu-system-x86 busybox-static cpio kmod xz-utils python3 iproute2; do
+	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	say "apt-get install ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	{ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } ||
+		die "failed to install: ${need[*]}"
+fi
+
+mkdir -p "$cache" || die "cannot create $cache"
+cache=$(cd "$cache" && pwd)
+exec 9>"$cache/.lock"
+flock -n 9 || { say "waiting for another vmtest using $cache"; flock 9; }
+rm -rf "$cache"/tmp.*   # left by a run that was killed
+
+# ---- kernel ----
+# The package linux-image-amd64 depends on (local apt lists, no network);
+# when the lists cannot say, the newest kernel already cached.
+kernel_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ {print $2; exit}'
+}
+pkg=${SOCKTRACE_VM_KERNEL:-$(kernel_pkg)}
+if [ -z "$pkg" ]; then
+	pkg=$(cd "$cache" && ls -d linux-image-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$pkg" ] || [ ! -e "$cache/$pkg/.ready" ]; then
+		say "apt-get update (to find Debian's kernel package)"
+		apt-get update -qq || die "apt-get update failed"
+		pkg=$(kernel_pkg)
+	fi
+fi
+[ -n "$pkg" ] || die "cannot find Debian's kernel package (apt-cache depends linux-image-amd64 names none)"
+kver=${pkg#linux-image-}
+kdir=$cache/$pkg
+if [ ! -e "$kdir/.ready" ]; then
+	deb=$(ls "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$deb" ]; then
+		say "apt-get download $pkg"
+		(cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg") ||
+			die "apt-get download $pkg failed (apt-get update may help)"
+		deb=$(ls "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$deb" ] || die "apt-get download left no ${pkg}_*_amd64.deb in $cache"
+	fi
+	say "extracting $(basename "$deb")"
+	rm -rf "$kdir.tmp"
+	mkdir -p "$kdir.tmp"
+	dpkg-deb -x "$deb" "$kdir.tmp" || die "dpkg-deb -x $deb failed"
+	depmod -b "$kdir.tmp" "$kver" || die "depmod for $kver failed"
+	# The uncompressed ELF vmlinux boots through PVH straight into the kernel
+	# (about twice as fast under TCG as the bzImage through the BIOS): find
+	# the compressed payload in the bzImage, as scripts/extract-vmlinux does.
+	img=$kdir.tmp/boot/vmlinuz-$kver
+	for fmt in '\3757zXZ:xz -dcq --single-stream' '\037\213\010:gzip -dcq' \
+		'(\265/\375:zstd -dcq' '\002!L\030:lz4 -dcq'; do
+		sig=${fmt%%:*} cmd=${fmt#*:}
+		command -v "${cmd%% *}" >/dev/null || continue
+		# shellcheck disable=SC2059  # $sig holds printf escapes
+		for off in $(LC_ALL=C grep -aboF "$(printf "$sig")" "$img" | cut -d: -f1); do
+			tail -c +$((off + 1)) "$img" | $cmd > "$kdir.tmp/vmlinux" 2>/dev/null
+			if [ "$(head -c 4 "$kdir.tmp/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+				break 2
+			fi
+		done
+		rm -f "$kdir.tmp/vmlinux"
+	done
+	[ -s "$kdir.tmp/vmlinux" ] || say "no ELF vmlinux found in $img: booting the bzImage (slower)"
+	touch "$kdir.tmp/.ready"
+	rm -rf "$kdir"
+	mv "$kdir.tmp" "$kdir"
+	# older kernels' caches
+	for old in "$cache"/linux-image-*-amd64 "$cache"/linux-image-*-amd64_*.deb; do
+		case "$old" in "$kdir"|"$deb"|"$kdir"_*) ;; *) [ -e "$old" ] && rm -rf "$old" ;; esac
+	done
+fi
+kernel=$kdir/vmlinux
+[ -s "$kernel" ] || kernel=$kdir/boot/vmlinuz-$kver
+
+# ---- run directory and initramfs ----
+out=$cache/last
+rm -rf "$out"
+mkdir -p "$out"
+tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+qpid='' tpid=''
+cleanup() {
+	[ -z "$qpid" ] || kill "$qpid" 2>/dev/null
+	[ -z "$tpid" ] || kill "$tpid" 2>/dev/null
+	[ -z "$qpid" ] || wait "$qpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo "vmtest: interrupted" >&2; exit 130' INT TERM HUP
+
+# Snapshots of the binary and of the system tests: a rebuild or an edit
+# while the VM runs changes nothing (the guest's 9p root caches loosely, so
+# it could even see a mix of old and new files).
+cp "$socktrace" "$out/socktrace" || die "cannot copy $socktrace"
+mkdir -p "$out/tests-system"
+(cd "$repo/tests/system" && tar --exclude=__pycache__ -cf - .) | (cd "$out/tests-system" && tar -xf -) ||
+	die "cannot copy tests/system"
+
+mkdir -p "$tmp/initramfs/bin" "$tmp/initramfs/dev" "$tmp/initramfs/mods"
+cp /bin/busybox "$tmp/initramfs/bin/busybox"
+file /bin/busybox 2>/dev/null | grep -q 'dynamically linked' && die "/bin/busybox is not static (busybox-static)"
+cp "$here/init" "$tmp/initramfs/init"
+chmod 755 "$tmp/initramfs/init" "$tmp/initramfs/bin/busybox"
+mknod -m 600 "$tmp/initramfs/dev/console" c 5 1
+modprobe -d "$kdir" -S "$kver" -a --show-depends virtio_pci 9pnet_virtio 9p > "$tmp/deps" ||
+	die "modprobe --show-depends for the 9p modules failed"
+awk '$1 == "insmod" && !seen[$2]++ {print $2}' "$tmp/deps" | while read -r ko; do
+	cp "$ko" "$tmp/initramfs/mods/" && basename "$ko" >> "$tmp/initramfs/mods/order"
+done
+grep -qx 9p.ko "$tmp/initramfs/mods/order" || die "9p.ko not found in $kdir"
+(cd "$tmp/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio" ||
+	die "building the initramfs failed"
+
+cat > "$out/vmtest.conf" <<EOF
+REPO='$repo'
+SOCKTRACE='$out/socktrace'
+TESTS='$out/tests-system'
+KROOT='$kdir'
+VARIANTS='$variants'
+TEST_FILTER='$filter'
+VARIANT_TIMEOUT='$variant_timeout'
+EOF
+
+# ---- boot ----
+cmdline="console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off no_timer_check"
+cmdline="$cmdline vmtest.guest=${VMTEST_GUEST:-$here/guest.sh} ${VMTEST_APPEND:-}"
+say "booting $kver ($(basename "$kernel")) under qemu -accel $accel, -m $mem -smp $smp; timeout ${timeout_s}s"
+say "console: $out/console.log"
+t0=$(date +%s.%N)
+# the console goes to console.log and, prefixed, to our output as it comes
+mkfifo "$tmp/console" || die "mkfifo failed"
+tee "$out/console.log" < "$tmp/console" | sed -u 's/\r$//; s/^/  | /' &
+tpid=$!
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel "$accel" -m "$mem" -smp "$smp" \
+	-nographic -no-reboot -nic none \
+	-kernel "$kernel" -initrd "$tmp/initramfs.cpio" -append "$cmdline" \
+	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+	-fsdev local,id=out,path="$out",security_model=none,multidevs=remap \
+	-device virtio-9p-pci,fsdev=out,mount_tag=vmtest-out \
+	< /dev/null > "$tmp/console" 2>&1 &
+qpid=$!
+wait "$qpid"
+qrc=$?
+qpid=
+wait "$tpid" 2>/dev/null
+tpid=
+t1=$(date +%s.%N)
+wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
+
+# ---- results ----
+status=$(cat "$out/status" 2>/dev/null)
+problem=
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	problem="the VM did not finish within ${timeout_s}s (VMTEST_TIMEOUT)"
+elif [ "$qrc" != 0 ]; then
+	problem="qemu exited with status $qrc"
+elif [ -z "$status" ]; then
+	problem="the VM never ran the guest script (boot failure)"
+elif [ "$status" != "done" ]; then
+	problem="the guest script did not finish: $status"
+fi
+
+passed=0 failed=0 skipped=0
+summary=()
+gkver=$(cat "$out/kernel" 2>/dev/null || echo "$kver")
+
+if [ -s "$out/probes.json" ]; then
+	if check=$(/usr/bin/python3 "$here/check_probes.py" "$out/probes.json" 2>&1); then
+		passed=$((passed + 1))
+		summary+=("$gkver probes: $check")
+	else
+		failed=$((failed + 1))
+		summary+=("$gkver probes: FAIL: $check")
+	fi
+elif [ -n "$status" ]; then
+	failed=$((failed + 1))
+	summary+=("$gkver probes: FAIL: socktrace --probes -j printed nothing (exit $(cat "$out/probes.rc" 2>/dev/null)): $(head -c 500 "$out/probes.err" 2>/dev/null)")
+fi
+
+for v in $variants; do
+	f=$out/system-$v.txt
+	[ -n "$status" ] || break
+	line=$(grep -E '^system: [0-9]+ passed, [0-9]+ failed' "$f" 2>/dev/null | tail -n 1)
+	rc=$(cat "$out/system-$v.rc" 2>/dev/null)
+	secs=$(cat "$out/system-$v.secs" 2>/dev/null)
+	if [ -s "$out/system-$v.unavailable" ]; then
+		skipped=$((skipped + 1))
+		summary+=("$gkver $v: SKIPPED: $(cat "$out/system-$v.unavailable")")
+		continue
+	fi
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		if [ "$rc" = 124 ]; then
+			why="timed out after ${variant_timeout}s (VMTEST_VARIANT_TIMEOUT)"
+		elif [ -z "$rc" ] && [ -e "$f" ]; then
+			why="did not finish (the VM stopped first)"
+		elif [ -z "$rc" ]; then
+			why="never ran"
+		else
+			why="printed no result line (exit $rc)"
+		fi
+		summary+=("$gkver $v: FAIL: system tests $why")
+		continue
+	fi
+	read -r p fl s <<< "$(echo "$line" | grep -oE '[0-9]+' | tr '\n' ' ')"
+	s=${s:-0}
+	passed=$((passed + p)) failed=$((failed + fl)) skipped=$((skipped + s))
+	if [ "$fl" = 0 ] && [ "$rc" != 0 ]; then
+		failed=$((failed + 1))
+		line="$line; but exit status $rc"
+	fi
+	note=
+	if [ "$p" = 0 ] && [ "$fl" = 0 ] && [ "$s" -gt 0 ]; then
+		note=" -- all SKIPPED: $(grep -m1 '^SKIP ' "$f" | sed 's/^SKIP [^:]*: //')"
+	fi
+	leftover=$(cat "$out/system-$v.leftover-netns" 2>/dev/null)
+	[ -z "$leftover" ] || note="$note (network namespaces left behind: ${leftover//$'\n'/ })"
+	summary+=("$gkver $v: ${line#system: }${secs:+ in ${secs}s}${note}")
+done
+
+echo
+say "summary (kernel $gkver under qemu -accel $accel, ${wall}s wall${filter:+, tests matching -k $filter})"
+boot=$(cat "$out/boot-uptime" 2>/dev/null)
+[ -z "$boot" ] || say "  guest up after ${boot}s of guest time"
+for line in "${summary[@]}"; do say "  $line"; done
+for v in $variants; do
+	grep -E '^FAIL ' "$out/system-$v.txt" 2>/dev/null | sed "s/^/vmtest:     [$v] /"
+done
+if [ -n "$problem" ]; then
+	failed=$((failed + 1))
+	echo "vmtest: FAIL: $problem; the console's last lines:" >&2
+	tail -n 40 "$out/console.log" | tr -d '\r' | sed 's/^/  | /' >&2
+fi
+say "results in $out"
+echo "vmtest: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
