@@ -56,8 +56,16 @@ while [ $# -gt 0 ]; do
 	*) echo "vmtest: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
-# default: vm/ beside the binary, i.e. build/vm for build/socktrace
-cache=${cache:-$(dirname "$socktrace")/vm}
+# default: vm/ beside the binary, i.e. build/vm for build/socktrace; but
+# the guest mounts fresh tmpfs over /tmp, /run and /var/tmp, so a checkout
+# there (a CI clone, say) keeps its cache, where the guest reads the kernel
+# modules, the test snapshot and its own script, in /var/cache instead
+if [ -z "$cache" ]; then
+	cache=$(dirname "$socktrace")/vm
+	case "$(cd "$(dirname "$socktrace")" && pwd)/" in
+	/tmp/*|/run/*|/var/tmp/*) cache=/var/cache/socktrace-vmtest ;;
+	esac
+fi
 
 say() { echo "vmtest: $*"; }
 die() {
@@ -75,11 +83,6 @@ done
 [ "$(uname -m)" = x86_64 ] || die "runs on x86_64 hosts only (boots Debian's amd64 kernel)"
 [ -x "$socktrace" ] || die "$socktrace is not an executable file (run make first)"
 [ -f "$repo/tests/system/run.py" ] || die "no $repo/tests/system/run.py"
-# the guest mounts fresh tmpfs over these, hiding whatever the host has there
-case "$repo/" in
-/tmp/*|/run/*|/var/tmp/*|/proc/*|/sys/*|/dev/*)
-	die "the repository ($repo) must not be under /tmp, /run, /var/tmp: the guest mounts tmpfs there" ;;
-esac
 
 # ---- host packages ----
 need=()
@@ -96,6 +99,10 @@ fi
 
 mkdir -p "$cache" || die "cannot create $cache"
 cache=$(cd "$cache" && pwd)
+case "$cache/" in
+/tmp/*|/run/*|/var/tmp/*|/proc/*|/sys/*|/dev/*)
+	die "the cache ($cache) must not be under /tmp, /run or /var/tmp: the guest mounts tmpfs there" ;;
+esac
 exec 9>"$cache/.lock"
 flock -n 9 || { say "waiting for another vmtest using $cache"; flock 9; }
 rm -rf "$cache"/tmp.*   # left by a run that was killed
@@ -189,6 +196,10 @@ mkdir -p "$tmp/initramfs/bin" "$tmp/initramfs/dev" "$tmp/initramfs/mods"
 cp /bin/busybox "$tmp/initramfs/bin/busybox"
 file /bin/busybox 2>/dev/null | grep -q 'dynamically linked' && die "/bin/busybox is not static (busybox-static)"
 cp "$here/init" "$tmp/initramfs/init"
+# the guest script from the cache, which the guest can see wherever the
+# checkout is
+cp "$here/guest.sh" "$out/guest.sh" || die "cannot copy guest.sh"
+chmod 755 "$out/guest.sh"
 chmod 755 "$tmp/initramfs/init" "$tmp/initramfs/bin/busybox"
 mknod -m 600 "$tmp/initramfs/dev/console" c 5 1
 modprobe -d "$kdir" -S "$kver" -a --show-depends virtio_pci 9pnet_virtio 9p > "$tmp/deps" ||
@@ -212,7 +223,7 @@ EOF
 
 # ---- boot ----
 cmdline="console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off no_timer_check"
-cmdline="$cmdline vmtest.guest=${VMTEST_GUEST:-$here/guest.sh} ${VMTEST_APPEND:-}"
+cmdline="$cmdline vmtest.guest=${VMTEST_GUEST:-$out/guest.sh} ${VMTEST_APPEND:-}"
 say "booting $kver ($(basename "$kernel")) under qemu -accel $accel, -m $mem -smp $smp; timeout ${timeout_s}s"
 say "console: $out/console.log"
 t0=$(date +%s.%N)
