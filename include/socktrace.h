@@ -10,6 +10,8 @@
 enum st_event_type {
 	ST_EVENT_TCP_STATE = 1,		/* a TCP state transition */
 	ST_EVENT_SYN_RETRANS,		/* a SYN retransmitted in SYN_SENT */
+	ST_EVENT_UDP_START,		/* first datagram of a UDP flow */
+	ST_EVENT_UDP_CLOSE,		/* a UDP socket with flows was released */
 };
 
 /* How the owner of a socket was learned. Never from the task that happened
@@ -21,6 +23,7 @@ enum st_owner_src {
 	ST_OWNER_LISTENER,	/* passive child: inherited from its listener */
 	ST_OWNER_ACCEPT,	/* accept() returned it to this process */
 	ST_OWNER_SNAPSHOT,	/* userspace: found in /proc at startup */
+	ST_OWNER_TRAFFIC,	/* UDP: the process that sent or received */
 	ST_OWNER__MAX,
 };
 
@@ -38,6 +41,8 @@ enum st_counter {
 	ST_CNT_LOST,		/* records the ring buffer could not take */
 	ST_CNT_FILTERED,	/* records dropped by in-kernel filters */
 	ST_CNT_NO_OWNER_SLOT,	/* socket map update failed */
+	ST_CNT_UDP_UNCOUNTED,	/* datagrams not counted: the flow table was full */
+	ST_CNT_UDP_UNCOUNTED_BYTES,	/* and their bytes */
 	ST_CNT__MAX,
 };
 
@@ -61,10 +66,20 @@ enum st_tcp_state {
 
 #define ST_OLD_NS_UNKNOWN ((__u64)-1)
 
+/* Every ring buffer record starts with ts_ns and type. */
+
 /* One TCP state transition, as the kernel side writes it. Addresses are in
  * network byte order (IPv4 in the first 4 bytes), ports in host order. */
 struct st_tcp_event {
 	__u64 ts_ns;		/* CLOCK_BOOTTIME */
+	__u8 type;		/* enum st_event_type */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 owner_src;		/* enum st_owner_src */
+	__u8 role;		/* enum st_role */
+	__u8 err;		/* sk_err at SYN_SENT -> CLOSE (ECONNREFUSED...) */
+	__u8 syn_retrans;	/* SYNs retransmitted so far (saturates at 255) */
+	__u8 pad0;
 	__u64 skaddr;		/* socket identity while it lives */
 	__u64 old_ns;		/* time spent in the old state, or UNKNOWN */
 	__u64 ino;		/* socket inode (0 once orphaned) */
@@ -76,18 +91,55 @@ struct st_tcp_event {
 	__u16 sport;
 	__u16 dport;
 	__u16 family;		/* AF_INET or AF_INET6 */
-	__u8 type;		/* enum st_event_type */
-	__u8 oldstate;
-	__u8 newstate;
-	__u8 owner_src;		/* enum st_owner_src */
-	__u8 role;		/* enum st_role */
-	__u8 err;		/* sk_err at SYN_SENT -> CLOSE (ECONNREFUSED...) */
-	__u8 syn_retrans;	/* SYNs retransmitted so far (saturates at 255) */
-	__u8 pad[7];
+	__u16 pad1;
 	char comm[TASK_COMM_LEN];
+	__u32 pad2;
 };
 
 _Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed");
+
+/* A UDP flow: one socket, one owner, one peer. A socket bound to the
+ * wildcard address keeps it as its local address; a peer the application
+ * did not ask for (recv() on an unconnected socket) is all zeros. */
+struct st_udp_key {
+	__u64 skaddr;
+	__u32 netns;
+	__u32 pid;		/* tgid that sent or received */
+	__u8 laddr[16];		/* network byte order, IPv4 in the first 4 */
+	__u8 raddr[16];
+	__u16 lport;		/* host byte order */
+	__u16 rport;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 pad;
+};
+
+/* Counted in the kernel for every datagram; userspace reads, reports and
+ * removes flows. */
+struct st_udp_flow {
+	__u64 first_ns;		/* CLOCK_BOOTTIME of the first datagram */
+	__u64 last_ns;		/* and of the latest */
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 rx_packets;
+	__u64 ino;		/* socket inode */
+	__u32 tid;		/* thread of the first datagram */
+	__u32 pad;
+	char comm[TASK_COMM_LEN];
+};
+
+/* ST_EVENT_UDP_START carries the flow as created; ST_EVENT_UDP_CLOSE only
+ * ts_ns and key.skaddr, key.netns. */
+struct st_udp_event {
+	__u64 ts_ns;
+	__u8 type;
+	__u8 pad[7];
+	struct st_udp_key key;
+	struct st_udp_flow flow;
+};
+
+_Static_assert(sizeof(struct st_udp_key) == 56, "st_udp_key layout changed");
+_Static_assert(sizeof(struct st_udp_event) == 152, "st_udp_event layout changed");
 
 /* What the kernel side remembers about a socket between transitions, and
  * about each listening port (userspace seeds listeners found at startup). */

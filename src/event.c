@@ -30,6 +30,7 @@ static const char *const owner_names[ST_OWNER__MAX] = {
 	[ST_OWNER_LISTENER] = "listener",
 	[ST_OWNER_ACCEPT] = "accept",
 	[ST_OWNER_SNAPSHOT] = "proc",
+	[ST_OWNER_TRAFFIC] = "traffic",
 };
 
 static const char *const role_names[ST_ROLE__MAX] = {
@@ -162,6 +163,27 @@ static const char *const outcome_names[OUTCOME__MAX] = {
 const char *outcome__name(int outcome)
 {
 	return outcome >= 0 && outcome < OUTCOME__MAX ? outcome_names[outcome] : "unknown";
+}
+
+static const char *const flow_event_names[UDP_FLOW__MAX] = {
+	[UDP_FLOW_START] = "start",
+	[UDP_FLOW_UPDATE] = "update",
+	[UDP_FLOW_END] = "end",
+};
+
+const char *udp_flow_event__name(int fe)
+{
+	return fe > 0 && fe < UDP_FLOW__MAX ? flow_event_names[fe] : "unknown";
+}
+
+static const char *const end_reason_names[UDP_END__MAX] = {
+	[UDP_END_CLOSE] = "close",
+	[UDP_END_IDLE] = "idle",
+};
+
+const char *udp_end_reason__name(int r)
+{
+	return r > 0 && r < UDP_END__MAX ? end_reason_names[r] : NULL;
 }
 
 const char *errno__name(int err)

@@ -15,6 +15,8 @@ enum event_kind {
 	EVENT_SYN_RETRANS,	/* a SYN retransmit (feeds the attempt tracker) */
 	EVENT_CONNECT,		/* a connection attempt's outcome */
 	EVENT_SYN_ALERT,	/* an attempt stuck in SYN_SENT */
+	EVENT_UDP_FLOW,		/* a UDP flow started, was updated, or ended */
+	EVENT_UDP_SOCKET,	/* a UDP socket that existed when tracing started */
 	EVENT__MAX,
 };
 
@@ -47,6 +49,21 @@ struct diagnosis {
 	uint32_t backlog;	/* the listen() backlog */
 };
 
+/* What an EVENT_UDP_FLOW reports. */
+enum udp_flow_event {
+	UDP_FLOW_START = 1,	/* its first datagram, in either direction */
+	UDP_FLOW_UPDATE,	/* counts so far (--interval, and when tracing stops) */
+	UDP_FLOW_END,
+	UDP_FLOW__MAX,
+};
+
+enum udp_end_reason {
+	UDP_END_NONE = 0,
+	UDP_END_CLOSE,		/* the socket was closed */
+	UDP_END_IDLE,		/* no datagram for --udp-idle seconds */
+	UDP_END__MAX,
+};
+
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
 
 struct event {
@@ -77,6 +94,16 @@ struct event {
 	enum connect_outcome outcome;
 	uint64_t elapsed_ns;	/* in SYN_SENT, EVENT_OLD_NS_UNKNOWN if unknown */
 	struct diagnosis diag;
+	/* UDP flows (EVENT_UDP_FLOW); a flow's counts are totals since start */
+	uint8_t flow_event;	/* enum udp_flow_event */
+	uint8_t end_reason;	/* enum udp_end_reason, for UDP_FLOW_END */
+	uint64_t first_ns;	/* boot ns of the flow's first datagram */
+	uint64_t last_ns;	/* and of its latest */
+	uint64_t duration_ns;	/* first datagram to last (to close for a close) */
+	uint64_t tx_bytes;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t rx_packets;
 };
 
 /* Boot-clock to wall-clock conversion, from one reference pair. */
@@ -101,6 +128,8 @@ int tcp_state__parse(const char *name);
 const char *owner_src__name(int src);
 const char *role__name(int role);
 const char *outcome__name(int outcome);
+const char *udp_flow_event__name(int fe);	/* "start", "update", "end" */
+const char *udp_end_reason__name(int r);	/* "close", "idle", NULL for none */
 /* "ECONNREFUSED" for ECONNREFUSED, NULL for 0 or an unnamed errno. */
 const char *errno__name(int err);
 

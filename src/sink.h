@@ -14,6 +14,9 @@ struct stats {
 	uint64_t filtered;	/* dropped by filters, kernel and userspace */
 	uint64_t lost;		/* the kernel could not deliver them */
 	uint64_t elapsed_ns;
+	uint64_t udp_flows;		/* UDP flows started */
+	uint64_t udp_uncounted;		/* datagrams not counted: flow table full */
+	uint64_t udp_uncounted_bytes;
 };
 
 struct sink;
