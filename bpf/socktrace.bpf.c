@@ -590,6 +590,7 @@ struct udp_peer {
 		__u8 addr[16];
 		__u32 addr32[4];
 	};
+	__u64 sk;		/* the socket it was stashed for */
 	__u16 port;		/* host byte order */
 	__u16 family;		/* 0: unknown */
 	__u32 pad;
@@ -744,7 +745,8 @@ static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags,
 	tid = (__u32)bpf_get_current_pid_tgid();
 	p = bpf_map_lookup_elem(&udp_peers, &tid);
 	if (p) {
-		peer = *p;
+		if (p->sk == (__u64)sk)
+			peer = *p;
 		bpf_map_delete_elem(&udp_peers, &tid);
 	}
 	if (!tx && (flags & MSG_PEEK))
@@ -770,6 +772,7 @@ static __always_inline void udp_peer_stash(struct bpf_sock_addr *ctx, bool v6)
 	struct udp_peer p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
+	p.sk = (__u64)ctx->sk;
 	p.family = v6 ? AF_INET6 : AF_INET;
 	p.port = bpf_ntohs((__u16)ctx->user_port);
 	if (v6) {
