@@ -590,29 +590,46 @@ struct udp_peer {
 		__u8 addr[16];
 		__u32 addr32[4];
 	};
-	__u64 sk;		/* the socket it was stashed for */
+	__u32 tid;		/* the thread that left it */
 	__u16 port;		/* host byte order */
-	__u16 family;		/* 0: unknown */
-	__u32 pad;
+	__u16 family;		/* 0: unknown, or already taken */
 };
 
-/* The peer of the datagram this thread is sending or receiving, from the
- * cgroup sock_addr hooks, for the send/recv tracepoints that follow. */
+/* The peer of the datagram a thread is sending or receiving on a socket,
+ * left by the cgroup sock_addr hooks for the send/recv tracepoints that
+ * follow. Socket storage: found through the socket, no lookup by key, and
+ * freed with it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct udp_peer);
 } udp_peers SEC(".maps");
 
-static __always_inline bool sock_is_udp(struct sock *sk)
+/* tp_btf and fentry programs get BTF pointers they can load from directly
+ * (no helper call); a kprobe's must go through bpf_probe_read_kernel(). */
+#define SK_LOAD(direct, sk, field) ((direct) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline void sk_load_addr(bool direct, void *dst, const void *src, int len)
+{
+	if (direct)
+		__builtin_memcpy(dst, src, len);
+	else
+		bpf_probe_read_kernel(dst, len, src);
+}
+
+static __always_inline bool sock_is_udp(struct sock *sk, bool direct)
 {
 	__u16 family;
 
 	if (!sk)
 		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	return (family == AF_INET || family == AF_INET6) && sock_protocol(sk) == IPPROTO_UDP;
+	family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85) */
+	return (direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol) : sock_protocol(sk)) ==
+	       IPPROTO_UDP;
 }
 
 static __always_inline bool udp_filtered(const struct st_udp_key *k)
@@ -648,27 +665,26 @@ static __always_inline void udp_emit_start(const struct st_udp_key *k,
 }
 
 /* One datagram of ret bytes sent (tx) or received on sk by the current
- * process. peer is where it went or came from, if the caller knows; else
- * the socket's connected peer, or none. */
-static __always_inline void handle_udp(struct sock *sk, long ret, bool tx,
-				       const struct udp_peer *peer)
+ * process (id: its pid_tgid). peer is where it went or came from, if the
+ * caller knows; else the socket's connected peer, or none. */
+static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64 id,
+				       const struct udp_peer *peer, bool direct)
 {
 	struct st_udp_key key = {};
 	struct st_udp_flow *f;
-	__u64 id, now;
+	__u64 now;
 	long err;
 
 	if (ret < 0)
 		return;		/* a failed send or receive moved no data */
-	id = bpf_get_current_pid_tgid();
 	key.skaddr = (__u64)sk;
 	key.pid = id >> 32;
-	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	key.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	key.family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	key.lport = SK_LOAD(direct, sk, __sk_common.skc_num);
 	if (key.family == AF_INET)
-		bpf_core_read(key.laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_rcv_saddr, 4);
 	else
-		bpf_core_read(key.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 	if (peer && peer->family) {
 		key.rport = peer->port;
 		if (peer->family == key.family) {
@@ -680,15 +696,14 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx,
 			__builtin_memcpy(&key.raddr[12], peer->addr, 4);
 		}
 	} else {
-		key.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		key.rport = bpf_ntohs(SK_LOAD(direct, sk, __sk_common.skc_dport));
 		if (key.family == AF_INET)
-			bpf_core_read(key.raddr, 4, &sk->__sk_common.skc_daddr);
+			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_daddr, 4);
 		else
-			bpf_core_read(key.raddr, 16, &sk->__sk_common.skc_v6_daddr);
+			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 	if (udp_filtered(&key))
 		return;
-	key.netns = sock_netns(sk);
 	now = bpf_ktime_get_boot_ns();
 
 	f = bpf_map_lookup_elem(&udp_flows, &key);
@@ -706,6 +721,7 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx,
 			fresh.rx_packets = 1;
 		}
 		fresh.ino = sock_ino(sk);
+		fresh.netns = sock_netns(sk);
 		fresh.tid = (__u32)id;
 		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 		err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
@@ -738,20 +754,20 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx,
 static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags, bool tx)
 {
 	struct udp_peer peer = {}, *p;
-	__u32 tid;
+	__u64 id;
 
-	if (!sock_is_udp(sk))
+	if (!sock_is_udp(sk, true))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	p = bpf_map_lookup_elem(&udp_peers, &tid);
-	if (p) {
-		if (p->sk == (__u64)sk)
+	id = bpf_get_current_pid_tgid();
+	p = bpf_sk_storage_get(&udp_peers, sk, NULL, 0);
+	if (p && p->family) {
+		if (p->tid == (__u32)id)
 			peer = *p;
-		bpf_map_delete_elem(&udp_peers, &tid);
+		p->family = 0;
 	}
 	if (!tx && (flags & MSG_PEEK))
 		return 0;	/* the read that follows counts it */
-	handle_udp(sk, ret, tx, &peer);
+	handle_udp(sk, ret, tx, id, &peer, true);
 	return 0;
 }
 
@@ -769,21 +785,22 @@ int BPF_PROG(udp_recv_btf, struct sock *sk, int ret, int flags)
 
 static __always_inline void udp_peer_stash(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct udp_peer p = {};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct udp_peer *p;
 
-	p.sk = (__u64)ctx->sk;
-	p.family = v6 ? AF_INET6 : AF_INET;
-	p.port = bpf_ntohs((__u16)ctx->user_port);
+	p = bpf_sk_storage_get(&udp_peers, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return;
+	p->tid = (__u32)bpf_get_current_pid_tgid();
+	p->port = bpf_ntohs((__u16)ctx->user_port);
 	if (v6) {
-		p.addr32[0] = ctx->user_ip6[0];
-		p.addr32[1] = ctx->user_ip6[1];
-		p.addr32[2] = ctx->user_ip6[2];
-		p.addr32[3] = ctx->user_ip6[3];
+		p->addr32[0] = ctx->user_ip6[0];
+		p->addr32[1] = ctx->user_ip6[1];
+		p->addr32[2] = ctx->user_ip6[2];
+		p->addr32[3] = ctx->user_ip6[3];
 	} else {
-		p.addr32[0] = ctx->user_ip4;
+		p->addr32[0] = ctx->user_ip4;
 	}
-	bpf_map_update_elem(&udp_peers, &tid, &p, BPF_ANY);
+	p->family = v6 ? AF_INET6 : AF_INET;
 }
 
 /* Destination of a sendto() on an unconnected socket; 1 lets it through. */
@@ -844,57 +861,58 @@ static __always_inline void peer_from_msg(struct msghdr *msg, struct udp_peer *p
 }
 
 static __always_inline int udp_func_done(struct sock *sk, struct msghdr *msg, long ret,
-					 int flags, bool tx, bool v6_func)
+					 int flags, bool tx, bool v6_func, bool direct)
 {
 	struct udp_peer peer = {};
 
-	if (!sock_is_udp(sk))
+	if (!sock_is_udp(sk, direct))
 		return 0;
 	/* udpv6_sendmsg() hands IPv4 destinations to udp_sendmsg(): count the
 	 * datagram once, in the IPv6 function */
-	if (!v6_func && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
+	if (!v6_func && SK_LOAD(direct, sk, __sk_common.skc_family) == AF_INET6)
 		return 0;
 	if (!tx && (flags & MSG_PEEK))
 		return 0;
 	if (ret >= 0 && msg)
 		peer_from_msg(msg, &peer);
-	handle_udp(sk, ret, tx, &peer);
+	handle_udp(sk, ret, tx, bpf_get_current_pid_tgid(), &peer, direct);
 	return 0;
 }
 
 SEC("fexit/udp_sendmsg")
 int BPF_PROG(udp_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return udp_func_done(sk, msg, ret, 0, true, false);
+	return udp_func_done(sk, msg, ret, 0, true, false, true);
 }
 
 SEC("fexit/udpv6_sendmsg")
 int BPF_PROG(udp6_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return udp_func_done(sk, msg, ret, 0, true, true);
+	return udp_func_done(sk, msg, ret, 0, true, true, true);
 }
 
-static __always_inline int udp_recv_fexit(unsigned long long *ctx, bool v6_func)
+/* The flags' position and the return value's depend on the kernel (see
+ * recv_flags_arg): read them through the helpers. */
+static __always_inline int udp_recv_fexit(unsigned long long *ctx, struct sock *sk,
+					  struct msghdr *msg, bool v6_func)
 {
-	__u64 sk = 0, msg = 0, flags = 0, ret = 0;
+	__u64 flags = 0, ret = 0;
 
-	if (bpf_get_func_arg(ctx, 0, &sk) || bpf_get_func_arg(ctx, 1, &msg) ||
-	    bpf_get_func_arg(ctx, recv_flags_arg, &flags) || bpf_get_func_ret(ctx, &ret))
+	if (bpf_get_func_arg(ctx, recv_flags_arg, &flags) || bpf_get_func_ret(ctx, &ret))
 		return 0;
-	return udp_func_done((struct sock *)sk, (struct msghdr *)msg, (int)ret, (int)flags,
-			     false, v6_func);
+	return udp_func_done(sk, msg, (int)ret, (int)flags, false, v6_func, true);
 }
 
 SEC("fexit/udp_recvmsg")
-int BPF_PROG(udp_recv_fexit4)
+int BPF_PROG(udp_recv_fexit4, struct sock *sk, struct msghdr *msg)
 {
-	return udp_recv_fexit(ctx, false);
+	return udp_recv_fexit(ctx, sk, msg, false);
 }
 
 SEC("fexit/udpv6_recvmsg")
-int BPF_PROG(udp_recv_fexit6)
+int BPF_PROG(udp_recv_fexit6, struct sock *sk, struct msghdr *msg)
 {
-	return udp_recv_fexit(ctx, true);
+	return udp_recv_fexit(ctx, sk, msg, true);
 }
 
 /* kprobe variant: the arguments wait in a map for the kretprobe. */
@@ -937,7 +955,7 @@ static __always_inline int udp_kprobe_exit(long ret, bool tx, bool v6_func)
 	args = *a;
 	bpf_map_delete_elem(&udp_args, &tid);
 	return udp_func_done((struct sock *)args.sk, (struct msghdr *)args.msg, ret, args.flags,
-			     tx, v6_func);
+			     tx, v6_func, false);
 }
 
 static __always_inline int recv_flags(struct pt_regs *ctx)

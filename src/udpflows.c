@@ -152,7 +152,7 @@ static void flow_event(struct udpflows *u, const struct st_udp_key *k,
 	ev.ino = v->ino;
 	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
 	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
-	ev.netns = k->netns;
+	ev.netns = v->netns;
 	ev.pid = k->pid;
 	ev.tid = v->tid;
 	ev.family = k->family == AF_INET ? AF_INET : AF_INET6;
