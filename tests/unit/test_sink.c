@@ -83,6 +83,47 @@ TEST(sink_service_edge_cases)
 	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 0, 0, SERVICE_NONE, NULL);
 }
 
+/* UDP: named from the udp entries, by the ports alone (a role is ignored). */
+TEST(sink_service_udp)
+{
+	struct services *s = svc_new(22, "ssh", 80, "http", 0);
+	static const struct {
+		int role;
+		uint16_t lport, rport;
+		enum service_side side;
+		const char *name;
+	} cases[] = {
+		{ ST_ROLE_UNKNOWN, 40000, 53, SERVICE_REMOTE, "domain" },	/* a resolver's query */
+		{ ST_ROLE_UNKNOWN, 53, 40000, SERVICE_LOCAL, "domain" },	/* the server's side */
+		{ ST_ROLE_UNKNOWN, 53, 0, SERVICE_LOCAL, "domain" },	/* peer unknown */
+		{ ST_ROLE_UNKNOWN, 123, 123, SERVICE_REMOTE, "ntp" },
+		{ ST_ROLE_UNKNOWN, 123, 53, SERVICE_REMOTE, "domain" },	/* the lower one */
+		{ ST_ROLE_UNKNOWN, 53, 123, SERVICE_LOCAL, "domain" },
+		{ ST_ROLE_UNKNOWN, 40000, 22, SERVICE_NONE, NULL },	/* 22 is tcp only */
+		{ ST_ROLE_UNKNOWN, 80, 40000, SERVICE_NONE, NULL },
+		{ ST_ROLE_UNKNOWN, 40000, 40001, SERVICE_NONE, NULL },
+		{ ST_ROLE_CLIENT, 53, 40000, SERVICE_LOCAL, "domain" },
+		{ ST_ROLE_LISTENER, 40000, 53, SERVICE_REMOTE, "domain" },
+	};
+
+	svc_set_udp(s, 53, "domain");
+	svc_set_udp(s, 123, "ntp");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct event ev = ports_event(cases[i].role, cases[i].lport, cases[i].rport);
+		const char *name = "unset";
+
+		ev.kind = EVENT_UDP_FLOW;
+		ev.proto = IPPROTO_UDP;
+		ASSERT_MSG(sink__service(s, &ev, &name) == cases[i].side,
+			   "case %zu: ports %u -> %u: side %d", i, cases[i].lport, cases[i].rport,
+			   sink__service(s, &ev, &name));
+		ASSERT_STREQ(name, cases[i].name);
+	}
+	/* and a TCP event is not named from the udp entries */
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 40000, 53, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 123, 40000, SERVICE_NONE, NULL);
+}
+
 /* ---- events the renderers are fed ---- */
 
 static struct event live_event(void)
