@@ -149,6 +149,9 @@ static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
 	rs->lost = st->lost;
 	rs->filtered = st->filtered;
 	rs->elapsed_ns = st->elapsed_ns;
+	rs->udp_flows = st->udp_flows;
+	rs->udp_uncounted = st->udp_uncounted;
+	rs->udp_uncounted_bytes = st->udp_uncounted_bytes;
 }
 
 /* The concerns the filter leaves something to trace for. */
@@ -212,6 +215,10 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
+	if (pl->stats.udp_uncounted)
+		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps\n",
+			(unsigned long long)pl->stats.udp_uncounted,
+			(unsigned long long)pl->stats.udp_uncounted_bytes);
 	return 0;
 }
 
@@ -256,6 +263,9 @@ static int replay_main(struct opts *o)
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
 	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
+	pl.stats.udp_flows = rp.udp_flows;
+	pl.stats.udp_uncounted = rp.udp_uncounted;
+	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
 	ret = finish(&pl, o, svc, rec, NULL);
 	rec = NULL;
 	if (err)
