@@ -284,6 +284,8 @@ int live__counters(struct live *l, uint64_t out[ST_CNT__MAX])
 		for (int c = 0; c < ncpu; c++)
 			out[i] += vals[c];
 	}
+	/* a record that arrived but could not be decoded is lost all the same */
+	out[ST_CNT_LOST] += l->bad_records;
 	free(vals);
 	return 0;
 }

@@ -33,7 +33,8 @@ void live__set_attempts(struct live *l, struct attempts *a);
 int live__poll(struct live *l, int timeout_ms);
 /* Feeds whatever is in the ring buffer without waiting. */
 int live__drain(struct live *l);
-/* Sums the per-CPU counters (enum st_counter). */
+/* Sums the per-CPU counters (enum st_counter); records that could not be
+ * decoded count as lost. */
 int live__counters(struct live *l, uint64_t out[ST_CNT__MAX]);
 /* The UDP flow tracker, NULL when UDP is not traced. */
 struct udpflows *live__udpflows(struct live *l);
