@@ -42,6 +42,10 @@ struct udpflows {
 	int n_closed;
 	struct st_udp_key *ended;	/* keys to remove after a sweep */
 	uint32_t max_flows;
+	/* the table as one sweep read it */
+	struct st_udp_key *keys;
+	struct st_udp_flow *vals;
+	bool no_batch;			/* the kernel cannot read hash maps in batches */
 };
 
 static uint32_t hash_bytes(const void *data, size_t len)
@@ -79,7 +83,9 @@ struct udpflows *udpflows__new(int map_fd, uint32_t max_flows, struct pipeline *
 	u->by_key = calloc(buckets, sizeof(*u->by_key));
 	u->by_sock = calloc(buckets, sizeof(*u->by_sock));
 	u->ended = calloc(max_flows, sizeof(*u->ended));
-	if (!u->by_key || !u->by_sock || !u->ended) {
+	u->keys = calloc(max_flows, sizeof(*u->keys));
+	u->vals = calloc(max_flows, sizeof(*u->vals));
+	if (!u->by_key || !u->by_sock || !u->ended || !u->keys || !u->vals) {
 		udpflows__free(u);
 		errno = ENOMEM;
 		return NULL;
@@ -242,55 +248,83 @@ static uint64_t closed_at(const struct udpflows *u, const struct st_udp_key *k,
 	return 0;
 }
 
+/* Copies the kernel table into u->keys/u->vals: in batches (5.6+), a few
+ * system calls for the whole table, else one key at a time. Returns the
+ * number of flows or -errno. */
+static long table_read(struct udpflows *u)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t n = 0, count;
+	uint64_t batch = 0;
+	void *prev = NULL;
+	int err;
+
+	while (!u->no_batch) {
+		count = u->max_flows - n;
+		err = bpf_map_lookup_batch(u->map_fd, n ? &batch : NULL, &batch, u->keys + n,
+					   u->vals + n, &count, &opts);
+		if (err == -ENOSPC)
+			return n;	/* flows added meanwhile: the next sweep has them */
+		if (err && err != -ENOENT) {
+			if (n || (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP))
+				return err;
+			u->no_batch = true;	/* before 5.6 */
+			break;
+		}
+		n += count;
+		if (err == -ENOENT || n >= u->max_flows)
+			return n;
+	}
+	while (n < u->max_flows && !(err = bpf_map_get_next_key(u->map_fd, prev, &u->keys[n]))) {
+		prev = &u->keys[n];
+		/* one removed meanwhile is skipped: the next key follows it */
+		if (!bpf_map_lookup_elem(u->map_fd, &u->keys[n], &u->vals[n]))
+			n++;
+	}
+	return n;
+}
+
 /* Reads the whole kernel table once. final: report every flow (tracing
  * stops). */
 static int sweep(struct udpflows *u, uint64_t now, bool final)
 {
 	bool report = final || (u->o.interval_ns && now >= u->next_report);
-	struct st_udp_key key, next;
-	struct st_udp_flow v;
 	uint32_t n_ended = 0;
-	void *prev = NULL;
-	int err;
+	struct st_udp_flow v;
+	long n = table_read(u);
 
-	while (!(err = bpf_map_get_next_key(u->map_fd, prev, &next))) {
-		struct flow *f;
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n; i++) {
+		const struct st_udp_key *key = &u->keys[i];
+		struct flow *f = flow_find(u, key);
 		uint64_t closed;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(u->map_fd, &key, &v))
-			continue;	/* removed meanwhile */
-		f = flow_find(u, &key);
+		v = u->vals[i];
 		if (!f) {
 			/* its start record was lost, or is still on its way */
-			f = flow_add(u, &key, &v);
+			f = flow_add(u, key, &v);
 			if (!f)
 				return -ENOMEM;
-			flow_event(u, &key, &v, UDP_FLOW_START, UDP_END_NONE, v.first_ns);
-			closed = closed_at(u, &key, &v);
+			flow_event(u, key, &v, UDP_FLOW_START, UDP_END_NONE, v.first_ns);
+			closed = closed_at(u, key, &v);
 			if (closed) {
-				flow_event(u, &key, &v, UDP_FLOW_END, UDP_END_CLOSE, closed);
-				if (n_ended < u->max_flows)
-					u->ended[n_ended++] = key;
+				flow_event(u, key, &v, UDP_FLOW_END, UDP_END_CLOSE, closed);
+				u->ended[n_ended++] = *key;
 				continue;
 			}
 		}
 		if (!final && now > v.last_ns && now - v.last_ns >= u->o.idle_ns) {
-			if (n_ended < u->max_flows)
-				u->ended[n_ended++] = key;
+			u->ended[n_ended++] = *key;
 			continue;
 		}
 		if (report && (final || counts_differ(&v, &f->reported))) {
-			flow_event(u, &key, &v, UDP_FLOW_UPDATE, UDP_END_NONE, now);
+			flow_event(u, key, &v, UDP_FLOW_UPDATE, UDP_END_NONE, now);
 			f->reported = v;
 		}
 	}
-	if (err != -ENOENT)
-		return err;
 
-	/* get_next_key restarts from the first key when the current one is
-	 * deleted under it: end flows only once the walk is done */
+	/* removing while reading would disturb the walk: end flows after it */
 	for (uint32_t i = 0; i < n_ended; i++) {
 		struct flow *f = flow_find(u, &u->ended[i]);
 
@@ -348,5 +382,7 @@ void udpflows__free(struct udpflows *u)
 	free(u->by_key);
 	free(u->by_sock);
 	free(u->ended);
+	free(u->keys);
+	free(u->vals);
 	free(u);
 }
