@@ -960,7 +960,13 @@ static __always_inline int udp_kprobe_exit(long ret, bool tx, bool v6_func)
 
 static __always_inline int recv_flags(struct pt_regs *ctx)
 {
-	return recv_flags_arg == 4 ? PT_REGS_PARM5(ctx) : PT_REGS_PARM4(ctx);
+	long p4 = PT_REGS_PARM4(ctx), p5 = PT_REGS_PARM5(ctx);
+
+	/* both loads at fixed offsets: the verifier refuses a ctx load at an
+	 * offset computed from recv_flags_arg, which clang would make */
+	barrier_var(p4);
+	barrier_var(p5);
+	return recv_flags_arg == 4 ? p5 : p4;
 }
 
 SEC("kprobe/udp_sendmsg")
