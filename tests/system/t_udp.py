@@ -213,9 +213,10 @@ def flow_errors(r):
     for k in ("boot_ns", "netns", "ino") + COUNTS:
         if not _int(r.get(k)) or r[k] < 0:
             errs.append("%s=%r" % (k, r.get(k)))
-    for k in ("time", "first_time"):
-        if not isinstance(r.get(k), str):
-            errs.append("%s=%r" % (k, r.get(k)))
+    if not isinstance(r.get("time"), str):
+        errs.append("time=%r" % (r.get("time"),))
+    if r.get("first_time") is not None and not isinstance(r.get("first_time"), str):
+        errs.append("first_time=%r" % (r.get("first_time"),))
     if not isinstance(r.get("sock"), str) or not r["sock"].startswith("0x"):
         errs.append("sock=%r" % (r.get("sock"),))
     d = r.get("duration_ms")
