@@ -948,18 +948,22 @@ static __always_inline int udp_kprobe_exit(long ret, bool tx, bool v6_func)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct udp_args *a = bpf_map_lookup_elem(&udp_args, &tid);
-	struct udp_args args;
+	struct msghdr *msg;
+	struct sock *sk;
+	int flags;
 
 	if (!a)
 		return 0;
-	args = *a;
+	/* locals, so that CO-RE relocates the reads from sk, not from udp_args */
+	sk = (struct sock *)a->sk;
+	msg = (struct msghdr *)a->msg;
+	flags = a->flags;
 	/* the udp_sendmsg() nested in udpv6_sendmsg() returns first: the
 	 * arguments are its caller's */
-	if (!v6_func && BPF_CORE_READ((struct sock *)args.sk, __sk_common.skc_family) == AF_INET6)
+	if (!v6_func && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
 		return 0;
 	bpf_map_delete_elem(&udp_args, &tid);
-	return udp_func_done((struct sock *)args.sk, (struct msghdr *)args.msg, ret, args.flags,
-			     tx, v6_func, false);
+	return udp_func_done(sk, msg, ret, flags, tx, v6_func, false);
 }
 
 static __always_inline int recv_flags(struct pt_regs *ctx)
