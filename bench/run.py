@@ -254,7 +254,7 @@ def tool_cmd(args, config, port, out_path):
     if not args.snapshot:
         cmd.append("--no-snapshot")
     cmd += args.socktrace_arg
-    return cmd, b"socktrace: tracing TCP"
+    return cmd, b"socktrace: tracing "
 
 
 def count_events(config, path):
@@ -530,7 +530,7 @@ def calibrate(args, port, tmpdir):
         p = start([args.socktrace, "-j", "--no-snapshot", "-P", str(port)],
                   stdout=out_f, stderr=err_f)
     try:
-        wait_file_for(err_path, b"socktrace: tracing TCP", p, args.attach_timeout)
+        wait_file_for(err_path, b"socktrace: tracing ", p, args.attach_timeout)
         time.sleep(args.settle)
         storm = run_storm(args, port, count=args.calibrate)
         time.sleep(args.drain)

@@ -14,12 +14,16 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
+#define MSG_PEEK	2
 
 #define MAX_SOCKS	65536
 #define MAX_LISTENERS	8192
 #define MAX_FILTER	64
-/* a record and its ring buffer header */
-#define RECORD_SPACE	(sizeof(struct st_tcp_event) + 8)
+#define MAX_UDP_SOCKS	65536
+#define MAX_THREADS	8192	/* threads inside a send or receive at once */
+/* the largest record and its ring buffer header */
+#define RECORD_SPACE	(sizeof(struct st_udp_event) + 8)
 
 /* Filters, set by userspace before load; 0/false means off. */
 const volatile __u16 filter_family = 0;
@@ -29,6 +33,9 @@ const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
 /* Wake the reader only once this much data waits (0: every record). The
  * reader polls with a short timeout, so a quiet host still sees events soon. */
 const volatile __u64 wakeup_bytes = 0;
+/* Position of udp_recvmsg()'s flags: 3, or 4 before 5.19 dropped noblock
+ * (commit ec095263a965). Userspace reads it from the kernel's BTF. */
+const volatile __u32 recv_flags_arg = 3;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -72,12 +79,31 @@ struct {
 	__type(value, __u8);
 } filter_ports SEC(".maps");
 
-static __always_inline void counter_inc(__u32 idx)
+static __always_inline void counter_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	counter_add(idx, 1);
+}
+
+/* Wake the reader only for the record that crosses the wakeup mark: a
+ * forced wakeup per record is an IPI per record. One missed under a race
+ * costs at most the reader's poll period. */
+static __always_inline long ringbuf_wakeup_flags(void)
+{
+	__u64 avail;
+
+	if (!wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
@@ -170,7 +196,6 @@ static __always_inline struct st_sock_info *listener_lookup(struct st_listener_k
 static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
 {
 	struct st_tcp_event *e;
-	long flags = 0;
 
 	if (event_filtered(r)) {
 		counter_inc(ST_CNT_FILTERED);
@@ -184,16 +209,7 @@ static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
 		return;
 	}
 	__builtin_memcpy(e, r, sizeof(*e));
-	if (wakeup_bytes) {
-		/* Wake the reader only for the record that crosses the mark:
-		 * a forced wakeup per record is an IPI per record. One missed
-		 * under a race costs at most the reader's poll period. */
-		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-		flags = avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	}
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 	counter_inc(ST_CNT_EVENTS);
 }
 
@@ -544,6 +560,491 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return accept_fd(ctx->ret);
+}
+
+/* ---- UDP flows ----
+ *
+ * Every datagram is counted in the kernel, in its flow's entry; the ring
+ * buffer only carries a flow's start and its socket's release. Userspace
+ * reads the counts, and ends flows on release or when idle. */
+
+/* Resized by userspace (--udp-flows). A hash, not an LRU: a full table must
+ * be counted, never silently make room by dropping a flow's counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct st_udp_key);
+	__type(value, struct st_udp_flow);
+} udp_flows SEC(".maps");
+
+/* Sockets that have flows, so that their release is reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_UDP_SOCKS);
+	__type(key, __u64);
+	__type(value, __u8);
+} udp_socks SEC(".maps");
+
+struct udp_peer {
+	union {
+		__u8 addr[16];
+		__u32 addr32[4];
+	};
+	__u32 tid;		/* the thread that left it */
+	__u16 port;		/* host byte order */
+	__u16 family;		/* 0: unknown, or already taken */
+};
+
+/* The peer of the datagram a thread is sending or receiving on a socket,
+ * left by the cgroup sock_addr hooks for the send/recv tracepoints that
+ * follow. Socket storage: found through the socket, no lookup by key, and
+ * freed with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct udp_peer);
+} udp_peers SEC(".maps");
+
+/* tp_btf and fentry programs get BTF pointers they can load from directly
+ * (no helper call); a kprobe's must go through bpf_probe_read_kernel(). */
+#define SK_LOAD(direct, sk, field) ((direct) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline void sk_load_addr(bool direct, void *dst, const void *src, int len)
+{
+	if (direct)
+		__builtin_memcpy(dst, src, len);
+	else
+		bpf_probe_read_kernel(dst, len, src);
+}
+
+static __always_inline bool sock_is_udp(struct sock *sk, bool direct)
+{
+	__u16 family;
+
+	if (!sk)
+		return false;
+	family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85) */
+	return (direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol) : sock_protocol(sk)) ==
+	       IPPROTO_UDP;
+}
+
+static __always_inline bool udp_filtered(const struct st_udp_key *k)
+{
+	if (filter_family && k->family != filter_family)
+		return true;
+	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &k->lport) &&
+	    !bpf_map_lookup_elem(&filter_ports, &k->rport))
+		return true;
+	if (filter_pids_on && !bpf_map_lookup_elem(&filter_pids, &k->pid))
+		return true;
+	return false;
+}
+
+static __always_inline void udp_emit_start(const struct st_udp_key *k,
+					   const struct st_udp_flow *f)
+{
+	struct st_udp_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		/* userspace still finds the flow in the table */
+		counter_inc(ST_CNT_LOST);
+		return;
+	}
+	e->ts_ns = f->first_ns;
+	e->type = ST_EVENT_UDP_START;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->key = *k;
+	e->flow = *f;
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	counter_inc(ST_CNT_EVENTS);
+}
+
+/* One datagram of ret bytes sent (tx) or received on sk by the current
+ * process (id: its pid_tgid). peer is where it went or came from, if the
+ * caller knows; else the socket's connected peer, or none. */
+static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64 id,
+				       const struct udp_peer *peer, bool direct)
+{
+	struct st_udp_key key = {};
+	struct st_udp_flow *f;
+	__u64 now;
+	long err;
+
+	if (ret < 0)
+		return;		/* a failed send or receive moved no data */
+	key.skaddr = (__u64)sk;
+	key.pid = id >> 32;
+	key.family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	key.lport = SK_LOAD(direct, sk, __sk_common.skc_num);
+	if (key.family == AF_INET)
+		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_rcv_saddr, 4);
+	else
+		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+	if (peer && peer->family) {
+		key.rport = peer->port;
+		if (peer->family == key.family) {
+			__builtin_memcpy(key.raddr, peer->addr, 16);
+		} else if (peer->family == AF_INET) {
+			/* an IPv4 peer of an IPv6 socket: v4-mapped */
+			key.raddr[10] = 0xff;
+			key.raddr[11] = 0xff;
+			__builtin_memcpy(&key.raddr[12], peer->addr, 4);
+		}
+	} else {
+		key.rport = bpf_ntohs(SK_LOAD(direct, sk, __sk_common.skc_dport));
+		if (key.family == AF_INET)
+			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_daddr, 4);
+		else
+			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+	if (udp_filtered(&key))
+		return;
+	now = bpf_ktime_get_boot_ns();
+
+	f = bpf_map_lookup_elem(&udp_flows, &key);
+	if (!f) {
+		struct st_udp_flow fresh = {};
+		__u8 one = 1;
+
+		fresh.first_ns = now;
+		fresh.last_ns = now;
+		if (tx) {
+			fresh.tx_bytes = ret;
+			fresh.tx_packets = 1;
+		} else {
+			fresh.rx_bytes = ret;
+			fresh.rx_packets = 1;
+		}
+		fresh.ino = sock_ino(sk);
+		fresh.netns = sock_netns(sk);
+		fresh.tid = (__u32)id;
+		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+		err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
+		if (!err) {
+			bpf_map_update_elem(&udp_socks, &key.skaddr, &one, BPF_ANY);
+			udp_emit_start(&key, &fresh);
+			return;
+		}
+		/* another CPU created it first (EEXIST), or the table is full */
+		f = err == -17 ? bpf_map_lookup_elem(&udp_flows, &key) : NULL;
+		if (!f) {
+			counter_inc(ST_CNT_UDP_UNCOUNTED);
+			counter_add(ST_CNT_UDP_UNCOUNTED_BYTES, ret);
+			return;
+		}
+	}
+	if (tx) {
+		__sync_fetch_and_add(&f->tx_bytes, ret);
+		__sync_fetch_and_add(&f->tx_packets, 1);
+	} else {
+		__sync_fetch_and_add(&f->rx_bytes, ret);
+		__sync_fetch_and_add(&f->rx_packets, 1);
+	}
+	f->last_ns = now;
+}
+
+/* sock_sendmsg()/sock_recvmsg() returned: the peer of an unconnected socket
+ * was left behind by the cgroup hook that ran inside udp_sendmsg() or
+ * udp_recvmsg() on this thread. */
+static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags, bool tx)
+{
+	struct udp_peer peer = {}, *p;
+	__u64 id;
+
+	if (!sock_is_udp(sk, true))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	p = bpf_sk_storage_get(&udp_peers, sk, NULL, 0);
+	if (p && p->family) {
+		if (p->tid == (__u32)id)
+			peer = *p;
+		p->family = 0;
+	}
+	if (!tx && (flags & MSG_PEEK))
+		return 0;	/* the read that follows counts it */
+	handle_udp(sk, ret, tx, id, &peer, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(udp_send_btf, struct sock *sk, int ret, int flags)
+{
+	return udp_syscall_done(sk, ret, flags, true);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(udp_recv_btf, struct sock *sk, int ret, int flags)
+{
+	return udp_syscall_done(sk, ret, flags, false);
+}
+
+static __always_inline void udp_peer_stash(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct udp_peer *p;
+
+	p = bpf_sk_storage_get(&udp_peers, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return;
+	p->tid = (__u32)bpf_get_current_pid_tgid();
+	p->port = bpf_ntohs((__u16)ctx->user_port);
+	if (v6) {
+		p->addr32[0] = ctx->user_ip6[0];
+		p->addr32[1] = ctx->user_ip6[1];
+		p->addr32[2] = ctx->user_ip6[2];
+		p->addr32[3] = ctx->user_ip6[3];
+	} else {
+		p->addr32[0] = ctx->user_ip4;
+	}
+	p->family = v6 ? AF_INET6 : AF_INET;
+}
+
+/* Destination of a sendto() on an unconnected socket; 1 lets it through. */
+SEC("cgroup/sendmsg4")
+int udp_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	udp_peer_stash(ctx, false);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int udp_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	udp_peer_stash(ctx, true);
+	return 1;
+}
+
+/* Source address recvfrom() is about to return. */
+SEC("cgroup/recvmsg4")
+int udp_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	udp_peer_stash(ctx, false);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int udp_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	udp_peer_stash(ctx, true);
+	return 1;
+}
+
+/* The address in a msghdr: where sendto() sends, or where recvfrom() says
+ * the datagram came from. Kernel memory: the syscall copied it in. */
+static __always_inline void peer_from_msg(struct msghdr *msg, struct udp_peer *p)
+{
+	void *name = BPF_CORE_READ(msg, msg_name);
+	struct sockaddr_in6 sin6;
+	__u16 family = 0;
+
+	if (!name || bpf_probe_read_kernel(&family, sizeof(family), name))
+		return;
+	if (family == AF_INET) {
+		struct sockaddr_in sin;
+
+		if (bpf_probe_read_kernel(&sin, sizeof(sin), name))
+			return;
+		p->addr32[0] = sin.sin_addr.s_addr;
+		p->port = bpf_ntohs(sin.sin_port);
+		p->family = AF_INET;
+	} else if (family == AF_INET6) {
+		if (bpf_probe_read_kernel(&sin6, sizeof(sin6), name))
+			return;
+		__builtin_memcpy(p->addr, &sin6.sin6_addr, 16);
+		p->port = bpf_ntohs(sin6.sin6_port);
+		p->family = AF_INET6;
+	}
+}
+
+static __always_inline int udp_func_done(struct sock *sk, struct msghdr *msg, long ret,
+					 int flags, bool tx, bool v6_func, bool direct)
+{
+	struct udp_peer peer = {};
+
+	if (!sock_is_udp(sk, direct))
+		return 0;
+	/* udpv6_sendmsg() hands IPv4 destinations to udp_sendmsg(): count the
+	 * datagram once, in the IPv6 function */
+	if (!v6_func && SK_LOAD(direct, sk, __sk_common.skc_family) == AF_INET6)
+		return 0;
+	if (!tx && (flags & MSG_PEEK))
+		return 0;
+	if (ret >= 0 && msg)
+		peer_from_msg(msg, &peer);
+	handle_udp(sk, ret, tx, bpf_get_current_pid_tgid(), &peer, direct);
+	return 0;
+}
+
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(udp_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	return udp_func_done(sk, msg, ret, 0, true, false, true);
+}
+
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(udp6_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	return udp_func_done(sk, msg, ret, 0, true, true, true);
+}
+
+/* The flags' position and the return value's depend on the kernel (see
+ * recv_flags_arg): read them through the helpers. */
+static __always_inline int udp_recv_fexit(unsigned long long *ctx, struct sock *sk,
+					  struct msghdr *msg, bool v6_func)
+{
+	__u64 flags = 0, ret = 0;
+
+	if (bpf_get_func_arg(ctx, recv_flags_arg, &flags) || bpf_get_func_ret(ctx, &ret))
+		return 0;
+	return udp_func_done(sk, msg, (int)ret, (int)flags, false, v6_func, true);
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(udp_recv_fexit4, struct sock *sk, struct msghdr *msg)
+{
+	return udp_recv_fexit(ctx, sk, msg, false);
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(udp_recv_fexit6, struct sock *sk, struct msghdr *msg)
+{
+	return udp_recv_fexit(ctx, sk, msg, true);
+}
+
+/* kprobe variant: the arguments wait in a map for the kretprobe. */
+struct udp_args {
+	__u64 sk;
+	__u64 msg;
+	__u32 flags;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct udp_args);
+} udp_args SEC(".maps");
+
+static __always_inline int udp_kprobe_enter(struct sock *sk, struct msghdr *msg, int flags,
+					    bool v6_func)
+{
+	struct udp_args a = { .sk = (__u64)sk, .msg = (__u64)msg, .flags = flags };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	/* the nested udp_sendmsg() of an IPv6 socket must not overwrite the
+	 * arguments of its udpv6_sendmsg() */
+	if (!v6_func && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
+		return 0;
+	bpf_map_update_elem(&udp_args, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int udp_kprobe_exit(long ret, bool tx, bool v6_func)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct udp_args *a = bpf_map_lookup_elem(&udp_args, &tid);
+	struct udp_args args;
+
+	if (!a)
+		return 0;
+	args = *a;
+	bpf_map_delete_elem(&udp_args, &tid);
+	return udp_func_done((struct sock *)args.sk, (struct msghdr *)args.msg, ret, args.flags,
+			     tx, v6_func, false);
+}
+
+static __always_inline int recv_flags(struct pt_regs *ctx)
+{
+	long p4 = PT_REGS_PARM4(ctx), p5 = PT_REGS_PARM5(ctx);
+
+	/* both loads at fixed offsets: the verifier refuses a ctx load at an
+	 * offset computed from recv_flags_arg, which clang would make */
+	barrier_var(p4);
+	barrier_var(p5);
+	return recv_flags_arg == 4 ? p5 : p4;
+}
+
+SEC("kprobe/udp_sendmsg")
+int BPF_KPROBE(udp_send_kprobe, struct sock *sk, struct msghdr *msg)
+{
+	return udp_kprobe_enter(sk, msg, 0, false);
+}
+
+SEC("kretprobe/udp_sendmsg")
+int BPF_KRETPROBE(udp_send_kretprobe, int ret)
+{
+	return udp_kprobe_exit(ret, true, false);
+}
+
+SEC("kprobe/udpv6_sendmsg")
+int BPF_KPROBE(udp6_send_kprobe, struct sock *sk, struct msghdr *msg)
+{
+	return udp_kprobe_enter(sk, msg, 0, true);
+}
+
+SEC("kretprobe/udpv6_sendmsg")
+int BPF_KRETPROBE(udp6_send_kretprobe, int ret)
+{
+	return udp_kprobe_exit(ret, true, true);
+}
+
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(udp_recv_kprobe, struct sock *sk, struct msghdr *msg)
+{
+	return udp_kprobe_enter(sk, msg, recv_flags(ctx), false);
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(udp_recv_kretprobe, int ret)
+{
+	return udp_kprobe_exit(ret, false, false);
+}
+
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(udp6_recv_kprobe, struct sock *sk, struct msghdr *msg)
+{
+	return udp_kprobe_enter(sk, msg, recv_flags(ctx), true);
+}
+
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(udp6_recv_kretprobe, int ret)
+{
+	return udp_kprobe_exit(ret, false, true);
+}
+
+/* A UDP socket is released (its last close()): its flows end. The context
+ * is the struct sock itself. */
+SEC("cgroup/sock_release")
+int udp_release(struct bpf_sock *ctx)
+{
+	struct st_udp_event *e;
+	__u64 skaddr;
+
+	if (ctx->protocol != IPPROTO_UDP)
+		return 1;
+	skaddr = (__u64)ctx;
+	if (!bpf_map_lookup_elem(&udp_socks, &skaddr))
+		return 1;
+	bpf_map_delete_elem(&udp_socks, &skaddr);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		/* the flows still end, once idle */
+		counter_inc(ST_CNT_LOST);
+		return 1;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->type = ST_EVENT_UDP_CLOSE;
+	e->key.skaddr = skaddr;
+	e->key.family = ctx->family;
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	counter_inc(ST_CNT_EVENTS);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

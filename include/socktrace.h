@@ -100,17 +100,17 @@ _Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed"
 
 /* A UDP flow: one socket, one owner, one peer. A socket bound to the
  * wildcard address keeps it as its local address; a peer the application
- * did not ask for (recv() on an unconnected socket) is all zeros. */
+ * did not ask for (recv() on an unconnected socket) is all zeros. The
+ * socket implies its network namespace, which the flow's value carries. */
 struct st_udp_key {
 	__u64 skaddr;
-	__u32 netns;
 	__u32 pid;		/* tgid that sent or received */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 lport;		/* host byte order */
 	__u8 laddr[16];		/* network byte order, IPv4 in the first 4 */
 	__u8 raddr[16];
-	__u16 lport;		/* host byte order */
 	__u16 rport;
-	__u16 family;		/* AF_INET or AF_INET6 */
-	__u16 pad;
+	__u16 pad[3];
 };
 
 /* Counted in the kernel for every datagram; userspace reads, reports and
@@ -124,12 +124,12 @@ struct st_udp_flow {
 	__u64 rx_packets;
 	__u64 ino;		/* socket inode */
 	__u32 tid;		/* thread of the first datagram */
-	__u32 pad;
+	__u32 netns;		/* network namespace inode number */
 	char comm[TASK_COMM_LEN];
 };
 
 /* ST_EVENT_UDP_START carries the flow as created; ST_EVENT_UDP_CLOSE only
- * ts_ns and key.skaddr, key.netns. */
+ * ts_ns, key.skaddr and key.family. */
 struct st_udp_event {
 	__u64 ts_ns;
 	__u8 type;

@@ -138,10 +138,10 @@ int diagnoser__run(void *ctx, struct event *ev)
 	if (!ev->lport && ev->ino) {
 		struct port_ctx pc = { .ino = ev->ino, .ev = ev };
 
-		sockdiag__dump(sk, ev->family, 1u << ST_TCP_SYN_SENT, match_inode, &pc);
+		sockdiag__dump(sk, ev->family, IPPROTO_TCP, 1u << ST_TCP_SYN_SENT, match_inode, &pc);
 	}
-	sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, match_listener, &mc);
-	sockdiag__dump(sk, AF_INET6, 1u << ST_TCP_LISTEN, match_listener, &mc);
+	sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, match_listener, &mc);
+	sockdiag__dump(sk, AF_INET6, IPPROTO_TCP, 1u << ST_TCP_LISTEN, match_listener, &mc);
 	close(sk);
 
 	if (!mc.score) {

@@ -14,13 +14,30 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev);
 
 bool filter__is_empty(const struct filter *f)
 {
-	return !f->n_pids && !f->n_ports && !f->family && !f->states && !f->comm[0] &&
-	       !f->expr;
+	return !f->n_pids && !f->n_ports && !f->family && !f->protos && !f->states &&
+	       !f->comm[0] && !f->expr;
+}
+
+static unsigned int proto_bit(int proto)
+{
+	return proto == IPPROTO_UDP ? FILTER_PROTO_UDP : FILTER_PROTO_TCP;
+}
+
+bool filter__wants_proto(const struct filter *f, int proto)
+{
+	/* TCP states select TCP events only */
+	if (proto == IPPROTO_UDP && f->states)
+		return false;
+	return !f->protos || (f->protos & proto_bit(proto));
 }
 
 bool filter__match(const struct filter *f, const struct event *ev)
 {
 	if (f->family && ev->family != f->family)
+		return false;
+	if (f->protos && !(f->protos & proto_bit(ev->proto)))
+		return false;
+	if (f->states && ev->proto == IPPROTO_UDP)
 		return false;
 	if (f->states) {
 		uint32_t bits = ev->new_state < 32 ? 1u << ev->new_state : 0;
@@ -834,6 +851,10 @@ static void push_and_terms(const struct fexpr *x, const struct filter *f, struct
 		if (!f->states && !k->states)
 			k->states = 1u << x->lo;
 		break;
+	case FX_PROTO:
+		if (!k->protos)
+			k->protos = proto_bit(x->proto);
+		break;
 	default:
 		break;
 	}
@@ -886,6 +907,10 @@ int filter__describe(const struct filter *f, char *buf, size_t len)
 	}
 	if (f->family) {
 		ok &= cat(buf, len, "%s%s", and, f->family == AF_INET ? "ip" : "ip6");
+		and = " and ";
+	}
+	if (f->protos == FILTER_PROTO_TCP || f->protos == FILTER_PROTO_UDP) {
+		ok &= cat(buf, len, "%s%s", and, f->protos == FILTER_PROTO_TCP ? "tcp" : "udp");
 		and = " and ";
 	}
 	if (f->states) {

@@ -15,12 +15,16 @@
 
 struct fexpr;
 
+#define FILTER_PROTO_TCP 1u
+#define FILTER_PROTO_UDP 2u
+
 struct filter {
 	uint32_t pids[FILTER_MAX_ITEMS];
 	int n_pids;
 	uint16_t ports[FILTER_MAX_ITEMS];	/* either side */
 	int n_ports;
 	int family;		/* AF_INET, AF_INET6 or 0 for both */
+	unsigned int protos;	/* FILTER_PROTO_* bits, 0 for both */
 	uint32_t states;	/* bit per TCP state; old or new state matches */
 	char comm[TASK_COMM_LEN + 1];	/* exact match when non-empty */
 	struct fexpr *expr;	/* parsed expression, NULL for none */
@@ -29,6 +33,8 @@ struct filter {
 
 bool filter__match(const struct filter *f, const struct event *ev);
 bool filter__is_empty(const struct filter *f);
+/* Whether f can match any event of the protocol (IPPROTO_TCP, IPPROTO_UDP). */
+bool filter__wants_proto(const struct filter *f, int proto);
 
 int filter__add_pids(struct filter *f, const char *list);
 int filter__add_ports(struct filter *f, const char *list);

@@ -144,13 +144,16 @@ struct services *services__load(const char *path, const char *proto)
 		if (line[0] == '#' || sscanf(line, "%63s %31s", name, pp) != 2)
 			continue;
 		slash = strchr(pp, '/');
-		if (!slash || strcmp(slash + 1, proto))
+		if (!slash)
 			continue;
 		*slash = '\0';
 		port = strtoul(pp, &end, 10);
-		if (*end || port == 0 || port > 65535 || s->names[port])
+		if (*end || port == 0 || port > 65535)
 			continue;
-		s->names[port] = strdup(name);
+		if (!strcmp(slash + 1, "udp") && !s->udp[port])
+			s->udp[port] = strdup(name);
+		if (!strcmp(slash + 1, proto) && !s->names[port])
+			s->names[port] = strdup(name);
 	}
 	fclose(f);
 	return s;
@@ -161,12 +164,21 @@ const char *services__name(const struct services *s, uint16_t port)
 	return s ? s->names[port] : NULL;
 }
 
+const char *services__lookup(const struct services *s, uint16_t port, int ipproto)
+{
+	if (!s)
+		return NULL;
+	return ipproto == IPPROTO_UDP ? s->udp[port] : s->names[port];
+}
+
 void services__free(struct services *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < 65536; i++)
+	for (size_t i = 0; i < 65536; i++) {
 		free(s->names[i]);
+		free(s->udp[i]);
+	}
 	free(s);
 }
 

@@ -24,13 +24,19 @@ int format__clock(char *buf, size_t len, uint64_t wall_ns);
 /* Decimal digits of v into buf (at least 21 bytes); returns the length. */
 int format__u64(char *buf, uint64_t v);
 
-/* Port -> service name from /etc/services, for one protocol. */
+/* Port -> service name from /etc/services. names holds the protocol given
+ * to services__load(); udp always holds the "udp" entries, so that UDP
+ * events are named whatever the caller asked for (53/udp is "domain"). */
 struct services {
 	char *names[65536];
+	char *udp[65536];
 };
 
+/* proto: "tcp" or "udp", what services__name() answers for. */
 struct services *services__load(const char *path, const char *proto);
 const char *services__name(const struct services *s, uint16_t port);
+/* The name for an IP protocol: the udp table for IPPROTO_UDP, else names. */
+const char *services__lookup(const struct services *s, uint16_t port, int ipproto);
 void services__free(struct services *s);
 
 /* A small JSON writer into a growing buffer; strings are escaped so that

@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "live.h"
 #include "socktrace.skel.h"
 
+#define LIVE_MAX_CGROUP_LINKS 8
+
 struct live {
 	struct socktrace_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *cg_links[LIVE_MAX_CGROUP_LINKS];
+	int n_cg_links;
+	struct udpflows *udp;
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
@@ -21,9 +28,20 @@ struct live {
 
 static int live__handle(void *ctx, void *data, size_t size)
 {
+	const struct st_udp_event *ue = data;
 	struct live *l = ctx;
 	struct event ev;
 
+	if (size >= sizeof(*ue) && ue->type == ST_EVENT_UDP_START) {
+		if (l->udp)
+			udpflows__start(l->udp, ue);
+		return 0;
+	}
+	if (size >= sizeof(*ue) && ue->type == ST_EVENT_UDP_CLOSE) {
+		if (l->udp)
+			udpflows__close(l->udp, ue->key.skaddr, ue->ts_ns);
+		return 0;
+	}
 	if (event__decode(&ev, data, size, l->ref)) {
 		l->bad_records++;
 		return 0;
@@ -60,6 +78,37 @@ static int live__fill_filters(struct live *l, const struct filter *f)
 	return 0;
 }
 
+/* The skeleton cannot attach cgroup programs: they go on the root of the
+ * cgroup v2 hierarchy, where they see every process's sockets. */
+static int live__attach_cgroup(struct live *l, const char *cgroup2)
+{
+	struct bpf_program *prog;
+	int fd, err = 0;
+
+	fd = cgroup2[0] ? open(cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		enum bpf_prog_type type = bpf_program__type(prog);
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) ||
+		    (type != BPF_PROG_TYPE_CGROUP_SOCK && type != BPF_PROG_TYPE_CGROUP_SOCK_ADDR))
+			continue;
+		if (fd < 0 || l->n_cg_links == LIVE_MAX_CGROUP_LINKS) {
+			err = fd < 0 ? -ENOENT : -E2BIG;
+			break;
+		}
+		link = bpf_program__attach_cgroup(prog, fd);
+		if (!link) {
+			err = -errno;
+			break;
+		}
+		l->cg_links[l->n_cg_links++] = link;
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
 struct live *live__open(const struct opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref)
 {
@@ -89,7 +138,10 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	l->skel->rodata->filter_states = f->states;
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
+	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
 	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
+	if (!err)
+		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
 	if (!err)
 		err = probe__apply(p, l->skel->obj);
 	if (err) {
@@ -109,9 +161,23 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 		goto fail;
 	}
 	err = socktrace_bpf__attach(l->skel);
+	if (!err)
+		err = live__attach_cgroup(l, p->cgroup2);
 	if (err) {
 		fprintf(stderr, "socktrace: failed to attach BPF programs: %s\n", strerror(-err));
 		goto fail;
+	}
+	if (p->selected[CONCERN_UDP] >= 0) {
+		struct udpflows_opts uo = { .idle_ns = o->udp_idle_ns, .interval_ns = o->interval_ns };
+
+		l->udp = udpflows__new(bpf_map__fd(l->skel->maps.udp_flows), o->udp_flows, pl,
+				       ref, &uo);
+		if (!l->udp) {
+			err = -errno;
+			fprintf(stderr, "socktrace: failed to create the UDP flow table: %s\n",
+				strerror(-err));
+			goto fail;
+		}
 	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), live__handle, l, NULL);
 	if (!l->rb) {
@@ -218,14 +284,24 @@ int live__counters(struct live *l, uint64_t out[ST_CNT__MAX])
 		for (int c = 0; c < ncpu; c++)
 			out[i] += vals[c];
 	}
+	/* a record that arrived but could not be decoded is lost all the same */
+	out[ST_CNT_LOST] += l->bad_records;
 	free(vals);
 	return 0;
+}
+
+struct udpflows *live__udpflows(struct live *l)
+{
+	return l->udp;
 }
 
 void live__close(struct live *l)
 {
 	if (!l)
 		return;
+	for (int i = 0; i < l->n_cg_links; i++)
+		bpf_link__destroy(l->cg_links[i]);
+	udpflows__free(l->udp);
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	free(l);

@@ -10,6 +10,7 @@
 #include "pipeline.h"
 #include "probe.h"
 #include "snapshot.h"
+#include "udpflows.h"
 
 struct live;
 
@@ -32,8 +33,11 @@ void live__set_attempts(struct live *l, struct attempts *a);
 int live__poll(struct live *l, int timeout_ms);
 /* Feeds whatever is in the ring buffer without waiting. */
 int live__drain(struct live *l);
-/* Sums the per-CPU counters (enum st_counter). */
+/* Sums the per-CPU counters (enum st_counter); records that could not be
+ * decoded count as lost. */
 int live__counters(struct live *l, uint64_t out[ST_CNT__MAX]);
+/* The UDP flow tracker, NULL when UDP is not traced. */
+struct udpflows *live__udpflows(struct live *l);
 void live__close(struct live *l);
 
 #endif /* ST_LIVE_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* socktrace: live TCP connection tracing with the owning process.
+/* socktrace: live TCP connection and UDP flow tracing with the owning process.
  * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
  * poll, then detach, drain and summarise. */
 #include <errno.h>
@@ -89,9 +89,9 @@ static int snapshot_push(const struct event *ev, void *ctx)
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
 {
 	for (int c = 0; c < CONCERN__MAX; c++) {
-		if (p->selected[c] >= 0)
+		if (p->selected[c] >= 0 || !(p->wanted & CONCERN_BIT(c)))
 			continue;
-		if (!concerns[c].required && !p->forced_unavailable[c]) {
+		if (!probe__required(p, c) && !p->forced_unavailable[c]) {
 			fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
 				concerns[c].name, concerns[c].without);
 			continue;
@@ -112,7 +112,7 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 static bool fatal_no_hook(const struct probe *p)
 {
 	for (int c = 0; c < CONCERN__MAX; c++)
-		if (p->selected[c] < 0 && (concerns[c].required || p->forced_unavailable[c]))
+		if (p->selected[c] < 0 && (probe__required(p, c) || p->forced_unavailable[c]))
 			return true;
 	return false;
 }
@@ -149,6 +149,36 @@ static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
 	rs->lost = st->lost;
 	rs->filtered = st->filtered;
 	rs->elapsed_ns = st->elapsed_ns;
+	rs->udp_flows = st->udp_flows;
+	rs->udp_uncounted = st->udp_uncounted;
+	rs->udp_uncounted_bytes = st->udp_uncounted_bytes;
+}
+
+/* The concerns the filter leaves something to trace for. */
+static unsigned int wanted_concerns(const struct filter *f)
+{
+	struct filter k;
+	unsigned int wanted = 0;
+
+	filter__kernel(f, &k);
+	if (filter__wants_proto(&k, IPPROTO_TCP))
+		wanted |= CONCERNS_TCP;
+	if (filter__wants_proto(&k, IPPROTO_UDP))
+		wanted |= CONCERNS_UDP;
+	return wanted;
+}
+
+static unsigned int protos_of(unsigned int wanted)
+{
+	return (wanted & CONCERNS_TCP ? FILTER_PROTO_TCP : 0) |
+	       (wanted & CONCERNS_UDP ? FILTER_PROTO_UDP : 0);
+}
+
+static void counters_to_stats(struct stats *st, const uint64_t counters[ST_CNT__MAX])
+{
+	st->lost = counters[ST_CNT_LOST];
+	st->udp_uncounted = counters[ST_CNT_UDP_UNCOUNTED];
+	st->udp_uncounted_bytes = counters[ST_CNT_UDP_UNCOUNTED_BYTES];
 }
 
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
@@ -185,6 +215,10 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
+	if (pl->stats.udp_uncounted)
+		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps\n",
+			(unsigned long long)pl->stats.udp_uncounted,
+			(unsigned long long)pl->stats.udp_uncounted_bytes);
 	return 0;
 }
 
@@ -229,6 +263,9 @@ static int replay_main(struct opts *o)
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
 	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
+	pl.stats.udp_flows = rp.udp_flows;
+	pl.stats.udp_uncounted = rp.udp_uncounted;
+	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
 	ret = finish(&pl, o, svc, rec, NULL);
 	rec = NULL;
 	if (err)
@@ -254,6 +291,7 @@ int main(int argc, char **argv)
 	struct live *live = NULL;
 	struct recorder *rec = NULL;
 	uint64_t stats_ns = 0;
+	unsigned int wanted;
 	struct opts o;
 	char msg[256];
 	int err, ret = 1;
@@ -304,7 +342,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	err = probe__run(&probe, o.hook, o.probes);
+	wanted = wanted_concerns(&o.filter);
+	if (!wanted) {
+		fprintf(stderr, "socktrace: the filter matches no protocol: --state selects TCP only\n");
+		opts__free(&o);
+		return EXIT_USAGE;
+	}
+	err = probe__run(&probe, o.hook, o.probes, wanted);
 	if (o.probes) {
 		probe__print(&probe, stdout, o.json);
 		probe__free(&probe);
@@ -379,7 +423,7 @@ int main(int argc, char **argv)
 		struct snapshot_ctx sc = { .live = live, .pl = &pl, .attempts = attempts };
 
 		live__set_owners(live, owners);
-		err = snapshot__run(owners, &ref, snapshot_push, &sc);
+		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc);
 		if (err && !pl.err)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
@@ -388,10 +432,12 @@ int main(int argc, char **argv)
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
 	/* tests and scripts wait for this line: every later transition is seen */
-	fprintf(stderr, "socktrace: tracing TCP (");
-	for (int c = 0; c < CONCERN__MAX; c++)
-		fprintf(stderr, "%s%s", c ? "; " : "", probe.selected[c] >= 0 ?
-			concerns[c].variants[probe.selected[c]].label : "-");
+	fprintf(stderr, "socktrace: tracing %s (", (wanted & CONCERNS_UDP) && probe.selected[CONCERN_UDP] >= 0 ?
+		(wanted & CONCERNS_TCP ? "TCP and UDP" : "UDP") : "TCP");
+	for (int c = 0, n = 0; c < CONCERN__MAX; c++)
+		if (wanted & CONCERN_BIT(c))
+			fprintf(stderr, "%s%s", n++ ? "; " : "", probe.selected[c] >= 0 ?
+				concerns[c].variants[probe.selected[c]].label : "-");
 	fprintf(stderr, "), Ctrl-C to stop\n");
 
 	while (!exiting && !pl.done) {
@@ -411,6 +457,13 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		attempts__tick(attempts, clock_ref__boot_now());
+		if (live__udpflows(live)) {
+			err = udpflows__tick(live__udpflows(live), clock_ref__boot_now());
+			if (err) {
+				fprintf(stderr, "socktrace: failed to read UDP flows: %s\n", strerror(-err));
+				goto cleanup;
+			}
+		}
 		pipeline__flush(&pl);
 		/* a statistics block a second: lost events show up in the file */
 		if (rec && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
@@ -419,7 +472,7 @@ int main(int argc, char **argv)
 
 			stats_ns = clock_ref__boot_now();
 			live__counters(live, counters);
-			st.lost = counters[ST_CNT_LOST];
+			counters_to_stats(&st, counters);
 			st.filtered += counters[ST_CNT_FILTERED];
 			st.elapsed_ns = stats_ns - start_ns;
 			rec_stats_of(&rs, &st);
@@ -434,8 +487,11 @@ int main(int argc, char **argv)
 	/* Stop producing, then take what is still queued. */
 	if (!pl.done)
 		live__drain(live);
+	/* the totals of flows still active: the end of a recording has them */
+	if (!pl.done && live__udpflows(live))
+		udpflows__finish(live__udpflows(live), clock_ref__boot_now());
 	live__counters(live, counters);
-	pl.stats.lost = counters[ST_CNT_LOST];
+	counters_to_stats(&pl.stats, counters);
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
 	ret = finish(&pl, &o, svc, rec, o.connects ? attempts : NULL);

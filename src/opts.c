@@ -15,6 +15,7 @@ static const char *const hook_names[HOOK__MAX] = {
 	[HOOK_TRACEPOINT] = "tracepoint",
 	[HOOK_FENTRY] = "fentry",
 	[HOOK_KPROBE] = "kprobe",
+	[HOOK_CGROUP] = "cgroup",
 };
 
 enum {
@@ -30,6 +31,9 @@ enum {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_INFO,
+	OPT_UDP_IDLE,
+	OPT_INTERVAL,
+	OPT_UDP_FLOWS,
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +42,11 @@ static const struct option long_opts[] = {
 	{ "port", required_argument, NULL, 'P' },
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
+	{ "tcp", no_argument, NULL, 't' },
+	{ "udp", no_argument, NULL, 'u' },
+	{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "count", required_argument, NULL, 'n' },
@@ -67,7 +76,8 @@ void opts__usage(FILE *out)
 "Usage: socktrace [OPTIONS] [EXPRESSION]\n"
 "       socktrace -r FILE [-r FILE...] [OPTIONS] [EXPRESSION]\n"
 "       socktrace --info FILE\n"
-"Trace TCP connections live: state transitions with the owning process.\n"
+"Trace TCP connections and UDP flows live, with the owning process:\n"
+"TCP state transitions, UDP flows with their datagram and byte counts.\n"
 "\n"
 "EXPRESSION selects events as pcap-filter does (see README.md):\n"
 "  tcp, udp, ip, ip6, [src|dst] host ADDR, [src|dst] net CIDR,\n"
@@ -81,6 +91,8 @@ void opts__usage(FILE *out)
 "  -P, --port PORT[,PORT]    only sockets with this local or remote port\n"
 "  -4, --ipv4                only IPv4 sockets\n"
 "  -6, --ipv6                only IPv6 sockets\n"
+"  -t, --tcp                 only TCP (with -u: both, the default)\n"
+"  -u, --udp                 only UDP\n"
 "      --state STATE[,...]   only transitions from or to these states\n"
 "                            (LISTEN, SYN_SENT, ESTABLISHED, CLOSE, ...)\n"
 "Output:\n"
@@ -91,6 +103,11 @@ void opts__usage(FILE *out)
 "                            a per-destination table at exit\n"
 "      --syn-alert MS        alert when an attempt stays in SYN_SENT this long\n"
 "                            (default 1000), again at each SYN retransmit\n"
+"UDP flows (one per socket, peer and process):\n"
+"      --udp-idle SECONDS    a flow without datagrams this long ends (default 10)\n"
+"      --interval SECONDS    report the counts of active flows this often\n"
+"      --udp-flows N         flows the kernel counts at once (default 16384);\n"
+"                            datagrams beyond are counted as uncounted\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
 "                            (with -q: record only); docs/recording.md\n"
@@ -140,6 +157,22 @@ void opts__init(struct opts *o)
 	o->snapshot = true;
 	o->ringbuf_kb = 8192;
 	o->syn_alert_ms = 1000;
+	o->udp_idle_ns = 10000000000ull;
+	o->udp_flows = 16384;
+}
+
+/* A number of seconds in (0, max], as nanoseconds. */
+static int parse_seconds(const char *s, double max, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v) || v <= 0 || v > max)
+		return -EINVAL;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -159,7 +192,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:P:46d:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:P:46tud:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -187,6 +220,33 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return fail(err, errlen, "-4 and -6 exclude each other");
 			o->filter.family = c == '4' ? AF_INET : AF_INET6;
 			break;
+		case 't':
+			o->filter.protos |= FILTER_PROTO_TCP;
+			break;
+		case 'u':
+			o->filter.protos |= FILTER_PROTO_UDP;
+			break;
+		case OPT_UDP_IDLE:
+			if (parse_seconds(optarg, 86400, &o->udp_idle_ns))
+				return fail(err, errlen, "invalid idle timeout '%s': expected seconds, more than 0 and at most 86400",
+					    optarg);
+			break;
+		case OPT_INTERVAL:
+			if (parse_seconds(optarg, 86400, &o->interval_ns) || o->interval_ns < 100000000)
+				return fail(err, errlen, "invalid interval '%s': expected seconds, 0.1 to 86400",
+					    optarg);
+			break;
+		case OPT_UDP_FLOWS: {
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || n < 16 || n > (1ul << 22))
+				return fail(err, errlen, "invalid flow table size '%s': expected 16 to 4194304",
+					    optarg);
+			o->udp_flows = n;
+			break;
+		}
 		case OPT_STATE:
 			if (filter__add_states(&o->filter, optarg))
 				return fail(err, errlen, "invalid state list '%s': expected names such as LISTEN,SYN_SENT,ESTABLISHED",

@@ -15,6 +15,7 @@ enum hook_kind {
 	HOOK_TRACEPOINT,
 	HOOK_FENTRY,
 	HOOK_KPROBE,
+	HOOK_CGROUP,		/* cgroup socket hooks: never forced, only reported */
 	HOOK__MAX,
 };
 
@@ -42,6 +43,9 @@ struct opts {
 	double duration;	/* seconds, 0 for no limit */
 	uint64_t count;		/* stop after this many events, 0 for no limit */
 	uint32_t ringbuf_kb;
+	uint64_t udp_idle_ns;	/* --udp-idle */
+	uint64_t interval_ns;	/* --interval, 0: no periodic updates */
+	uint32_t udp_flows;	/* kernel flow table size */
 	const char *btf_path;	/* custom BTF for kernels without it */
 	/* recording and replay */
 	const char *write_path;	/* -w, an strftime pattern with -G */

@@ -41,7 +41,9 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 		}
 	}
 	p->stats.events++;
-	if (ev->kind == EVENT_TCP_SOCKET ||
+	if (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_START)
+		p->stats.udp_flows++;
+	if (ev->kind == EVENT_TCP_SOCKET || ev->kind == EVENT_UDP_SOCKET ||
 	    (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS)) {
 		p->stats.snapshot++;
 	} else if (p->limit && ++p->live_events >= p->limit) {

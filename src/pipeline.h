@@ -22,10 +22,12 @@ struct pipeline {
 	int err;		/* first sink error, e.g. -EPIPE */
 };
 
-/* Shows transitions, existing sockets and SYN alerts by default. */
+/* Shows transitions, existing sockets, SYN alerts and UDP flows by default. */
 #define PIPELINE_KINDS_DEFAULT (EVENT_KIND_BIT(EVENT_TCP_STATE) | \
 				EVENT_KIND_BIT(EVENT_TCP_SOCKET) | \
-				EVENT_KIND_BIT(EVENT_SYN_ALERT))
+				EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
+				EVENT_KIND_BIT(EVENT_UDP_FLOW) | \
+				EVENT_KIND_BIT(EVENT_UDP_SOCKET))
 #define PIPELINE_KINDS_CONNECTS (EVENT_KIND_BIT(EVENT_CONNECT) | \
 				 EVENT_KIND_BIT(EVENT_SYN_ALERT))
 

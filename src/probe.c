@@ -52,6 +52,35 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
 		},
 	},
+	[CONCERN_UDP] = {
+		.name = "udp",
+		.without = "UDP flows are not traced",
+		.required = false,
+		.n_variants = 3,
+		/* fexit and kprobes run for UDP only; the tracepoints run for
+		 * every socket's send and receive, and need the cgroup hooks to
+		 * learn the peer of an unconnected socket */
+		.variants = {
+			{ HOOK_FENTRY, "fexit/udp{,v6}_{send,recv}msg",
+			  { "udp_send_fexit", "udp6_send_fexit", "udp_recv_fexit4", "udp_recv_fexit6" } },
+			{ HOOK_KPROBE, "kprobe/udp{,v6}_{send,recv}msg",
+			  { "udp_send_kprobe", "udp_send_kretprobe", "udp6_send_kprobe",
+			    "udp6_send_kretprobe", "udp_recv_kprobe", "udp_recv_kretprobe",
+			    "udp6_recv_kprobe", "udp6_recv_kretprobe" } },
+			{ HOOK_TP_BTF, "tp_btf/sock_{send,recv}_length+cgroup/{send,recv}msg{4,6}",
+			  { "udp_send_btf", "udp_recv_btf", "udp_sendmsg4", "udp_sendmsg6",
+			    "udp_recvmsg4", "udp_recvmsg6" } },
+		},
+	},
+	[CONCERN_UDP_CLOSE] = {
+		.name = "udp_close",
+		.without = "UDP flows end only when idle, not when their socket closes",
+		.required = false,
+		.n_variants = 1,
+		.variants = {
+			{ HOOK_CGROUP, "cgroup/sock_release", { "udp_release" } },
+		},
+	},
 };
 
 static const char *const tracefs_dirs[] = {
@@ -166,8 +195,56 @@ static int tracepoint_check(bool tracefs_ok, const char *cat, const char *const 
 	return 0;
 }
 
+static int cgroup_check(const struct probe *p, char *why, size_t len)
+{
+	if (!p->cgroup2[0]) {
+		snprintf(why, len, "no cgroup v2 hierarchy is mounted");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The first cgroup2 mount in /proc/self/mountinfo: "... MOUNTPOINT ... - cgroup2 ...". */
+static void find_cgroup2(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], mnt[512], fstype[64];
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 && strlen(mnt) < len) {
+			strcpy(out, mnt);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* udp_recvmsg() lost its noblock argument in 5.19 (commit ec095263a965):
+ * its flags are then the fourth argument instead of the fifth. */
+static int recv_flags_arg(const struct btf *btf)
+{
+	const struct btf_type *t;
+	int id;
+
+	if (!btf || (id = btf__find_by_name_kind(btf, "udp_recvmsg", BTF_KIND_FUNC)) < 0)
+		return 3;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? 4 : 3;
+}
+
 static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 {
+	static const char *const udp_funcs[] = { "udp_sendmsg", "udpv6_sendmsg", "udp_recvmsg",
+						  "udpv6_recvmsg" };
+	int err = 0;
+
 	static const char *const state_tp[] = { "inet_sock_set_state", NULL };
 	static const char *const accept_tp[] = { "sys_exit_accept4", "sys_exit_accept", NULL };
 	static const char *const retrans_tp[] = { "tcp_retransmit_skb", NULL };
@@ -204,6 +281,24 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 		return kprobe_check(p->btf, "inet_csk_accept", why, len);
 	case CONCERN_ACCEPT * 16 + HOOK_TRACEPOINT:
 		return tracepoint_check(p->tracefs_ok, "syscalls", accept_tp, why, len);
+	case CONCERN_UDP * 16 + HOOK_FENTRY:
+		for (int i = 0; i < 4 && !err; i++)
+			err = tracing_try_attach(p->btf, udp_funcs[i], BTF_KIND_FUNC,
+						 BPF_TRACE_FEXIT, why, len);
+		return err;
+	case CONCERN_UDP * 16 + HOOK_KPROBE:
+		for (int i = 0; i < 4 && !err; i++)
+			err = kprobe_check(p->btf, udp_funcs[i], why, len);
+		return err;
+	case CONCERN_UDP * 16 + HOOK_TP_BTF:
+		/* sock_send_length and sock_recv_length came in 6.3 */
+		return tracing_try_attach(p->btf, "btf_trace_sock_send_length",
+					  BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
+		       tracing_try_attach(p->btf, "btf_trace_sock_recv_length",
+					  BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
+		       cgroup_check(p, why, len);
+	case CONCERN_UDP_CLOSE * 16 + HOOK_CGROUP:
+		return cgroup_check(p, why, len);
 	}
 	snprintf(why, len, "not implemented");
 	return -ENOTSUP;
@@ -217,20 +312,34 @@ static bool concern_has_kind(int c, enum hook_kind kind)
 	return false;
 }
 
-int probe__run(struct probe *p, enum hook_kind forced, bool all)
+bool probe__required(const struct probe *p, int c)
+{
+	if (!(p->wanted & CONCERN_BIT(c)))
+		return false;
+	/* UDP is what the user asked for when TCP is not */
+	return concerns[c].required ||
+	       (c == CONCERN_UDP && !(p->wanted & CONCERN_BIT(CONCERN_TCP_STATE)));
+}
+
+int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted)
 {
 	int err = 0;
 
 	memset(p, 0, sizeof(*p));
+	p->wanted = wanted;
 	p->btf = btf__load_vmlinux_btf();
 	if (!p->btf)
 		p->btf_err = -errno;
 	p->tracefs_ok = probe__ensure_tracefs() == 0;
+	find_cgroup2(p->cgroup2, sizeof(p->cgroup2));
+	p->recv_flags_arg = recv_flags_arg(p->btf);
 
 	for (int c = 0; c < CONCERN__MAX; c++) {
 		bool only = forced != HOOK_AUTO && concern_has_kind(c, forced);
 
 		p->selected[c] = -1;
+		if (!(wanted & CONCERN_BIT(c)))
+			continue;
 		for (int v = 0; v < concerns[c].n_variants; v++) {
 			struct probe_result *r = &p->res[c][v];
 
@@ -245,7 +354,7 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all)
 		}
 		if (p->selected[c] < 0) {
 			p->forced_unavailable[c] = only;
-			if (concerns[c].required)
+			if (probe__required(p, c))
 				err = -ENOENT;
 		}
 	}
@@ -282,7 +391,7 @@ bool probe__fall_back(struct probe *p)
 				break;
 			}
 		}
-		if (!moved && !concerns[c].required) {
+		if (!moved && !probe__required(p, c)) {
 			/* an optional concern can be dropped */
 			snprintf(p->res[c][cur].why, sizeof(p->res[c][cur].why),
 				 "failed to load with the other programs");
@@ -319,6 +428,8 @@ static const char *result_status(const struct probe *p, int c, int v)
 
 	if (p->selected[c] == v)
 		return "selected";
+	if (!(p->wanted & CONCERN_BIT(c)))
+		return "not wanted";
 	if (!r->probed)
 		return "not probed";
 	return r->ok ? "available" : "unavailable";

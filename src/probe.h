@@ -14,11 +14,18 @@ enum concern {
 	CONCERN_TCP_STATE = 0,	/* TCP state transitions (required) */
 	CONCERN_RETRANS,	/* SYN retransmits (optional) */
 	CONCERN_ACCEPT,		/* owner of accepted sockets (optional) */
+	CONCERN_UDP,		/* UDP datagrams sent and received */
+	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN__MAX,
 };
 
+#define CONCERN_BIT(c) (1u << (c))
+#define CONCERNS_TCP (CONCERN_BIT(CONCERN_TCP_STATE) | CONCERN_BIT(CONCERN_RETRANS) | \
+		      CONCERN_BIT(CONCERN_ACCEPT))
+#define CONCERNS_UDP (CONCERN_BIT(CONCERN_UDP) | CONCERN_BIT(CONCERN_UDP_CLOSE))
+
 #define PROBE_MAX_VARIANTS 4
-#define PROBE_MAX_PROGS 3
+#define PROBE_MAX_PROGS 8
 
 struct hook_variant {
 	enum hook_kind kind;
@@ -44,6 +51,9 @@ struct probe {
 	struct btf *btf;	/* running kernel's BTF, NULL if none */
 	int btf_err;
 	bool tracefs_ok;
+	char cgroup2[256];	/* a cgroup v2 mount, "" if none */
+	unsigned int wanted;	/* CONCERN_BIT()s to trace */
+	int recv_flags_arg;	/* udp_recvmsg()'s flags argument: 3, or 4 before 5.19 */
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
@@ -51,10 +61,13 @@ struct probe {
 
 extern const struct concern_desc concerns[CONCERN__MAX];
 
-/* Probes variants in preference order (all of them with 'all') and selects
- * one per concern; a forced kind is the only one tried where a concern has
- * it. Returns 0, or -ENOENT if a required concern has no usable variant. */
-int probe__run(struct probe *p, enum hook_kind forced, bool all);
+/* Probes variants of the wanted concerns in preference order (all of them
+ * with 'all') and selects one per concern; a forced kind is the only one
+ * tried where a concern has it. Returns 0, or -ENOENT if a required wanted
+ * concern has no usable variant. */
+int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted);
+/* Whether tracing cannot go on without concern c. */
+bool probe__required(const struct probe *p, int c);
 /* After a failed load in automatic mode: moves one concern (the optional
  * ones first) to its next usable variant. Returns false if none is left. */
 bool probe__fall_back(struct probe *p);

@@ -78,6 +78,8 @@ static const struct {
 	{ REC_SYN_RETRANS, EVENT_SYN_RETRANS, "syn_retrans" },
 	{ REC_CONNECT, EVENT_CONNECT, "connect" },
 	{ REC_SYN_ALERT, EVENT_SYN_ALERT, "syn_alert" },
+	{ REC_UDP_FLOW, EVENT_UDP_FLOW, "udp_flow" },
+	{ REC_UDP_SOCKET, EVENT_UDP_SOCKET, "udp_socket" },
 };
 
 #define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
@@ -101,7 +103,7 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	if (i == N_REC_TYPES)
 		return 0;
 	rec__put16(buf, rec_types[i].rec);
-	rec__put16(buf + 2, REC_EVENT_LEN);
+	rec__put16(buf + 2, ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN);
 	rec__put64(b + 0, ev->boot_ns);
 	rec__put64(b + 8, ev->sock);
 	rec__put64(b + 16, ev->ino);
@@ -131,7 +133,20 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	rec__put32(b + 128, ev->diag.backlog);
 	memset(b + 132, 0, TASK_COMM_LEN);
 	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
-	return 4 + REC_EVENT_LEN;
+	if (ev->kind != EVENT_UDP_FLOW)
+		return 4 + REC_EVENT_LEN;
+	b[148] = ev->flow_event;
+	b[149] = ev->end_reason;
+	rec__put16(b + 150, 0);
+	rec__put32(b + 152, 0);
+	rec__put64(b + 156, ev->first_ns);
+	rec__put64(b + 164, ev->last_ns);
+	rec__put64(b + 172, ev->duration_ns);
+	rec__put64(b + 180, ev->tx_bytes);
+	rec__put64(b + 188, ev->rx_bytes);
+	rec__put64(b + 196, ev->tx_packets);
+	rec__put64(b + 204, ev->rx_packets);
+	return 4 + REC_UDP_FLOW_LEN;
 }
 
 static void encode_stats(uint8_t *b, const struct rec_stats *st)
@@ -143,10 +158,15 @@ static void encode_stats(uint8_t *b, const struct rec_stats *st)
 	rec__put64(b + 32, st->filtered);
 	rec__put64(b + 40, st->elapsed_ns);
 	rec__put64(b + 48, st->file_events);
+	rec__put64(b + 56, st->udp_flows);
+	rec__put64(b + 64, st->udp_uncounted);
+	rec__put64(b + 72, st->udp_uncounted_bytes);
 }
 
-static void decode_stats(const uint8_t *b, struct rec_stats *st)
+/* len is at least REC_STATS_LEN_1_0; a 1.0 payload has no UDP counts. */
+static void decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
 {
+	memset(st, 0, sizeof(*st));
 	st->boot_ns = rec__get64(b + 0);
 	st->events = rec__get64(b + 8);
 	st->snapshot = rec__get64(b + 16);
@@ -154,6 +174,11 @@ static void decode_stats(const uint8_t *b, struct rec_stats *st)
 	st->filtered = rec__get64(b + 32);
 	st->elapsed_ns = rec__get64(b + 40);
 	st->file_events = rec__get64(b + 48);
+	if (len < REC_STATS_LEN)
+		return;
+	st->udp_flows = rec__get64(b + 56);
+	st->udp_uncounted = rec__get64(b + 64);
+	st->udp_uncounted_bytes = rec__get64(b + 72);
 }
 
 static void block_header(uint8_t *h, int type, int flags, uint32_t stored, uint32_t raw,
@@ -527,7 +552,7 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	err = check_rotation(r, true);
 	if (err)
 		return err;
-	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_EVENT_LEN > REC_BLOCK_TARGET) {
+	if (r->raw_len + 4 + REC_CLOCK_LEN + REC_RECORD_MAX > REC_BLOCK_TARGET) {
 		err = flush_block(r);
 		if (!err)
 			err = check_rotation(r, true);
@@ -579,7 +604,8 @@ int recorder__stats(struct recorder *r, const struct rec_stats *st)
 	if (r->fd < 0)
 		return -EBADF;
 	if (r->have_last && r->last.events == st->events && r->last.lost == st->lost &&
-	    r->last.filtered == st->filtered)
+	    r->last.filtered == st->filtered && r->last.udp_flows == st->udp_flows &&
+	    r->last.udp_uncounted == st->udp_uncounted)
 		return 0;
 	r->last = *st;
 	r->have_last = true;
@@ -909,8 +935,8 @@ static int next_block(struct reader *r)
 			break;
 		case REC_BLOCK_STATS:
 		case REC_BLOCK_END:
-			if (raw >= REC_STATS_LEN) {
-				decode_stats(r->raw, &r->st.stats);
+			if (raw >= REC_STATS_LEN_1_0) {
+				decode_stats(r->raw, raw, &r->st.stats);
 				r->st.have_stats = true;
 			}
 			r->st.clean_end = type == REC_BLOCK_END;
@@ -963,6 +989,17 @@ static int decode_event(struct reader *r, struct event *ev, int type, const uint
 	ev->diag.backlog = rec__get32(b + 128);
 	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
 	ev->diag.comm[TASK_COMM_LEN] = '\0';
+	if (ev->kind != EVENT_UDP_FLOW)
+		return 0;
+	ev->flow_event = b[148] < UDP_FLOW__MAX ? b[148] : 0;
+	ev->end_reason = b[149] < UDP_END__MAX ? b[149] : UDP_END_NONE;
+	ev->first_ns = rec__get64(b + 156);
+	ev->last_ns = rec__get64(b + 164);
+	ev->duration_ns = rec__get64(b + 172);
+	ev->tx_bytes = rec__get64(b + 180);
+	ev->rx_bytes = rec__get64(b + 188);
+	ev->tx_packets = rec__get64(b + 196);
+	ev->rx_packets = rec__get64(b + 204);
 	return 0;
 }
 
@@ -984,8 +1021,11 @@ int reader__next(struct reader *r, struct event *ev)
 			case REC_SYN_RETRANS:
 			case REC_CONNECT:
 			case REC_SYN_ALERT:
+			case REC_UDP_FLOW:
+			case REC_UDP_SOCKET:
 				/* longer bodies carry fields of a later minor version */
-				if (len < REC_EVENT_LEN || decode_event(r, ev, type, rec + 4)) {
+				if (len < (type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN) ||
+				    decode_event(r, ev, type, rec + 4)) {
 					r->st.bad_records++;
 					continue;
 				}

@@ -20,7 +20,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 0
+#define REC_MINOR 1
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -43,13 +43,18 @@ enum rec_record_type {
 	REC_SYN_RETRANS = 3,
 	REC_CONNECT = 4,
 	REC_SYN_ALERT = 5,
+	REC_UDP_FLOW = 6,	/* 1.1 */
+	REC_UDP_SOCKET = 7,	/* 1.1 */
 	REC_EVENT__MAX,
 	REC_CLOCK = 64,
 };
 
-#define REC_EVENT_LEN 148	/* body of every event record in 1.0 */
+#define REC_EVENT_LEN 148	/* the body every event record starts with */
+#define REC_UDP_FLOW_LEN 212	/* the common body, then the flow's counts */
+#define REC_RECORD_MAX (4 + REC_UDP_FLOW_LEN)	/* the longest record written */
 #define REC_CLOCK_LEN 16
-#define REC_STATS_LEN 56
+#define REC_STATS_LEN 80
+#define REC_STATS_LEN_1_0 56	/* without the UDP counts */
 
 enum rec_header_tag {
 	REC_HDR_HOST = 1,
@@ -83,6 +88,9 @@ struct rec_stats {
 	uint64_t filtered;	/* dropped by the filters so far (run) */
 	uint64_t elapsed_ns;	/* since tracing started */
 	uint64_t file_events;	/* events in this file */
+	uint64_t udp_flows;	/* UDP flows started so far (run); 0 before 1.1 */
+	uint64_t udp_uncounted;	/* datagrams the kernel could not count (run) */
+	uint64_t udp_uncounted_bytes;
 };
 
 struct recorder_opts {
@@ -157,8 +165,8 @@ uint16_t rec__get16(const uint8_t *p);
 uint32_t rec__get32(const uint8_t *p);
 uint64_t rec__get64(const uint8_t *p);
 /* Encodes one event record (type, length, body) into buf of at least
- * 4 + REC_EVENT_LEN bytes; returns its length, 0 for a kind the format
- * does not know. */
+ * REC_RECORD_MAX bytes; returns its length, 0 for a kind the format does
+ * not know. */
 size_t rec__encode_event(uint8_t *buf, const struct event *ev);
 const char *rec__type_name(int type);
 

@@ -110,8 +110,12 @@ out:
 	for (int i = 0; i < rp->n; i++) {
 		const struct reader_stats *st = reader__stats(rp->readers[i]);
 
-		if (st->have_stats)
+		if (st->have_stats) {
 			rp->lost += st->stats.lost;
+			rp->udp_flows += st->stats.udp_flows;
+			rp->udp_uncounted += st->stats.udp_uncounted;
+			rp->udp_uncounted_bytes += st->stats.udp_uncounted_bytes;
+		}
 		/* warnings only about files read to their end */
 		if (!have[i] && !err)
 			warn_file(rp->paths[i], rp->readers[i]);
@@ -187,6 +191,13 @@ int info__print(const char *path, FILE *out)
 		fprintf(out, "Lost events:       %llu\n", (unsigned long long)st->stats.lost);
 	else
 		fprintf(out, "Lost events:       unknown (no statistics block)\n");
+	/* 1.0 files have no UDP counts: say nothing rather than 0 */
+	if (st->have_stats && h->minor >= 1) {
+		fprintf(out, "UDP flows:         %llu\n", (unsigned long long)st->stats.udp_flows);
+		fprintf(out, "UDP uncounted:     %llu datagrams (%llu bytes)\n",
+			(unsigned long long)st->stats.udp_uncounted,
+			(unsigned long long)st->stats.udp_uncounted_bytes);
+	}
 	fprintf(out, "Blocks:            %llu\n", (unsigned long long)st->blocks);
 	fprintf(out, "Corrupt blocks:    %llu (%llu bytes skipped)\n",
 		(unsigned long long)st->bad_blocks, (unsigned long long)st->bad_bytes);

@@ -15,6 +15,9 @@ struct replay {
 	int n;
 	uint64_t first_wall, last_wall;	/* of the events replayed */
 	uint64_t lost;			/* as the recordings counted it */
+	uint64_t udp_flows;		/* and these too */
+	uint64_t udp_uncounted;
+	uint64_t udp_uncounted_bytes;
 };
 
 /* Opens every file; prints why one cannot be read. Returns 0 or -errno. */

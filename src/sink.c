@@ -4,11 +4,13 @@
 enum service_side sink__service(const struct services *svc, const struct event *ev,
 				const char **name)
 {
-	const char *l = ev->lport ? services__name(svc, ev->lport) : NULL;
-	const char *r = ev->rport ? services__name(svc, ev->rport) : NULL;
+	bool udp = ev->proto == IPPROTO_UDP;
+	const char *l = ev->lport ? services__lookup(svc, ev->lport, ev->proto) : NULL;
+	const char *r = ev->rport ? services__lookup(svc, ev->rport, ev->proto) : NULL;
 
 	*name = NULL;
-	switch (ev->role) {
+	/* UDP has no client or server: the ports alone decide */
+	switch (udp ? ST_ROLE_UNKNOWN : ev->role) {
 	case ST_ROLE_CLIENT:
 		l = NULL;
 		break;

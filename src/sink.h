@@ -62,7 +62,9 @@ enum service_side { SERVICE_NONE, SERVICE_LOCAL, SERVICE_REMOTE };
 
 /* Which port names the service: the remote one for a client, the local one
  * for a server or listener, else the one /etc/services knows (lower first).
- * An ephemeral client port that happens to be registered stays unnamed. */
+ * An ephemeral client port that happens to be registered stays unnamed.
+ * UDP events have no role and are named from the "udp" entries by their
+ * ports: 40000 -> 53 is the remote "domain", a server on 53 the local one. */
 enum service_side sink__service(const struct services *svc, const struct event *ev,
 				const char **name);
 

@@ -25,6 +25,8 @@ static const char *const kind_names[EVENT__MAX] = {
 	[EVENT_SYN_RETRANS] = "syn_retrans",
 	[EVENT_CONNECT] = "connect",
 	[EVENT_SYN_ALERT] = "syn_alert",
+	[EVENT_UDP_FLOW] = "udp_flow",
+	[EVENT_UDP_SOCKET] = "udp_socket",
 };
 
 static const char *const cause_names[] = {
@@ -80,9 +82,43 @@ static void jsink__attempt(struct json_writer *w, const struct event *ev)
 	json__close(w);
 }
 
+/* A UDP flow's counts; its tuple and owner are those of every event. */
+static void jsink__udp_flow(struct json_writer *w, const struct event *ev)
+{
+	char buf[64];
+
+	json__key_u64(w, "tx_bytes", ev->tx_bytes);
+	json__key_u64(w, "rx_bytes", ev->rx_bytes);
+	json__key_u64(w, "tx_packets", ev->tx_packets);
+	json__key_u64(w, "rx_packets", ev->rx_packets);
+	json__key_fixed(w, "duration_ms", (ev->duration_ns + 500) / 1000, 3);
+	if (ev->first_ns) {
+		/* first_ns is boot time: shift the event's own wall time back */
+		format__rfc3339(buf, sizeof(buf), ev->wall_ns - (ev->boot_ns - ev->first_ns));
+		json__key_str(w, "first_time", buf);
+	} else {
+		json__key_null(w, "first_time");
+	}
+	json__key_str(w, "reason", ev->flow_event == UDP_FLOW_END ?
+				   udp_end_reason__name(ev->end_reason) : NULL);
+}
+
+static const char *udp_state__name(int state)
+{
+	switch (state) {
+	case ST_TCP_ESTABLISHED:
+		return "connected";
+	case ST_TCP_CLOSE:
+		return "bound";
+	default:
+		return "unknown";
+	}
+}
+
 static int jsink__event(struct sink *s, const struct event *ev)
 {
 	struct json_writer *w = &((struct sink_json *)s)->w;
+	bool udp = ev->kind == EVENT_UDP_FLOW || ev->kind == EVENT_UDP_SOCKET;
 	char buf[64];
 	const char *svc;
 
@@ -90,10 +126,12 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	json__begin(w);
 	json__key_str(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?
 				 kind_names[ev->kind] : "unknown");
+	if (ev->kind == EVENT_UDP_FLOW)
+		json__key_str(w, "event", udp_flow_event__name(ev->flow_event));
 	format__rfc3339(buf, sizeof(buf), ev->wall_ns);
 	json__key_str(w, "time", buf);
 	json__key_u64(w, "boot_ns", ev->boot_ns);
-	json__key_str(w, "proto", "tcp");
+	json__key_str(w, "proto", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
 	json__key_u64(w, "family", ev->family == AF_INET ? 4 : 6);
 	format__addr(buf, sizeof(buf), ev->family, &ev->laddr);
 	json__key_str(w, "laddr", buf);
@@ -131,8 +169,13 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_null(w, "comm");
 	}
 	json__key_str(w, "owner", owner_src__name(ev->owner_src));
-	json__key_str(w, "role", role__name(ev->role));
-	if (ev->kind == EVENT_TCP_SOCKET) {
+	if (!udp)
+		json__key_str(w, "role", role__name(ev->role));
+	if (ev->kind == EVENT_UDP_FLOW) {
+		jsink__udp_flow(w, ev);
+	} else if (ev->kind == EVENT_UDP_SOCKET) {
+		json__key_str(w, "state", udp_state__name(ev->new_state));
+	} else if (ev->kind == EVENT_TCP_SOCKET) {
 		json__key_str(w, "state", tcp_state__name(ev->new_state));
 	} else if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
 		jsink__attempt(w, ev);
@@ -160,6 +203,9 @@ static int jsink__summary(struct sink *s, const struct stats *st)
 	json__key_u64(w, "lost", st->lost);
 	json__key_u64(w, "filtered", st->filtered);
 	json__key_fixed(w, "elapsed_s", st->elapsed_ns / 1000000, 3);
+	json__key_u64(w, "udp_flows", st->udp_flows);
+	json__key_u64(w, "udp_uncounted", st->udp_uncounted);
+	json__key_u64(w, "udp_uncounted_bytes", st->udp_uncounted_bytes);
 	json__end(w);
 	return json__write(s, w);
 }

@@ -30,10 +30,17 @@ static char *put_col(char *p, const char *s, int width, const char *sep)
 static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
 		      const char *service)
 {
+	const char *proto = ev->proto == IPPROTO_UDP ? "udp" : "tcp";
 	size_t n;
 
+	/* a UDP flow whose peer the application did not name */
+	if (!local && ev->proto == IPPROTO_UDP && !ev->rport &&
+	    IN6_IS_ADDR_UNSPECIFIED(&ev->raddr)) {
+		strcpy(buf, "*:*/udp");
+		return;
+	}
 	format__sock(buf, len, ev->family, local ? &ev->laddr : &ev->raddr,
-		     local ? ev->lport : ev->rport, "tcp");
+		     local ? ev->lport : ev->rport, proto);
 	n = strlen(buf);
 	if (service)
 		snprintf(buf + n, len - n, "(%s)", service);
@@ -109,6 +116,70 @@ static char *text__attempt(char *p, char *end, const struct event *ev)
 	return p;
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+	return p + format__u64(p, v);
+}
+
+/* Seconds with milliseconds, rounded: "1.234s". */
+static char *put_secs(char *p, uint64_t ns)
+{
+	uint64_t ms = (ns + 500000) / 1000000;
+
+	p = put_u64(p, ms / 1000);
+	*p++ = '.';
+	*p++ = '0' + ms % 1000 / 100;
+	*p++ = '0' + ms % 100 / 10;
+	*p++ = '0' + ms % 10;
+	*p++ = 's';
+	return p;
+}
+
+/* "UDP END        tx=3/300B rx=3/300B 1.234s idle": packets/bytes each
+ * way since the flow started, first datagram to last, why it ended. At
+ * most 140 bytes: with the columns before it, line[] has room. */
+static char *text__udp_flow(char *p, const struct event *ev)
+{
+	static const char *const names[UDP_FLOW__MAX] = {
+		[UDP_FLOW_START] = "UDP START",
+		[UDP_FLOW_UPDATE] = "UDP UPDATE",
+		[UDP_FLOW_END] = "UDP END",
+	};
+	const char *reason = udp_end_reason__name(ev->end_reason);
+	const char *name = ev->flow_event < UDP_FLOW__MAX && names[ev->flow_event] ?
+			   names[ev->flow_event] : "UDP ?";
+
+	p = put_col(p, name, W_STATE, "    ");
+	memcpy(p, "tx=", 3);
+	p = put_u64(p + 3, ev->tx_packets);
+	*p++ = '/';
+	p = put_u64(p, ev->tx_bytes);
+	memcpy(p, "B rx=", 5);
+	p = put_u64(p + 5, ev->rx_packets);
+	*p++ = '/';
+	p = put_u64(p, ev->rx_bytes);
+	memcpy(p, "B ", 2);
+	p = put_secs(p + 2, ev->duration_ns);
+	if (ev->flow_event == UDP_FLOW_END && reason) {
+		*p++ = ' ';
+		p = put_col(p, reason, 0, "");
+	}
+	*p++ = '\n';
+	return p;
+}
+
+static const char *udp_state__name(int state)
+{
+	switch (state) {
+	case ST_TCP_ESTABLISHED:
+		return "CONNECTED";
+	case ST_TCP_CLOSE:
+		return "BOUND";
+	default:
+		return "UNKNOWN";
+	}
+}
+
 /* Built by hand rather than with fprintf: under load this is the hot path. */
 static int text__event(struct sink *s, const struct event *ev)
 {
@@ -143,7 +214,8 @@ static int text__event(struct sink *s, const struct event *ev)
 	} else {
 		strcpy(ms, "-");
 	}
-	old = ev->kind == EVENT_TCP_SOCKET ? "(existing)" : tcp_state__name(ev->old_state);
+	old = ev->kind == EVENT_TCP_SOCKET || ev->kind == EVENT_UDP_SOCKET ? "(existing)" :
+	      tcp_state__name(ev->old_state);
 
 	p = put_col(p, tbuf, W_TIME, " ");
 	p = put_col(p, pid, W_PID, " ");
@@ -152,9 +224,12 @@ static int text__event(struct sink *s, const struct event *ev)
 	p = put_col(p, rbuf, W_SOCK, " ");
 	if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
 		p = text__attempt(p, line + sizeof(line), ev);
+	} else if (ev->kind == EVENT_UDP_FLOW) {
+		p = text__udp_flow(p, ev);
 	} else {
 		p = put_col(p, old, W_STATE, " -> ");
-		p = put_col(p, tcp_state__name(ev->new_state), W_STATE, " ");
+		p = put_col(p, ev->kind == EVENT_UDP_SOCKET ? udp_state__name(ev->new_state) :
+			    tcp_state__name(ev->new_state), W_STATE, " ");
 		p = put_col(p, ms, 0, "\n");
 	}
 	if (fwrite(line, 1, p - line, s->out) != (size_t)(p - line))

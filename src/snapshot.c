@@ -241,25 +241,46 @@ static int snap_listener(const struct inet_diag_msg *m, void *ctx)
 	return 0;
 }
 
+static void snap_fill(struct snap_ctx *sc, const struct inet_diag_msg *m, struct event *ev)
+{
+	ev->boot_ns = sc->now;
+	ev->wall_ns = clock_ref__wall(sc->ref, sc->now);
+	ev->ino = m->idiag_inode;
+	ev->old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	ev->netns = sc->netns;
+	ev->family = m->idiag_family;
+	memcpy(&ev->laddr, m->id.idiag_src, ev->family == AF_INET ? 4 : 16);
+	memcpy(&ev->raddr, m->id.idiag_dst, ev->family == AF_INET ? 4 : 16);
+	ev->lport = ntohs(m->id.idiag_sport);
+	ev->rport = ntohs(m->id.idiag_dport);
+	ev->new_state = m->idiag_state;
+	if (owners__lookup(sc->o, ev->ino, &ev->pid, ev->comm)) {
+		ev->tid = ev->pid;
+		ev->owner_src = ST_OWNER_SNAPSHOT;
+	}
+}
+
+/* A UDP socket, bound (state CLOSE) or connected (ESTABLISHED), as ss -uanp. */
+static int snap_udp_socket(const struct inet_diag_msg *m, void *ctx)
+{
+	struct snap_ctx *sc = ctx;
+	struct event ev = {};
+
+	ev.kind = EVENT_UDP_SOCKET;
+	ev.proto = IPPROTO_UDP;
+	snap_fill(sc, m, &ev);
+	return sc->cb(&ev, sc->ctx);
+}
+
 static int snap_socket(const struct inet_diag_msg *m, void *ctx)
 {
 	struct snap_ctx *sc = ctx;
 	struct event ev = {};
 
 	ev.kind = EVENT_TCP_SOCKET;
-	ev.boot_ns = sc->now;
-	ev.wall_ns = clock_ref__wall(sc->ref, sc->now);
-	ev.ino = m->idiag_inode;
-	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
-	ev.elapsed_ns = EVENT_OLD_NS_UNKNOWN;
-	ev.netns = sc->netns;
-	ev.family = m->idiag_family;
 	ev.proto = IPPROTO_TCP;
-	memcpy(&ev.laddr, m->id.idiag_src, ev.family == AF_INET ? 4 : 16);
-	memcpy(&ev.raddr, m->id.idiag_dst, ev.family == AF_INET ? 4 : 16);
-	ev.lport = ntohs(m->id.idiag_sport);
-	ev.rport = ntohs(m->id.idiag_dport);
-	ev.new_state = m->idiag_state;
+	snap_fill(sc, m, &ev);
 	if (ev.new_state == ST_TCP_SYN_SENT)
 		ev.syn_retrans = m->idiag_retrans;	/* icsk_retransmits */
 	if (ev.new_state == ST_TCP_LISTEN)
@@ -268,14 +289,16 @@ static int snap_socket(const struct inet_diag_msg *m, void *ctx)
 		ev.role = ST_ROLE_SERVER;
 	else
 		ev.role = ST_ROLE_CLIENT;
-	if (owners__lookup(sc->o, ev.ino, &ev.pid, ev.comm)) {
-		ev.tid = ev.pid;
-		ev.owner_src = ST_OWNER_SNAPSHOT;
-	}
 	return sc->cb(&ev, sc->ctx);
 }
 
-int snapshot__run(const struct owners *o, const struct clock_ref *ref,
+/* A family or protocol the namespace lacks is not an error. */
+static int snap_family_err(int err)
+{
+	return err == -ENOENT || err == -EAFNOSUPPORT ? 0 : err;
+}
+
+int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned int protos,
 		  snapshot_cb cb, void *ctx)
 {
 	/* every state but NEW_SYN_RECV request socks */
@@ -300,15 +323,20 @@ int snapshot__run(const struct owners *o, const struct clock_ref *ref,
 			continue;	/* the namespace went away meanwhile */
 		sc->netns = o->netns[i].ino;
 		memset(sc->listen_ports, 0, sizeof(sc->listen_ports));
-		sockdiag__dump(sk, AF_INET, listen, snap_listener, sc);
-		sockdiag__dump(sk, AF_INET6, listen, snap_listener, sc);
-		err = sockdiag__dump(sk, AF_INET, all, snap_socket, sc);
-		if (!err)
-			err = sockdiag__dump(sk, AF_INET6, all, snap_socket, sc);
+		if (!protos || (protos & FILTER_PROTO_TCP)) {
+			sockdiag__dump(sk, AF_INET, IPPROTO_TCP, listen, snap_listener, sc);
+			sockdiag__dump(sk, AF_INET6, IPPROTO_TCP, listen, snap_listener, sc);
+			err = snap_family_err(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, all,
+							     snap_socket, sc)) ?:
+			      snap_family_err(sockdiag__dump(sk, AF_INET6, IPPROTO_TCP, all,
+							     snap_socket, sc));
+		}
+		if (!err && (!protos || (protos & FILTER_PROTO_UDP)))
+			err = snap_family_err(sockdiag__dump(sk, AF_INET, IPPROTO_UDP, ~0u,
+							     snap_udp_socket, sc)) ?:
+			      snap_family_err(sockdiag__dump(sk, AF_INET6, IPPROTO_UDP, ~0u,
+							     snap_udp_socket, sc));
 		close(sk);
-		/* a family the namespace lacks is not an error */
-		if (err == -ENOENT || err == -EAFNOSUPPORT)
-			err = 0;
 	}
 	free(sc);
 	return err;

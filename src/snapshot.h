@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "event.h"
+#include "filter.h"
 
 /* Socket inode -> owning process, from /proc/PID/fd. */
 struct owners;
@@ -18,9 +19,10 @@ void owners__free(struct owners *o);
 
 typedef int (*snapshot_cb)(const struct event *ev, void *ctx);
 
-/* Calls cb for each TCP socket of each network namespace found through
- * /proc/PID/ns/net and /run/netns. Returns 0 or -errno. */
-int snapshot__run(const struct owners *o, const struct clock_ref *ref,
+/* Calls cb for each TCP and UDP socket (protos: FILTER_PROTO_* bits, 0 for
+ * both) of each network namespace found through /proc/PID/ns/net and
+ * /run/netns. Returns 0 or -errno. */
+int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned int protos,
 		  snapshot_cb cb, void *ctx);
 
 #endif /* ST_SNAPSHOT_H */

@@ -47,7 +47,8 @@ int sockdiag__socket_in(const char *netns_path, int domain, int type, int protoc
 	return err ? err : sk;
 }
 
-int sockdiag__dump(int sk, int family, uint32_t states, sockdiag_cb cb, void *ctx)
+int sockdiag__dump(int sk, int family, int protocol, uint32_t states, sockdiag_cb cb,
+		   void *ctx)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -60,7 +61,7 @@ int sockdiag__dump(int sk, int family, uint32_t states, sockdiag_cb cb, void *ct
 		},
 		.req = {
 			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
+			.sdiag_protocol = protocol,
 			.idiag_states = states,
 		},
 	};

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* TCP socket dumps through NETLINK_SOCK_DIAG, in any network namespace. */
+/* TCP and UDP socket dumps through NETLINK_SOCK_DIAG, in any network namespace. */
 #ifndef ST_SOCKDIAG_H
 #define ST_SOCKDIAG_H
 
@@ -15,8 +15,10 @@ int sockdiag__socket_in(const char *netns_path, int domain, int type, int protoc
 /* Called per socket; a non-zero return is kept and ends the dump early. */
 typedef int (*sockdiag_cb)(const struct inet_diag_msg *m, void *ctx);
 
-/* Dumps the TCP sockets of one family whose state bit is set in states.
- * Returns 0, the callback's non-zero return, or -errno. */
-int sockdiag__dump(int sk, int family, uint32_t states, sockdiag_cb cb, void *ctx);
+/* Dumps the sockets of one family and protocol (IPPROTO_TCP, IPPROTO_UDP)
+ * whose state bit is set in states. Returns 0, the callback's non-zero
+ * return, or -errno. */
+int sockdiag__dump(int sk, int family, int protocol, uint32_t states, sockdiag_cb cb,
+		   void *ctx);
 
 #endif /* ST_SOCKDIAG_H */

@@ -24,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "helper.py")
 PYTHON = sys.executable or "/usr/bin/python3"
-READY_PREFIX = "socktrace: tracing TCP"
+READY_PREFIX = "socktrace: tracing "
 
 READY_TIMEOUT = 20.0     # BPF load + snapshot; generous for slow VMs
 HELPER_TIMEOUT = 10.0    # any one step of a helper

@@ -244,3 +244,51 @@ TEST(filter_list_parsers)
 	ASSERT_EQ(filter__add_pids(&f, list), -E2BIG);
 	ASSERT_EQ(f.n_pids, FILTER_MAX_ITEMS);
 }
+
+TEST(filter_protocol)
+{
+	struct filter f, k;
+	struct event ev = ev_base();
+	char buf[128];
+
+	memset(&f, 0, sizeof(f));
+	ev.proto = IPPROTO_UDP;
+	ev.kind = EVENT_UDP_FLOW;
+	ev.old_state = ev.new_state = 0;
+	ASSERT_TRUE(filter__match(&f, &ev));
+	ASSERT_TRUE(filter__wants_proto(&f, IPPROTO_UDP));
+	f.protos = FILTER_PROTO_TCP;
+	ASSERT_FALSE(filter__is_empty(&f));
+	ASSERT_FALSE(filter__match(&f, &ev));
+	ASSERT_FALSE(filter__wants_proto(&f, IPPROTO_UDP));
+	ASSERT_TRUE(filter__wants_proto(&f, IPPROTO_TCP));
+	ASSERT_EQ(filter__describe(&f, buf, sizeof(buf)), 0);
+	ASSERT_STREQ(buf, "tcp");
+	f.protos = FILTER_PROTO_UDP;
+	ASSERT_TRUE(filter__match(&f, &ev));
+	ev.proto = IPPROTO_TCP;
+	ASSERT_FALSE(filter__match(&f, &ev));
+	f.protos = FILTER_PROTO_TCP | FILTER_PROTO_UDP;
+	ASSERT_TRUE(filter__match(&f, &ev));
+
+	/* TCP states leave nothing of UDP */
+	memset(&f, 0, sizeof(f));
+	f.states = 1u << ST_TCP_CLOSE;
+	ASSERT_FALSE(filter__wants_proto(&f, IPPROTO_UDP));
+	ev.proto = IPPROTO_UDP;
+	ev.new_state = ST_TCP_CLOSE;	/* an unconnected UDP socket's state */
+	ev.kind = EVENT_UDP_SOCKET;
+	ASSERT_FALSE(filter__match(&f, &ev));
+
+	/* 'udp' in an expression decides what the kernel side loads */
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "udp and port 53", buf, sizeof(buf)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.protos, FILTER_PROTO_UDP);
+	ASSERT_FALSE(filter__wants_proto(&k, IPPROTO_TCP));
+	filter__free(&f);
+	ASSERT_EQ(filter__parse(&f, "udp or port 80", buf, sizeof(buf)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.protos, 0);
+	filter__free(&f);
+}

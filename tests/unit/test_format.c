@@ -346,6 +346,32 @@ TEST(services_load_udp)
 	services__free(s);
 }
 
+/* The table main.c loads for "tcp" names UDP events from the udp entries:
+ * the two protocols do not share names (67 is only udp, 22 only tcp). */
+TEST(services_load_tcp_keeps_udp_names)
+{
+	const char *dir = ut_tmpdir();
+	const char *path = write_file(dir, "services", services_text);
+	struct services *s = services__load(path, "tcp");
+
+	ASSERT_NOT_NULL(s);
+	defer_services_free(s);
+	ASSERT_STREQ(services__lookup(s, 53, IPPROTO_UDP), "domain");
+	ASSERT_STREQ(services__lookup(s, 67, IPPROTO_UDP), "bootps");
+	ASSERT_STREQ(services__lookup(s, 443, IPPROTO_UDP), "https");
+	ASSERT_NULL(services__lookup(s, 22, IPPROTO_UDP));
+	ASSERT_NULL(services__lookup(s, 80, IPPROTO_UDP));
+	ASSERT_NULL(services__lookup(s, 0, IPPROTO_UDP));
+	ASSERT_STREQ(services__lookup(s, 22, IPPROTO_TCP), "ssh");
+	ASSERT_STREQ(services__lookup(s, 53, IPPROTO_TCP), "domain");
+	ASSERT_NULL(services__lookup(s, 67, IPPROTO_TCP));
+	ASSERT_NULL(services__name(s, 67));
+	ASSERT_NULL(services__lookup(NULL, 53, IPPROTO_UDP));
+	for (int p = 0; p < 65536; p++)
+		ASSERT_MSG(p == 53 || p == 67 || p == 443 || !services__lookup(s, p, IPPROTO_UDP),
+			   "port %d/udp named \"%s\"", p, services__lookup(s, p, IPPROTO_UDP));
+}
+
 TEST(services_load_missing_file)
 {
 	const char *dir = ut_tmpdir();

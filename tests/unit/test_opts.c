@@ -469,3 +469,32 @@ TEST(opts_usage_mentions_every_option)
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		ASSERT_MSG(strstr(out, opts[i]), "usage does not mention %s", opts[i]);
 }
+
+TEST(opts_udp)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-u");
+	ASSERT_EQ(o.filter.protos, FILTER_PROTO_UDP);
+	ASSERT_EQ_U64(o.udp_idle_ns, 10000000000ull);
+	ASSERT_EQ_U64(o.interval_ns, 0);
+	ASSERT_EQ(o.udp_flows, 16384);
+	PARSE_OK(&o, "--tcp");
+	ASSERT_EQ(o.filter.protos, FILTER_PROTO_TCP);
+	PARSE_OK(&o, "-t", "-u");	/* both, as without either */
+	ASSERT_EQ(o.filter.protos, FILTER_PROTO_TCP | FILTER_PROTO_UDP);
+	PARSE_OK(&o, "--udp-idle", "0.5", "--interval", "2", "--udp-flows", "100000");
+	ASSERT_EQ_U64(o.udp_idle_ns, 500000000ull);
+	ASSERT_EQ_U64(o.interval_ns, 2000000000ull);
+	ASSERT_EQ(o.udp_flows, 100000);
+
+	PARSE_ERR("invalid idle timeout '0': expected seconds, more than 0 and at most 86400",
+		  "--udp-idle", "0");
+	PARSE_ERR("invalid idle timeout '1s': expected seconds, more than 0 and at most 86400",
+		  "--udp-idle", "1s");
+	PARSE_ERR("invalid interval '0.05': expected seconds, 0.1 to 86400", "--interval", "0.05");
+	PARSE_ERR("invalid interval 'nan': expected seconds, 0.1 to 86400", "--interval", "nan");
+	PARSE_ERR("invalid flow table size '8': expected 16 to 4194304", "--udp-flows", "8");
+	PARSE_ERR("invalid flow table size '-5': expected 16 to 4194304", "--udp-flows", "-5");
+	PARSE_ERR("option '--udp-idle' needs an argument", "--udp-idle");
+}

@@ -53,12 +53,34 @@ static struct event ev_n(int i, enum event_kind k)
 	snprintf(ev.diag.comm, sizeof(ev.diag.comm), "lsn-%d", i);
 	ev.diag.queue = i;
 	ev.diag.backlog = 128;
+	if (k == EVENT_UDP_FLOW || k == EVENT_UDP_SOCKET) {
+		ev.proto = IPPROTO_UDP;
+		ev.owner_src = k == EVENT_UDP_FLOW ? ST_OWNER_TRAFFIC : ST_OWNER_SNAPSHOT;
+		ev.role = ST_ROLE_UNKNOWN;
+		ev.old_state = 0;
+		ev.new_state = i % 2 ? ST_TCP_ESTABLISHED : ST_TCP_CLOSE;
+	}
+	if (k == EVENT_UDP_FLOW) {
+		/* eight different bytes in each: a field cut short or moved shows */
+		ev.flow_event = 1 + i % 3;
+		ev.end_reason = ev.flow_event == UDP_FLOW_END ? 1 + i % 2 : UDP_END_NONE;
+		ev.first_ns = 0x0102030405060708ull + i;
+		ev.last_ns = 0x1112131415161718ull + i;
+		ev.duration_ns = 0x2122232425262728ull + i;
+		ev.tx_bytes = 0x3132333435363738ull + i;
+		ev.rx_bytes = 0x4142434445464748ull + i;
+		ev.tx_packets = 0x5152535455565758ull + i;
+		ev.rx_packets = 0x6162636465666768ull + i;
+	}
 	return ev;
 }
 
 static const enum event_kind kinds[] = {
 	EVENT_TCP_STATE, EVENT_TCP_SOCKET, EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT,
+	EVENT_UDP_FLOW, EVENT_UDP_SOCKET,
 };
+
+#define N_KINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
 
 static void assert_same(const struct event *a, const struct event *b, int i)
 {
@@ -90,7 +112,7 @@ static void write_file(const char *path, int n, int per, const struct recorder_o
 	r = recorder__open(&o);
 	ASSERT_MSG(r, "recorder__open(%s): %s", path, strerror(errno));
 	for (int i = 0; i < n; i++) {
-		struct event ev = ev_n(i, kinds[i % 5]);
+		struct event ev = ev_n(i, kinds[i % N_KINDS]);
 
 		ASSERT_EQ(recorder__write(r, &ev), 0);
 		if (per && (i + 1) % per == 0)
@@ -164,15 +186,59 @@ TEST(record_round_trip_every_kind_and_field)
 	n = read_mem(data, len, got, 64, &st, &trunc);
 	ASSERT_EQ(n, 40);
 	for (int i = 0; i < n; i++) {
-		struct event want = ev_n(i, kinds[i % 5]);
+		struct event want = ev_n(i, kinds[i % N_KINDS]);
 
 		assert_same(&got[i], &want, i);
 	}
 	ASSERT_FALSE(trunc);
 	ASSERT_TRUE(st.clean_end);
 	ASSERT_EQ(st.bad_blocks, 0);
-	ASSERT_EQ(st.by_type[REC_CONNECT], 8);
-	ASSERT_EQ(st.by_type[REC_SYN_ALERT], 8);
+	ASSERT_EQ(st.bad_records, 0);
+	ASSERT_EQ(st.unknown_records, 0);
+	ASSERT_EQ(st.by_type[REC_TCP_STATE], 6);
+	ASSERT_EQ(st.by_type[REC_CONNECT], 6);
+	ASSERT_EQ(st.by_type[REC_SYN_ALERT], 6);
+	ASSERT_EQ(st.by_type[REC_UDP_FLOW], 5);
+	ASSERT_EQ(st.by_type[REC_UDP_SOCKET], 5);
+}
+
+/* The UDP records field by field, as the spec lays them out. */
+TEST(record_udp_records_layout)
+{
+	struct event flow = ev_n(5, EVENT_UDP_FLOW), sock = ev_n(6, EVENT_UDP_SOCKET);
+	uint8_t buf[REC_RECORD_MAX + 16];
+	const uint8_t *b = buf + 4;
+
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ(rec__encode_event(buf, &flow), 4 + 212);
+	ASSERT_EQ(rec__get16(buf), 6);
+	ASSERT_EQ(rec__get16(buf + 2), 212);
+	ASSERT_EQ(b[45], 17);
+	ASSERT_EQ(b[48], 6);	/* owner source: traffic */
+	ASSERT_EQ(b[148], flow.flow_event);
+	ASSERT_EQ(b[149], flow.end_reason);
+	ASSERT_EQ(rec__get16(b + 150), 0);
+	ASSERT_EQ(rec__get32(b + 152), 0);
+	ASSERT_EQ_U64(rec__get64(b + 156), flow.first_ns);
+	ASSERT_EQ_U64(rec__get64(b + 164), flow.last_ns);
+	ASSERT_EQ_U64(rec__get64(b + 172), flow.duration_ns);
+	ASSERT_EQ_U64(rec__get64(b + 180), flow.tx_bytes);
+	ASSERT_EQ_U64(rec__get64(b + 188), flow.rx_bytes);
+	ASSERT_EQ_U64(rec__get64(b + 196), flow.tx_packets);
+	ASSERT_EQ_U64(rec__get64(b + 204), flow.rx_packets);
+	ASSERT_EQ(buf[4 + 212], 0xee);	/* nothing past the record */
+
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ(rec__encode_event(buf, &sock), 4 + 148);
+	ASSERT_EQ(rec__get16(buf), 7);
+	ASSERT_EQ(rec__get16(buf + 2), 148);
+	ASSERT_EQ(b[45], 17);
+	ASSERT_EQ(b[47], ST_TCP_CLOSE);
+	ASSERT_EQ(buf[4 + 148], 0xee);
+
+	ASSERT_STREQ(rec__type_name(REC_UDP_FLOW), "udp_flow");
+	ASSERT_STREQ(rec__type_name(REC_UDP_SOCKET), "udp_socket");
+	ASSERT_STREQ(rec__type_name(8), "unknown");
 }
 
 TEST(record_header_fields)
@@ -280,6 +346,193 @@ TEST(record_reader_skips_what_it_does_not_know)
 	ASSERT_EQ(st.bad_blocks, 0);
 	ASSERT_EQ(st.bad_records, 0);
 	ASSERT_FALSE(trunc);
+}
+
+/* A prefix and a header block with a clock reference, of version 1.minor. */
+static uint8_t *put_file_start(uint8_t *p, int minor)
+{
+	uint8_t hdr[20];
+
+	memcpy(p, REC_MAGIC, 8);
+	rec__put16(p + 8, REC_MAJOR);
+	rec__put16(p + 10, minor);
+	rec__put16(hdr, REC_HDR_CLOCK);
+	rec__put16(hdr + 2, 16);
+	rec__put64(hdr + 4, ref.boot_ns);
+	rec__put64(hdr + 12, ref.wall_ns);
+	return put_block_raw(p + 12, REC_BLOCK_HEADER, hdr, sizeof(hdr));
+}
+
+/* udp_flow needs its 212 bytes: the common body alone, or one byte short,
+ * is malformed; a longer one is of a later minor and read. udp_socket
+ * needs only the common body. */
+TEST(record_udp_flow_length_checked)
+{
+	static uint8_t file[4096], pay[2048];
+	struct event flow = ev_n(1, EVENT_UDP_FLOW), sock = ev_n(2, EVENT_UDP_SOCKET);
+	struct event tcp = ev_n(3, EVENT_TCP_STATE), got[8];
+	struct reader_stats st;
+	uint8_t *p = put_file_start(file, 1), *q = pay;
+	size_t n;
+	bool trunc;
+
+	/* 1: cut to the 1.0 body; 2: one byte short; 3: ten bytes more */
+	n = rec__encode_event(q, &flow);
+	rec__put16(q + 2, REC_EVENT_LEN);
+	q += 4 + REC_EVENT_LEN;
+	n = rec__encode_event(q, &flow);
+	rec__put16(q + 2, 211);
+	q += 4 + 211;
+	n = rec__encode_event(q, &flow);
+	rec__put16(q + 2, 222);
+	memset(q + n, 0xab, 10);
+	q += n + 10;
+	q += rec__encode_event(q, &sock);
+	q += rec__encode_event(q, &tcp);
+	p = put_block_raw(p, REC_BLOCK_EVENTS, pay, q - pay);
+	memset(pay, 0, REC_STATS_LEN);
+	p = put_block_raw(p, REC_BLOCK_END, pay, REC_STATS_LEN);
+
+	ASSERT_EQ(read_mem(file, p - file, got, 8, &st, &trunc), 3);
+	assert_same(&got[0], &flow, 0);
+	assert_same(&got[1], &sock, 1);
+	assert_same(&got[2], &tcp, 2);
+	ASSERT_EQ(st.bad_records, 2);
+	ASSERT_EQ(st.unknown_records, 0);
+	ASSERT_EQ(st.by_type[REC_UDP_FLOW], 1);
+	ASSERT_EQ(st.by_type[REC_UDP_SOCKET], 1);
+	ASSERT_FALSE(trunc);
+}
+
+/* Unknown flow events and end reasons of a later version read as 0. */
+TEST(record_udp_flow_unknown_values)
+{
+	static uint8_t file[1024];
+	struct event flow = ev_n(4, EVENT_UDP_FLOW), got[2];
+	uint8_t rec[REC_RECORD_MAX], *p = put_file_start(file, 1);
+
+	rec__encode_event(rec, &flow);
+	rec[4 + 148] = UDP_FLOW__MAX;
+	rec[4 + 149] = UDP_END__MAX;
+	p = put_block_raw(p, REC_BLOCK_EVENTS, rec, 4 + REC_UDP_FLOW_LEN);
+	ASSERT_EQ(read_mem(file, p - file, got, 2, NULL, NULL), 1);
+	ASSERT_EQ(got[0].flow_event, 0);
+	ASSERT_EQ(got[0].end_reason, UDP_END_NONE);
+	ASSERT_EQ_U64(got[0].rx_packets, flow.rx_packets);
+}
+
+static const struct rec_stats stats_full = {
+	.boot_ns = 0x0102030405060708ull, .events = 1001, .snapshot = 17, .lost = 3,
+	.filtered = 44, .elapsed_ns = 5000000000ull, .udp_flows = 0x1112131415161718ull,
+	.udp_uncounted = 0x2122232425262728ull, .udp_uncounted_bytes = 0x3132333435363738ull,
+};
+
+TEST(record_stats_round_trip)
+{
+	const char *p = path_in("stats.st");
+	struct recorder_opts o = { .path = p, .ref = &ref };
+	struct recorder *r = recorder__open(&o);
+	struct event ev = ev_n(0, EVENT_UDP_FLOW), got[2];
+	struct reader_stats st;
+	size_t len;
+	void *data;
+
+	ASSERT_NOT_NULL(r);
+	ASSERT_EQ(recorder__write(r, &ev), 0);
+	ASSERT_EQ(recorder__close(r, &stats_full), 0);
+	data = slurp(p, &len);
+	ASSERT_EQ(read_mem(data, len, got, 2, &st, NULL), 1);
+	ASSERT_TRUE(st.have_stats);
+	ASSERT_EQ_U64(st.stats.boot_ns, stats_full.boot_ns);
+	ASSERT_EQ_U64(st.stats.events, 1001);
+	ASSERT_EQ_U64(st.stats.snapshot, 17);
+	ASSERT_EQ_U64(st.stats.lost, 3);
+	ASSERT_EQ_U64(st.stats.filtered, 44);
+	ASSERT_EQ_U64(st.stats.elapsed_ns, 5000000000ull);
+	ASSERT_EQ_U64(st.stats.file_events, 1);
+	ASSERT_EQ_U64(st.stats.udp_flows, stats_full.udp_flows);
+	ASSERT_EQ_U64(st.stats.udp_uncounted, stats_full.udp_uncounted);
+	ASSERT_EQ_U64(st.stats.udp_uncounted_bytes, stats_full.udp_uncounted_bytes);
+}
+
+/* A 1.0 file's 56-byte statistics: read, with no UDP counts. */
+TEST(record_stats_of_1_0)
+{
+	static uint8_t file[1024];
+	uint8_t pay[REC_STATS_LEN_1_0], *p = put_file_start(file, 0);
+	struct reader_stats st;
+	struct event ev;
+	bool trunc;
+
+	ASSERT_EQ(REC_STATS_LEN_1_0, 56);
+	ASSERT_EQ(REC_STATS_LEN, 80);
+	for (int i = 0; i < 7; i++)
+		rec__put64(pay + 8 * i, 100 + i);
+	p = put_block_raw(p, REC_BLOCK_END, pay, sizeof(pay));
+	ASSERT_EQ(read_mem(file, p - file, &ev, 1, &st, &trunc), 0);
+	ASSERT_TRUE(st.have_stats);
+	ASSERT_FALSE(trunc);
+	ASSERT_EQ_U64(st.stats.boot_ns, 100);
+	ASSERT_EQ_U64(st.stats.events, 101);
+	ASSERT_EQ_U64(st.stats.snapshot, 102);
+	ASSERT_EQ_U64(st.stats.lost, 103);
+	ASSERT_EQ_U64(st.stats.filtered, 104);
+	ASSERT_EQ_U64(st.stats.elapsed_ns, 105);
+	ASSERT_EQ_U64(st.stats.file_events, 106);
+	ASSERT_EQ_U64(st.stats.udp_flows, 0);
+	ASSERT_EQ_U64(st.stats.udp_uncounted, 0);
+	ASSERT_EQ_U64(st.stats.udp_uncounted_bytes, 0);
+
+	/* a later 1.1 stats block replaces all of it, a shorter one is ignored */
+	p = put_file_start(file, 1);
+	p = put_block_raw(p, REC_BLOCK_STATS, pay, sizeof(pay));
+	p = put_block_raw(p, REC_BLOCK_END, pay, sizeof(pay) - 1);
+	ASSERT_EQ(read_mem(file, p - file, &ev, 1, &st, &trunc), 0);
+	ASSERT_TRUE(st.have_stats);
+	ASSERT_TRUE(st.clean_end);
+	ASSERT_EQ_U64(st.stats.events, 101);
+}
+
+/* Flows counted or datagrams lost to a full flow table are news on their
+ * own: a statistics block even when no event came. */
+TEST(record_stats_written_when_udp_counts_change)
+{
+	const char *p = path_in("ustats.st");
+	struct recorder_opts o = { .path = p, .ref = &ref };
+	struct recorder *r = recorder__open(&o);
+	struct rec_stats s = stats_full;
+	struct reader_stats st;
+	struct event ev;
+	size_t len;
+	void *data;
+
+	ASSERT_NOT_NULL(r);
+	ASSERT_EQ(recorder__stats(r, &s), 0);
+	ASSERT_EQ(recorder__stats(r, &s), 0);	/* unchanged: nothing */
+	s.udp_uncounted++;
+	ASSERT_EQ(recorder__stats(r, &s), 0);
+	s.udp_flows++;
+	ASSERT_EQ(recorder__stats(r, &s), 0);
+	ASSERT_EQ(recorder__close(r, NULL), 0);
+	data = slurp(p, &len);
+	ASSERT_EQ(read_mem(data, len, &ev, 1, &st, NULL), 0);
+	ASSERT_EQ(st.blocks, 5);	/* header, three statistics, end */
+	ASSERT_EQ_U64(st.stats.udp_uncounted, stats_full.udp_uncounted + 1);
+	ASSERT_EQ_U64(st.stats.udp_flows, stats_full.udp_flows + 1);
+}
+
+TEST(record_header_says_1_1)
+{
+	const char *p = path_in("v.st");
+	char err[256];
+	struct reader *r;
+
+	write_file(p, 1, 0, NULL);
+	r = reader__open(p, err, sizeof(err));
+	ASSERT_MSG(r, "%s", err);
+	ASSERT_EQ(reader__header(r)->major, 1);
+	ASSERT_EQ(reader__header(r)->minor, 1);
+	reader__close(r);
 }
 
 TEST(record_not_a_recording_or_newer_major)
@@ -548,6 +801,86 @@ TEST(replay_merges_files_in_time_order_and_windows)
 	ASSERT_EQ(cap.n, 5);
 	ASSERT_EQ_U64(cap.boot[0], ev_n(5, EVENT_TCP_STATE).boot_ns);
 	ASSERT_EQ_U64(pl.stats.filtered, 15);
+}
+
+/* Replay hands the recordings' UDP counts to its summary, as it does lost;
+ * --info names the UDP record types and prints the counts. */
+TEST(replay_and_info_udp)
+{
+	const char *a = path_in("ua.st"), *b = path_in("ub.st"), *old = path_in("old.st");
+	const char *paths[2] = { a, b };
+	struct recorder_opts oa = { .path = a, .ref = &ref }, ob = { .path = b, .ref = &ref };
+	struct recorder *ra = recorder__open(&oa), *rb = recorder__open(&ob);
+	struct rec_stats sa = { .lost = 1, .udp_flows = 10, .udp_uncounted = 100,
+				.udp_uncounted_bytes = 1000 };
+	struct rec_stats sb = { .lost = 2, .udp_flows = 20, .udp_uncounted = 200,
+				.udp_uncounted_bytes = 2000 };
+	static struct capture cap;
+	static uint8_t file[1024];
+	uint8_t pay[REC_STATS_LEN_1_0] = {}, *p;
+	struct time_bound none = {};
+	struct pipeline pl;
+	struct replay rp;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_NOT_NULL(ra);
+	ASSERT_NOT_NULL(rb);
+	for (int i = 0; i < 7; i++) {
+		struct event ev = ev_n(i, i < 3 ? EVENT_UDP_FLOW : i < 5 ? EVENT_UDP_SOCKET :
+					  EVENT_TCP_STATE);
+
+		ASSERT_EQ(recorder__write(i % 2 ? ra : rb, &ev), 0);
+	}
+	ASSERT_EQ(recorder__close(ra, &sa), 0);
+	ASSERT_EQ(recorder__close(rb, &sb), 0);
+
+	memset(&cap, 0, sizeof(cap));
+	cap.base.ops = &cap_ops;
+	pipeline__init(&pl, NULL, 0);
+	pl.kinds = UINT32_MAX;	/* whichever kinds are shown by default */
+	ASSERT_EQ(pipeline__add_sink(&pl, &cap.base), 0);
+	ASSERT_EQ(replay__open(&rp, paths, 2), 0);
+	ASSERT_EQ(replay__run(&rp, &pl, &none, &none, NULL), 0);
+	replay__close(&rp);
+	ASSERT_EQ(cap.n, 7);
+	ASSERT_EQ_U64(rp.lost, 3);
+	ASSERT_EQ_U64(rp.udp_flows, 30);
+	ASSERT_EQ_U64(rp.udp_uncounted, 300);
+	ASSERT_EQ_U64(rp.udp_uncounted_bytes, 3000);
+
+	/* a holds events 1 (udp_flow), 3 (udp_socket) and 5 (tcp_state) */
+	f = open_memstream(&text, &len);
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(info__print(a, f), 0);
+	fclose(f);
+	ut_defer(free, text);
+	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.1\n"));
+	ASSERT_NOT_NULL(strstr(text, "Events:            3\n"));
+	ASSERT_NOT_NULL(strstr(text, "  tcp_state:       1\n"));
+	ASSERT_NOT_NULL(strstr(text, "  udp_flow:        1\n"));
+	ASSERT_NOT_NULL(strstr(text, "  udp_socket:      1\n"));
+	ASSERT_NOT_NULL(strstr(text, "Lost events:       1\n"));
+	ASSERT_NOT_NULL(strstr(text, "UDP flows:         10\n"));
+	ASSERT_NOT_NULL(strstr(text, "UDP uncounted:     100 datagrams (1000 bytes)\n"));
+	ASSERT_NULL(strstr(text, "unknown"));
+
+	/* a 1.0 file has no UDP counts to print */
+	p = put_file_start(file, 0);
+	p = put_block_raw(p, REC_BLOCK_END, pay, sizeof(pay));
+	f = fopen(old, "wb");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fwrite(file, 1, p - file, f), (size_t)(p - file));
+	fclose(f);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(info__print(old, f), 0);
+	fclose(f);
+	ut_defer(free, text);
+	ASSERT_NOT_NULL(strstr(text, "Lost events:       0\n"));
+	ASSERT_NULL(strstr(text, "UDP"));
 }
 
 TEST(time_bound_parse)

@@ -83,6 +83,47 @@ TEST(sink_service_edge_cases)
 	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 0, 0, SERVICE_NONE, NULL);
 }
 
+/* UDP: named from the udp entries, by the ports alone (a role is ignored). */
+TEST(sink_service_udp)
+{
+	struct services *s = svc_new(22, "ssh", 80, "http", 0);
+	static const struct {
+		int role;
+		uint16_t lport, rport;
+		enum service_side side;
+		const char *name;
+	} cases[] = {
+		{ ST_ROLE_UNKNOWN, 40000, 53, SERVICE_REMOTE, "domain" },	/* a resolver's query */
+		{ ST_ROLE_UNKNOWN, 53, 40000, SERVICE_LOCAL, "domain" },	/* the server's side */
+		{ ST_ROLE_UNKNOWN, 53, 0, SERVICE_LOCAL, "domain" },	/* peer unknown */
+		{ ST_ROLE_UNKNOWN, 123, 123, SERVICE_REMOTE, "ntp" },
+		{ ST_ROLE_UNKNOWN, 123, 53, SERVICE_REMOTE, "domain" },	/* the lower one */
+		{ ST_ROLE_UNKNOWN, 53, 123, SERVICE_LOCAL, "domain" },
+		{ ST_ROLE_UNKNOWN, 40000, 22, SERVICE_NONE, NULL },	/* 22 is tcp only */
+		{ ST_ROLE_UNKNOWN, 80, 40000, SERVICE_NONE, NULL },
+		{ ST_ROLE_UNKNOWN, 40000, 40001, SERVICE_NONE, NULL },
+		{ ST_ROLE_CLIENT, 53, 40000, SERVICE_LOCAL, "domain" },
+		{ ST_ROLE_LISTENER, 40000, 53, SERVICE_REMOTE, "domain" },
+	};
+
+	svc_set_udp(s, 53, "domain");
+	svc_set_udp(s, 123, "ntp");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct event ev = ports_event(cases[i].role, cases[i].lport, cases[i].rport);
+		const char *name = "unset";
+
+		ev.kind = EVENT_UDP_FLOW;
+		ev.proto = IPPROTO_UDP;
+		ASSERT_MSG(sink__service(s, &ev, &name) == cases[i].side,
+			   "case %zu: ports %u -> %u: side %d", i, cases[i].lport, cases[i].rport,
+			   sink__service(s, &ev, &name));
+		ASSERT_STREQ(name, cases[i].name);
+	}
+	/* and a TCP event is not named from the udp entries */
+	ASSERT_SERVICE(s, ST_ROLE_CLIENT, 40000, 53, SERVICE_NONE, NULL);
+	ASSERT_SERVICE(s, ST_ROLE_UNKNOWN, 123, 40000, SERVICE_NONE, NULL);
+}
+
 /* ---- events the renderers are fed ---- */
 
 static struct event live_event(void)
@@ -348,19 +389,22 @@ TEST(sink_json_summary)
 	ASSERT_EQ(sink__summary(s, &st), 0);
 	out = memfile_str(m, &len);
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":26,\"snapshot\":2,\"lost\":0,"
-			  "\"filtered\":0,\"elapsed_s\":3.001}\n");
+			  "\"filtered\":0,\"elapsed_s\":3.001,\"udp_flows\":0,\"udp_uncounted\":0,"
+			  "\"udp_uncounted_bytes\":0}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 
 	st = (struct stats){
 		.events = UINT64_MAX, .snapshot = UINT64_MAX - 1, .lost = 7,
-		.filtered = 123456789, .elapsed_ns = 999999,
+		.filtered = 123456789, .elapsed_ns = 999999, .udp_flows = 12,
+		.udp_uncounted = 345, .udp_uncounted_bytes = UINT64_MAX,
 	};
 	fseek(m->f, 0, SEEK_SET);
 	ASSERT_EQ(sink__summary(s, &st), 0);
 	out = memfile_str(m, &len);
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":18446744073709551615,"
 			  "\"snapshot\":18446744073709551614,\"lost\":7,\"filtered\":123456789,"
-			  "\"elapsed_s\":0.000}\n");
+			  "\"elapsed_s\":0.000,\"udp_flows\":12,\"udp_uncounted\":345,"
+			  "\"udp_uncounted_bytes\":18446744073709551615}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 }
 
@@ -392,7 +436,7 @@ TEST(sink_json_several_lines)
 		else if (n < 3)
 			check_keys(&r, state_keys);
 		else
-			ASSERT_EQ(r.n_keys, 6);
+			ASSERT_EQ(r.n_keys, 9);
 		line = nl + 1;
 	}
 	ASSERT_EQ(n, 4);
@@ -918,4 +962,375 @@ TEST(sink_text_attempt_long_line_is_cut_cleanly)
 	line = out + strlen(text_header);
 	ASSERT_EQ(strlen(line), strcspn(line, "\n") + 1);
 	ASSERT_NOT_NULL(strstr(line, "!! ALERT "));
+}
+
+/* ---- UDP ---- */
+
+/* A DNS query's flow: 10.0.0.1:40000 -> 10.0.0.53:53, 3 datagrams out and
+ * 2 back, first at boot 2 s (22:13:21Z), event at boot 4.123456789 s. */
+static struct event udp_flow_event(enum udp_flow_event fe, enum udp_end_reason why)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_UDP_FLOW;
+	ev.flow_event = fe;
+	ev.end_reason = why;
+	ev.boot_ns = 4123456789ull;
+	ev.wall_ns = clock_ref__wall(&test_ref, ev.boot_ns);
+	ev.sock = 0xffff888112345600ull;
+	ev.ino = 9001;
+	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.netns = 4026531833u;
+	ev.pid = 4242;
+	ev.tid = 4243;
+	ev.family = AF_INET;
+	ev.proto = IPPROTO_UDP;
+	ev.laddr = addr_of("10.0.0.1");
+	ev.raddr = addr_of("10.0.0.53");
+	ev.lport = 40000;
+	ev.rport = 53;
+	ev.owner_src = ST_OWNER_TRAFFIC;
+	strcpy(ev.comm, "dig");
+	ev.first_ns = 2000000000ull;
+	ev.last_ns = 3234567890ull;
+	ev.duration_ns = 1234567890ull;
+	ev.tx_bytes = 300;
+	ev.rx_bytes = 1200;
+	ev.tx_packets = 3;
+	ev.rx_packets = 2;
+	return ev;
+}
+
+/* A socket of the UDP snapshot: an mDNS responder bound to [::]:5353. */
+static struct event udp_socket_event(int state)
+{
+	struct event ev = snapshot_event();
+
+	ev.kind = EVENT_UDP_SOCKET;
+	ev.proto = IPPROTO_UDP;
+	ev.lport = 5353;
+	ev.role = ST_ROLE_UNKNOWN;
+	ev.new_state = state;
+	ev.pid = 612;
+	ev.tid = 612;
+	strcpy(ev.comm, "avahi-daemon");
+	return ev;
+}
+
+static struct services *udp_services(void)
+{
+	struct services *svc = svc_new(22, "ssh", 5353, "not-udp", 0);
+
+	svc_set_udp(svc, 53, "domain");
+	svc_set_udp(svc, 5353, "mdns");
+	return svc;
+}
+
+static const char *const udp_flow_keys[] = {
+	"type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
+	"rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
+	"tx_bytes", "rx_bytes", "tx_packets", "rx_packets", "duration_ms", "first_time",
+	"reason", NULL,
+};
+static const char *const udp_socket_keys[] = {
+	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "state", NULL,
+};
+
+TEST(sink_json_udp_flow_end)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_flow_event(UDP_FLOW_END, UDP_END_IDLE);
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"udp_flow\",\"event\":\"end\",\"time\":\"2023-11-14T22:13:23.123456789Z\","
+		"\"boot_ns\":4123456789,\"proto\":\"udp\",\"family\":4,\"laddr\":\"10.0.0.1\","
+		"\"lport\":40000,\"raddr\":\"10.0.0.53\",\"rport\":53,\"service\":\"domain\","
+		"\"netns\":4026531833,\"sock\":\"0xffff888112345600\",\"ino\":9001,\"pid\":4242,"
+		"\"tid\":4243,\"comm\":\"dig\",\"owner\":\"traffic\",\"tx_bytes\":300,"
+		"\"rx_bytes\":1200,\"tx_packets\":3,\"rx_packets\":2,\"duration_ms\":1234.568,"
+		"\"first_time\":\"2023-11-14T22:13:21.000000000Z\",\"reason\":\"idle\"}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_flow_keys);
+
+	ev.end_reason = UDP_END_CLOSE;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, ",\"reason\":\"close\"}\n"));
+	/* an end the source could not explain */
+	ev.end_reason = UDP_END_NONE;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, ",\"reason\":null}\n"));
+}
+
+TEST(sink_json_udp_flow_start_and_update)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_flow_event(UDP_FLOW_START, UDP_END_NONE);
+	struct jc_result r;
+	const char *out, *v;
+	size_t len, vlen;
+
+	/* the first datagram: the flow starts at the event */
+	ev.first_ns = ev.last_ns = ev.boot_ns;
+	ev.duration_ns = 0;
+	ev.tx_bytes = 40;
+	ev.tx_packets = 1;
+	ev.rx_bytes = ev.rx_packets = 0;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_flow_keys);
+	ASSERT_NOT_NULL(strstr(out, "{\"type\":\"udp_flow\",\"event\":\"start\",\"time\":"));
+	ASSERT_NOT_NULL(strstr(out, ",\"owner\":\"traffic\",\"tx_bytes\":40,\"rx_bytes\":0,"
+				    "\"tx_packets\":1,\"rx_packets\":0,\"duration_ms\":0.000,"
+				    "\"first_time\":\"2023-11-14T22:13:23.123456789Z\",\"reason\":null}\n"));
+
+	/* an update: reason stays null even if a source left one set */
+	ev = udp_flow_event(UDP_FLOW_UPDATE, UDP_END_IDLE);
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_flow_keys);
+	v = json_field(&r, out, "event", &vlen);
+	ASSERT_MEMEQ(v, vlen, "\"update\"", 8);
+	v = json_field(&r, out, "reason", &vlen);
+	ASSERT_MEMEQ(v, vlen, "null", 4);
+	v = json_field(&r, out, "tx_packets", &vlen);
+	ASSERT_MEMEQ(v, vlen, "3", 1);
+	v = json_field(&r, out, "first_time", &vlen);
+	ASSERT_MEMEQ(v, vlen, "\"2023-11-14T22:13:21.000000000Z\"", 32);
+	ASSERT_NULL(strstr(out, "\"role\""));
+	ASSERT_NULL(strstr(out, "\"old"));
+	ASSERT_NULL(strstr(out, "\"new\""));
+
+	/* no first datagram time: null rather than a made-up instant */
+	ev.first_ns = 0;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	v = json_field(&r, out, "first_time", &vlen);
+	ASSERT_MEMEQ(v, vlen, "null", 4);
+}
+
+/* An unconnected socket on the wildcard, peer unknown, owner not known. */
+TEST(sink_json_udp_flow_wildcard_and_unknown_peer)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_flow_event(UDP_FLOW_END, UDP_END_CLOSE);
+	struct jc_result r;
+	size_t len;
+	const char *out;
+
+	ev.family = AF_INET6;
+	ev.laddr = addr_of("::");
+	ev.raddr = addr_of("::");
+	ev.lport = 5353;
+	ev.rport = 0;
+	ev.pid = ev.tid = 0;
+	ev.comm[0] = '\0';
+	ev.owner_src = ST_OWNER_UNKNOWN;
+	ev.tx_bytes = UINT64_MAX;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_flow_keys);
+	ASSERT_NOT_NULL(strstr(out, "\"proto\":\"udp\",\"family\":6,\"laddr\":\"::\",\"lport\":5353,"
+				    "\"raddr\":\"::\",\"rport\":0,\"service\":\"mdns\","));
+	ASSERT_NOT_NULL(strstr(out, "\"pid\":null,\"tid\":null,\"comm\":null,\"owner\":\"unknown\","
+				    "\"tx_bytes\":18446744073709551615,"));
+}
+
+TEST(sink_json_udp_socket)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_socket_event(ST_TCP_CLOSE);
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"udp_socket\",\"time\":\"2023-11-14T22:13:21.000000000Z\","
+		"\"boot_ns\":2000000000,\"proto\":\"udp\",\"family\":6,\"laddr\":\"::\","
+		"\"lport\":5353,\"raddr\":\"::\",\"rport\":0,\"service\":\"mdns\","
+		"\"netns\":4026531840,\"sock\":null,\"ino\":12345,\"pid\":612,\"tid\":612,"
+		"\"comm\":\"avahi-daemon\",\"owner\":\"proc\",\"state\":\"bound\"}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_socket_keys);
+
+	ev = udp_socket_event(ST_TCP_ESTABLISHED);
+	ev.raddr = addr_of("2001:db8::53");
+	ev.rport = 53;
+	ev.lport = 41000;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, udp_socket_keys);
+	ASSERT_NOT_NULL(strstr(out, "\"raddr\":\"2001:db8::53\",\"rport\":53,\"service\":\"domain\","));
+	ASSERT_NOT_NULL(strstr(out, ",\"state\":\"connected\"}\n"));
+
+	ev.new_state = ST_TCP_LISTEN;	/* not a UDP state */
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_NOT_NULL(strstr(out, ",\"state\":\"unknown\"}\n"));
+}
+
+/* proto follows the event; TCP kinds stay "tcp". */
+TEST(sink_json_proto_per_event)
+{
+	struct event tcp = live_event(), udp = udp_flow_event(UDP_FLOW_START, UDP_END_NONE);
+	struct jc_result r;
+	const char *out, *v;
+	size_t len, vlen;
+
+	out = render(json_sink, NULL, &tcp, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	v = json_field(&r, out, "proto", &vlen);
+	ASSERT_MEMEQ(v, vlen, "\"tcp\"", 5);
+	out = render(json_sink, NULL, &udp, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	v = json_field(&r, out, "proto", &vlen);
+	ASSERT_MEMEQ(v, vlen, "\"udp\"", 5);
+	v = json_field(&r, out, "service", &vlen);
+	ASSERT_MEMEQ(v, vlen, "null", 4);
+}
+
+/* Random flow values: always valid JSON with the same keys. */
+TEST(sink_json_udp_random_flows)
+{
+	struct services *svc = udp_services();
+	struct memfile *m = memfile_new();
+	struct sink *s = json_sink(m->f, svc);
+
+	for (int iter = 0; iter < 2000; iter++) {
+		struct event ev = udp_flow_event(UDP_FLOW_START, UDP_END_NONE);
+		uint64_t *counts[] = { &ev.first_ns, &ev.duration_ns, &ev.tx_bytes, &ev.rx_bytes,
+				       &ev.tx_packets, &ev.rx_packets, &ev.boot_ns };
+		struct jc_result r;
+		const char *out;
+		size_t len;
+
+		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+			for (int b = 0; b < 8; b++)
+				*counts[i] = *counts[i] << 8 | rnd8();
+		ev.flow_event = rnd8() % 5;
+		ev.end_reason = rnd8() % 5;
+		for (int i = 0; i < TASK_COMM_LEN; i++)
+			ev.comm[i] = rnd8();
+		ev.comm[TASK_COMM_LEN] = '\0';
+		fseek(m->f, 0, SEEK_SET);
+		ASSERT_EQ(sink__event(s, &ev), 0);
+		out = memfile_str(m, &len);
+		ASSERT_JSON_LINE(out, len, &r);
+		check_keys(&r, udp_flow_keys);
+	}
+}
+
+TEST(sink_text_udp_flow)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_flow_event(UDP_FLOW_END, UDP_END_IDLE);
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:23.123456 4242    dig             10.0.0.1:40000/udp             "
+		"10.0.0.53:53/udp(domain)       UDP END        tx=3/300B rx=2/1200B 1.235s idle\n");
+
+	ev.end_reason = UDP_END_CLOSE;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header) + 102,
+		"UDP END        tx=3/300B rx=2/1200B 1.235s close\n");
+	ev.end_reason = UDP_END_NONE;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header) + 102,
+		"UDP END        tx=3/300B rx=2/1200B 1.235s\n");
+
+	ev = udp_flow_event(UDP_FLOW_START, UDP_END_IDLE);
+	ev.duration_ns = 0;
+	ev.tx_packets = 1;
+	ev.tx_bytes = 40;
+	ev.rx_packets = ev.rx_bytes = 0;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header) + 102,
+		"UDP START      tx=1/40B rx=0/0B 0.000s\n");
+
+	ev = udp_flow_event(UDP_FLOW_UPDATE, UDP_END_NONE);
+	ev.duration_ns = 60000499999ull;
+	ev.tx_packets = ev.tx_bytes = ev.rx_packets = ev.rx_bytes = UINT64_MAX;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header) + 102,
+		"UDP UPDATE     tx=18446744073709551615/18446744073709551615B "
+		"rx=18446744073709551615/18446744073709551615B 60.000s\n");
+
+	ev.flow_event = 0;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT(!strncmp(out + strlen(text_header) + 102, "UDP ?          tx=", 18));
+}
+
+TEST(sink_text_udp_wildcard_unknown_peer_and_sockets)
+{
+	struct services *svc = udp_services();
+	struct event ev = udp_flow_event(UDP_FLOW_END, UDP_END_CLOSE);
+	const char *out;
+
+	ev.family = AF_INET6;
+	ev.laddr = addr_of("::");
+	ev.raddr = addr_of("::");
+	ev.lport = 5353;
+	ev.rport = 0;
+	ev.pid = 0;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:23.123456 -       -               [::]:5353/udp(mdns)            "
+		"*:*/udp                        UDP END        tx=3/300B rx=2/1200B 1.235s close\n");
+
+	/* a peer at port 0 of a real address is shown as it is */
+	ev.raddr = addr_of("10.0.0.9");
+	ev.family = AF_INET;
+	ev.laddr = addr_of("0.0.0.0");
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT(!strncmp(out + strlen(text_header) + 40,
+			"0.0.0.0:5353/udp(mdns)         10.0.0.9:0/udp ", 46));
+
+	ev = udp_socket_event(ST_TCP_CLOSE);
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:21.000000 612     avahi-daemon    [::]:5353/udp(mdns)            "
+		"*:*/udp                        (existing)  -> BOUND       -\n");
+	ev = udp_socket_event(ST_TCP_ESTABLISHED);
+	ev.raddr = addr_of("2001:db8::53");
+	ev.lport = 41000;
+	ev.rport = 53;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_STREQ(out + strlen(text_header),
+		"22:13:21.000000 612     avahi-daemon    [::]:41000/udp                 "
+		"[2001:db8::53]:53/udp(domain)  (existing)  -> CONNECTED   -\n");
+}
+
+/* The UDP lines keep the columns up to OLD; their counts start at NEW. */
+TEST(sink_text_udp_columns_align)
+{
+	struct services *svc = udp_services();
+	struct event evs[3] = {
+		udp_flow_event(UDP_FLOW_START, UDP_END_NONE),
+		udp_flow_event(UDP_FLOW_UPDATE, UDP_END_NONE),
+		udp_socket_event(ST_TCP_CLOSE),
+	};
+	int off[8];
+
+	for (int c = 0; c < 8; c++)
+		off[c] = strstr(text_header, columns[c]) - text_header;
+	for (int i = 0; i < 3; i++) {
+		const char *out = render(text_sink, svc, &evs[i], NULL);
+		const char *line = out + strlen(text_header);
+
+		for (int c = 1; c < 7; c++) {
+			char q[300];
+
+			ASSERT_MSG(line[off[c] - 1] == ' ' && line[off[c]] != ' ',
+				   "event %d: column %s does not start at %d in %s", i, columns[c],
+				   off[c], ut_quote(q, sizeof(q), line, strlen(line)));
+		}
+		if (evs[i].kind == EVENT_UDP_FLOW)
+			ASSERT(!strncmp(line + off[6], "tx=", 3));
+	}
 }

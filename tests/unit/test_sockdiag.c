@@ -93,7 +93,7 @@ TEST(sockdiag_finds_own_listener)
 
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
 	ASSERT_EQ(fc.found, 1);
 	ASSERT_EQ(fc.msg.idiag_family, AF_INET);
 	ASSERT_EQ(fc.msg.idiag_state, ST_TCP_LISTEN);
@@ -109,14 +109,14 @@ TEST(sockdiag_finds_own_listener)
 	ASSERT_MSG(!connect(c, (struct sockaddr *)&sin, sizeof(sin)), "connect: %s", strerror(errno));
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
 	ASSERT_EQ(fc.found, 1);
 	ASSERT_EQ(fc.msg.idiag_rqueue, 1);
 
 	/* the established pair, on both sides of the port */
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_ESTABLISHED, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_ESTABLISHED, find_port, &fc), 0);
 	ASSERT_EQ(fc.found, 1);		/* the server side has the port as source */
 	ASSERT_EQ(fc.msg.idiag_state, ST_TCP_ESTABLISHED);
 }
@@ -132,7 +132,7 @@ TEST(sockdiag_ipv6_listener)
 	listener(AF_INET6, 3, &port, &ino);
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET6, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET6, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
 	ASSERT_EQ(fc.found, 1);
 	ASSERT_EQ(fc.msg.idiag_family, AF_INET6);
 	ASSERT_EQ_U64(fc.msg.idiag_inode, ino);
@@ -140,7 +140,7 @@ TEST(sockdiag_ipv6_listener)
 	/* not among the IPv4 ones */
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
 	ASSERT_EQ(fc.found, 0);
 }
 
@@ -156,12 +156,12 @@ TEST(sockdiag_callback_stops_and_socket_is_reusable)
 		listener(AF_INET, 1, &port[i], &ino);
 	memset(&fc, 0, sizeof(fc));
 	fc.stop_after = 2;
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, find_port, &fc), 1);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 1);
 	ASSERT_EQ(fc.seen, 2);
 	/* the rest of that dump was drained: a new one works and sees all */
 	memset(&fc, 0, sizeof(fc));
 	fc.port = port[2];
-	ASSERT_EQ(sockdiag__dump(sk, AF_INET, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
+	ASSERT_EQ(sockdiag__dump(sk, AF_INET, IPPROTO_TCP, 1u << ST_TCP_LISTEN, find_port, &fc), 0);
 	ASSERT(fc.seen >= 3);
 	ASSERT_EQ(fc.found, 1);
 }

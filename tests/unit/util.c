@@ -139,6 +139,12 @@ struct services *svc_new(int port, ...)
 	return s;
 }
 
+void svc_set_udp(struct services *s, int port, const char *name)
+{
+	free(s->udp[port]);
+	s->udp[port] = strdup(name);
+}
+
 const char *write_file(const char *dir, const char *name, const char *content)
 {
 	static char paths[8][4096];

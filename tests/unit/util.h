@@ -41,6 +41,8 @@ extern const struct clock_ref test_ref;
 /* An empty service table, or one with the given port/name pairs
  * (NULL-terminated: port, "name", port, "name", ..., 0). */
 struct services *svc_new(int port, ...);
+/* Adds a "udp" entry to a table of svc_new(). */
+void svc_set_udp(struct services *s, int port, const char *name);
 /* fclose(f) after the test. */
 void defer_fclose(FILE *f);
 /* services__free(s) after the test. */
