@@ -568,7 +568,8 @@ UDP_TARGET_RATIO = 0.9
 # variants and bpftrace's tracepoint programs (cut to 15 characters)
 UDP_TRACER_PROG_NAMES = ("udp_", "sock_send", "sock_recv", "cg_sendmsg", "cg_recvmsg",
                          "tracepoint__soc")
-ST_UNCOUNTED_RE = re.compile(rb"(\d+) (?:udp[ _])?uncounted")
+# socktrace's warning on stderr, only when the count is not 0
+ST_UNCOUNTED_RE = re.compile(rb"socktrace: warning: (\d+) UDP datagrams .*not counted")
 BT_MAP_RE = re.compile(rb"^@(tx_packets|rx_packets|tx_bytes|rx_bytes): (\d+)", re.M)
 
 
@@ -596,6 +597,8 @@ def run_generator(name, cmd, timeout, accept_rc=(0,)):
 def run_udpflood(args, port):
     cmd = [os.path.join(args.bin, "udpflood"), "-p", str(port), "-t", str(args.seconds),
            "-s", str(args.udp_size), "-c", str(args.udp_clients), "-w", str(args.udp_window)]
+    if args.udp_cpu >= 0:
+        cmd += ["-a", str(args.udp_cpu)]
     if args.family == 6:
         cmd.append("-6")
     res = run_generator("udpflood", cmd, args.seconds + 40)
@@ -729,8 +732,9 @@ def run_udp_traced(args, config, port, tmpdir, idx):
             raise BenchError(f"no summary line on socktrace's stderr: {err[-500:]!r}")
         r["tool_events"], r["lost"] = int(m.group(1)), int(m.group(3))
         m = ST_UNCOUNTED_RE.search(err)
-        r["udp_uncounted"] = int(m.group(1)) if m else None
-        r["flow_events"] = {}
+        r["udp_uncounted"] = int(m.group(1)) if m else 0
+        # quiet: the flow events socktrace counted without printing them
+        r["flow_events"] = {"counted": r["tool_events"]}
         if config == "json":
             tot, summary = udp_flow_totals(out_path, port)
             if summary is None:
@@ -812,7 +816,8 @@ def run_udp_pairs(args, udp_configs, port, tmpdir, udp_pairs, failures, results)
     """--pairs rounds of an untraced and a traced UDP flood per configuration."""
     log(f"run.py: udp: {', '.join(udp_configs)}; {args.pairs} pairs of {args.seconds:g}s floods "
         f"on port {port} (IPv{args.family}, {args.udp_clients} client(s), window "
-        f"{args.udp_window}, {args.udp_size} bytes)")
+        f"{args.udp_window}, {args.udp_size} bytes, "
+        + (f"CPU {args.udp_cpu})" if args.udp_cpu >= 0 else "not pinned)"))
     results["udp"] = {"port": port, "runs": {c: [] for c in udp_configs}}
     for i in range(args.pairs):
         for c in udp_configs:
@@ -950,7 +955,8 @@ def print_udp(summaries, args, out=sys.stdout):
     if not summaries:
         return
     print(f"\nUDP flood: {args.pairs} pairs x {args.seconds:g}s, {args.udp_clients} client(s), "
-          f"window {args.udp_window}, {args.udp_size}-byte datagrams, IPv{args.family}\n", file=out)
+          f"window {args.udp_window}, {args.udp_size}-byte datagrams, IPv{args.family}, "
+          + (f"pinned to CPU {args.udp_cpu}" if args.udp_cpu >= 0 else "not pinned") + "\n", file=out)
     rows = []
     for s in summaries:
         rows.append([
@@ -1262,6 +1268,10 @@ def main():
     ap.add_argument("--udp-clients", type=int, default=1, help="UDP flood clients (default 1)")
     ap.add_argument("--udp-window", type=int, default=1,
                     help="requests outstanding per UDP client (default 1: lockstep)")
+    ap.add_argument("--udp-cpu", type=int, default=None, metavar="CPU",
+                    help="pin the UDP flood's processes to CPU (default: the highest one this "
+                    "process may use; -1: not pinned). Unpinned, the lockstep rate depends on "
+                    "whether the scheduler puts client and server on one CPU (see bench/udpflood.c)")
     ap.add_argument("--synhang-attempts", type=int, default=50, metavar="N",
                     help="connection attempts per synhang run (default 50)")
     ap.add_argument("--synhang-seconds", type=float, default=2.5, metavar="S",
@@ -1312,6 +1322,8 @@ def main():
     if not 1 <= args.udp_size <= 65000 or not 1 <= args.udp_clients <= 64 \
             or not 1 <= args.udp_window <= 256:
         ap.error("--udp-size 1 to 65000, --udp-clients 1 to 64, --udp-window 1 to 256")
+    if args.udp_cpu is None:
+        args.udp_cpu = max(os.sched_getaffinity(0))
     if not 1 <= args.synhang_attempts <= 10000 or not 0.1 <= args.synhang_seconds <= 60:
         ap.error("--synhang-attempts 1 to 10000, --synhang-seconds 0.1 to 60")
     if args.pairs < 1 or args.pairs > 1000:
