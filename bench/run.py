@@ -640,14 +640,18 @@ def run_tool_around(args, cmd, ready, ready_path, out_path, err_path, workload, 
         foreign = sorted(set(foreign) | set(foreign_tracers(p.pid, names)))
         time.sleep(args.drain)
         hwm = proc_status_kb(p.pid, "VmHWM")
+        bpf = bpf_prog_stats(p.pid) if args.bpf_stats else None
         rc, cpu_total, _ = reap(p, signal.SIGINT)
         if rc != 0:
             raise BenchError(f"{cmd[0]} exited {rc}: {open(err_path, 'rb').read()[-500:]!r}")
     finally:
         if p.returncode is None:
             reap(p, signal.SIGKILL, timeout=10)
-    return {"work": work, "cmd": cmd, "attach_s": t_ready - t_exec, "cpu_startup_s": cpu_ready,
-            "cpu_s": max(cpu_total - cpu_ready, 0.0), "hwm_kb": hwm, "foreign_tracers": foreign}
+    r = {"work": work, "cmd": cmd, "attach_s": t_ready - t_exec, "cpu_startup_s": cpu_ready,
+         "cpu_s": max(cpu_total - cpu_ready, 0.0), "hwm_kb": hwm, "foreign_tracers": foreign}
+    if bpf:
+        r["bpf"] = bpf
+    return r
 
 
 def keep_or_delete(args, *paths):
@@ -903,6 +907,15 @@ def summarize_udp(config, pairs):
         "attach_s_median": med([b["attach_s"] for b in traced]),
         "pairs_with_foreign_tracers": sum(1 for a, b in pairs
                                           if a.get("foreign_tracers") or b.get("foreign_tracers")),
+        # with --bpf-stats: the tool's BPF programs, per call and per datagram
+        "bpf_ns_per_call_median": med([b["bpf"]["run_time_ns"] / b["bpf"]["run_cnt"]
+                                       for b in traced if b.get("bpf") and b["bpf"]["run_cnt"]]),
+        "bpf_calls_per_datagram_median": med([b["bpf"]["run_cnt"] / b["flood"]["datagrams"]
+                                              for b in traced if b.get("bpf")
+                                              and b["flood"]["datagrams"]]),
+        "bpf_ns_per_datagram_median": med([b["bpf"]["run_time_ns"] / b["flood"]["datagrams"]
+                                           for b in traced if b.get("bpf")
+                                           and b["flood"]["datagrams"]]),
     }
 
 
@@ -976,6 +989,12 @@ def print_udp(summaries, args, out=sys.stdout):
            "traced datagrams/s", "flow events", "packets counted / made", "difference", "lost",
            "uncounted", "tool CPU ns/datagram", "tool CPU %", "flood CPU us/datagram untraced / traced",
            "peak RSS MiB", "attach s"], rows, out)
+    if any(s["bpf_ns_per_call_median"] is not None for s in summaries):
+        print("", file=out)
+        table(["configuration", "BPF ns/call", "BPF calls/datagram", "BPF ns/datagram"],
+              [[s["label"], fmt(s["bpf_ns_per_call_median"], ".0f"),
+                fmt(s["bpf_calls_per_datagram_median"], ".2f"),
+                fmt(s["bpf_ns_per_datagram_median"], ".0f")] for s in summaries], out)
     noisy = [s for s in summaries if s["pairs_with_foreign_tracers"]]
     if noisy:
         print("\nwarning: other processes had UDP tracers attached during "
