@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""socktrace benchmark: what tracing a TCP connection storm costs.
+"""socktrace benchmark: what tracing costs, and whether all of it is reported.
 
 For each traced configuration, runs the loopback connection storm
 (bench/storm.c) untraced and traced alternately, A B A B ..., --pairs times,
@@ -27,6 +27,19 @@ file); diagnostic ones: null (socktrace -j > /dev/null), nomatch
 port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
+
+Two more workloads (--workloads, default storm,udp,synhang):
+
+  udp      the loopback UDP request/response flood (bench/udpflood.c),
+           untraced and traced by socktrace -u -j > file, socktrace -u -q
+           and bench/udpcount.bt (--udp-configs): the datagram rate ratio,
+           the flows' packet counts against the datagrams the flood made,
+           lost and uncounted datagrams, the tool's CPU per datagram
+  synhang  connection attempts hanging in SYN_SENT (bench/synhang.c),
+           untraced and traced by socktrace --connects -j --syn-alert 500:
+           attempts, outcomes, SYN retransmits and alerts reported against
+           those made, lost events, the generator's wall time
+
 Traffic is loopback only; every loop is bounded; every child is killed in a
 finally block. Needs root. See bench/README.md.
 """
