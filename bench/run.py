@@ -1302,7 +1302,7 @@ def main():
                     help="requests outstanding per UDP client (default 1: lockstep)")
     ap.add_argument("--udp-cpu", type=int, default=None, metavar="CPU",
                     help="pin the UDP flood's processes to CPU (default: the highest one this "
-                    "process may use; -1: not pinned). Unpinned, the lockstep rate depends on "
+                    "process may use; --udp-cpu=-1: not pinned). Unpinned, the lockstep rate depends on "
                     "whether the scheduler puts client and server on one CPU (see bench/udpflood.c)")
     ap.add_argument("--synhang-attempts", type=int, default=50, metavar="N",
                     help="connection attempts per synhang run (default 50)")
