@@ -953,6 +953,10 @@ static __always_inline int udp_kprobe_exit(long ret, bool tx, bool v6_func)
 	if (!a)
 		return 0;
 	args = *a;
+	/* the udp_sendmsg() nested in udpv6_sendmsg() returns first: the
+	 * arguments are its caller's */
+	if (!v6_func && BPF_CORE_READ((struct sock *)args.sk, __sk_common.skc_family) == AF_INET6)
+		return 0;
 	bpf_map_delete_elem(&udp_args, &tid);
 	return udp_func_done((struct sock *)args.sk, (struct msghdr *)args.msg, ret, args.flags,
 			     tx, v6_func, false);

@@ -49,6 +49,42 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
                     "total_retrans": N} from TCP_INFO
       "close ID"    closes it while it is pending, prints {"closed": ID}
       (no "error" key: that one means the helper itself failed)
+
+  helper.py udp --name COMM
+      UDP sockets driven by stdin lines, one JSON answer per line (every
+      answer carries "t": CLOCK_BOOTTIME ns when the step ended). Every
+      socket has a 10 s SO_RCVTIMEO/SO_SNDTIMEO and stays blocking; IPv6
+      sockets are IPV6_V6ONLY. Payloads are SIZE bytes of "u".
+      "socket ID 4|6"          new unbound socket -> {"socket": ID, "ino", "pid"}
+      "bind ID ADDR PORT [dual]"  new socket bound to ADDR:PORT (0: any port);
+                               dual: an IPv6 socket that also takes IPv4 (V6ONLY 0)
+                               -> {"bound": ID, "laddr", "lport", "ino", "pid"}
+      "name ID"                -> {"name": ID, "laddr", "lport", "ino", "pid"}
+      "connect ID ADDR PORT"   connect socket ID (new, unbound, if ID is unknown)
+                               -> {"connected": ID, "laddr", "lport", "ino", "pid"}
+      "send ID SIZE..."        send() one datagram per SIZE -> {"sent": ID, "count", "bytes"}
+      "sendto ID ADDR PORT SIZE..."  the same with sendto()
+      "recv ID [peek]"         one recv() (MSG_PEEK with peek) -> {"received": ID, "n"}
+      "recvfrom ID [peek]"     one recvfrom() -> {"received": ID, "n", "raddr", "rport"}
+      "echo ID N"              N times recvfrom() and sendto() the datagram back
+                               -> {"echoed": ID, "count", "bytes", "peers": [[ADDR, PORT, N]...]}
+      "recvn ID N"             N recvfrom() calls -> {"drained": ID, "count", "bytes"}
+      "stream ID N MS SIZE"    N send()s of SIZE bytes, MS milliseconds apart
+                               -> {"streamed": ID, "count", "bytes"}
+      "sendmmsg ID SIZE..."    one sendmmsg(2) of one datagram per SIZE on a
+                               connected socket -> {"sendmmsg": ID, "ret", "bytes"}
+      "sendmmsgto ID ADDR PORT SIZE..."  the same, each datagram addressed to
+                               ADDR:PORT (msg_name)
+      "recvmmsg ID N"          one recvmmsg(2) of up to N datagrams, with room for
+                               the peers' addresses -> {"recvmmsg": ID, "ret", "sizes",
+                               "peers": [[ADDR, PORT]...]}
+      "badsend ID SIZE"        a send() that must fail (e.g. SIZE > 65507: EMSGSIZE)
+                               -> {"badsend": ID, "err": errno name or null if it worked}
+      "forksend ID COMM SIZE..."  fork a child named COMM that send()s one
+                               datagram per SIZE on socket ID and exits
+                               -> {"forked": ID, "child": PID, "status", "bytes"}
+      "close ID"               -> {"closed": ID}
+      EOF closes every socket and exits.
 """
 import argparse
 import ctypes
@@ -318,6 +354,232 @@ def cmd_attempt(args):
     return 0
 
 
+# ---------------------------------------------------------------- UDP
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+                ("msg_iov", ctypes.POINTER(_Iovec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
+
+
+SOCKADDR_MAX = 128   # sizeof(struct sockaddr_storage)
+
+
+def _sockaddr_decode(raw, length):
+    """(address, port) from a struct sockaddr_in / sockaddr_in6."""
+    fam = int.from_bytes(raw[0:2], sys.byteorder)
+    port = int.from_bytes(raw[2:4], "big")
+    if fam == socket.AF_INET and length >= 8:
+        return socket.inet_ntop(socket.AF_INET, raw[4:8]), port
+    if fam == socket.AF_INET6 and length >= 24:
+        return socket.inet_ntop(socket.AF_INET6, raw[8:24]), port
+    return None, 0
+
+
+def _sockaddr_encode(addr, port):
+    """struct sockaddr_in / sockaddr_in6 for (addr, port)."""
+    fam = family_of(addr)
+    head = fam.to_bytes(2, sys.byteorder) + port.to_bytes(2, "big")
+    if fam == socket.AF_INET:
+        return head + socket.inet_pton(fam, addr) + bytes(8)
+    return head + bytes(4) + socket.inet_pton(fam, addr) + bytes(4)
+
+
+def libc_sendmmsg(sock, payloads, dest=None):
+    """sendmmsg(2) of one datagram per payload, on a connected socket or
+    (dest) each addressed to dest."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    n = len(payloads)
+    raw = _sockaddr_encode(*dest) if dest else b""
+    name = ctypes.create_string_buffer(raw, len(raw)) if dest else None
+    bufs = [ctypes.create_string_buffer(p, len(p)) for p in payloads]
+    iovs = (_Iovec * n)()
+    msgs = (_Mmsghdr * n)()
+    for i, b in enumerate(bufs):
+        iovs[i].iov_base = ctypes.cast(b, ctypes.c_void_p)
+        iovs[i].iov_len = len(payloads[i])
+        msgs[i].msg_hdr.msg_iov = ctypes.pointer(iovs[i])
+        msgs[i].msg_hdr.msg_iovlen = 1
+        if name is not None:
+            msgs[i].msg_hdr.msg_name = ctypes.cast(name, ctypes.c_void_p)
+            msgs[i].msg_hdr.msg_namelen = len(raw)
+    ret = libc.sendmmsg(sock.fileno(), msgs, ctypes.c_uint(n), 0)
+    if ret < 0:
+        raise OSError(ctypes.get_errno(), "sendmmsg")
+    return ret, sum(msgs[i].msg_len for i in range(ret))
+
+
+def libc_recvmmsg(sock, n, size=65536):
+    """recvmmsg(2) of up to n datagrams (blocking: it returns once n arrived,
+    or the socket's SO_RCVTIMEO ran out after the first); the peers'
+    addresses are asked for. Returns [(size, (addr, port))]."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    bufs = [ctypes.create_string_buffer(size) for _ in range(n)]
+    names = [ctypes.create_string_buffer(SOCKADDR_MAX) for _ in range(n)]
+    iovs = (_Iovec * n)()
+    msgs = (_Mmsghdr * n)()
+    for i in range(n):
+        iovs[i].iov_base = ctypes.cast(bufs[i], ctypes.c_void_p)
+        iovs[i].iov_len = size
+        msgs[i].msg_hdr.msg_name = ctypes.cast(names[i], ctypes.c_void_p)
+        msgs[i].msg_hdr.msg_namelen = SOCKADDR_MAX
+        msgs[i].msg_hdr.msg_iov = ctypes.pointer(iovs[i])
+        msgs[i].msg_hdr.msg_iovlen = 1
+    ret = libc.recvmmsg(sock.fileno(), msgs, ctypes.c_uint(n), 0, None)
+    if ret < 0:
+        raise OSError(ctypes.get_errno(), "recvmmsg")
+    return [(msgs[i].msg_len, _sockaddr_decode(names[i].raw, msgs[i].msg_hdr.msg_namelen))
+            for i in range(ret)]
+
+
+def udp_socket(fam, v6only=True):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
+    # blocking file (recvmmsg needs it) that still never hangs
+    tv = (10).to_bytes(8, sys.byteorder) + (0).to_bytes(8, sys.byteorder)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    return s
+
+
+def payload(size):
+    return b"u" * size
+
+
+def cmd_udp(args):
+    set_comm(args.name)
+    say(started=os.getpid())
+    socks = {}
+
+    def answer(**obj):
+        obj["t"] = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        say(**obj)
+
+    def local(s):
+        a = s.getsockname()
+        return dict(laddr=a[0], lport=a[1], ino=ino_of(s), pid=os.getpid())
+
+    for line in sys.stdin:
+        w = line.split()
+        if not w:
+            continue
+        op, sid = w[0], w[1] if len(w) > 1 else None
+        try:
+            if op == "socket":
+                s = udp_socket(socket.AF_INET6 if w[2] == "6" else socket.AF_INET)
+                socks[sid] = s
+                answer(socket=sid, ino=ino_of(s), pid=os.getpid())
+            elif op == "name":
+                answer(name=sid, **local(socks[sid]))
+            elif op == "bind":
+                s = udp_socket(family_of(w[2]), v6only=w[4:5] != ["dual"])
+                s.bind((w[2], int(w[3])))
+                socks[sid] = s
+                answer(bound=sid, **local(s))
+            elif op == "connect":
+                s = socks.get(sid) or udp_socket(family_of(w[2]))
+                socks[sid] = s
+                s.connect((w[2], int(w[3])))
+                answer(connected=sid, **local(s))
+            elif op in ("send", "sendto"):
+                s = socks[sid]
+                sizes = [int(x) for x in (w[2:] if op == "send" else w[4:])]
+                total = 0
+                for n in sizes:
+                    if op == "send":
+                        total += s.send(payload(n))
+                    else:
+                        total += s.sendto(payload(n), (w[2], int(w[3])))
+                answer(sent=sid, count=len(sizes), bytes=total)
+            elif op in ("recv", "recvfrom"):
+                flags = socket.MSG_PEEK if w[2:3] == ["peek"] else 0
+                if op == "recv":
+                    data = socks[sid].recv(65536, flags)
+                    answer(received=sid, n=len(data))
+                else:
+                    data, peer = socks[sid].recvfrom(65536, flags)
+                    answer(received=sid, n=len(data), raddr=peer[0], rport=peer[1])
+            elif op == "echo":
+                s = socks[sid]
+                total, peers = 0, {}
+                for _ in range(int(w[2])):
+                    data, peer = s.recvfrom(65536)
+                    s.sendto(data, peer)
+                    total += len(data)
+                    key = (peer[0], peer[1])
+                    peers[key] = peers.get(key, 0) + 1
+                answer(echoed=sid, count=int(w[2]), bytes=total,
+                       peers=[[a, p, n] for (a, p), n in peers.items()])
+            elif op == "recvn":
+                s = socks[sid]
+                total = 0
+                for _ in range(int(w[2])):
+                    total += len(s.recvfrom(65536)[0])
+                answer(drained=sid, count=int(w[2]), bytes=total)
+            elif op == "stream":
+                s = socks[sid]
+                count, ms, size = int(w[2]), int(w[3]), int(w[4])
+                total = 0
+                for i in range(count):
+                    if i:
+                        time.sleep(ms / 1000.0)
+                    total += s.send(payload(size))
+                answer(streamed=sid, count=count, bytes=total)
+            elif op == "sendmmsg":
+                ret, total = libc_sendmmsg(socks[sid], [payload(int(x)) for x in w[2:]])
+                answer(sendmmsg=sid, ret=ret, bytes=total)
+            elif op == "sendmmsgto":
+                ret, total = libc_sendmmsg(socks[sid], [payload(int(x)) for x in w[4:]],
+                                           dest=(w[2], int(w[3])))
+                answer(sendmmsg=sid, ret=ret, bytes=total)
+            elif op == "recvmmsg":
+                got = libc_recvmmsg(socks[sid], int(w[2]))
+                answer(recvmmsg=sid, ret=len(got), sizes=[n for n, _ in got],
+                       peers=[list(p) for _, p in got])
+            elif op == "badsend":
+                try:
+                    socks[sid].send(payload(int(w[2])))
+                    answer(badsend=sid, err=None)
+                except OSError as e:
+                    answer(badsend=sid, err=errname(e.errno))
+            elif op == "forksend":
+                sizes = [int(x) for x in w[3:]]
+                child = os.fork()
+                if child == 0:
+                    code = 0
+                    try:
+                        set_comm(w[2])
+                        for n in sizes:
+                            socks[sid].send(payload(n))
+                    except BaseException:
+                        code = 1
+                    os._exit(code)
+                _, status = os.waitpid(child, 0)
+                answer(forked=sid, child=child, status=status, bytes=sum(sizes))
+            elif op == "close":
+                socks.pop(sid).close()
+                answer(closed=sid)
+            else:
+                say(error="unknown command %r" % line.strip())
+                return 1
+        except (OSError, KeyError, IndexError, ValueError) as e:
+            say(error="%s: %r" % (line.strip(), e))
+            return 1
+    for s in socks.values():
+        s.close()
+    return 0
+
+
 def main():
     die_with_parent()
     ap = argparse.ArgumentParser()
@@ -350,10 +612,12 @@ def main():
     a.add_argument("--addr", required=True)
     a.add_argument("--port", type=int, required=True)
     a.add_argument("--syncnt", type=int, default=0)
+    u = sub.add_parser("udp")
+    u.add_argument("--name", required=True)
     args = ap.parse_args()
     # names may carry arbitrary bytes: argv arrives with surrogate escapes
     return {"server": cmd_server, "client": cmd_client, "hold": cmd_hold, "jam": cmd_jam,
-            "attempt": cmd_attempt}[args.cmd](args)
+            "attempt": cmd_attempt, "udp": cmd_udp}[args.cmd](args)
 
 
 if __name__ == "__main__":

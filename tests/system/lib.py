@@ -169,6 +169,8 @@ class Run:
                 self.parse_errors.append((i + 1, raw, e))
         self.states = [r for r in self.records if isinstance(r, dict) and r.get("type") == "tcp_state"]
         self.sockets = [r for r in self.records if isinstance(r, dict) and r.get("type") == "tcp_socket"]
+        self.udp_sockets = [r for r in self.records
+                            if isinstance(r, dict) and r.get("type") == "udp_socket"]
         sums = [r for r in self.records if isinstance(r, dict) and r.get("type") == "summary"]
         self.summary = sums[-1] if sums else None
 

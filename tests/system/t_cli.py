@@ -15,7 +15,8 @@ SUMMARY_RE = re.compile(r"^socktrace: (\d+) events \((\d+) existing sockets\), (
 TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{9})Z$")
 STATES = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
           "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE"}
-OWNERS = {"connect", "listen", "listener", "accept", "proc", "unknown"}
+OWNERS = {"connect", "listen", "listener", "accept", "proc", "traffic", "unknown"}
+UDP_STATES = {"bound", "connected"}
 ROLES = {"client", "server", "listener", None}
 
 
@@ -138,14 +139,15 @@ def schema_errors(r):
         return errs
     if t == "syn_alert":   # default output too: any attempt of the host may hang
         return attempt_schema_errors(r)
-    if t not in ("tcp_state", "tcp_socket"):
+    if t not in ("tcp_state", "tcp_socket", "udp_flow", "udp_socket"):
         return ["unknown type %r" % (t,)]
+    udp = t.startswith("udp")
     if not isinstance(r.get("time"), str) or parse_time_ns(r["time"]) is None:
         errs.append("time=%r" % (r.get("time"),))
     for k in ("boot_ns", "netns", "ino"):
         if not is_int(r.get(k)) or r[k] < 0:
             errs.append("%s=%r" % (k, r.get(k)))
-    if r.get("proto") != "tcp":
+    if r.get("proto") != ("udp" if udp else "tcp"):
         errs.append("proto=%r" % (r.get("proto"),))
     if r.get("family") not in (4, 6):
         errs.append("family=%r" % (r.get("family"),))
@@ -171,10 +173,12 @@ def schema_errors(r):
         ms = r.get("old_ms", "missing")
         if ms is not None and (not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms < 0):
             errs.append("old_ms=%r" % (ms,))
+    elif t == "udp_flow":
+        errs += udp_flow_errors(r)
     else:
         if "sock" not in r or r["sock"] is not None:
-            errs.append("sock=%r (null for tcp_socket)" % (r.get("sock", "missing"),))
-        if r.get("state") not in STATES:
+            errs.append("sock=%r (null for %s)" % (r.get("sock", "missing"), t))
+        if r.get("state") not in (UDP_STATES if udp else STATES):
             errs.append("state=%r" % (r.get("state"),))
     if r.get("pid", "missing") is None:
         if r.get("tid", "missing") is not None or r.get("comm", "missing") is not None:
@@ -185,8 +189,34 @@ def schema_errors(r):
         errs.append("owner=%r" % (r.get("owner"),))
     if (r.get("owner") == "unknown") != (r.get("pid") is None):
         errs.append("owner=%r with pid=%r" % (r.get("owner"), r.get("pid")))
-    if r.get("role", "missing") not in ROLES:
+    if udp:
+        if "role" in r:
+            errs.append("role=%r on a UDP record" % (r["role"],))
+    elif r.get("role", "missing") not in ROLES:
         errs.append("role=%r" % (r.get("role", "missing"),))
+    return errs
+
+
+def udp_flow_errors(r):
+    """The fields of a udp_flow record beyond the tuple (docs/json.md)."""
+    errs = []
+    if not isinstance(r.get("sock"), str) or not re.match(r"^0x[0-9a-f]+$", r["sock"]):
+        errs.append("sock=%r" % (r.get("sock"),))
+    if r.get("event") not in ("start", "update", "end"):
+        errs.append("event=%r" % (r.get("event"),))
+    for k in ("tx_bytes", "rx_bytes", "tx_packets", "rx_packets"):
+        if not is_int(r.get(k)) or r[k] < 0:
+            errs.append("%s=%r" % (k, r.get(k)))
+    if r.get("tx_packets", 0) + r.get("rx_packets", 0) < 1:
+        errs.append("a flow without a datagram")
+    d = r.get("duration_ms")
+    if not isinstance(d, (int, float)) or isinstance(d, bool) or d < 0:
+        errs.append("duration_ms=%r" % (d,))
+    want = ("close", "idle") if r.get("event") == "end" else (None,)
+    if r.get("reason", "missing") not in want:
+        errs.append("reason=%r for event %r" % (r.get("reason", "missing"), r.get("event")))
+    if r.get("owner") != "traffic":
+        errs.append("owner=%r (a flow's owner is who sent or received)" % (r.get("owner"),))
     return errs
 
 
@@ -227,9 +257,9 @@ def json_valid(ctx):
     if last["events"] != len(run.records) - 1:
         run.fail("summary events=%d, but %d other lines were printed" % (last["events"], len(run.records) - 1),
                  mine)
-    if last["snapshot"] != len(run.sockets):
-        run.fail("summary snapshot=%d, but %d tcp_socket lines were printed"
-                 % (last["snapshot"], len(run.sockets)), mine)
+    if last["snapshot"] != len(run.sockets) + len(run.udp_sockets):
+        run.fail("summary snapshot=%d, but %d tcp_socket and %d udp_socket lines were printed"
+                 % (last["snapshot"], len(run.sockets), len(run.udp_sockets)), mine)
     if last["lost"] != 0:
         run.fail("summary lost=%d, expected 0" % last["lost"], mine)
     m = [SUMMARY_RE.match(l) for l in run.err.splitlines()]
