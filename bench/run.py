@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""socktrace benchmark: what tracing a TCP connection storm costs.
+"""socktrace benchmark: what tracing costs, and whether all of it is reported.
 
 For each traced configuration, runs the loopback connection storm
 (bench/storm.c) untraced and traced alternately, A B A B ..., --pairs times,
@@ -27,6 +27,19 @@ file); diagnostic ones: null (socktrace -j > /dev/null), nomatch
 port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
+
+Two more workloads (--workloads, default storm,udp,synhang):
+
+  udp      the loopback UDP request/response flood (bench/udpflood.c),
+           untraced and traced by socktrace -u -j > file, socktrace -u -q
+           and bench/udpcount.bt (--udp-configs): the datagram rate ratio,
+           the flows' packet counts against the datagrams the flood made,
+           lost and uncounted datagrams, the tool's CPU per datagram
+  synhang  connection attempts hanging in SYN_SENT (bench/synhang.c),
+           untraced and traced by socktrace --connects -j --syn-alert 500:
+           attempts, outcomes, SYN retransmits and alerts reported against
+           those made, lost events, the generator's wall time
+
 Traffic is loopback only; every loop is bounded; every child is killed in a
 finally block. Needs root. See bench/README.md.
 """
@@ -185,9 +198,9 @@ def wait_file_for(path, needle, p, timeout):
 
 # ---- the workload ----
 
-def free_port():
-    """A port free on 127.0.0.1 and ::1, below the ephemeral range so no
-    other connection on the host takes it meanwhile."""
+def free_port(exclude=()):
+    """A port free for TCP and UDP on 127.0.0.1 and ::1, below the ephemeral
+    range so no other socket on the host takes it meanwhile."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
@@ -196,15 +209,17 @@ def free_port():
     top = max(1025, min(low, 65536))
     base = 20000 if top > 21000 else 1024
     for port in range(base + os.getpid() % 997, top):
+        if port in exclude:
+            continue
         ok = True
         for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            try:
-                with socket.socket(fam, socket.SOCK_STREAM) as s:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind((addr, port))
-            except OSError:
-                ok = False
-                break
+            for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                try:
+                    with socket.socket(fam, typ) as s:
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        s.bind((addr, port))
+                except OSError:
+                    ok = False
         if ok:
             return port
     raise BenchError("no free port found")
@@ -316,10 +331,10 @@ TRACER_PROG_NAMES = ("state_btf", "state_tp", "state_fentry", "state_kprobe",
                      "inet_sock_set_s", "tracepoint__soc", "inet_sock_set_state")
 
 
-def foreign_tracers(own_pid=None):
-    """Programs of other processes on the TCP state tracepoint: they slow
-    down the storm, untraced runs included (another socktrace of a test
-    suite, say). Returns their names."""
+def foreign_tracers(own_pid=None, names=TRACER_PROG_NAMES):
+    """Programs of other processes on the TCP state tracepoint (or others,
+    by names): they slow down the workload, untraced runs included (another
+    socktrace of a test suite, say). Returns their names."""
     own = bpf_prog_ids(own_pid) if own_pid else set()
     try:
         out = subprocess.run([BPFTOOL, "-j", "prog", "show"], capture_output=True,
@@ -328,14 +343,14 @@ def foreign_tracers(own_pid=None):
     except (OSError, subprocess.SubprocessError, ValueError):
         return []
     return [p.get("name", "") for p in progs
-            if p.get("name", "").startswith(TRACER_PROG_NAMES) and p.get("id") not in own]
+            if p.get("name", "").startswith(names) and p.get("id") not in own]
 
 
-def wait_quiet(args):
+def wait_quiet(args, names=TRACER_PROG_NAMES):
     """Waits at most --wait-quiet seconds for foreign tracers to go away."""
     deadline = time.monotonic() + args.wait_quiet
     while True:
-        f = foreign_tracers()
+        f = foreign_tracers(names=names)
         if not f or time.monotonic() >= deadline:
             return f
         time.sleep(0.25)
@@ -548,6 +563,498 @@ def calibrate(args, port, tmpdir):
     conns = storm["connections"]
     per_conn = sum(trans.values()) / conns if conns else 0.0
     return {"connections": conns, "per_connection": per_conn, "transitions": trans}
+
+
+# ---- more workloads: a UDP flood, SYN_SENT hangs ----
+
+UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
+WORKLOADS = ("storm", "udp", "synhang")
+UDP_CONFIGS = {
+    "json": "socktrace -u -j > file",
+    "quiet": "socktrace -u -q (count only)",
+    "bpftrace": "bpftrace udpcount.bt (count only)",
+}
+DEFAULT_UDP_CONFIGS = "json,quiet,bpftrace"
+# the UDP flow tracing's targets for the lockstep flood
+UDP_TARGET_RATIO = 0.9
+# names of BPF programs on the UDP send/receive paths: socktrace's
+# variants (udp_send_btf, udp_recvmsg4, udp6_send_fexit, udp_release...),
+# others named after the tracepoints, bpftrace's (cut to 15 characters)
+UDP_TRACER_PROG_NAMES = ("udp_", "udp6_", "sock_send", "sock_recv", "tracepoint__soc")
+# socktrace's warning on stderr, only when the count is not 0
+ST_UNCOUNTED_RE = re.compile(rb"socktrace: warning: (\d+) UDP datagrams .*not counted")
+BT_MAP_RE = re.compile(rb"^@(tx_packets|rx_packets|tx_bytes|rx_bytes): (\d+)", re.M)
+
+
+def run_generator(name, cmd, timeout, accept_rc=(0,)):
+    """Runs a workload generator to its end and returns its JSON line."""
+    p = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{name} did not finish in {timeout:.0f}s")
+    finally:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+        if p in children:
+            children.remove(p)
+    if p.returncode not in accept_rc:
+        raise BenchError(f"{name} failed ({p.returncode}): {err.decode(errors='replace').strip()}")
+    try:
+        return json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"{name} exited {p.returncode} without a JSON line: {err[-300:]!r}")
+
+
+def run_udpflood(args, port):
+    cmd = [os.path.join(args.bin, "udpflood"), "-p", str(port), "-t", str(args.seconds),
+           "-s", str(args.udp_size), "-c", str(args.udp_clients), "-w", str(args.udp_window)]
+    if args.udp_cpu >= 0:
+        cmd += ["-a", str(args.udp_cpu)]
+    if args.family == 6:
+        cmd.append("-6")
+    res = run_generator("udpflood", cmd, args.seconds + 40)
+    if res.get("timeouts") or res.get("errors"):
+        log(f"run.py: warning: udpflood had {res['timeouts']} timeouts, {res['errors']} errors")
+    return res
+
+
+def run_synhang(args, port):
+    cmd = [os.path.join(args.bin, "synhang"), "-p", str(port), "-n", str(args.synhang_attempts),
+           "-t", str(args.synhang_seconds)]
+    if args.family == 6:
+        cmd.append("-6")
+    # exit 1 with a JSON line: some attempt did not hang; reported, not fatal
+    res = run_generator("synhang", cmd, args.synhang_seconds + 40, accept_rc=(0, 1))
+    if res.get("connect_errors") or res.get("not_syn_sent"):
+        log(f"run.py: warning: synhang: {res['connect_errors']} connects failed, "
+            f"{res['not_syn_sent']} attempts not in SYN_SENT at the end")
+    return res
+
+
+def run_tool_around(args, cmd, ready, ready_path, out_path, err_path, workload, names):
+    """Starts a tool (stdout to out_path, stderr to err_path; the same file
+    if equal), waits for ready in ready_path, runs workload(), waits
+    --drain, reads the tool's VmHWM and stops it with SIGINT. Returns the
+    workload's result and the tool's attach time, CPU (from the ready line
+    to the exit) and peak RSS, and the foreign tracers (BPF programs named
+    names...) seen before or after the workload."""
+    with open(err_path, "wb") as err_f:
+        with open(out_path, "wb") if out_path != err_path else err_f as out_f:
+            t_exec = time.monotonic()
+            p = start(cmd, stdout=out_f, stderr=err_f)
+    try:
+        t_ready = wait_file_for(ready_path, ready, p, args.attach_timeout)
+        cpu_ready = proc_cpu_s(p.pid) or 0.0
+        time.sleep(args.settle)
+        foreign = foreign_tracers(p.pid, names)
+        work = workload()
+        foreign = sorted(set(foreign) | set(foreign_tracers(p.pid, names)))
+        time.sleep(args.drain)
+        hwm = proc_status_kb(p.pid, "VmHWM")
+        bpf = bpf_prog_stats(p.pid) if args.bpf_stats else None
+        rc, cpu_total, _ = reap(p, signal.SIGINT)
+        if rc != 0:
+            raise BenchError(f"{cmd[0]} exited {rc}: {open(err_path, 'rb').read()[-500:]!r}")
+    finally:
+        if p.returncode is None:
+            reap(p, signal.SIGKILL, timeout=10)
+    r = {"work": work, "cmd": cmd, "attach_s": t_ready - t_exec, "cpu_startup_s": cpu_ready,
+         "cpu_s": max(cpu_total - cpu_ready, 0.0), "hwm_kb": hwm, "foreign_tracers": foreign}
+    if bpf:
+        r["bpf"] = bpf
+    return r
+
+
+def keep_or_delete(args, *paths):
+    for path in paths:
+        if os.path.exists(path):
+            if args.keep:
+                shutil.copy(path, args.keep)
+            os.unlink(path)
+
+
+def udp_flow_totals(path, port):
+    """Sums a socktrace -u -j output's UDP flows of port: each flow's last
+    counts (a flow's update and end events carry totals since its start, so
+    they are not added up). A flow is its key fields; a start for a key
+    already seen begins a new flow. Also returns the summary object."""
+    current, ended = {}, []
+    kinds = {}
+    summary = None
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"summary"'):
+                summary = json.loads(line)
+                continue
+            if b'"type":"udp_flow"' not in line:
+                continue
+            ev = json.loads(line)
+            if port not in (ev.get("lport"), ev.get("rport")):
+                continue
+            kind = ev.get("event")
+            kinds[kind] = kinds.get(kind, 0) + 1
+            key = tuple(ev.get(k) for k in ("sock", "netns", "pid", "family", "laddr", "lport",
+                                            "raddr", "rport"))
+            if kind == "start" and key in current:
+                ended.append(current.pop(key))
+            if kind == "end":
+                current.pop(key, None)
+                ended.append(ev)
+            else:
+                current[key] = ev
+    flows = ended + list(current.values())
+    tot = {k: sum(ev.get(k) or 0 for ev in flows)
+           for k in ("tx_packets", "rx_packets", "tx_bytes", "rx_bytes")}
+    tot["flows"] = len(flows)
+    tot["flows_not_ended"] = len(current)
+    tot["flow_events"] = kinds
+    return tot, summary
+
+
+def run_udp_traced(args, config, port, tmpdir, idx):
+    out_path = os.path.join(tmpdir, f"udp-{config}-{idx}.out")
+    err_path = os.path.join(tmpdir, f"udp-{config}-{idx}.err")
+    if config == "bpftrace":
+        cmd = [args.bpftrace, "-o", out_path, UDP_BPFTRACE_SCRIPT, str(port)]
+        r = run_tool_around(args, cmd, b"Attaching", out_path, err_path, err_path,
+                            lambda: run_udpflood(args, port), UDP_TRACER_PROG_NAMES)
+    else:
+        cmd = [args.socktrace, "-u", "-P", str(port), "-j" if config == "json" else "-q"]
+        if not args.snapshot:
+            cmd.append("--no-snapshot")
+        cmd += args.socktrace_arg
+        r = run_tool_around(args, cmd, b"socktrace: tracing", err_path,
+                            out_path if config == "json" else os.devnull, err_path,
+                            lambda: run_udpflood(args, port), UDP_TRACER_PROG_NAMES)
+    flood = r.pop("work")
+    r.update(config=config, flood=flood, lost=0, udp_uncounted=None, counted=None)
+    # what the flood did, per socket and direction: each datagram is sent
+    # once and received once
+    r["expected_packets"] = (flood["requests"] + flood["server_rx"] + flood["server_tx"]
+                             + flood["responses"])
+    r["expected_bytes"] = r["expected_packets"] * flood["size"]
+    err = open(err_path, "rb").read()
+    if config == "bpftrace":
+        out = open(out_path, "rb").read() if os.path.exists(out_path) else b""
+        maps = {k.decode(): int(v) for k, v in BT_MAP_RE.findall(out)}
+        r["lost"] = sum(int(x) for x in BT_LOST_RE.findall(out + err))
+        r["counted"] = maps.get("tx_packets", 0) + maps.get("rx_packets", 0)
+        r["counted_bytes"] = maps.get("tx_bytes", 0) + maps.get("rx_bytes", 0)
+        r["flow_events"] = {}
+    else:
+        m = ST_SUMMARY_RE.search(err)
+        if not m:
+            raise BenchError(f"no summary line on socktrace's stderr: {err[-500:]!r}")
+        r["tool_events"], r["lost"] = int(m.group(1)), int(m.group(3))
+        m = ST_UNCOUNTED_RE.search(err)
+        r["udp_uncounted"] = int(m.group(1)) if m else 0
+        # quiet: the flow events socktrace counted without printing them
+        r["flow_events"] = {"counted": r["tool_events"]}
+        if config == "json":
+            tot, summary = udp_flow_totals(out_path, port)
+            if summary is None:
+                raise BenchError("no summary object in socktrace's JSON output")
+            r["lost"] = summary.get("lost", r["lost"])
+            r["udp_uncounted"] = summary.get("udp_uncounted", r["udp_uncounted"])
+            r["udp_flows"] = summary.get("udp_flows")
+            r["flow_events"] = tot.pop("flow_events")
+            r["counted"] = tot["tx_packets"] + tot["rx_packets"]
+            r["counted_bytes"] = tot["tx_bytes"] + tot["rx_bytes"]
+            r["flows"] = tot
+    r["out_bytes"] = os.path.getsize(out_path) if os.path.exists(out_path) else None
+    keep_or_delete(args, out_path, err_path)
+    return r
+
+
+def connects_report(path, port, alert_ms):
+    """Counts a socktrace --connects -j output's attempts to port: outcomes,
+    SYN retransmits (of the attempts that ended in SYN_SENT, which is all
+    but the filler), alerts (and attempts that got other than one alert at
+    alert_ms plus one per retransmit), connect_stats, summary."""
+    rep = {"attempts": 0, "outcomes": {}, "syn_retrans": 0, "alerts": 0, "alert_mismatch": 0,
+           "connect_stats": None, "summary": None}
+    alerts = {}
+    attempts = []
+    with open(path, "rb") as f:
+        for line in f:
+            ev = json.loads(line)
+            t = ev.get("type")
+            if t == "summary":
+                rep["summary"] = ev
+            elif t == "connect_stats" and ev.get("rport") == port:
+                rep["connect_stats"] = ev
+            elif t == "syn_alert" and ev.get("rport") == port:
+                rep["alerts"] += 1
+                alerts[ev.get("sock")] = alerts.get(ev.get("sock"), 0) + 1
+            elif t == "connect" and ev.get("rport") == port:
+                rep["attempts"] += 1
+                o = ev.get("outcome")
+                rep["outcomes"][o] = rep["outcomes"].get(o, 0) + 1
+                if o != "established":
+                    rep["syn_retrans"] += ev.get("syn_retrans") or 0
+                    attempts.append(ev)
+    # one alert when an attempt has been in SYN_SENT alert_ms, then one at
+    # each retransmit: exact when alert_ms comes before the first (1 s)
+    if alert_ms < 1000:
+        for ev in attempts:
+            want = (1 if (ev.get("elapsed_ms") or 0) >= alert_ms else 0) + (ev.get("syn_retrans") or 0)
+            if alerts.get(ev.get("sock"), 0) != want:
+                rep["alert_mismatch"] += 1
+        rep["alerts_expected"] = sum((1 if (ev.get("elapsed_ms") or 0) >= alert_ms else 0)
+                                     + (ev.get("syn_retrans") or 0) for ev in attempts)
+    else:
+        rep["alerts_expected"] = None
+    return rep
+
+
+def run_synhang_traced(args, port, tmpdir, idx):
+    out_path = os.path.join(tmpdir, f"synhang-{idx}.out")
+    err_path = os.path.join(tmpdir, f"synhang-{idx}.err")
+    cmd = [args.socktrace, "--connects", "-j", "--syn-alert", str(args.syn_alert), "-P", str(port)]
+    if not args.snapshot:
+        cmd.append("--no-snapshot")
+    cmd += args.socktrace_arg
+    r = run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path, err_path,
+                        lambda: run_synhang(args, port), TRACER_PROG_NAMES)
+    r["hang"] = r.pop("work")
+    rep = connects_report(out_path, port, args.syn_alert)
+    if rep["summary"] is None:
+        raise BenchError("no summary object in socktrace's JSON output")
+    r["report"] = rep
+    r["lost"] = rep["summary"].get("lost", 0)
+    r["out_bytes"] = os.path.getsize(out_path)
+    keep_or_delete(args, out_path, err_path)
+    return r
+
+
+def run_udp_pairs(args, udp_configs, port, tmpdir, udp_pairs, failures, results):
+    """--pairs rounds of an untraced and a traced UDP flood per configuration."""
+    log(f"run.py: udp: {', '.join(udp_configs)}; {args.pairs} pairs of {args.seconds:g}s floods "
+        f"on port {port} (IPv{args.family}, {args.udp_clients} client(s), window "
+        f"{args.udp_window}, {args.udp_size} bytes, "
+        + (f"CPU {args.udp_cpu})" if args.udp_cpu >= 0 else "not pinned)"))
+    results["udp"] = {"port": port, "runs": {c: [] for c in udp_configs}}
+    for i in range(args.pairs):
+        for c in udp_configs:
+            foreign = wait_quiet(args, UDP_TRACER_PROG_NAMES)
+            a = run_udpflood(args, port)
+            a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers(names=UDP_TRACER_PROG_NAMES)))
+            try:
+                b = run_udp_traced(args, c, port, tmpdir, i)
+            except BenchError as e:
+                log(f"run.py: [{i + 1}/{args.pairs}] udp {c:8s} failed: {e}")
+                failures.append({"config": "udp-" + c, "pair": i + 1, "error": str(e)})
+                kill_all()
+                continue
+            udp_pairs[c].append((a, b))
+            results["udp"]["runs"][c].append({"untraced": a, "traced": b})
+            log(f"run.py: [{i + 1}/{args.pairs}] udp {c:8s} untraced {a['rate']:8.0f}/s  "
+                f"traced {b['flood']['rate']:8.0f}/s  ratio {b['flood']['rate'] / a['rate']:.3f}  "
+                + (f"packets {b['counted']}/{b['expected_packets']}  " if b["counted"] is not None
+                   else "")
+                + f"lost {b['lost']}  uncounted {fmt(b['udp_uncounted'], 'd')}  cpu {b['cpu_s']:.2f}s"
+                + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
+                   if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+
+
+def run_synhang_pairs(args, port, tmpdir, syn_pairs, failures, results):
+    """--pairs rounds of an untraced and a traced synhang run."""
+    log(f"run.py: synhang: {args.pairs} pairs of {args.synhang_attempts} attempts held "
+        f"{args.synhang_seconds:g}s on port {port} (IPv{args.family}), --syn-alert {args.syn_alert}")
+    results["synhang"] = {"port": port, "runs": []}
+    for i in range(args.pairs):
+        a = run_synhang(args, port)
+        try:
+            b = run_synhang_traced(args, port, tmpdir, i)
+        except BenchError as e:
+            log(f"run.py: [{i + 1}/{args.pairs}] synhang failed: {e}")
+            failures.append({"config": "synhang", "pair": i + 1, "error": str(e)})
+            kill_all()
+            continue
+        syn_pairs.append((a, b))
+        results["synhang"]["runs"].append({"untraced": a, "traced": b})
+        rep = b["report"]
+        log(f"run.py: [{i + 1}/{args.pairs}] synhang untraced {a['wall_s']:.3f}s  traced "
+            f"{b['hang']['wall_s']:.3f}s  attempts {rep['attempts']}/{b['hang']['attempts'] + 1}  "
+            f"outcomes {rep['outcomes']}  retrans {rep['syn_retrans']}/"
+            f"{b['hang']['syn_retrans_observed']}  alerts {rep['alerts']}/"
+            f"{fmt(rep['alerts_expected'], 'd')}  lost {b['lost']}  cpu {b['cpu_s']:.3f}s")
+
+
+def summarize_udp(config, pairs):
+    traced = [b for _, b in pairs]
+    ratios = [b["flood"]["rate"] / a["rate"] for a, b in pairs]
+    counted = [b for b in traced if b["counted"] is not None]
+    unc = [b["udp_uncounted"] for b in traced if b["udp_uncounted"] is not None]
+    return {
+        "config": config,
+        "label": UDP_CONFIGS[config],
+        "pairs": len(pairs),
+        "ratio_median": med(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+        "ratios": ratios,
+        "untraced_rate_median": med([a["rate"] for a, _ in pairs]),
+        "traced_rate_median": med([b["flood"]["rate"] for b in traced]),
+        "datagrams": sum(b["flood"]["datagrams"] for b in traced),
+        "flow_events": sum(sum(b["flow_events"].values()) for b in traced),
+        "flow_events_by_kind": {k: sum(b["flow_events"].get(k, 0) for b in traced)
+                                for k in ("start", "update", "end")},
+        "counted": sum(b["counted"] for b in counted) if counted else None,
+        "expected": sum(b["expected_packets"] for b in counted) if counted else None,
+        "difference": (sum(b["expected_packets"] - b["counted"] for b in counted)
+                       if counted else None),
+        "bytes_difference": (sum(b["expected_bytes"] - b["counted_bytes"] for b in counted)
+                             if counted else None),
+        "lost": sum(b["lost"] for b in traced),
+        "udp_uncounted": sum(unc) if unc else None,
+        "timeouts": sum(b["flood"]["timeouts"] for b in traced),
+        "tool_cpu_ns_per_datagram_median": med([b["cpu_s"] / b["flood"]["datagrams"] * 1e9
+                                                if b["flood"]["datagrams"] else None for b in traced]),
+        "cpu_util_median": med([b["cpu_s"] / b["flood"]["seconds"] for b in traced]),
+        "flood_cpu_us_per_datagram_untraced": med([a["cpu_s"] / a["datagrams"] * 1e6
+                                                   for a, _ in pairs if a["datagrams"]]),
+        "flood_cpu_us_per_datagram_traced": med([b["flood"]["cpu_s"] / b["flood"]["datagrams"] * 1e6
+                                                 for b in traced if b["flood"]["datagrams"]]),
+        "hwm_mib_median": med([b["hwm_kb"] / 1024 if b["hwm_kb"] else None for b in traced]),
+        "attach_s_median": med([b["attach_s"] for b in traced]),
+        "pairs_with_foreign_tracers": sum(1 for a, b in pairs
+                                          if a.get("foreign_tracers") or b.get("foreign_tracers")),
+        # with --bpf-stats: the tool's BPF programs, per call and per datagram
+        "bpf_ns_per_call_median": med([b["bpf"]["run_time_ns"] / b["bpf"]["run_cnt"]
+                                       for b in traced if b.get("bpf") and b["bpf"]["run_cnt"]]),
+        "bpf_calls_per_datagram_median": med([b["bpf"]["run_cnt"] / b["flood"]["datagrams"]
+                                              for b in traced if b.get("bpf")
+                                              and b["flood"]["datagrams"]]),
+        "bpf_ns_per_datagram_median": med([b["bpf"]["run_time_ns"] / b["flood"]["datagrams"]
+                                           for b in traced if b.get("bpf")
+                                           and b["flood"]["datagrams"]]),
+    }
+
+
+def summarize_synhang(pairs):
+    traced = [b for _, b in pairs]
+    ratios = [b["hang"]["wall_s"] / a["wall_s"] for a, b in pairs]
+    outcomes = {}
+    for b in traced:
+        for k, v in b["report"]["outcomes"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    exp_alerts = [b["report"]["alerts_expected"] for b in traced]
+    stats_ok = sum(1 for b in traced if b["report"]["connect_stats"]
+                   and b["report"]["connect_stats"].get("attempts") == b["report"]["attempts"])
+    return {
+        "pairs": len(pairs),
+        "wall_ratio_median": med(ratios), "wall_ratio_min": min(ratios),
+        "wall_ratio_max": max(ratios), "ratios": ratios,
+        "untraced_wall_s_median": med([a["wall_s"] for a, _ in pairs]),
+        "traced_wall_s_median": med([b["hang"]["wall_s"] for b in traced]),
+        # the filler connection is an attempt too (established)
+        "attempts_made": sum(b["hang"]["attempts"] + b["hang"]["filler"] for b in traced),
+        "attempts_reported": sum(b["report"]["attempts"] for b in traced),
+        "hangs_made": sum(b["hang"]["attempts"] for b in traced),
+        "outcomes": outcomes,
+        "syn_retrans_reported": sum(b["report"]["syn_retrans"] for b in traced),
+        "syn_retrans_observed": sum(b["hang"]["syn_retrans_observed"] for b in traced),
+        "syn_retrans_expected": sum(b["hang"]["syn_retrans_expected"] for b in traced),
+        "alerts": sum(b["report"]["alerts"] for b in traced),
+        "alerts_expected": sum(exp_alerts) if None not in exp_alerts else None,
+        "alert_mismatch": sum(b["report"]["alert_mismatch"] for b in traced),
+        "connect_stats_agree": stats_ok,
+        "lost": sum(b["lost"] for b in traced),
+        "not_syn_sent": sum(b["hang"]["not_syn_sent"] for b in traced)
+                        + sum(a["not_syn_sent"] for a, _ in pairs),
+        "tool_cpu_ms_median": med([b["cpu_s"] * 1e3 for b in traced]),
+        "tool_cpu_us_per_event_median": med([b["cpu_s"] * 1e6 / (b["report"]["attempts"]
+                                                                 + b["report"]["alerts"])
+                                             for b in traced
+                                             if b["report"]["attempts"] + b["report"]["alerts"]]),
+        "hwm_mib_median": med([b["hwm_kb"] / 1024 if b["hwm_kb"] else None for b in traced]),
+        "attach_s_median": med([b["attach_s"] for b in traced]),
+    }
+
+
+def yes(ok):
+    return "yes" if ok else "NO"
+
+
+def print_udp(summaries, args, out=sys.stdout):
+    if not summaries:
+        return
+    print(f"\nUDP flood: {args.pairs} pairs x {args.seconds:g}s, {args.udp_clients} client(s), "
+          f"window {args.udp_window}, {args.udp_size}-byte datagrams, IPv{args.family}, "
+          + (f"pinned to CPU {args.udp_cpu}" if args.udp_cpu >= 0 else "not pinned") + "\n", file=out)
+    rows = []
+    for s in summaries:
+        rows.append([
+            s["label"],
+            f"{s['ratio_median']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}]",
+            f"{s['untraced_rate_median']:.0f}", f"{s['traced_rate_median']:.0f}",
+            str(s["flow_events"]),
+            "-" if s["counted"] is None else f"{s['counted']} / {s['expected']}",
+            fmt(s["difference"], "d"), str(s["lost"]), fmt(s["udp_uncounted"], "d"),
+            fmt(s["tool_cpu_ns_per_datagram_median"], ".0f"),
+            fmt(s["cpu_util_median"] * 100 if s["cpu_util_median"] is not None else None, ".1f"),
+            f"{fmt(s['flood_cpu_us_per_datagram_untraced'], '.2f')} / "
+            f"{fmt(s['flood_cpu_us_per_datagram_traced'], '.2f')}",
+            fmt(s["hwm_mib_median"], ".1f"), fmt(s["attach_s_median"], ".3f"),
+        ])
+    table(["configuration", "rate ratio median [min-max]", "untraced datagrams/s",
+           "traced datagrams/s", "flow events", "packets counted / made", "difference", "lost",
+           "uncounted", "tool CPU ns/datagram", "tool CPU %", "flood CPU us/datagram untraced / traced",
+           "peak RSS MiB", "attach s"], rows, out)
+    if any(s["bpf_ns_per_call_median"] is not None for s in summaries):
+        print("", file=out)
+        table(["configuration", "BPF ns/call", "BPF calls/datagram", "BPF ns/datagram"],
+              [[s["label"], fmt(s["bpf_ns_per_call_median"], ".0f"),
+                fmt(s["bpf_calls_per_datagram_median"], ".2f"),
+                fmt(s["bpf_ns_per_datagram_median"], ".0f")] for s in summaries], out)
+    noisy = [s for s in summaries if s["pairs_with_foreign_tracers"]]
+    if noisy:
+        print("\nwarning: other processes had UDP tracers attached during "
+              + ", ".join(f"{s['pairs_with_foreign_tracers']}/{s['pairs']} pairs of {s['config']}"
+                          for s in noisy), file=out)
+    for s in summaries:
+        if s["config"] != "json":
+            continue
+        print(f"udp targets ({s['label']}): ratio {s['ratio_median']:.3f} >= {UDP_TARGET_RATIO}: "
+              f"{yes(s['ratio_median'] >= UDP_TARGET_RATIO)} "
+              f"(min-max {s['ratio_min']:.3f}-{s['ratio_max']:.3f}); lost {s['lost']}, uncounted "
+              f"{fmt(s['udp_uncounted'], 'd')}: {yes(s['lost'] == 0 and not s['udp_uncounted'])}; "
+              f"packets counted = made: {yes(s['difference'] == 0)} (difference {s['difference']}, "
+              f"bytes {s['bytes_difference']}); flow events {s['flow_events_by_kind']}", file=out)
+
+
+def print_synhang(s, args, out=sys.stdout):
+    if not s:
+        return
+    print(f"\nSYN_SENT hangs: {s['pairs']} pairs, {args.synhang_attempts} attempts held "
+          f"{args.synhang_seconds:g}s, socktrace --connects -j --syn-alert {args.syn_alert}\n",
+          file=out)
+    table(["generator wall s untraced / traced", "ratio median [min-max]",
+           "attempts reported / made", "outcomes", "SYN retransmits reported / observed / expected",
+           "alerts raised / expected", "lost", "tool CPU ms/run", "tool CPU us/event",
+           "peak RSS MiB", "attach s"],
+          [[f"{s['untraced_wall_s_median']:.3f} / {s['traced_wall_s_median']:.3f}",
+            f"{s['wall_ratio_median']:.3f} [{s['wall_ratio_min']:.3f}-{s['wall_ratio_max']:.3f}]",
+            f"{s['attempts_reported']} / {s['attempts_made']}",
+            " ".join(f"{k} {v}" for k, v in sorted(s["outcomes"].items())),
+            f"{s['syn_retrans_reported']} / {s['syn_retrans_observed']} / {s['syn_retrans_expected']}",
+            f"{s['alerts']} / {fmt(s['alerts_expected'], 'd')}", str(s["lost"]),
+            fmt(s["tool_cpu_ms_median"], ".1f"), fmt(s["tool_cpu_us_per_event_median"], ".1f"),
+            fmt(s["hwm_mib_median"], ".1f"), fmt(s["attach_s_median"], ".3f")]], out)
+    checks = [f"attempts {s['attempts_reported']} = {s['attempts_made']}: "
+              + yes(s["attempts_reported"] == s["attempts_made"]),
+              f"aborted {s['outcomes'].get('aborted', 0)} = {s['hangs_made']}: "
+              + yes(s["outcomes"].get("aborted", 0) == s["hangs_made"]),
+              f"SYN retransmits {s['syn_retrans_reported']} = {s['syn_retrans_observed']}: "
+              + yes(s["syn_retrans_reported"] == s["syn_retrans_observed"]),
+              f"alerts {s['alerts']} = {fmt(s['alerts_expected'], 'd')}: "
+              + yes(s["alerts"] == s["alerts_expected"] and not s["alert_mismatch"]),
+              f"lost {s['lost']}: " + yes(s["lost"] == 0),
+              f"connect_stats agree in {s['connect_stats_agree']}/{s['pairs']} runs"]
+    if s["not_syn_sent"]:
+        checks.append(f"{s['not_syn_sent']} attempts were not in SYN_SENT at the end: VOID")
+    print("synhang checks: " + "; ".join(checks), file=out)
 
 
 # ---- the report ----
@@ -771,14 +1278,39 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="See bench/README.md.")
     ap.add_argument("--socktrace", default="build/socktrace", help="socktrace binary")
-    ap.add_argument("--bin", default="build/bench", help="directory of the storm binary")
+    ap.add_argument("--bin", default="build/bench",
+                    help="directory of the workload generators (storm, udpflood, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma-separated workloads (default storm,udp,synhang): storm (TCP "
+                    "connections), udp (UDP request/response flood), synhang (connection "
+                    "attempts hanging in SYN_SENT)")
     ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
-    ap.add_argument("--seconds", type=float, default=2.0, help="length of each storm run (default 2)")
+    ap.add_argument("--seconds", type=float, default=2.0,
+                    help="length of each storm and UDP flood run (default 2)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
-                    help=f"comma-separated traced configurations (default {DEFAULT_CONFIGS}); "
+                    help=f"comma-separated traced configurations of the storm (default {DEFAULT_CONFIGS}); "
                     "diagnostic ones: null (-j > /dev/null), nomatch (-P another port: "
                     "kernel side only)")
+    ap.add_argument("--udp-configs", default=DEFAULT_UDP_CONFIGS,
+                    help=f"comma-separated traced configurations of the UDP flood (default "
+                    f"{DEFAULT_UDP_CONFIGS}): json (socktrace -u -j > file), quiet (socktrace -u -q), "
+                    "bpftrace (bench/udpcount.bt)")
+    ap.add_argument("--udp-size", type=int, default=64, help="UDP payload bytes (default 64)")
+    ap.add_argument("--udp-clients", type=int, default=1, help="UDP flood clients (default 1)")
+    ap.add_argument("--udp-window", type=int, default=1,
+                    help="requests outstanding per UDP client (default 1: lockstep)")
+    ap.add_argument("--udp-cpu", type=int, default=None, metavar="CPU",
+                    help="pin the UDP flood's processes to CPU (default: the highest one this "
+                    "process may use; --udp-cpu=-1: not pinned). Unpinned, the lockstep rate depends on "
+                    "whether the scheduler puts client and server on one CPU (see bench/udpflood.c)")
+    ap.add_argument("--synhang-attempts", type=int, default=50, metavar="N",
+                    help="connection attempts per synhang run (default 50)")
+    ap.add_argument("--synhang-seconds", type=float, default=2.5, metavar="S",
+                    help="how long synhang holds them (default 2.5: two SYN retransmits each "
+                    "on Linux 6.5+)")
+    ap.add_argument("--syn-alert", type=int, default=500, metavar="MS",
+                    help="socktrace --syn-alert for the synhang workload (default 500)")
     ap.add_argument("--replays", type=int, default=5, metavar="N",
                     help="replay the largest recording N times with -r -j > /dev/null and with "
                     "-r -q (default 5; 0: no replay; needs the record configuration)")
@@ -807,10 +1339,25 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     args = ap.parse_args()
 
-    configs = [c for c in args.configs.split(",") if c]
+    workloads = [w for w in args.workloads.split(",") if w]
+    for w in workloads:
+        if w not in WORKLOADS:
+            ap.error(f"unknown workload '{w}' (known: {', '.join(WORKLOADS)})")
+    configs = [c for c in args.configs.split(",") if c] if "storm" in workloads else []
     for c in configs:
         if c not in CONFIGS:
             ap.error(f"unknown configuration '{c}' (known: {', '.join(CONFIGS)})")
+    udp_configs = [c for c in args.udp_configs.split(",") if c] if "udp" in workloads else []
+    for c in udp_configs:
+        if c not in UDP_CONFIGS:
+            ap.error(f"unknown UDP configuration '{c}' (known: {', '.join(UDP_CONFIGS)})")
+    if not 1 <= args.udp_size <= 65000 or not 1 <= args.udp_clients <= 64 \
+            or not 1 <= args.udp_window <= 256:
+        ap.error("--udp-size 1 to 65000, --udp-clients 1 to 64, --udp-window 1 to 256")
+    if args.udp_cpu is None:
+        args.udp_cpu = max(os.sched_getaffinity(0))
+    if not 1 <= args.synhang_attempts <= 10000 or not 0.1 <= args.synhang_seconds <= 60:
+        ap.error("--synhang-attempts 1 to 10000, --synhang-seconds 0.1 to 60")
     if args.pairs < 1 or args.pairs > 1000:
         ap.error("--pairs: 1 to 1000")
     if not 0.1 <= args.seconds <= 600:
@@ -819,13 +1366,15 @@ def main():
         ap.error("--replays: 0 to 100")
     if os.geteuid() != 0:
         sys.exit("run.py: needs root (BPF): sudo make bench")
-    storm_bin = os.path.join(args.bin, "storm")
-    for path in [args.socktrace, storm_bin]:
+    gens = {"storm": "storm", "udp": "udpflood", "synhang": "synhang"}
+    for path in [args.socktrace] + [os.path.join(args.bin, gens[w]) for w in workloads]:
         if not os.access(path, os.X_OK):
             sys.exit(f"run.py: {path} missing: run make first")
-    if "bpftrace" in configs and not os.access(args.bpftrace, os.X_OK):
-        log(f"run.py: {args.bpftrace} not found: skipping the bpftrace configuration")
-        configs.remove("bpftrace")
+    if not os.access(args.bpftrace, os.X_OK):
+        for cs in (configs, udp_configs):
+            if "bpftrace" in cs:
+                log(f"run.py: {args.bpftrace} not found: skipping the bpftrace configuration")
+                cs.remove("bpftrace")
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
 
@@ -837,8 +1386,17 @@ def main():
     signal.signal(signal.SIGHUP, interrupted)
 
     port = args.port or free_port()
+    # each workload on a port of its own: no TIME_WAIT or flow of one
+    # workload in another's figures
+    udp_port = free_port(exclude={port})
+    syn_port = free_port(exclude={port, udp_port})
     stats_old = None
+    pairs = {c: [] for c in configs}
+    udp_pairs = {c: [] for c in udp_configs}
+    syn_pairs = []
+    failures = []
     results = {"machine": machine(), "provenance": provenance(args), "args": vars(args), "port": port,
+               "workloads": workloads, "failures": failures,
                "transitions_per_connection": TRANSITIONS[args.close],
                "listener_transitions": LISTENER_TRANSITIONS, "runs": {c: [] for c in configs}}
     t_begin = time.monotonic()
@@ -849,19 +1407,19 @@ def main():
             with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
                 f.write("1")
         with tempfile.TemporaryDirectory(prefix="socktrace-bench-") as tmpdir:
-            log(f"run.py: {', '.join(configs)}; {args.pairs} pairs of {args.seconds:g}s storms "
-                f"on port {port} (IPv{args.family}, close {args.close}); "
-                f"{os.cpu_count()} CPUs, Linux {platform.release()}")
-            if args.calibrate:
+            log(f"run.py: workloads {', '.join(workloads)}; {os.cpu_count()} CPUs, "
+                f"Linux {platform.release()}")
+            if configs:
+                log(f"run.py: storm: {', '.join(configs)}; {args.pairs} pairs of {args.seconds:g}s "
+                    f"storms on port {port} (IPv{args.family}, close {args.close})")
+            if configs and args.calibrate:
                 cal = calibrate(args, port, tmpdir)
                 results["calibration"] = cal
                 log(f"run.py: calibration: {cal['per_connection']:.4f} transitions/connection "
                     f"over {cal['connections']} connections (expected {TRANSITIONS[args.close]})")
                 if abs(cal["per_connection"] - TRANSITIONS[args.close]) > 1e-9:
                     log("run.py: warning: calibration differs: " + json.dumps(cal["transitions"]))
-            pairs = {c: [] for c in configs}
-            failures = results["failures"] = []
-            for i in range(args.pairs):
+            for i in range(args.pairs if configs else 0):
                 for c in configs:
                     foreign = wait_quiet(args)
                     a = run_storm(args, port)
@@ -894,6 +1452,10 @@ def main():
                     log(f"run.py: replay failed: {e}")
                     failures.append({"config": "replay", "pair": 0, "error": str(e)})
                     kill_all()
+            if udp_configs:
+                run_udp_pairs(args, udp_configs, udp_port, tmpdir, udp_pairs, failures, results)
+            if "synhang" in workloads:
+                run_synhang_pairs(args, syn_port, tmpdir, syn_pairs, failures, results)
     except BenchError as e:
         sys.exit(f"run.py: {e}")
     except KeyboardInterrupt:
@@ -906,20 +1468,30 @@ def main():
 
     summaries = [summarize(c, pairs[c]) for c in configs if pairs[c]]
     results["summary"] = summaries
+    udp_summaries = [summarize_udp(c, udp_pairs[c]) for c in udp_configs if udp_pairs[c]]
+    syn_summary = summarize_synhang(syn_pairs) if syn_pairs else None
+    if udp_configs:
+        results["udp"]["summary"] = udp_summaries
+    if syn_summary:
+        results["synhang"]["summary"] = syn_summary
     results["elapsed_s"] = time.monotonic() - t_begin
-    print(f"\nsocktrace benchmark: {args.pairs} pairs x {args.seconds:g}s, storm close={args.close}, "
-          f"IPv{args.family}, {TRANSITIONS[args.close]} transitions/connection; "
-          f"{os.cpu_count()} CPUs, Linux {platform.release()}; {results['elapsed_s']:.0f}s\n")
-    print_table(summaries)
-    print_record(summaries)
-    print_replay(results.get("replay"))
+    print(f"\nsocktrace benchmark: {', '.join(workloads)}; {os.cpu_count()} CPUs, "
+          f"Linux {platform.release()}; {results['elapsed_s']:.0f}s")
+    if summaries:
+        print(f"\nTCP connection storm: {args.pairs} pairs x {args.seconds:g}s, close={args.close}, "
+              f"IPv{args.family}, {TRANSITIONS[args.close]} transitions/connection\n")
+        print_table(summaries)
+        print_record(summaries)
+        print_replay(results.get("replay"))
+    print_udp(udp_summaries, args)
+    print_synhang(syn_summary, args)
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
             f.write("\n")
-    if any(f["config"] != "bpftrace" for f in failures):
+    if any(not f["config"].endswith("bpftrace") for f in failures):
         sys.exit(1)
 
 
