@@ -632,11 +632,11 @@ static __always_inline bool sock_is_udp(struct sock *sk, bool direct)
 	       IPPROTO_UDP;
 }
 
-static __always_inline bool udp_filtered(const struct st_udp_key *k)
+static __always_inline bool udp_filtered(const struct st_udp_key *k, __u16 family, __u16 lport)
 {
-	if (filter_family && k->family != filter_family)
+	if (filter_family && family != filter_family)
 		return true;
-	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &k->lport) &&
+	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &lport) &&
 	    !bpf_map_lookup_elem(&filter_ports, &k->rport))
 		return true;
 	if (filter_pids_on && !bpf_map_lookup_elem(&filter_pids, &k->pid))
@@ -672,6 +672,7 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 {
 	struct st_udp_key key = {};
 	struct st_udp_flow *f;
+	__u16 family, lport;
 	__u64 now;
 	long err;
 
@@ -679,15 +680,11 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 		return;		/* a failed send or receive moved no data */
 	key.skaddr = (__u64)sk;
 	key.pid = id >> 32;
-	key.family = SK_LOAD(direct, sk, __sk_common.skc_family);
-	key.lport = SK_LOAD(direct, sk, __sk_common.skc_num);
-	if (key.family == AF_INET)
-		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_rcv_saddr, 4);
-	else
-		sk_load_addr(direct, key.laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+	family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	lport = SK_LOAD(direct, sk, __sk_common.skc_num);
 	if (peer && peer->family) {
 		key.rport = peer->port;
-		if (peer->family == key.family) {
+		if (peer->family == family) {
 			__builtin_memcpy(key.raddr, peer->addr, 16);
 		} else if (peer->family == AF_INET) {
 			/* an IPv4 peer of an IPv6 socket: v4-mapped */
@@ -697,12 +694,12 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 		}
 	} else {
 		key.rport = bpf_ntohs(SK_LOAD(direct, sk, __sk_common.skc_dport));
-		if (key.family == AF_INET)
+		if (family == AF_INET)
 			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_daddr, 4);
 		else
 			sk_load_addr(direct, key.raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
-	if (udp_filtered(&key))
+	if (udp_filtered(&key, family, lport))
 		return;
 	now = bpf_ktime_get_boot_ns();
 
@@ -724,6 +721,12 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 		fresh.netns = sock_netns(sk);
 		fresh.tid = (__u32)id;
 		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+		fresh.family = family;
+		fresh.lport = lport;
+		if (family == AF_INET)
+			sk_load_addr(direct, fresh.laddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		else
+			sk_load_addr(direct, fresh.laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 		err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
 		if (!err) {
 			bpf_map_update_elem(&udp_socks, &key.skaddr, &one, BPF_ANY);
@@ -759,7 +762,9 @@ static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags,
 	if (!sock_is_udp(sk, true))
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	p = bpf_sk_storage_get(&udp_peers, sk, NULL, 0);
+	/* a socket without storage (most connected ones) has no peer waiting:
+	 * one load instead of a helper call */
+	p = sk->sk_bpf_storage ? bpf_sk_storage_get(&udp_peers, sk, NULL, 0) : NULL;
 	if (p && p->family) {
 		if (p->tid == (__u32)id)
 			peer = *p;
@@ -1049,7 +1054,6 @@ int udp_release(struct bpf_sock *ctx)
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->type = ST_EVENT_UDP_CLOSE;
 	e->key.skaddr = skaddr;
-	e->key.family = ctx->family;
 	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 	counter_inc(ST_CNT_EVENTS);
 	return 1;

@@ -98,19 +98,17 @@ struct st_tcp_event {
 
 _Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed");
 
-/* A UDP flow: one socket, one owner, one peer. A socket bound to the
- * wildcard address keeps it as its local address; a peer the application
- * did not ask for (recv() on an unconnected socket) is all zeros. The
- * socket implies its network namespace, which the flow's value carries. */
+/* A UDP flow: one socket, one owner, one peer. A peer the application did
+ * not ask for (recv() on an unconnected socket) is all zeros. Only what
+ * tells flows of one socket apart is in the key, which every datagram
+ * hashes: the socket implies its family, local address and network
+ * namespace, which the flow's value carries. */
 struct st_udp_key {
 	__u64 skaddr;
 	__u32 pid;		/* tgid that sent or received */
-	__u16 family;		/* AF_INET or AF_INET6 */
-	__u16 lport;		/* host byte order */
-	__u8 laddr[16];		/* network byte order, IPv4 in the first 4 */
-	__u8 raddr[16];
-	__u16 rport;
-	__u16 pad[3];
+	__u16 rport;		/* host byte order */
+	__u16 pad;
+	__u8 raddr[16];		/* network byte order, IPv4 in the first 4 */
 };
 
 /* Counted in the kernel for every datagram; userspace reads, reports and
@@ -126,10 +124,16 @@ struct st_udp_flow {
 	__u32 tid;		/* thread of the first datagram */
 	__u32 netns;		/* network namespace inode number */
 	char comm[TASK_COMM_LEN];
+	/* the socket's local side at the first datagram; a socket bound to
+	 * the wildcard address keeps it */
+	__u8 laddr[16];
+	__u16 lport;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u32 pad;
 };
 
 /* ST_EVENT_UDP_START carries the flow as created; ST_EVENT_UDP_CLOSE only
- * ts_ns, key.skaddr and key.family. */
+ * ts_ns and key.skaddr. */
 struct st_udp_event {
 	__u64 ts_ns;
 	__u8 type;
@@ -138,7 +142,8 @@ struct st_udp_event {
 	struct st_udp_flow flow;
 };
 
-_Static_assert(sizeof(struct st_udp_key) == 56, "st_udp_key layout changed");
+_Static_assert(sizeof(struct st_udp_key) == 32, "st_udp_key layout changed");
+_Static_assert(sizeof(struct st_udp_flow) == 104, "st_udp_flow layout changed");
 _Static_assert(sizeof(struct st_udp_event) == 152, "st_udp_event layout changed");
 
 /* What the kernel side remembers about a socket between transitions, and

@@ -148,7 +148,7 @@ static void flow_event(struct udpflows *u, const struct st_udp_key *k,
 		       const struct st_udp_flow *v, int what, int reason, uint64_t ts)
 {
 	struct event ev;
-	size_t alen = k->family == AF_INET ? 4 : 16;
+	size_t alen = v->family == AF_INET ? 4 : 16;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = EVENT_UDP_FLOW;
@@ -161,11 +161,11 @@ static void flow_event(struct udpflows *u, const struct st_udp_key *k,
 	ev.netns = v->netns;
 	ev.pid = k->pid;
 	ev.tid = v->tid;
-	ev.family = k->family == AF_INET ? AF_INET : AF_INET6;
+	ev.family = v->family == AF_INET ? AF_INET : AF_INET6;
 	ev.proto = IPPROTO_UDP;
-	memcpy(&ev.laddr, k->laddr, alen);
+	memcpy(&ev.laddr, v->laddr, alen);
 	memcpy(&ev.raddr, k->raddr, alen);
-	ev.lport = k->lport;
+	ev.lport = v->lport;
 	ev.rport = k->rport;
 	ev.owner_src = ST_OWNER_TRAFFIC;
 	memcpy(ev.comm, v->comm, TASK_COMM_LEN);
