@@ -20,7 +20,6 @@
 #define MAX_SOCKS	65536
 #define MAX_LISTENERS	8192
 #define MAX_FILTER	64
-#define MAX_UDP_SOCKS	65536
 #define MAX_THREADS	8192	/* threads inside a send or receive at once */
 /* the largest record and its ring buffer header */
 #define RECORD_SPACE	(sizeof(struct st_udp_event) + 8)
@@ -577,10 +576,11 @@ struct {
 	__type(value, struct st_udp_flow);
 } udp_flows SEC(".maps");
 
-/* Sockets that have flows, so that their release is reported. */
+/* Sockets that have flows, so that their release is reported. Resized
+ * with udp_flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_UDP_SOCKS);
+	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, __u8);
 } udp_socks SEC(".maps");

@@ -142,6 +142,9 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
+	/* a socket with flows has at least one */
+	if (!err)
+		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
 	if (!err)
 		err = probe__apply(p, l->skel->obj);
 	if (err) {

@@ -117,8 +117,10 @@ static bool fatal_no_hook(const struct probe *p)
 	return false;
 }
 
-static struct recorder *open_recorder(const struct opts *o, const struct clock_ref *ref,
-				      const struct rec_header *origin)
+/* -w: a recorder, as one more sink of the pipeline. NULL if that failed
+ * (the reason has been printed). */
+static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
+				     const struct clock_ref *ref, const struct rec_header *origin)
 {
 	char filter[1024];
 	struct recorder_opts ro = {
@@ -131,12 +133,21 @@ static struct recorder *open_recorder(const struct opts *o, const struct clock_r
 		.origin = origin,
 	};
 	struct recorder *r;
+	int err;
 
 	filter__describe(&o->filter, filter, sizeof(filter));
 	r = recorder__open(&ro);
-	if (!r)
+	if (!r) {
 		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path,
 			strerror(errno));
+		return NULL;
+	}
+	err = pipeline__add_sink(pl, sink_record__new(r));
+	if (err) {
+		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+		recorder__close(r, NULL);
+		return NULL;
+	}
 	return r;
 }
 
@@ -248,14 +259,9 @@ static int replay_main(struct opts *o)
 	if (o->write_path) {
 		const struct rec_header *h = reader__header(rp.readers[0]);
 
-		rec = open_recorder(o, &h->ref, h);
+		rec = add_recorder(&pl, o, &h->ref, h);
 		if (!rec)
 			goto out;
-		err = pipeline__add_sink(&pl, sink_record__new(rec));
-		if (err) {
-			fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
-			goto out;
-		}
 	}
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
@@ -382,14 +388,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.write_path) {
-		rec = open_recorder(&o, &ref, NULL);
+		rec = add_recorder(&pl, &o, &ref, NULL);
 		if (!rec)
 			goto cleanup;
-		err = pipeline__add_sink(&pl, sink_record__new(rec));
-		if (err) {
-			fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
-			goto cleanup;
-		}
 	}
 
 	start_ns = clock_ref__boot_now();

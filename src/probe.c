@@ -119,8 +119,9 @@ static bool tracepoint_exists(const char *cat, const char *name)
 	return false;
 }
 
-/* Loads and attaches an empty tracing program: the only reliable test, as
- * a kernel may know the BTF id and still refuse (lockdown, EPERM). */
+/* Loads (and for functions attaches) an empty tracing program: the only
+ * reliable test, as a kernel may know the BTF id and still refuse
+ * (lockdown, EPERM). */
 static int tracing_try_attach(const struct btf *btf, const char *name, int kind,
 			      enum bpf_attach_type type, char *why, size_t len)
 {
@@ -152,6 +153,13 @@ static int tracing_try_attach(const struct btf *btf, const char *name, int kind,
 		err = -errno;
 		snprintf(why, len, "program load failed: %s", strerror(-err));
 		return err;
+	}
+	/* A BTF tracepoint that loads attaches. Attaching one here would
+	 * patch its call site twice more, about 10 ms each: only functions,
+	 * which may load and still be untraceable, are attached. */
+	if (type == BPF_TRACE_RAW_TP) {
+		close(prog_fd);
+		return 0;
 	}
 	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
 	err = link_fd < 0 ? -errno : 0;
