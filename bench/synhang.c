@@ -50,25 +50,13 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include "bench.h"
 
 #define MAX_COUNT 10000
 #define MAX_SECONDS 600.0
 /* the kernel's TCP_TIMEOUT_INIT: the first SYN retransmit, then doubling */
 #define RTO_INIT_S 1.0
 #define BOUNDARY_S 0.05
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double tv_s(struct timeval tv)
-{
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 static void usage(FILE *out)
 {
@@ -182,21 +170,7 @@ int main(int argc, char **argv)
 	}
 	alarm((unsigned)seconds + 30);
 
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		alen = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		sin6->sin6_addr = in6addr_loopback;
-		alen = sizeof(*sin6);
-	}
+	alen = loopback_addr(family, port, &ss);
 
 	fds = calloc(count, sizeof(*fds));
 	t_conn = calloc(count, sizeof(*t_conn));

@@ -58,6 +58,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include "bench.h"
 
 #define MAX_SECONDS 3600.0
 #define MAX_CLIENTS 64
@@ -78,19 +79,6 @@ struct shared {
 	unsigned long long server_rx, server_tx, server_errors;
 	struct client_stats client[MAX_CLIENTS];
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double tv_s(struct timeval tv)
-{
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 static void usage(FILE *out)
 {
@@ -283,21 +271,7 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		goto bad;
 
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		alen = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		sin6->sin6_addr = in6addr_loopback;
-		alen = sizeof(*sin6);
-	}
+	alen = loopback_addr(family, port, &ss);
 
 	if (cpu >= 0) {
 		cpu_set_t set;
