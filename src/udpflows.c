@@ -37,7 +37,6 @@ struct udpflows {
 	struct flow **by_key;
 	struct flow **by_sock;
 	uint32_t mask;			/* buckets - 1 */
-	uint64_t active;
 	struct closed closed[CLOSED_MAX];
 	int n_closed;
 	struct st_udp_key *ended;	/* keys to remove after a sweep */
@@ -125,7 +124,6 @@ static struct flow *flow_add(struct udpflows *u, const struct st_udp_key *k,
 	u->by_key[hk] = f;
 	f->next_sock = u->by_sock[hs];
 	u->by_sock[hs] = f;
-	u->active++;
 	return f;
 }
 
@@ -140,7 +138,6 @@ static void flow_remove(struct udpflows *u, struct flow *f)
 	while (*pp != f)
 		pp = &(*pp)->next_sock;
 	*pp = f->next_sock;
-	u->active--;
 	free(f);
 }
 
@@ -358,11 +355,6 @@ int udpflows__tick(struct udpflows *u, uint64_t now_ns)
 int udpflows__finish(struct udpflows *u, uint64_t now_ns)
 {
 	return sweep(u, now_ns, true);
-}
-
-uint64_t udpflows__active(const struct udpflows *u)
-{
-	return u->active;
 }
 
 void udpflows__free(struct udpflows *u)

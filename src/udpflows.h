@@ -29,8 +29,6 @@ void udpflows__close(struct udpflows *u, uint64_t skaddr, uint64_t ts_ns);
 int udpflows__tick(struct udpflows *u, uint64_t now_ns);
 /* Tracing stops: every active flow gets a last update with its totals. */
 int udpflows__finish(struct udpflows *u, uint64_t now_ns);
-/* Flows being tracked now. */
-uint64_t udpflows__active(const struct udpflows *u);
 void udpflows__free(struct udpflows *u);
 
 #endif /* ST_UDPFLOWS_H */
