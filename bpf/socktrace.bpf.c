@@ -28,6 +28,9 @@
 const volatile __u16 filter_family = 0;
 const volatile bool filter_pids_on = false;
 const volatile bool filter_ports_on = false;
+/* Ports to trace, a bit each: a load and a test on every datagram's path,
+ * where a hash map took two lookups. */
+const volatile __u64 filter_port_bits[65536 / 64] = {};
 const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
 /* Wake the reader only once this much data waits (0: every record). The
  * reader polls with a short timeout, so a quiet host still sees events soon. */
@@ -71,12 +74,10 @@ struct {
 	__type(value, __u8);
 } filter_pids SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_FILTER);
-	__type(key, __u16);
-	__type(value, __u8);
-} filter_ports SEC(".maps");
+static __always_inline bool port_wanted(__u16 port)
+{
+	return filter_port_bits[port >> 6] & (1ULL << (port & 63));
+}
 
 static __always_inline void counter_add(__u32 idx, __u64 n)
 {
@@ -148,8 +149,7 @@ static __always_inline bool event_filtered(const struct st_tcp_event *e)
 	if (filter_states &&
 	    !(filter_states & ((1u << e->oldstate) | (1u << e->newstate))))
 		return true;
-	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &e->sport) &&
-	    !bpf_map_lookup_elem(&filter_ports, &e->dport))
+	if (filter_ports_on && !port_wanted(e->sport) && !port_wanted(e->dport))
 		return true;
 	/* An unknown owner passes: userspace may still name it from /proc. */
 	if (filter_pids_on && e->pid && !bpf_map_lookup_elem(&filter_pids, &e->pid))
@@ -636,8 +636,7 @@ static __always_inline bool udp_filtered(const struct st_udp_key *k, __u16 famil
 {
 	if (filter_family && family != filter_family)
 		return true;
-	if (filter_ports_on && !bpf_map_lookup_elem(&filter_ports, &lport) &&
-	    !bpf_map_lookup_elem(&filter_ports, &k->rport))
+	if (filter_ports_on && !port_wanted(lport) && !port_wanted(k->rport))
 		return true;
 	if (filter_pids_on && !bpf_map_lookup_elem(&filter_pids, &k->pid))
 		return true;

@@ -69,12 +69,6 @@ static int live__fill_filters(struct live *l, const struct filter *f)
 		if (err)
 			return err;
 	}
-	for (int i = 0; i < f->n_ports; i++) {
-		err = bpf_map__update_elem(l->skel->maps.filter_ports, &f->ports[i],
-					   sizeof(f->ports[i]), &one, sizeof(one), BPF_ANY);
-		if (err)
-			return err;
-	}
 	return 0;
 }
 
@@ -135,6 +129,8 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	l->skel->rodata->filter_family = f->family;
 	l->skel->rodata->filter_pids_on = f->n_pids > 0;
 	l->skel->rodata->filter_ports_on = f->n_ports > 0;
+	for (int i = 0; i < f->n_ports; i++)
+		l->skel->rodata->filter_port_bits[f->ports[i] >> 6] |= 1ULL << (f->ports[i] & 63);
 	l->skel->rodata->filter_states = f->states;
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
