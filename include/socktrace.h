@@ -115,7 +115,7 @@ struct st_udp_key {
  * removes flows. */
 struct st_udp_flow {
 	__u64 first_ns;		/* CLOCK_BOOTTIME of the first datagram */
-	__u64 last_ns;		/* and of the latest */
+	__u64 last_ns;		/* and of the latest, to within a kernel tick */
 	__u64 tx_bytes;
 	__u64 rx_bytes;
 	__u64 tx_packets;
@@ -129,7 +129,7 @@ struct st_udp_flow {
 	__u8 laddr[16];
 	__u16 lport;
 	__u16 family;		/* AF_INET or AF_INET6 */
-	__u32 pad;
+	__u32 last_tick;	/* jiffies (low bits) when last_ns was taken */
 };
 
 /* ST_EVENT_UDP_START carries the flow as created; ST_EVENT_UDP_CLOSE only
