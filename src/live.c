@@ -74,7 +74,7 @@ static int live__fill_filters(struct live *l, const struct filter *f)
 
 /* The skeleton cannot attach cgroup programs: they go on the root of the
  * cgroup v2 hierarchy, where they see every process's sockets. */
-static int live__attach_cgroup(struct live *l, const char *cgroup2)
+static int live__attach_cgroup(struct live *l, const char *cgroup2, const char **failed)
 {
 	struct bpf_program *prog;
 	int fd, err = 0;
@@ -89,11 +89,13 @@ static int live__attach_cgroup(struct live *l, const char *cgroup2)
 			continue;
 		if (fd < 0 || l->n_cg_links == LIVE_MAX_CGROUP_LINKS) {
 			err = fd < 0 ? -ENOENT : -E2BIG;
+			*failed = bpf_program__name(prog);
 			break;
 		}
 		link = bpf_program__attach_cgroup(prog, fd);
 		if (!link) {
 			err = -errno;
+			*failed = bpf_program__name(prog);
 			break;
 		}
 		l->cg_links[l->n_cg_links++] = link;
@@ -103,9 +105,29 @@ static int live__attach_cgroup(struct live *l, const char *cgroup2)
 	return err;
 }
 
-struct live *live__open(const struct opts *o, const struct probe *p,
-			struct pipeline *pl, const struct clock_ref *ref)
+/* The program the skeleton's attach stopped at: the first one it attaches
+ * that has no link. */
+static const char *live__unattached(const struct live *l)
 {
+	const struct bpf_object_skeleton *s = l->skel->skeleton;
+
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_program *prog = *s->progs[i].prog;
+		enum bpf_prog_type type = bpf_program__type(prog);
+
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) ||
+		    *s->progs[i].link || type == BPF_PROG_TYPE_CGROUP_SOCK ||
+		    type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+			continue;
+		return bpf_program__name(prog);
+	}
+	return NULL;
+}
+
+struct live *live__open(const struct opts *o, const struct probe *p,
+			struct pipeline *pl, const struct clock_ref *ref, int *failed)
+{
+	const char *failed_prog = NULL;
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
 	struct filter kf, *f = &kf;
 	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
@@ -160,10 +182,15 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 		goto fail;
 	}
 	err = socktrace_bpf__attach(l->skel);
-	if (!err)
-		err = live__attach_cgroup(l, p->cgroup2);
+	if (err)
+		failed_prog = live__unattached(l);
+	else
+		err = live__attach_cgroup(l, p->cgroup2, &failed_prog);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to attach BPF programs: %s\n", strerror(-err));
+		fprintf(stderr, "socktrace: failed to attach BPF program %s: %s\n",
+			failed_prog ? failed_prog : "(unknown)", strerror(-err));
+		if (failed_prog)
+			*failed = probe__concern_of(p, failed_prog);
 		goto fail;
 	}
 	if (p->selected[CONCERN_UDP] >= 0) {

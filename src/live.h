@@ -15,9 +15,10 @@
 struct live;
 
 /* Opens, configures, loads and attaches. Returns NULL with errno set; the
- * reason has been printed. */
+ * reason has been printed, and *failed is the concern whose program failed
+ * to attach (-1 if unknown, or a load failure). */
 struct live *live__open(const struct opts *o, const struct probe *p,
-			struct pipeline *pl, const struct clock_ref *ref);
+			struct pipeline *pl, const struct clock_ref *ref, int *failed);
 /* The owner of the listener on (addr, port) in ev's namespace and family,
  * as the kernel side knows it (exact address, then the wildcard). */
 int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,

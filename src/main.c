@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	unsigned int wanted;
 	struct opts o;
 	char msg[256];
-	int err, ret = 1;
+	int err, ret = 1, failed;
 
 	opts__init(&o);
 	pipeline__init(&pl, &o.filter, 0);
@@ -396,11 +396,14 @@ int main(int argc, char **argv)
 	start_ns = clock_ref__boot_now();
 	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
 	probe__free(&probe);
-	live = live__open(&o, &probe, &pl, &ref);
-	/* a variant that probed fine may still need what this kernel lacks */
-	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe)) {
+	failed = -1;
+	live = live__open(&o, &probe, &pl, &ref, &failed);
+	/* a variant that probed fine may still need what this kernel lacks,
+	 * or load and not attach */
+	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
 		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
-		live = live__open(&o, &probe, &pl, &ref);
+		failed = -1;
+		live = live__open(&o, &probe, &pl, &ref, &failed);
 	}
 	if (!live)
 		goto cleanup;

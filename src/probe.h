@@ -68,9 +68,12 @@ extern const struct concern_desc concerns[CONCERN__MAX];
 int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted);
 /* Whether tracing cannot go on without concern c. */
 bool probe__required(const struct probe *p, int c);
-/* After a failed load in automatic mode: moves one concern (the optional
- * ones first) to its next usable variant. Returns false if none is left. */
-bool probe__fall_back(struct probe *p);
+/* After a failed load or attach in automatic mode: moves concern 'failed'
+ * (-1 if unknown: then one concern, the optional ones first) to its next
+ * usable variant, or drops it if optional. Returns false if none is left. */
+bool probe__fall_back(struct probe *p, int failed);
+/* The concern whose selected variant has program prog, or -1. */
+int probe__concern_of(const struct probe *p, const char *prog);
 /* Turns on exactly the selected variants' programs before load. */
 int probe__apply(const struct probe *p, struct bpf_object *obj);
 void probe__print(const struct probe *p, FILE *out, bool json);
