@@ -22,8 +22,8 @@
 # package, e.g. linux-image-6.1.0-56-amd64), VMTEST_MEM (768M), VMTEST_SMP (2),
 # VMTEST_TIMEOUT (whole qemu run; default 300 s plus one variant timeout
 # per variant), VMTEST_VARIANT_TIMEOUT (one variant's system tests inside
-# the guest, 900 s: under TCG, the fentry variant's 77 tests took 596 s,
-# the kprobe variant's 431 s), VMTEST_ACCEL (tcg; KVM
+# the guest, 900 s: under TCG a variant's 77 tests take 290-360 s here,
+# and took up to 596 s on slower runs), VMTEST_ACCEL (tcg; KVM
 # aborts on some hosts), for debugging VMTEST_APPEND (more kernel command
 # line) and VMTEST_GUEST (another guest script, on the shared root, as PID 1).
 #
