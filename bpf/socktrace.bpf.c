@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* socktrace kernel side: TCP state transitions with the socket's owner.
+/* socktrace kernel side: TCP state transitions and UDP flows, with the
+ * process that owns each socket.
  *
  * Every concern has several hook variants (tp_btf, tracepoint, fentry,
  * kprobe); each is a thin wrapper around one handler, and userspace turns on
- * exactly one variant per concern with bpf_program__set_autoload(). */
+ * exactly one variant per concern with bpf_program__set_autoload(). The
+ * sock_{send,recv}_length programs serve two concerns (TCP owners by I/O and
+ * UDP flows): one program per tracepoint, so a datagram pays for one run. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -16,11 +19,17 @@
 #define IPPROTO_TCP	6
 #define IPPROTO_UDP	17
 #define MSG_PEEK	2
+#define SOL_SOCKET	1
+#define SO_ERROR	4
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define EEXIST		17
 
 #define MAX_SOCKS	65536
 #define MAX_LISTENERS	8192
 #define MAX_FILTER	64
 #define MAX_THREADS	8192	/* threads inside a send or receive at once */
+#define MAX_SEEDS	65536	/* sockets found at startup, resized by userspace */
 /* the largest record and its ring buffer header */
 #define RECORD_SPACE	(sizeof(struct st_udp_event) + 8)
 
@@ -38,6 +47,9 @@ const volatile __u64 wakeup_bytes = 0;
 /* Position of udp_recvmsg()'s flags: 3, or 4 before 5.19 dropped noblock
  * (commit ec095263a965). Userspace reads it from the kernel's BTF. */
 const volatile __u32 recv_flags_arg = 3;
+/* Which concerns the shared sock_{send,recv}_length programs serve. */
+const volatile bool tcp_io_on = false;
+const volatile bool udp_io_on = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -59,6 +71,17 @@ struct {
 	__type(key, struct st_listener_key);
 	__type(value, struct st_sock_info);
 } listeners SEC(".maps");
+
+/* Owners of the TCP sockets found at startup, by socket inode: userspace
+ * cannot name a socket's address. A socket's first event moves its entry to
+ * socks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAX_SEEDS);
+	__type(key, __u64);
+	__type(value, struct st_sock_info);
+} seeds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -106,15 +129,46 @@ static __always_inline long ringbuf_wakeup_flags(void)
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
+/* The name of the current process: its thread group leader's, not the name
+ * of the thread that makes the call (dig does its I/O in a thread named
+ * isc-net-0000; ps, ss and /proc/PID/comm name the process). */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN])
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 
+	__builtin_memset(comm, 0, TASK_COMM_LEN);
+	if (!leader || bpf_core_read_str(comm, TASK_COMM_LEN, &leader->comm) < 0)
+		bpf_get_current_comm(comm, TASK_COMM_LEN);
+}
+
+static __always_inline void owner_take(struct st_sock_info *si, __u64 id, __u8 src)
+{
 	si->pid = id >> 32;
 	si->tid = (__u32)id;
 	si->owner_src = src;
+	current_comm(si->comm);
+}
+
+static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
+{
+	owner_take(si, bpf_get_current_pid_tgid(), src);
 	si->role = role;
-	bpf_get_current_comm(si->comm, sizeof(si->comm));
+}
+
+/* A socket of the startup scan: its owner from /proc, moved to socks. */
+static __always_inline bool seed_take(struct st_sock_info *si, __u64 ino)
+{
+	struct st_sock_info *s;
+
+	if (!ino)
+		return false;
+	s = bpf_map_lookup_elem(&seeds, &ino);
+	if (!s)
+		return false;
+	*si = *s;
+	bpf_map_delete_elem(&seeds, &ino);
+	return true;
 }
 
 static __always_inline __u32 sock_netns(struct sock *sk)
@@ -200,7 +254,6 @@ static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
 		counter_inc(ST_CNT_FILTERED);
 		return;
 	}
-	r->ino = sock_ino(sk);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -232,6 +285,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	tmp.oldstate = oldstate;
 	tmp.newstate = newstate;
 	tmp.netns = sock_netns(sk);
+	tmp.ino = sock_ino(sk);
 	event_fill_tuple(&tmp, sk);
 
 	si = bpf_map_lookup_elem(&socks, &key);
@@ -248,6 +302,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		if (si->ts)
 			tmp.old_ns = tmp.ts_ns - si->ts;
 		si->ts = tmp.ts_ns;
+		tmp.prev_state = si->state;
+	} else if (seed_take(&fresh, tmp.ino)) {
+		/* it existed at startup: its owner as /proc named it */
 	} else if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE) {
 		/* a listener we did not see start (userspace seeded it) */
 		struct st_sock_info *li = listener_lookup(&lk, &tmp);
@@ -277,6 +334,13 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		si = &fresh;
 		is_new = true;
 	}
+	/* A transition from a state other than the last one seen: the kernel
+	 * did not run this program for the ones between (a tracepoint being
+	 * attached or detached by another tracer, recursion protection).
+	 * Counted here, before any filter. */
+	if (tmp.prev_state && tmp.prev_state != oldstate)
+		counter_inc(ST_CNT_GAPS);
+	si->state = newstate;
 
 	/* On the way to CLOSE the port is released (inet_put_port) before the
 	 * state changes: show the one the connection had. */
@@ -284,11 +348,19 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		si->lport = tmp.sport;
 	else
 		tmp.sport = si->lport;
-	if (oldstate == ST_TCP_SYN_SENT && newstate == ST_TCP_CLOSE)
+	if (oldstate == ST_TCP_SYN_SENT && newstate == ST_TCP_CLOSE) {
 		/* every failure path sets sk_err before tcp_done(): tcp_reset()
 		 * ECONNREFUSED, tcp_write_err() ETIMEDOUT or the soft ICMP
-		 * error, tcp_v4_err() the ICMP error; 0 means close() */
+		 * error, tcp_v4_err() the ICMP error. An ICMP error that came
+		 * while connect() held the socket is only in sk_err_soft, or
+		 * was taken from there by getsockopt(SO_ERROR) before the
+		 * application's close(); 0 means close() without an error. */
 		tmp.err = BPF_CORE_READ(sk, sk_err);
+		if (!tmp.err)
+			tmp.err = BPF_CORE_READ(sk, sk_err_soft);
+		if (!tmp.err)
+			tmp.err = si->soft_err;
+	}
 	tmp.syn_retrans = si->syn_retrans;
 	tmp.pid = si->pid;
 	tmp.tid = si->tid;
@@ -323,11 +395,25 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		birth.old_ns = ST_OLD_NS_UNKNOWN;
 		birth.oldstate = ST_TCP_LISTEN;
 		birth.newstate = ST_TCP_SYN_RECV;
+		birth.prev_state = 0;
 		birth.err = 0;
 		emit_record(sk, &birth);
 	}
 	emit_record(sk, &tmp);
 	return 0;
+}
+
+/* The retransmit timer counts this retransmit in icsk_retransmits before
+ * the hook runs since the patch that added tcp_sock.total_rto (Linux 6.7,
+ * tcp_update_rto_stats()), after it before. */
+static __always_inline __u8 syn_retrans_before(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = (struct inet_connection_sock *)sk;
+	__u8 n = BPF_CORE_READ(icsk, icsk_retransmits);
+
+	if (bpf_core_field_exists(struct tcp_sock, total_rto) && n)
+		n--;
+	return n;
 }
 
 /* A SYN retransmitted while connecting: counted per socket, and reported
@@ -342,12 +428,15 @@ static __always_inline int handle_retrans(struct sock *sk, int state)
 		return 0;
 	si = bpf_map_lookup_elem(&socks, &key);
 	if (!si) {
-		/* connecting since before we attached: start from the kernel's
-		 * own count, which the retransmit timer bumps after this hook */
-		struct st_sock_info fresh = { .role = ST_ROLE_CLIENT };
-		struct inet_connection_sock *icsk = (struct inet_connection_sock *)sk;
+		/* connecting since before we attached: the owner /proc named,
+		 * and the kernel's own count of the SYNs sent again */
+		struct st_sock_info fresh = {};
 
-		fresh.syn_retrans = BPF_CORE_READ(icsk, icsk_retransmits);
+		seed_take(&fresh, sock_ino(sk));
+		fresh.role = ST_ROLE_CLIENT;
+		fresh.state = ST_TCP_SYN_SENT;
+		fresh.ts = 0;
+		fresh.syn_retrans = syn_retrans_before(sk);
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 		si = bpf_map_lookup_elem(&socks, &key);
 		if (!si)
@@ -366,6 +455,7 @@ static __always_inline int handle_retrans(struct sock *sk, int state)
 	e->skaddr = key;
 	e->old_ns = ST_OLD_NS_UNKNOWN;
 	e->netns = sock_netns(sk);
+	e->ino = sock_ino(sk);
 	event_fill_tuple(e, sk);
 	e->oldstate = state;
 	e->newstate = state;
@@ -476,9 +566,20 @@ int BPF_KRETPROBE(listen_kretprobe, int ret)
 
 /* ---- SYN retransmits ---- */
 
+/* Since Linux 6.16 the tracepoint also fires for a retransmit that failed
+ * (its new err argument and field): no SYN left then. The tp_btf argument
+ * and the field came in the same patch. */
+static __always_inline bool retrans_has_err(void)
+{
+	return bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(retrans_btf, struct sock *sk)
 {
+	/* a dead branch on kernels without the argument: never verified */
+	if (retrans_has_err() && (int)ctx[2])
+		return 0;
 	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
 }
 
@@ -493,6 +594,9 @@ struct tcp_retransmit_skb_ctx {
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
 {
+	if (retrans_has_err() &&
+	    BPF_CORE_READ((struct trace_event_raw_tcp_retransmit_skb *)ctx, err))
+		return 0;
 	return handle_retrans((struct sock *)ctx->skaddr, ctx->state);
 }
 
@@ -527,8 +631,9 @@ int BPF_KRETPROBE(accept_kretprobe, struct sock *sk)
 	return handle_accept(sk);
 }
 
-/* The syscall returned an fd: follow it through the fd table to the sock. */
-static __always_inline int accept_fd(long fd)
+/* The sock behind the current process's fd, following the fd table; NULL
+ * if the fd is not a socket's. */
+static __always_inline struct sock *sock_of_fd(long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt;
@@ -536,29 +641,62 @@ static __always_inline int accept_fd(long fd)
 	struct socket *sock;
 
 	if (fd < 0)
-		return 0;
+		return NULL;
 	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
+		return NULL;
+	/* the private_data of a file that is not a socket is something else */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	if (!sock)
-		return 0;
-	return handle_accept(BPF_CORE_READ(sock, sk));
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return accept_fd(ctx->ret);
+	return handle_accept(sock_of_fd(ctx->ret));
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return accept_fd(ctx->ret);
+	return handle_accept(sock_of_fd(ctx->ret));
+}
+
+/* ---- the error of a failed connect() ---- */
+
+/* getsockopt(SO_ERROR) returns sk_err_soft and clears it: an ICMP error
+ * that arrived while connect() held the socket (tcp_v4_err() and
+ * tcp_v6_err() cannot close it then) is gone before the application's
+ * close() moves the socket to CLOSE. Keep it for that transition. */
+SEC("tracepoint/syscalls/sys_enter_getsockopt")
+int so_error_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	struct st_sock_info *si;
+	struct sock *sk;
+	__u64 key;
+	int soft;
+
+	if (ctx->args[1] != SOL_SOCKET || ctx->args[2] != SO_ERROR)
+		return 0;
+	sk = sock_of_fd((int)ctx->args[0]);
+	if (!sk || sock_protocol(sk) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != ST_TCP_SYN_SENT)
+		return 0;
+	soft = BPF_CORE_READ(sk, sk_err_soft);
+	if (!soft || BPF_CORE_READ(sk, sk_err))
+		return 0;
+	key = (__u64)sk;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (si)
+		si->soft_err = soft;
+	return 0;
 }
 
 /* ---- UDP flows ----
@@ -723,7 +861,7 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 		fresh.ino = sock_ino(sk);
 		fresh.netns = sock_netns(sk);
 		fresh.tid = (__u32)id;
-		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+		current_comm(fresh.comm);
 		fresh.family = family;
 		fresh.lport = lport;
 		if (family == AF_INET)
@@ -737,7 +875,7 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 			return;
 		}
 		/* another CPU created it first (EEXIST), or the table is full */
-		f = err == -17 ? bpf_map_lookup_elem(&udp_flows, &key) : NULL;
+		f = err == -EEXIST ? bpf_map_lookup_elem(&udp_flows, &key) : NULL;
 		if (!f) {
 			counter_inc(ST_CNT_UDP_UNCOUNTED);
 			counter_add(ST_CNT_UDP_UNCOUNTED_BYTES, ret);
@@ -757,16 +895,62 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 	}
 }
 
-/* sock_sendmsg()/sock_recvmsg() returned: the peer of an unconnected socket
- * was left behind by the cgroup hook that ran inside udp_sendmsg() or
- * udp_recvmsg() on this thread. */
-static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags, bool tx)
+/* ---- TCP owners by I/O ----
+ *
+ * A process that sends or receives on a TCP socket uses it: it owns it from
+ * now on. A server that accepts and forks (sshd, PostgreSQL, inetd) hands
+ * the connection to the child that serves it and closes its own copy; the
+ * child's first read makes it the owner. Send and receive run in the
+ * caller's context, never in softirq. One lookup per call; an update only
+ * when the owner changes. */
+static __always_inline void handle_tcp_io(struct sock *sk, bool direct)
+{
+	struct st_sock_info *si, fresh = {};
+	__u64 key = (__u64)sk, id = bpf_get_current_pid_tgid();
+
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (si) {
+		if (si->pid != id >> 32)
+			owner_take(si, id, ST_OWNER_IO);
+		return;
+	}
+	/* a recv() on a listener says nothing about its connections */
+	if (SK_LOAD(direct, sk, __sk_common.skc_state) == ST_TCP_LISTEN)
+		return;
+	/* not seen since we attached: it existed at startup, or its entry
+	 * made room for others */
+	if (!seed_take(&fresh, sock_ino(sk)) || fresh.pid != id >> 32)
+		owner_take(&fresh, id, ST_OWNER_IO);
+	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+}
+
+/* sock_sendmsg()/sock_recvmsg() returned, on any socket. For UDP, the peer
+ * of an unconnected socket was left behind by the cgroup hook that ran
+ * inside udp_sendmsg() or udp_recvmsg() on this thread. */
+static __always_inline int sock_io_done(struct sock *sk, int ret, int flags, bool tx)
 {
 	struct udp_peer peer = {}, *p;
+	__u16 family;
 	__u64 id;
 
-	if (!sock_is_udp(sk, true))
+	if (!sk)
 		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85) */
+	switch (BPF_CORE_READ_BITFIELD(sk, sk_protocol)) {
+	case IPPROTO_TCP:
+		if (tcp_io_on)
+			handle_tcp_io(sk, true);
+		return 0;
+	case IPPROTO_UDP:
+		if (udp_io_on)
+			break;
+		return 0;
+	default:
+		return 0;
+	}
 	id = bpf_get_current_pid_tgid();
 	/* a socket without storage (most connected ones) has no peer waiting:
 	 * one load instead of a helper call */
@@ -783,15 +967,60 @@ static __always_inline int udp_syscall_done(struct sock *sk, int ret, int flags,
 }
 
 SEC("tp_btf/sock_send_length")
-int BPF_PROG(udp_send_btf, struct sock *sk, int ret, int flags)
+int BPF_PROG(io_send_btf, struct sock *sk, int ret, int flags)
 {
-	return udp_syscall_done(sk, ret, flags, true);
+	return sock_io_done(sk, ret, flags, true);
 }
 
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(udp_recv_btf, struct sock *sk, int ret, int flags)
+int BPF_PROG(io_recv_btf, struct sock *sk, int ret, int flags)
 {
-	return udp_syscall_done(sk, ret, flags, false);
+	return sock_io_done(sk, ret, flags, false);
+}
+
+/* The other variants of TCP owners by I/O; each runs for TCP only. */
+SEC("tracepoint/sock/sock_send_length")
+int tcp_send_tp(struct trace_event_raw_sock_msg_length *ctx)
+{
+	if (ctx->protocol == IPPROTO_TCP && ctx->sk)
+		handle_tcp_io(ctx->sk, false);
+	return 0;
+}
+
+SEC("tracepoint/sock/sock_recv_length")
+int tcp_recv_tp(struct trace_event_raw_sock_msg_length *ctx)
+{
+	if (ctx->protocol == IPPROTO_TCP && ctx->sk)
+		handle_tcp_io(ctx->sk, false);
+	return 0;
+}
+
+SEC("fentry/tcp_sendmsg")
+int BPF_PROG(tcp_send_fentry, struct sock *sk)
+{
+	handle_tcp_io(sk, true);
+	return 0;
+}
+
+SEC("fentry/tcp_recvmsg")
+int BPF_PROG(tcp_recv_fentry, struct sock *sk)
+{
+	handle_tcp_io(sk, true);
+	return 0;
+}
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(tcp_send_kprobe, struct sock *sk)
+{
+	handle_tcp_io(sk, false);
+	return 0;
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk)
+{
+	handle_tcp_io(sk, false);
+	return 0;
 }
 
 static __always_inline void udp_peer_stash(struct bpf_sock_addr *ctx, bool v6)

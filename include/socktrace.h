@@ -24,6 +24,7 @@ enum st_owner_src {
 	ST_OWNER_ACCEPT,	/* accept() returned it to this process */
 	ST_OWNER_SNAPSHOT,	/* userspace: found in /proc at startup */
 	ST_OWNER_TRAFFIC,	/* UDP: the process that sent or received */
+	ST_OWNER_IO,		/* TCP: sent or received on it after its recorded owner */
 	ST_OWNER__MAX,
 };
 
@@ -43,6 +44,7 @@ enum st_counter {
 	ST_CNT_NO_OWNER_SLOT,	/* socket map update failed */
 	ST_CNT_UDP_UNCOUNTED,	/* datagrams not counted: the flow table was full */
 	ST_CNT_UDP_UNCOUNTED_BYTES,	/* and their bytes */
+	ST_CNT_GAPS,		/* transitions whose old state is not the last one seen */
 	ST_CNT__MAX,
 };
 
@@ -79,7 +81,7 @@ struct st_tcp_event {
 	__u8 role;		/* enum st_role */
 	__u8 err;		/* sk_err at SYN_SENT -> CLOSE (ECONNREFUSED...) */
 	__u8 syn_retrans;	/* SYNs retransmitted so far (saturates at 255) */
-	__u8 pad0;
+	__u8 prev_state;	/* the socket's state as last seen, 0 if unknown */
 	__u64 skaddr;		/* socket identity while it lives */
 	__u64 old_ns;		/* time spent in the old state, or UNKNOWN */
 	__u64 ino;		/* socket inode (0 once orphaned) */
@@ -157,8 +159,9 @@ struct st_sock_info {
 	__u16 lport;		/* last known local port */
 	__u8 syn_retrans;
 	__u8 birth_pending;	/* a child born before its tuple was set */
-	__u8 pad[2];
-	char comm[TASK_COMM_LEN];
+	__u8 state;		/* the state of its latest transition, 0 unknown */
+	__u8 soft_err;		/* the ICMP error getsockopt(SO_ERROR) took away */
+	char comm[TASK_COMM_LEN];	/* the process's name, not the thread's */
 };
 
 /* A listener is found by its exact local address, then by the wildcard of

@@ -31,6 +31,7 @@ static const char *const owner_names[ST_OWNER__MAX] = {
 	[ST_OWNER_ACCEPT] = "accept",
 	[ST_OWNER_SNAPSHOT] = "proc",
 	[ST_OWNER_TRAFFIC] = "traffic",
+	[ST_OWNER_IO] = "io",
 };
 
 static const char *const role_names[ST_ROLE__MAX] = {
@@ -115,6 +116,7 @@ int event__decode(struct event *ev, const void *data, size_t size,
 	ev->new_state = e->newstate;
 	ev->owner_src = e->owner_src < ST_OWNER__MAX ? e->owner_src : ST_OWNER_UNKNOWN;
 	ev->role = e->role < ST_ROLE__MAX ? e->role : ST_ROLE_UNKNOWN;
+	ev->prev_state = e->prev_state < ST_TCP_MAX_STATES ? e->prev_state : 0;
 	if (ev->pid)
 		memcpy(ev->comm, e->comm, TASK_COMM_LEN);
 	ev->comm[TASK_COMM_LEN] = '\0';

@@ -86,6 +86,8 @@ struct event {
 	uint8_t new_state;	/* for a snapshot: the current state */
 	uint8_t owner_src;	/* enum st_owner_src */
 	uint8_t role;		/* enum st_role */
+	uint8_t prev_state;	/* the state the kernel side last saw the socket in
+				 * before this transition, 0 if unknown */
 	char comm[TASK_COMM_LEN + 1];
 	/* connection attempts (EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT;
 	 * err also on a SYN_SENT -> CLOSE transition) */
@@ -120,6 +122,13 @@ uint64_t clock_ref__boot_now(void);
  * record. */
 int event__decode(struct event *ev, const void *data, size_t size,
 		  const struct clock_ref *ref);
+
+/* A transition from a state other than the one the socket was last seen
+ * in: the kernel did not report the transitions between. */
+static inline bool event__gap(const struct event *ev)
+{
+	return ev->kind == EVENT_TCP_STATE && ev->prev_state && ev->prev_state != ev->old_state;
+}
 
 const char *tcp_state__name(int state);
 /* Returns the state number, or -EINVAL. Accepts "SYN_SENT", "syn-sent",

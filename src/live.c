@@ -24,6 +24,7 @@ struct live {
 	const struct owners *owners;
 	struct attempts *attempts;
 	uint64_t bad_records;
+	uint64_t seeds_full;	/* startup sockets the seeds map had no room for */
 };
 
 static int live__handle(void *ctx, void *data, size_t size)
@@ -157,6 +158,8 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
+	l->skel->rodata->tcp_io_on = p->selected[CONCERN_TCP_IO] >= 0;
+	l->skel->rodata->udp_io_on = p->selected[CONCERN_UDP] >= 0;
 	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
@@ -240,6 +243,52 @@ int live__seed_listener(struct live *l, const struct event *ev)
 	/* a listener the kernel side saw start itself knows better */
 	return bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key),
 				    &val, sizeof(val), BPF_NOEXIST);
+}
+
+int live__seed(struct live *l, const struct event *ev)
+{
+	struct st_sock_info val = {
+		.pid = ev->pid,
+		.tid = ev->tid,
+		.owner_src = ST_OWNER_SNAPSHOT,
+		.role = ev->role,
+		.lport = ev->lport,
+	};
+	__u64 ino = ev->ino;
+	int err;
+
+	if (ev->kind != EVENT_TCP_SOCKET || !ev->pid || !ino)
+		return 0;
+	memcpy(val.comm, ev->comm, sizeof(val.comm));
+	err = bpf_map__update_elem(l->skel->maps.seeds, &ino, sizeof(ino), &val, sizeof(val),
+				   BPF_NOEXIST);
+	if (err == -EEXIST)
+		return 0;
+	if (err == -E2BIG || err == -ENOMEM)
+		l->seeds_full++;
+	return err == -E2BIG || err == -ENOMEM ? 0 : err;
+}
+
+uint64_t live__seeds_full(const struct live *l)
+{
+	return l->seeds_full;
+}
+
+uint64_t live__prog_misses(const struct live *l)
+{
+	struct bpf_program *prog;
+	uint64_t n = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		n += info.recursion_misses;
+	}
+	return n;
 }
 
 int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,

@@ -28,6 +28,15 @@ void live__set_owners(struct live *l, const struct owners *owners);
 /* Tells the kernel side who owns a listener found at startup, so that the
  * connections it accepts get an owner. */
 int live__seed_listener(struct live *l, const struct event *ev);
+/* Tells the kernel side who owns a TCP socket found at startup (by its
+ * inode), so that its later events name the owner even after the owner
+ * closed its file. */
+int live__seed(struct live *l, const struct event *ev);
+/* Startup sockets that could not be seeded: the map was full. */
+uint64_t live__seeds_full(const struct live *l);
+/* Runs of socktrace's programs that the kernel skipped (recursion
+ * protection: another BPF program was running on that CPU). */
+uint64_t live__prog_misses(const struct live *l);
 /* Transitions and SYN retransmits also feed the connection attempts. */
 void live__set_attempts(struct live *l, struct attempts *a);
 /* Waits up to timeout_ms, feeds what arrived; returns records or -errno. */

@@ -71,8 +71,9 @@ static int check_privileges(void)
 
 struct snapshot_ctx {
 	struct live *live;
-	struct pipeline *pl;
+	struct pipeline *pl;		/* NULL: seed the kernel side, show nothing */
 	struct attempts *attempts;
+	int seed_err;
 };
 
 static int snapshot_push(const struct event *ev, void *ctx)
@@ -80,7 +81,14 @@ static int snapshot_push(const struct event *ev, void *ctx)
 	struct snapshot_ctx *sc = ctx;
 	int err;
 
+	/* the owners /proc names go to the kernel side, shown or not: a
+	 * socket's later events name them after they closed their files */
 	live__seed_listener(sc->live, ev);
+	err = live__seed(sc->live, ev);
+	if (err && !sc->seed_err)
+		sc->seed_err = err;
+	if (!sc->pl)
+		return 0;
 	err = pipeline__push(sc->pl, ev);
 	/* sockets already in SYN_SENT are attempts in progress */
 	return err ? err : attempts__feed(sc->attempts, ev);
@@ -163,6 +171,8 @@ static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
 	rs->udp_flows = st->udp_flows;
 	rs->udp_uncounted = st->udp_uncounted;
 	rs->udp_uncounted_bytes = st->udp_uncounted_bytes;
+	rs->gaps = st->gaps;
+	rs->missed = st->missed;
 }
 
 /* The concerns the filter leaves something to trace for. */
@@ -185,11 +195,14 @@ static unsigned int protos_of(unsigned int wanted)
 	       (wanted & CONCERNS_UDP ? FILTER_PROTO_UDP : 0);
 }
 
-static void counters_to_stats(struct stats *st, const uint64_t counters[ST_CNT__MAX])
+static void counters_to_stats(struct stats *st, struct live *live,
+			      const uint64_t counters[ST_CNT__MAX])
 {
 	st->lost = counters[ST_CNT_LOST];
 	st->udp_uncounted = counters[ST_CNT_UDP_UNCOUNTED];
 	st->udp_uncounted_bytes = counters[ST_CNT_UDP_UNCOUNTED_BYTES];
+	st->gaps = counters[ST_CNT_GAPS];
+	st->missed = live__prog_misses(live);
 }
 
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
@@ -226,6 +239,12 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
+	if (pl->stats.gaps)
+		fprintf(stderr, "socktrace: warning: the kernel did not report %llu transitions: a socket's next transition started from another state (gap); another tracer attaching to the same tracepoints can cause it\n",
+			(unsigned long long)pl->stats.gaps);
+	if (pl->stats.missed)
+		fprintf(stderr, "socktrace: warning: the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing\n",
+			(unsigned long long)pl->stats.missed);
 	if (pl->stats.udp_uncounted)
 		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps\n",
 			(unsigned long long)pl->stats.udp_uncounted,
@@ -272,6 +291,8 @@ static int replay_main(struct opts *o)
 	pl.stats.udp_flows = rp.udp_flows;
 	pl.stats.udp_uncounted = rp.udp_uncounted;
 	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
+	pl.stats.gaps = rp.gaps;
+	pl.stats.missed = rp.missed;
 	ret = finish(&pl, o, svc, rec, NULL);
 	rec = NULL;
 	if (err)
@@ -417,20 +438,28 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
 
 	/* Attached first, then listed: a socket that changes state meanwhile
-	 * shows up twice rather than not at all. */
-	if (o.snapshot) {
-		owners = owners__scan("/proc");
-		if (!owners) {
-			fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		struct snapshot_ctx sc = { .live = live, .pl = &pl, .attempts = attempts };
+	 * shows up twice rather than not at all. Listed even when not shown,
+	 * so that the kernel side knows the owners of existing sockets. */
+	owners = owners__scan("/proc");
+	if (!owners) {
+		fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	live__set_owners(live, owners);
+	{
+		struct snapshot_ctx sc = { .live = live, .pl = o.snapshot ? &pl : NULL,
+					   .attempts = attempts };
 
-		live__set_owners(live, owners);
 		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc);
 		if (err && !pl.err)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
+		if (sc.seed_err)
+			fprintf(stderr, "socktrace: warning: failed to pass the owners of existing sockets to the kernel: %s\n",
+				strerror(-sc.seed_err));
+		if (live__seeds_full(live))
+			fprintf(stderr, "socktrace: warning: %llu existing sockets were too many to pass their owners to the kernel: their events after their owner closes them show no owner\n",
+				(unsigned long long)live__seeds_full(live));
 	}
 	diagnoser__init(&diag, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
@@ -476,7 +505,7 @@ int main(int argc, char **argv)
 
 			stats_ns = clock_ref__boot_now();
 			live__counters(live, counters);
-			counters_to_stats(&st, counters);
+			counters_to_stats(&st, live, counters);
 			st.filtered += counters[ST_CNT_FILTERED];
 			st.elapsed_ns = stats_ns - start_ns;
 			rec_stats_of(&rs, &st);
@@ -495,7 +524,7 @@ int main(int argc, char **argv)
 	if (!pl.done && live__udpflows(live))
 		udpflows__finish(live__udpflows(live), clock_ref__boot_now());
 	live__counters(live, counters);
-	counters_to_stats(&pl.stats, counters);
+	counters_to_stats(&pl.stats, live, counters);
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
 	ret = finish(&pl, &o, svc, rec, o.connects ? attempts : NULL);

@@ -52,6 +52,34 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
 		},
 	},
+	[CONCERN_TCP_IO] = {
+		.name = "tcp_io",
+		.without = "a connection keeps the owner that accepted it when another process serves it",
+		.required = false,
+		.n_variants = 4,
+		/* fentry and kprobes run for TCP only; the tracepoints for every
+		 * socket (tp_btf shares its programs with UDP flows) */
+		.variants = {
+			{ HOOK_FENTRY, "fentry/tcp_{send,recv}msg",
+			  { "tcp_send_fentry", "tcp_recv_fentry" } },
+			{ HOOK_TP_BTF, "tp_btf/sock_{send,recv}_length",
+			  { "io_send_btf", "io_recv_btf" } },
+			{ HOOK_TRACEPOINT, "tracepoint/sock/sock_{send,recv}_length",
+			  { "tcp_send_tp", "tcp_recv_tp" } },
+			{ HOOK_KPROBE, "kprobe/tcp_{send,recv}msg",
+			  { "tcp_send_kprobe", "tcp_recv_kprobe" } },
+		},
+	},
+	[CONCERN_SO_ERROR] = {
+		.name = "so_error",
+		.without = "an attempt whose ICMP error the application read with getsockopt(SO_ERROR) shows as aborted",
+		.required = false,
+		.n_variants = 1,
+		.variants = {
+			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_enter_getsockopt",
+			  { "so_error_tp" } },
+		},
+	},
 	[CONCERN_UDP] = {
 		.name = "udp",
 		.without = "UDP flows are not traced",
@@ -68,7 +96,7 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			    "udp6_send_kretprobe", "udp_recv_kprobe", "udp_recv_kretprobe",
 			    "udp6_recv_kprobe", "udp6_recv_kretprobe" } },
 			{ HOOK_TP_BTF, "tp_btf/sock_{send,recv}_length+cgroup/{send,recv}msg{4,6}",
-			  { "udp_send_btf", "udp_recv_btf", "udp_sendmsg4", "udp_sendmsg6",
+			  { "io_send_btf", "io_recv_btf", "udp_sendmsg4", "udp_sendmsg6",
 			    "udp_recvmsg4", "udp_recvmsg6" } },
 		},
 	},
@@ -246,6 +274,8 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 	static const char *const state_tp[] = { "inet_sock_set_state", NULL };
 	static const char *const accept_tp[] = { "sys_exit_accept4", "sys_exit_accept", NULL };
 	static const char *const retrans_tp[] = { "tcp_retransmit_skb", NULL };
+	static const char *const io_tp[] = { "sock_send_length", "sock_recv_length", NULL };
+	static const char *const so_error_tp[] = { "sys_enter_getsockopt", NULL };
 
 	switch (c * 16 + concerns[c].variants[v].kind) {
 	case CONCERN_TCP_STATE * 16 + HOOK_TP_BTF:
@@ -279,6 +309,24 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 		return kprobe_check(p->btf, "inet_csk_accept", why, len);
 	case CONCERN_ACCEPT * 16 + HOOK_TRACEPOINT:
 		return tracepoint_check(p->tracefs_ok, "syscalls", accept_tp, why, len);
+	case CONCERN_TCP_IO * 16 + HOOK_FENTRY:
+		return tracing_try_load(p->btf, "tcp_sendmsg", BTF_KIND_FUNC,
+					BPF_TRACE_FENTRY, why, len) ?:
+		       tracing_try_load(p->btf, "tcp_recvmsg", BTF_KIND_FUNC,
+					BPF_TRACE_FENTRY, why, len);
+	case CONCERN_TCP_IO * 16 + HOOK_TP_BTF:
+		/* sock_send_length and sock_recv_length came in 6.3 */
+		return tracing_try_load(p->btf, "btf_trace_sock_send_length",
+					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
+		       tracing_try_load(p->btf, "btf_trace_sock_recv_length",
+					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+	case CONCERN_TCP_IO * 16 + HOOK_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, "sock", io_tp, why, len);
+	case CONCERN_TCP_IO * 16 + HOOK_KPROBE:
+		return kprobe_check(p->btf, "tcp_sendmsg", why, len) ?:
+		       kprobe_check(p->btf, "tcp_recvmsg", why, len);
+	case CONCERN_SO_ERROR * 16 + HOOK_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, "syscalls", so_error_tp, why, len);
 	case CONCERN_UDP * 16 + HOOK_FENTRY:
 		for (int i = 0; i < 4 && !err; i++)
 			err = tracing_try_load(p->btf, udp_funcs[i], BTF_KIND_FUNC,
@@ -424,17 +472,23 @@ int probe__concern_of(const struct probe *p, const char *prog)
 
 int probe__apply(const struct probe *p, struct bpf_object *obj)
 {
-	for (int c = 0; c < CONCERN__MAX; c++) {
-		for (int v = 0; v < concerns[c].n_variants; v++) {
-			const struct hook_variant *hv = &concerns[c].variants[v];
+	/* off first, then on: a program two concerns share stays on when one
+	 * of them selected it */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int c = 0; c < CONCERN__MAX; c++) {
+			for (int v = 0; v < concerns[c].n_variants; v++) {
+				const struct hook_variant *hv = &concerns[c].variants[v];
 
-			for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i]; i++) {
-				struct bpf_program *prog;
+				if (pass && p->selected[c] != v)
+					continue;
+				for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i]; i++) {
+					struct bpf_program *prog;
 
-				prog = bpf_object__find_program_by_name(obj, hv->progs[i]);
-				if (!prog)
-					return -ENOENT;
-				bpf_program__set_autoload(prog, p->selected[c] == v);
+					prog = bpf_object__find_program_by_name(obj, hv->progs[i]);
+					if (!prog)
+						return -ENOENT;
+					bpf_program__set_autoload(prog, pass);
+				}
 			}
 		}
 	}

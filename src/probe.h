@@ -14,6 +14,8 @@ enum concern {
 	CONCERN_TCP_STATE = 0,	/* TCP state transitions (required) */
 	CONCERN_RETRANS,	/* SYN retransmits (optional) */
 	CONCERN_ACCEPT,		/* owner of accepted sockets (optional) */
+	CONCERN_TCP_IO,		/* the process that sends or receives owns it (optional) */
+	CONCERN_SO_ERROR,	/* ICMP errors that getsockopt(SO_ERROR) takes (optional) */
 	CONCERN_UDP,		/* UDP datagrams sent and received */
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN__MAX,
@@ -21,7 +23,8 @@ enum concern {
 
 #define CONCERN_BIT(c) (1u << (c))
 #define CONCERNS_TCP (CONCERN_BIT(CONCERN_TCP_STATE) | CONCERN_BIT(CONCERN_RETRANS) | \
-		      CONCERN_BIT(CONCERN_ACCEPT))
+		      CONCERN_BIT(CONCERN_ACCEPT) | CONCERN_BIT(CONCERN_TCP_IO) | \
+		      CONCERN_BIT(CONCERN_SO_ERROR))
 #define CONCERNS_UDP (CONCERN_BIT(CONCERN_UDP) | CONCERN_BIT(CONCERN_UDP_CLOSE))
 
 #define PROBE_MAX_VARIANTS 4
@@ -74,7 +77,8 @@ bool probe__required(const struct probe *p, int c);
 bool probe__fall_back(struct probe *p, int failed);
 /* The concern whose selected variant has program prog, or -1. */
 int probe__concern_of(const struct probe *p, const char *prog);
-/* Turns on exactly the selected variants' programs before load. */
+/* Turns on exactly the selected variants' programs before load; a program
+ * that serves two concerns is on when either selected it. */
 int probe__apply(const struct probe *p, struct bpf_object *obj);
 void probe__print(const struct probe *p, FILE *out, bool json);
 void probe__free(struct probe *p);

@@ -92,6 +92,18 @@ const char *rec__type_name(int type)
 	return "unknown";
 }
 
+/* The 1.2 fields, after the body of the record's type. Returns the body's
+ * whole length. */
+static size_t encode_tail(uint8_t *t, const struct event *ev)
+{
+	size_t body = ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN;
+
+	t[0] = ev->prev_state;
+	t[1] = 0;
+	rec__put16(t + 2, 0);
+	return body + REC_TAIL_LEN;
+}
+
 size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 {
 	uint8_t *b = buf + 4;
@@ -103,7 +115,8 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	if (i == N_REC_TYPES)
 		return 0;
 	rec__put16(buf, rec_types[i].rec);
-	rec__put16(buf + 2, ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN);
+	rec__put16(buf + 2, (ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN) +
+			    REC_TAIL_LEN);
 	rec__put64(b + 0, ev->boot_ns);
 	rec__put64(b + 8, ev->sock);
 	rec__put64(b + 16, ev->ino);
@@ -134,7 +147,7 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	memset(b + 132, 0, TASK_COMM_LEN);
 	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
 	if (ev->kind != EVENT_UDP_FLOW)
-		return 4 + REC_EVENT_LEN;
+		return 4 + encode_tail(b + REC_EVENT_LEN, ev);
 	b[148] = ev->flow_event;
 	b[149] = ev->end_reason;
 	rec__put16(b + 150, 0);
@@ -146,7 +159,7 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	rec__put64(b + 188, ev->rx_bytes);
 	rec__put64(b + 196, ev->tx_packets);
 	rec__put64(b + 204, ev->rx_packets);
-	return 4 + REC_UDP_FLOW_LEN;
+	return 4 + encode_tail(b + REC_UDP_FLOW_LEN, ev);
 }
 
 static void encode_stats(uint8_t *b, const struct rec_stats *st)
@@ -161,9 +174,12 @@ static void encode_stats(uint8_t *b, const struct rec_stats *st)
 	rec__put64(b + 56, st->udp_flows);
 	rec__put64(b + 64, st->udp_uncounted);
 	rec__put64(b + 72, st->udp_uncounted_bytes);
+	rec__put64(b + 80, st->gaps);
+	rec__put64(b + 88, st->missed);
 }
 
-/* len is at least REC_STATS_LEN_1_0; a 1.0 payload has no UDP counts. */
+/* len is at least REC_STATS_LEN_1_0; a 1.0 payload has no UDP counts, a
+ * 1.1 payload no gaps. */
 static void decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -174,11 +190,15 @@ static void decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
 	st->filtered = rec__get64(b + 32);
 	st->elapsed_ns = rec__get64(b + 40);
 	st->file_events = rec__get64(b + 48);
-	if (len < REC_STATS_LEN)
+	if (len < REC_STATS_LEN_1_1)
 		return;
 	st->udp_flows = rec__get64(b + 56);
 	st->udp_uncounted = rec__get64(b + 64);
 	st->udp_uncounted_bytes = rec__get64(b + 72);
+	if (len < REC_STATS_LEN)
+		return;
+	st->gaps = rec__get64(b + 80);
+	st->missed = rec__get64(b + 88);
 }
 
 static void block_header(uint8_t *h, int type, int flags, uint32_t stored, uint32_t raw,
@@ -605,7 +625,8 @@ int recorder__stats(struct recorder *r, const struct rec_stats *st)
 		return -EBADF;
 	if (r->have_last && r->last.events == st->events && r->last.lost == st->lost &&
 	    r->last.filtered == st->filtered && r->last.udp_flows == st->udp_flows &&
-	    r->last.udp_uncounted == st->udp_uncounted)
+	    r->last.udp_uncounted == st->udp_uncounted && r->last.gaps == st->gaps &&
+	    r->last.missed == st->missed)
 		return 0;
 	r->last = *st;
 	r->have_last = true;
@@ -948,7 +969,16 @@ static int next_block(struct reader *r)
 	}
 }
 
-static int decode_event(struct reader *r, struct event *ev, int type, const uint8_t *b)
+/* The 1.2 fields, if the body has them (n bytes after its type's body). */
+static void decode_tail(struct event *ev, const uint8_t *t, size_t n)
+{
+	if (n < REC_TAIL_LEN)
+		return;
+	ev->prev_state = t[0] < ST_TCP_MAX_STATES ? t[0] : 0;
+}
+
+static int decode_event(struct reader *r, struct event *ev, int type, const uint8_t *b,
+			size_t len)
 {
 	size_t i;
 
@@ -989,8 +1019,10 @@ static int decode_event(struct reader *r, struct event *ev, int type, const uint
 	ev->diag.backlog = rec__get32(b + 128);
 	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
 	ev->diag.comm[TASK_COMM_LEN] = '\0';
-	if (ev->kind != EVENT_UDP_FLOW)
+	if (ev->kind != EVENT_UDP_FLOW) {
+		decode_tail(ev, b + REC_EVENT_LEN, len - REC_EVENT_LEN);
 		return 0;
+	}
 	ev->flow_event = b[148] < UDP_FLOW__MAX ? b[148] : 0;
 	ev->end_reason = b[149] < UDP_END__MAX ? b[149] : UDP_END_NONE;
 	ev->first_ns = rec__get64(b + 156);
@@ -1000,6 +1032,7 @@ static int decode_event(struct reader *r, struct event *ev, int type, const uint
 	ev->rx_bytes = rec__get64(b + 188);
 	ev->tx_packets = rec__get64(b + 196);
 	ev->rx_packets = rec__get64(b + 204);
+	decode_tail(ev, b + REC_UDP_FLOW_LEN, len - REC_UDP_FLOW_LEN);
 	return 0;
 }
 
@@ -1025,7 +1058,7 @@ int reader__next(struct reader *r, struct event *ev)
 			case REC_UDP_SOCKET:
 				/* longer bodies carry fields of a later minor version */
 				if (len < (type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN) ||
-				    decode_event(r, ev, type, rec + 4)) {
+				    decode_event(r, ev, type, rec + 4, len)) {
 					r->st.bad_records++;
 					continue;
 				}

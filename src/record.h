@@ -20,7 +20,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 1
+#define REC_MINOR 2
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -51,9 +51,11 @@ enum rec_record_type {
 
 #define REC_EVENT_LEN 148	/* the body every event record starts with */
 #define REC_UDP_FLOW_LEN 212	/* the common body, then the flow's counts */
-#define REC_RECORD_MAX (4 + REC_UDP_FLOW_LEN)	/* the longest record written */
+#define REC_TAIL_LEN 4		/* 1.2: appended to every event body (prev_state) */
+#define REC_RECORD_MAX (4 + REC_UDP_FLOW_LEN + REC_TAIL_LEN)	/* the longest record written */
 #define REC_CLOCK_LEN 16
-#define REC_STATS_LEN 80
+#define REC_STATS_LEN 96
+#define REC_STATS_LEN_1_1 80	/* without gaps and missed runs */
 #define REC_STATS_LEN_1_0 56	/* without the UDP counts */
 
 enum rec_header_tag {
@@ -91,6 +93,8 @@ struct rec_stats {
 	uint64_t udp_flows;	/* UDP flows started so far (run); 0 before 1.1 */
 	uint64_t udp_uncounted;	/* datagrams the kernel could not count (run) */
 	uint64_t udp_uncounted_bytes;
+	uint64_t gaps;		/* 1.2: transitions the kernel did not report (run) */
+	uint64_t missed;	/* 1.2: program runs the kernel skipped (run) */
 };
 
 struct recorder_opts {

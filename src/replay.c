@@ -59,6 +59,7 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 		const struct time_bound *until, volatile sig_atomic_t *stop)
 {
 	struct event heads[OPTS_MAX_FILES];
+	uint64_t gaps[OPTS_MAX_FILES] = {};
 	bool have[OPTS_MAX_FILES] = {};
 	uint64_t base = UINT64_MAX;
 	bool any = false;
@@ -87,6 +88,8 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 				best = i;
 		if (best < 0)
 			break;
+		if (event__gap(&heads[best]))
+			gaps[best]++;
 		if (in_window(heads[best].wall_ns, base, since, until)) {
 			if (!any || heads[best].wall_ns < rp->first_wall)
 				rp->first_wall = heads[best].wall_ns;
@@ -115,7 +118,11 @@ out:
 			rp->udp_flows += st->stats.udp_flows;
 			rp->udp_uncounted += st->stats.udp_uncounted;
 			rp->udp_uncounted_bytes += st->stats.udp_uncounted_bytes;
+			rp->missed += st->stats.missed;
 		}
+		/* the run's count, which a filtered or killed recording's own
+		 * marked events may not reach; or what they show */
+		rp->gaps += st->have_stats && st->stats.gaps > gaps[i] ? st->stats.gaps : gaps[i];
 		/* warnings only about files read to their end */
 		if (!have[i] && !err)
 			warn_file(rp->paths[i], rp->readers[i]);
@@ -197,6 +204,11 @@ int info__print(const char *path, FILE *out)
 		fprintf(out, "UDP uncounted:     %llu datagrams (%llu bytes)\n",
 			(unsigned long long)st->stats.udp_uncounted,
 			(unsigned long long)st->stats.udp_uncounted_bytes);
+	}
+	if (st->have_stats && (h->major > 1 || h->minor >= 2)) {
+		fprintf(out, "Gaps:              %llu transitions the kernel did not report\n",
+			(unsigned long long)st->stats.gaps);
+		fprintf(out, "Missed runs:       %llu\n", (unsigned long long)st->stats.missed);
 	}
 	fprintf(out, "Blocks:            %llu\n", (unsigned long long)st->blocks);
 	fprintf(out, "Corrupt blocks:    %llu (%llu bytes skipped)\n",

@@ -18,6 +18,8 @@ struct replay {
 	uint64_t udp_flows;		/* and these too */
 	uint64_t udp_uncounted;
 	uint64_t udp_uncounted_bytes;
+	uint64_t gaps;			/* recorded, or counted in files without statistics */
+	uint64_t missed;
 };
 
 /* Opens every file; prints why one cannot be read. Returns 0 or -errno. */

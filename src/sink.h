@@ -17,6 +17,9 @@ struct stats {
 	uint64_t udp_flows;		/* UDP flows started */
 	uint64_t udp_uncounted;		/* datagrams not counted: flow table full */
 	uint64_t udp_uncounted_bytes;
+	uint64_t gaps;		/* transitions the kernel did not report (a socket's
+				 * next one started from another state) */
+	uint64_t missed;	/* runs of the BPF programs the kernel skipped */
 };
 
 struct sink;

@@ -186,6 +186,7 @@ static int jsink__event(struct sink *s, const struct event *ev)
 			json__key_null(w, "old_ms");
 		else
 			json__key_fixed(w, "old_ms", (ev->old_ns + 500) / 1000, 3);
+		json__key_bool(w, "gap", event__gap(ev));
 	}
 	json__end(w);
 	return json__write(s, w);
@@ -206,6 +207,8 @@ static int jsink__summary(struct sink *s, const struct stats *st)
 	json__key_u64(w, "udp_flows", st->udp_flows);
 	json__key_u64(w, "udp_uncounted", st->udp_uncounted);
 	json__key_u64(w, "udp_uncounted_bytes", st->udp_uncounted_bytes);
+	json__key_u64(w, "gaps", st->gaps);
+	json__key_u64(w, "missed", st->missed);
 	json__end(w);
 	return json__write(s, w);
 }

@@ -230,7 +230,12 @@ static int text__event(struct sink *s, const struct event *ev)
 		p = put_col(p, old, W_STATE, " -> ");
 		p = put_col(p, ev->kind == EVENT_UDP_SOCKET ? udp_state__name(ev->new_state) :
 			    tcp_state__name(ev->new_state), W_STATE, " ");
-		p = put_col(p, ms, 0, "\n");
+		if (event__gap(ev)) {
+			p = put_col(p, ms, 0, " (gap: last seen in ");
+			p = put_col(p, tcp_state__name(ev->prev_state), 0, ")\n");
+		} else {
+			p = put_col(p, ms, 0, "\n");
+		}
 	}
 	if (fwrite(line, 1, p - line, s->out) != (size_t)(p - line))
 		return -errno;

@@ -50,6 +50,22 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
       "close ID"    closes it while it is pending, prints {"closed": ID}
       (no "error" key: that one means the helper itself failed)
 
+  helper.py forkserve --name COMM --child-name COMM --addr ADDR [--count N]
+      listen on ADDR (any port), print {"ready": PORT, "pid", "ino"}; N times:
+      accept, fork a child named CHILD that serves the connection, close
+      the parent's copy, print {"handed": CHILDPID}. The child reads one
+      byte, prints {"served": PID, "peer": PORT, "ino"}, waits for a stdin
+      line, answers one byte, waits for the peer's EOF, closes and exits.
+      Then the listener closes and the parent prints {"done"}. (sshd,
+      PostgreSQL and inetd serve connections this way.)
+
+  helper.py threadio --name COMM --thread-name NAME --addr ADDR --port N
+      the process is named COMM; a thread named NAME (prctl in the thread)
+      does all network I/O, as dig does: it prints {"thread": TID, "pid"},
+      connects over TCP to ADDR:PORT, sends one byte, reads one, closes,
+      sends one UDP datagram to ADDR:PORT, prints {"done": LPORT,
+      "udp_lport": N}.
+
   helper.py udp --name COMM
       UDP sockets driven by stdin lines, one JSON answer per line (every
       answer carries "t": CLOCK_BOOTTIME ns when the step ended). Every
@@ -95,6 +111,7 @@ import select
 import socket
 import sys
 import time
+import threading
 
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
@@ -351,6 +368,78 @@ def cmd_attempt(args):
             say(closed=words[1])
     for s in socks.values():
         s.close()
+    return 0
+
+
+def cmd_forkserve(args):
+    set_comm(args.name)
+    fam = family_of(args.addr)
+    lsock = socket.socket(fam, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    lsock.bind((args.addr, 0))
+    lsock.listen(16)
+    say(ready=lsock.getsockname()[1], pid=os.getpid(), ino=ino_of(lsock))
+    for _ in range(args.count):
+        conn, peer = lsock.accept()
+        child = os.fork()
+        if child == 0:
+            code = 0
+            try:
+                die_with_parent()
+                set_comm(args.child_name)
+                lsock.close()
+                data = recv_exact(conn, 1)
+                say(served=os.getpid(), peer=peer[1], ino=ino_of(conn))
+                wait_stdin_line()
+                conn.sendall(b"y")
+                while data:
+                    data = conn.recv(64)
+                conn.close()
+            except BaseException as e:  # report, never fall back into the parent's code
+                say(error=repr(e))
+                code = 1
+            os._exit(code)
+        conn.close()
+        say(handed=child)
+        _, status = os.waitpid(child, 0)
+        if status:
+            say(error="child %d exited with status %d" % (child, status))
+            return 1
+    lsock.close()
+    say(done=True)
+    return 0
+
+
+def cmd_threadio(args):
+    set_comm(args.name)
+    out = {}
+
+    def io():
+        try:
+            set_comm(args.thread_name)   # PR_SET_NAME names the calling thread
+            say(thread=threading.get_native_id(), pid=os.getpid())
+            fam = family_of(args.addr)
+            s = socket.create_connection((args.addr, args.port), timeout=10)
+            out["lport"] = s.getsockname()[1]
+            s.sendall(b"x")
+            recv_exact(s, 1)
+            s.close()
+            u = socket.socket(fam, socket.SOCK_DGRAM)
+            u.sendto(b"q", (args.addr, args.port))
+            out["udp_lport"] = u.getsockname()[1]
+            u.close()
+        except BaseException as e:
+            out["error"] = repr(e)
+
+    t = threading.Thread(target=io)
+    t.start()
+    t.join(20)
+    if "error" in out or t.is_alive():
+        say(error=out.get("error", "the I/O thread did not finish"))
+        return 1
+    say(done=out["lport"], udp_lport=out["udp_lport"])
     return 0
 
 
@@ -612,12 +701,23 @@ def main():
     a.add_argument("--addr", required=True)
     a.add_argument("--port", type=int, required=True)
     a.add_argument("--syncnt", type=int, default=0)
+    f = sub.add_parser("forkserve")
+    f.add_argument("--name", required=True)
+    f.add_argument("--child-name", required=True)
+    f.add_argument("--addr", required=True)
+    f.add_argument("--count", type=int, default=1)
+    t = sub.add_parser("threadio")
+    t.add_argument("--name", required=True)
+    t.add_argument("--thread-name", required=True)
+    t.add_argument("--addr", required=True)
+    t.add_argument("--port", type=int, required=True)
     u = sub.add_parser("udp")
     u.add_argument("--name", required=True)
     args = ap.parse_args()
     # names may carry arbitrary bytes: argv arrives with surrogate escapes
     return {"server": cmd_server, "client": cmd_client, "hold": cmd_hold, "jam": cmd_jam,
-            "attempt": cmd_attempt, "udp": cmd_udp}[args.cmd](args)
+            "attempt": cmd_attempt, "udp": cmd_udp, "forkserve": cmd_forkserve,
+            "threadio": cmd_threadio}[args.cmd](args)
 
 
 if __name__ == "__main__":

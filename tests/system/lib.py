@@ -208,6 +208,13 @@ class Run:
             self.fail("socktrace printed lines that are not JSON", select)
         if self.summary is None or self.records[-1] is not self.summary:
             self.fail("the last stdout line is not the summary", select)
+        # a gap is a transition the kernel did not report; without a
+        # skipped program run to explain it, socktrace saw one that is not
+        gaps = [r for r in self.states if r.get("gap")]
+        if (self.summary.get("gaps") or gaps) and not self.summary.get("missed"):
+            self.fail("socktrace reports %s gaps (%d events marked) but the kernel skipped "
+                      "no program run" % (self.summary.get("gaps"), len(gaps)),
+                      lambda r: r.get("gap"))
 
 
 class Tracer:

@@ -57,6 +57,34 @@ TEST(event_decode_ipv4)
 	ASSERT_STREQ(ev.comm, "python3");
 }
 
+/* The kernel side reports the state it last saw a socket in; a transition
+ * from another state is a gap: the ones between were not reported. */
+TEST(event_decode_prev_state_and_gap)
+{
+	static const struct {
+		uint8_t prev, old, type;
+		bool gap;
+	} cases[] = {
+		{ 0, ST_TCP_SYN_SENT, ST_EVENT_TCP_STATE, false },	/* first seen */
+		{ ST_TCP_SYN_SENT, ST_TCP_SYN_SENT, ST_EVENT_TCP_STATE, false },
+		{ ST_TCP_ESTABLISHED, ST_TCP_FIN_WAIT1, ST_EVENT_TCP_STATE, true },
+		{ ST_TCP_MAX_STATES, ST_TCP_FIN_WAIT1, ST_EVENT_TCP_STATE, false },	/* junk: unknown */
+		{ ST_TCP_ESTABLISHED, ST_TCP_SYN_SENT, ST_EVENT_SYN_RETRANS, false },
+	};
+	struct st_tcp_event e;
+	struct event ev;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw_init(&e);
+		e.type = cases[i].type;
+		e.prev_state = cases[i].prev;
+		e.oldstate = cases[i].old;
+		ASSERT_EQ(decode_exact(&ev, &e, sizeof(e)), 0);
+		ASSERT_EQ(ev.prev_state, cases[i].prev < ST_TCP_MAX_STATES ? cases[i].prev : 0);
+		ASSERT_MSG(event__gap(&ev) == cases[i].gap, "case %zu: gap %d", i, event__gap(&ev));
+	}
+}
+
 TEST(event_decode_ipv6)
 {
 	struct st_tcp_event e;

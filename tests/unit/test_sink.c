@@ -215,7 +215,7 @@ static struct sink *text_sink(FILE *f, const struct services *svc)
 static const char *const state_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
 	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
-	"old", "new", "old_ms", NULL,
+	"old", "new", "old_ms", "gap", NULL,
 };
 static const char *const socket_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
@@ -274,9 +274,35 @@ TEST(sink_json_state_event)
 		"\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\",\"netns\":4026531833,"
 		"\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,\"tid\":2924,"
 		"\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
-		"\"old\":\"SYN_SENT\",\"new\":\"ESTABLISHED\",\"old_ms\":0.174}\n");
+		"\"old\":\"SYN_SENT\",\"new\":\"ESTABLISHED\",\"old_ms\":0.174,\"gap\":false}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 	check_keys(&r, state_keys);
+}
+
+/* A transition after a gap is marked in both renderers, with the state the
+ * socket was last seen in. */
+TEST(sink_gap_marked)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = live_event();
+	struct jc_result r;
+	const char *out;
+	size_t len;
+
+	ev.old_state = ST_TCP_FIN_WAIT1;
+	ev.new_state = ST_TCP_FIN_WAIT2;
+	ev.prev_state = ST_TCP_ESTABLISHED;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_NOT_NULL(strstr(out, "\"old\":\"FIN_WAIT1\",\"new\":\"FIN_WAIT2\",\"old_ms\":0.174,"
+				    "\"gap\":true}\n"));
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, state_keys);
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "FIN_WAIT1   -> FIN_WAIT2   0.174 (gap: last seen in ESTABLISHED)\n"));
+	/* the state it was last seen in is the old one: no gap */
+	ev.prev_state = ST_TCP_FIN_WAIT1;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NULL(strstr(out, "gap"));
 }
 
 TEST(sink_json_unknown_owner_and_old_time)
@@ -293,7 +319,7 @@ TEST(sink_json_unknown_owner_and_old_time)
 		"\"raddr\":\"10.9.8.7\",\"rport\":51000,\"service\":\"http-alt\",\"netns\":4026531833,"
 		"\"sock\":\"0xffff88810530a000\",\"ino\":0,\"pid\":null,\"tid\":null,"
 		"\"comm\":null,\"owner\":\"unknown\",\"role\":null,"
-		"\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"old_ms\":null}\n");
+		"\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"old_ms\":null,\"gap\":false}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 	check_keys(&r, state_keys);
 }
@@ -390,13 +416,14 @@ TEST(sink_json_summary)
 	out = memfile_str(m, &len);
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":26,\"snapshot\":2,\"lost\":0,"
 			  "\"filtered\":0,\"elapsed_s\":3.001,\"udp_flows\":0,\"udp_uncounted\":0,"
-			  "\"udp_uncounted_bytes\":0}\n");
+			  "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 
 	st = (struct stats){
 		.events = UINT64_MAX, .snapshot = UINT64_MAX - 1, .lost = 7,
 		.filtered = 123456789, .elapsed_ns = 999999, .udp_flows = 12,
-		.udp_uncounted = 345, .udp_uncounted_bytes = UINT64_MAX,
+		.udp_uncounted = 345, .udp_uncounted_bytes = UINT64_MAX, .gaps = 3,
+		.missed = 4,
 	};
 	fseek(m->f, 0, SEEK_SET);
 	ASSERT_EQ(sink__summary(s, &st), 0);
@@ -404,7 +431,8 @@ TEST(sink_json_summary)
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":18446744073709551615,"
 			  "\"snapshot\":18446744073709551614,\"lost\":7,\"filtered\":123456789,"
 			  "\"elapsed_s\":0.000,\"udp_flows\":12,\"udp_uncounted\":345,"
-			  "\"udp_uncounted_bytes\":18446744073709551615}\n");
+			  "\"udp_uncounted_bytes\":18446744073709551615,\"gaps\":3,"
+			  "\"missed\":4}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 }
 
@@ -436,7 +464,7 @@ TEST(sink_json_several_lines)
 		else if (n < 3)
 			check_keys(&r, state_keys);
 		else
-			ASSERT_EQ(r.n_keys, 9);
+			ASSERT_EQ(r.n_keys, 11);
 		line = nl + 1;
 	}
 	ASSERT_EQ(n, 4);
