@@ -403,17 +403,17 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	return 0;
 }
 
-/* The retransmit timer counts this retransmit in icsk_retransmits before
- * the hook runs since the patch that added tcp_sock.total_rto (Linux 6.7,
- * tcp_update_rto_stats()), after it before. */
+/* The SYNs sent again before this one. tcp_retransmit_timer() counts a
+ * retransmit in icsk_retransmits before it calls tcp_retransmit_skb() (on
+ * every kernel with a BPF ring buffer; since 6.7 in tcp_update_rto_stats()),
+ * so at the tracepoint and at the function's entry alike it already holds
+ * this one. (total_retrans does not do for both: __tcp_retransmit_skb()
+ * adds to it after the entry and before the tracepoint.) */
 static __always_inline __u8 syn_retrans_before(struct sock *sk)
 {
-	struct inet_connection_sock *icsk = (struct inet_connection_sock *)sk;
-	__u8 n = BPF_CORE_READ(icsk, icsk_retransmits);
+	__u8 n = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_retransmits);
 
-	if (bpf_core_field_exists(struct tcp_sock, total_rto) && n)
-		n--;
-	return n;
+	return n ? n - 1 : 0;
 }
 
 /* A SYN retransmitted while connecting: counted per socket, and reported

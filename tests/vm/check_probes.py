@@ -5,16 +5,17 @@
 
 The guest kernel (Debian's stock 6.1) has BTF, tracefs, kprobes and BPF
 trampolines, so every fentry and kprobe variant must probe as available (or
-selected), auto must pick tp_btf for tcp_state, the syscall tracepoints for accept,
-fexit for udp (6.1 has no sock_send_length) and the cgroup hook for udp_close
+selected), auto must pick tp_btf for tcp_state, the syscall tracepoints for accept and
+so_error, fentry for tcp_io and fexit for udp (6.1 has no sock_send_length)
+and the cgroup hook for udp_close
 (fexit misses an accept() already waiting at attach time).
 Prints one line: what was selected, or what is wrong. Exit 0 iff all holds.
 """
 import json
 import sys
 
-EXPECT_SELECTED_KIND = {"tcp_state": "tp_btf", "accept": "tracepoint", "udp": "fentry",
-                        "udp_close": "cgroup"}
+EXPECT_SELECTED_KIND = {"tcp_state": "tp_btf", "accept": "tracepoint", "tcp_io": "fentry",
+                        "so_error": "tracepoint", "udp": "fentry", "udp_close": "cgroup"}
 MUST_LOAD = ("fentry", "kprobe")
 
 
