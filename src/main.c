@@ -425,12 +425,15 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		struct snapshot_ctx sc = { .live = live, .pl = &pl, .attempts = attempts };
+		struct snapshot_gaps gaps;
 
 		live__set_owners(live, owners);
-		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc);
+		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc, &gaps);
 		if (err && !pl.err)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
+		/* without CAP_SYS_ADMIN or CAP_SYS_PTRACE: what is missing, once */
+		snapshot__warn(&gaps, stderr);
 	}
 	diagnoser__init(&diag, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
