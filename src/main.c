@@ -3,14 +3,18 @@
  * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
  * poll, then detach, drain and summarise. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "attempts.h"
 #include "diagnose.h"
@@ -67,6 +71,53 @@ static int check_privileges(void)
 	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
 		return 0;
 	return -EPERM;
+}
+
+/* --btf: libbpf would only fail at load time, with one of its own error
+ * codes ("Unknown error 4001"). */
+static int check_btf_file(const char *path)
+{
+	struct stat st;
+	struct btf *btf;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	close(fd);
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(EISDIR));
+		return -EINVAL;
+	}
+	btf = btf__parse(path, NULL);
+	if (!btf) {
+		fprintf(stderr, "socktrace: '%s' is not a BTF file: expected raw BTF (as "
+			"/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section\n", path);
+		return -EINVAL;
+	}
+	btf__free(btf);
+	return 0;
+}
+
+/* A ring buffer the kernel refuses (not enough memory) would fail every
+ * load attempt of every hook variant alike: try the size once, up front. */
+static int check_ringbuf(uint32_t kb)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "st_rb_check", 0, 0, kb * 1024, NULL);
+
+	if (fd < 0) {
+		int err = errno;
+
+		fprintf(stderr, "socktrace: failed to create a ring buffer of %u KiB: %s%s\n", kb,
+			strerror(err), err == ENOMEM ? " (a smaller --ringbuf-kb helps)" : "");
+		return -err;
+	}
+	close(fd);
+	return 0;
 }
 
 struct snapshot_ctx {
@@ -343,10 +394,8 @@ int main(int argc, char **argv)
 			"it needs CONFIG_DEBUG_INFO_BTF=y, or give the kernel's BTF with --btf FILE\n");
 		return 1;
 	}
-	if (o.btf_path && access(o.btf_path, R_OK)) {
-		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", o.btf_path, strerror(errno));
+	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
-	}
 
 	wanted = wanted_concerns(&o.filter);
 	if (!wanted) {
@@ -367,6 +416,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socktrace: this kernel has no BPF ring buffer (Linux 5.8 or later is needed)\n");
 		goto cleanup;
 	}
+	if (check_ringbuf(o.ringbuf_kb))
+		goto cleanup;
 
 	clock_ref__init(&ref);
 	svc = services__load("/etc/services", "tcp");
