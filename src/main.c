@@ -243,6 +243,19 @@ static void counters_to_stats(struct stats *st, const uint64_t counters[ST_CNT__
 	st->udp_uncounted_bytes = counters[ST_CNT_UDP_UNCOUNTED_BYTES];
 }
 
+/* The kernel counts the datagrams it could not count before any filter
+ * that runs in userspace: it cannot know of them. */
+static const char *uncounted_scope(const struct opts *o)
+{
+	if (o->n_reads)
+		return filter__is_empty(&o->filter) ? "" :
+		       " (the recording's count: the replay's filter does not apply to it)";
+	if (o->filter.expr || o->filter.comm[0])
+		return " (counted before the filter expression and -c, which run in userspace: "
+		       "it includes datagrams of flows they exclude)";
+	return "";
+}
+
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
  * Returns the exit status. */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
@@ -278,9 +291,9 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
 	if (pl->stats.udp_uncounted)
-		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps\n",
+		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps%s\n",
 			(unsigned long long)pl->stats.udp_uncounted,
-			(unsigned long long)pl->stats.udp_uncounted_bytes);
+			(unsigned long long)pl->stats.udp_uncounted_bytes, uncounted_scope(o));
 	return 0;
 }
 
