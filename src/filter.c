@@ -189,10 +189,14 @@ enum fx_op {
 /* src is the local side, dst the remote side */
 enum fx_dir { FX_EITHER, FX_SRC, FX_DST, FX_BOTH };
 
+/* FX_AND and FX_OR hold a list of operands (a, then each one's next), so a
+ * long chain "port 1 or port 2 or ..." is not a deep tree: only '(' and
+ * 'not' nest, and the parser bounds that (FILTER_MAX_DEPTH). */
 struct fexpr {
 	enum fx_op op;
 	enum fx_dir dir;
-	struct fexpr *a, *b;
+	struct fexpr *a;	/* FX_NOT: the operand; FX_AND/FX_OR: the first one */
+	struct fexpr *next;	/* the next operand of the enclosing FX_AND/FX_OR */
 	int family;		/* FX_FAMILY; FX_HOST/FX_NET: of addr */
 	int proto;		/* FX_PROTO */
 	int bits;		/* FX_HOST/FX_NET: prefix length */
@@ -201,13 +205,16 @@ struct fexpr {
 	char comm[TASK_COMM_LEN + 1];
 };
 
+/* Frees x and the operands after it; recursion only where the tree nests. */
 static void fexpr__free(struct fexpr *x)
 {
-	if (!x)
-		return;
-	fexpr__free(x->a);
-	fexpr__free(x->b);
-	free(x);
+	while (x) {
+		struct fexpr *next = x->next;
+
+		fexpr__free(x->a);
+		free(x);
+		x = next;
+	}
 }
 
 static bool prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
@@ -266,9 +273,15 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 {
 	switch (x->op) {
 	case FX_AND:
-		return fexpr__match(x->a, ev) && fexpr__match(x->b, ev);
+		for (const struct fexpr *y = x->a; y; y = y->next)
+			if (!fexpr__match(y, ev))
+				return false;
+		return true;
 	case FX_OR:
-		return fexpr__match(x->a, ev) || fexpr__match(x->b, ev);
+		for (const struct fexpr *y = x->a; y; y = y->next)
+			if (fexpr__match(y, ev))
+				return true;
+		return false;
 	case FX_NOT:
 		return !fexpr__match(x->a, ev);
 	case FX_PROTO:
@@ -311,6 +324,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	int rc;			/* first error: -EINVAL or -ENOMEM */
+	int depth;		/* '(' and 'not' around the current token */
 	/* the last primitive with a value, for "port 80 or 443" */
 	bool have_tmpl;
 	enum fx_op tmpl_op;
@@ -389,6 +403,7 @@ static struct fexpr *perr(struct parser *p, const struct tok *t, const char *exp
 	return NULL;
 }
 
+/* A new node; for FX_AND/FX_OR, a and b become its first two operands. */
 static struct fexpr *node(struct parser *p, enum fx_op op, struct fexpr *a, struct fexpr *b)
 {
 	struct fexpr *x = calloc(1, sizeof(*x));
@@ -404,7 +419,8 @@ static struct fexpr *node(struct parser *p, enum fx_op op, struct fexpr *a, stru
 	}
 	x->op = op;
 	x->a = a;
-	x->b = b;
+	if (a)
+		a->next = b;
 	return x;
 }
 
@@ -716,21 +732,43 @@ static struct fexpr *parse_primitive(struct parser *p)
 		    "state, pid, comm), 'not' or '('");
 }
 
+/* Each '(' and 'not' is a level of recursion here and in matching: bounded,
+ * so that no input can exhaust the stack. */
+static bool enter(struct parser *p)
+{
+	if (p->depth >= FILTER_MAX_DEPTH) {
+		if (!p->rc) {
+			p->rc = -EINVAL;
+			snprintf(p->err, p->errlen,
+				 "column %d: nested too deeply (at most %d levels of '(' and 'not')",
+				 p->cur.col, FILTER_MAX_DEPTH);
+		}
+		return false;
+	}
+	p->depth++;
+	return true;
+}
+
 static struct fexpr *parse_unary(struct parser *p)
 {
-	if (p->cur.kind == T_NOT) {
-		struct fexpr *x;
+	struct fexpr *x;
 
+	if (p->cur.kind == T_NOT) {
+		if (!enter(p))
+			return NULL;
 		next(p);
 		x = parse_unary(p);
+		p->depth--;
 		return x ? node(p, FX_NOT, x, NULL) : NULL;
 	}
 	if (p->cur.kind == T_LPAREN) {
 		struct tok open = p->cur;
-		struct fexpr *x;
 
+		if (!enter(p))
+			return NULL;
 		next(p);
 		x = parse_or(p);
+		p->depth--;
 		if (!x)
 			return NULL;
 		if (p->cur.kind != T_RPAREN) {
@@ -746,41 +784,39 @@ static struct fexpr *parse_unary(struct parser *p)
 	return parse_primitive(p);
 }
 
-/* not > and > or; and/or associate to the left */
-static struct fexpr *parse_and(struct parser *p)
+/* One operand, then as many as follow "op" (T_AND or T_OR), as one list. */
+static struct fexpr *parse_list(struct parser *p, enum tok_kind op,
+				struct fexpr *(*operand)(struct parser *p))
 {
-	struct fexpr *a = parse_unary(p);
+	struct fexpr *first = operand(p), *x, *last;
 
-	while (a && p->cur.kind == T_AND) {
-		struct fexpr *b;
-
+	if (!first || p->cur.kind != op)
+		return first;
+	x = node(p, op == T_AND ? FX_AND : FX_OR, first, NULL);
+	if (!x)
+		return NULL;
+	last = first;
+	while (p->cur.kind == op) {
 		next(p);
-		b = parse_unary(p);
-		if (!b) {
-			fexpr__free(a);
+		last->next = operand(p);
+		if (!last->next) {
+			fexpr__free(x);
 			return NULL;
 		}
-		a = node(p, FX_AND, a, b);
+		last = last->next;
 	}
-	return a;
+	return x;
+}
+
+/* not > and > or; and/or evaluate left to right */
+static struct fexpr *parse_and(struct parser *p)
+{
+	return parse_list(p, T_AND, parse_unary);
 }
 
 static struct fexpr *parse_or(struct parser *p)
 {
-	struct fexpr *a = parse_and(p);
-
-	while (a && p->cur.kind == T_OR) {
-		struct fexpr *b;
-
-		next(p);
-		b = parse_and(p);
-		if (!b) {
-			fexpr__free(a);
-			return NULL;
-		}
-		a = node(p, FX_OR, a, b);
-	}
-	return a;
+	return parse_list(p, T_OR, parse_and);
 }
 
 int filter__parse(struct filter *f, const char *text, char *err, size_t errlen)
@@ -830,8 +866,8 @@ void filter__free(struct filter *f)
 static void push_and_terms(const struct fexpr *x, const struct filter *f, struct filter *k)
 {
 	if (x->op == FX_AND) {
-		push_and_terms(x->a, f, k);
-		push_and_terms(x->b, f, k);
+		for (const struct fexpr *y = x->a; y; y = y->next)
+			push_and_terms(y, f, k);
 		return;
 	}
 	switch (x->op) {

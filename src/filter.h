@@ -12,6 +12,7 @@
 #include "event.h"
 
 #define FILTER_MAX_ITEMS 64	/* matches the kernel-side filter maps */
+#define FILTER_MAX_DEPTH 100	/* nested '(' and 'not' in an expression */
 
 struct fexpr;
 
@@ -43,7 +44,8 @@ int filter__set_comm(struct filter *f, const char *comm);
 
 /* Parses a filter expression into f (replacing an earlier one). Returns 0,
  * -ENOMEM, or -EINVAL with "column N: expected X, got Y" in err. Text that
- * is empty or only blanks sets no expression. */
+ * is empty or only blanks sets no expression. '(' and 'not' nest at most
+ * FILTER_MAX_DEPTH deep; and/or chains have no limit. */
 int filter__parse(struct filter *f, const char *text, char *err, size_t errlen);
 /* Releases the expression; the option lists need no freeing. */
 void filter__free(struct filter *f);

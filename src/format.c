@@ -260,8 +260,9 @@ void json__close(struct json_writer *w)
 	w->need_comma = true;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid;
+ * its code point in *out. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out)
 {
 	size_t len;
 	uint32_t cp;
@@ -291,7 +292,93 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
+	*out = cp;
 	return len;
+}
+
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+
+	return utf8_decode(s, n, &cp);
+}
+
+/* Characters a terminal acts on rather than shows: C1 controls (U+0080 to
+ * U+009F; CSI is U+009B) and the bidi embeddings, overrides and isolates,
+ * which reorder the rest of the line. */
+static bool cp_is_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+int format__text_escape(char *dst, size_t len, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+	int width = 0;
+
+	if (!len)
+		return 0;
+	for (size_t i = 0; i < n && s[i]; ) {
+		unsigned char c = s[i];
+		uint32_t cp = c;
+		size_t l = 1;
+
+		if (c >= 0x80)
+			l = utf8_decode(s + i, n - i, &cp);
+		if (c == '\\') {
+			if (o + 2 >= len)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = '\\';
+			width += 2;
+		} else if (l && cp >= 0x20 && cp != 0x7f && !cp_is_control(cp)) {
+			if (o + l >= len)
+				break;
+			memcpy(dst + o, s + i, l);
+			o += l;
+			width += format__cp_width(cp);
+		} else {
+			/* each byte of a control character or of what is not UTF-8 */
+			if (!l)
+				l = 1;
+			if (o + 4 * l >= len)
+				break;
+			for (size_t k = 0; k < l; k++) {
+				dst[o++] = '\\';
+				dst[o++] = 'x';
+				dst[o++] = hex[s[i + k] >> 4];
+				dst[o++] = hex[s[i + k] & 15];
+			}
+			width += 4 * l;
+		}
+		i += l;
+	}
+	dst[o] = '\0';
+	return width;
+}
+
+int format__text_width(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int width = 0;
+
+	while (*s) {
+		uint32_t cp;
+		size_t l;
+
+		if (*s < 0x80) {
+			width++;
+			s++;
+			continue;
+		}
+		l = utf8_decode(s, strlen((const char *)s), &cp);
+		width += l ? format__cp_width(cp) : 1;
+		s += l ? l : 1;
+	}
+	return width;
 }
 
 /* Control bytes and bytes that are not UTF-8 become \u00XX, so the output

@@ -21,6 +21,18 @@ int format__rfc3339(char *buf, size_t len, uint64_t wall_ns);
 /* Local time of day with microseconds: 17:42:06.123456 */
 int format__clock(char *buf, size_t len, uint64_t wall_ns);
 
+/* Terminal columns of a code point: 0 (combining, format), 1, or 2 (East
+ * Asian wide, emoji); fixed tables, whatever the locale. */
+int format__cp_width(uint32_t cp);
+/* n bytes of src (up to a NUL) for a terminal, into dst (len bytes, NUL
+ * included; 4 * n + 1 is always enough): valid UTF-8 stays, a backslash
+ * is doubled, and each byte of a control character (C0, DEL, C1, bidi
+ * overrides) or of what is not UTF-8 becomes \xNN. Returns the display
+ * width of what it wrote. */
+int format__text_escape(char *dst, size_t len, const char *src, size_t n);
+/* Display width of a UTF-8 string; a byte that is not UTF-8 counts one. */
+int format__text_width(const char *s);
+
 /* Decimal digits of v into buf (at least 21 bytes); returns the length. */
 int format__u64(char *buf, uint64_t v);
 

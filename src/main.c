@@ -3,14 +3,18 @@
  * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
  * poll, then detach, drain and summarise. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "attempts.h"
 #include "diagnose.h"
@@ -67,6 +71,54 @@ static int check_privileges(void)
 	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
 		return 0;
 	return -EPERM;
+}
+
+/* --btf: libbpf would only fail at load time, with one of its own error
+ * codes ("Unknown error 4001"). */
+static int check_btf_file(const char *path)
+{
+	struct stat st;
+	struct btf *btf;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	close(fd);
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(EISDIR));
+		return -EINVAL;
+	}
+	btf = btf__parse(path, NULL);
+	if (!btf) {
+		fprintf(stderr, "socktrace: '%s' is not a BTF file: expected raw BTF (as "
+			"/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section\n", path);
+		return -EINVAL;
+	}
+	btf__free(btf);
+	return 0;
+}
+
+/* A ring buffer the kernel refuses (not enough memory) fails every load
+ * attempt of every hook variant alike: after a failed load, try it alone
+ * before falling back to other variants. */
+static int check_ringbuf(uint32_t kb)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "st_rb_check", 0, 0, kb * 1024, NULL);
+
+	if (fd < 0) {
+		int err = errno;
+
+		fprintf(stderr, "socktrace: failed to create a ring buffer of %u KiB: %s%s\n", kb,
+			strerror(err), err == ENOMEM ? " (a smaller --ringbuf-kb helps)" : "");
+		return -err;
+	}
+	close(fd);
+	return 0;
 }
 
 struct snapshot_ctx {
@@ -205,6 +257,19 @@ static void counters_to_stats(struct stats *st, struct live *live,
 	st->missed = live__prog_misses(live);
 }
 
+/* The kernel counts the datagrams it could not count before any filter
+ * that runs in userspace: it cannot know of them. */
+static const char *uncounted_scope(const struct opts *o)
+{
+	if (o->n_reads)
+		return filter__is_empty(&o->filter) ? "" :
+		       " (the recording's count: the replay's filter does not apply to it)";
+	if (o->filter.expr || o->filter.comm[0])
+		return " (counted before the filter expression and -c, which run in userspace: "
+		       "it includes datagrams of flows they exclude)";
+	return "";
+}
+
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
  * Returns the exit status. */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
@@ -246,9 +311,9 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		fprintf(stderr, "socktrace: warning: the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing\n",
 			(unsigned long long)pl->stats.missed);
 	if (pl->stats.udp_uncounted)
-		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps\n",
+		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps%s\n",
 			(unsigned long long)pl->stats.udp_uncounted,
-			(unsigned long long)pl->stats.udp_uncounted_bytes);
+			(unsigned long long)pl->stats.udp_uncounted_bytes, uncounted_scope(o));
 	return 0;
 }
 
@@ -364,10 +429,8 @@ int main(int argc, char **argv)
 			"it needs CONFIG_DEBUG_INFO_BTF=y, or give the kernel's BTF with --btf FILE\n");
 		return 1;
 	}
-	if (o.btf_path && access(o.btf_path, R_OK)) {
-		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", o.btf_path, strerror(errno));
+	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
-	}
 
 	wanted = wanted_concerns(&o.filter);
 	if (!wanted) {
@@ -420,7 +483,10 @@ int main(int argc, char **argv)
 	failed = -1;
 	live = live__open(&o, &probe, &pl, &ref, &failed);
 	/* a variant that probed fine may still need what this kernel lacks,
-	 * or load and not attach */
+	 * or load and not attach; a ring buffer the kernel refuses is none
+	 * of that */
+	if (!live && failed < 0 && check_ringbuf(o.ringbuf_kb))
+		goto cleanup;
 	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
 		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
@@ -449,11 +515,14 @@ int main(int argc, char **argv)
 	{
 		struct snapshot_ctx sc = { .live = live, .pl = o.snapshot ? &pl : NULL,
 					   .attempts = attempts };
+		struct snapshot_gaps gaps;
 
-		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc);
+		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc, &gaps);
 		if (err && !pl.err)
 			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
 				strerror(-err));
+		/* without CAP_SYS_ADMIN or CAP_SYS_PTRACE: what is missing, once */
+		snapshot__warn(&gaps, stderr);
 		if (sc.seed_err)
 			fprintf(stderr, "socktrace: warning: failed to pass the owners of existing sockets to the kernel: %s\n",
 				strerror(-sc.seed_err));

@@ -86,7 +86,8 @@ void opts__usage(FILE *out)
 "  side, dst the remote side.\n"
 "\n"
 "Filters (combined with AND, and with the expression):\n"
-"  -p, --pid PID[,PID]       only sockets owned by these processes\n"
+"  -p, --pid PID[,PID]       only sockets owned by these processes; pids as\n"
+"                            separate words work too: -p $(pidof NAME)\n"
 "  -c, --comm COMM           only sockets owned by a process of this name\n"
 "  -P, --port PORT[,PORT]    only sockets with this local or remote port\n"
 "  -4, --ipv4                only IPv4 sockets\n"
@@ -120,17 +121,19 @@ void opts__usage(FILE *out)
 "  -r, --read FILE           replay a recording instead of tracing (no root\n"
 "                            needed); several are merged in time order\n"
 "      --since TIME          replay events at or after TIME: RFC 3339\n"
-"                            (2026-11-27T17:42:06Z) or seconds after the first\n"
+"                            (2026-11-27T17:42:06Z, up to 2499) or seconds\n"
+"                            after the first event (up to 1000000000)\n"
 "      --until TIME          replay events before TIME (same forms)\n"
 "      --info FILE           describe a recording: host, span, counts, state\n"
 "Run:\n"
-"  -d, --duration SECONDS    stop after this long\n"
+"  -d, --duration SECONDS    stop after this long (at most 31536000)\n"
 "  -n, --count N             stop after N events\n"
 "      --hook KIND           force a hook variant where a concern has one:\n"
 "                            auto, tp_btf, tracepoint, fentry, kprobe\n"
 "      --probes              print the hook variants this kernel supports\n"
 "      --btf FILE            kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
-"      --ringbuf-kb KB       ring buffer size (default 8192, a power of two)\n"
+"      --ringbuf-kb KB       ring buffer size, a power of two from 4 to 2097152\n"
+"                            (default 8192)\n"
 "  -v, --verbose             print libbpf debug messages\n"
 "  -h, --help                show this help\n"
 "      --version             print the version\n"
@@ -175,6 +178,23 @@ static int parse_seconds(const char *s, double max, uint64_t *ns)
 	return 0;
 }
 
+/* A decimal integer in [min, max], digits only (no sign, no leading zero). */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '1' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -185,14 +205,198 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+/* The long option that "--name" (n bytes, an exact name or an abbreviation)
+ * means; NULL if none, or if it is ambiguous (*ambiguous then set). */
+static const struct option *long_opt_find(const char *name, size_t n, bool *ambiguous)
 {
+	const struct option *found = NULL;
+
+	*ambiguous = false;
+	for (const struct option *lo = long_opts; lo->name; lo++) {
+		if (strncmp(lo->name, name, n))
+			continue;
+		if (strlen(lo->name) == n)
+			return lo;
+		if (found)
+			*ambiguous = true;
+		found = lo;
+	}
+	return *ambiguous ? NULL : found;
+}
+
+/* What getopt_long() found wrong with arg (a '?' or ':' return). */
+static int getopt_fail(int c, const char *arg, char *err, size_t errlen)
+{
+	const struct option *lo;
+	const char *name, *eq;
+	bool ambiguous;
+	size_t n;
+
+	if (strncmp(arg, "--", 2) || !arg[2]) {
+		if (c == ':')
+			return fail(err, errlen, "option '-%c' needs an argument", optopt);
+		return fail(err, errlen, "unknown option '-%c'", optopt);
+	}
+	name = arg + 2;
+	eq = strchr(name, '=');
+	n = eq ? (size_t)(eq - name) : strlen(name);
+	if (!n)
+		return fail(err, errlen, "unknown option '%s'", arg);
+	lo = long_opt_find(name, n, &ambiguous);
+	if (ambiguous) {
+		char list[200] = "";
+		size_t len = 0;
+
+		for (const struct option *o = long_opts; o->name && len < sizeof(list); o++)
+			if (!strncmp(o->name, name, n))
+				len += snprintf(list + len, sizeof(list) - len, "%s--%s",
+						len ? ", " : "", o->name);
+		return fail(err, errlen, "option '--%.*s' is ambiguous: %s", (int)n, name, list);
+	}
+	if (!lo)
+		return fail(err, errlen, "unknown option '%s'", arg);
+	if (c == ':' || (lo->has_arg == required_argument && !eq))
+		return fail(err, errlen, "option '--%s' needs an argument", lo->name);
+	if (lo->has_arg == no_argument && eq)
+		return fail(err, errlen, "option '--%s' does not take an argument", lo->name);
+	return fail(err, errlen, "invalid option '%s'", arg);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+#define SHORT_OPTS ":p:c:P:46tud:n:jqvhw:r:C:G:W:"
+
+/* value, then ",WORD" for each of the n words: a new string, NULL if out of
+ * memory. */
+static char *join_words(const char *value, char **words, int n)
+{
+	size_t len = strlen(value) + 1;
+	char *s;
+
+	for (int k = 0; k < n; k++)
+		len += strlen(words[k]) + 1;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	strcpy(s, value);
+	for (int k = 0; k < n; k++) {
+		strcat(s, ",");
+		strcat(s, words[k]);
+	}
+	return s;
+}
+
+/* "-p $(pidof nginx)" gives "-p 1 2 3": the digit-only words right after a
+ * -p/--pid value join it, as "-p 1,2,3". Returns a copy of argv with those
+ * words joined (new strings are kept in owned[], for the caller to free),
+ * and its length in *out_argc; NULL when out of memory. */
+static char **join_pid_words(int argc, char **argv, int *out_argc, char **owned, int *n_owned)
+{
+	char **out = calloc(argc + 1, sizeof(*out));
+	int n = 0;
+
+	if (!out)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int value = -1;		/* index in out of the word that holds a -p value */
+		bool pid = false;
+		int words;
+
+		out[n++] = argv[i];
+		if (i == 0 || a[0] != '-' || !a[1])
+			continue;
+		if (!strcmp(a, "--")) {
+			while (++i < argc)
+				out[n++] = argv[i];
+			break;
+		}
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+			const struct option *lo;
+			bool ambiguous;
+
+			lo = long_opt_find(a + 2, len, &ambiguous);
+			if (!lo || lo->has_arg != required_argument)
+				continue;
+			pid = lo->val == 'p';
+			if (eq)
+				value = n - 1;
+			else if (i + 1 < argc)
+				value = n, out[n++] = argv[++i];
+		} else {
+			/* a group such as -jp: the first option that takes a value ends it */
+			for (int j = 1; a[j]; j++) {
+				const char *o = strchr(SHORT_OPTS + 1, a[j]);
+
+				if (!o || a[j] == ':')
+					break;
+				if (o[1] != ':')
+					continue;
+				pid = a[j] == 'p';
+				if (a[j + 1])
+					value = n - 1;
+				else if (i + 1 < argc)
+					value = n, out[n++] = argv[++i];
+				break;
+			}
+		}
+		if (!pid || value < 0)
+			continue;
+		for (words = 0; i + 1 + words < argc && all_digits(argv[i + 1 + words]); words++)
+			;
+		if (!words)
+			continue;
+		owned[*n_owned] = join_words(out[value], argv + i + 1, words);
+		if (!owned[*n_owned]) {
+			free(out);
+			return NULL;
+		}
+		out[value] = owned[(*n_owned)++];
+		i += words;
+	}
+	out[n] = NULL;
+	*out_argc = n;
+	return out;
+}
+
+/* An expression as an error message quotes it: long ones are cut. */
+static const char *expr_quote(const char *text, char *buf, size_t len)
+{
+	if (strlen(text) < len)
+		return text;
+	snprintf(buf, len, "%.*s...", (int)len - 4, text);
+	return buf;
+}
+
+static int time_fail(char *err, size_t errlen, const char *s, int r)
+{
+	if (r == -ERANGE)
+		return fail(err, errlen, "invalid time '%s': out of range: RFC 3339 times from 1970 to %d, "
+			    "relative times at most %.0f seconds", s, TIME_MAX_YEAR, TIME_MAX_RELATIVE_S);
+	return fail(err, errlen, "invalid time '%s': expected RFC 3339 (2026-11-27T17:42:06Z) with a date "
+		    "that exists, or seconds after the first event", s);
+}
+
+static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *since = NULL, *until = NULL;
+	unsigned long long v;
 	char *end;
 	int c, r;
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:P:46tud:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -236,34 +440,32 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return fail(err, errlen, "invalid interval '%s': expected seconds, 0.1 to 86400",
 					    optarg);
 			break;
-		case OPT_UDP_FLOWS: {
-			unsigned long n;
-
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || n < 16 || n > (1ul << 22))
+		case OPT_UDP_FLOWS:
+			if (parse_uint(optarg, 16, 1u << 22, &v))
 				return fail(err, errlen, "invalid flow table size '%s': expected 16 to 4194304",
 					    optarg);
-			o->udp_flows = n;
+			o->udp_flows = v;
 			break;
-		}
 		case OPT_STATE:
 			if (filter__add_states(&o->filter, optarg))
 				return fail(err, errlen, "invalid state list '%s': expected names such as LISTEN,SYN_SENT,ESTABLISHED",
 					    optarg);
 			break;
-		case 'd':
-			errno = 0;
-			o->duration = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !isfinite(o->duration) || o->duration <= 0)
-				return fail(err, errlen, "invalid duration '%s': expected a positive number of seconds",
-					    optarg);
+		case 'd': {
+			uint64_t ns;
+
+			/* the deadline is a boot-clock time in ns: it must not wrap */
+			if (parse_seconds(optarg, OPTS_MAX_DURATION_S, &ns))
+				return fail(err, errlen, "invalid duration '%s': expected seconds, more than 0 and at most %d",
+					    optarg, OPTS_MAX_DURATION_S);
+			o->duration = strtod(optarg, NULL);
 			break;
+		}
 		case 'n':
-			errno = 0;
-			o->count = strtoull(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' || optarg[0] > '9')
-				return fail(err, errlen, "invalid count '%s': expected a positive integer", optarg);
+			if (parse_uint(optarg, 1, UINT64_MAX, &v))
+				return fail(err, errlen, "invalid count '%s': expected an integer from 1 to %llu",
+					    optarg, (unsigned long long)UINT64_MAX);
+			o->count = v;
 			break;
 		case 'j':
 			o->json = true;
@@ -278,12 +480,10 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			o->connects = true;
 			break;
 		case OPT_SYN_ALERT:
-			errno = 0;
-			o->syn_alert_ms = strtoull(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' ||
-			    o->syn_alert_ms > 86400000)
+			if (parse_uint(optarg, 1, 86400000, &v))
 				return fail(err, errlen, "invalid alert threshold '%s': expected milliseconds, 1 to 86400000",
 					    optarg);
+			o->syn_alert_ms = v;
 			break;
 		case OPT_HOOK:
 			r = hook_kind__parse(optarg);
@@ -296,20 +496,17 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			o->probes = true;
 			break;
 		case OPT_BTF:
+			if (!*optarg)
+				return fail(err, errlen, "invalid BTF file name '': expected a path");
 			o->btf_path = optarg;
 			break;
-		case OPT_RINGBUF: {
-			unsigned long kb;
-
-			errno = 0;
-			kb = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' ||
-			    kb < 4 || kb > (1ul << 22) || (kb & (kb - 1)))
-				return fail(err, errlen, "invalid ring buffer size '%s': expected a power of two from 4 to 4194304 KiB",
-					    optarg);
-			o->ringbuf_kb = kb;
+		case OPT_RINGBUF:
+			/* the kernel's ring buffer size is a u32 of bytes, a power of two */
+			if (parse_uint(optarg, 4, OPTS_MAX_RINGBUF_KB, &v) || (v & (v - 1)))
+				return fail(err, errlen, "invalid ring buffer size '%s': expected a power of two from 4 to %u KiB",
+					    optarg, OPTS_MAX_RINGBUF_KB);
+			o->ringbuf_kb = v;
 			break;
-		}
 		case 'v':
 			o->verbose = true;
 			break;
@@ -342,44 +539,39 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			errno = 0;
 			mb = strtod(optarg, &end);
 			if (errno || *end || end == optarg || !isfinite(mb) || mb <= 0 || mb > 1e9)
-				return fail(err, errlen, "invalid file size '%s': expected a positive number of megabytes",
+				return fail(err, errlen, "invalid file size '%s': expected megabytes, more than 0 and at most 1000000000",
 					    optarg);
 			/* tcpdump's unit: 1,000,000 bytes */
 			o->rotate_bytes = mb * 1e6 < 4096 ? 4096 : (uint64_t)(mb * 1e6);
 			break;
 		}
 		case 'G':
-		case 'W': {
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || v > 1000000000)
-				return fail(err, errlen, "invalid %s '%s': expected a positive integer",
-					    c == 'G' ? "rotation interval" : "file count", optarg);
-			if (c == 'G')
-				o->rotate_secs = v;
-			else
-				o->rotate_count = v;
+			if (parse_uint(optarg, 1, 1000000000, &v))
+				return fail(err, errlen, "invalid rotation interval '%s': expected seconds, 1 to 1000000000",
+					    optarg);
+			o->rotate_secs = v;
 			break;
-		}
+		case 'W':
+			/* the recorder keeps the name of each file it may reuse */
+			if (parse_uint(optarg, 1, OPTS_MAX_ROTATE_COUNT, &v))
+				return fail(err, errlen, "invalid file count '%s': expected 1 to %d",
+					    optarg, OPTS_MAX_ROTATE_COUNT);
+			o->rotate_count = v;
+			break;
 		case OPT_SINCE:
 		case OPT_UNTIL:
-			if (time_bound__parse(optarg, c == OPT_SINCE ? &o->since : &o->until))
-				return fail(err, errlen, "invalid time '%s': expected RFC 3339 (2026-11-27T17:42:06Z) or seconds after the first event",
-					    optarg);
+			r = time_bound__parse(optarg, c == OPT_SINCE ? &o->since : &o->until);
+			if (r)
+				return time_fail(err, errlen, optarg, r);
+			*(c == OPT_SINCE ? &since : &until) = optarg;
 			break;
-		case ':':
-			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return fail(err, errlen, "unknown option '-%c'", optopt);
-			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return getopt_fail(c, argv[optind - 1], err, errlen);
 		}
 	}
 	if (optind < argc) {
 		size_t len = 0;
-		char msg[200];
+		char msg[200], quoted[64];
 
 		for (int i = optind; i < argc; i++)
 			len += strlen(argv[i]) + 1;
@@ -395,7 +587,8 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		}
 		r = filter__parse(&o->filter, o->filter_text, msg, sizeof(msg));
 		if (r)
-			return fail(err, errlen, "invalid filter expression '%s': %s", o->filter_text, msg);
+			return fail(err, errlen, "invalid filter expression '%s': %s",
+				    expr_quote(o->filter_text, quoted, sizeof(quoted)), msg);
 	}
 	if ((o->rotate_bytes || o->rotate_secs || o->rotate_count) && !o->write_path)
 		return fail(err, errlen, "-C, -G and -W need -w FILE");
@@ -403,9 +596,37 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		return fail(err, errlen, "-W needs -C or -G");
 	if ((o->since.set || o->until.set) && !o->n_reads)
 		return fail(err, errlen, "--since and --until need -r FILE");
+	/* a relative and an absolute bound meet only once the file is read */
+	if (o->since.set && o->until.set && o->since.relative == o->until.relative &&
+	    o->since.ns >= o->until.ns)
+		return fail(err, errlen, "--since %s is not before --until %s: nothing would be replayed",
+			    since, until);
 	if (o->n_info && (o->n_reads || o->write_path))
 		return fail(err, errlen, "--info excludes -r and -w");
 	return 0;
+}
+
+int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	char **owned, **args;
+	int n_owned = 0, n_args, r;
+
+	owned = calloc(argc + 1, sizeof(*owned));
+	args = owned ? join_pid_words(argc, argv, &n_args, owned, &n_owned) : NULL;
+	if (!args)
+		r = fail(err, errlen, "out of memory");
+	else
+		r = parse_args(o, n_args, args, err, errlen);
+	/* nothing that points into args outlives it: optarg strings the
+	 * options keep (paths) are argv's own, joined ones are only parsed */
+	for (int i = 0; i < n_owned; i++)
+		free(owned[i]);
+	free(owned);
+	free(args);
+	/* a failed parse keeps nothing to free */
+	if (r)
+		opts__free(o);
+	return r;
 }
 
 void opts__free(struct opts *o)
@@ -429,6 +650,18 @@ static bool digits(const char **s, int n, int *out)
 	return true;
 }
 
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
 int time_bound__parse(const char *s, struct time_bound *tb)
 {
 	int Y, M, D, h, m, sec, oh = 0, om = 0;
@@ -445,8 +678,11 @@ int time_bound__parse(const char *s, struct time_bound *tb)
 
 		errno = 0;
 		v = strtod(s, &end);
-		if (errno || *end || end == s || !isfinite(v) || v < 0 || v > 1e12)
+		if (errno || *end || end == s || !isfinite(v) || v < 0)
 			return -EINVAL;
+		/* added to the first event's wall-clock ns, which must not wrap */
+		if (v > TIME_MAX_RELATIVE_S)
+			return -ERANGE;
 		tb->set = true;
 		tb->relative = true;
 		tb->ns = (uint64_t)(v * 1e9 + 0.5);
@@ -482,7 +718,9 @@ int time_bound__parse(const char *s, struct time_bound *tb)
 	} else {
 		return -EINVAL;
 	}
-	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	/* RFC 3339 allows a leap second (:60); timegm() carries it over */
+	if (*p || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 ||
+	    sec > 60)
 		return -EINVAL;
 	tm.tm_year = Y - 1900;
 	tm.tm_mon = M - 1;
@@ -491,8 +729,9 @@ int time_bound__parse(const char *s, struct time_bound *tb)
 	tm.tm_min = m;
 	tm.tm_sec = sec;
 	secs = timegm(&tm) - (oh * 3600 + om * 60);
-	if (secs < 0)
-		return -EINVAL;
+	/* wall-clock ns in a u64 reach 2554; this leaves room to add to them */
+	if (secs < 0 || Y > TIME_MAX_YEAR)
+		return -ERANGE;
 	tb->set = true;
 	tb->relative = false;
 	tb->ns = (uint64_t)secs * 1000000000ull + frac;

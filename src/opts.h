@@ -20,6 +20,13 @@ enum hook_kind {
 };
 
 #define OPTS_MAX_FILES 64
+/* Bounds of numeric options: beyond them, later arithmetic would overflow
+ * (nanoseconds in a u64, the kernel's u32 ring buffer size in bytes). */
+#define OPTS_MAX_DURATION_S 31536000	/* -d: 365 days */
+#define OPTS_MAX_RINGBUF_KB 2097152	/* 2 GiB, the largest power of two in a u32 */
+#define OPTS_MAX_ROTATE_COUNT 1000000	/* -W */
+#define TIME_MAX_YEAR 2499		/* --since/--until, RFC 3339 */
+#define TIME_MAX_RELATIVE_S 1e9		/* --since/--until, seconds after the first event */
 
 /* --since/--until: an RFC 3339 time, or seconds after the first event */
 struct time_bound {
@@ -63,11 +70,16 @@ struct opts {
 #define EXIT_USAGE 2
 
 void opts__init(struct opts *o);
-/* Returns 0, or -EINVAL with a message in err. */
+/* Returns 0, or -EINVAL with a message in err; a failed parse leaves
+ * nothing to free. Digit-only words after a -p value join it ("-p 1 2" is
+ * "-p 1,2"). */
 int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen);
 void opts__usage(FILE *out);
 void opts__free(struct opts *o);
-/* RFC 3339 ("2026-11-27T17:42:06.5Z", "...+01:00") or seconds (relative). */
+/* RFC 3339 ("2026-11-27T17:42:06.5Z", "...+01:00") or seconds (relative).
+ * Returns 0, -EINVAL (not such a time, or a date that does not exist), or
+ * -ERANGE (before 1970, after TIME_MAX_YEAR, or more than
+ * TIME_MAX_RELATIVE_S seconds). */
 int time_bound__parse(const char *s, struct time_bound *tb);
 
 const char *hook_kind__name(enum hook_kind h);

@@ -5,26 +5,49 @@
 #include <string.h>
 #include "sink.h"
 
-struct sink_text {
-	struct sink base;
-	bool header_done;
-};
+enum { COL_TIME, COL_PID, COL_COMM, COL_LOCAL, COL_REMOTE, COL_OLD, COL_NEW, COL__MAX };
 
 #define TEXT_HEADER_FMT "%-15s %-7s %-15s %-30s %-30s %-11s    %-11s %s\n"
 
-/* Column widths of TEXT_HEADER_FMT; a longer value pushes the line out. */
-enum { W_TIME = 15, W_PID = 7, W_COMM = 15, W_SOCK = 30, W_STATE = 11 };
+/* The widths of TEXT_HEADER_FMT, in terminal columns. A longer value widens
+ * its column for its line and every later one (the widest value so far),
+ * so lines stay aligned with each other. */
+static const int min_width[COL__MAX] = { 15, 7, 15, 30, 30, 11, 11 };
 
-static char *put_col(char *p, const char *s, int width, const char *sep)
+struct sink_text {
+	struct sink base;
+	bool header_done;
+	int width[COL__MAX];
+};
+
+/* s, which is dw terminal columns wide, padded to the column's width, then
+ * sep. */
+static char *put_col(struct sink_text *t, char *p, int col, const char *s, int dw, const char *sep)
 {
 	size_t n = strlen(s), m = strlen(sep);
 
+	if (dw > t->width[col])
+		t->width[col] = dw;
 	memcpy(p, s, n);
 	p += n;
-	for (; (int)n < width; n++)
+	for (; dw < t->width[col]; dw++)
 		*p++ = ' ';
 	memcpy(p, sep, m);
 	return p + m;
+}
+
+/* The same for ASCII text such as a state name or an address. */
+static char *put_ascii(struct sink_text *t, char *p, int col, const char *s, const char *sep)
+{
+	return put_col(t, p, col, s, format__text_width(s), sep);
+}
+
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
 }
 
 static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
@@ -46,21 +69,14 @@ static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
 		snprintf(buf + n, len - n, "(%s)", service);
 }
 
-/* A process name is chosen by the process: keep its control bytes away
- * from the terminal. */
-static const char *text__safe(char *dst, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] && i < TASK_COMM_LEN; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-	dst[i] = '\0';
-	return dst;
-}
+/* A process name is any bytes the process chose: as the JSON output, keep
+ * valid UTF-8 and escape control characters and other bytes (\xNN), so
+ * that nothing reaches the terminal but text. */
+#define COMM_TEXT_LEN (4 * TASK_COMM_LEN + 1)
 
 /* "CONNECT     -> refused     0.236 syn_retrans=0 ECONNREFUSED", or for an
  * alert "SYN_SENT    !! ALERT       1002.345 syn_retrans=1 <diagnosis>". */
-static char *text__attempt(char *p, char *end, const struct event *ev)
+static char *text__attempt(struct sink_text *t, char *p, char *end, const struct event *ev)
 {
 	const struct diagnosis *d = &ev->diag;
 	char ms[32];
@@ -72,11 +88,11 @@ static char *text__attempt(char *p, char *end, const struct event *ev)
 	else
 		snprintf(ms, sizeof(ms), "%.3f", ev->elapsed_ns / 1e6);
 	if (ev->kind == EVENT_CONNECT) {
-		p = put_col(p, "CONNECT", W_STATE, " -> ");
-		p = put_col(p, outcome__name(ev->outcome), W_STATE, " ");
+		p = put_ascii(t, p, COL_OLD, "CONNECT", " -> ");
+		p = put_ascii(t, p, COL_NEW, outcome__name(ev->outcome), " ");
 	} else {
-		p = put_col(p, "SYN_SENT", W_STATE, " !! ");
-		p = put_col(p, "ALERT", W_STATE, " ");
+		p = put_ascii(t, p, COL_OLD, "SYN_SENT", " !! ");
+		p = put_ascii(t, p, COL_NEW, "ALERT", " ");
 	}
 	room = end - p;
 	n = snprintf(p, room, "%s syn_retrans=%u", ms, ev->syn_retrans);
@@ -89,10 +105,12 @@ static char *text__attempt(char *p, char *end, const struct event *ev)
 	if (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS && n < (int)room)
 		n += snprintf(p + n, room - n, " (started before tracing)");
 	if (ev->kind == EVENT_SYN_ALERT && n < (int)room) {
-		char owner[48] = "owner unknown", comm[TASK_COMM_LEN + 1];
+		char owner[24 + COMM_TEXT_LEN] = "owner unknown", comm[COMM_TEXT_LEN];
 
-		if (d->pid)
-			snprintf(owner, sizeof(owner), "%u/%s", d->pid, text__safe(comm, d->comm));
+		if (d->pid) {
+			format__text_escape(comm, sizeof(comm), d->comm, TASK_COMM_LEN);
+			snprintf(owner, sizeof(owner), "%u/%s", d->pid, comm);
+		}
 		switch (d->cause) {
 		case DIAG_QUEUE_FULL:
 			n += snprintf(p + n, room - n, " local listener %s: accept queue full (%u/%u)",
@@ -138,7 +156,7 @@ static char *put_secs(char *p, uint64_t ns)
 /* "UDP END        tx=3/300B rx=3/300B 1.234s idle": packets/bytes each
  * way since the flow started, first datagram to last, why it ended. At
  * most 140 bytes: with the columns before it, line[] has room. */
-static char *text__udp_flow(char *p, const struct event *ev)
+static char *text__udp_flow(struct sink_text *t, char *p, const struct event *ev)
 {
 	static const char *const names[UDP_FLOW__MAX] = {
 		[UDP_FLOW_START] = "UDP START",
@@ -149,7 +167,8 @@ static char *text__udp_flow(char *p, const struct event *ev)
 	const char *name = ev->flow_event < UDP_FLOW__MAX && names[ev->flow_event] ?
 			   names[ev->flow_event] : "UDP ?";
 
-	p = put_col(p, name, W_STATE, "    ");
+	/* the counts start where NEW does */
+	p = put_ascii(t, p, COL_OLD, name, "    ");
 	memcpy(p, "tx=", 3);
 	p = put_u64(p + 3, ev->tx_packets);
 	*p++ = '/';
@@ -162,7 +181,7 @@ static char *text__udp_flow(char *p, const struct event *ev)
 	p = put_secs(p + 2, ev->duration_ns);
 	if (ev->flow_event == UDP_FLOW_END && reason) {
 		*p++ = ' ';
-		p = put_col(p, reason, 0, "");
+		p = put_str(p, reason);
 	}
 	*p++ = '\n';
 	return p;
@@ -185,9 +204,11 @@ static int text__event(struct sink *s, const struct event *ev)
 {
 	struct sink_text *t = (struct sink_text *)s;
 	char tbuf[32], pid[24], ms[32], lbuf[SOCK_STRLEN + 40], rbuf[SOCK_STRLEN + 40];
-	char line[512], *p = line, comm[TASK_COMM_LEN + 1];
+	/* every column at its widest, and the longest tail (an alert's) */
+	char line[1024], *p = line, comm[COMM_TEXT_LEN];
 	const char *svc, *old;
 	enum service_side side;
+	int comm_w;
 
 	if (!t->header_done) {
 		fprintf(s->out, TEXT_HEADER_FMT, "TIME", "PID", "COMM", "LOCAL", "REMOTE",
@@ -217,25 +238,33 @@ static int text__event(struct sink *s, const struct event *ev)
 	old = ev->kind == EVENT_TCP_SOCKET || ev->kind == EVENT_UDP_SOCKET ? "(existing)" :
 	      tcp_state__name(ev->old_state);
 
-	p = put_col(p, tbuf, W_TIME, " ");
-	p = put_col(p, pid, W_PID, " ");
-	p = put_col(p, ev->pid ? text__safe(comm, ev->comm) : "-", W_COMM, " ");
-	p = put_col(p, lbuf, W_SOCK, " ");
-	p = put_col(p, rbuf, W_SOCK, " ");
-	if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
-		p = text__attempt(p, line + sizeof(line), ev);
-	} else if (ev->kind == EVENT_UDP_FLOW) {
-		p = text__udp_flow(p, ev);
+	if (ev->pid) {
+		comm_w = format__text_escape(comm, sizeof(comm), ev->comm, TASK_COMM_LEN);
 	} else {
-		p = put_col(p, old, W_STATE, " -> ");
-		p = put_col(p, ev->kind == EVENT_UDP_SOCKET ? udp_state__name(ev->new_state) :
-			    tcp_state__name(ev->new_state), W_STATE, " ");
+		strcpy(comm, "-");
+		comm_w = 1;
+	}
+
+	p = put_ascii(t, p, COL_TIME, tbuf, " ");
+	p = put_ascii(t, p, COL_PID, pid, " ");
+	p = put_col(t, p, COL_COMM, comm, comm_w, " ");
+	p = put_ascii(t, p, COL_LOCAL, lbuf, " ");
+	p = put_ascii(t, p, COL_REMOTE, rbuf, " ");
+	if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
+		p = text__attempt(t, p, line + sizeof(line), ev);
+	} else if (ev->kind == EVENT_UDP_FLOW) {
+		p = text__udp_flow(t, p, ev);
+	} else {
+		p = put_ascii(t, p, COL_OLD, old, " -> ");
+		p = put_ascii(t, p, COL_NEW, ev->kind == EVENT_UDP_SOCKET ?
+			      udp_state__name(ev->new_state) : tcp_state__name(ev->new_state), " ");
+		p = put_str(p, ms);
 		if (event__gap(ev)) {
-			p = put_col(p, ms, 0, " (gap: last seen in ");
-			p = put_col(p, tcp_state__name(ev->prev_state), 0, ")\n");
-		} else {
-			p = put_col(p, ms, 0, "\n");
+			p = put_str(p, " (gap: last seen in ");
+			p = put_str(p, tcp_state__name(ev->prev_state));
+			*p++ = ')';
 		}
+		*p++ = '\n';
 	}
 	if (fwrite(line, 1, p - line, s->out) != (size_t)(p - line))
 		return -errno;
@@ -267,5 +296,6 @@ struct sink *sink_text__new(FILE *out, const struct services *svc)
 	t->base.ops = &text_ops;
 	t->base.out = out;
 	t->base.svc = svc;
+	memcpy(t->width, min_width, sizeof(t->width));
 	return &t->base;
 }

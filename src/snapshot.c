@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include "snapshot.h"
 #include "sockdiag.h"
 
@@ -21,6 +23,7 @@ struct owners {
 	struct owner *slots;
 	size_t cap;		/* power of two */
 	size_t n;
+	size_t n_unreadable;	/* processes whose /proc/PID/fd could not be read */
 	/* network namespaces seen while walking /proc: inode and one path */
 	struct netns_ref {
 		uint64_t ino;
@@ -94,6 +97,11 @@ size_t owners__count(const struct owners *o)
 	return o ? o->n : 0;
 }
 
+size_t owners__unreadable(const struct owners *o)
+{
+	return o ? o->n_unreadable : 0;
+}
+
 static void owners__add_netns(struct owners *o, uint64_t ino, const char *path)
 {
 	for (size_t i = 0; i < o->n_netns; i++)
@@ -111,6 +119,34 @@ static void owners__add_netns(struct owners *o, uint64_t ino, const char *path)
 	o->netns[o->n_netns].ino = ino;
 	snprintf(o->netns[o->n_netns].path, sizeof(o->netns[0].path), "%s", path);
 	o->n_netns++;
+}
+
+#define PF_KTHREAD 0x00200000
+
+/* Whether /proc/PID/stat says the task is a kernel thread (which has no
+ * files, and whose fd directory only root may open). */
+static bool is_kthread(int proc_fd, uint32_t pid)
+{
+	char path[64], buf[512], *p;
+	unsigned long flags;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%u/stat", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid pgrp session tty_nr tpgid flags": comm may
+	 * hold anything, the last ')' ends it */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & PF_KTHREAD;
 }
 
 static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
@@ -140,8 +176,13 @@ static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
 	}
 	snprintf(path, sizeof(path), "%u/fd", pid);
 	dfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;	/* the process exited, or is a kernel thread */
+	if (dfd < 0) {
+		/* another user's process (or, without CAP_SYS_PTRACE, a process
+		 * with more capabilities); not one that exited meanwhile */
+		if ((errno == EACCES || errno == EPERM) && !is_kthread(proc_fd, pid))
+			o->n_unreadable++;
+		return;
+	}
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
@@ -153,6 +194,11 @@ static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
 		if (de->d_name[0] == '.')
 			continue;
 		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
+		if (n < 0 && (errno == EACCES || errno == EPERM)) {
+			/* the directory opened, its links need ptrace access */
+			o->n_unreadable++;
+			break;
+		}
 		if (n < 9)
 			continue;
 		link[n] = '\0';
@@ -298,16 +344,34 @@ static int snap_family_err(int err)
 	return err == -ENOENT || err == -EAFNOSUPPORT ? 0 : err;
 }
 
+/* Remembers a namespace the snapshot could not list. */
+static void gaps__add_netns(struct snapshot_gaps *g, const struct netns_ref *ns, int err)
+{
+	if (!g)
+		return;
+	if (g->n_netns < SNAPSHOT_GAPS_NAMED) {
+		g->netns[g->n_netns].ino = ns->ino;
+		snprintf(g->netns[g->n_netns].path, sizeof(g->netns[0].path), "%s", ns->path);
+	}
+	if (!g->netns_err || g->netns_err == -ENOENT)
+		g->netns_err = err;
+	g->n_netns++;
+}
+
 int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned int protos,
-		  snapshot_cb cb, void *ctx)
+		  snapshot_cb cb, void *ctx, struct snapshot_gaps *gaps)
 {
 	/* every state but NEW_SYN_RECV request socks */
 	const uint32_t all = ~(1u << ST_TCP_NEW_SYN_RECV), listen = 1u << ST_TCP_LISTEN;
 	struct snap_ctx *sc;
 	int err = 0;
 
+	if (gaps)
+		memset(gaps, 0, sizeof(*gaps));
 	if (!o)
 		return -EINVAL;
+	if (gaps)
+		gaps->procs = o->n_unreadable;
 	sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		return -ENOMEM;
@@ -319,8 +383,12 @@ int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned 
 	for (size_t i = 0; i < o->n_netns && !err; i++) {
 		int sk = sockdiag__open(o->netns[i].path);
 
-		if (sk < 0)
-			continue;	/* the namespace went away meanwhile */
+		if (sk < 0) {
+			/* a namespace that went away meanwhile is no gap */
+			if (sk != -ENOENT && sk != -ESRCH)
+				gaps__add_netns(gaps, &o->netns[i], sk);
+			continue;
+		}
 		sc->netns = o->netns[i].ino;
 		memset(sc->listen_ports, 0, sizeof(sc->listen_ports));
 		if (!protos || (protos & FILTER_PROTO_TCP)) {
@@ -340,4 +408,40 @@ int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned 
 	}
 	free(sc);
 	return err;
+}
+
+static bool has_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+void snapshot__warn(const struct snapshot_gaps *g, FILE *out)
+{
+	if (g->n_netns) {
+		size_t named = g->n_netns < SNAPSHOT_GAPS_NAMED ? g->n_netns : SNAPSHOT_GAPS_NAMED;
+		bool perm = g->netns_err == -EPERM || g->netns_err == -EACCES;
+
+		fprintf(out, "socktrace: warning: the snapshot lists no sockets of %zu network "
+			"namespace%s it could not enter (%s): ", g->n_netns, g->n_netns == 1 ? "" : "s",
+			perm && !has_cap(CAP_SYS_ADMIN) ? "setns() needs CAP_SYS_ADMIN" :
+			strerror(-g->netns_err));
+		for (size_t i = 0; i < named; i++)
+			fprintf(out, "%s%llu (%s)", i ? ", " : "",
+				(unsigned long long)g->netns[i].ino, g->netns[i].path);
+		if (g->n_netns > named)
+			fprintf(out, " and %zu more", g->n_netns - named);
+		fprintf(out, "\n");
+	}
+	if (g->procs)
+		fprintf(out, "socktrace: warning: the snapshot names no owner for the sockets of %zu "
+			"process%s whose /proc/PID/fd it could not read, nor their network namespaces "
+			"(%s)\n", g->procs, g->procs == 1 ? "" : "es",
+			has_cap(CAP_SYS_PTRACE) ? "permission denied" :
+			"reading another process's needs CAP_SYS_PTRACE, another user's also "
+			"CAP_DAC_READ_SEARCH");
 }

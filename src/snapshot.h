@@ -5,6 +5,7 @@
 #define ST_SNAPSHOT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "event.h"
 #include "filter.h"
 
@@ -15,14 +16,35 @@ struct owners *owners__scan(const char *proc_root);
 /* Returns true and fills pid/comm if the inode was owned at scan time. */
 bool owners__lookup(const struct owners *o, uint64_t ino, uint32_t *pid, char *comm);
 size_t owners__count(const struct owners *o);
+/* Processes whose /proc/PID/fd could not be read (no permission). */
+size_t owners__unreadable(const struct owners *o);
 void owners__free(struct owners *o);
 
 typedef int (*snapshot_cb)(const struct event *ev, void *ctx);
 
+#define SNAPSHOT_GAPS_NAMED 8
+
+/* What the snapshot could not list: without CAP_SYS_ADMIN, the other network
+ * namespaces; without CAP_SYS_PTRACE, the sockets (and namespaces) of
+ * processes whose /proc/PID/fd it may not read. */
+struct snapshot_gaps {
+	size_t procs;		/* processes whose fds could not be read */
+	size_t n_netns;		/* namespaces that could not be entered */
+	int netns_err;		/* why (-errno), of the first one */
+	struct {
+		uint64_t ino;
+		char path[64];
+	} netns[SNAPSHOT_GAPS_NAMED];	/* the first of them */
+};
+
 /* Calls cb for each TCP and UDP socket (protos: FILTER_PROTO_* bits, 0 for
  * both) of each network namespace found through /proc/PID/ns/net and
- * /run/netns. Returns 0 or -errno. */
+ * /run/netns; what it could not list goes into gaps (may be NULL).
+ * Returns 0 or -errno. */
 int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned int protos,
-		  snapshot_cb cb, void *ctx);
+		  snapshot_cb cb, void *ctx, struct snapshot_gaps *gaps);
+/* One warning line per kind of gap, naming the missing capability; nothing
+ * when the snapshot is complete. */
+void snapshot__warn(const struct snapshot_gaps *g, FILE *out);
 
 #endif /* ST_SNAPSHOT_H */

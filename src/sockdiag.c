@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -14,6 +16,14 @@
 int sockdiag__open(const char *netns_path)
 {
 	return sockdiag__socket_in(netns_path, AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+}
+
+/* Whether two namespace files name the same namespace. */
+static bool same_ns(int a, int b)
+{
+	struct stat sa, sb;
+
+	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int sockdiag__socket_in(const char *netns_path, int domain, int type, int protocol)
@@ -28,10 +38,20 @@ int sockdiag__socket_in(const char *netns_path, int domain, int type, int protoc
 	if (self_fd < 0)
 		return -errno;
 	ns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
-	if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNET)) {
+	if (ns_fd < 0) {
 		err = -errno;
-		if (ns_fd >= 0)
-			close(ns_fd);
+		close(self_fd);
+		return err;
+	}
+	/* setns() needs CAP_SYS_ADMIN, even into the namespace we are in */
+	if (same_ns(self_fd, ns_fd)) {
+		close(ns_fd);
+		close(self_fd);
+		return sockdiag__socket_in(NULL, domain, type, protocol);
+	}
+	if (setns(ns_fd, CLONE_NEWNET)) {
+		err = -errno;
+		close(ns_fd);
 		close(self_fd);
 		return err;
 	}

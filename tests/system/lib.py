@@ -354,11 +354,13 @@ class Tracer:
 
 class Helper:
     """A helper.py process; `expect(key)` returns its next JSON message
-    that has `key`, within a deadline."""
+    that has `key`, within a deadline. `wrap` runs it under a command such
+    as setpriv."""
 
-    def __init__(self, ctx, args, netns=None, name=None):
+    def __init__(self, ctx, args, netns=None, name=None, wrap=()):
         self.ctx = ctx
-        cmd = [PYTHON, HELPER] + [a if isinstance(a, (str, bytes)) else str(a) for a in args]
+        cmd = list(wrap) + [PYTHON, HELPER] + \
+            [a if isinstance(a, (str, bytes)) else str(a) for a in args]
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.cmd = cmd

@@ -32,6 +32,7 @@ import t_connects  # noqa: E402,F401
 import t_record  # noqa: E402,F401
 import t_udp  # noqa: E402,F401
 import t_owners  # noqa: E402,F401
+import t_input  # noqa: E402,F401
 
 
 def out(line):

@@ -3,6 +3,8 @@
  * syntax errors, and what goes down to the kernel. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "filter.h"
@@ -256,5 +258,107 @@ TEST(filter_describe)
 	ASSERT_STREQ(buf, "(pid 1 or pid 2) and ip6 and (state LISTEN) and (tcp or port 80)");
 	/* what it describes parses again */
 	ASSERT_EQ(filter__parse(&f, buf, err, sizeof(err)), 0);
+	filter__free(&f);
+}
+
+static char *repeat(const char *prefix, int n, const char *middle, const char *suffix)
+{
+	size_t lp = strlen(prefix), ls = strlen(suffix), lm = strlen(middle);
+	char *s = malloc(n * (lp + ls) + lm + 1), *p = s;
+
+	if (!s)
+		FAIL("out of memory");
+	for (int i = 0; i < n; i++, p += lp)
+		memcpy(p, prefix, lp);
+	memcpy(p, middle, lm);
+	p += lm;
+	for (int i = 0; i < n; i++, p += ls)
+		memcpy(p, suffix, ls);
+	*p = '\0';
+	return s;
+}
+
+/* Parentheses and 'not' recurse in the parser and in matching: 30,000 of
+ * them overflowed the stack. */
+TEST(filter_expr_depth_limit)
+{
+	static const struct {
+		const char *open, *close;
+		int n;
+		int ok;
+	} cases[] = {
+		{ "(", ")", 100, 1 }, { "(", ")", 101, 0 }, { "(", ")", 30000, 0 },
+		{ "!", "", 100, 1 }, { "!", "", 101, 0 }, { "!", "", 100000, 0 },
+		{ "not ", "", 100, 1 }, { "not (", ")", 50, 1 }, { "not (", ")", 51, 0 },
+	};
+	struct event ev[N_EV];
+	char err[256];
+
+	events(ev);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = repeat(cases[i].open, cases[i].n, "port 443", cases[i].close);
+		struct filter f;
+		int r;
+
+		memset(&f, 0, sizeof(f));
+		err[0] = '\0';
+		r = filter__parse(&f, text, err, sizeof(err));
+		free(text);
+		if (cases[i].ok) {
+			ASSERT_MSG(r == 0, "%d x '%s': %s", cases[i].n, cases[i].open, err);
+			/* an even number of nots is none */
+			ASSERT_TRUE(filter__match(&f, &ev[0]));
+			ASSERT_FALSE(filter__match(&f, &ev[2]));
+			filter__free(&f);
+			continue;
+		}
+		ASSERT_MSG(r == -EINVAL, "%d x '%s' parsed (%d)", cases[i].n, cases[i].open, r);
+		ASSERT_MSG(strstr(err, "nested too deeply (at most 100 levels of '(' and 'not')"),
+			   "%d x '%s': error '%s'", cases[i].n, cases[i].open, err);
+		ASSERT_NULL(f.expr);
+	}
+	/* where: the column of the 101st level */
+	{
+		char *text = repeat("(", 101, "port 443", ")");
+		struct filter f;
+
+		memset(&f, 0, sizeof(f));
+		ASSERT_EQ(filter__parse(&f, text, err, sizeof(err)), -EINVAL);
+		free(text);
+		ASSERT_STREQ(err, "column 101: nested too deeply (at most 100 levels of '(' and 'not')");
+	}
+}
+
+/* "port 1 or port 2 or ..." has no nesting limit: a chain of any length is
+ * matched, pushed down and freed without recursing once per term. */
+TEST(filter_expr_long_chains)
+{
+	const int n = 500000;
+	char *text = malloc((size_t)n * 24), *p = text, err[256];
+	struct event ev[N_EV];
+	struct filter f, k;
+
+	ASSERT_NOT_NULL(text);
+	events(ev);
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "%sport %d", i ? " or " : "", 23000 + i % 10000);
+	strcpy(p, " or port 22");
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, text, err, sizeof(err)), 0);
+	ASSERT_FALSE(filter__match(&f, &ev[0]));
+	ASSERT_TRUE(filter__match(&f, &ev[2]));		/* the last term */
+	filter__free(&f);
+
+	p = text;
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "%snot port %d", i ? " and " : "", 23000 + i % 10000);
+	strcpy(p, " and pid 300");
+	ASSERT_EQ(filter__parse(&f, text, err, sizeof(err)), 0);
+	free(text);
+	ASSERT_TRUE(filter__match(&f, &ev[2]));
+	ASSERT_FALSE(filter__match(&f, &ev[0]));
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.n_pids, 1);
+	ASSERT_EQ(k.pids[0], 300);
 	filter__free(&f);
 }

@@ -1362,3 +1362,164 @@ TEST(sink_text_udp_columns_align)
 			ASSERT(!strncmp(line + off[6], "tx=", 3));
 	}
 }
+
+/* ---- text: bytes a process chose, wide characters, long values ---- */
+
+/* The terminal column at which needle starts in line (display width of what
+ * comes before it), -1 if absent. */
+static int col_of(const char *line, const char *needle)
+{
+	const char *at = strstr(line, needle);
+	char prefix[1024];
+
+	if (!at || (size_t)(at - line) >= sizeof(prefix))
+		return -1;
+	memcpy(prefix, line, at - line);
+	prefix[at - line] = '\0';
+	return format__text_width(prefix);
+}
+
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+			(*p & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (!n || (n == 2 && *p < 0xc2))
+			return false;
+		for (int i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n;
+	}
+	return true;
+}
+
+/* As the JSON output: valid UTF-8 stays, control characters and bytes that
+ * are not UTF-8 become \xNN (grep called the output binary). */
+TEST(sink_text_comm_escaped)
+{
+	static const struct { const char *comm, *text; } cases[] = {
+		{ "x\xffy\xc3\xa9", "x\\xffy\xc3\xa9" },
+		{ "\x1b[2J", "\\x1b[2J" },
+		{ "a\\b", "a\\\\b" },
+		{ "\xc2\x9b" "1m", "\\xc2\\x9b1m" },		/* C1 CSI */
+		{ "ab\xe2\x80\xae" "cd", "ab\\xe2\\x80\\xaecd" },	/* right-to-left override */
+		{ "\xe6\x97\xa5\xe6\x9c", "\xe6\x97\xa5\\xe6\\x9c" },	/* cut in a character */
+		{ "\xc0\xaf\xed\xa0\x80", "\\xc0\\xaf\\xed\\xa0\\x80" },	/* overlong, surrogate */
+		{ "tab\there\x7f", "tab\\x09here\\x7f" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+	};
+	struct event ev = live_event();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *out, *line;
+		char want[128], q[400];
+
+		memset(ev.comm, 0, sizeof(ev.comm));
+		strcpy(ev.comm, cases[i].comm);
+		out = render(text_sink, NULL, &ev, NULL);
+		line = out + strlen(text_header);
+		snprintf(want, sizeof(want), "2923    %s ", cases[i].text);
+		ASSERT_MSG(!strncmp(line + 16, want, strlen(want)), "comm %s: line %s", cases[i].text,
+			   ut_quote(q, sizeof(q), line, strlen(line)));
+		ASSERT_MSG(valid_utf8(out), "comm %s: output is not UTF-8", cases[i].text);
+	}
+
+	/* the owner named in an alert too */
+	ev.kind = EVENT_SYN_ALERT;
+	ev.diag.cause = DIAG_QUEUE_FULL;
+	ev.diag.pid = 7;
+	strcpy(ev.diag.comm, "q\xff\x1b");
+	ASSERT_NOT_NULL(strstr(render(text_sink, NULL, &ev, NULL), " local listener 7/q\\xff\\x1b: "));
+}
+
+/* Columns are counted in terminal cells, not bytes: CJK and emoji take two,
+ * a combining accent none. */
+TEST(sink_text_wide_comm_keeps_columns)
+{
+	static const char *const comms[] = {
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",		/* 3 CJK: 6 cells in 9 bytes */
+		"\xf0\x9f\x98\x80\xf0\x9f\x98\x80x",		/* 2 emoji and x: 5 cells */
+		"e\xcc\x81t\xc3\xa9",				/* e + U+0301, t, é: 3 cells */
+		"\xef\xbd\x86\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x8c",	/* fullwidth "full": 8 */
+		"\xea\xb0\x80\xe1\x85\xa1",			/* Hangul syllable + medial vowel: 2 */
+	};
+	struct event ev = live_event();
+
+	for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++) {
+		const char *out, *line;
+		char q[400];
+
+		memset(ev.comm, 0, sizeof(ev.comm));
+		strcpy(ev.comm, comms[i]);
+		out = render(text_sink, NULL, &ev, NULL);
+		line = out + strlen(text_header);
+		ASSERT_MSG(col_of(line, "127.0.0.1:43054/tcp") == 40 && col_of(line, "10.0.0.2:22") == 71 &&
+			   col_of(line, "SYN_SENT") == 102,
+			   "comm %zu: LOCAL at %d, REMOTE at %d, OLD at %d (expected 40, 71, 102) in %s", i,
+			   col_of(line, "127.0.0.1:43054/tcp"), col_of(line, "10.0.0.2:22"),
+			   col_of(line, "SYN_SENT"), ut_quote(q, sizeof(q), line, strlen(line)));
+	}
+	ASSERT_EQ(format__cp_width('a'), 1);
+	ASSERT_EQ(format__cp_width(0x301), 0);
+	ASSERT_EQ(format__cp_width(0x200b), 0);
+	ASSERT_EQ(format__cp_width(0x4e00), 2);
+	ASSERT_EQ(format__cp_width(0x1f600), 2);
+	ASSERT_EQ(format__cp_width(0xff21), 2);
+	ASSERT_EQ(format__cp_width(0x2a6df), 2);
+	ASSERT_EQ(format__cp_width(0xe9), 1);
+	ASSERT_EQ(format__cp_width(0x10ffff), 1);
+}
+
+/* A value longer than its column widens it for good: the lines that
+ * follow keep the columns of the widest value so far, so they stay
+ * aligned with each other. */
+TEST(sink_text_long_values_widen_columns)
+{
+	struct services *svc = svc_new(65535, "a-long-service", 0);
+	struct memfile *m = memfile_new();
+	struct sink *s = text_sink(m->f, svc);
+	struct event normal = live_event(), wide = live_event(), after = orphan_event();
+	const char *out, *l[4];
+	char q[1200];
+
+	wide.family = AF_INET6;
+	wide.laddr = addr_of("2001:db8:1234:5678:9abc:def0:1234:5678");
+	wide.raddr = addr_of("2001:db8::2");
+	wide.lport = 65535;
+	wide.role = ST_ROLE_SERVER;
+	memset(wide.comm, 0, sizeof(wide.comm));
+	memcpy(wide.comm, "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0", 16);
+	wide.pid = 4194304;
+	ASSERT_EQ(sink__event(s, &normal), 0);
+	ASSERT_EQ(sink__event(s, &wide), 0);
+	ASSERT_EQ(sink__event(s, &after), 0);
+	ASSERT_EQ(sink__event(s, &normal), 0);
+	ASSERT_EQ(sink__flush(s), 0);
+	out = memfile_str(m, NULL);
+	ASSERT(!strncmp(out, text_header, strlen(text_header)));
+	l[0] = out + strlen(text_header);
+	for (int i = 1; i < 4; i++) {
+		l[i] = strchr(l[i - 1], '\n');
+		ASSERT_NOT_NULL(l[i]);
+		l[i]++;
+	}
+	ut_quote(q, sizeof(q), l[0], strlen(l[0]));
+	/* the first line has the header's columns */
+	ASSERT_MSG(col_of(l[0], "10.0.0.2:22") == 71, "%s", q);
+	ASSERT_NOT_NULL(strstr(l[1], " [2001:db8:1234:5678:9abc:def0:1234:5678]:65535/tcp(a-long-service) "));
+	ASSERT_NOT_NULL(strstr(l[1], " 4194304 \\xff\\xfe"));
+	/* then every line has the columns of the widest values */
+	for (int i = 2; i < 4; i++) {
+		const char *remote = i == 2 ? "10.9.8.7:51000" : "10.0.0.2:22";
+
+		ASSERT_MSG(col_of(l[i], remote) == col_of(l[1], "[2001:db8::2]:22") &&
+			   col_of(l[i], " -> ") == col_of(l[1], " -> ") &&
+			   col_of(l[i], i == 2 ? "10.1.2.3" : "127.0.0.1") == col_of(l[1], "[2001:db8"),
+			   "line %d does not keep the widened columns: %s", i, q);
+	}
+	ASSERT_EQ(col_of(l[1], "[2001:db8"), 16 + 8 + 64 + 1);
+}
