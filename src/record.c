@@ -512,6 +512,8 @@ struct recorder *recorder__open(const struct recorder_opts *o)
 		r->ring = calloc(o->rotate_count, sizeof(char *));
 	if (!r->raw || !r->filter || (o->rotate_count && !r->ring))
 		goto fail;
+	/* no reference: the header says the wall time is unknown */
+	r->ref.wall_ns = EVENT_WALL_UNKNOWN;
 	if (o->ref)
 		r->ref = *o->ref;
 	if (o->origin) {
@@ -542,6 +544,17 @@ fail:
 	return NULL;
 }
 
+static void put_clock(struct recorder *r)
+{
+	uint8_t *b = r->raw + r->raw_len;
+
+	rec__put16(b, REC_CLOCK);
+	rec__put16(b + 2, REC_CLOCK_LEN);
+	rec__put64(b + 4, r->ref.boot_ns);
+	rec__put64(b + 12, r->ref.wall_ns);
+	r->raw_len += 4 + REC_CLOCK_LEN;
+}
+
 int recorder__write(struct recorder *r, const struct event *ev)
 {
 	size_t n;
@@ -562,17 +575,14 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	if (!r->raw_len)
 		r->block_mono = mono_ns();
 	/* the reader derives wall time from boot time and the last clock
-	 * reference: record a new one whenever that would be wrong */
+	 * reference: record a new one whenever that would be wrong, and (1.2)
+	 * at the start of every block, so that a damaged header costs no time */
 	if (clock_ref__wall(&r->ref, ev->boot_ns) != ev->wall_ns) {
-		uint8_t *b = r->raw + r->raw_len;
-
 		r->ref.boot_ns = ev->boot_ns;
 		r->ref.wall_ns = ev->wall_ns;
-		rec__put16(b, REC_CLOCK);
-		rec__put16(b + 2, REC_CLOCK_LEN);
-		rec__put64(b + 4, r->ref.boot_ns);
-		rec__put64(b + 12, r->ref.wall_ns);
-		r->raw_len += 4 + REC_CLOCK_LEN;
+		put_clock(r);
+	} else if (!r->raw_len) {
+		put_clock(r);
 	}
 	n = rec__encode_event(r->raw + r->raw_len, ev);
 	if (!n)
@@ -782,7 +792,7 @@ static void parse_header(struct reader *r, const uint8_t *b, size_t len)
 			if (n >= 16) {
 				h->ref.boot_ns = rec__get64(v);
 				h->ref.wall_ns = rec__get64(v + 8);
-				h->have_ref = true;
+				h->have_ref = h->ref.wall_ns != EVENT_WALL_UNKNOWN;
 				r->ref = h->ref;
 			}
 			break;
@@ -855,6 +865,8 @@ static int next_block(struct reader *r)
 		/* another recording appended (cat a b > c): skip its prefix */
 		if (avail >= REC_PREFIX_LEN && !memcmp(h, REC_MAGIC, REC_MAGIC_LEN) &&
 		    rec__get16(h + 8) == REC_MAJOR) {
+			/* its times are not those of the previous one's reference */
+			r->ref.wall_ns = EVENT_WALL_UNKNOWN;
 			r->pos += REC_PREFIX_LEN;
 			continue;
 		}
@@ -1031,7 +1043,12 @@ int reader__next(struct reader *r, struct event *ev)
 				}
 				r->st.events++;
 				r->st.by_type[type]++;
-				if (r->st.events == 1 || ev->wall_ns < r->st.first_wall)
+				if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
+					r->st.unknown_time++;
+					return 1;
+				}
+				if (r->st.events == r->st.unknown_time + 1 ||
+				    ev->wall_ns < r->st.first_wall)
 					r->st.first_wall = ev->wall_ns;
 				if (ev->wall_ns > r->st.last_wall)
 					r->st.last_wall = ev->wall_ns;
@@ -1076,6 +1093,9 @@ struct reader *reader__open_file(FILE *f, char *err, size_t errlen)
 		return NULL;
 	}
 	r->f = f;
+	/* nothing is known of the time until a clock reference */
+	r->ref.wall_ns = EVENT_WALL_UNKNOWN;
+	r->hdr.ref.wall_ns = EVENT_WALL_UNKNOWN;
 	avail = fill(r, REC_PREFIX_LEN);
 	if (ferror(f)) {
 		e = EIO;

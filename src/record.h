@@ -20,7 +20,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 1
+#define REC_MINOR 2
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -46,7 +46,7 @@ enum rec_record_type {
 	REC_UDP_FLOW = 6,	/* 1.1 */
 	REC_UDP_SOCKET = 7,	/* 1.1 */
 	REC_EVENT__MAX,
-	REC_CLOCK = 64,
+	REC_CLOCK = 64,		/* 1.2: first in every events block */
 };
 
 #define REC_EVENT_LEN 148	/* the body every event record starts with */
@@ -137,7 +137,8 @@ struct reader_stats {
 	bool have_header;
 	bool have_stats;
 	struct rec_stats stats;		/* the last statistics or end block */
-	uint64_t first_wall, last_wall;	/* earliest and latest event */
+	uint64_t first_wall, last_wall;	/* earliest and latest event with a time */
+	uint64_t unknown_time;		/* events without a wall-clock time */
 };
 
 struct reader;

@@ -521,7 +521,7 @@ TEST(record_stats_written_when_udp_counts_change)
 	ASSERT_EQ_U64(st.stats.udp_flows, stats_full.udp_flows + 1);
 }
 
-TEST(record_header_says_1_1)
+TEST(record_header_says_1_2)
 {
 	const char *p = path_in("v.st");
 	char err[256];
@@ -531,7 +531,7 @@ TEST(record_header_says_1_1)
 	r = reader__open(p, err, sizeof(err));
 	ASSERT_MSG(r, "%s", err);
 	ASSERT_EQ(reader__header(r)->major, 1);
-	ASSERT_EQ(reader__header(r)->minor, 1);
+	ASSERT_EQ(reader__header(r)->minor, 2);
 	reader__close(r);
 }
 
@@ -630,9 +630,8 @@ TEST(record_flipped_bytes)
 				if (got[i].boot_ns == full[j].boot_ns)
 					break;
 			ASSERT_MSG(j < nfull, "flip at %zu: event %d is not an original", off, i);
-			/* without the header block the wall clock is unknown */
-			if (st.have_header)
-				assert_same(&got[i], &full[j], i);
+			/* every block has its clock reference: no header is needed */
+			assert_same(&got[i], &full[j], i);
 		}
 		/* at most the damaged block is lost: 4 events */
 		ASSERT_MSG(n >= nfull - 4, "flip at %zu: only %d of %d events", off, n, nfull);
@@ -856,7 +855,7 @@ TEST(replay_and_info_udp)
 	ASSERT_EQ(info__print(a, f), 0);
 	fclose(f);
 	ut_defer(free, text);
-	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.1\n"));
+	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.2\n"));
 	ASSERT_NOT_NULL(strstr(text, "Events:            3\n"));
 	ASSERT_NOT_NULL(strstr(text, "  tcp_state:       1\n"));
 	ASSERT_NOT_NULL(strstr(text, "  udp_flow:        1\n"));
