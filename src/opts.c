@@ -70,6 +70,32 @@ static const struct option long_opts[] = {
 	{},
 };
 
+/* Options that change only how the kernel side runs or what live tracing
+ * does over time: with -r they would be silently ignored. */
+static const struct {
+	int opt;
+	const char *name;
+} live_only_opts[] = {
+	{ OPT_HOOK, "--hook" },
+	{ OPT_BTF, "--btf" },
+	{ OPT_RINGBUF, "--ringbuf-kb" },
+	{ OPT_PROBES, "--probes" },
+	{ OPT_UDP_FLOWS, "--udp-flows" },
+	{ OPT_UDP_IDLE, "--udp-idle" },
+	{ OPT_INTERVAL, "--interval" },
+	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
+	{ OPT_SYN_ALERT, "--syn-alert" },
+	{ 'd', "-d/--duration" },
+};
+
+static const char *live_only_name(int opt)
+{
+	for (size_t i = 0; i < sizeof(live_only_opts) / sizeof(live_only_opts[0]); i++)
+		if (live_only_opts[i].opt == opt)
+			return live_only_opts[i].name;
+	return NULL;
+}
+
 void opts__usage(FILE *out)
 {
 	fprintf(out,
@@ -193,6 +219,8 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:c:P:46tud:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
+		if (!o->live_only)
+			o->live_only = live_only_name(c);
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -405,6 +433,9 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		return fail(err, errlen, "--since and --until need -r FILE");
 	if (o->n_info && (o->n_reads || o->write_path))
 		return fail(err, errlen, "--info excludes -r and -w");
+	if (o->n_reads && o->live_only)
+		return fail(err, errlen, "%s applies to live tracing only: it has no effect with -r",
+			    o->live_only);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <zlib.h>
@@ -1133,10 +1134,29 @@ fail:
 
 struct reader *reader__open(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rbe");
+	struct stat st;
+	FILE *f;
+	int fd;
 
-	if (!f) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	/* read() on a directory fails with EISDIR: say so, not "I/O error" */
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "it is a directory, not a recording");
+		errno = EISDIR;
+		return NULL;
+	}
+	f = fdopen(fd, "rb");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		snprintf(err, errlen, "%s", strerror(e));
+		errno = e;
 		return NULL;
 	}
 	return reader__open_file(f, err, errlen);

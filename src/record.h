@@ -145,7 +145,7 @@ struct reader;
 
 /* Opens a recording and reads its prefix and header. NULL with errno set
  * and a reason in err: EBADMSG for a file that is not a recording,
- * EPROTONOSUPPORT for an unknown major version. */
+ * EPROTONOSUPPORT for an unknown major version, EISDIR for a directory. */
 struct reader *reader__open(const char *path, char *err, size_t errlen);
 /* The same on an open stream, which the reader then owns. */
 struct reader *reader__open_file(FILE *f, char *err, size_t errlen);

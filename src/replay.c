@@ -48,6 +48,14 @@ static void warn_file(const char *path, struct reader *r)
 					 "no end block: the recorder did not close it");
 }
 
+/* The magic and nothing readable after it: not a damaged recording but no
+ * recording at all. */
+static void no_block(const char *path, const struct reader_stats *st)
+{
+	fprintf(stderr, "socktrace: failed to read recording '%s': no readable block after the file's magic (%llu bytes of damaged data): it is not a usable recording\n",
+		path, (unsigned long long)(st->bad_bytes + st->tail_bytes));
+}
+
 /* An event without a time is in no window: neither before nor after TIME. */
 static bool in_window(uint64_t wall, uint64_t base, const struct time_bound *since,
 		      const struct time_bound *until)
@@ -134,8 +142,14 @@ out:
 			rp->udp_uncounted_bytes += st->stats.udp_uncounted_bytes;
 		}
 		/* warnings only about files read to their end */
-		if (!have[i] && !err)
-			warn_file(rp->paths[i], rp->readers[i]);
+		if (have[i] || err)
+			continue;
+		if (!st->blocks) {
+			no_block(rp->paths[i], st);
+			err = -EBADMSG;
+			continue;
+		}
+		warn_file(rp->paths[i], rp->readers[i]);
 	}
 	return err;
 }
@@ -170,6 +184,11 @@ int info__print(const char *path, FILE *out)
 	}
 	h = reader__header(r);
 	st = reader__stats(r);
+	if (!st->blocks) {
+		no_block(path, st);
+		reader__close(r);
+		return 1;
+	}
 	fprintf(out, "File:              %s\n", path);
 	fprintf(out, "Format:            socktrace recording %u.%u\n", h->major, h->minor);
 	if (!st->have_header)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Recordings as files: the clock reference of every block (1.2) and events
- * whose time is unknown, and the 1.1 fixture. */
+ * whose time is unknown, the 1.1 fixture, bad inputs of replay, and the
+ * options replay has no use for. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -540,4 +541,150 @@ TEST(files_sinks_show_unknown_time)
 	ASSERT_MSG(strstr(out, "\"first_time\":null"), "json: %s", out);
 	sink__free(text);
 	sink__free(json);
+}
+
+/* ---- bad inputs of replay ---- */
+
+TEST(files_reader_directory)
+{
+	char err[256];
+	struct reader *r = reader__open(ut_tmpdir(), err, sizeof(err));
+
+	ASSERT_NULL(r);
+	ASSERT_EQ(errno, EISDIR);
+	ASSERT_MSG(strstr(err, "directory"), "message: %s", err);
+}
+
+static const char *write_bytes(const char *name, const void *data, size_t len)
+{
+	const char *p = tmp_path(name);
+	FILE *f = fopen(p, "wb");
+
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fwrite(data, 1, len, f), len);
+	fclose(f);
+	return p;
+}
+
+static int replay_file(const char *path, int *events)
+{
+	static struct capture cap;
+	const char *paths[1] = { path };
+	struct time_bound none = {};
+	struct replay rp;
+	struct pipeline pl;
+	int err;
+
+	memset(&cap, 0, sizeof(cap));
+	cap.base.ops = &cap_ops;
+	pipeline__init(&pl, NULL, 0);
+	ut_defer(pipeline_free_cb, &pl);
+	ASSERT_EQ(pipeline__add_sink(&pl, &cap.base), 0);
+	ASSERT_EQ(replay__open(&rp, paths, 1), 0);
+	err = replay__run(&rp, &pl, &none, &none, NULL);
+	replay__close(&rp);
+	*events = cap.n;
+	return err;
+}
+
+/* The magic, then nothing readable: no recording at all, an error; one
+ * damaged block among good ones stays a warning. */
+TEST(files_magic_and_garbage_is_an_error)
+{
+	uint8_t buf[4096];
+	size_t len;
+	const uint8_t *good;
+	uint8_t *bad;
+	const char *p;
+	int n, ret;
+
+	memcpy(buf, REC_MAGIC, REC_MAGIC_LEN);
+	rec__put16(buf + 8, REC_MAJOR);
+	rec__put16(buf + 10, REC_MINOR);
+	for (size_t i = REC_PREFIX_LEN; i < sizeof(buf); i++)
+		buf[i] = "garbage!"[i % 8];
+	capture_stderr();
+	p = write_bytes("garbage.st", buf, sizeof(buf));
+	ASSERT_EQ(replay_file(p, &n), -EBADMSG);
+	ASSERT_EQ(n, 0);
+	ASSERT_MSG(strstr(stderr_text(), "garbage.st': no readable block after the file's magic (4084 bytes"),
+		   "stderr: %s", stderr_text());
+	info_text(p, &ret);
+	ASSERT_EQ(ret, 1);
+	/* just the prefix: nothing readable either */
+	p = write_bytes("prefix.st", buf, REC_PREFIX_LEN);
+	ASSERT_EQ(replay_file(p, &n), -EBADMSG);
+
+	p = tmp_path("good.st");
+	write12(p, 20, 4);
+	good = slurp_file(p, &len);
+	bad = malloc(len);
+	ASSERT_NOT_NULL(bad);
+	ut_defer(free, bad);
+	memcpy(bad, good, len);
+	bad[len / 2] ^= 0xff;
+	p = write_bytes("partly.st", bad, len);
+	ASSERT_EQ(replay_file(p, &n), 0);
+	ASSERT_TRUE(n > 0 && n < 20);
+}
+
+/* ---- the command line ---- */
+
+#define MAX_ARGS 24
+
+static int parse(struct opts *o, char *err, size_t errlen, ...)
+{
+	char *argv[MAX_ARGS + 2];
+	char store[MAX_ARGS][256];
+	int argc = 0;
+	va_list ap;
+	const char *a;
+
+	argv[argc++] = "socktrace";
+	va_start(ap, errlen);
+	while ((a = va_arg(ap, const char *))) {
+		if (argc > MAX_ARGS)
+			FAIL("too many arguments for the test helper");
+		snprintf(store[argc - 1], sizeof(store[0]), "%s", a);
+		argv[argc] = store[argc - 1];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	opts__init(o);
+	err[0] = '\0';
+	return opts__parse(o, argc, argv, err, errlen);
+}
+
+TEST(files_opts_live_only_with_replay)
+{
+	static const char *const opts[][2] = {
+		{ "--hook", "kprobe" }, { "--btf", "/x" }, { "--ringbuf-kb", "64" },
+		{ "--probes", NULL }, { "--udp-flows", "64" }, { "--udp-idle", "3" },
+		{ "--interval", "1" }, { "--no-snapshot", NULL }, { "--syn-alert", "50" },
+		{ "-d", "5" }, { "--duration", "5" },
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		static struct opts o;
+		char err[256], want[64];
+		int r;
+
+		if (opts[i][1])
+			r = parse(&o, err, sizeof(err), "-r", "x.st", opts[i][0], opts[i][1], NULL);
+		else
+			r = parse(&o, err, sizeof(err), "-r", "x.st", opts[i][0], NULL);
+		opts__free(&o);
+		ASSERT_MSG(r == -EINVAL, "%s with -r was accepted", opts[i][0]);
+		snprintf(want, sizeof(want), "%s", opts[i][0][1] == '-' ? opts[i][0] : "-");
+		ASSERT_MSG(strstr(err, "applies to live tracing only") && strstr(err, want),
+			   "%s: message '%s'", opts[i][0], err);
+		/* the same live: fine */
+		if (opts[i][1])
+			r = parse(&o, err, sizeof(err), opts[i][0], opts[i][1], NULL);
+		else
+			r = parse(&o, err, sizeof(err), opts[i][0], NULL);
+		opts__free(&o);
+		ASSERT_MSG(r == 0, "%s live: %s", opts[i][0], err);
+	}
 }
