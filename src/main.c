@@ -3,6 +3,8 @@
  * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
  * poll, then detach, drain and summarise. */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +41,26 @@ static void sig_handler(int sig)
 {
 	(void)sig;
 	exiting = 1;
+}
+
+/* A closed terminal or ssh session (SIGHUP) ends the run like Ctrl-C: with
+ * a summary and a recording that ends cleanly. */
+static void catch_signals(void)
+{
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGHUP, sig_handler);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
+}
+
+/* The reader of a pipe is gone (POLLERR; a socket's peer: POLLHUP), even
+ * if nothing is written: a quiet filter must not keep the programs
+ * attached for nobody. A regular file never reports either. */
+static bool output_closed(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -151,6 +173,11 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 	return r;
 }
 
+static void report_rec_error(const char *path, int err)
+{
+	fprintf(stderr, "socktrace: failed to write recording '%s': %s\n", path, strerror(-err));
+}
+
 static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
 {
 	memset(rs, 0, sizeof(*rs));
@@ -193,36 +220,57 @@ static void counters_to_stats(struct stats *st, const uint64_t counters[ST_CNT__
 }
 
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
- * Returns the exit status. */
+ * Returns the exit status: 1 if an output or the recording could not be
+ * written (a reader of stdout that went away is no error, as for any tool
+ * in a pipe). */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
 		  struct recorder *rec, struct attempts *attempts)
 {
+	char path[PATH_MAX] = "";
 	struct rec_stats rs;
-	int err;
+	int err, out_err = 0, rec_err = 0, ret = 0;
 
 	pipeline__flush(pl);
 	if (attempts && !pl->err)
 		attempts__report(attempts, stdout, o->json);
 	if (!pl->err)
 		pipeline__summary(pl);
-	if (o->quiet && o->json) {
+	if (o->quiet && o->json && !pl->err) {
 		struct sink *js = sink_json__new(stdout, svc);
 
 		if (js)
-			sink__summary(js, &pl->stats);
+			out_err = sink__summary(js, &pl->stats);
 		sink__free(js);
 	}
 	pipeline__flush(pl);
+	/* text and JSON sinks write to stdout; the recorder's sink has no FILE */
+	if (pl->err && pl->failed && pl->failed->out)
+		out_err = pl->err;
+	else if (pl->err)
+		rec_err = pl->err;
+	/* what stdio still holds, and what was printed around the sinks */
+	if (fflush(stdout) && !out_err)
+		out_err = -errno;
+	if (ferror(stdout) && !out_err)
+		out_err = -EIO;
+	if (rec)
+		snprintf(path, sizeof(path), "%s", recorder__path(rec));
+	if (rec_err) {
+		report_rec_error(path, rec_err);
+		ret = 1;
+	}
 	rec_stats_of(&rs, &pl->stats);
 	err = recorder__close(rec, &rs);
-	if (pl->err && pl->err != -EPIPE) {
-		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl->err));
-		return 1;
+	if (err && !rec_err) {
+		report_rec_error(path, err);
+		ret = 1;
 	}
-	if (err) {
-		fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
-		return 1;
+	if (out_err && out_err != -EPIPE) {
+		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-out_err));
+		ret = 1;
 	}
+	if (ret)
+		return ret;
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
@@ -256,16 +304,14 @@ static int replay_main(struct opts *o)
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto out;
 	}
+	catch_signals();
 	if (o->write_path) {
 		const struct rec_header *h = reader__header(rp.readers[0]);
 
-		rec = add_recorder(&pl, o, &h->ref, h);
+		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h);
 		if (!rec)
 			goto out;
 	}
-	signal(SIGINT, sig_handler);
-	signal(SIGTERM, sig_handler);
-	signal(SIGPIPE, SIG_IGN);
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
 	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
@@ -298,6 +344,7 @@ int main(int argc, char **argv)
 	struct recorder *rec = NULL;
 	uint64_t stats_ns = 0;
 	unsigned int wanted;
+	bool closed = false, watch_stdout;
 	struct opts o;
 	char msg[256];
 	int err, ret = 1, failed;
@@ -322,6 +369,11 @@ int main(int argc, char **argv)
 			if (i)
 				printf("\n");
 			ret |= info__print(o.info_paths[i], stdout);
+		}
+		err = fflush(stdout) ? -errno : ferror(stdout) ? -EIO : 0;
+		if (err) {
+			fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-err));
+			ret = 1;
 		}
 		opts__free(&o);
 		return ret;
@@ -387,11 +439,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/* from here on a signal ends the run cleanly */
+	catch_signals();
 	if (o.write_path) {
 		rec = add_recorder(&pl, &o, &ref, NULL);
 		if (!rec)
 			goto cleanup;
 	}
+	watch_stdout = !o.quiet;
 
 	start_ns = clock_ref__boot_now();
 	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
@@ -411,10 +466,6 @@ int main(int argc, char **argv)
 	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
-
-	signal(SIGINT, sig_handler);
-	signal(SIGTERM, sig_handler);
-	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
 
 	/* Attached first, then listed: a socket that changes state meanwhile
 	 * shows up twice rather than not at all. */
@@ -468,9 +519,14 @@ int main(int argc, char **argv)
 				goto cleanup;
 			}
 		}
+		/* a failed write ends the pipeline, and so the loop */
 		pipeline__flush(&pl);
+		if (watch_stdout && output_closed(STDOUT_FILENO)) {
+			closed = true;
+			break;
+		}
 		/* a statistics block a second: lost events show up in the file */
-		if (rec && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
+		if (rec && !pl.done && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
 			struct rec_stats rs;
 			struct stats st = pl.stats;
 
@@ -482,17 +538,18 @@ int main(int argc, char **argv)
 			rec_stats_of(&rs, &st);
 			err = recorder__stats(rec, &rs);
 			if (err) {
-				fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
+				report_rec_error(recorder__path(rec), err);
 				goto cleanup;
 			}
 		}
 	}
 
-	/* Stop producing, then take what is still queued. */
-	if (!pl.done)
+	/* Stop producing, then take what is still queued (nobody reads a
+	 * closed output). */
+	if (!pl.done && !closed)
 		live__drain(live);
 	/* the totals of flows still active: the end of a recording has them */
-	if (!pl.done && live__udpflows(live))
+	if (!pl.done && !closed && live__udpflows(live))
 		udpflows__finish(live__udpflows(live), clock_ref__boot_now());
 	live__counters(live, counters);
 	counters_to_stats(&pl.stats, counters);
