@@ -140,11 +140,12 @@ static bool fatal_no_hook(const struct probe *p)
 }
 
 /* -w: a recorder, as one more sink of the pipeline. NULL if that failed
- * (the reason has been printed). */
+ * (the reason has been printed; *usage says it is a usage error). */
 static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
-				     const struct clock_ref *ref, const struct rec_header *origin)
+				     const struct clock_ref *ref, const struct rec_header *origin,
+				     const struct rec_input *inputs, int n_inputs, bool *usage)
 {
-	char filter[1024];
+	char filter[1024], why[PATH_MAX + 256];
 	struct recorder_opts ro = {
 		.path = o->write_path,
 		.rotate_bytes = o->rotate_bytes,
@@ -153,6 +154,11 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		.filter_text = filter,
 		.ref = ref,
 		.origin = origin,
+		.mode = o->file_mode,
+		.inputs = inputs,
+		.n_inputs = n_inputs,
+		.err = why,
+		.errlen = sizeof(why),
 	};
 	struct recorder *r;
 	int err;
@@ -160,8 +166,9 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 	filter__describe(&o->filter, filter, sizeof(filter));
 	r = recorder__open(&ro);
 	if (!r) {
-		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path,
-			strerror(errno));
+		/* -r X -w X would truncate X while it is read */
+		*usage = errno == EBUSY;
+		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path, why);
 		return NULL;
 	}
 	err = pipeline__add_sink(pl, sink_record__new(r));
@@ -173,9 +180,20 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 	return r;
 }
 
-static void report_rec_error(const char *path, int err)
+/* "failed to write recording 'PATH': reason", or what the next file of a
+ * rotation could not be opened for. */
+static void report_rec_error(const struct recorder *r, const char *path, int err)
 {
-	fprintf(stderr, "socktrace: failed to write recording '%s': %s\n", path, strerror(-err));
+	const char *why = r ? recorder__error(r) : NULL;
+
+	if (why)
+		fprintf(stderr, "socktrace: failed to continue recording: %s\n", why);
+	else if (!strcmp(path, "-"))
+		fprintf(stderr, "socktrace: failed to write recording to standard output: %s\n",
+			strerror(-err));
+	else
+		fprintf(stderr, "socktrace: failed to write recording '%s': %s\n", path,
+			strerror(-err));
 }
 
 static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
@@ -255,14 +273,15 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		out_err = -EIO;
 	if (rec)
 		snprintf(path, sizeof(path), "%s", recorder__path(rec));
-	if (rec_err) {
-		report_rec_error(path, rec_err);
+	/* -w - into a pipe whose reader is gone: as for any output */
+	if (rec_err && !(rec_err == -EPIPE && !strcmp(path, "-"))) {
+		report_rec_error(rec, path, rec_err);
 		ret = 1;
 	}
 	rec_stats_of(&rs, &pl->stats);
 	err = recorder__close(rec, &rs);
-	if (err && !rec_err) {
-		report_rec_error(path, err);
+	if (err && !rec_err && !(err == -EPIPE && !strcmp(path, "-"))) {
+		report_rec_error(NULL, path, err);
 		ret = 1;
 	}
 	if (out_err && out_err != -EPIPE) {
@@ -307,10 +326,24 @@ static int replay_main(struct opts *o)
 	catch_signals();
 	if (o->write_path) {
 		const struct rec_header *h = reader__header(rp.readers[0]);
+		struct rec_input inputs[OPTS_MAX_FILES];
+		bool usage = false;
 
-		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h);
-		if (!rec)
+		for (int i = 0; i < rp.n; i++) {
+			inputs[i].path = rp.paths[i];
+			err = reader__file_id(rp.readers[i], &inputs[i]);
+			if (err) {
+				fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
+					rp.paths[i], strerror(-err));
+				goto out;
+			}
+		}
+		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h, inputs, rp.n, &usage);
+		if (!rec) {
+			if (usage)
+				ret = EXIT_USAGE;
 			goto out;
+		}
 	}
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
@@ -344,9 +377,9 @@ int main(int argc, char **argv)
 	struct recorder *rec = NULL;
 	uint64_t stats_ns = 0;
 	unsigned int wanted;
-	bool closed = false, watch_stdout;
+	bool usage = false, closed = false, watch_stdout;
 	struct opts o;
-	char msg[256];
+	char msg[PATH_MAX + 256];
 	int err, ret = 1, failed;
 
 	opts__init(&o);
@@ -442,11 +475,11 @@ int main(int argc, char **argv)
 	/* from here on a signal ends the run cleanly */
 	catch_signals();
 	if (o.write_path) {
-		rec = add_recorder(&pl, &o, &ref, NULL);
+		rec = add_recorder(&pl, &o, &ref, NULL, NULL, 0, &usage);
 		if (!rec)
 			goto cleanup;
 	}
-	watch_stdout = !o.quiet;
+	watch_stdout = !o.quiet || (o.write_path && !strcmp(o.write_path, "-"));
 
 	start_ns = clock_ref__boot_now();
 	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
@@ -537,8 +570,13 @@ int main(int argc, char **argv)
 			st.elapsed_ns = stats_ns - start_ns;
 			rec_stats_of(&rs, &st);
 			err = recorder__stats(rec, &rs);
+			/* -w - into a pipe whose reader is gone */
+			if (err == -EPIPE && !strcmp(recorder__path(rec), "-")) {
+				closed = true;
+				break;
+			}
 			if (err) {
-				report_rec_error(recorder__path(rec), err);
+				report_rec_error(rec, recorder__path(rec), err);
 				goto cleanup;
 			}
 		}
@@ -560,6 +598,8 @@ int main(int argc, char **argv)
 	if (!ret && pl.stats.lost)
 		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
 cleanup:
+	if (usage)
+		ret = EXIT_USAGE;
 	recorder__close(rec, NULL);
 	live__close(live);
 	pipeline__free(&pl);

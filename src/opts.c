@@ -34,6 +34,7 @@ enum {
 	OPT_UDP_IDLE,
 	OPT_INTERVAL,
 	OPT_UDP_FLOWS,
+	OPT_FILE_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +68,7 @@ static const struct option long_opts[] = {
 	{ "since", required_argument, NULL, OPT_SINCE },
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "info", required_argument, NULL, OPT_INFO },
+	{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 	{},
 };
 
@@ -136,15 +138,19 @@ void opts__usage(FILE *out)
 "                            datagrams beyond are counted as uncounted\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
-"                            (with -q: record only); docs/recording.md\n"
+"                            (with -q: record only); docs/recording.md;\n"
+"                            -w - -q writes the recording to stdout\n"
 "  -C MB                     start a new file once one reaches MB megabytes\n"
 "                            (FILE, FILE1, FILE2, ...)\n"
 "  -G SECONDS                start a new file every SECONDS; FILE is an\n"
 "                            strftime pattern such as trace-%%Y%%m%%d-%%H%%M%%S.st\n"
 "  -W COUNT                  with -C or -G: keep only the last COUNT files\n"
 "                            (with -C they are FILE0 .. FILE<COUNT-1>, reused)\n"
+"      --file-mode MODE      create recordings with this octal mode, less the\n"
+"                            umask (default 0600: they hold connection data)\n"
 "  -r, --read FILE           replay a recording instead of tracing (no root\n"
-"                            needed); several are merged in time order\n"
+"                            needed); several are merged in time order; -r -\n"
+"                            reads stdin\n"
 "      --since TIME          replay events at or after TIME: RFC 3339\n"
 "                            (2026-11-27T17:42:06Z) or seconds after the first\n"
 "      --until TIME          replay events before TIME (same forms)\n"
@@ -157,6 +163,7 @@ void opts__usage(FILE *out)
 "      --probes              print the hook variants this kernel supports\n"
 "      --btf FILE            kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 "      --ringbuf-kb KB       ring buffer size (default 8192, a power of two)\n"
+
 "  -v, --verbose             print libbpf debug messages\n"
 "  -h, --help                show this help\n"
 "      --version             print the version\n"
@@ -209,6 +216,33 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* What replay and "-" (stdin, stdout) allow. */
+static int check_files(const struct opts *o, char *err, size_t errlen)
+{
+	bool w_stdout = o->write_path && !strcmp(o->write_path, "-");
+	int stdin_reads = 0;
+
+	if (o->n_reads && o->live_only)
+		return fail(err, errlen, "%s applies to live tracing only: it has no effect with -r",
+			    o->live_only);
+	for (int i = 0; i < o->n_reads; i++)
+		stdin_reads += !strcmp(o->read_paths[i], "-");
+	if (stdin_reads > 1)
+		return fail(err, errlen, "-r - can be given only once: standard input is read once");
+	if (o->file_mode && (!o->write_path || w_stdout))
+		return fail(err, errlen, "--file-mode needs -w FILE");
+	if (!w_stdout)
+		return 0;
+	if (o->rotate_bytes || o->rotate_secs || o->rotate_count)
+		return fail(err, errlen, "-w - writes to standard output: -C, -G and -W need a file name");
+	/* anything else on stdout would be mixed into the recording */
+	if (!o->quiet || o->json)
+		return fail(err, errlen, "-w - writes the recording to standard output: it needs -q, without -j");
+	if (o->connects && !o->n_reads)
+		return fail(err, errlen, "-w - writes the recording to standard output, where --connects prints its table");
+	return 0;
 }
 
 int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
@@ -397,6 +431,18 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return fail(err, errlen, "invalid time '%s': expected RFC 3339 (2026-11-27T17:42:06Z) or seconds after the first event",
 					    optarg);
 			break;
+		case OPT_FILE_MODE: {
+			unsigned long mode;
+
+			errno = 0;
+			mode = strtoul(optarg, &end, 8);
+			if (errno || *end || !*optarg || optarg[0] == '-' || optarg[0] == '+' ||
+			    mode > 0777 || (mode & 0600) != 0600)
+				return fail(err, errlen, "invalid file mode '%s': expected octal, at most 0777, that lets the owner read and write (0600, 0640, 0644...)",
+					    optarg);
+			o->file_mode = mode;
+			break;
+		}
 		case ':':
 			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -433,10 +479,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		return fail(err, errlen, "--since and --until need -r FILE");
 	if (o->n_info && (o->n_reads || o->write_path))
 		return fail(err, errlen, "--info excludes -r and -w");
-	if (o->n_reads && o->live_only)
-		return fail(err, errlen, "%s applies to live tracing only: it has no effect with -r",
-			    o->live_only);
-	return 0;
+	return check_files(o, err, errlen);
 }
 
 void opts__free(struct opts *o)

@@ -1,15 +1,24 @@
 """Output and files: write errors (/dev/full, a full file system), a reader
-of stdout that goes away (| head), SIGHUP, and bad replay inputs."""
+of stdout that goes away (| head), -r X -w X, -w into planted links and
+other users' files, file modes, SIGHUP, damaged headers and unknown
+times, bad replay inputs, and -w - / -r -."""
+import json
 import os
+import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import threading
 import time
 
-from lib import READY_PREFIX, Fail, Tracer, run_cmd, test
+from lib import HERE, READY_PREFIX, Fail, Run, Tracer, run_cmd, test
 from scenarios import Conversation, free_port
 from t_record import events, replay
+
+FIXTURE_1_1 = os.path.join(HERE, "..", "unit", "data", "record-1.1.st")
+NOBODY = 65534
 
 
 class Proc:
@@ -240,6 +249,105 @@ def files_head_exits_quiet_filter(ctx):
                "within 2s" % (" ".join(args), rc, took), t.details())
 
 
+# ---------------------------------------------------------------- -r X -w X
+
+@test("files_same_file_refused")
+def files_same_file_refused(ctx):
+    """-r X -w X, and X under another name (symlink, hard link, a -W ring
+    name, stdout appending to X): exit 2 naming the input, X unchanged."""
+    live, path = recording(ctx)
+    before = read(path)
+    d = os.path.dirname(path)
+    sym = os.path.join(d, ctx.unique("sym") + ".st")
+    hard = os.path.join(d, ctx.unique("hard") + ".st")
+    os.symlink(path, sym)
+    os.link(path, hard)
+    base = os.path.join(d, ctx.unique("ring") + ".st")
+    ring1 = base + "1"
+    with open(ring1, "wb") as f:
+        f.write(before)
+    cases = [(["-r", path, "-w", path, "-q"], path),
+             (["-r", path, "-w", sym, "-q"], path),
+             (["-r", path, "-w", hard, "-q"], path),
+             (["-r", sym, "-w", path, "-q"], path),
+             (["-r", ring1, "-w", base, "-C", "1", "-W", "3", "-q"], ring1)]
+    for args, victim in cases:
+        rep = replay(ctx, args)
+        expect(rep.rc == 2 and "same file as the input" in rep.err,
+               "%s: exit %d, expected 2 with 'same file as the input'" % (" ".join(args), rep.rc),
+               rep_details(rep))
+        expect(read(victim) == before, "%s changed %s" % (" ".join(args), victim))
+    expect(not os.path.exists(base + "0"), "the ring's first file was created")
+    # stdout appends to the input
+    with open(path, "ab") as out:
+        p = subprocess.run([ctx.socktrace, "-r", path, "-w", "-", "-q"], stdin=subprocess.DEVNULL,
+                           stdout=out, stderr=subprocess.PIPE, timeout=30)
+    expect(p.returncode == 2 and b"standard output is the input" in p.stderr,
+           "-r X -w - >> X: exit %d, expected 2" % p.returncode, [p.stderr.decode()])
+    expect(read(path) == before, "-r X -w - >> X changed X")
+
+
+# ---------------------------------------------------------------- -w safety
+
+def sticky_dir(ctx):
+    """A world-writable sticky directory as /tmp is, that other users can
+    reach (the suite's own directory is private)."""
+    d = tempfile.mkdtemp(prefix="%s-sticky-" % ctx.unique("f"))
+    ctx.on_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    os.chmod(d, 0o1777)
+    return d
+
+
+@test("files_write_refuses_planted_files")
+def files_write_refuses_planted_files(ctx):
+    """In a sticky world-writable directory, a symlink another user planted
+    at the -w path and a file another user created there (mode 0666) are
+    refused (exit 1, a clear reason); their targets stay untouched."""
+    d = sticky_dir(ctx)
+    target = os.path.join(ctx.tmpdir, ctx.unique("precious"))
+    with open(target, "wb") as f:
+        f.write(b"precious\n")
+    link = os.path.join(d, "trace.st")
+    os.symlink(target, link)
+    os.lchown(link, NOBODY, NOBODY)
+    planted = os.path.join(d, "other.st")
+    with open(planted, "wb") as f:
+        f.write(b"nobody's\n")
+    os.chown(planted, NOBODY, NOBODY)
+    os.chmod(planted, 0o666)
+    for path, why in ((link, "symbolic link"), (planted, "belongs to another user (uid 65534)")):
+        p = subprocess.run([ctx.socktrace, "-q", "-w", path, "-d", "1", "--no-snapshot",
+                            "port 9"] + ctx.hook_args(), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8", "replace")
+        expect(p.returncode == 1 and why in err and "failed to create recording '%s'" % path in err,
+               "-w %s: exit %d, expected 1 with %r" % (path, p.returncode, why), ["stderr: " + err])
+    expect(read(target) == b"precious\n", "the symlink's target was written")
+    expect(read(planted) == b"nobody's\n", "the other user's file was written")
+    # replay's -w too
+    live, rec = recording(ctx)
+    rep = replay(ctx, ["-r", rec, "-w", link, "-q"])
+    expect(rep.rc == 1 and "symbolic link" in rep.err, "-r -w LINK: exit %d" % rep.rc,
+           rep_details(rep))
+    expect(read(target) == b"precious\n", "-r -w LINK wrote the symlink's target")
+
+
+@test("files_new_files_mode")
+def files_new_files_mode(ctx):
+    """A new recording is 0600 whatever the umask allows; --file-mode 0644
+    gives 0644 (less the umask)."""
+    live, rec = recording(ctx)
+    for args, want in (([], 0o600), (["--file-mode", "0644"], 0o644),
+                       (["--file-mode", "0666"], 0o644)):
+        out = os.path.join(ctx.tmpdir, ctx.unique("mode") + ".st")
+        p = subprocess.run([ctx.socktrace, "-r", rec, "-w", out, "-q"] + args,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           preexec_fn=lambda: os.umask(0o022))
+        expect(p.returncode == 0, "-w with %s: exit %d" % (args, p.returncode), [p.stderr.decode()])
+        mode = stat.S_IMODE(os.stat(out).st_mode)
+        expect(mode == want, "-w %s made a file of mode %o, expected %o" % (args, mode, want))
+
+
 # ---------------------------------------------------------------- SIGHUP
 
 @test("files_sighup_live")
@@ -260,10 +368,120 @@ def files_sighup_live(ctx):
     expect(events(rep) == events(run), "the recording differs from what was printed")
 
 
+@test("files_sighup_replay")
+def files_sighup_replay(ctx):
+    """SIGHUP during a replay from stdin (-r -) that has not ended: the
+    summary, exit 0, and the -w copy ends cleanly."""
+    live, path = recording(ctx)
+    one = read(path)
+    out = os.path.join(ctx.tmpdir, "%s.st" % ctx.unique("hupcopy"))
+    t = Proc(ctx, ["-r", "-", "-w", out, "-q", "-j"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    stop = threading.Event()
+
+    def feed():
+        try:
+            for _ in range(200000):   # concatenated copies: one long recording
+                if stop.is_set():
+                    break
+                t.proc.stdin.write(one)
+                t.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    th = threading.Thread(target=feed, daemon=True)
+    th.start()
+    time.sleep(1.5)
+    t.proc.send_signal(signal.SIGHUP)
+    rc = t.wait(15)
+    stop.set()
+    if rc is None:
+        raise Fail("replay did not exit within 15s of SIGHUP", t.details())
+    stdout = t.proc.stdout.read()
+    try:
+        t.proc.stdin.close()
+    except OSError:
+        pass
+    th.join(5)
+    expect(rc == 0 and " events (" in t.err(), "replay after SIGHUP: exit %s" % rc, t.details())
+    summary = json.loads(stdout.splitlines()[-1])
+    expect(summary.get("type") == "summary" and summary["events"] > 0,
+           "no JSON summary after SIGHUP: %r" % stdout[-200:])
+    info = replay(ctx, ["--info", out])
+    expect(b"End:               clean close" in info.out and
+           ("Events:            %d" % summary["events"]).encode() in info.out,
+           "--info of the copy: %s" % info.out.decode()[-400:])
+
+
+# ---------------------------------------------------------------- damaged headers
+
+def flip(data, off):
+    bad = bytearray(data)
+    bad[off] ^= 0xff
+    return bytes(bad)
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+HEADER_PAYLOAD = 12 + 28
+
+
+@test("files_damaged_header_keeps_times")
+def files_damaged_header_keeps_times(ctx):
+    """One flipped byte in the header block of a real recording: the block
+    is skipped with a warning, and every event replays with its own time
+    (each events block carries the clock reference); --since with a real
+    date selects as on the undamaged file."""
+    live, path = recording(ctx, convs=2)
+    good = replay(ctx, ["-r", path, "-j"])
+    good.expect_clean_exit()
+    bad = write(path + ".bad", flip(read(path), HEADER_PAYLOAD + 3))
+    rep = replay(ctx, ["-r", bad, "-j"])
+    expect(rep.rc == 0 and "skipped 1 corrupt block" in rep.err and "unknown" not in rep.err,
+           "damaged header: exit %d" % rep.rc, rep_details(rep))
+    expect(events(rep) == events(good), "damaged header: %d events differ from the undamaged "
+           "replay" % sum(1 for a, b in zip(events(rep), events(good)) if a != b),
+           ["good: %s" % events(good)[:1], "bad:  %s" % events(rep)[:1]])
+    since = events(good)[len(events(good)) // 2]["time"]
+    a = replay(ctx, ["-r", path, "-j", "--since", since])
+    b = replay(ctx, ["-r", bad, "-j", "--since", since])
+    expect(events(a) and events(a) == events(b), "--since %s: %d events on the damaged file, %d "
+           "on the good one" % (since, len(events(b)), len(events(a))))
+
+
+@test("files_1_1_damaged_header_unknown_times")
+def files_1_1_damaged_header_unknown_times(ctx):
+    """A 1.1 file (no clock record per block) with its header damaged: the
+    events before its first clock record have no known time: JSON null,
+    text '?', a warning with their count, and --since with a real date
+    does not match them; the others keep their times."""
+    data = read(FIXTURE_1_1)
+    good = replay(ctx, ["-r", FIXTURE_1_1, "-j"])
+    good.expect_clean_exit()
+    bad = write(os.path.join(ctx.tmpdir, ctx.unique("old") + ".st"),
+                flip(data, HEADER_PAYLOAD + 5))
+    rep = replay(ctx, ["-r", bad, "-j"])
+    expect(rep.rc == 0 and "the wall-clock time of 10 events is unknown" in rep.err,
+           "1.1 with a damaged header: exit %d" % rep.rc, rep_details(rep))
+    got, want = events(rep), events(good)
+    expect(len(got) == 15, "%d events, expected 15" % len(got))
+    for i, (g, w) in enumerate(zip(got, want)):
+        if i < 10:
+            w = dict(w, time=None)
+        expect(g == w, "event %d: %s, expected %s" % (i, g, w))
+    text = replay(ctx, ["-r", bad])
+    lines = text.out.decode().splitlines()
+    expect(lines[1].startswith("? ") and lines[11][:2].isdigit(),
+           "text: %r, %r" % (lines[1], lines[11]))
+    since = replay(ctx, ["-r", bad, "-j", "--since", "2000-01-01T00:00:00Z"])
+    expect(events(since) == want[10:], "--since a date: %d events, expected the 5 with a time"
+           % len(events(since)))
+    info = replay(ctx, ["--info", bad])
+    expect(b"  without time:    10 " in info.out and b"1970" not in info.out,
+           "--info: %s" % info.out.decode())
 
 
 # ---------------------------------------------------------------- bad inputs
@@ -289,3 +507,48 @@ def files_replay_bad_inputs(ctx):
         rep = replay(ctx, ["-r", path, "-q"] + opt)
         expect(rep.rc == 2 and opt[0] in rep.err and "live tracing only" in rep.err,
                "-r with %s: exit %d, expected 2 naming it" % (opt[0], rep.rc), rep_details(rep))
+
+
+# ---------------------------------------------------------------- - and -
+
+@test("files_stdin_stdout")
+def files_stdin_stdout(ctx):
+    """-w - writes the recording to stdout and -r - reads one from stdin:
+    replay | replay, and a live run | replay, give what -r FILE gives;
+    -w - without -q or with rotation is a usage error."""
+    live, path = recording(ctx)
+    want = replay(ctx, ["-r", path, "-j"])
+    a = subprocess.Popen([ctx.socktrace, "-r", path, "-w", "-", "-q"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    b = subprocess.run([ctx.socktrace, "-r", "-", "-j"], stdin=a.stdout, capture_output=True,
+                       timeout=30)
+    a.stdout.close()
+    expect(a.wait(10) == 0 and b.returncode == 0, "-w - | -r -: exit %s, %s" % (
+        a.returncode, b.returncode), [b.stderr.decode()])
+    got = Run(["-r", "-"], b.returncode, b.stdout, b.stderr.decode())
+    expect(events(got) == events(want), "-w - | -r - gave %d events, expected %d" % (
+        len(events(got)), len(events(want))))
+
+    port = free_port("127.0.0.1")
+    r = subprocess.Popen([ctx.socktrace, "-r", "-", "-j"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ctx.on_cleanup(lambda: (r.poll() is None and r.kill(), r.wait(5)))
+    t = Proc(ctx, ["-q", "-w", "-", "--no-snapshot", "port %d" % port] + ctx.hook_args(),
+             stdout=r.stdin)
+    r.stdin.close()
+    r.stdin = None   # only socktrace writes to it
+    t.wait_ready()
+    conv = Conversation(ctx, "127.0.0.1", port=port).run()
+    t.proc.send_signal(signal.SIGINT)
+    rc = t.wait(10)
+    out, err = r.communicate(timeout=20)
+    got = Run(["-r", "-"], r.returncode, out, err.decode())
+    states = [e for e in events(got) if e.get("type") == "tcp_state"]
+    expect(rc == 0 and r.returncode == 0 and len(states) >= 8,
+           "live -w - | -r -: exits %s, %s with %d transitions" % (rc, r.returncode, len(states)),
+           t.details() + ["reader: " + got.err])
+
+    for args in (["-r", path, "-w", "-"], ["-r", path, "-w", "-", "-q", "-C", "1"],
+                 ["-w", "-", "-j", "-q"], ["-r", "-", "-r", "-"]):
+        rep = replay(ctx, args)
+        expect(rep.rc == 2, "%s: exit %d, expected 2" % (" ".join(args), rep.rc), rep_details(rep))

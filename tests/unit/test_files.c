@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Recordings as files: the clock reference of every block (1.2) and events
- * whose time is unknown, the 1.1 fixture, bad inputs of replay, and the
- * options replay has no use for. */
+ * whose time is unknown, the 1.1 fixture, how the recorder opens a file
+ * (links, other users' files, inputs, modes), bad inputs of replay, and
+ * the command line of all that. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -628,6 +629,181 @@ TEST(files_magic_and_garbage_is_an_error)
 	ASSERT_TRUE(n > 0 && n < 20);
 }
 
+/* ---- how the recorder opens files ---- */
+
+static int open_rec(struct recorder_opts *o, char *why, size_t len)
+{
+	struct recorder *r;
+
+	o->err = why;
+	o->errlen = len;
+	why[0] = '\0';
+	r = recorder__open(o);
+	if (!r)
+		return -errno;
+	ASSERT_EQ(recorder__close(r, NULL), 0);
+	return 0;
+}
+
+static void put_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ASSERT_NOT_NULL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *get_text(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ASSERT_NOT_NULL(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+TEST(files_recorder_does_not_follow_a_symlink)
+{
+	const char *dir = ut_tmpdir();
+	const char *target = path_at(dir, "target"), *link = path_at(dir, "link.st");
+	struct recorder_opts o = { .path = link };
+	char why[PATH_MAX + 256];
+
+	put_text(target, "precious\n");
+	ASSERT_EQ(symlink(target, link), 0);
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -ELOOP);
+	ASSERT_MSG(strstr(why, "symbolic link"), "message: %s", why);
+	ASSERT_STREQ(get_text(target), "precious\n");
+	/* a dangling one would create a file where it points */
+	ASSERT_EQ(unlink(target), 0);
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -ELOOP);
+	ASSERT_EQ(access(target, F_OK), -1);
+}
+
+TEST(files_recorder_refuses_hard_links)
+{
+	const char *dir = ut_tmpdir();
+	const char *a = path_at(dir, "a.st"), *b = path_at(dir, "b.st");
+	struct recorder_opts o = { .path = b };
+	char why[PATH_MAX + 256];
+
+	put_text(a, "precious\n");
+	ASSERT_EQ(link(a, b), 0);
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EPERM);
+	ASSERT_MSG(strstr(why, "hard links"), "message: %s", why);
+	ASSERT_STREQ(get_text(a), "precious\n");
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	ASSERT_EQ(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void restore_umask(void *old)
+{
+	umask((mode_t)(uintptr_t)old);
+}
+
+/* 0600 whatever the umask lets through; --file-mode goes through it. */
+TEST(files_recorder_modes)
+{
+	const char *dir = ut_tmpdir();
+	const char *p = path_at(dir, "m.st"), *q = path_at(dir, "q.st");
+	struct recorder_opts o = { .path = p };
+	char why[256];
+
+	ut_defer(restore_umask, (void *)(uintptr_t)umask(022));
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), 0);
+	ASSERT_EQ(mode_of(p), 0600);
+	o.path = q;
+	o.mode = 0664;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), 0);
+	ASSERT_EQ(mode_of(q), 0644);
+	/* an existing file of ours is truncated and keeps its mode */
+	ASSERT_EQ(chmod(p, 0640), 0);
+	put_text(p, "old contents, longer than nothing\n");
+	o.path = p;
+	o.mode = 0;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), 0);
+	ASSERT_EQ(mode_of(p), 0640);
+	ASSERT_TRUE(strncmp(get_text(p), "old", 3));
+}
+
+static void input_of(struct rec_input *in, const char *path)
+{
+	struct stat st;
+
+	ASSERT_EQ(stat(path, &st), 0);
+	in->dev = st.st_dev;
+	in->ino = st.st_ino;
+	in->path = path;
+}
+
+/* -r X -w X, and X under another name: refused before anything is
+ * truncated, with EBUSY (main makes it a usage error). */
+TEST(files_recorder_never_writes_an_input)
+{
+	const char *dir = ut_tmpdir();
+	const char *x = path_at(dir, "x.st"), *hard = path_at(dir, "hard.st");
+	const char *soft = path_at(dir, "soft.st"), *base = path_at(dir, "ring.st");
+	const char *ring1 = path_at(dir, "ring.st1"), *num = path_at(dir, "num.st");
+	const char *num7 = path_at(dir, "num.st7");
+	struct recorder_opts o = { .path = x };
+	struct rec_input in[2];
+	char why[PATH_MAX + 256];
+
+	write12(x, 5, 5);
+	write12(ring1, 5, 5);
+	write12(num7, 5, 5);
+	ASSERT_EQ(link(x, hard), 0);
+	ASSERT_EQ(symlink(x, soft), 0);
+	input_of(&in[0], x);
+	o.inputs = in;
+	o.n_inputs = 1;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EBUSY);
+	ASSERT_MSG(strstr(why, "same file as the input"), "message: %s", why);
+	o.path = hard;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EBUSY);
+	o.path = soft;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EBUSY);
+	/* a name of the -W ring, and a numbered -C name that exists */
+	input_of(&in[1], ring1);
+	o.n_inputs = 2;
+	o.path = base;
+	o.rotate_bytes = 4096;
+	o.rotate_count = 3;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EBUSY);
+	ASSERT_MSG(strstr(why, "ring.st1"), "message: %s", why);
+	input_of(&in[1], num7);
+	o.path = num;
+	o.rotate_count = 0;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), -EBUSY);
+	ASSERT_MSG(strstr(why, "num.st7"), "message: %s", why);
+	/* nothing was truncated or created */
+	ASSERT_EQ(access(base, F_OK), -1);
+	ASSERT_EQ(access(num, F_OK), -1);
+	for (int i = 0; i < 3; i++) {
+		const char *p = i == 0 ? x : i == 1 ? ring1 : num7;
+		struct event got[8];
+		size_t len = 0;
+		const void *data = slurp_file(p, &len);
+
+		ASSERT_EQ(read_all(data, len, got, 8, NULL), 5);
+	}
+	/* another file is fine */
+	o.path = path_at(dir, "other.st");
+	o.rotate_bytes = 0;
+	ASSERT_EQ(open_rec(&o, why, sizeof(why)), 0);
+}
+
 /* ---- the command line ---- */
 
 #define MAX_ARGS 24
@@ -655,6 +831,20 @@ static int parse(struct opts *o, char *err, size_t errlen, ...)
 	err[0] = '\0';
 	return opts__parse(o, argc, argv, err, errlen);
 }
+
+static void opts_free_cb(void *o)
+{
+	opts__free(o);
+}
+
+#define PARSE_ERR(want, ...) do {					\
+		static struct opts ut_o;				\
+		char ut_err[256];					\
+		int ut_r = parse(&ut_o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL); \
+		opts__free(&ut_o);					\
+		ASSERT_MSG(ut_r == -EINVAL, "parse succeeded, expected '%s'", want); \
+		ASSERT_MSG(strstr(ut_err, want), "message '%s', expected '%s'", ut_err, want); \
+	} while (0)
 
 TEST(files_opts_live_only_with_replay)
 {
@@ -687,4 +877,59 @@ TEST(files_opts_live_only_with_replay)
 		opts__free(&o);
 		ASSERT_MSG(r == 0, "%s live: %s", opts[i][0], err);
 	}
+}
+
+/* What replay uses stays allowed with -r. */
+TEST(files_opts_replay_keeps_its_options)
+{
+	static struct opts o;
+	char err[256];
+
+	ut_defer(opts_free_cb, &o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "a.st", "-r", "b.st", "-j", "-n", "5",
+			"--connects", "-w", "out.st", "--file-mode", "0640", "-C", "1", "-W", "2",
+			"--since", "3", "port 80", NULL), 0);
+	ASSERT_EQ(o.file_mode, 0640);
+	ASSERT_EQ(o.n_reads, 2);
+}
+
+TEST(files_opts_file_mode)
+{
+	static struct opts o;
+	char err[256];
+
+	ut_defer(opts_free_cb, &o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "x.st", "--file-mode", "644", NULL), 0);
+	ASSERT_EQ(o.file_mode, 0644);
+	opts__free(&o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "x.st", NULL), 0);
+	ASSERT_EQ(o.file_mode, 0);
+	PARSE_ERR("invalid file mode '0400'", "-w", "x.st", "--file-mode", "0400");
+	PARSE_ERR("invalid file mode '1600'", "-w", "x.st", "--file-mode", "1600");
+	PARSE_ERR("invalid file mode '06x0'", "-w", "x.st", "--file-mode", "06x0");
+	PARSE_ERR("invalid file mode ''", "-w", "x.st", "--file-mode", "");
+	PARSE_ERR("invalid file mode '-600'", "-w", "x.st", "--file-mode", "-600");
+	PARSE_ERR("--file-mode needs -w FILE", "--file-mode", "0600");
+	PARSE_ERR("--file-mode needs -w FILE", "-w", "-", "-q", "--file-mode", "0600");
+}
+
+TEST(files_opts_stdin_and_stdout)
+{
+	static struct opts o;
+	char err[256];
+
+	ut_defer(opts_free_cb, &o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "-", "-w", "-", "-q", NULL), 0);
+	opts__free(&o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "-", "-q", NULL), 0);
+	opts__free(&o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "-", "-r", "b.st", NULL), 0);
+	PARSE_ERR("-r - can be given only once", "-r", "-", "-r", "-");
+	PARSE_ERR("it needs -q, without -j", "-w", "-");
+	PARSE_ERR("it needs -q, without -j", "-w", "-", "-j");
+	PARSE_ERR("it needs -q, without -j", "-w", "-", "-q", "-j");
+	PARSE_ERR("it needs -q, without -j", "-r", "a.st", "-w", "-");
+	PARSE_ERR("-C, -G and -W need a file name", "-w", "-", "-q", "-C", "1");
+	PARSE_ERR("-C, -G and -W need a file name", "-w", "-", "-q", "-G", "60");
+	PARSE_ERR("where --connects prints its table", "-w", "-", "-q", "--connects");
 }
