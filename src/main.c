@@ -3,16 +3,24 @@
  * Order of work: parse, check, probe, open/configure/load/attach, snapshot,
  * poll, then detach, drain and summarise. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attempts.h"
 #include "diagnose.h"
@@ -91,6 +99,152 @@ static int check_privileges(void)
 	return -EPERM;
 }
 
+/* -Z USER: whom the run becomes once the programs are attached. */
+struct run_as {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Returns 0, or a message in msg. */
+static int run_as__resolve(struct run_as *ra, const char *user, char *msg, size_t len)
+{
+	struct passwd *pw;
+	char *end;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw && user[0] >= '0' && user[0] <= '9') {
+		unsigned long uid = strtoul(user, &end, 10);
+
+		if (!*end && uid < UINT32_MAX)
+			pw = getpwuid(uid);
+	}
+	if (!pw) {
+		snprintf(msg, len, "unknown user '%s'", user);
+		return -EINVAL;
+	}
+	if (!pw->pw_uid) {
+		snprintf(msg, len, "-Z %s: that user is root, there would be nothing to drop", user);
+		return -EINVAL;
+	}
+	ra->name = user;
+	ra->uid = pw->pw_uid;
+	ra->gid = pw->pw_gid;
+	return 0;
+}
+
+/* No supplementary groups, the group, then the user (the other order would
+ * leave no right to change the group); then make sure there is no way
+ * back. Returns 0, or -errno with a message in msg. */
+static int run_as__drop(const struct run_as *ra, char *msg, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2] = {};
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	int err;
+
+	if (setgroups(0, NULL) || setgid(ra->gid) || setuid(ra->uid)) {
+		err = -errno;
+		snprintf(msg, len, "failed to drop privileges to user '%s': %s", ra->name,
+			 strerror(-err));
+		return err;
+	}
+	/* execve() of a set-user-ID program cannot give them back either */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (!setuid(0) || !seteuid(0) || getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
+	    ru != ra->uid || eu != ra->uid || su != ra->uid ||
+	    rg != ra->gid || eg != ra->gid || sg != ra->gid || getgroups(0, NULL) != 0 ||
+	    syscall(SYS_capget, &hdr, caps) ||
+	    caps[0].effective || caps[1].effective || caps[0].permitted || caps[1].permitted) {
+		snprintf(msg, len, "dropping privileges to user '%s' did not take: the process could regain them",
+			 ra->name);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Before anything is attached: a child drops privileges as the run will,
+ * then does what the run does without them: read and update BPF maps
+ * through fds it holds (the counters, UDP flows and listeners; Linux
+ * before 5.19 refuses that to an unprivileged process when
+ * kernel.unprivileged_bpf_disabled is set), and with rotation create
+ * files in the recording's directory. Returns 0, or -1 with the reason
+ * printed. */
+static int run_as__check(const struct run_as *ra, const struct opts *o)
+{
+	char msg[PATH_MAX + 256] = "", dir[PATH_MAX];
+	uint32_t key = 0, next;
+	uint64_t val = 1;
+	int map, pfd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	map = bpf_map_create(BPF_MAP_TYPE_HASH, "st_runas", sizeof(key), sizeof(val), 1, NULL);
+	if (map < 0 || bpf_map_update_elem(map, &key, &val, BPF_ANY)) {
+		fprintf(stderr, "socktrace: -Z: failed to create a BPF map: %s\n", strerror(errno));
+		if (map >= 0)
+			close(map);
+		return -1;
+	}
+	dir[0] = '\0';
+	if (o->write_path && strcmp(o->write_path, "-") && (o->rotate_bytes || o->rotate_secs)) {
+		char name[PATH_MAX];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		if (!o->rotate_secs || !strftime(name, sizeof(name), o->write_path, &tm))
+			snprintf(name, sizeof(name), "%s", o->write_path);
+		snprintf(dir, sizeof(dir), "%s", dirname(name));
+	}
+	if (pipe2(pfd, O_CLOEXEC)) {
+		close(map);
+		fprintf(stderr, "socktrace: -Z: failed to create a pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int err;
+
+		close(pfd[0]);
+		err = run_as__drop(ra, msg, sizeof(msg));
+		if (!err && dir[0] && access(dir, W_OK | X_OK)) {
+			err = -errno;
+			snprintf(msg, sizeof(msg), "user '%s' cannot create files in '%s' (%s), which rotation (-C/-G) does once privileges are dropped",
+				 ra->name, dir, strerror(-err));
+		}
+		if (!err && (bpf_map_lookup_elem(map, &key, &val) ||
+			     bpf_map_get_next_key(map, NULL, &next) ||
+			     bpf_map_update_elem(map, &key, &val, BPF_ANY))) {
+			err = -errno;
+			snprintf(msg, sizeof(msg), "this kernel does not let user '%s' use the BPF maps socktrace reads while it runs (%s; kernel.unprivileged_bpf_disabled before Linux 5.19): run without -Z",
+				 ra->name, strerror(-err));
+		}
+		if (err && write(pfd[1], msg, strlen(msg)) < 0)
+			_exit(2);
+		_exit(err ? 1 : 0);
+	}
+	close(pfd[1]);
+	close(map);
+	if (pid < 0) {
+		close(pfd[0]);
+		fprintf(stderr, "socktrace: -Z: failed to fork: %s\n", strerror(errno));
+		return -1;
+	}
+	n = read(pfd[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "socktrace: -Z %s: %s\n", ra->name,
+			msg[0] ? msg : "the check of the unprivileged run failed");
+		return -1;
+	}
+	return 0;
+}
+
 struct snapshot_ctx {
 	struct live *live;
 	struct pipeline *pl;
@@ -143,7 +297,8 @@ static bool fatal_no_hook(const struct probe *p)
  * (the reason has been printed; *usage says it is a usage error). */
 static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 				     const struct clock_ref *ref, const struct rec_header *origin,
-				     const struct rec_input *inputs, int n_inputs, bool *usage)
+				     const struct run_as *ra, const struct rec_input *inputs,
+				     int n_inputs, bool *usage)
 {
 	char filter[1024], why[PATH_MAX + 256];
 	struct recorder_opts ro = {
@@ -155,6 +310,9 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		.ref = ref,
 		.origin = origin,
 		.mode = o->file_mode,
+		.chown = ra != NULL,
+		.uid = ra ? ra->uid : 0,
+		.gid = ra ? ra->gid : 0,
 		.inputs = inputs,
 		.n_inputs = n_inputs,
 		.err = why,
@@ -338,7 +496,8 @@ static int replay_main(struct opts *o)
 				goto out;
 			}
 		}
-		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h, inputs, rp.n, &usage);
+		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h, NULL, inputs, rp.n,
+				   &usage);
 		if (!rec) {
 			if (usage)
 				ret = EXIT_USAGE;
@@ -375,6 +534,7 @@ int main(int argc, char **argv)
 	struct clock_ref ref;
 	struct live *live = NULL;
 	struct recorder *rec = NULL;
+	struct run_as run_as, *ra = NULL;
 	uint64_t stats_ns = 0;
 	unsigned int wanted;
 	bool usage = false, closed = false, watch_stdout;
@@ -416,6 +576,14 @@ int main(int argc, char **argv)
 		opts__free(&o);
 		return ret;
 	}
+	if (o.user) {
+		if (run_as__resolve(&run_as, o.user, msg, sizeof(msg))) {
+			fprintf(stderr, "socktrace: %s\nTry 'socktrace --help' for more information.\n", msg);
+			opts__free(&o);
+			return EXIT_USAGE;
+		}
+		ra = &run_as;
+	}
 	verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
 
@@ -452,6 +620,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socktrace: this kernel has no BPF ring buffer (Linux 5.8 or later is needed)\n");
 		goto cleanup;
 	}
+	if (ra && run_as__check(ra, &o))
+		goto cleanup;
 
 	clock_ref__init(&ref);
 	svc = services__load("/etc/services", "tcp");
@@ -475,7 +645,7 @@ int main(int argc, char **argv)
 	/* from here on a signal ends the run cleanly */
 	catch_signals();
 	if (o.write_path) {
-		rec = add_recorder(&pl, &o, &ref, NULL, NULL, 0, &usage);
+		rec = add_recorder(&pl, &o, &ref, NULL, ra, NULL, 0, &usage);
 		if (!rec)
 			goto cleanup;
 	}
@@ -519,6 +689,11 @@ int main(int argc, char **argv)
 	diagnoser__init(&diag, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
+	/* attached and listed: what is left needs no privileges (-Z) */
+	if (ra && run_as__drop(ra, msg, sizeof(msg))) {
+		fprintf(stderr, "socktrace: %s\n", msg);
+		goto cleanup;
+	}
 	/* tests and scripts wait for this line: every later transition is seen */
 	fprintf(stderr, "socktrace: tracing %s (", (wanted & CONCERNS_UDP) && probe.selected[CONCERN_UDP] >= 0 ?
 		(wanted & CONCERNS_TCP ? "TCP and UDP" : "UDP") : "TCP");

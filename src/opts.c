@@ -69,6 +69,7 @@ static const struct option long_opts[] = {
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "info", required_argument, NULL, OPT_INFO },
 	{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
+	{ "user", required_argument, NULL, 'Z' },
 	{},
 };
 
@@ -88,6 +89,7 @@ static const struct {
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
 	{ OPT_SYN_ALERT, "--syn-alert" },
 	{ 'd', "-d/--duration" },
+	{ 'Z', "-Z/--user" },
 };
 
 static const char *live_only_name(int opt)
@@ -163,7 +165,8 @@ void opts__usage(FILE *out)
 "      --probes              print the hook variants this kernel supports\n"
 "      --btf FILE            kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 "      --ringbuf-kb KB       ring buffer size (default 8192, a power of two)\n"
-
+"  -Z, --user USER           once attached, run as USER (as tcpdump -Z); with\n"
+"                            -C/-G, USER must be able to create files there\n"
 "  -v, --verbose             print libbpf debug messages\n"
 "  -h, --help                show this help\n"
 "      --version             print the version\n"
@@ -252,7 +255,7 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:c:P:46tud:n:jqvhw:r:C:G:W:", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:c:P:46tud:n:jqvhw:r:C:G:W:Z:", long_opts, NULL)) != -1) {
 		if (!o->live_only)
 			o->live_only = live_only_name(c);
 		switch (c) {
@@ -443,6 +446,11 @@ int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			o->file_mode = mode;
 			break;
 		}
+		case 'Z':
+			if (!*optarg)
+				return fail(err, errlen, "invalid user '': expected a user name");
+			o->user = optarg;
+			break;
 		case ':':
 			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:

@@ -530,7 +530,8 @@ static int open_path(struct recorder *r, const char *path)
 		return refuse(r, -EBUSY, "'%s' is the same file as the input '%s'", path, in->path);
 	}
 	/* a device such as /dev/null only root can create */
-	if (!S_ISCHR(st.st_mode) && st.st_uid != geteuid()) {
+	if (!S_ISCHR(st.st_mode) && st.st_uid != geteuid() &&
+	    !(r->o.chown && st.st_uid == r->o.uid)) {
 		if (fd >= 0)
 			close(fd);
 		return refuse(r, -EPERM, "'%s' belongs to another user (uid %u): socktrace does not write into other users' files",
@@ -545,6 +546,9 @@ static int open_path(struct recorder *r, const char *path)
 	}
 	err = fcntl(fd, F_SETFL, 0) ? -errno : 0;
 	if (!err && S_ISREG(st.st_mode) && ftruncate(fd, 0))
+		err = -errno;
+	/* -Z: the files are the unprivileged user's, so that rotation can remove them */
+	if (!err && r->o.chown && st.st_uid != r->o.uid && fchown(fd, r->o.uid, r->o.gid))
 		err = -errno;
 	if (err) {
 		close(fd);

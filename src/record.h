@@ -114,6 +114,9 @@ struct recorder_opts {
 	const struct rec_header *origin;	/* replay: host, kernel, boot id */
 	int level;			/* zlib level, 0 for RECORD_ZLEVEL */
 	unsigned int mode;		/* of new files, before the umask; 0: REC_FILE_MODE */
+	bool chown;			/* -Z: the files belong to uid:gid */
+	uid_t uid;
+	gid_t gid;
 	const struct rec_input *inputs;	/* never written into, whatever the name */
 	int n_inputs;
 	char *err;			/* if not NULL: why recorder__open failed */

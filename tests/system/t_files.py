@@ -1,6 +1,6 @@
 """Output and files: write errors (/dev/full, a full file system), a reader
 of stdout that goes away (| head), -r X -w X, -w into planted links and
-other users' files, file modes, SIGHUP, damaged headers and unknown
+other users' files, file modes, -Z, SIGHUP, damaged headers and unknown
 times, bad replay inputs, and -w - / -r -."""
 import json
 import os
@@ -348,6 +348,82 @@ def files_new_files_mode(ctx):
         expect(mode == want, "-w %s made a file of mode %o, expected %o" % (args, mode, want))
 
 
+# ---------------------------------------------------------------- -Z
+
+def status_of(pid):
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.split()
+    return fields
+
+
+@test("files_drop_privileges")
+def files_drop_privileges(ctx):
+    """-Z nobody: once attached the tracer runs as nobody (uids, gids, no
+    groups, no capabilities), still prints TCP transitions and UDP flows
+    (ended idle, so read from the kernel's flow table), and -G rotation
+    creates files, owned by nobody, in a directory nobody can write; a
+    directory nobody cannot write is refused before anything is attached."""
+    d = sticky_dir(ctx)
+    port = free_port("127.0.0.1")
+    pattern = os.path.join(d, "z-%H%M%S.st")
+    with open(os.path.join(ctx.tmpdir, ctx.unique("z") + ".json"), "wb") as out:
+        t = Proc(ctx, ["-j", "-Z", "nobody", "-w", pattern, "-G", "1", "--udp-idle", "1",
+                       "--no-snapshot", "port %d" % port] + ctx.hook_args(), stdout=out)
+    t.wait_ready()
+    st = status_of(t.proc.pid)
+    want = {"Uid": [str(NOBODY)] * 4, "Gid": [str(NOBODY)] * 4, "Groups": [],
+            "CapEff": ["0000000000000000"], "CapPrm": ["0000000000000000"]}
+    for k, v in want.items():
+        expect(st.get(k) == v, "-Z nobody: %s is %s, expected %s" % (k, st.get(k), v), t.details())
+    Conversation(ctx, "127.0.0.1", port=port).run()
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        b.bind(("127.0.0.1", port))
+        a.sendto(b"ping", ("127.0.0.1", port))
+        b.recv(16)
+        time.sleep(3.5)   # idle for longer than --udp-idle, through a -G period
+    finally:
+        a.close()
+        b.close()
+    t.proc.send_signal(signal.SIGINT)
+    rc = t.wait(10)
+    expect(rc == 0, "-Z nobody: exit %s" % rc, t.details())
+    files = sorted(os.listdir(d))
+    expect(len(files) >= 2, "-G 1 over 4 s made %d files" % len(files), t.details())
+    recs = []
+    for n in files:
+        p = os.path.join(d, n)
+        s = os.stat(p)
+        expect(s.st_uid == NOBODY and stat.S_IMODE(s.st_mode) == 0o600,
+               "%s: owner %d mode %o, expected nobody 0600" % (n, s.st_uid, stat.S_IMODE(s.st_mode)))
+        rep = replay(ctx, ["-r", p, "-j"])
+        expect(rep.rc == 0, "%s does not replay" % n, rep_details(rep))
+        recs += events(rep)
+    states = [r for r in recs if r.get("type") == "tcp_state"]
+    idle = [r for r in recs if r.get("type") == "udp_flow" and r.get("event") == "end"
+            and r.get("reason") == "idle" and port in (r.get("lport"), r.get("rport"))]
+    expect(len(states) >= 8 and idle, "-Z nobody recorded %d transitions and %d idle UDP flow "
+           "ends, expected a conversation and a flow" % (len(states), len(idle)), t.details())
+
+    # a directory nobody cannot write: refused, nothing attached
+    closed = os.path.join(ctx.tmpdir, ctx.unique("closed"))
+    os.mkdir(closed, 0o755)
+    p = subprocess.run([ctx.socktrace, "-q", "-Z", "nobody", "-w", os.path.join(closed, "x.st"),
+                        "-C", "1", "-d", "1"] + ctx.hook_args(), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+    err = p.stderr.decode("utf-8", "replace")
+    expect(p.returncode == 1 and "cannot create files in" in err and READY_PREFIX not in err,
+           "-Z with an unwritable directory: exit %d" % p.returncode, ["stderr: " + err])
+    p = subprocess.run([ctx.socktrace, "-Z", "no-such-user-here", "-d", "1"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    expect(p.returncode == 2 and b"unknown user" in p.stderr, "-Z unknown: exit %d" % p.returncode,
+           [p.stderr.decode()])
+
+
 # ---------------------------------------------------------------- SIGHUP
 
 @test("files_sighup_live")
@@ -503,7 +579,8 @@ def files_replay_bad_inputs(ctx):
     live, path = recording(ctx)
     for opt in (["--hook", "kprobe"], ["--btf", "/sys/kernel/btf/vmlinux"], ["--ringbuf-kb", "64"],
                 ["--probes"], ["--udp-flows", "64"], ["--no-snapshot"], ["-d", "3"],
-                ["--syn-alert", "50"], ["--udp-idle", "2"], ["--interval", "1"]):
+                ["--syn-alert", "50"], ["--udp-idle", "2"], ["--interval", "1"],
+                ["-Z", "nobody"]):
         rep = replay(ctx, ["-r", path, "-q"] + opt)
         expect(rep.rc == 2 and opt[0] in rep.err and "live tracing only" in rep.err,
                "-r with %s: exit %d, expected 2 naming it" % (opt[0], rep.rc), rep_details(rep))

@@ -852,7 +852,7 @@ TEST(files_opts_live_only_with_replay)
 		{ "--hook", "kprobe" }, { "--btf", "/x" }, { "--ringbuf-kb", "64" },
 		{ "--probes", NULL }, { "--udp-flows", "64" }, { "--udp-idle", "3" },
 		{ "--interval", "1" }, { "--no-snapshot", NULL }, { "--syn-alert", "50" },
-		{ "-d", "5" }, { "--duration", "5" },
+		{ "-d", "5" }, { "--duration", "5" }, { "-Z", "nobody" }, { "--user", "nobody" },
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
@@ -893,7 +893,7 @@ TEST(files_opts_replay_keeps_its_options)
 	ASSERT_EQ(o.n_reads, 2);
 }
 
-TEST(files_opts_file_mode)
+TEST(files_opts_file_mode_and_user)
 {
 	static struct opts o;
 	char err[256];
@@ -902,8 +902,12 @@ TEST(files_opts_file_mode)
 	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "x.st", "--file-mode", "644", NULL), 0);
 	ASSERT_EQ(o.file_mode, 0644);
 	opts__free(&o);
-	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "x.st", NULL), 0);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-w", "x.st", "-Z", "nobody", NULL), 0);
+	ASSERT_STREQ(o.user, "nobody");
 	ASSERT_EQ(o.file_mode, 0);
+	opts__free(&o);
+	ASSERT_EQ(parse(&o, err, sizeof(err), "--user", "65534", NULL), 0);
+	ASSERT_STREQ(o.user, "65534");
 	PARSE_ERR("invalid file mode '0400'", "-w", "x.st", "--file-mode", "0400");
 	PARSE_ERR("invalid file mode '1600'", "-w", "x.st", "--file-mode", "1600");
 	PARSE_ERR("invalid file mode '06x0'", "-w", "x.st", "--file-mode", "06x0");
@@ -911,6 +915,7 @@ TEST(files_opts_file_mode)
 	PARSE_ERR("invalid file mode '-600'", "-w", "x.st", "--file-mode", "-600");
 	PARSE_ERR("--file-mode needs -w FILE", "--file-mode", "0600");
 	PARSE_ERR("--file-mode needs -w FILE", "-w", "-", "-q", "--file-mode", "0600");
+	PARSE_ERR("invalid user ''", "-Z", "");
 }
 
 TEST(files_opts_stdin_and_stdout)
