@@ -76,6 +76,8 @@ int clock_ref__init(struct clock_ref *ref)
 
 uint64_t clock_ref__wall(const struct clock_ref *ref, uint64_t boot_ns)
 {
+	if (ref->wall_ns == EVENT_WALL_UNKNOWN)
+		return EVENT_WALL_UNKNOWN;
 	return ref->wall_ns + (boot_ns - ref->boot_ns);
 }
 

@@ -65,11 +65,15 @@ enum udp_end_reason {
 };
 
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
+/* wall_ns of a replayed event whose clock reference was lost (a damaged
+ * header of an old recording); a clock_ref with this wall_ns gives it. */
+#define EVENT_WALL_UNKNOWN UINT64_MAX
 
 struct event {
 	enum event_kind kind;
 	uint64_t boot_ns;	/* CLOCK_BOOTTIME */
-	uint64_t wall_ns;	/* CLOCK_REALTIME, from the clock reference */
+	uint64_t wall_ns;	/* CLOCK_REALTIME, from the clock reference, or
+				 * EVENT_WALL_UNKNOWN */
 	uint64_t sock;		/* kernel socket identity, 0 if unknown */
 	uint64_t ino;		/* socket inode, 0 if unknown */
 	uint64_t old_ns;	/* time in the old state, or EVENT_OLD_NS_UNKNOWN */
@@ -115,6 +119,7 @@ struct clock_ref {
 };
 
 int clock_ref__init(struct clock_ref *ref);
+/* EVENT_WALL_UNKNOWN when the reference's wall time is. */
 uint64_t clock_ref__wall(const struct clock_ref *ref, uint64_t boot_ns);
 uint64_t clock_ref__boot_now(void);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "event.h"
 #include "format.h"
 
 /* Writes the decimal digits of v (< 1000) and returns the end. */
@@ -106,6 +107,11 @@ int format__clock(char *buf, size_t len, uint64_t wall_ns)
 
 	if (len < 16)
 		return -ENOSPC;
+	/* a replayed event whose clock reference was lost */
+	if (wall_ns == EVENT_WALL_UNKNOWN) {
+		strcpy(buf, "?");
+		return 0;
+	}
 	if (sec != prefix_sec) {
 		struct tm tm;
 

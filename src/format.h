@@ -18,7 +18,8 @@ int format__sock(char *buf, size_t len, int family, const struct in6_addr *addr,
 		 uint16_t port, const char *proto);
 /* RFC 3339, UTC, nanoseconds: 2026-11-27T17:42:06.123456789Z */
 int format__rfc3339(char *buf, size_t len, uint64_t wall_ns);
-/* Local time of day with microseconds: 17:42:06.123456 */
+/* Local time of day with microseconds: 17:42:06.123456; "?" for
+ * EVENT_WALL_UNKNOWN */
 int format__clock(char *buf, size_t len, uint64_t wall_ns);
 
 /* Terminal columns of a code point: 0 (combining, format), 1, or 2 (East

@@ -4,14 +4,22 @@
  * poll, then detach, drain and summarise. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -43,6 +51,26 @@ static void sig_handler(int sig)
 {
 	(void)sig;
 	exiting = 1;
+}
+
+/* A closed terminal or ssh session (SIGHUP) ends the run like Ctrl-C: with
+ * a summary and a recording that ends cleanly. */
+static void catch_signals(void)
+{
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGHUP, sig_handler);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
+}
+
+/* The reader of a pipe is gone (POLLERR; a socket's peer: POLLHUP), even
+ * if nothing is written: a quiet filter must not keep the programs
+ * attached for nobody. A regular file never reports either. */
+static bool output_closed(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -121,6 +149,152 @@ static int check_ringbuf(uint32_t kb)
 	return 0;
 }
 
+/* -Z USER: whom the run becomes once the programs are attached. */
+struct run_as {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Returns 0, or a message in msg. */
+static int run_as__resolve(struct run_as *ra, const char *user, char *msg, size_t len)
+{
+	struct passwd *pw;
+	char *end;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw && user[0] >= '0' && user[0] <= '9') {
+		unsigned long uid = strtoul(user, &end, 10);
+
+		if (!*end && uid < UINT32_MAX)
+			pw = getpwuid(uid);
+	}
+	if (!pw) {
+		snprintf(msg, len, "unknown user '%s'", user);
+		return -EINVAL;
+	}
+	if (!pw->pw_uid) {
+		snprintf(msg, len, "-Z %s: that user is root, there would be nothing to drop", user);
+		return -EINVAL;
+	}
+	ra->name = user;
+	ra->uid = pw->pw_uid;
+	ra->gid = pw->pw_gid;
+	return 0;
+}
+
+/* No supplementary groups, the group, then the user (the other order would
+ * leave no right to change the group); then make sure there is no way
+ * back. Returns 0, or -errno with a message in msg. */
+static int run_as__drop(const struct run_as *ra, char *msg, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2] = {};
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	int err;
+
+	if (setgroups(0, NULL) || setgid(ra->gid) || setuid(ra->uid)) {
+		err = -errno;
+		snprintf(msg, len, "failed to drop privileges to user '%s': %s", ra->name,
+			 strerror(-err));
+		return err;
+	}
+	/* execve() of a set-user-ID program cannot give them back either */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (!setuid(0) || !seteuid(0) || getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
+	    ru != ra->uid || eu != ra->uid || su != ra->uid ||
+	    rg != ra->gid || eg != ra->gid || sg != ra->gid || getgroups(0, NULL) != 0 ||
+	    syscall(SYS_capget, &hdr, caps) ||
+	    caps[0].effective || caps[1].effective || caps[0].permitted || caps[1].permitted) {
+		snprintf(msg, len, "dropping privileges to user '%s' did not take: the process could regain them",
+			 ra->name);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Before anything is attached: a child drops privileges as the run will,
+ * then does what the run does without them: read and update BPF maps
+ * through fds it holds (the counters, UDP flows and listeners; Linux
+ * before 5.19 refuses that to an unprivileged process when
+ * kernel.unprivileged_bpf_disabled is set), and with rotation create
+ * files in the recording's directory. Returns 0, or -1 with the reason
+ * printed. */
+static int run_as__check(const struct run_as *ra, const struct opts *o)
+{
+	char msg[PATH_MAX + 256] = "", dir[PATH_MAX];
+	uint32_t key = 0, next;
+	uint64_t val = 1;
+	int map, pfd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	map = bpf_map_create(BPF_MAP_TYPE_HASH, "st_runas", sizeof(key), sizeof(val), 1, NULL);
+	if (map < 0 || bpf_map_update_elem(map, &key, &val, BPF_ANY)) {
+		fprintf(stderr, "socktrace: -Z: failed to create a BPF map: %s\n", strerror(errno));
+		if (map >= 0)
+			close(map);
+		return -1;
+	}
+	dir[0] = '\0';
+	if (o->write_path && strcmp(o->write_path, "-") && (o->rotate_bytes || o->rotate_secs)) {
+		char name[PATH_MAX];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		if (!o->rotate_secs || !strftime(name, sizeof(name), o->write_path, &tm))
+			snprintf(name, sizeof(name), "%s", o->write_path);
+		snprintf(dir, sizeof(dir), "%s", dirname(name));
+	}
+	if (pipe2(pfd, O_CLOEXEC)) {
+		close(map);
+		fprintf(stderr, "socktrace: -Z: failed to create a pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int err;
+
+		close(pfd[0]);
+		err = run_as__drop(ra, msg, sizeof(msg));
+		if (!err && dir[0] && access(dir, W_OK | X_OK)) {
+			err = -errno;
+			snprintf(msg, sizeof(msg), "user '%s' cannot create files in '%s' (%s), which rotation (-C/-G) does once privileges are dropped",
+				 ra->name, dir, strerror(-err));
+		}
+		if (!err && (bpf_map_lookup_elem(map, &key, &val) ||
+			     bpf_map_get_next_key(map, NULL, &next) ||
+			     bpf_map_update_elem(map, &key, &val, BPF_ANY))) {
+			err = -errno;
+			snprintf(msg, sizeof(msg), "this kernel does not let user '%s' use the BPF maps socktrace reads while it runs (%s; kernel.unprivileged_bpf_disabled before Linux 5.19): run without -Z",
+				 ra->name, strerror(-err));
+		}
+		if (err && write(pfd[1], msg, strlen(msg)) < 0)
+			_exit(2);
+		_exit(err ? 1 : 0);
+	}
+	close(pfd[1]);
+	close(map);
+	if (pid < 0) {
+		close(pfd[0]);
+		fprintf(stderr, "socktrace: -Z: failed to fork: %s\n", strerror(errno));
+		return -1;
+	}
+	n = read(pfd[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "socktrace: -Z %s: %s\n", ra->name,
+			msg[0] ? msg : "the check of the unprivileged run failed");
+		return -1;
+	}
+	return 0;
+}
+
 struct snapshot_ctx {
 	struct live *live;
 	struct pipeline *pl;		/* NULL: seed the kernel side, show nothing */
@@ -178,11 +352,13 @@ static bool fatal_no_hook(const struct probe *p)
 }
 
 /* -w: a recorder, as one more sink of the pipeline. NULL if that failed
- * (the reason has been printed). */
+ * (the reason has been printed; *usage says it is a usage error). */
 static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
-				     const struct clock_ref *ref, const struct rec_header *origin)
+				     const struct clock_ref *ref, const struct rec_header *origin,
+				     const struct run_as *ra, const struct rec_input *inputs,
+				     int n_inputs, bool *usage)
 {
-	char filter[1024];
+	char filter[1024], why[PATH_MAX + 256];
 	struct recorder_opts ro = {
 		.path = o->write_path,
 		.rotate_bytes = o->rotate_bytes,
@@ -191,6 +367,14 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		.filter_text = filter,
 		.ref = ref,
 		.origin = origin,
+		.mode = o->file_mode,
+		.chown = ra != NULL,
+		.uid = ra ? ra->uid : 0,
+		.gid = ra ? ra->gid : 0,
+		.inputs = inputs,
+		.n_inputs = n_inputs,
+		.err = why,
+		.errlen = sizeof(why),
 	};
 	struct recorder *r;
 	int err;
@@ -198,8 +382,9 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 	filter__describe(&o->filter, filter, sizeof(filter));
 	r = recorder__open(&ro);
 	if (!r) {
-		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path,
-			strerror(errno));
+		/* -r X -w X would truncate X while it is read */
+		*usage = errno == EBUSY;
+		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path, why);
 		return NULL;
 	}
 	err = pipeline__add_sink(pl, sink_record__new(r));
@@ -209,6 +394,22 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		return NULL;
 	}
 	return r;
+}
+
+/* "failed to write recording 'PATH': reason", or what the next file of a
+ * rotation could not be opened for. */
+static void report_rec_error(const struct recorder *r, const char *path, int err)
+{
+	const char *why = r ? recorder__error(r) : NULL;
+
+	if (why)
+		fprintf(stderr, "socktrace: failed to continue recording: %s\n", why);
+	else if (!strcmp(path, "-"))
+		fprintf(stderr, "socktrace: failed to write recording to standard output: %s\n",
+			strerror(-err));
+	else
+		fprintf(stderr, "socktrace: failed to write recording '%s': %s\n", path,
+			strerror(-err));
 }
 
 static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
@@ -271,36 +472,58 @@ static const char *uncounted_scope(const struct opts *o)
 }
 
 /* Summary on stdout (sinks) and stderr, then the recording's end block.
- * Returns the exit status. */
+ * Returns the exit status: 1 if an output or the recording could not be
+ * written (a reader of stdout that went away is no error, as for any tool
+ * in a pipe). */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
 		  struct recorder *rec, struct attempts *attempts)
 {
+	char path[PATH_MAX] = "";
 	struct rec_stats rs;
-	int err;
+	int err, out_err = 0, rec_err = 0, ret = 0;
 
 	pipeline__flush(pl);
 	if (attempts && !pl->err)
 		attempts__report(attempts, stdout, o->json);
 	if (!pl->err)
 		pipeline__summary(pl);
-	if (o->quiet && o->json) {
+	if (o->quiet && o->json && !pl->err) {
 		struct sink *js = sink_json__new(stdout, svc);
 
 		if (js)
-			sink__summary(js, &pl->stats);
+			out_err = sink__summary(js, &pl->stats);
 		sink__free(js);
 	}
 	pipeline__flush(pl);
+	/* text and JSON sinks write to stdout; the recorder's sink has no FILE */
+	if (pl->err && pl->failed && pl->failed->out)
+		out_err = pl->err;
+	else if (pl->err)
+		rec_err = pl->err;
+	/* what stdio still holds, and what was printed around the sinks */
+	if (fflush(stdout) && !out_err)
+		out_err = -errno;
+	if (ferror(stdout) && !out_err)
+		out_err = -EIO;
+	if (rec)
+		snprintf(path, sizeof(path), "%s", recorder__path(rec));
+	/* -w - into a pipe whose reader is gone: as for any output */
+	if (rec_err && !(rec_err == -EPIPE && !strcmp(path, "-"))) {
+		report_rec_error(rec, path, rec_err);
+		ret = 1;
+	}
 	rec_stats_of(&rs, &pl->stats);
 	err = recorder__close(rec, &rs);
-	if (pl->err && pl->err != -EPIPE) {
-		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-pl->err));
-		return 1;
+	if (err && !rec_err && !(err == -EPIPE && !strcmp(path, "-"))) {
+		report_rec_error(NULL, path, err);
+		ret = 1;
 	}
-	if (err) {
-		fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
-		return 1;
+	if (out_err && out_err != -EPIPE) {
+		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-out_err));
+		ret = 1;
 	}
+	if (ret)
+		return ret;
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
@@ -340,16 +563,29 @@ static int replay_main(struct opts *o)
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto out;
 	}
+	catch_signals();
 	if (o->write_path) {
 		const struct rec_header *h = reader__header(rp.readers[0]);
+		struct rec_input inputs[OPTS_MAX_FILES];
+		bool usage = false;
 
-		rec = add_recorder(&pl, o, &h->ref, h);
-		if (!rec)
+		for (int i = 0; i < rp.n; i++) {
+			inputs[i].path = rp.paths[i];
+			err = reader__file_id(rp.readers[i], &inputs[i]);
+			if (err) {
+				fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
+					rp.paths[i], strerror(-err));
+				goto out;
+			}
+		}
+		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h, NULL, inputs, rp.n,
+				   &usage);
+		if (!rec) {
+			if (usage)
+				ret = EXIT_USAGE;
 			goto out;
+		}
 	}
-	signal(SIGINT, sig_handler);
-	signal(SIGTERM, sig_handler);
-	signal(SIGPIPE, SIG_IGN);
 	err = replay__run(&rp, &pl, &o->since, &o->until, &exiting);
 	pl.stats.lost = rp.lost;
 	pl.stats.elapsed_ns = rp.last_wall - rp.first_wall;
@@ -382,10 +618,12 @@ int main(int argc, char **argv)
 	struct clock_ref ref;
 	struct live *live = NULL;
 	struct recorder *rec = NULL;
+	struct run_as run_as, *ra = NULL;
 	uint64_t stats_ns = 0;
 	unsigned int wanted;
+	bool usage = false, closed = false, watch_stdout;
 	struct opts o;
-	char msg[256];
+	char msg[PATH_MAX + 256];
 	int err, ret = 1, failed;
 
 	opts__init(&o);
@@ -409,6 +647,11 @@ int main(int argc, char **argv)
 				printf("\n");
 			ret |= info__print(o.info_paths[i], stdout);
 		}
+		err = fflush(stdout) ? -errno : ferror(stdout) ? -EIO : 0;
+		if (err) {
+			fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-err));
+			ret = 1;
+		}
 		opts__free(&o);
 		return ret;
 	}
@@ -416,6 +659,14 @@ int main(int argc, char **argv)
 		ret = replay_main(&o);
 		opts__free(&o);
 		return ret;
+	}
+	if (o.user) {
+		if (run_as__resolve(&run_as, o.user, msg, sizeof(msg))) {
+			fprintf(stderr, "socktrace: %s\nTry 'socktrace --help' for more information.\n", msg);
+			opts__free(&o);
+			return EXIT_USAGE;
+		}
+		ra = &run_as;
 	}
 	verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
@@ -451,6 +702,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socktrace: this kernel has no BPF ring buffer (Linux 5.8 or later is needed)\n");
 		goto cleanup;
 	}
+	if (ra && run_as__check(ra, &o))
+		goto cleanup;
 
 	clock_ref__init(&ref);
 	svc = services__load("/etc/services", "tcp");
@@ -471,11 +724,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/* from here on a signal ends the run cleanly */
+	catch_signals();
 	if (o.write_path) {
-		rec = add_recorder(&pl, &o, &ref, NULL);
+		rec = add_recorder(&pl, &o, &ref, NULL, ra, NULL, 0, &usage);
 		if (!rec)
 			goto cleanup;
 	}
+	watch_stdout = !o.quiet || (o.write_path && !strcmp(o.write_path, "-"));
 
 	start_ns = clock_ref__boot_now();
 	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
@@ -498,10 +754,6 @@ int main(int argc, char **argv)
 	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
-
-	signal(SIGINT, sig_handler);
-	signal(SIGTERM, sig_handler);
-	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
 
 	/* Attached first, then listed: a socket that changes state meanwhile
 	 * shows up twice rather than not at all. Listed even when not shown,
@@ -533,6 +785,11 @@ int main(int argc, char **argv)
 	diagnoser__init(&diag, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
+	/* attached and listed: what is left needs no privileges (-Z) */
+	if (ra && run_as__drop(ra, msg, sizeof(msg))) {
+		fprintf(stderr, "socktrace: %s\n", msg);
+		goto cleanup;
+	}
 	/* tests and scripts wait for this line: every later transition is seen */
 	fprintf(stderr, "socktrace: tracing %s (", (wanted & CONCERNS_UDP) && probe.selected[CONCERN_UDP] >= 0 ?
 		(wanted & CONCERNS_TCP ? "TCP and UDP" : "UDP") : "TCP");
@@ -566,9 +823,14 @@ int main(int argc, char **argv)
 				goto cleanup;
 			}
 		}
+		/* a failed write ends the pipeline, and so the loop */
 		pipeline__flush(&pl);
+		if (watch_stdout && output_closed(STDOUT_FILENO)) {
+			closed = true;
+			break;
+		}
 		/* a statistics block a second: lost events show up in the file */
-		if (rec && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
+		if (rec && !pl.done && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
 			struct rec_stats rs;
 			struct stats st = pl.stats;
 
@@ -579,18 +841,24 @@ int main(int argc, char **argv)
 			st.elapsed_ns = stats_ns - start_ns;
 			rec_stats_of(&rs, &st);
 			err = recorder__stats(rec, &rs);
+			/* -w - into a pipe whose reader is gone */
+			if (err == -EPIPE && !strcmp(recorder__path(rec), "-")) {
+				closed = true;
+				break;
+			}
 			if (err) {
-				fprintf(stderr, "socktrace: failed to write recording: %s\n", strerror(-err));
+				report_rec_error(rec, recorder__path(rec), err);
 				goto cleanup;
 			}
 		}
 	}
 
-	/* Stop producing, then take what is still queued. */
-	if (!pl.done)
+	/* Stop producing, then take what is still queued (nobody reads a
+	 * closed output). */
+	if (!pl.done && !closed)
 		live__drain(live);
 	/* the totals of flows still active: the end of a recording has them */
-	if (!pl.done && live__udpflows(live))
+	if (!pl.done && !closed && live__udpflows(live))
 		udpflows__finish(live__udpflows(live), clock_ref__boot_now());
 	live__counters(live, counters);
 	counters_to_stats(&pl.stats, live, counters);
@@ -601,6 +869,8 @@ int main(int argc, char **argv)
 	if (!ret && pl.stats.lost)
 		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
 cleanup:
+	if (usage)
+		ret = EXIT_USAGE;
 	recorder__close(rec, NULL);
 	live__close(live);
 	pipeline__free(&pl);

@@ -34,6 +34,7 @@ enum {
 	OPT_UDP_IDLE,
 	OPT_INTERVAL,
 	OPT_UDP_FLOWS,
+	OPT_FILE_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -67,8 +68,37 @@ static const struct option long_opts[] = {
 	{ "since", required_argument, NULL, OPT_SINCE },
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "info", required_argument, NULL, OPT_INFO },
+	{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
+	{ "user", required_argument, NULL, 'Z' },
 	{},
 };
+
+/* Options that change only how the kernel side runs or what live tracing
+ * does over time: with -r they would be silently ignored. */
+static const struct {
+	int opt;
+	const char *name;
+} live_only_opts[] = {
+	{ OPT_HOOK, "--hook" },
+	{ OPT_BTF, "--btf" },
+	{ OPT_RINGBUF, "--ringbuf-kb" },
+	{ OPT_PROBES, "--probes" },
+	{ OPT_UDP_FLOWS, "--udp-flows" },
+	{ OPT_UDP_IDLE, "--udp-idle" },
+	{ OPT_INTERVAL, "--interval" },
+	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
+	{ OPT_SYN_ALERT, "--syn-alert" },
+	{ 'd', "-d/--duration" },
+	{ 'Z', "-Z/--user" },
+};
+
+static const char *live_only_name(int opt)
+{
+	for (size_t i = 0; i < sizeof(live_only_opts) / sizeof(live_only_opts[0]); i++)
+		if (live_only_opts[i].opt == opt)
+			return live_only_opts[i].name;
+	return NULL;
+}
 
 void opts__usage(FILE *out)
 {
@@ -111,15 +141,19 @@ void opts__usage(FILE *out)
 "                            datagrams beyond are counted as uncounted\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
-"                            (with -q: record only); docs/recording.md\n"
+"                            (with -q: record only); docs/recording.md;\n"
+"                            -w - -q writes the recording to stdout\n"
 "  -C MB                     start a new file once one reaches MB megabytes\n"
 "                            (FILE, FILE1, FILE2, ...)\n"
 "  -G SECONDS                start a new file every SECONDS; FILE is an\n"
 "                            strftime pattern such as trace-%%Y%%m%%d-%%H%%M%%S.st\n"
 "  -W COUNT                  with -C or -G: keep only the last COUNT files\n"
 "                            (with -C they are FILE0 .. FILE<COUNT-1>, reused)\n"
+"      --file-mode MODE      create recordings with this octal mode, less the\n"
+"                            umask (default 0600: they hold connection data)\n"
 "  -r, --read FILE           replay a recording instead of tracing (no root\n"
-"                            needed); several are merged in time order\n"
+"                            needed); several are merged in time order; -r -\n"
+"                            reads stdin\n"
 "      --since TIME          replay events at or after TIME: RFC 3339\n"
 "                            (2026-11-27T17:42:06Z, up to 2499) or seconds\n"
 "                            after the first event (up to 1000000000)\n"
@@ -134,6 +168,8 @@ void opts__usage(FILE *out)
 "      --btf FILE            kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 "      --ringbuf-kb KB       ring buffer size, a power of two from 4 to 2097152\n"
 "                            (default 8192)\n"
+"  -Z, --user USER           once attached, run as USER (as tcpdump -Z); with\n"
+"                            -C/-G, USER must be able to create files there\n"
 "  -v, --verbose             print libbpf debug messages\n"
 "  -h, --help                show this help\n"
 "      --version             print the version\n"
@@ -272,7 +308,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-#define SHORT_OPTS ":p:c:P:46tud:n:jqvhw:r:C:G:W:"
+#define SHORT_OPTS ":p:c:P:46tud:n:jqvhw:r:C:G:W:Z:"
 
 /* value, then ",WORD" for each of the n words: a new string, NULL if out of
  * memory. */
@@ -387,6 +423,33 @@ static int time_fail(char *err, size_t errlen, const char *s, int r)
 		    "that exists, or seconds after the first event", s);
 }
 
+/* What replay and "-" (stdin, stdout) allow. */
+static int check_files(const struct opts *o, char *err, size_t errlen)
+{
+	bool w_stdout = o->write_path && !strcmp(o->write_path, "-");
+	int stdin_reads = 0;
+
+	if (o->n_reads && o->live_only)
+		return fail(err, errlen, "%s applies to live tracing only: it has no effect with -r",
+			    o->live_only);
+	for (int i = 0; i < o->n_reads; i++)
+		stdin_reads += !strcmp(o->read_paths[i], "-");
+	if (stdin_reads > 1)
+		return fail(err, errlen, "-r - can be given only once: standard input is read once");
+	if (o->file_mode && (!o->write_path || w_stdout))
+		return fail(err, errlen, "--file-mode needs -w FILE");
+	if (!w_stdout)
+		return 0;
+	if (o->rotate_bytes || o->rotate_secs || o->rotate_count)
+		return fail(err, errlen, "-w - writes to standard output: -C, -G and -W need a file name");
+	/* anything else on stdout would be mixed into the recording */
+	if (!o->quiet || o->json)
+		return fail(err, errlen, "-w - writes the recording to standard output: it needs -q, without -j");
+	if (o->connects && !o->n_reads)
+		return fail(err, errlen, "-w - writes the recording to standard output, where --connects prints its table");
+	return 0;
+}
+
 static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *since = NULL, *until = NULL;
@@ -397,6 +460,8 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
+		if (!o->live_only)
+			o->live_only = live_only_name(c);
 		switch (c) {
 		case 'p':
 			r = filter__add_pids(&o->filter, optarg);
@@ -565,6 +630,23 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 				return time_fail(err, errlen, optarg, r);
 			*(c == OPT_SINCE ? &since : &until) = optarg;
 			break;
+		case OPT_FILE_MODE: {
+			unsigned long mode;
+
+			errno = 0;
+			mode = strtoul(optarg, &end, 8);
+			if (errno || *end || !*optarg || optarg[0] == '-' || optarg[0] == '+' ||
+			    mode > 0777 || (mode & 0600) != 0600)
+				return fail(err, errlen, "invalid file mode '%s': expected octal, at most 0777, that lets the owner read and write (0600, 0640, 0644...)",
+					    optarg);
+			o->file_mode = mode;
+			break;
+		}
+		case 'Z':
+			if (!*optarg)
+				return fail(err, errlen, "invalid user '': expected a user name");
+			o->user = optarg;
+			break;
 		default:
 			return getopt_fail(c, argv[optind - 1], err, errlen);
 		}
@@ -603,7 +685,7 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			    since, until);
 	if (o->n_info && (o->n_reads || o->write_path))
 		return fail(err, errlen, "--info excludes -r and -w");
-	return 0;
+	return check_files(o, err, errlen);
 }
 
 int opts__parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)

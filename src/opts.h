@@ -64,6 +64,9 @@ struct opts {
 	const char *info_paths[OPTS_MAX_FILES];	/* --info */
 	int n_info;
 	struct time_bound since, until;
+	unsigned int file_mode;	/* --file-mode, 0: the recorder's 0600 */
+	const char *user;	/* -Z: run as this user once attached */
+	const char *live_only;	/* the first option given that replay ignores */
 	char *filter_text;	/* the trailing arguments, joined by spaces */
 };
 

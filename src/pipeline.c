@@ -21,6 +21,16 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s)
 	return 0;
 }
 
+static int fail(struct pipeline *p, struct sink *s, int err)
+{
+	if (!p->err) {
+		p->err = err;
+		p->failed = s;
+	}
+	p->done = true;
+	return err;
+}
+
 int pipeline__push(struct pipeline *p, const struct event *ev)
 {
 	if (p->done)
@@ -34,11 +44,8 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	for (int i = 0; i < p->n_sinks; i++) {
 		int err = sink__event(p->sinks[i], ev);
 
-		if (err) {
-			p->err = err;
-			p->done = true;
-			return err;
-		}
+		if (err)
+			return fail(p, p->sinks[i], err);
 	}
 	p->stats.events++;
 	if (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_START)
@@ -65,7 +72,7 @@ int pipeline__flush(struct pipeline *p)
 		int err = sink__flush(p->sinks[i]);
 
 		if (err && !ret)
-			ret = err;
+			ret = fail(p, p->sinks[i], err);
 	}
 	return ret;
 }
@@ -78,7 +85,7 @@ int pipeline__summary(struct pipeline *p)
 		int err = sink__summary(p->sinks[i], &p->stats);
 
 		if (err && !ret)
-			ret = err;
+			ret = fail(p, p->sinks[i], err);
 	}
 	return ret;
 }

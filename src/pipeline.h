@@ -18,8 +18,9 @@ struct pipeline {
 	uint64_t limit;		/* stop after this many live events, 0: none */
 	uint64_t live_events;
 	struct stats stats;
-	bool done;		/* the limit was reached */
+	bool done;		/* the limit was reached, or a sink failed */
 	int err;		/* first sink error, e.g. -EPIPE */
+	struct sink *failed;	/* the sink that returned it */
 };
 
 /* Shows transitions, existing sockets, SYN alerts and UDP flows by default. */
@@ -37,6 +38,8 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s);
 int pipeline__push(struct pipeline *p, const struct event *ev);
 /* Whether the pipeline's filter lets ev through (its kind aside). */
 bool pipeline__accepts(const struct pipeline *p, const struct event *ev);
+/* Both return 0, or the first sink error, which ends the pipeline as in
+ * pipeline__push: a write error shows up at a flush with buffered output. */
 int pipeline__flush(struct pipeline *p);
 int pipeline__summary(struct pipeline *p);
 void pipeline__free(struct pipeline *p);

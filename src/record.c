@@ -2,14 +2,18 @@
 /* Recorder and reader of docs/recording.md. Every field is encoded one by
  * one in little-endian, never as a C struct; every length read from a file
  * is checked against what is there. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <zlib.h>
@@ -239,6 +243,7 @@ struct recorder {
 	struct rec_stats last;
 	bool have_last;
 	char host[256], kernel[256], boot_id[64];
+	char msg[PATH_MAX + 256];	/* why a file was refused */
 };
 
 #define RAW_CAP (REC_BLOCK_TARGET + 256)
@@ -421,21 +426,187 @@ static int ring_add(struct recorder *r, const char *path)
 	return 0;
 }
 
+static int refuse(struct recorder *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The input a file is, or NULL. */
+static const struct rec_input *input_of(const struct recorder *r, const struct stat *st)
+{
+	for (int i = 0; i < r->o.n_inputs; i++)
+		if (r->o.inputs[i].dev == st->st_dev && r->o.inputs[i].ino == st->st_ino)
+			return &r->o.inputs[i];
+	return NULL;
+}
+
+/* Writing into an input would destroy it while it is read. */
+static int check_not_input(struct recorder *r, const char *path)
+{
+	const struct rec_input *in;
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	in = input_of(r, &st);
+	if (in)
+		return refuse(r, -EBUSY, "'%s' is the same file as the input '%s'", path, in->path);
+	return 0;
+}
+
+static bool is_number(const char *s)
+{
+	if (*s == '0' || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Before the first file: every name this recorder may write that exists
+ * now, so that -r X -w X (also through a link, or a rotation name such as
+ * X1) fails before anything is truncated. */
+static int check_names(struct recorder *r)
+{
+	char path[PATH_MAX], dir[PATH_MAX], base[PATH_MAX];
+	const char *dname, *bname;
+	struct dirent *de;
+	size_t n;
+	DIR *d;
+	int err;
+
+	if (!r->o.n_inputs || !strcmp(r->o.path, "-"))
+		return 0;
+	err = make_name(r, path, sizeof(path));
+	if (!err)
+		err = check_not_input(r, path);
+	for (uint32_t i = 1; !err && i < r->o.rotate_count && r->o.rotate_bytes; i++) {
+		r->period_files = i;
+		err = make_name(r, path, sizeof(path));
+		if (!err)
+			err = check_not_input(r, path);
+	}
+	r->period_files = 0;
+	if (err || !r->o.rotate_bytes || r->o.rotate_count)
+		return err;
+	/* -C alone: FILE1, FILE2, ... as far as they exist */
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	dname = dirname(dir);
+	bname = basename(base);
+	n = strlen(bname);
+	d = opendir(dname);
+	if (!d)
+		return 0;
+	while (!err && (de = readdir(d))) {
+		if (strncmp(de->d_name, bname, n) || !is_number(de->d_name + n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dname, de->d_name);
+		err = check_not_input(r, path);
+	}
+	closedir(d);
+	return err;
+}
+
+/* Opens one recording file without following a symbolic link at its end,
+ * and only if it is new, or ours with no other name: a world-writable
+ * directory can hold files and links that another user planted. */
+static int open_path(struct recorder *r, const char *path)
+{
+	mode_t mode = r->o.mode ? r->o.mode : REC_FILE_MODE;
+	const struct rec_input *in;
+	struct stat st;
+	int fd, err = 0;
+
+	/* O_NONBLOCK: a planted FIFO must not block the open */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	/* the kernel may refuse another user's link in a sticky directory
+	 * (EACCES) before O_NOFOLLOW does (ELOOP): say what is there */
+	if (fd < 0) {
+		err = -errno;
+		if (lstat(path, &st))
+			return refuse(r, err, "'%s': %s", path, strerror(-err));
+	} else if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return refuse(r, err, "'%s': %s", path, strerror(-err));
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(r, -ELOOP, "'%s' is a symbolic link: socktrace does not follow one (remove it, or name its target)",
+			      path);
+	}
+	in = input_of(r, &st);
+	if (in) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(r, -EBUSY, "'%s' is the same file as the input '%s'", path, in->path);
+	}
+	/* a device such as /dev/null only root can create */
+	if (!S_ISCHR(st.st_mode) && st.st_uid != geteuid() &&
+	    !(r->o.chown && st.st_uid == r->o.uid)) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(r, -EPERM, "'%s' belongs to another user (uid %u): socktrace does not write into other users' files",
+			      path, (unsigned int)st.st_uid);
+	}
+	if (fd < 0)
+		return refuse(r, err, "'%s': %s", path, strerror(-err));
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		close(fd);
+		return refuse(r, -EPERM, "'%s' has %lu names (hard links): socktrace writes only into a file of one name",
+			      path, (unsigned long)st.st_nlink);
+	}
+	err = fcntl(fd, F_SETFL, 0) ? -errno : 0;
+	if (!err && S_ISREG(st.st_mode) && ftruncate(fd, 0))
+		err = -errno;
+	/* -Z: the files are the unprivileged user's, so that rotation can remove them */
+	if (!err && r->o.chown && st.st_uid != r->o.uid && fchown(fd, r->o.uid, r->o.gid))
+		err = -errno;
+	if (err) {
+		close(fd);
+		return refuse(r, err, "'%s': %s", path, strerror(-err));
+	}
+	return fd;
+}
+
 static int open_file(struct recorder *r)
 {
 	char path[PATH_MAX];
 	int err;
 
+	r->msg[0] = '\0';
+	if (!strcmp(r->o.path, "-")) {
+		struct stat st;
+		const struct rec_input *in;
+
+		/* the shell opened it: only make sure it is not an input (>> X) */
+		if (!fstat(STDOUT_FILENO, &st) && (in = input_of(r, &st)))
+			return refuse(r, -EBUSY, "standard output is the input '%s'", in->path);
+		r->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (r->fd < 0)
+			return refuse(r, -errno, "standard output: %s", strerror(errno));
+		snprintf(r->path, sizeof(r->path), "-");
+		goto opened;
+	}
 	err = make_name(r, path, sizeof(path));
 	if (err)
-		return err;
+		return refuse(r, err, "'%s': %s", r->o.path, strerror(-err));
 	err = ring_add(r, path);
 	if (err)
 		return err;
-	r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	r->fd = open_path(r, path);
 	if (r->fd < 0)
-		return -errno;
+		return r->fd;
 	snprintf(r->path, sizeof(r->path), "%s", path);
+opened:
 	r->file_bytes = 0;
 	r->file_events = 0;
 	r->file_mono = mono_ns();
@@ -521,8 +692,11 @@ struct recorder *recorder__open(const struct recorder_opts *o)
 	struct utsname u;
 	int err = -ENOMEM;
 
-	if (!r)
+	if (!r) {
+		if (o->err)
+			snprintf(o->err, o->errlen, "%s", strerror(ENOMEM));
 		return NULL;
+	}
 	r->o = *o;
 	r->fd = -1;
 	r->filter = strdup(o->filter_text ? o->filter_text : "");
@@ -532,6 +706,8 @@ struct recorder *recorder__open(const struct recorder_opts *o)
 		r->ring = calloc(o->rotate_count, sizeof(char *));
 	if (!r->raw || !r->filter || (o->rotate_count && !r->ring))
 		goto fail;
+	/* no reference: the header says the wall time is unknown */
+	r->ref.wall_ns = EVENT_WALL_UNKNOWN;
 	if (o->ref)
 		r->ref = *o->ref;
 	if (o->origin) {
@@ -545,11 +721,15 @@ struct recorder *recorder__open(const struct recorder_opts *o)
 		}
 		read_line("/proc/sys/kernel/random/boot_id", r->boot_id, sizeof(r->boot_id));
 	}
-	err = open_file(r);
+	err = check_names(r);
+	if (!err)
+		err = open_file(r);
 	if (err)
 		goto fail;
 	return r;
 fail:
+	if (o->err)
+		snprintf(o->err, o->errlen, "%s", r->msg[0] ? r->msg : strerror(-err));
 	if (r->fd >= 0)
 		close(r->fd);
 	for (uint32_t i = 0; i < r->ring_n; i++)
@@ -560,6 +740,17 @@ fail:
 	free(r);
 	errno = -err;
 	return NULL;
+}
+
+static void put_clock(struct recorder *r)
+{
+	uint8_t *b = r->raw + r->raw_len;
+
+	rec__put16(b, REC_CLOCK);
+	rec__put16(b + 2, REC_CLOCK_LEN);
+	rec__put64(b + 4, r->ref.boot_ns);
+	rec__put64(b + 12, r->ref.wall_ns);
+	r->raw_len += 4 + REC_CLOCK_LEN;
 }
 
 int recorder__write(struct recorder *r, const struct event *ev)
@@ -582,17 +773,14 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	if (!r->raw_len)
 		r->block_mono = mono_ns();
 	/* the reader derives wall time from boot time and the last clock
-	 * reference: record a new one whenever that would be wrong */
+	 * reference: record a new one whenever that would be wrong, and (1.2)
+	 * at the start of every block, so that a damaged header costs no time */
 	if (clock_ref__wall(&r->ref, ev->boot_ns) != ev->wall_ns) {
-		uint8_t *b = r->raw + r->raw_len;
-
 		r->ref.boot_ns = ev->boot_ns;
 		r->ref.wall_ns = ev->wall_ns;
-		rec__put16(b, REC_CLOCK);
-		rec__put16(b + 2, REC_CLOCK_LEN);
-		rec__put64(b + 4, r->ref.boot_ns);
-		rec__put64(b + 12, r->ref.wall_ns);
-		r->raw_len += 4 + REC_CLOCK_LEN;
+		put_clock(r);
+	} else if (!r->raw_len) {
+		put_clock(r);
 	}
 	n = rec__encode_event(r->raw + r->raw_len, ev);
 	if (!n)
@@ -660,6 +848,11 @@ int recorder__close(struct recorder *r, const struct rec_stats *st)
 const char *recorder__path(const struct recorder *r)
 {
 	return r->path;
+}
+
+const char *recorder__error(const struct recorder *r)
+{
+	return r->msg[0] ? r->msg : NULL;
 }
 
 uint64_t recorder__bytes(const struct recorder *r)
@@ -803,7 +996,7 @@ static void parse_header(struct reader *r, const uint8_t *b, size_t len)
 			if (n >= 16) {
 				h->ref.boot_ns = rec__get64(v);
 				h->ref.wall_ns = rec__get64(v + 8);
-				h->have_ref = true;
+				h->have_ref = h->ref.wall_ns != EVENT_WALL_UNKNOWN;
 				r->ref = h->ref;
 			}
 			break;
@@ -876,6 +1069,8 @@ static int next_block(struct reader *r)
 		/* another recording appended (cat a b > c): skip its prefix */
 		if (avail >= REC_PREFIX_LEN && !memcmp(h, REC_MAGIC, REC_MAGIC_LEN) &&
 		    rec__get16(h + 8) == REC_MAJOR) {
+			/* its times are not those of the previous one's reference */
+			r->ref.wall_ns = EVENT_WALL_UNKNOWN;
 			r->pos += REC_PREFIX_LEN;
 			continue;
 		}
@@ -1064,7 +1259,12 @@ int reader__next(struct reader *r, struct event *ev)
 				}
 				r->st.events++;
 				r->st.by_type[type]++;
-				if (r->st.events == 1 || ev->wall_ns < r->st.first_wall)
+				if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
+					r->st.unknown_time++;
+					return 1;
+				}
+				if (r->st.events == r->st.unknown_time + 1 ||
+				    ev->wall_ns < r->st.first_wall)
 					r->st.first_wall = ev->wall_ns;
 				if (ev->wall_ns > r->st.last_wall)
 					r->st.last_wall = ev->wall_ns;
@@ -1109,6 +1309,9 @@ struct reader *reader__open_file(FILE *f, char *err, size_t errlen)
 		return NULL;
 	}
 	r->f = f;
+	/* nothing is known of the time until a clock reference */
+	r->ref.wall_ns = EVENT_WALL_UNKNOWN;
+	r->hdr.ref.wall_ns = EVENT_WALL_UNKNOWN;
 	avail = fill(r, REC_PREFIX_LEN);
 	if (ferror(f)) {
 		e = EIO;
@@ -1146,13 +1349,44 @@ fail:
 
 struct reader *reader__open(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rbe");
+	bool std = !strcmp(path, "-");
+	struct stat st;
+	FILE *f;
+	int fd;
 
-	if (!f) {
+	fd = std ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
+	/* read() on a directory fails with EISDIR: say so, not "I/O error" */
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "it is a directory, not a recording");
+		errno = EISDIR;
+		return NULL;
+	}
+	f = fdopen(fd, "rb");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		snprintf(err, errlen, "%s", strerror(e));
+		errno = e;
+		return NULL;
+	}
 	return reader__open_file(f, err, errlen);
+}
+
+int reader__file_id(const struct reader *r, struct rec_input *id)
+{
+	struct stat st;
+
+	if (fstat(fileno(r->f), &st))
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
 }
 
 const struct rec_header *reader__header(const struct reader *r)

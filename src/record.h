@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "event.h"
 #include "sink.h"
 
@@ -46,7 +47,7 @@ enum rec_record_type {
 	REC_UDP_FLOW = 6,	/* 1.1 */
 	REC_UDP_SOCKET = 7,	/* 1.1 */
 	REC_EVENT__MAX,
-	REC_CLOCK = 64,
+	REC_CLOCK = 64,		/* 1.2: first in every events block */
 };
 
 #define REC_EVENT_LEN 148	/* the body every event record starts with */
@@ -97,8 +98,18 @@ struct rec_stats {
 	uint64_t missed;	/* 1.2: program runs the kernel skipped (run) */
 };
 
+/* A file the recorder must never write into: a recording being read. */
+struct rec_input {
+	dev_t dev;
+	ino_t ino;
+	const char *path;	/* as the user named it, for messages */
+};
+
+/* New files are 0600: they hold a host's connection metadata. */
+#define REC_FILE_MODE 0600
+
 struct recorder_opts {
-	const char *path;		/* an strftime pattern with rotate_secs */
+	const char *path;		/* an strftime pattern with rotate_secs; "-": stdout */
 	uint64_t rotate_bytes;		/* 0: no size rotation */
 	uint32_t rotate_secs;		/* 0: no time rotation */
 	uint32_t rotate_count;		/* 0: keep every file */
@@ -106,11 +117,24 @@ struct recorder_opts {
 	const struct clock_ref *ref;	/* the source's clock reference */
 	const struct rec_header *origin;	/* replay: host, kernel, boot id */
 	int level;			/* zlib level, 0 for RECORD_ZLEVEL */
+	unsigned int mode;		/* of new files, before the umask; 0: REC_FILE_MODE */
+	bool chown;			/* -Z: the files belong to uid:gid */
+	uid_t uid;
+	gid_t gid;
+	const struct rec_input *inputs;	/* never written into, whatever the name */
+	int n_inputs;
+	char *err;			/* if not NULL: why recorder__open failed */
+	size_t errlen;
 };
 
 struct recorder;
 
-/* Creates the first file and writes its header. NULL with errno set. */
+/* Creates the first file and writes its header. NULL with errno set and,
+ * with o->err, a reason. Besides the errors of open(2) and write(2):
+ * EBUSY: a file the recorder would write (the first one, with -W any of
+ * the ring, with -C a numbered one that exists) is one of o->inputs;
+ * ELOOP: the file is a symbolic link, which is never followed;
+ * EPERM: an existing file belongs to another user or has other names. */
 struct recorder *recorder__open(const struct recorder_opts *o);
 int recorder__write(struct recorder *r, const struct event *ev);
 /* Writes the pending events as a block when force, or when the oldest is a
@@ -122,6 +146,8 @@ int recorder__stats(struct recorder *r, const struct rec_stats *st);
 int recorder__close(struct recorder *r, const struct rec_stats *st);
 /* The file being written. */
 const char *recorder__path(const struct recorder *r);
+/* Why the last file could not be opened (a rotation), or NULL. */
+const char *recorder__error(const struct recorder *r);
 uint64_t recorder__bytes(const struct recorder *r);	/* over all files */
 
 /* A sink that records; its free does not close the recorder. */
@@ -141,14 +167,16 @@ struct reader_stats {
 	bool have_header;
 	bool have_stats;
 	struct rec_stats stats;		/* the last statistics or end block */
-	uint64_t first_wall, last_wall;	/* earliest and latest event */
+	uint64_t first_wall, last_wall;	/* earliest and latest event with a time */
+	uint64_t unknown_time;		/* events without a wall-clock time */
 };
 
 struct reader;
 
-/* Opens a recording and reads its prefix and header. NULL with errno set
- * and a reason in err: EBADMSG for a file that is not a recording,
- * EPROTONOSUPPORT for an unknown major version. */
+/* Opens a recording ("-": standard input) and reads its prefix and header.
+ * NULL with errno set and a reason in err: EBADMSG for a file that is not a
+ * recording, EPROTONOSUPPORT for an unknown major version, EISDIR for a
+ * directory. */
 struct reader *reader__open(const char *path, char *err, size_t errlen);
 /* The same on an open stream, which the reader then owns. */
 struct reader *reader__open_file(FILE *f, char *err, size_t errlen);
@@ -157,6 +185,8 @@ struct reader *reader__open_file(FILE *f, char *err, size_t errlen);
 int reader__next(struct reader *r, struct event *ev);
 const struct rec_header *reader__header(const struct reader *r);
 const struct reader_stats *reader__stats(const struct reader *r);
+/* The file's device and inode, for the recorder's o->inputs. */
+int reader__file_id(const struct reader *r, struct rec_input *id);
 /* The file ended without an end block, or in the middle of a block. */
 bool reader__truncated(const struct reader *r);
 void reader__close(struct reader *r);

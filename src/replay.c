@@ -38,6 +38,9 @@ static void warn_file(const char *path, struct reader *r)
 	if (st->bad_records)
 		fprintf(stderr, "socktrace: warning: %s: skipped %llu malformed records\n",
 			path, (unsigned long long)st->bad_records);
+	if (st->unknown_time)
+		fprintf(stderr, "socktrace: warning: %s: the wall-clock time of %llu event%s is unknown (the header block is damaged and the file has no clock record before them): shown as '?', and --since/--until do not match them\n",
+			path, (unsigned long long)st->unknown_time, st->unknown_time == 1 ? "" : "s");
 	if (reader__truncated(r))
 		fprintf(stderr, "socktrace: warning: %s: truncated after %llu events (%s)\n",
 			path, (unsigned long long)st->events,
@@ -45,9 +48,20 @@ static void warn_file(const char *path, struct reader *r)
 					 "no end block: the recorder did not close it");
 }
 
+/* The magic and nothing readable after it: not a damaged recording but no
+ * recording at all. */
+static void no_block(const char *path, const struct reader_stats *st)
+{
+	fprintf(stderr, "socktrace: failed to read recording '%s': no readable block after the file's magic (%llu bytes of damaged data): it is not a usable recording\n",
+		path, (unsigned long long)(st->bad_bytes + st->tail_bytes));
+}
+
+/* An event without a time is in no window: neither before nor after TIME. */
 static bool in_window(uint64_t wall, uint64_t base, const struct time_bound *since,
 		      const struct time_bound *until)
 {
+	if (wall == EVENT_WALL_UNKNOWN)
+		return !since->set && !until->set;
 	if (since->set && wall < (since->relative ? base + since->ns : since->ns))
 		return false;
 	if (until->set && wall >= (until->relative ? base + until->ns : until->ns))
@@ -75,27 +89,38 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 			goto out;
 		}
 		have[i] = n == 1;
-		if (have[i] && heads[i].wall_ns < base)
-			base = heads[i].wall_ns;
 	}
 	/* a merge by wall clock: the one clock that recordings of different
-	 * hosts or boots share */
+	 * hosts or boots share; an event without a time goes out where it
+	 * stands in its file */
 	while (!pl->done && !(stop && *stop)) {
 		int best = -1, n;
 
-		for (int i = 0; i < rp->n; i++)
-			if (have[i] && (best < 0 || heads[i].wall_ns < heads[best].wall_ns))
+		for (int i = 0; i < rp->n; i++) {
+			if (!have[i])
+				continue;
+			if (heads[i].wall_ns == EVENT_WALL_UNKNOWN) {
 				best = i;
+				break;
+			}
+			if (best < 0 || heads[i].wall_ns < heads[best].wall_ns)
+				best = i;
+		}
 		if (best < 0)
 			break;
 		if (event__gap(&heads[best]))
 			gaps[best]++;
+		/* seconds after the first event: the first that has a time */
+		if (base == UINT64_MAX && heads[best].wall_ns != EVENT_WALL_UNKNOWN)
+			base = heads[best].wall_ns;
 		if (in_window(heads[best].wall_ns, base, since, until)) {
-			if (!any || heads[best].wall_ns < rp->first_wall)
-				rp->first_wall = heads[best].wall_ns;
-			if (heads[best].wall_ns > rp->last_wall)
-				rp->last_wall = heads[best].wall_ns;
-			any = true;
+			if (heads[best].wall_ns != EVENT_WALL_UNKNOWN) {
+				if (!any || heads[best].wall_ns < rp->first_wall)
+					rp->first_wall = heads[best].wall_ns;
+				if (heads[best].wall_ns > rp->last_wall)
+					rp->last_wall = heads[best].wall_ns;
+				any = true;
+			}
 			pipeline__push(pl, &heads[best]);
 		} else {
 			pl->stats.filtered++;
@@ -124,8 +149,14 @@ out:
 		 * marked events may not reach; or what they show */
 		rp->gaps += st->have_stats && st->stats.gaps > gaps[i] ? st->stats.gaps : gaps[i];
 		/* warnings only about files read to their end */
-		if (!have[i] && !err)
-			warn_file(rp->paths[i], rp->readers[i]);
+		if (have[i] || err)
+			continue;
+		if (!st->blocks) {
+			no_block(rp->paths[i], st);
+			err = -EBADMSG;
+			continue;
+		}
+		warn_file(rp->paths[i], rp->readers[i]);
 	}
 	return err;
 }
@@ -160,6 +191,11 @@ int info__print(const char *path, FILE *out)
 	}
 	h = reader__header(r);
 	st = reader__stats(r);
+	if (!st->blocks) {
+		no_block(path, st);
+		reader__close(r);
+		return 1;
+	}
 	fprintf(out, "File:              %s\n", path);
 	fprintf(out, "Format:            socktrace recording %u.%u\n", h->major, h->minor);
 	if (!st->have_header)
@@ -174,7 +210,7 @@ int info__print(const char *path, FILE *out)
 		format__rfc3339(t1, sizeof(t1), h->created_ns);
 		fprintf(out, "Created:           %s\n", t1);
 	}
-	if (st->events) {
+	if (st->events > st->unknown_time) {
 		format__rfc3339(t1, sizeof(t1), st->first_wall);
 		format__rfc3339(t2, sizeof(t2), st->last_wall);
 		fprintf(out, "First event:       %s\n", t1);
@@ -184,6 +220,9 @@ int info__print(const char *path, FILE *out)
 		fprintf(out, "First event:       -\nLast event:        -\nSpan:              0 s\n");
 	}
 	fprintf(out, "Events:            %llu\n", (unsigned long long)st->events);
+	if (st->unknown_time)
+		fprintf(out, "  without time:    %llu (the header's clock reference is lost)\n",
+			(unsigned long long)st->unknown_time);
 	for (int t = 1; t < REC_EVENT__MAX; t++) {
 		char label[32];
 

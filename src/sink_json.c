@@ -92,7 +92,7 @@ static void jsink__udp_flow(struct json_writer *w, const struct event *ev)
 	json__key_u64(w, "tx_packets", ev->tx_packets);
 	json__key_u64(w, "rx_packets", ev->rx_packets);
 	json__key_fixed(w, "duration_ms", (ev->duration_ns + 500) / 1000, 3);
-	if (ev->first_ns) {
+	if (ev->first_ns && ev->wall_ns != EVENT_WALL_UNKNOWN) {
 		/* first_ns is boot time: shift the event's own wall time back */
 		format__rfc3339(buf, sizeof(buf), ev->wall_ns - (ev->boot_ns - ev->first_ns));
 		json__key_str(w, "first_time", buf);
@@ -128,8 +128,13 @@ static int jsink__event(struct sink *s, const struct event *ev)
 				 kind_names[ev->kind] : "unknown");
 	if (ev->kind == EVENT_UDP_FLOW)
 		json__key_str(w, "event", udp_flow_event__name(ev->flow_event));
-	format__rfc3339(buf, sizeof(buf), ev->wall_ns);
-	json__key_str(w, "time", buf);
+	/* a replayed event whose clock reference was lost */
+	if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
+		json__key_null(w, "time");
+	} else {
+		format__rfc3339(buf, sizeof(buf), ev->wall_ns);
+		json__key_str(w, "time", buf);
+	}
 	json__key_u64(w, "boot_ns", ev->boot_ns);
 	json__key_str(w, "proto", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
 	json__key_u64(w, "family", ev->family == AF_INET ? 4 : 6);

@@ -244,7 +244,7 @@ TEST(opts_error_unknown_option)
 	/* ambiguous abbreviation: --verbose or --version */
 	PARSE_ERR("option '--ver' is ambiguous: --verbose, --version", "--ver");
 	PARSE_ERR("option '--p' is ambiguous: --pid, --port, --probes", "--p", "1");
-	PARSE_ERR("option '--u' is ambiguous: --udp, --udp-idle, --udp-flows, --until", "--u=1");
+	PARSE_ERR("option '--u' is ambiguous: --udp, --udp-idle, --udp-flows, --until, --user", "--u=1");
 	PARSE_ERR("unknown option '--=1'", "--=1");
 }
 
@@ -560,10 +560,10 @@ TEST(opts_pid_words)
 	ASSERT_EQ(o.filter.n_pids, 5);
 	ASSERT_EQ(o.filter.pids[4], 10);
 	/* what other options keep still points at their own words */
-	PARSE_OK(&o, "--btf", "/x.btf", "-p", "11", "12", "-r", "a.st", "--comm", "13");
+	PARSE_OK(&o, "--btf", "/x.btf", "-p", "11", "12", "-w", "a.st", "--comm", "13");
 	ASSERT_EQ(o.filter.n_pids, 2);
 	ASSERT_STREQ(o.btf_path, "/x.btf");
-	ASSERT_STREQ(o.read_paths[0], "a.st");
+	ASSERT_STREQ(o.write_path, "a.st");
 	ASSERT_STREQ(o.filter.comm, "13");
 	/* only right after a pid list, and not after "--" */
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "

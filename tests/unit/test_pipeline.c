@@ -15,7 +15,7 @@ struct mock_sink {
 	int fail_at;		/* the call number that fails, 0: never */
 	int err;		/* what it fails with */
 	int flushes, flush_err;
-	int summaries;
+	int summaries, summary_err;
 	struct stats last;
 	int *freed;
 };
@@ -44,7 +44,7 @@ static int mock_summary(struct sink *s, const struct stats *st)
 
 	m->summaries++;
 	m->last = *st;
-	return 0;
+	return m->summary_err;
 }
 
 static void mock_free(struct sink *s)
@@ -247,12 +247,6 @@ TEST(pipeline_flush_and_summary)
 
 	ASSERT_EQ(pipeline__add_sink(&p, &b->base), 0);
 	ASSERT_EQ(pipeline__flush(&p), 0);
-	a->flush_err = -EIO;
-	b->flush_err = -EPIPE;
-	ASSERT_EQ(pipeline__flush(&p), -EIO);	/* the first error */
-	ASSERT_EQ(a->flushes, 2);
-	ASSERT_EQ(b->flushes, 2);		/* every sink is flushed */
-
 	ASSERT_EQ(pipeline__push(&p, &ev), 0);
 	ASSERT_EQ(pipeline__push(&p, &snap), 0);
 	p.stats.lost = 4;
@@ -262,6 +256,49 @@ TEST(pipeline_flush_and_summary)
 	ASSERT_EQ_U64(b->last.events, 2);
 	ASSERT_EQ_U64(b->last.snapshot, 1);
 	ASSERT_EQ_U64(b->last.lost, 4);
+	ASSERT_FALSE(p.done);
+	ASSERT_EQ(p.err, 0);
+}
+
+/* Buffered output fails at a flush (a full disk, a closed pipe): that ends
+ * the pipeline as a failed event does, and says which sink failed. */
+TEST(pipeline_flush_error_ends_it)
+{
+	struct pipeline p;
+	struct mock_sink *a = setup(&p, NULL, 0), *b = mock_new();
+	struct event ev = ev_port(EVENT_TCP_STATE, 22);
+
+	ASSERT_EQ(pipeline__add_sink(&p, &b->base), 0);
+	b->flush_err = -ENOSPC;
+	a->flush_err = 0;
+	ASSERT_EQ(pipeline__flush(&p), -ENOSPC);
+	ASSERT_EQ(a->flushes, 1);
+	ASSERT_EQ(b->flushes, 1);
+	ASSERT_TRUE(p.done);
+	ASSERT_EQ(p.err, -ENOSPC);
+	ASSERT_TRUE(p.failed == &b->base);
+	ASSERT_EQ(pipeline__push(&p, &ev), -ENOSPC);
+	ASSERT_EQ(a->events, 0);
+	/* every sink is still flushed; the first error stays */
+	a->flush_err = -EIO;
+	ASSERT_EQ(pipeline__flush(&p), -EIO);
+	ASSERT_EQ(a->flushes, 2);
+	ASSERT_EQ(b->flushes, 2);
+	ASSERT_EQ(p.err, -ENOSPC);
+	ASSERT_TRUE(p.failed == &b->base);
+}
+
+/* A summary that cannot be written is an error of the run too. */
+TEST(pipeline_summary_error_recorded)
+{
+	struct pipeline p;
+	struct mock_sink *a = setup(&p, NULL, 0);
+
+	a->summary_err = -EPIPE;
+	ASSERT_EQ(pipeline__summary(&p), -EPIPE);
+	ASSERT_TRUE(p.done);
+	ASSERT_EQ(p.err, -EPIPE);
+	ASSERT_TRUE(p.failed == &a->base);
 }
 
 /* With the real JSON sink: the summary counts what was written. */
