@@ -528,7 +528,7 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
 	if (pl->stats.gaps)
-		fprintf(stderr, "socktrace: warning: the kernel did not report %llu transitions: a socket's next transition started from another state (gap); another tracer attaching to the same tracepoints can cause it\n",
+		fprintf(stderr, "socktrace: warning: the kernel did not report %llu TCP transitions (of any socket, counted before the filters): a socket's next transition started from another state, or its address was reused unseen; another tracer attaching to or detaching from the same tracepoints causes it\n",
 			(unsigned long long)pl->stats.gaps);
 	if (pl->stats.missed)
 		fprintf(stderr, "socktrace: warning: the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing\n",
