@@ -5,15 +5,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "attempts.h"
-#include "format.h"
 
 #define ATTEMPT_BUCKETS 4096
 
 struct attempt {
 	struct attempt *next;	/* hash chain */
 	struct event ev;	/* tuple and owner, from the latest event */
-	uint64_t start_ns;	/* SYN_SENT entered, 0 if before tracing */
+	uint64_t start_ns;	/* SYN_SENT entered (boot clock), 0 if before tracing */
+	uint64_t start_wall;	/* and on the source's wall clock */
 	bool alerted;		/* the threshold alert was raised */
+	bool legacy;		/* its recording holds its alerts already */
 };
 
 struct dest {
@@ -26,33 +27,39 @@ struct dest {
 };
 
 struct attempts {
-	struct pipeline *pl;
-	const struct clock_ref *ref;
+	struct stage stage;	/* first: the pipeline hands back &stage */
 	uint64_t alert_ns;
 	attempts_diag_fn diag;
 	void *diag_ctx;
 	struct attempt *table[ATTEMPT_BUCKETS];	/* by socket address */
 	struct attempt *orphans;	/* in SYN_SENT at startup: no socket address */
 	size_t active;
+	uint64_t next_due;	/* wall time of the earliest threshold alert due */
 	struct dest *dests;
 };
+
+static const struct stage_ops attempts_ops;
 
 static size_t bucket_of(uint64_t sock)
 {
 	return (sock * 0x9e3779b97f4a7c15ull) >> 52;
 }
 
-struct attempts *attempts__new(struct pipeline *pl, const struct clock_ref *ref,
-			       uint64_t alert_ns)
+struct attempts *attempts__new(uint64_t alert_ns)
 {
 	struct attempts *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return NULL;
-	a->pl = pl;
-	a->ref = ref;
+	a->stage.ops = &attempts_ops;
 	a->alert_ns = alert_ns;
+	a->next_due = UINT64_MAX;
 	return a;
+}
+
+struct stage *attempts__stage(struct attempts *a)
+{
+	return &a->stage;
 }
 
 void attempts__set_diagnoser(struct attempts *a, attempts_diag_fn fn, void *ctx)
@@ -106,13 +113,25 @@ found:;
 	return at;
 }
 
+/* When the threshold alert of an attempt is due, on the source's clock;
+ * UINT64_MAX if it has none (its start is unknown, or it was raised). */
+static uint64_t alert_due(const struct attempts *a, const struct attempt *at)
+{
+	if (at->alerted || at->legacy || !at->start_ns || at->start_wall == EVENT_WALL_UNKNOWN)
+		return UINT64_MAX;
+	return at->start_wall + a->alert_ns;
+}
+
 static void attempt_add(struct attempts *a, struct attempt *at, bool orphan)
 {
 	struct attempt **head = orphan ? &a->orphans : &a->table[bucket_of(at->ev.sock)];
+	uint64_t due = alert_due(a, at);
 
 	at->next = *head;
 	*head = at;
 	a->active++;
+	if (due < a->next_due)
+		a->next_due = due;
 }
 
 static struct dest *dest_get(struct attempts *a, const struct event *ev)
@@ -134,33 +153,32 @@ static struct dest *dest_get(struct attempts *a, const struct event *ev)
 	return d;
 }
 
-/* Emits a derived event built from the attempt's latest event. */
+/* Emits a derived event built from the attempt's latest event, at (boot,
+ * wall) on the source's clocks. */
 static int attempt_emit(struct attempts *a, struct attempt *at, enum event_kind kind,
-			uint64_t now)
+			uint64_t boot, uint64_t wall)
 {
 	struct event ev = at->ev;
 
 	ev.kind = kind;
-	ev.boot_ns = now;
-	ev.wall_ns = clock_ref__wall(a->ref, now);
+	ev.boot_ns = boot;
+	ev.wall_ns = wall;
 	ev.old_state = ST_TCP_SYN_SENT;
 	ev.old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev.prev_state = 0;
 	ev.role = ST_ROLE_CLIENT;
 	if (kind == EVENT_SYN_ALERT || ev.outcome == OUTCOME_IN_PROGRESS) {
 		ev.new_state = ST_TCP_SYN_SENT;
-		ev.elapsed_ns = at->start_ns ? now - at->start_ns : EVENT_OLD_NS_UNKNOWN;
+		ev.elapsed_ns = at->start_ns ? boot - at->start_ns : EVENT_OLD_NS_UNKNOWN;
 	}
 	if (kind == EVENT_SYN_ALERT) {
+		/* what the live host tells (a replay has no host to ask); it
+		 * may name the local port connect() picked, for this alert */
 		memset(&ev.diag, 0, sizeof(ev.diag));
 		if (a->diag)
 			a->diag(a->diag_ctx, &ev);
-		/* connect() picks the port after CLOSE -> SYN_SENT: keep it */
-		if (!at->ev.lport && ev.lport) {
-			at->ev.lport = ev.lport;
-			at->ev.laddr = ev.laddr;
-		}
 	}
-	return pipeline__push(a->pl, &ev);
+	return pipeline__emit(&a->stage, &ev);
 }
 
 static int attempts__start(struct attempts *a, const struct event *ev, bool snapshot)
@@ -178,9 +196,11 @@ static int attempts__start(struct attempts *a, const struct event *ev, bool snap
 	if (!snapshot)
 		at->ev.syn_retrans = 0;
 	at->start_ns = snapshot ? 0 : ev->boot_ns;
+	at->start_wall = snapshot ? EVENT_WALL_UNKNOWN : ev->wall_ns;
+	at->legacy = ev->legacy;
 	attempt_add(a, at, snapshot);
 	/* found at startup: report it now, its start time unknown */
-	return snapshot ? attempt_emit(a, at, EVENT_CONNECT, ev->boot_ns) : 0;
+	return snapshot ? attempt_emit(a, at, EVENT_CONNECT, ev->boot_ns, ev->wall_ns) : 0;
 }
 
 static int attempts__retrans(struct attempts *a, const struct event *ev)
@@ -190,17 +210,23 @@ static int attempts__retrans(struct attempts *a, const struct event *ev)
 
 	if (!at)
 		return 0;
-	/* the retransmit knows the local port, which connect() picked late */
+	/* the retransmit knows the local port, which connect() picked late;
+	 * the owner only if the kernel side knows it */
 	sock = at->ev.sock;
-	memcpy(at->ev.comm, ev->comm, sizeof(at->ev.comm));
+	if (ev->pid) {
+		at->ev.pid = ev->pid;
+		at->ev.tid = ev->tid;
+		at->ev.owner_src = ev->owner_src;
+		memcpy(at->ev.comm, ev->comm, sizeof(at->ev.comm));
+	}
 	at->ev.laddr = ev->laddr;
 	at->ev.lport = ev->lport;
 	at->ev.syn_retrans = ev->syn_retrans;
 	at->ev.sock = sock ? sock : ev->sock;
 	/* repeated at each further retransmit once past the threshold */
-	if (!at->start_ns || ev->boot_ns - at->start_ns >= a->alert_ns) {
+	if (!at->legacy && (!at->start_ns || ev->boot_ns - at->start_ns >= a->alert_ns)) {
 		at->alerted = true;
-		return attempt_emit(a, at, EVENT_SYN_ALERT, ev->boot_ns);
+		return attempt_emit(a, at, EVENT_SYN_ALERT, ev->boot_ns, ev->wall_ns);
 	}
 	return 0;
 }
@@ -217,6 +243,7 @@ static int attempts__end(struct attempts *a, const struct event *ev)
 	out = *ev;
 	out.kind = EVENT_CONNECT;
 	out.role = ST_ROLE_CLIENT;
+	out.prev_state = 0;
 	out.syn_retrans = ev->syn_retrans > at->ev.syn_retrans ? ev->syn_retrans :
 								 at->ev.syn_retrans;
 	out.outcome = ev->new_state == ST_TCP_CLOSE ? attempts__outcome(ev->err) :
@@ -232,15 +259,15 @@ static int attempts__end(struct attempts *a, const struct event *ev)
 		out.owner_src = at->ev.owner_src;
 		memcpy(out.comm, at->ev.comm, sizeof(out.comm));
 	}
-	/* the table counts what the filters let through, like the events */
-	d = pipeline__accepts(a->pl, &out) ? dest_get(a, &out) : NULL;
+	/* the table counts the attempts the filter kept, like the events */
+	d = dest_get(a, &out);
 	if (d) {
 		d->n[out.outcome]++;
 		if (out.outcome == OUTCOME_ESTABLISHED && out.elapsed_ns != EVENT_OLD_NS_UNKNOWN)
 			hist__add(&d->handshake, out.elapsed_ns);
 	}
 	free(at);
-	err = pipeline__push(a->pl, &out);
+	err = pipeline__emit(&a->stage, &out);
 	return err;
 }
 
@@ -267,24 +294,54 @@ int attempts__feed(struct attempts *a, const struct event *ev)
 	}
 }
 
-int attempts__tick(struct attempts *a, uint64_t now)
+/* An attempt alerts once it has been in SYN_SENT for the threshold, at the
+ * moment it is due: the same alert, with the same times, whenever and
+ * however often the source's clock is ticked. Alerts due together come in
+ * the order they fell due. */
+static int due_cmp(const void *x, const void *y)
 {
-	int err = 0;
+	const struct attempt *a = *(const struct attempt *const *)x;
+	const struct attempt *b = *(const struct attempt *const *)y;
 
-	if (!a->active)
-		return 0;
-	for (size_t b = 0; b < ATTEMPT_BUCKETS && !err; b++) {
-		for (struct attempt *at = a->table[b]; at && !err; at = at->next) {
-			if (at->alerted || !at->start_ns || now - at->start_ns < a->alert_ns)
-				continue;
-			at->alerted = true;
-			err = attempt_emit(a, at, EVENT_SYN_ALERT, now);
-		}
-	}
-	return err;
+	if (a->start_wall != b->start_wall)
+		return a->start_wall < b->start_wall ? -1 : 1;
+	return a->ev.sock < b->ev.sock ? -1 : a->ev.sock > b->ev.sock;
 }
 
-/* ---- per-destination table ---- */
+int attempts__tick(struct attempts *a, uint64_t now_wall)
+{
+	struct attempt **due_now;
+	uint64_t next = UINT64_MAX;
+	size_t n = 0;
+	int err = 0;
+
+	if (!a->active || now_wall < a->next_due)
+		return 0;
+	due_now = calloc(a->active, sizeof(*due_now));
+	if (!due_now)
+		return -ENOMEM;
+	for (size_t b = 0; b < ATTEMPT_BUCKETS; b++) {
+		for (struct attempt *at = a->table[b]; at; at = at->next) {
+			uint64_t due = alert_due(a, at);
+
+			if (due <= now_wall)
+				due_now[n++] = at;
+			else if (due < next)
+				next = due;
+		}
+	}
+	qsort(due_now, n, sizeof(*due_now), due_cmp);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct attempt *at = due_now[i];
+
+		at->alerted = true;
+		err = attempt_emit(a, at, EVENT_SYN_ALERT, at->start_ns + a->alert_ns,
+				   at->start_wall + a->alert_ns);
+	}
+	free(due_now);
+	a->next_due = next;
+	return err;
+}
 
 static int dest_cmp(const void *x, const void *y)
 {
@@ -298,86 +355,39 @@ static int dest_cmp(const void *x, const void *y)
 	return na < nb ? 1 : na > nb ? -1 : 0;
 }
 
-static void ms_text(char *buf, size_t len, uint64_t ns, bool have)
+/* The per-destination table: one EVENT_CONNECT_STATS per destination, most
+ * attempts first; one with family 0 when there was none. */
+int attempts__finish(struct attempts *a, uint64_t now_wall)
 {
-	if (have)
-		snprintf(buf, len, "%.3f", ns / 1e6);
-	else
-		snprintf(buf, len, "-");
-}
-
-int attempts__report(struct attempts *a, FILE *out, bool json)
-{
-	struct json_writer w = {};
+	struct event ev = { .kind = EVENT_CONNECT_STATS, .proto = IPPROTO_TCP,
+			    .wall_ns = now_wall };
 	struct dest **v, *d;
 	size_t n = 0, i;
+	int err = 0;
 
 	for (d = a->dests; d; d = d->next)
 		n++;
-	if (!n) {
-		if (!json)
-			fprintf(out, "no connection attempts\n");
-		return 0;
-	}
+	if (!n)
+		return pipeline__emit(&a->stage, &ev);
 	v = calloc(n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (i = 0, d = a->dests; d; d = d->next)
 		v[i++] = d;
 	qsort(v, n, sizeof(*v), dest_cmp);
-
-	if (!json)
-		fprintf(out, "\n%-30s %8s %11s %7s %7s %11s %7s %9s %9s\n", "DESTINATION", "ATTEMPTS",
-			"ESTABLISHED", "REFUSED", "TIMEOUT", "UNREACHABLE", "ABORTED", "P50_MS",
-			"P99_MS");
-	for (i = 0; i < n; i++) {
-		uint64_t total = 0, p50, p99;
-		bool have;
-		char sock[SOCK_STRLEN], addr[ADDR_STRLEN], s50[32], s99[32];
-
+	for (i = 0; i < n && !err; i++) {
 		d = v[i];
-		for (int k = OUTCOME_ESTABLISHED; k < OUTCOME__MAX; k++)
-			total += d->n[k];
-		have = d->handshake.count > 0;
-		p50 = hist__quantile(&d->handshake, 0.50);
-		p99 = hist__quantile(&d->handshake, 0.99);
-		if (!json) {
-			format__sock(sock, sizeof(sock), d->family, &d->raddr, d->rport, "tcp");
-			ms_text(s50, sizeof(s50), p50, have);
-			ms_text(s99, sizeof(s99), p99, have);
-			fprintf(out, "%-30s %8llu %11llu %7llu %7llu %11llu %7llu %9s %9s\n", sock,
-				(unsigned long long)total,
-				(unsigned long long)d->n[OUTCOME_ESTABLISHED],
-				(unsigned long long)d->n[OUTCOME_REFUSED],
-				(unsigned long long)d->n[OUTCOME_TIMEOUT],
-				(unsigned long long)d->n[OUTCOME_UNREACHABLE],
-				(unsigned long long)d->n[OUTCOME_ABORTED], s50, s99);
-			continue;
-		}
-		json__reset(&w);
-		json__begin(&w);
-		json__key_str(&w, "type", "connect_stats");
-		json__key_str(&w, "proto", "tcp");
-		json__key_u64(&w, "family", d->family == AF_INET ? 4 : 6);
-		format__addr(addr, sizeof(addr), d->family, &d->raddr);
-		json__key_str(&w, "raddr", addr);
-		json__key_u64(&w, "rport", d->rport);
-		json__key_u64(&w, "attempts", total);
-		for (int k = OUTCOME_ESTABLISHED; k < OUTCOME__MAX; k++)
-			json__key_u64(&w, outcome__name(k), d->n[k]);
-		if (have) {
-			json__key_fixed(&w, "handshake_p50_ms", p50 / 1000, 3);
-			json__key_fixed(&w, "handshake_p99_ms", p99 / 1000, 3);
-		} else {
-			json__key_null(&w, "handshake_p50_ms");
-			json__key_null(&w, "handshake_p99_ms");
-		}
-		json__end(&w);
-		fwrite(w.buf, 1, w.len, out);
+		ev.family = d->family;
+		ev.raddr = d->raddr;
+		ev.rport = d->rport;
+		memcpy(ev.outcomes, d->n, sizeof(ev.outcomes));
+		ev.have_handshake = d->handshake.count > 0;
+		ev.handshake_p50_ns = hist__quantile(&d->handshake, 0.50);
+		ev.handshake_p99_ns = hist__quantile(&d->handshake, 0.99);
+		err = pipeline__emit(&a->stage, &ev);
 	}
-	json__free(&w);
 	free(v);
-	return 0;
+	return err;
 }
 
 void attempts__free(struct attempts *a)
@@ -406,6 +416,33 @@ void attempts__free(struct attempts *a)
 	}
 	free(a);
 }
+
+static int stage_event(struct stage *s, const struct event *ev)
+{
+	return attempts__feed((struct attempts *)s, ev);
+}
+
+static int stage_tick(struct stage *s, uint64_t now_wall)
+{
+	return attempts__tick((struct attempts *)s, now_wall);
+}
+
+static int stage_finish(struct stage *s, uint64_t now_wall)
+{
+	return attempts__finish((struct attempts *)s, now_wall);
+}
+
+static void stage_free(struct stage *s)
+{
+	attempts__free((struct attempts *)s);
+}
+
+static const struct stage_ops attempts_ops = {
+	.event = stage_event,
+	.tick = stage_tick,
+	.finish = stage_finish,
+	.free = stage_free,
+};
 
 /* ---- histogram ---- */
 

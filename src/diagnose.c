@@ -8,12 +8,14 @@
 #include "diagnose.h"
 #include "sockdiag.h"
 
-int diagnoser__init(struct diagnoser *d, struct live *live, const struct owners *owners)
+int diagnoser__init(struct diagnoser *d, listener_owner_fn fn, void *ctx,
+		    const struct owners *owners)
 {
 	struct stat st;
 
 	memset(d, 0, sizeof(*d));
-	d->live = live;
+	d->listener_owner = fn;
+	d->listener_ctx = ctx;
 	d->owners = owners;
 	if (stat("/proc/self/ns/net", &st))
 		return -errno;
@@ -158,7 +160,8 @@ int diagnoser__run(void *ctx, struct event *ev)
 	lev.family = mc.best.idiag_family;
 	memset(&lev.laddr, 0, sizeof(lev.laddr));
 	memcpy(&lev.laddr, mc.best.id.idiag_src, lev.family == AF_INET ? 4 : 16);
-	if (live__listener_owner(d->live, &lev, &lev.laddr, mc.port, &out->pid, out->comm) &&
+	if ((!d->listener_owner ||
+	     d->listener_owner(d->listener_ctx, &lev, &lev.laddr, mc.port, &out->pid, out->comm)) &&
 	    !owners__lookup(d->owners, mc.best.idiag_inode, &out->pid, out->comm))
 		out->pid = 0;
 	return 0;

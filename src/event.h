@@ -9,18 +9,25 @@
 #include <linux/types.h>
 #include "socktrace.h"
 
+/* Source events are what a source observes (recorded, replayed); derived
+ * events are what the pipeline's stages make of them (re-derived on
+ * replay, never recorded). */
 enum event_kind {
-	EVENT_TCP_STATE = 1,	/* a live transition */
-	EVENT_TCP_SOCKET,	/* a socket that existed when tracing started */
-	EVENT_SYN_RETRANS,	/* a SYN retransmit (feeds the attempt tracker) */
-	EVENT_CONNECT,		/* a connection attempt's outcome */
-	EVENT_SYN_ALERT,	/* an attempt stuck in SYN_SENT */
-	EVENT_UDP_FLOW,		/* a UDP flow started, was updated, or ended */
-	EVENT_UDP_SOCKET,	/* a UDP socket that existed when tracing started */
+	EVENT_TCP_STATE = 1,	/* source: a live transition */
+	EVENT_TCP_SOCKET,	/* source: a socket that existed when tracing started */
+	EVENT_SYN_RETRANS,	/* source: a SYN retransmit (feeds the attempt tracker) */
+	EVENT_CONNECT,		/* derived: a connection attempt's outcome */
+	EVENT_SYN_ALERT,	/* derived: an attempt stuck in SYN_SENT */
+	EVENT_UDP_FLOW,		/* source: a UDP flow started, was updated, or ended */
+	EVENT_UDP_SOCKET,	/* source: a UDP socket that existed when tracing started */
+	EVENT_CONNECT_STATS,	/* derived: one destination's attempts, at the end */
+	EVENT_TICK,		/* replay: a recording's clock reached this time; never shown */
 	EVENT__MAX,
 };
 
 #define EVENT_KIND_BIT(k) (1u << (k))
+#define EVENT_KINDS_DERIVED (EVENT_KIND_BIT(EVENT_CONNECT) | EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
+			     EVENT_KIND_BIT(EVENT_CONNECT_STATS))
 
 /* How a connection attempt ended. */
 enum connect_outcome {
@@ -110,6 +117,15 @@ struct event {
 	uint64_t rx_bytes;
 	uint64_t tx_packets;
 	uint64_t rx_packets;
+	/* a destination's attempts (EVENT_CONNECT_STATS): raddr, rport and
+	 * family name it; family 0 says there were none */
+	uint64_t outcomes[OUTCOME__MAX];	/* attempts ended so, by outcome */
+	uint64_t handshake_p50_ns;		/* of the established ones */
+	uint64_t handshake_p99_ns;
+	bool have_handshake;			/* at least one was established */
+	/* replay: from a recording of format 1.0 or 1.1, which holds the SYN
+	 * alerts its run showed (and no SYN retransmits to derive them from) */
+	bool legacy;
 };
 
 /* Boot-clock to wall-clock conversion, from one reference pair. */

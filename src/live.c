@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "live.h"
+#include "udpflows.h"
 #include "socktrace.skel.h"
 
 #define LIVE_MAX_CGROUP_LINKS 8
@@ -22,7 +23,6 @@ struct live {
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
-	struct attempts *attempts;
 	uint64_t bad_records;
 	uint64_t seeds_full;	/* startup sockets the seeds map had no room for */
 };
@@ -52,10 +52,7 @@ static int live__handle(void *ctx, void *data, size_t size)
 		ev.owner_src = ST_OWNER_SNAPSHOT;
 	}
 	/* once the pipeline is done (count limit, sink error) it drops events */
-	if (ev.kind != EVENT_SYN_RETRANS)
-		pipeline__push(l->pl, &ev);
-	if (l->attempts)
-		attempts__feed(l->attempts, &ev);
+	pipeline__push(l->pl, &ev);
 	return 0;
 }
 
@@ -294,9 +291,10 @@ uint64_t live__prog_misses(const struct live *l)
 	return n;
 }
 
-int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,
+int live__listener_owner(void *ctx, const struct event *ev, const struct in6_addr *addr,
 			 uint16_t port, uint32_t *pid, char *comm)
 {
+	struct live *l = ctx;
 	struct st_listener_key key = { .netns = ev->netns, .port = port, .family = ev->family };
 	struct st_sock_info val;
 	int err;
@@ -321,27 +319,48 @@ void live__set_owners(struct live *l, const struct owners *owners)
 	l->owners = owners;
 }
 
-void live__set_attempts(struct live *l, struct attempts *a)
+/* Takes what the ring buffer holds; what the kernel submitted before *now
+ * is in it (a program stamps an event before it reserves its record). */
+static int live__take(struct live *l, uint64_t *now)
 {
-	l->attempts = a;
-}
+	int n;
 
-int live__poll(struct live *l, int timeout_ms)
-{
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	*now = clock_ref__boot_now();
+	n = ring_buffer__consume(l->rb);
+	if (n < 0)
+		return n;
+	/* flows idle, due for an update, or whose start record was lost */
+	if (l->udp) {
+		int err = udpflows__tick(l->udp, *now);
 
-	if (n == -EINTR)
-		n = 0;
-	/* The kernel side wakes us only once enough data waits; after a quiet
-	 * timeout, take what arrived without a wakeup. */
-	if (n == 0)
-		n = ring_buffer__consume(l->rb);
+		if (err)
+			return err;
+	}
 	return n;
 }
 
-int live__drain(struct live *l)
+int live__poll(struct live *l, int timeout_ms, uint64_t *now)
 {
-	return ring_buffer__consume(l->rb);
+	int n = ring_buffer__poll(l->rb, timeout_ms), m;
+
+	if (n == -EINTR)
+		n = 0;
+	if (n < 0)
+		return n;
+	/* The kernel side wakes us only once enough data waits: after a
+	 * quiet timeout too, take what arrived without a wakeup. */
+	m = live__take(l, now);
+	return m < 0 ? m : n + m;
+}
+
+int live__drain(struct live *l, uint64_t *now)
+{
+	return live__take(l, now);
+}
+
+int live__finish(struct live *l, uint64_t now)
+{
+	return l->udp ? udpflows__finish(l->udp, now) : 0;
 }
 
 int live__counters(struct live *l, uint64_t out[ST_CNT__MAX])
@@ -366,11 +385,6 @@ int live__counters(struct live *l, uint64_t out[ST_CNT__MAX])
 	out[ST_CNT_LOST] += l->bad_records;
 	free(vals);
 	return 0;
-}
-
-struct udpflows *live__udpflows(struct live *l)
-{
-	return l->udp;
 }
 
 void live__close(struct live *l)

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The live source: BPF programs, ring buffer, decode into the pipeline. */
+/* The live source: BPF programs, ring buffer, decode into the pipeline. It
+ * owns its kernel machinery: the UDP flow table it reads on its own clock,
+ * the listener owners behind a SYN alert's diagnosis. */
 #ifndef ST_LIVE_H
 #define ST_LIVE_H
 
 #include <stdint.h>
-#include "attempts.h"
 #include "event.h"
 #include "opts.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "snapshot.h"
-#include "udpflows.h"
 
 struct live;
 
@@ -20,8 +20,9 @@ struct live;
 struct live *live__open(const struct opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref, int *failed);
 /* The owner of the listener on (addr, port) in ev's namespace and family,
- * as the kernel side knows it (exact address, then the wildcard). */
-int live__listener_owner(struct live *l, const struct event *ev, const struct in6_addr *addr,
+ * as the kernel side knows it (exact address, then the wildcard); ctx is
+ * the struct live (a diagnoser's listener_owner_fn). */
+int live__listener_owner(void *ctx, const struct event *ev, const struct in6_addr *addr,
 			 uint16_t port, uint32_t *pid, char *comm);
 /* Owners found in /proc name the sockets the kernel side saw no owner for. */
 void live__set_owners(struct live *l, const struct owners *owners);
@@ -37,17 +38,17 @@ uint64_t live__seeds_full(const struct live *l);
 /* Runs of socktrace's programs that the kernel skipped (recursion
  * protection: another BPF program was running on that CPU). */
 uint64_t live__prog_misses(const struct live *l);
-/* Transitions and SYN retransmits also feed the connection attempts. */
-void live__set_attempts(struct live *l, struct attempts *a);
-/* Waits up to timeout_ms, feeds what arrived; returns records or -errno. */
-int live__poll(struct live *l, int timeout_ms);
-/* Feeds whatever is in the ring buffer without waiting. */
-int live__drain(struct live *l);
+/* Waits up to timeout_ms, feeds what arrived and what the UDP flow table
+ * says to the pipeline. *now is the source's clock (boot ns): everything
+ * before it has been fed. Returns records or -errno. */
+int live__poll(struct live *l, int timeout_ms, uint64_t *now);
+/* The same without waiting. */
+int live__drain(struct live *l, uint64_t *now);
+/* Tracing stops at now: the UDP flows still active report their totals. */
+int live__finish(struct live *l, uint64_t now);
 /* Sums the per-CPU counters (enum st_counter); records that could not be
  * decoded count as lost. */
 int live__counters(struct live *l, uint64_t out[ST_CNT__MAX]);
-/* The UDP flow tracker, NULL when UDP is not traced. */
-struct udpflows *live__udpflows(struct live *l);
 void live__close(struct live *l);
 
 #endif /* ST_LIVE_H */

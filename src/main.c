@@ -298,7 +298,6 @@ static int run_as__check(const struct run_as *ra, const struct opts *o)
 struct snapshot_ctx {
 	struct live *live;
 	struct pipeline *pl;		/* NULL: seed the kernel side, show nothing */
-	struct attempts *attempts;
 	int seed_err;
 };
 
@@ -313,11 +312,8 @@ static int snapshot_push(const struct event *ev, void *ctx)
 	err = live__seed(sc->live, ev);
 	if (err && !sc->seed_err)
 		sc->seed_err = err;
-	if (!sc->pl)
-		return 0;
-	err = pipeline__push(sc->pl, ev);
-	/* sockets already in SYN_SENT are attempts in progress */
-	return err ? err : attempts__feed(sc->attempts, ev);
+	/* source events: sockets already in SYN_SENT are attempts in progress */
+	return sc->pl ? pipeline__push(sc->pl, ev) : 0;
 }
 
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
@@ -356,7 +352,7 @@ static bool fatal_no_hook(const struct probe *p)
 static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 				     const struct clock_ref *ref, const struct rec_header *origin,
 				     const struct run_as *ra, const struct rec_input *inputs,
-				     int n_inputs, bool *usage)
+				     int n_inputs, uint64_t syn_alert_ns, bool *usage)
 {
 	char filter[1024], why[PATH_MAX + 256];
 	struct recorder_opts ro = {
@@ -375,9 +371,9 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		.n_inputs = n_inputs,
 		.err = why,
 		.errlen = sizeof(why),
+		.syn_alert_ns = syn_alert_ns,
 	};
 	struct recorder *r;
-	int err;
 
 	filter__describe(&o->filter, filter, sizeof(filter));
 	r = recorder__open(&ro);
@@ -387,9 +383,9 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path, why);
 		return NULL;
 	}
-	err = pipeline__add_sink(pl, sink_record__new(r));
-	if (err) {
-		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+	pipeline__set_recorder(pl, sink_record__new(r));
+	if (!pl->recorder) {
+		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(ENOMEM));
 		recorder__close(r, NULL);
 		return NULL;
 	}
@@ -412,10 +408,12 @@ static void report_rec_error(const struct recorder *r, const char *path, int err
 			strerror(-err));
 }
 
-static void rec_stats_of(struct rec_stats *rs, const struct stats *st)
+/* The statistics as of boot_ns, the source's clock: a replay ticks its
+ * stages there, as the run did. */
+static void rec_stats_of(struct rec_stats *rs, const struct stats *st, uint64_t boot_ns)
 {
 	memset(rs, 0, sizeof(*rs));
-	rs->boot_ns = clock_ref__boot_now();
+	rs->boot_ns = boot_ns;
 	rs->events = st->events;
 	rs->snapshot = st->snapshot;
 	rs->lost = st->lost;
@@ -476,15 +474,16 @@ static const char *uncounted_scope(const struct opts *o)
  * written (a reader of stdout that went away is no error, as for any tool
  * in a pipe). */
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
-		  struct recorder *rec, struct attempts *attempts)
+		  struct recorder *rec, uint64_t end_boot, uint64_t end_wall)
 {
 	char path[PATH_MAX] = "";
 	struct rec_stats rs;
 	int err, out_err = 0, rec_err = 0, ret = 0;
 
 	pipeline__flush(pl);
-	if (attempts && !pl->err)
-		attempts__report(attempts, stdout, o->json);
+	/* the stages' tables, at the source's last time */
+	if (!pl->err)
+		pipeline__finish(pl, end_wall);
 	if (!pl->err)
 		pipeline__summary(pl);
 	if (o->quiet && o->json && !pl->err) {
@@ -512,7 +511,7 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		report_rec_error(rec, path, rec_err);
 		ret = 1;
 	}
-	rec_stats_of(&rs, &pl->stats);
+	rec_stats_of(&rs, &pl->stats, end_boot);
 	err = recorder__close(rec, &rs);
 	if (err && !rec_err && !(err == -EPIPE && !strcmp(path, "-"))) {
 		report_rec_error(NULL, path, err);
@@ -543,8 +542,10 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 /* -r: no BPF and no privileges, the same pipeline as live. */
 static int replay_main(struct opts *o)
 {
+	uint64_t syn_alert_ns = o->syn_alert_ms * 1000000ull;
+	struct attempts *attempts;
 	struct recorder *rec = NULL;
-	struct services *svc;
+	struct services *svc = NULL;
 	struct replay rp;
 	struct pipeline pl;
 	int err, ret = 1;
@@ -553,6 +554,16 @@ static int replay_main(struct opts *o)
 		return 1;
 	pipeline__init(&pl, &o->filter, o->count);
 	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	/* the live run's threshold, as its recording says, unless given */
+	if (!o->syn_alert_set && reader__header(rp.readers[0])->syn_alert_ns)
+		syn_alert_ns = reader__header(rp.readers[0])->syn_alert_ns;
+	attempts = attempts__new(syn_alert_ns);
+	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
+	if (err) {
+		attempts__free(attempts);
+		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(-err));
+		goto out;
+	}
 	svc = services__load("/etc/services", "tcp");
 	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	err = 0;
@@ -579,7 +590,7 @@ static int replay_main(struct opts *o)
 			}
 		}
 		rec = add_recorder(&pl, o, h->have_ref ? &h->ref : NULL, h, NULL, inputs, rp.n,
-				   &usage);
+				   syn_alert_ns, &usage);
 		if (!rec) {
 			if (usage)
 				ret = EXIT_USAGE;
@@ -594,7 +605,7 @@ static int replay_main(struct opts *o)
 	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
 	pl.stats.gaps = rp.gaps;
 	pl.stats.missed = rp.missed;
-	ret = finish(&pl, o, svc, rec, NULL);
+	ret = finish(&pl, o, svc, rec, rp.end_boot, rp.end_wall);
 	rec = NULL;
 	if (err)
 		ret = 1;
@@ -619,7 +630,7 @@ int main(int argc, char **argv)
 	struct live *live = NULL;
 	struct recorder *rec = NULL;
 	struct run_as run_as, *ra = NULL;
-	uint64_t stats_ns = 0;
+	uint64_t stats_ns = 0, now;
 	unsigned int wanted;
 	bool usage = false, closed = false, watch_stdout;
 	struct opts o;
@@ -709,9 +720,11 @@ int main(int argc, char **argv)
 	svc = services__load("/etc/services", "tcp");
 	pl.limit = o.count;
 	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
-	attempts = attempts__new(&pl, &ref, o.syn_alert_ms * 1000000ull);
-	if (!attempts) {
-		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(errno));
+	attempts = attempts__new(o.syn_alert_ms * 1000000ull);
+	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
+	if (err) {
+		attempts__free(attempts);
+		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	/* large writes: under a connection storm the output is the hot path */
@@ -727,7 +740,8 @@ int main(int argc, char **argv)
 	/* from here on a signal ends the run cleanly */
 	catch_signals();
 	if (o.write_path) {
-		rec = add_recorder(&pl, &o, &ref, NULL, ra, NULL, 0, &usage);
+		rec = add_recorder(&pl, &o, &ref, NULL, ra, NULL, 0, o.syn_alert_ms * 1000000ull,
+				   &usage);
 		if (!rec)
 			goto cleanup;
 	}
@@ -751,7 +765,6 @@ int main(int argc, char **argv)
 	if (!live)
 		goto cleanup;
 	probe__free(&probe);
-	live__set_attempts(live, attempts);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
 
@@ -765,8 +778,7 @@ int main(int argc, char **argv)
 	}
 	live__set_owners(live, owners);
 	{
-		struct snapshot_ctx sc = { .live = live, .pl = o.snapshot ? &pl : NULL,
-					   .attempts = attempts };
+		struct snapshot_ctx sc = { .live = live, .pl = o.snapshot ? &pl : NULL };
 		struct snapshot_gaps gaps;
 
 		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc, &gaps);
@@ -782,7 +794,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "socktrace: warning: %llu existing sockets were too many to pass their owners to the kernel: their events after their owner closes them show no owner\n",
 				(unsigned long long)live__seeds_full(live));
 	}
-	diagnoser__init(&diag, live, owners);
+	diagnoser__init(&diag, live__listener_owner, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
 	/* attached and listed: what is left needs no privileges (-Z) */
@@ -799,6 +811,7 @@ int main(int argc, char **argv)
 				concerns[c].variants[probe.selected[c]].label : "-");
 	fprintf(stderr, "), Ctrl-C to stop\n");
 
+	now = clock_ref__boot_now();
 	while (!exiting && !pl.done) {
 		int timeout = POLL_MS;
 
@@ -810,19 +823,13 @@ int main(int argc, char **argv)
 			if ((deadline_ns - now) / 1000000 < (uint64_t)timeout)
 				timeout = (deadline_ns - now) / 1000000 + 1;
 		}
-		err = live__poll(live, timeout);
+		err = live__poll(live, timeout, &now);
 		if (err < 0) {
 			fprintf(stderr, "socktrace: failed to poll ring buffer: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		attempts__tick(attempts, clock_ref__boot_now());
-		if (live__udpflows(live)) {
-			err = udpflows__tick(live__udpflows(live), clock_ref__boot_now());
-			if (err) {
-				fprintf(stderr, "socktrace: failed to read UDP flows: %s\n", strerror(-err));
-				goto cleanup;
-			}
-		}
+		/* everything before now was fed: what is due by then may go */
+		pipeline__tick(&pl, clock_ref__wall(&ref, now));
 		/* a failed write ends the pipeline, and so the loop */
 		pipeline__flush(&pl);
 		if (watch_stdout && output_closed(STDOUT_FILENO)) {
@@ -830,16 +837,17 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* a statistics block a second: lost events show up in the file */
-		if (rec && !pl.done && clock_ref__boot_now() - stats_ns >= 1000000000ull) {
+		if (rec && !pl.done && now - stats_ns >= 1000000000ull) {
 			struct rec_stats rs;
 			struct stats st = pl.stats;
 
-			stats_ns = clock_ref__boot_now();
+			stats_ns = now;
 			live__counters(live, counters);
 			counters_to_stats(&st, live, counters);
 			st.filtered += counters[ST_CNT_FILTERED];
 			st.elapsed_ns = stats_ns - start_ns;
-			rec_stats_of(&rs, &st);
+			/* at the time the stages were ticked to */
+			rec_stats_of(&rs, &st, now);
 			err = recorder__stats(rec, &rs);
 			/* -w - into a pipe whose reader is gone */
 			if (err == -EPIPE && !strcmp(recorder__path(rec), "-")) {
@@ -856,15 +864,16 @@ int main(int argc, char **argv)
 	/* Stop producing, then take what is still queued (nobody reads a
 	 * closed output). */
 	if (!pl.done && !closed)
-		live__drain(live);
+		live__drain(live, &now);
 	/* the totals of flows still active: the end of a recording has them */
-	if (!pl.done && !closed && live__udpflows(live))
-		udpflows__finish(live__udpflows(live), clock_ref__boot_now());
+	if (!pl.done && !closed)
+		live__finish(live, now);
 	live__counters(live, counters);
 	counters_to_stats(&pl.stats, live, counters);
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
-	pl.stats.elapsed_ns = clock_ref__boot_now() - start_ns;
-	ret = finish(&pl, &o, svc, rec, o.connects ? attempts : NULL);
+	pl.stats.elapsed_ns = now - start_ns;
+	/* the end of the source's clock: the recording's end block has it */
+	ret = finish(&pl, &o, svc, rec, now, clock_ref__wall(&ref, now));
 	rec = NULL;
 	if (!ret && pl.stats.lost)
 		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
@@ -875,7 +884,6 @@ cleanup:
 	live__close(live);
 	pipeline__free(&pl);
 	owners__free(owners);
-	attempts__free(attempts);
 	services__free(svc);
 	probe__free(&probe);
 	opts__free(&o);

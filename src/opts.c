@@ -87,7 +87,6 @@ static const struct {
 	{ OPT_UDP_IDLE, "--udp-idle" },
 	{ OPT_INTERVAL, "--interval" },
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
-	{ OPT_SYN_ALERT, "--syn-alert" },
 	{ 'd', "-d/--duration" },
 	{ 'Z', "-Z/--user" },
 };
@@ -550,6 +549,7 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 				return fail(err, errlen, "invalid alert threshold '%s': expected milliseconds, 1 to 86400000",
 					    optarg);
 			o->syn_alert_ms = v;
+			o->syn_alert_set = true;
 			break;
 		case OPT_HOOK:
 			r = hook_kind__parse(optarg);

@@ -21,6 +21,23 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s)
 	return 0;
 }
 
+void pipeline__set_recorder(struct pipeline *p, struct sink *rec)
+{
+	p->recorder = rec;
+}
+
+int pipeline__add_stage(struct pipeline *p, struct stage *s)
+{
+	if (!s)
+		return -ENOMEM;
+	if (p->n_stages == PIPELINE_MAX_STAGES)
+		return -E2BIG;
+	s->pl = p;
+	s->index = p->n_stages;
+	p->stages[p->n_stages++] = s;
+	return 0;
+}
+
 static int fail(struct pipeline *p, struct sink *s, int err)
 {
 	if (!p->err) {
@@ -31,22 +48,24 @@ static int fail(struct pipeline *p, struct sink *s, int err)
 	return err;
 }
 
-int pipeline__push(struct pipeline *p, const struct event *ev)
+/* Selection: the kinds shown, then the sinks. A table at the end is shown
+ * even once the count limit was reached; nothing after a sink failed. */
+int pipeline__show(struct pipeline *p, const struct event *ev)
 {
-	if (p->done)
+	bool table = ev->kind == EVENT_CONNECT_STATS;
+
+	if (p->err || (p->done && !table))
 		return p->err;
 	if (!(p->kinds & EVENT_KIND_BIT(ev->kind)))
 		return 0;
-	if (p->filter && !filter__match(p->filter, ev)) {
-		p->stats.filtered++;
-		return 0;
-	}
 	for (int i = 0; i < p->n_sinks; i++) {
 		int err = sink__event(p->sinks[i], ev);
 
 		if (err)
 			return fail(p, p->sinks[i], err);
 	}
+	if (table)
+		return 0;	/* a table row is not an event */
 	p->stats.events++;
 	if (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_START)
 		p->stats.udp_flows++;
@@ -59,20 +78,96 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	return 0;
 }
 
-bool pipeline__accepts(const struct pipeline *p, const struct event *ev)
+/* Whether the run keeps ev: what the filter drops is counted. */
+static bool pipeline__keep(struct pipeline *p, const struct event *ev)
 {
-	return !p->filter || filter__match(p->filter, ev);
+	if (!p->filter || filter__match(p->filter, ev))
+		return true;
+	p->stats.filtered++;
+	return false;
+}
+
+/* The stages from 'first' on, then selection. */
+static int pipeline__pass(struct pipeline *p, const struct event *ev, int first)
+{
+	for (int i = first; i < p->n_stages && !p->done; i++) {
+		int err = p->stages[i]->ops->event(p->stages[i], ev);
+
+		if (err)
+			return err;
+	}
+	return pipeline__show(p, ev);
+}
+
+int pipeline__push(struct pipeline *p, const struct event *ev)
+{
+	int err;
+
+	if (p->done)
+		return p->err;
+	/* what is due before this event comes before it: the same order
+	 * whenever the source's clock is ticked otherwise */
+	err = pipeline__tick(p, ev->wall_ns);
+	if (err)
+		return err;
+	if (!pipeline__keep(p, ev))
+		return 0;
+	/* the recorder keeps the source stream, whatever is shown */
+	if (p->recorder) {
+		err = sink__event(p->recorder, ev);
+		if (err)
+			return fail(p, p->recorder, err);
+	}
+	return pipeline__pass(p, ev, 0);
+}
+
+int pipeline__emit(struct stage *s, const struct event *ev)
+{
+	struct pipeline *p = s->pl;
+
+	if (p->err || (p->done && ev->kind != EVENT_CONNECT_STATS))
+		return p->err;
+	/* a table row sums attempts the filter kept; it has no owner to match */
+	if (ev->kind != EVENT_CONNECT_STATS && !pipeline__keep(p, ev))
+		return 0;
+	return pipeline__pass(p, ev, s->index + 1);
+}
+
+int pipeline__tick(struct pipeline *p, uint64_t now_wall)
+{
+	if (p->done || now_wall == EVENT_WALL_UNKNOWN || now_wall <= p->now)
+		return p->err;
+	p->now = now_wall;
+	for (int i = 0; i < p->n_stages && !p->done; i++) {
+		int err = p->stages[i]->ops->tick ?
+			  p->stages[i]->ops->tick(p->stages[i], now_wall) : 0;
+
+		if (err)
+			return err;
+	}
+	return p->err;
+}
+
+int pipeline__finish(struct pipeline *p, uint64_t now_wall)
+{
+	int err = pipeline__tick(p, now_wall);
+
+	for (int i = 0; i < p->n_stages && !p->err && !err; i++)
+		if (p->stages[i]->ops->finish)
+			err = p->stages[i]->ops->finish(p->stages[i], now_wall);
+	return err ? err : p->err;
 }
 
 int pipeline__flush(struct pipeline *p)
 {
 	int ret = 0;
 
-	for (int i = 0; i < p->n_sinks; i++) {
-		int err = sink__flush(p->sinks[i]);
+	for (int i = 0; i <= p->n_sinks; i++) {
+		struct sink *s = i < p->n_sinks ? p->sinks[i] : p->recorder;
+		int err = s ? sink__flush(s) : 0;
 
 		if (err && !ret)
-			ret = fail(p, p->sinks[i], err);
+			ret = fail(p, s, err);
 	}
 	return ret;
 }
@@ -95,4 +190,10 @@ void pipeline__free(struct pipeline *p)
 	for (int i = 0; i < p->n_sinks; i++)
 		sink__free(p->sinks[i]);
 	p->n_sinks = 0;
+	sink__free(p->recorder);
+	p->recorder = NULL;
+	for (int i = 0; i < p->n_stages; i++)
+		if (p->stages[i]->ops->free)
+			p->stages[i]->ops->free(p->stages[i]);
+	p->n_stages = 0;
 }

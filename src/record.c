@@ -354,6 +354,10 @@ static int write_header(struct recorder *r)
 	n += put_field(b + n, REC_HDR_SEQ, v, 4);
 	rec__put64(v, wall_ns());
 	n += put_field(b + n, REC_HDR_CREATED, v, 8);
+	if (r->o.syn_alert_ns) {
+		rec__put64(v, r->o.syn_alert_ns);
+		n += put_field(b + n, REC_HDR_SYN_ALERT, v, 8);
+	}
 	return put_block(r, REC_BLOCK_HEADER, b, n, false);
 }
 
@@ -910,6 +914,8 @@ struct reader {
 	bool in_events;
 	bool done;
 	bool first_block;
+	bool ticks;		/* hand back statistics blocks as EVENT_TICK */
+	bool tick_pending;
 	struct rec_header hdr;
 	struct clock_ref ref;
 	struct reader_stats st;
@@ -1003,6 +1009,10 @@ static void parse_header(struct reader *r, const uint8_t *b, size_t len)
 		case REC_HDR_SEQ:
 			if (n >= 4)
 				h->seq = rec__get32(v);
+			break;
+		case REC_HDR_SYN_ALERT:
+			if (n >= 8)
+				h->syn_alert_ns = rec__get64(v);
 			break;
 		case REC_HDR_CREATED:
 			if (n >= 8)
@@ -1154,6 +1164,7 @@ static int next_block(struct reader *r)
 			if (raw >= REC_STATS_LEN_1_0) {
 				decode_stats(r->raw, raw, &r->st.stats);
 				r->st.have_stats = true;
+				r->tick_pending = r->ticks;
 			}
 			r->st.clean_end = type == REC_BLOCK_END;
 			break;
@@ -1293,7 +1304,21 @@ int reader__next(struct reader *r, struct event *ev)
 				return -EIO;
 			return n;
 		}
+		if (r->tick_pending) {
+			/* the recorder's clock when it took the statistics */
+			r->tick_pending = false;
+			memset(ev, 0, sizeof(*ev));
+			ev->kind = EVENT_TICK;
+			ev->boot_ns = r->st.stats.boot_ns;
+			ev->wall_ns = clock_ref__wall(&r->ref, ev->boot_ns);
+			return 1;
+		}
 	}
+}
+
+void reader__set_ticks(struct reader *r, bool on)
+{
+	r->ticks = on;
 }
 
 struct reader *reader__open_file(FILE *f, char *err, size_t errlen)

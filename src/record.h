@@ -68,6 +68,7 @@ enum rec_header_tag {
 	REC_HDR_CLOCK = 6,
 	REC_HDR_SEQ = 7,
 	REC_HDR_CREATED = 8,
+	REC_HDR_SYN_ALERT = 9,	/* 1.2: --syn-alert of the run, ns */
 };
 
 struct rec_header {
@@ -81,6 +82,7 @@ struct rec_header {
 	bool have_ref;
 	uint32_t seq;		/* file number within a rotated recording */
 	uint64_t created_ns;	/* wall clock when the file was opened */
+	uint64_t syn_alert_ns;	/* the run's alert threshold, 0 if not recorded */
 };
 
 struct rec_stats {
@@ -117,6 +119,7 @@ struct recorder_opts {
 	const struct clock_ref *ref;	/* the source's clock reference */
 	const struct rec_header *origin;	/* replay: host, kernel, boot id */
 	int level;			/* zlib level, 0 for RECORD_ZLEVEL */
+	uint64_t syn_alert_ns;		/* stored in each header, for replay's alerts */
 	unsigned int mode;		/* of new files, before the umask; 0: REC_FILE_MODE */
 	bool chown;			/* -Z: the files belong to uid:gid */
 	uid_t uid;
@@ -180,6 +183,10 @@ struct reader;
 struct reader *reader__open(const char *path, char *err, size_t errlen);
 /* The same on an open stream, which the reader then owns. */
 struct reader *reader__open_file(FILE *f, char *err, size_t errlen);
+/* With on, reader__next() also returns each statistics and end block as an
+ * EVENT_TICK at the recorder's clock when it wrote it (for replay's
+ * stages). */
+void reader__set_ticks(struct reader *r, bool on);
 /* Returns 1 with the next event, 0 at the end, -errno on a read error.
  * Corrupt and truncated parts are skipped and counted, never fatal. */
 int reader__next(struct reader *r, struct event *ev);

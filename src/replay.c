@@ -69,19 +69,51 @@ static bool in_window(uint64_t wall, uint64_t base, const struct time_bound *sin
 	return true;
 }
 
+/* The end of the window on the wall clock, UINT64_MAX if none (yet). */
+static uint64_t window_end(uint64_t base, const struct time_bound *until)
+{
+	if (!until->set)
+		return UINT64_MAX;
+	if (!until->relative)
+		return until->ns;
+	return base == UINT64_MAX ? UINT64_MAX : base + until->ns;
+}
+
+/* The stages' clock: the recording's, never past the window. */
+static void replay__tick(struct replay *rp, struct pipeline *pl, uint64_t wall, uint64_t boot,
+			 uint64_t end)
+{
+	if (wall == EVENT_WALL_UNKNOWN)
+		return;
+	if (wall > end)
+		wall = end;
+	if (rp->end_wall != EVENT_WALL_UNKNOWN && wall < rp->end_wall)
+		return;
+	rp->end_wall = wall;
+	rp->end_boot = boot;
+	pipeline__tick(pl, wall);
+}
+
 int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound *since,
 		const struct time_bound *until, volatile sig_atomic_t *stop)
 {
 	struct event heads[OPTS_MAX_FILES];
 	uint64_t gaps[OPTS_MAX_FILES] = {};
 	bool have[OPTS_MAX_FILES] = {};
+	bool legacy[OPTS_MAX_FILES];
 	uint64_t base = UINT64_MAX;
 	bool any = false;
 	int err = 0;
 
+	rp->end_wall = EVENT_WALL_UNKNOWN;
 	for (int i = 0; i < rp->n; i++) {
-		int n = reader__next(rp->readers[i], &heads[i]);
+		int n;
 
+		reader__set_ticks(rp->readers[i], true);
+		/* before 1.2 a recording held the SYN alerts its run showed */
+		legacy[i] = reader__header(rp->readers[i])->major == 1 &&
+			    reader__header(rp->readers[i])->minor < 2;
+		n = reader__next(rp->readers[i], &heads[i]);
 		if (n < 0) {
 			err = n;
 			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
@@ -94,6 +126,7 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 	 * hosts or boots share; an event without a time goes out where it
 	 * stands in its file */
 	while (!pl->done && !(stop && *stop)) {
+		struct event *ev;
 		int best = -1, n;
 
 		for (int i = 0; i < rp->n; i++) {
@@ -108,23 +141,42 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 		}
 		if (best < 0)
 			break;
-		if (event__gap(&heads[best]))
+		ev = &heads[best];
+		if (ev->kind == EVENT_TICK) {
+			replay__tick(rp, pl, ev->wall_ns, ev->boot_ns, window_end(base, until));
+			goto next;
+		}
+		if (event__gap(ev))
 			gaps[best]++;
 		/* seconds after the first event: the first that has a time */
-		if (base == UINT64_MAX && heads[best].wall_ns != EVENT_WALL_UNKNOWN)
-			base = heads[best].wall_ns;
-		if (in_window(heads[best].wall_ns, base, since, until)) {
-			if (heads[best].wall_ns != EVENT_WALL_UNKNOWN) {
-				if (!any || heads[best].wall_ns < rp->first_wall)
-					rp->first_wall = heads[best].wall_ns;
-				if (heads[best].wall_ns > rp->last_wall)
-					rp->last_wall = heads[best].wall_ns;
-				any = true;
-			}
-			pipeline__push(pl, &heads[best]);
-		} else {
+		if (base == UINT64_MAX && ev->wall_ns != EVENT_WALL_UNKNOWN)
+			base = ev->wall_ns;
+		if (!in_window(ev->wall_ns, base, since, until)) {
 			pl->stats.filtered++;
+			goto next;
 		}
+		if (ev->wall_ns != EVENT_WALL_UNKNOWN) {
+			if (!any || ev->wall_ns < rp->first_wall)
+				rp->first_wall = ev->wall_ns;
+			if (ev->wall_ns > rp->last_wall)
+				rp->last_wall = ev->wall_ns;
+			any = true;
+		}
+		if (EVENT_KIND_BIT(ev->kind) & EVENT_KINDS_DERIVED) {
+			/* an older socktrace recorded what it showed: shown as
+			 * recorded (its own run's diagnosis included) */
+			pipeline__show(pl, ev);
+			goto next;
+		}
+		ev->legacy = legacy[best];
+		/* pipeline__push() ticks the stages to its time */
+		if (ev->wall_ns != EVENT_WALL_UNKNOWN &&
+		    (rp->end_wall == EVENT_WALL_UNKNOWN || ev->wall_ns > rp->end_wall)) {
+			rp->end_wall = ev->wall_ns;
+			rp->end_boot = ev->boot_ns;
+		}
+		pipeline__push(pl, ev);
+next:
 		n = reader__next(rp->readers[best], &heads[best]);
 		if (n < 0) {
 			err = n;

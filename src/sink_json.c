@@ -27,6 +27,7 @@ static const char *const kind_names[EVENT__MAX] = {
 	[EVENT_SYN_ALERT] = "syn_alert",
 	[EVENT_UDP_FLOW] = "udp_flow",
 	[EVENT_UDP_SOCKET] = "udp_socket",
+	[EVENT_CONNECT_STATS] = "connect_stats",
 };
 
 static const char *const cause_names[] = {
@@ -115,6 +116,38 @@ static const char *udp_state__name(int state)
 	}
 }
 
+/* One destination of the --connects table; none for a table without rows. */
+static int jsink__connect_stats(struct sink *s, struct json_writer *w, const struct event *ev)
+{
+	uint64_t total = 0;
+	char addr[64];
+
+	if (!ev->family)
+		return 0;
+	for (int k = OUTCOME_ESTABLISHED; k < OUTCOME__MAX; k++)
+		total += ev->outcomes[k];
+	json__reset(w);
+	json__begin(w);
+	json__key_str(w, "type", "connect_stats");
+	json__key_str(w, "proto", "tcp");
+	json__key_u64(w, "family", ev->family == AF_INET ? 4 : 6);
+	format__addr(addr, sizeof(addr), ev->family, &ev->raddr);
+	json__key_str(w, "raddr", addr);
+	json__key_u64(w, "rport", ev->rport);
+	json__key_u64(w, "attempts", total);
+	for (int k = OUTCOME_ESTABLISHED; k < OUTCOME__MAX; k++)
+		json__key_u64(w, outcome__name(k), ev->outcomes[k]);
+	if (ev->have_handshake) {
+		json__key_fixed(w, "handshake_p50_ms", ev->handshake_p50_ns / 1000, 3);
+		json__key_fixed(w, "handshake_p99_ms", ev->handshake_p99_ns / 1000, 3);
+	} else {
+		json__key_null(w, "handshake_p50_ms");
+		json__key_null(w, "handshake_p99_ms");
+	}
+	json__end(w);
+	return json__write(s, w);
+}
+
 static int jsink__event(struct sink *s, const struct event *ev)
 {
 	struct json_writer *w = &((struct sink_json *)s)->w;
@@ -122,6 +155,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	char buf[64];
 	const char *svc;
 
+	if (ev->kind == EVENT_CONNECT_STATS)
+		return jsink__connect_stats(s, w, ev);
 	json__reset(w);
 	json__begin(w);
 	json__key_str(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* One aligned line per event. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sink.h"
@@ -17,6 +18,7 @@ static const int min_width[COL__MAX] = { 15, 7, 15, 30, 30, 11, 11 };
 struct sink_text {
 	struct sink base;
 	bool header_done;
+	bool table_header_done;
 	int width[COL__MAX];
 };
 
@@ -200,6 +202,45 @@ static const char *udp_state__name(int state)
 }
 
 /* Built by hand rather than with fprintf: under load this is the hot path. */
+static void ms_text(char *buf, size_t len, uint64_t ns, bool have)
+{
+	if (have)
+		snprintf(buf, len, "%.3f", ns / 1e6);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* A row of the per-destination table of --connects, under its own header. */
+static int text__connect_stats(struct sink_text *t, const struct event *ev)
+{
+	char sock[SOCK_STRLEN], s50[32], s99[32];
+	uint64_t total = 0;
+	FILE *out = t->base.out;
+
+	if (!ev->family)
+		return fprintf(out, "no connection attempts\n") < 0 ? -errno : 0;
+	if (!t->table_header_done) {
+		fprintf(out, "\n%-30s %8s %11s %7s %7s %11s %7s %9s %9s\n", "DESTINATION",
+			"ATTEMPTS", "ESTABLISHED", "REFUSED", "TIMEOUT", "UNREACHABLE", "ABORTED",
+			"P50_MS", "P99_MS");
+		t->table_header_done = true;
+	}
+	for (int k = OUTCOME_ESTABLISHED; k < OUTCOME__MAX; k++)
+		total += ev->outcomes[k];
+	format__sock(sock, sizeof(sock), ev->family, &ev->raddr, ev->rport, "tcp");
+	ms_text(s50, sizeof(s50), ev->handshake_p50_ns, ev->have_handshake);
+	ms_text(s99, sizeof(s99), ev->handshake_p99_ns, ev->have_handshake);
+	if (fprintf(out, "%-30s %8llu %11llu %7llu %7llu %11llu %7llu %9s %9s\n", sock,
+		    (unsigned long long)total,
+		    (unsigned long long)ev->outcomes[OUTCOME_ESTABLISHED],
+		    (unsigned long long)ev->outcomes[OUTCOME_REFUSED],
+		    (unsigned long long)ev->outcomes[OUTCOME_TIMEOUT],
+		    (unsigned long long)ev->outcomes[OUTCOME_UNREACHABLE],
+		    (unsigned long long)ev->outcomes[OUTCOME_ABORTED], s50, s99) < 0)
+		return -errno;
+	return 0;
+}
+
 static int text__event(struct sink *s, const struct event *ev)
 {
 	struct sink_text *t = (struct sink_text *)s;
@@ -210,6 +251,8 @@ static int text__event(struct sink *s, const struct event *ev)
 	enum service_side side;
 	int comm_w;
 
+	if (ev->kind == EVENT_CONNECT_STATS)
+		return text__connect_stats(t, ev);
 	if (!t->header_done) {
 		fprintf(s->out, TEXT_HEADER_FMT, "TIME", "PID", "COMM", "LOCAL", "REMOTE",
 			"OLD", "NEW", "MS");

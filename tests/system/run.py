@@ -34,6 +34,7 @@ import t_udp  # noqa: E402,F401
 import t_owners  # noqa: E402,F401
 import t_input  # noqa: E402,F401
 import t_files  # noqa: E402,F401
+import t_pipeline  # noqa: E402,F401
 
 
 def out(line):

@@ -579,7 +579,7 @@ def files_replay_bad_inputs(ctx):
     live, path = recording(ctx)
     for opt in (["--hook", "kprobe"], ["--btf", "/sys/kernel/btf/vmlinux"], ["--ringbuf-kb", "64"],
                 ["--probes"], ["--udp-flows", "64"], ["--no-snapshot"], ["-d", "3"],
-                ["--syn-alert", "50"], ["--udp-idle", "2"], ["--interval", "1"],
+                ["--udp-idle", "2"], ["--interval", "1"],
                 ["-Z", "nobody"]):
         rep = replay(ctx, ["-r", path, "-q"] + opt)
         expect(rep.rc == 2 and opt[0] in rep.err and "live tracing only" in rep.err,

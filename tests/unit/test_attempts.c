@@ -48,8 +48,7 @@ static void fixture_free(void *p)
 {
 	struct fixture *f = p;
 
-	attempts__free(f->a);
-	pipeline__free(&f->pl);
+	pipeline__free(&f->pl);	/* and the stage, and the sink */
 	free(f);
 }
 
@@ -70,9 +69,17 @@ static struct fixture *fixture_new(void)
 	f->rec->base.ops = &rec_ops;
 	pipeline__add_sink(&f->pl, &f->rec->base);
 	ut_defer(fixture_free, f);
-	f->a = attempts__new(&f->pl, &test_ref, 1 * SEC);
+	f->a = attempts__new(1 * SEC);
 	ASSERT_NOT_NULL(f->a);
+	ASSERT_EQ(pipeline__add_stage(&f->pl, attempts__stage(f->a)), 0);
 	return f;
+}
+
+/* The stage's clock at boot time t, as a live source or a recording ticks
+ * it: on the wall clock of the events. */
+static int tick(struct fixture *f, uint64_t t)
+{
+	return attempts__tick(f->a, clock_ref__wall(&test_ref, t));
 }
 
 /* curl (pid 10) on 10.0.0.1 connecting to 10.0.0.2:80 through socket sock. */
@@ -222,7 +229,7 @@ TEST(attempts_unknown_socket_is_ignored)
 
 	feed(f, end_ev(0x3000, ST_TCP_ESTABLISHED, T0, 1 * MS, 0));
 	feed(f, retrans_ev(0x3000, 1, T0));
-	ASSERT_EQ(attempts__tick(f->a, T0 + 100 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 100 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 0);
 	/* passive opens are not attempts */
 	feed(f, tr(0x3100, ST_TCP_LISTEN, ST_TCP_SYN_RECV, T0));
@@ -267,12 +274,12 @@ TEST(attempts_alert_after_threshold)
 
 	attempts__set_diagnoser(f->a, fake_diag, f);
 	feed(f, tr(0x5000, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0));
-	ASSERT_EQ(attempts__tick(f->a, T0 + 999 * MS), 0);
+	ASSERT_EQ(tick(f, T0 + 999 * MS), 0);
 	ASSERT_EQ(f->rec->n, 0);
 	/* a retransmit before the threshold: counted, no alert */
 	feed(f, retrans_ev(0x5000, 1, T0 + 200 * MS));
 	ASSERT_EQ(f->rec->n, 0);
-	ASSERT_EQ(attempts__tick(f->a, T0 + 1 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 1 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 1);
 	al = &f->rec->evs[0];
 	ASSERT_EQ(al->kind, EVENT_SYN_ALERT);
@@ -291,7 +298,7 @@ TEST(attempts_alert_after_threshold)
 	ASSERT_EQ(f->diag_calls, 1);
 	ASSERT_EQ(f->diag_seen.rport, 80);
 	/* once per attempt from the clock */
-	ASSERT_EQ(attempts__tick(f->a, T0 + 5 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 5 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 1);
 	/* and again at each later retransmit */
 	feed(f, retrans_ev(0x5000, 2, T0 + 3 * SEC));
@@ -307,7 +314,7 @@ TEST(attempts_alert_after_threshold)
 	ASSERT_EQ(f->rec->evs[2].syn_retrans, 2);
 	ASSERT_EQ(f->rec->evs[2].err, ETIMEDOUT);
 	/* gone: no more alerts */
-	ASSERT_EQ(attempts__tick(f->a, T0 + 500 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 500 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 3);
 
 	/* a count in the end larger than any retransmit seen (one was lost) */
@@ -328,10 +335,11 @@ TEST(attempts_alert_without_diagnoser)
 	struct fixture *f = fixture_new();
 
 	feed(f, tr(0x5100, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0));
-	ASSERT_EQ(attempts__tick(f->a, T0 + 2 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 2 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 1);
 	ASSERT_EQ(f->rec->evs[0].diag.cause, DIAG_NONE);
-	ASSERT_EQ_U64(f->rec->evs[0].elapsed_ns, 2 * SEC);
+	/* due at the threshold, however late the clock says so */
+	ASSERT_EQ_U64(f->rec->evs[0].elapsed_ns, 1 * SEC);
 }
 
 /* An attempt found at startup is reported at once, with no start time. */
@@ -359,12 +367,13 @@ TEST(attempts_found_in_snapshot)
 	ASSERT_EQ(f->rec->n, 1);
 
 	/* never alerted by the clock (no start time), at once by a retransmit */
-	ASSERT_EQ(attempts__tick(f->a, T0 + 100 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 100 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 1);
 	{
 		struct event rt = retrans_ev(0x6000, 3, T0 + 1 * SEC);
 
 		rt.lport = 40001;
+		rt.owner_src = ST_OWNER_SNAPSHOT;	/* the kernel side's seed */
 		feed(f, rt);
 	}
 	ASSERT_EQ(f->rec->n, 2);
@@ -425,12 +434,12 @@ TEST(attempts_reused_socket_address_replaces_stale_attempt)
 	feed(f, tr(0x7000, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0));
 	/* ... its end never arrives; the address is reused 60 s later */
 	feed(f, tr(0x7000, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0 + 60 * SEC));
-	ASSERT_EQ(attempts__tick(f->a, T0 + 60 * SEC + 500 * MS), 0);
+	ASSERT_EQ(tick(f, T0 + 60 * SEC + 500 * MS), 0);
 	ASSERT_MSG(f->rec->n == 0, "%d alert(s) 0.5 s into a new attempt, elapsed %llu ns",
 		   f->rec->n, (unsigned long long)f->rec->evs[0].elapsed_ns);
 	feed(f, end_ev(0x7000, ST_TCP_ESTABLISHED, T0 + 60 * SEC + 600 * MS, 600 * MS, 0));
 	ASSERT_EQ(f->rec->n, 1);
-	ASSERT_EQ(attempts__tick(f->a, T0 + 200 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 200 * SEC), 0);
 	ASSERT_EQ(f->rec->n, 1);
 }
 
@@ -451,7 +460,7 @@ TEST(attempts_many_concurrent)
 		ASSERT_EQ(f->rec->n, 1);
 		ASSERT_EQ_U64(f->rec->evs[0].elapsed_ns, 10 * MS - i);
 	}
-	ASSERT_EQ(attempts__tick(f->a, T0 + 100 * SEC), 0);
+	ASSERT_EQ(tick(f, T0 + 100 * SEC), 0);
 }
 
 /* ---- the per-destination table ---- */
@@ -481,6 +490,23 @@ static const char *next_line(const char *s, const char *want)
 	return nl + 1;
 }
 
+/* The table the stage emits at the end, rendered by a sink into m. */
+static void render_table(struct fixture *f, struct memfile *m, bool json)
+{
+	struct sink *s = json ? sink_json__new(m->f, NULL) : sink_text__new(m->f, NULL);
+	int n0 = f->rec->n;
+
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(attempts__finish(f->a, clock_ref__wall(&test_ref, T0 + 1000 * SEC)), 0);
+	for (int i = n0; i < f->rec->n; i++) {
+		ASSERT_EQ(f->rec->evs[i].kind, EVENT_CONNECT_STATS);
+		ASSERT_EQ(sink__event(s, &f->rec->evs[i]), 0);
+	}
+	ASSERT_EQ(sink__flush(s), 0);
+	sink__free(s);
+	f->rec->n = n0;
+}
+
 TEST(attempts_report_json)
 {
 	struct fixture *f = fixture_new();
@@ -496,7 +522,7 @@ TEST(attempts_report_json)
 	attempt_to(f, 0x600, "10.0.0.3", 80, ST_TCP_CLOSE, 1 * MS, 0);
 	attempt_to(f, 0x700, "10.0.0.3", 80, ST_TCP_CLOSE, 1 * MS, EHOSTUNREACH);
 	ASSERT_EQ(f->rec->n, 7);
-	ASSERT_EQ(attempts__report(f->a, m->f, true), 0);
+	render_table(f, m, true);
 	out = memfile_str(m, NULL);
 	ASSERT_EQ(memfile_lines(m), 3);
 	/* most attempted first */
@@ -524,22 +550,73 @@ TEST(attempts_report_text)
 	struct memfile *m = memfile_new();
 	const char *out;
 
-	ASSERT_EQ(attempts__report(f->a, m->f, false), 0);
+	render_table(f, m, false);
 	ASSERT_STREQ(memfile_str(m, NULL), "no connection attempts\n");
-	ASSERT_EQ(attempts__report(f->a, m->f, true), 0);	/* JSON: nothing */
+	render_table(f, m, true);	/* JSON: nothing */
 	ASSERT_STREQ(memfile_str(m, NULL), "no connection attempts\n");
 
 	fseek(m->f, 0, SEEK_SET);
 	attempt_to(f, 0x200, "10.0.0.2", 80, ST_TCP_ESTABLISHED, 2 * MS, 0);
 	attempt_to(f, 0x300, "::1", 22, ST_TCP_CLOSE, 1 * MS, ECONNREFUSED);
 	attempt_to(f, 0x400, "::1", 22, ST_TCP_CLOSE, 1 * MS, ECONNREFUSED);
-	ASSERT_EQ(attempts__report(f->a, m->f, false), 0);
+	render_table(f, m, false);
 	out = memfile_str(m, NULL);
 	ASSERT_STREQ(out,
 		"\n"
 		"DESTINATION                    ATTEMPTS ESTABLISHED REFUSED TIMEOUT UNREACHABLE ABORTED    P50_MS    P99_MS\n"
 		"[::1]:22/tcp                          2           0       2       0           0       0         -         -\n"
 		"10.0.0.2:80/tcp                       1           1       0       0           0       0     2.000     2.000\n");
+}
+
+/* ---- event time ---- */
+
+/* An alert comes at the moment it is due, whatever ticks the clock: one
+ * tick far past it, or many small ones, give the same alert. */
+TEST(attempts_alert_time_is_event_time)
+{
+	struct fixture *f = fixture_new(), *g = fixture_new();
+
+	feed(f, tr(0x8000, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0));
+	feed(g, tr(0x8000, ST_TCP_CLOSE, ST_TCP_SYN_SENT, T0));
+	ASSERT_EQ(tick(f, T0 + 37 * SEC), 0);
+	for (uint64_t t = T0; t < T0 + 3 * SEC; t += 7 * MS)
+		ASSERT_EQ(tick(g, t), 0);
+	ASSERT_EQ(f->rec->n, 1);
+	ASSERT_EQ(g->rec->n, 1);
+	ASSERT_EQ_U64(f->rec->evs[0].boot_ns, T0 + 1 * SEC);
+	ASSERT_EQ_U64(f->rec->evs[0].wall_ns, clock_ref__wall(&test_ref, T0 + 1 * SEC));
+	ASSERT_EQ_U64(f->rec->evs[0].elapsed_ns, 1 * SEC);
+	ASSERT_MEMEQ(&f->rec->evs[0], sizeof(struct event), &g->rec->evs[0], sizeof(struct event));
+}
+
+/* Through the pipeline, a source event moves the clock first: the alert
+ * due before a late retransmit comes before it, with the count before it;
+ * several due at once come in the order they fell due. */
+TEST(attempts_alerts_before_the_event_that_passes_them)
+{
+	struct fixture *f = fixture_new();
+	struct event rt = retrans_ev(0x9000, 1, T0 + 1500 * MS);
+
+	ASSERT_EQ(pipeline__push(&f->pl, &(struct event){ 0 }), 0);	/* a kind nobody shows */
+	f->rec->n = 0;
+	for (int i = 0; i < 3; i++) {
+		struct event s = tr(0x9000 + 0x100 * (2 - i), ST_TCP_CLOSE, ST_TCP_SYN_SENT,
+				    T0 + i * 10 * MS);
+
+		ASSERT_EQ(pipeline__push(&f->pl, &s), 0);
+	}
+	ASSERT_EQ(pipeline__push(&f->pl, &rt), 0);
+	ASSERT_EQ(f->rec->n, 4);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(f->rec->evs[i].kind, EVENT_SYN_ALERT);
+		ASSERT_EQ_U64(f->rec->evs[i].boot_ns, T0 + 1 * SEC + i * 10 * MS);
+		ASSERT_EQ_U64(f->rec->evs[i].sock, 0x9000 + 0x100 * (2 - i));
+		ASSERT_EQ(f->rec->evs[i].syn_retrans, 0);
+	}
+	ASSERT_EQ(f->rec->evs[3].kind, EVENT_SYN_ALERT);
+	ASSERT_EQ_U64(f->rec->evs[3].sock, 0x9000);
+	ASSERT_EQ(f->rec->evs[3].syn_retrans, 1);
+	ASSERT_EQ_U64(f->rec->evs[3].boot_ns, T0 + 1500 * MS);
 }
 
 /* ---- histogram ---- */

@@ -435,7 +435,7 @@ static int replay_window(const char *path, const char *since, const char *until,
 	const char *paths[1] = { path };
 	struct time_bound s = {}, u = {};
 	struct replay rp;
-	struct pipeline pl;
+	static struct pipeline pl;	/* freed after the test returns */
 
 	if (since)
 		ASSERT_EQ(time_bound__parse(since, &s), 0);
@@ -573,7 +573,7 @@ static int replay_file(const char *path, int *events)
 	const char *paths[1] = { path };
 	struct time_bound none = {};
 	struct replay rp;
-	struct pipeline pl;
+	static struct pipeline pl;	/* freed after the test returns */
 	int err;
 
 	memset(&cap, 0, sizeof(cap));
@@ -851,7 +851,7 @@ TEST(files_opts_live_only_with_replay)
 	static const char *const opts[][2] = {
 		{ "--hook", "kprobe" }, { "--btf", "/x" }, { "--ringbuf-kb", "64" },
 		{ "--probes", NULL }, { "--udp-flows", "64" }, { "--udp-idle", "3" },
-		{ "--interval", "1" }, { "--no-snapshot", NULL }, { "--syn-alert", "50" },
+		{ "--interval", "1" }, { "--no-snapshot", NULL },
 		{ "-d", "5" }, { "--duration", "5" }, { "-Z", "nobody" }, { "--user", "nobody" },
 	};
 
@@ -888,8 +888,11 @@ TEST(files_opts_replay_keeps_its_options)
 	ut_defer(opts_free_cb, &o);
 	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "a.st", "-r", "b.st", "-j", "-n", "5",
 			"--connects", "-w", "out.st", "--file-mode", "0640", "-C", "1", "-W", "2",
-			"--since", "3", "port 80", NULL), 0);
+			"--since", "3", "--syn-alert", "50", "port 80", NULL), 0);
 	ASSERT_EQ(o.file_mode, 0640);
+	/* alerts are derived again on replay: a threshold of its own */
+	ASSERT_EQ_U64(o.syn_alert_ms, 50);
+	ASSERT_TRUE(o.syn_alert_set);
 	ASSERT_EQ(o.n_reads, 2);
 }
 

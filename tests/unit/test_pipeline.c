@@ -105,7 +105,7 @@ static struct event ev_port(enum event_kind kind, uint16_t lport)
 
 TEST(pipeline_no_filter_passes_everything)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *m = setup(&p, NULL, 0);
 	struct event ev = ev_port(EVENT_TCP_STATE, 22);
 
@@ -119,7 +119,7 @@ TEST(pipeline_no_filter_passes_everything)
 
 TEST(pipeline_counts_filtered)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct filter f;
 	struct mock_sink *m;
 	struct event yes = ev_port(EVENT_TCP_STATE, 22), no = ev_port(EVENT_TCP_STATE, 23);
@@ -142,7 +142,7 @@ TEST(pipeline_counts_filtered)
 
 TEST(pipeline_limit_counts_live_events_only)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *m = setup(&p, NULL, 2);
 	struct event live = ev_port(EVENT_TCP_STATE, 22), snap = ev_port(EVENT_TCP_SOCKET, 22);
 
@@ -168,7 +168,7 @@ TEST(pipeline_limit_counts_live_events_only)
 
 TEST(pipeline_limit_ignores_filtered)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct filter f;
 	struct mock_sink *m;
 	struct event yes = ev_port(EVENT_TCP_STATE, 22), no = ev_port(EVENT_TCP_STATE, 23);
@@ -187,7 +187,7 @@ TEST(pipeline_limit_ignores_filtered)
 
 TEST(pipeline_sink_error_stops)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *m = setup(&p, NULL, 0);
 	struct event ev = ev_port(EVENT_TCP_STATE, 22);
 
@@ -208,7 +208,7 @@ TEST(pipeline_sink_error_stops)
 
 TEST(pipeline_several_sinks)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *a = setup(&p, NULL, 0), *b = mock_new(), *c, *d, *e;
 	struct event ev = ev_port(EVENT_TCP_STATE, 22);
 	int freed = 0;
@@ -241,7 +241,7 @@ TEST(pipeline_several_sinks)
 
 TEST(pipeline_flush_and_summary)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *a = setup(&p, NULL, 0), *b = mock_new();
 	struct event ev = ev_port(EVENT_TCP_STATE, 22), snap = ev_port(EVENT_TCP_SOCKET, 22);
 
@@ -264,7 +264,7 @@ TEST(pipeline_flush_and_summary)
  * the pipeline as a failed event does, and says which sink failed. */
 TEST(pipeline_flush_error_ends_it)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *a = setup(&p, NULL, 0), *b = mock_new();
 	struct event ev = ev_port(EVENT_TCP_STATE, 22);
 
@@ -291,7 +291,7 @@ TEST(pipeline_flush_error_ends_it)
 /* A summary that cannot be written is an error of the run too. */
 TEST(pipeline_summary_error_recorded)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *a = setup(&p, NULL, 0);
 
 	a->summary_err = -EPIPE;
@@ -304,7 +304,7 @@ TEST(pipeline_summary_error_recorded)
 /* With the real JSON sink: the summary counts what was written. */
 TEST(pipeline_json_end_to_end)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct filter f;
 	struct memfile *m = memfile_new();
 	struct event live = ev_port(EVENT_TCP_STATE, 22), other = ev_port(EVENT_TCP_STATE, 25);
@@ -340,7 +340,7 @@ TEST(pipeline_json_end_to_end)
 
 TEST(pipeline_kinds_default_and_connects)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *m = setup(&p, NULL, 0);
 	struct event live = ev_port(EVENT_TCP_STATE, 22), snap = ev_port(EVENT_TCP_SOCKET, 22);
 	struct event conn = ev_port(EVENT_CONNECT, 22), alert = ev_port(EVENT_SYN_ALERT, 22);
@@ -373,7 +373,7 @@ TEST(pipeline_kinds_default_and_connects)
 
 TEST(pipeline_in_progress_connect_counts_as_snapshot)
 {
-	struct pipeline p;
+	static struct pipeline p;	/* freed after the test returns */
 	struct mock_sink *m = setup(&p, NULL, 2);
 	struct event conn = ev_port(EVENT_CONNECT, 22), started = ev_port(EVENT_CONNECT, 22);
 
