@@ -321,17 +321,23 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 	for (int c = 0; c < CONCERN__MAX; c++) {
 		if (p->selected[c] >= 0 || !(p->wanted & CONCERN_BIT(c)))
 			continue;
-		if (!probe__required(p, c) && !p->forced_unavailable[c]) {
-			fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
-				concerns[c].name, concerns[c].without);
-			continue;
-		}
-		if (p->forced_unavailable[c])
+		if (!probe__required(p, c)) {
+			/* an optional concern goes without, forced or not */
+			if (p->forced_unavailable[c])
+				fprintf(stderr, "socktrace: warning: hook variant '%s' is not usable for %s on this kernel, so %s:\n",
+					hook_kind__name(forced), concerns[c].name, concerns[c].without);
+			else
+				fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
+					concerns[c].name, concerns[c].without);
+			if (!p->forced_unavailable[c])
+				continue;
+		} else if (p->forced_unavailable[c]) {
 			fprintf(stderr, "socktrace: hook variant '%s' is not usable for %s on this kernel:\n",
 				hook_kind__name(forced), concerns[c].name);
-		else
+		} else {
 			fprintf(stderr, "socktrace: no usable hook for %s on this kernel:\n",
 				concerns[c].name);
+		}
 		for (int v = 0; v < concerns[c].n_variants; v++)
 			if (p->res[c][v].probed && !p->res[c][v].ok)
 				fprintf(stderr, "  %-40s %s\n", concerns[c].variants[v].label,
@@ -342,7 +348,7 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 static bool fatal_no_hook(const struct probe *p)
 {
 	for (int c = 0; c < CONCERN__MAX; c++)
-		if (p->selected[c] < 0 && (probe__required(p, c) || p->forced_unavailable[c]))
+		if (p->selected[c] < 0 && probe__required(p, c))
 			return true;
 	return false;
 }
