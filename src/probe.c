@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "format.h"
 #include "probe.h"
+#include "socktrace.h"
 
 const struct concern_desc concerns[CONCERN__MAX] = {
 	[CONCERN_TCP_STATE] = {
@@ -260,9 +261,11 @@ static int recv_flags_arg(const struct btf *btf)
 	int id;
 
 	if (!btf || (id = btf__find_by_name_kind(btf, "udp_recvmsg", BTF_KIND_FUNC)) < 0)
-		return 3;
+		return ST_RECV_FLAGS_ARG;
 	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
-	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? 4 : 3;
+	/* sk, msg, len, noblock, flags, addr_len */
+	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? ST_RECV_FLAGS_ARG_NOBLOCK :
+							      ST_RECV_FLAGS_ARG;
 }
 
 static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
