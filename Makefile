@@ -131,7 +131,8 @@ $(OUTPUT)/socktrace.skel.h: $(OUTPUT)/socktrace.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name socktrace_bpf > $@
 
-$(OUTPUT)/live.o: $(OUTPUT)/socktrace.skel.h
+# programs are reached through the skeleton: a renamed one fails the build
+$(OUTPUT)/live.o $(OUTPUT)/probe.o $(OUTPUT)/tests/test_probe.o: $(OUTPUT)/socktrace.skel.h
 
 $(OUTPUT)/%.o: src/%.c Makefile | deps $(OUTPUT)
 	$(call msg,CC,$@)

@@ -68,6 +68,11 @@ enum st_tcp_state {
 
 #define ST_OLD_NS_UNKNOWN ((__u64)-1)
 
+/* udp_recvmsg()'s flags argument, counted from 0: the fourth, or the fifth
+ * before 5.19 dropped noblock (the BPF side's rodata recv_flags_arg). */
+#define ST_RECV_FLAGS_ARG		3
+#define ST_RECV_FLAGS_ARG_NOBLOCK	4
+
 /* Every ring buffer record starts with ts_ns and type. */
 
 /* One TCP state transition, as the kernel side writes it. Addresses are in

@@ -166,10 +166,14 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	/* a socket with flows has at least one */
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
-	if (!err)
-		err = probe__apply(p, l->skel->obj);
 	if (err) {
 		fprintf(stderr, "socktrace: failed to configure BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = probe__apply(p, l->skel, &failed_prog);
+	if (err) {
+		fprintf(stderr, "socktrace: failed to select BPF program %s: %s\n", failed_prog,
+			strerror(-err));
 		goto fail;
 	}
 

@@ -11,18 +11,39 @@
 #include <bpf/libbpf.h>
 #include "format.h"
 #include "probe.h"
+#include "socktrace.h"
+#include "socktrace.skel.h"
+
+/* Table entries per SEC() prefix. offsetof() makes a program the skeleton
+ * lacks a build error. */
+#define PROG(prog, how, tgt) { #prog, offsetof(struct socktrace_bpf, progs.prog), how, tgt }
+#define TP_BTF(prog, tp) PROG(prog, ATTACH_TP_BTF, tp)
+#define TRACEPOINT(prog, cat_tp) PROG(prog, ATTACH_TRACEPOINT, cat_tp)
+#define FENTRY(prog, func) PROG(prog, ATTACH_FENTRY, func)
+#define FEXIT(prog, func) PROG(prog, ATTACH_FEXIT, func)
+#define KPROBE(prog, func) PROG(prog, ATTACH_KPROBE, func)
+#define KRETPROBE(prog, func) PROG(prog, ATTACH_KRETPROBE, func)
+#define CGROUP(prog, hook) PROG(prog, ATTACH_CGROUP, hook)
 
 const struct concern_desc concerns[CONCERN__MAX] = {
 	[CONCERN_TCP_STATE] = {
 		.name = "tcp_state",
 		.required = true,
 		.n_variants = 4,
+		/* listen() does not go through tcp_set_state(): the fentry and
+		 * kprobe variants have a hook on inet_csk_listen_start() too */
 		.variants = {
-			{ HOOK_TP_BTF, "tp_btf/inet_sock_set_state", { "state_btf" } },
-			{ HOOK_TRACEPOINT, "tracepoint/sock/inet_sock_set_state", { "state_tp" } },
-			{ HOOK_FENTRY, "fentry/tcp_set_state", { "state_fentry", "listen_fexit" } },
-			{ HOOK_KPROBE, "kprobe/tcp_set_state", { "state_kprobe", "listen_kprobe",
-								"listen_kretprobe" } },
+			{ HOOK_TP_BTF, "tp_btf/inet_sock_set_state",
+			  { TP_BTF(state_btf, "inet_sock_set_state") } },
+			{ HOOK_TRACEPOINT, "tracepoint/sock/inet_sock_set_state",
+			  { TRACEPOINT(state_tp, "sock/inet_sock_set_state") } },
+			{ HOOK_FENTRY, "fentry/tcp_set_state",
+			  { FENTRY(state_fentry, "tcp_set_state"),
+			    FEXIT(listen_fexit, "inet_csk_listen_start") } },
+			{ HOOK_KPROBE, "kprobe/tcp_set_state",
+			  { KPROBE(state_kprobe, "tcp_set_state"),
+			    KPROBE(listen_kprobe, "inet_csk_listen_start"),
+			    KRETPROBE(listen_kretprobe, "inet_csk_listen_start") } },
 		},
 	},
 	[CONCERN_RETRANS] = {
@@ -31,10 +52,14 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.required = false,
 		.n_variants = 4,
 		.variants = {
-			{ HOOK_TP_BTF, "tp_btf/tcp_retransmit_skb", { "retrans_btf" } },
-			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_retransmit_skb", { "retrans_tp" } },
-			{ HOOK_FENTRY, "fentry/tcp_retransmit_skb", { "retrans_fentry" } },
-			{ HOOK_KPROBE, "kprobe/tcp_retransmit_skb", { "retrans_kprobe" } },
+			{ HOOK_TP_BTF, "tp_btf/tcp_retransmit_skb",
+			  { TP_BTF(retrans_btf, "tcp_retransmit_skb") } },
+			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_retransmit_skb",
+			  { TRACEPOINT(retrans_tp, "tcp/tcp_retransmit_skb") } },
+			{ HOOK_FENTRY, "fentry/tcp_retransmit_skb",
+			  { FENTRY(retrans_fentry, "tcp_retransmit_skb") } },
+			{ HOOK_KPROBE, "kprobe/tcp_retransmit_skb",
+			  { KPROBE(retrans_kprobe, "tcp_retransmit_skb") } },
 		},
 	},
 	[CONCERN_ACCEPT] = {
@@ -47,9 +72,12 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		 * usually is. */
 		.variants = {
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_exit_accept{,4}",
-			  { "accept4_tp", "accept_tp" } },
-			{ HOOK_FENTRY, "fexit/inet_csk_accept", { "accept_fexit" } },
-			{ HOOK_KPROBE, "kretprobe/inet_csk_accept", { "accept_kretprobe" } },
+			  { TRACEPOINT(accept4_tp, "syscalls/sys_exit_accept4"),
+			    TRACEPOINT(accept_tp, "syscalls/sys_exit_accept") } },
+			{ HOOK_FENTRY, "fexit/inet_csk_accept",
+			  { FEXIT(accept_fexit, "inet_csk_accept") } },
+			{ HOOK_KPROBE, "kretprobe/inet_csk_accept",
+			  { KRETPROBE(accept_kretprobe, "inet_csk_accept") } },
 		},
 	},
 	[CONCERN_TCP_IO] = {
@@ -61,13 +89,17 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		 * socket (tp_btf shares its programs with UDP flows) */
 		.variants = {
 			{ HOOK_FENTRY, "fentry/tcp_{send,recv}msg",
-			  { "tcp_send_fentry", "tcp_recv_fentry" } },
+			  { FENTRY(tcp_send_fentry, "tcp_sendmsg"),
+			    FENTRY(tcp_recv_fentry, "tcp_recvmsg") } },
 			{ HOOK_TP_BTF, "tp_btf/sock_{send,recv}_length",
-			  { "io_send_btf", "io_recv_btf" } },
+			  { TP_BTF(io_send_btf, "sock_send_length"),
+			    TP_BTF(io_recv_btf, "sock_recv_length") } },
 			{ HOOK_TRACEPOINT, "tracepoint/sock/sock_{send,recv}_length",
-			  { "tcp_send_tp", "tcp_recv_tp" } },
+			  { TRACEPOINT(tcp_send_tp, "sock/sock_send_length"),
+			    TRACEPOINT(tcp_recv_tp, "sock/sock_recv_length") } },
 			{ HOOK_KPROBE, "kprobe/tcp_{send,recv}msg",
-			  { "tcp_send_kprobe", "tcp_recv_kprobe" } },
+			  { KPROBE(tcp_send_kprobe, "tcp_sendmsg"),
+			    KPROBE(tcp_recv_kprobe, "tcp_recvmsg") } },
 		},
 	},
 	[CONCERN_SO_ERROR] = {
@@ -77,7 +109,7 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.n_variants = 1,
 		.variants = {
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_enter_getsockopt",
-			  { "so_error_tp" } },
+			  { TRACEPOINT(so_error_tp, "syscalls/sys_enter_getsockopt") } },
 		},
 	},
 	[CONCERN_UDP] = {
@@ -90,14 +122,26 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		 * learn the peer of an unconnected socket */
 		.variants = {
 			{ HOOK_FENTRY, "fexit/udp{,v6}_{send,recv}msg",
-			  { "udp_send_fexit", "udp6_send_fexit", "udp_recv_fexit4", "udp_recv_fexit6" } },
+			  { FEXIT(udp_send_fexit, "udp_sendmsg"),
+			    FEXIT(udp6_send_fexit, "udpv6_sendmsg"),
+			    FEXIT(udp_recv_fexit4, "udp_recvmsg"),
+			    FEXIT(udp_recv_fexit6, "udpv6_recvmsg") } },
 			{ HOOK_KPROBE, "kprobe/udp{,v6}_{send,recv}msg",
-			  { "udp_send_kprobe", "udp_send_kretprobe", "udp6_send_kprobe",
-			    "udp6_send_kretprobe", "udp_recv_kprobe", "udp_recv_kretprobe",
-			    "udp6_recv_kprobe", "udp6_recv_kretprobe" } },
+			  { KPROBE(udp_send_kprobe, "udp_sendmsg"),
+			    KRETPROBE(udp_send_kretprobe, "udp_sendmsg"),
+			    KPROBE(udp6_send_kprobe, "udpv6_sendmsg"),
+			    KRETPROBE(udp6_send_kretprobe, "udpv6_sendmsg"),
+			    KPROBE(udp_recv_kprobe, "udp_recvmsg"),
+			    KRETPROBE(udp_recv_kretprobe, "udp_recvmsg"),
+			    KPROBE(udp6_recv_kprobe, "udpv6_recvmsg"),
+			    KRETPROBE(udp6_recv_kretprobe, "udpv6_recvmsg") } },
 			{ HOOK_TP_BTF, "tp_btf/sock_{send,recv}_length+cgroup/{send,recv}msg{4,6}",
-			  { "io_send_btf", "io_recv_btf", "udp_sendmsg4", "udp_sendmsg6",
-			    "udp_recvmsg4", "udp_recvmsg6" } },
+			  { TP_BTF(io_send_btf, "sock_send_length"),
+			    TP_BTF(io_recv_btf, "sock_recv_length"),
+			    CGROUP(udp_sendmsg4, "sendmsg4"),
+			    CGROUP(udp_sendmsg6, "sendmsg6"),
+			    CGROUP(udp_recvmsg4, "recvmsg4"),
+			    CGROUP(udp_recvmsg6, "recvmsg6") } },
 		},
 	},
 	[CONCERN_UDP_CLOSE] = {
@@ -106,7 +150,8 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.required = false,
 		.n_variants = 1,
 		.variants = {
-			{ HOOK_CGROUP, "cgroup/sock_release", { "udp_release" } },
+			{ HOOK_CGROUP, "cgroup/sock_release",
+			  { CGROUP(udp_release, "sock_release") } },
 		},
 	},
 };
@@ -135,12 +180,12 @@ int probe__ensure_tracefs(void)
 	return 0;
 }
 
-static bool tracepoint_exists(const char *cat, const char *name)
+static bool tracepoint_exists(const char *cat_name)
 {
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/events/%s/%s/id", tracefs_dirs[i], cat, name);
+		snprintf(path, sizeof(path), "%s/events/%s/id", tracefs_dirs[i], cat_name);
 		if (access(path, R_OK) == 0)
 			return true;
 	}
@@ -205,18 +250,18 @@ static int kprobe_check(const struct btf *btf, const char *func, char *why, size
 	return 0;
 }
 
-static int tracepoint_check(bool tracefs_ok, const char *cat, const char *const *names,
-			    char *why, size_t len)
+static int tracepoint_check(bool tracefs_ok, const char *cat_name, char *why, size_t len)
 {
+	const char *slash = strchr(cat_name, '/');
+
 	if (!tracefs_ok) {
 		snprintf(why, len, "tracefs is not mounted and could not be mounted");
 		return -ENOENT;
 	}
-	for (; *names; names++) {
-		if (!tracepoint_exists(cat, *names)) {
-			snprintf(why, len, "tracepoint %s:%s not found", cat, *names);
-			return -ENOENT;
-		}
+	if (!tracepoint_exists(cat_name)) {
+		snprintf(why, len, "tracepoint %.*s:%s not found", (int)(slash ? slash - cat_name : 0),
+			 cat_name, slash ? slash + 1 : cat_name);
+		return -ENOENT;
 	}
 	return 0;
 }
@@ -260,94 +305,49 @@ static int recv_flags_arg(const struct btf *btf)
 	int id;
 
 	if (!btf || (id = btf__find_by_name_kind(btf, "udp_recvmsg", BTF_KIND_FUNC)) < 0)
-		return 3;
+		return ST_RECV_FLAGS_ARG;
 	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
-	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? 4 : 3;
+	/* sk, msg, len, noblock, flags, addr_len */
+	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? ST_RECV_FLAGS_ARG_NOBLOCK :
+							      ST_RECV_FLAGS_ARG;
 }
 
-static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
+/* Whether program hp can attach on this kernel, by its attach kind; if not,
+ * why. */
+static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, size_t len)
 {
-	static const char *const udp_funcs[] = { "udp_sendmsg", "udpv6_sendmsg", "udp_recvmsg",
-						  "udpv6_recvmsg" };
-	int err = 0;
+	char tp[128];
 
-	static const char *const state_tp[] = { "inet_sock_set_state", NULL };
-	static const char *const accept_tp[] = { "sys_exit_accept4", "sys_exit_accept", NULL };
-	static const char *const retrans_tp[] = { "tcp_retransmit_skb", NULL };
-	static const char *const io_tp[] = { "sock_send_length", "sock_recv_length", NULL };
-	static const char *const so_error_tp[] = { "sys_enter_getsockopt", NULL };
-
-	switch (c * 16 + concerns[c].variants[v].kind) {
-	case CONCERN_TCP_STATE * 16 + HOOK_TP_BTF:
-		return tracing_try_load(p->btf, "btf_trace_inet_sock_set_state",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
-	case CONCERN_TCP_STATE * 16 + HOOK_TRACEPOINT:
-		return tracepoint_check(p->tracefs_ok, "sock", state_tp, why, len);
-	case CONCERN_TCP_STATE * 16 + HOOK_FENTRY:
-		/* and fexit/inet_csk_listen_start, for listen() */
-		return tracing_try_load(p->btf, "tcp_set_state", BTF_KIND_FUNC,
-					BPF_TRACE_FENTRY, why, len) ?:
-		       tracing_try_load(p->btf, "inet_csk_listen_start", BTF_KIND_FUNC,
-					BPF_TRACE_FEXIT, why, len);
-	case CONCERN_TCP_STATE * 16 + HOOK_KPROBE:
-		return kprobe_check(p->btf, "tcp_set_state", why, len) ?:
-		       kprobe_check(p->btf, "inet_csk_listen_start", why, len);
-	case CONCERN_RETRANS * 16 + HOOK_TP_BTF:
-		return tracing_try_load(p->btf, "btf_trace_tcp_retransmit_skb",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
-	case CONCERN_RETRANS * 16 + HOOK_TRACEPOINT:
-		return tracepoint_check(p->tracefs_ok, "tcp", retrans_tp, why, len);
-	case CONCERN_RETRANS * 16 + HOOK_FENTRY:
-		return tracing_try_load(p->btf, "tcp_retransmit_skb", BTF_KIND_FUNC,
-					BPF_TRACE_FENTRY, why, len);
-	case CONCERN_RETRANS * 16 + HOOK_KPROBE:
-		return kprobe_check(p->btf, "tcp_retransmit_skb", why, len);
-	case CONCERN_ACCEPT * 16 + HOOK_FENTRY:
-		return tracing_try_load(p->btf, "inet_csk_accept", BTF_KIND_FUNC,
-					BPF_TRACE_FEXIT, why, len);
-	case CONCERN_ACCEPT * 16 + HOOK_KPROBE:
-		return kprobe_check(p->btf, "inet_csk_accept", why, len);
-	case CONCERN_ACCEPT * 16 + HOOK_TRACEPOINT:
-		return tracepoint_check(p->tracefs_ok, "syscalls", accept_tp, why, len);
-	case CONCERN_TCP_IO * 16 + HOOK_FENTRY:
-		return tracing_try_load(p->btf, "tcp_sendmsg", BTF_KIND_FUNC,
-					BPF_TRACE_FENTRY, why, len) ?:
-		       tracing_try_load(p->btf, "tcp_recvmsg", BTF_KIND_FUNC,
-					BPF_TRACE_FENTRY, why, len);
-	case CONCERN_TCP_IO * 16 + HOOK_TP_BTF:
-		/* sock_send_length and sock_recv_length came in 6.3 */
-		return tracing_try_load(p->btf, "btf_trace_sock_send_length",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
-		       tracing_try_load(p->btf, "btf_trace_sock_recv_length",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
-	case CONCERN_TCP_IO * 16 + HOOK_TRACEPOINT:
-		return tracepoint_check(p->tracefs_ok, "sock", io_tp, why, len);
-	case CONCERN_TCP_IO * 16 + HOOK_KPROBE:
-		return kprobe_check(p->btf, "tcp_sendmsg", why, len) ?:
-		       kprobe_check(p->btf, "tcp_recvmsg", why, len);
-	case CONCERN_SO_ERROR * 16 + HOOK_TRACEPOINT:
-		return tracepoint_check(p->tracefs_ok, "syscalls", so_error_tp, why, len);
-	case CONCERN_UDP * 16 + HOOK_FENTRY:
-		for (int i = 0; i < 4 && !err; i++)
-			err = tracing_try_load(p->btf, udp_funcs[i], BTF_KIND_FUNC,
-					       BPF_TRACE_FEXIT, why, len);
-		return err;
-	case CONCERN_UDP * 16 + HOOK_KPROBE:
-		for (int i = 0; i < 4 && !err; i++)
-			err = kprobe_check(p->btf, udp_funcs[i], why, len);
-		return err;
-	case CONCERN_UDP * 16 + HOOK_TP_BTF:
-		/* sock_send_length and sock_recv_length came in 6.3 */
-		return tracing_try_load(p->btf, "btf_trace_sock_send_length",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
-		       tracing_try_load(p->btf, "btf_trace_sock_recv_length",
-					BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len) ?:
-		       cgroup_check(p, why, len);
-	case CONCERN_UDP_CLOSE * 16 + HOOK_CGROUP:
+	switch (hp->attach) {
+	case ATTACH_TP_BTF:
+		snprintf(tp, sizeof(tp), "btf_trace_%s", hp->target);
+		return tracing_try_load(p->btf, tp, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+	case ATTACH_TRACEPOINT:
+		return tracepoint_check(p->tracefs_ok, hp->target, why, len);
+	case ATTACH_FENTRY:
+		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FENTRY, why, len);
+	case ATTACH_FEXIT:
+		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FEXIT, why, len);
+	case ATTACH_KPROBE:
+	case ATTACH_KRETPROBE:
+		return kprobe_check(p->btf, hp->target, why, len);
+	case ATTACH_CGROUP:
 		return cgroup_check(p, why, len);
 	}
 	snprintf(why, len, "not implemented");
 	return -ENOTSUP;
+}
+
+/* A variant can run when each of its programs can; the first that cannot
+ * says why. */
+static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
+{
+	const struct hook_variant *hv = &concerns[c].variants[v];
+	int err = 0;
+
+	for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i].name && !err; i++)
+		err = prog_check(p, &hv->progs[i], why, len);
+	return err;
 }
 
 static bool concern_has_kind(int c, enum hook_kind kind)
@@ -463,36 +463,68 @@ int probe__concern_of(const struct probe *p, const char *prog)
 		if (p->selected[c] < 0)
 			continue;
 		hv = &concerns[c].variants[p->selected[c]];
-		for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i]; i++)
-			if (!strcmp(hv->progs[i], prog))
+		for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i].name; i++)
+			if (!strcmp(hv->progs[i].name, prog))
 				return c;
 	}
 	return -1;
 }
 
-int probe__apply(const struct probe *p, struct bpf_object *obj)
+struct bpf_program *probe__program(struct socktrace_bpf *skel, const struct hook_prog *hp)
 {
-	/* off first, then on: a program two concerns share stays on when one
-	 * of them selected it */
-	for (int pass = 0; pass < 2; pass++) {
-		for (int c = 0; c < CONCERN__MAX; c++) {
-			for (int v = 0; v < concerns[c].n_variants; v++) {
-				const struct hook_variant *hv = &concerns[c].variants[v];
+	return *(struct bpf_program **)((char *)skel + hp->off);
+}
 
-				if (pass && p->selected[c] != v)
-					continue;
-				for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i]; i++) {
-					struct bpf_program *prog;
+int probe__apply(const struct probe *p, struct socktrace_bpf *skel, const char **failed)
+{
+	struct bpf_program *prog;
+	int err;
 
-					prog = bpf_object__find_program_by_name(obj, hv->progs[i]);
-					if (!prog)
-						return -ENOENT;
-					bpf_program__set_autoload(prog, pass);
-				}
+	/* every program off, then the selected variants' on: a program two
+	 * concerns share stays on when either selected it */
+	bpf_object__for_each_program(prog, skel->obj) {
+		err = bpf_program__set_autoload(prog, false);
+		if (err) {
+			*failed = bpf_program__name(prog);
+			return err;
+		}
+	}
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		const struct hook_variant *hv;
+
+		if (p->selected[c] < 0)
+			continue;
+		hv = &concerns[c].variants[p->selected[c]];
+		for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i].name; i++) {
+			err = bpf_program__set_autoload(probe__program(skel, &hv->progs[i]), true);
+			if (err) {
+				*failed = hv->progs[i].name;
+				return err;
 			}
 		}
 	}
 	return 0;
+}
+
+const char *hook_attach__prefix(enum hook_attach a)
+{
+	switch (a) {
+	case ATTACH_TP_BTF:
+		return "tp_btf";
+	case ATTACH_TRACEPOINT:
+		return "tracepoint";
+	case ATTACH_FENTRY:
+		return "fentry";
+	case ATTACH_FEXIT:
+		return "fexit";
+	case ATTACH_KPROBE:
+		return "kprobe";
+	case ATTACH_KRETPROBE:
+		return "kretprobe";
+	case ATTACH_CGROUP:
+		return "cgroup";
+	}
+	return "?";
 }
 
 static const char *result_status(const struct probe *p, int c, int v)

@@ -4,11 +4,13 @@
 #define ST_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include "opts.h"
 
-struct bpf_object;
+struct bpf_program;
 struct btf;
+struct socktrace_bpf;
 
 enum concern {
 	CONCERN_TCP_STATE = 0,	/* TCP state transitions (required) */
@@ -30,10 +32,32 @@ enum concern {
 #define PROBE_MAX_VARIANTS 4
 #define PROBE_MAX_PROGS 8
 
+/* How a program attaches, as the prefix of its SEC() says; what is probed
+ * before load follows from it. */
+enum hook_attach {
+	ATTACH_TP_BTF = 1,	/* tp_btf/TRACEPOINT: the kernel's BTF has btf_trace_TRACEPOINT */
+	ATTACH_TRACEPOINT,	/* tracepoint/CATEGORY/NAME: tracefs has it */
+	ATTACH_FENTRY,		/* fentry/FUNCTION: a tracing program on it loads */
+	ATTACH_FEXIT,		/* fexit/FUNCTION: the same, calling bpf_get_func_ret() */
+	ATTACH_KPROBE,		/* kprobe/FUNCTION: kprobes exist, and the function */
+	ATTACH_KRETPROBE,	/* kretprobe/FUNCTION: the same */
+	ATTACH_CGROUP,		/* cgroup/HOOK: a cgroup v2 hierarchy is mounted */
+};
+
+/* One program of a variant. off locates it in the skeleton (offsetof into
+ * struct socktrace_bpf), so that a name the BPF object lacks fails the build;
+ * tests/unit/test_probe.c checks the rest against the object. */
+struct hook_prog {
+	const char *name;
+	size_t off;
+	enum hook_attach attach;
+	const char *target;	/* its SEC() after the prefix and the slash */
+};
+
 struct hook_variant {
 	enum hook_kind kind;
 	const char *label;	/* as --probes prints it */
-	const char *progs[PROBE_MAX_PROGS];	/* skeleton programs it enables */
+	struct hook_prog progs[PROBE_MAX_PROGS];	/* the programs it turns on */
 };
 
 struct concern_desc {
@@ -78,8 +102,13 @@ bool probe__fall_back(struct probe *p, int failed);
 /* The concern whose selected variant has program prog, or -1. */
 int probe__concern_of(const struct probe *p, const char *prog);
 /* Turns on exactly the selected variants' programs before load; a program
- * that serves two concerns is on when either selected it. */
-int probe__apply(const struct probe *p, struct bpf_object *obj);
+ * that serves two concerns is on when either selected it. On failure,
+ * *failed names the program. */
+int probe__apply(const struct probe *p, struct socktrace_bpf *skel, const char **failed);
+/* hp's program in an opened skeleton. */
+struct bpf_program *probe__program(struct socktrace_bpf *skel, const struct hook_prog *hp);
+/* The SEC() prefix of an attach kind: "tp_btf", "kprobe"... */
+const char *hook_attach__prefix(enum hook_attach a);
 void probe__print(const struct probe *p, FILE *out, bool json);
 void probe__free(struct probe *p);
 /* Mounts tracefs at /sys/kernel/tracing when no tracefs is visible. */

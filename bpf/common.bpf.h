@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What every concern shares: settings userspace writes before load (the
+ * const volatile rodata), the maps, and helpers. Included once, by
+ * socktrace.bpf.c, before the concern headers. */
+#ifndef ST_COMMON_BPF_H
+#define ST_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "socktrace.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
+#define MSG_PEEK	2
+#define SOL_SOCKET	1
+#define SO_ERROR	4
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define EEXIST		17
+
+#define MAX_SOCKS	65536
+#define MAX_LISTENERS	8192
+#define MAX_FILTER	64
+#define MAX_THREADS	8192	/* threads inside a send or receive at once */
+#define MAX_SEEDS	65536	/* sockets found at startup, resized by userspace */
+/* the largest record and its ring buffer header */
+#define RECORD_SPACE	(sizeof(struct st_udp_event) + 8)
+
+/* ---- settings ---- */
+
+/* Filters, set by userspace before load; 0/false means off. */
+const volatile __u16 filter_family = 0;
+const volatile bool filter_pids_on = false;
+const volatile bool filter_ports_on = false;
+/* Ports to trace, a bit each: a load and a test on every datagram's path,
+ * where a hash map took two lookups. */
+const volatile __u64 filter_port_bits[65536 / 64] = {};
+const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
+/* Wake the reader only once this much data waits (0: every record). The
+ * reader polls with a short timeout, so a quiet host still sees events soon. */
+const volatile __u64 wakeup_bytes = 0;
+/* Position of udp_recvmsg()'s flags: 3, or 4 before 5.19 dropped noblock
+ * (commit ec095263a965). Userspace reads it from the kernel's BTF. */
+const volatile __u32 recv_flags_arg = ST_RECV_FLAGS_ARG;
+/* Which concerns the shared sock_{send,recv}_length programs serve. */
+const volatile bool tcp_io_on = false;
+const volatile bool udp_io_on = false;
+/* The tcp_state hook sees a listener's child born (LISTEN -> SYN_RECV): the
+ * tracepoints do, tcp_set_state() does not. */
+const volatile bool births_seen = false;
+
+/* ---- maps ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* resized by userspace */
+} events SEC(".maps");
+
+/* Keyed by the sock pointer: valid from the first transition to CLOSE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, struct st_sock_info);
+} socks SEC(".maps");
+
+/* Owner of each listening port, handed down to the sockets it creates. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LISTENERS);
+	__type(key, struct st_listener_key);
+	__type(value, struct st_sock_info);
+} listeners SEC(".maps");
+
+/* Owners of the TCP sockets found at startup, by socket inode: userspace
+ * cannot name a socket's address. A socket's first event moves its entry to
+ * socks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAX_SEEDS);
+	__type(key, __u64);
+	__type(value, struct st_sock_info);
+} seeds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+/* Resized by userspace (--udp-flows). A hash, not an LRU: a full table must
+ * be counted, never silently make room by dropping a flow's counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct st_udp_key);
+	__type(value, struct st_udp_flow);
+} udp_flows SEC(".maps");
+
+/* Sockets that have flows, so that their release is reported. Resized
+ * with udp_flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} udp_socks SEC(".maps");
+
+struct udp_peer {
+	union {
+		__u8 addr[16];
+		__u32 addr32[4];
+	};
+	__u32 tid;		/* the thread that left it */
+	__u16 port;		/* host byte order */
+	__u16 family;		/* 0: unknown, or already taken */
+};
+
+/* The peer of the datagram a thread is sending or receiving on a socket,
+ * left by the cgroup sock_addr hooks for the send/recv tracepoints that
+ * follow. Socket storage: found through the socket, no lookup by key, and
+ * freed with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct udp_peer);
+} udp_peers SEC(".maps");
+
+/* ---- helpers ---- */
+
+static __always_inline bool port_wanted(__u16 port)
+{
+	return filter_port_bits[port >> 6] & (1ULL << (port & 63));
+}
+
+static __always_inline void counter_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	counter_add(idx, 1);
+}
+
+/* Wake the reader only for the record that crosses the wakeup mark: a
+ * forced wakeup per record is an IPI per record. One missed under a race
+ * costs at most the reader's poll period. */
+static __always_inline long ringbuf_wakeup_flags(void)
+{
+	__u64 avail;
+
+	if (!wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return avail >= wakeup_bytes && avail < wakeup_bytes + 4 * RECORD_SPACE ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* The name of the current process: its thread group leader's, not the name
+ * of the thread that makes the call (dig does its I/O in a thread named
+ * isc-net-0000; ps, ss and /proc/PID/comm name the process). */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	__builtin_memset(comm, 0, TASK_COMM_LEN);
+	if (!leader || bpf_core_read_str(comm, TASK_COMM_LEN, &leader->comm) < 0)
+		bpf_get_current_comm(comm, TASK_COMM_LEN);
+}
+
+static __always_inline void owner_take(struct st_sock_info *si, __u64 id, __u8 src)
+{
+	si->pid = id >> 32;
+	si->tid = (__u32)id;
+	si->owner_src = src;
+	current_comm(si->comm);
+}
+
+static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
+{
+	owner_take(si, bpf_get_current_pid_tgid(), src);
+	si->role = role;
+}
+
+/* A socket of the startup scan: its owner from /proc, moved to socks. */
+static __always_inline bool seed_take(struct st_sock_info *si, __u64 ino)
+{
+	struct st_sock_info *s;
+
+	if (!ino)
+		return false;
+	s = bpf_map_lookup_elem(&seeds, &ino);
+	if (!s)
+		return false;
+	*si = *s;
+	bpf_map_delete_elem(&seeds, &ino);
+	return true;
+}
+
+static __always_inline __u32 sock_netns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The socket's inode, as /proc/PID/fd and ss show it; 0 once orphaned. */
+static __always_inline __u64 sock_ino(struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct socket_alloc *sa;
+
+	if (!sock)
+		return 0;
+	/* struct socket is the first member of struct socket_alloc */
+	sa = (struct socket_alloc *)sock;
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85); the probed
+ * bitfield read works for both layouts. */
+static __always_inline __u16 sock_protocol(struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* On the way to CLOSE, inet_put_port() clears skc_num before the state
+	 * changes; inet_sport still holds the port the socket had. */
+	if (!e->sport)
+		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* tp_btf and fentry programs get BTF pointers they can load from directly
+ * (no helper call); a kprobe's must go through bpf_probe_read_kernel(). */
+#define SK_LOAD(direct, sk, field) ((direct) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline void sk_load_addr(bool direct, void *dst, const void *src, int len)
+{
+	if (direct)
+		__builtin_memcpy(dst, src, len);
+	else
+		bpf_probe_read_kernel(dst, len, src);
+}
+
+/* The sock behind the current process's fd, following the fd table; NULL
+ * if the fd is not a socket's. */
+static __always_inline struct sock *sock_of_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	/* the private_data of a file that is not a socket is something else */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+#endif /* ST_COMMON_BPF_H */

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* tcp_io: TCP owners by I/O. The programs are in socktrace.bpf.c; the tp_btf
+ * variant shares its programs with udp (sock_length.bpf.h). */
+#ifndef ST_TCP_IO_BPF_H
+#define ST_TCP_IO_BPF_H
+
+/* A process that sends or receives on a TCP socket uses it: it owns it from
+ * now on. A server that accepts and forks (sshd, PostgreSQL, inetd) hands
+ * the connection to the child that serves it and closes its own copy; the
+ * child's first read makes it the owner. Send and receive run in the
+ * caller's context, never in softirq. One lookup per call; an update only
+ * when the owner changes. */
+static __always_inline void handle_tcp_io(struct sock *sk, bool direct)
+{
+	struct st_sock_info *si, fresh = {};
+	__u64 key = (__u64)sk, id = bpf_get_current_pid_tgid();
+
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (si) {
+		if (si->pid != id >> 32)
+			owner_take(si, id, ST_OWNER_IO);
+		return;
+	}
+	/* a recv() on a listener says nothing about its connections */
+	if (SK_LOAD(direct, sk, __sk_common.skc_state) == ST_TCP_LISTEN)
+		return;
+	/* not seen since we attached: it existed at startup, or its entry
+	 * made room for others */
+	if (!seed_take(&fresh, sock_ino(sk)) || fresh.pid != id >> 32)
+		owner_take(&fresh, id, ST_OWNER_IO);
+	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+}
+
+#endif /* ST_TCP_IO_BPF_H */
