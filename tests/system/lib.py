@@ -45,8 +45,12 @@ class Skip(Exception):
 TESTS = []
 
 
-def test(name):
+def test(name, hook_independent=False):
+    """Registers a test. hook_independent: what it checks is userspace's
+    (files, options, replay), the same whatever hook variant feeds it: a
+    run with a forced --hook skips it (the automatic run has it)."""
     def deco(fn):
+        fn.hook_independent = hook_independent
         TESTS.append((name, fn))
         return fn
     return deco

@@ -112,6 +112,9 @@ def main():
         for name, fn in tests:
             t0 = time.monotonic()
             try:
+                if args.hook and args.hook != "auto" and getattr(fn, "hook_independent", False):
+                    raise Skip("does not depend on the hook variant: the run with the "
+                               "automatic choice has it")
                 fn(ctx)
             except Skip as e:
                 skipped += 1

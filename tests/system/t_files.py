@@ -124,7 +124,7 @@ def rep_details(rep):
 
 # ---------------------------------------------------------------- write errors
 
-@test("files_dev_full")
+@test("files_dev_full", hook_independent=True)
 def files_dev_full(ctx):
     """-r FILE -n 1, --info FILE and a live -j run with stdout on /dev/full:
     exit 1 and 'failed to write output: No space left on device', not 0
@@ -171,7 +171,7 @@ def run_until_exit(ctx, t, port, what):
     raise Fail("%s: socktrace still runs on a full file system" % what, t.details())
 
 
-@test("files_full_filesystem")
+@test("files_full_filesystem", hook_independent=True)
 def files_full_filesystem(ctx):
     """On a full file system a live -j run and a -w recording stop with exit
     1 and an error that names what failed: the output, or the recording
@@ -211,7 +211,7 @@ def with_reader(ctx, args):
     return t, head
 
 
-@test("files_head_exits_with_traffic")
+@test("files_head_exits_with_traffic", hook_independent=True)
 def files_head_exits_with_traffic(ctx):
     """socktrace 'port P' | head -2 with traffic: once head has its two
     lines and exits, socktrace exits at once with status 0."""
@@ -230,7 +230,7 @@ def files_head_exits_with_traffic(ctx):
            t.details())
 
 
-@test("files_head_exits_quiet_filter")
+@test("files_head_exits_quiet_filter", hook_independent=True)
 def files_head_exits_quiet_filter(ctx):
     """With a filter nothing matches, socktrace notices within a second or two
     that the reader of its stdout is gone, though it never writes, and exits
@@ -251,7 +251,7 @@ def files_head_exits_quiet_filter(ctx):
 
 # ---------------------------------------------------------------- -r X -w X
 
-@test("files_same_file_refused")
+@test("files_same_file_refused", hook_independent=True)
 def files_same_file_refused(ctx):
     """-r X -w X, and X under another name (symlink, hard link, a -W ring
     name, stdout appending to X): exit 2 naming the input, X unchanged."""
@@ -298,7 +298,7 @@ def sticky_dir(ctx):
     return d
 
 
-@test("files_write_refuses_planted_files")
+@test("files_write_refuses_planted_files", hook_independent=True)
 def files_write_refuses_planted_files(ctx):
     """In a sticky world-writable directory, a symlink another user planted
     at the -w path and a file another user created there (mode 0666) are
@@ -332,7 +332,7 @@ def files_write_refuses_planted_files(ctx):
     expect(read(target) == b"precious\n", "-r -w LINK wrote the symlink's target")
 
 
-@test("files_new_files_mode")
+@test("files_new_files_mode", hook_independent=True)
 def files_new_files_mode(ctx):
     """A new recording is 0600 whatever the umask allows; --file-mode 0644
     gives 0644 (less the umask)."""
@@ -359,7 +359,7 @@ def status_of(pid):
     return fields
 
 
-@test("files_drop_privileges")
+@test("files_drop_privileges", hook_independent=True)
 def files_drop_privileges(ctx):
     """-Z nobody: once attached the tracer runs as nobody (uids, gids, no
     groups, no capabilities), still prints TCP transitions and UDP flows
@@ -426,7 +426,7 @@ def files_drop_privileges(ctx):
 
 # ---------------------------------------------------------------- SIGHUP
 
-@test("files_sighup_live")
+@test("files_sighup_live", hook_independent=True)
 def files_sighup_live(ctx):
     """SIGHUP (a closed terminal) ends a live run like SIGINT: the summary
     line, exit 0, and a recording that ends cleanly."""
@@ -444,7 +444,7 @@ def files_sighup_live(ctx):
     expect(events(rep) == events(run), "the recording differs from what was printed")
 
 
-@test("files_sighup_replay")
+@test("files_sighup_replay", hook_independent=True)
 def files_sighup_replay(ctx):
     """SIGHUP during a replay from stdin (-r -) that has not ended: the
     summary, exit 0, and the -w copy ends cleanly."""
@@ -505,7 +505,7 @@ def write(path, data):
 HEADER_PAYLOAD = 12 + 28
 
 
-@test("files_damaged_header_keeps_times")
+@test("files_damaged_header_keeps_times", hook_independent=True)
 def files_damaged_header_keeps_times(ctx):
     """One flipped byte in the header block of a real recording: the block
     is skipped with a warning, and every event replays with its own time
@@ -528,7 +528,7 @@ def files_damaged_header_keeps_times(ctx):
            "on the good one" % (since, len(events(b)), len(events(a))))
 
 
-@test("files_1_1_damaged_header_unknown_times")
+@test("files_1_1_damaged_header_unknown_times", hook_independent=True)
 def files_1_1_damaged_header_unknown_times(ctx):
     """A 1.1 file (no clock record per block) with its header damaged: the
     events before its first clock record have no known time: JSON null,
@@ -562,7 +562,7 @@ def files_1_1_damaged_header_unknown_times(ctx):
 
 # ---------------------------------------------------------------- bad inputs
 
-@test("files_replay_bad_inputs")
+@test("files_replay_bad_inputs", hook_independent=True)
 def files_replay_bad_inputs(ctx):
     """-r DIR says it is a directory; the magic then garbage is an error
     (exit 1) with a reason; options that do nothing on a replay are usage
@@ -588,7 +588,7 @@ def files_replay_bad_inputs(ctx):
 
 # ---------------------------------------------------------------- - and -
 
-@test("files_stdin_stdout")
+@test("files_stdin_stdout", hook_independent=True)
 def files_stdin_stdout(ctx):
     """-w - writes the recording to stdout and -r - reads one from stdin:
     replay | replay, and a live run | replay, give what -r FILE gives;

@@ -57,7 +57,7 @@ def free_udp_ports(n):
     return ports
 
 
-@test("input_usage_errors")
+@test("input_usage_errors", hook_independent=True)
 def input_usage_errors(ctx):
     """Exit status 2, a message naming what is wrong and its bound, nothing
     on stdout: 30,000 nested parentheses and 100,000 '!' (a stack overflow
@@ -87,7 +87,7 @@ def input_usage_errors(ctx):
         raise Fail("usage errors misreported", problems)
 
 
-@test("input_help_ringbuf_bound")
+@test("input_help_ringbuf_bound", hook_independent=True)
 def input_help_ringbuf_bound(ctx):
     """--help names the ring buffer sizes the option takes (up to 2097152
     KiB, a u32 of bytes), and the largest one loads on this kernel when it
@@ -108,7 +108,7 @@ def input_help_ringbuf_bound(ctx):
         raise Fail("--ringbuf-kb 2097152 does not load", show(cmd, p))
 
 
-@test("input_btf_not_btf")
+@test("input_btf_not_btf", hook_independent=True)
 def input_btf_not_btf(ctx):
     """--btf with a file that is not BTF (/etc/passwd, an ELF file without
     .BTF) or a directory: exit 1 and a message saying so, not libbpf's
@@ -127,7 +127,7 @@ def input_btf_not_btf(ctx):
         raise Fail("bad --btf files misreported", problems)
 
 
-@test("input_pid_words")
+@test("input_pid_words", hook_independent=True)
 def input_pid_words(ctx):
     """`-p PID1 PID2 tcp`, as `-p $(pidof x)` gives it: both processes are
     traced (the words join the pid list, not the expression), a third
@@ -153,7 +153,7 @@ def input_pid_words(ctx):
         run.fail("the listener's pid %d, not in the list, was traced" % convs[0].listener_pid, sel)
 
 
-@test("input_snapshot_without_cap_sys_admin")
+@test("input_snapshot_without_cap_sys_admin", hook_independent=True)
 def input_snapshot_without_cap_sys_admin(ctx):
     """With CAP_BPF and CAP_PERFMON only (root's uid kept): the snapshot
     lists the listeners of its own network namespace (with the owner when
@@ -201,7 +201,7 @@ def input_snapshot_without_cap_sys_admin(ctx):
                  "(at least the root helper) and naming CAP_SYS_PTRACE", sel)
 
 
-@test("input_udp_uncounted_before_userspace_filter")
+@test("input_udp_uncounted_before_userspace_filter", hook_independent=True)
 def input_udp_uncounted_before_userspace_filter(ctx):
     """--udp-flows 16 and a filter that runs in userspace (comm): 40 flows
     overflow the kernel's table; the uncounted datagrams are those of every
@@ -234,7 +234,7 @@ def display_width(text):
     return w
 
 
-@test("input_text_comm_escaped_and_aligned")
+@test("input_text_comm_escaped_and_aligned", hook_independent=True)
 def input_text_comm_escaped_and_aligned(ctx):
     """Text output of clients named x<0xff>y<0x1b> and 日本語: stdout is
     UTF-8 (grep called it binary), the first name is x\\xffy\\x1b, the

@@ -105,7 +105,7 @@ def udp_exchange(port, n=3):
     srv.close()
 
 
-@test("pipeline_replay_equals_live")
+@test("pipeline_replay_equals_live", hook_independent=True)
 def pipeline_replay_equals_live(ctx):
     """Three tracers run at once over the same traffic, each recording:
     socktrace -j -w (the default mode), --connects -j -w and -u -j -w. The

@@ -38,7 +38,7 @@ def record(ctx, args, convs):
     return run, path
 
 
-@test("record_replay_same_json")
+@test("record_replay_same_json", hook_independent=True)
 def record_replay_same_json(ctx):
     """-w while printing -j, then -r -j: the replayed JSON equals the live
     JSON event for event (every field, the same wall-clock times), and
@@ -66,7 +66,7 @@ def record_replay_same_json(ctx):
         rep.fail("summary events=%r, expected %d" % (rep.summary.get("events"), len(b)))
 
 
-@test("record_replay_filter_expression")
+@test("record_replay_filter_expression", hook_independent=True)
 def record_replay_filter_expression(ctx):
     """An expression on -r selects exactly what it selects live: dst port P
     is the client side of a conversation on port P, 'port P and not dst
@@ -102,7 +102,7 @@ def record_replay_filter_expression(ctx):
         rep.fail("the filtered copy replays %d events, expected %d" % (len(events(rep)), len(client)))
 
 
-@test("record_sigkill_recovers")
+@test("record_sigkill_recovers", hook_independent=True)
 def record_sigkill_recovers(ctx):
     """A recorder killed with SIGKILL: replay gives every event written
     before the last (unfinished) block, warns that the file is truncated
@@ -136,7 +136,7 @@ def record_sigkill_recovers(ctx):
                    [info.out.decode("utf-8", "replace"), info.err])
 
 
-@test("record_info")
+@test("record_info", hook_independent=True)
 def record_info(ctx):
     """--info names the host, kernel, version, the filter, the counts by
     type and a clean close."""
@@ -160,7 +160,7 @@ def record_info(ctx):
             raise Fail("--info lacks %r" % w, det)
 
 
-@test("record_bad_files")
+@test("record_bad_files", hook_independent=True)
 def record_bad_files(ctx):
     """Not a recording: exit 1 with a clear message. A copy cut in its last
     block: exit 0, 'truncated after N events'. A flipped byte in a middle
@@ -219,7 +219,7 @@ def record_bad_files(ctx):
             len(got), len(full)))
 
 
-@test("record_rotation_size")
+@test("record_rotation_size", hook_independent=True)
 def record_rotation_size(ctx):
     """-C with -W: a ring of files FILE0..FILE<W-1>, each a complete
     recording with its own header and end block; together they hold the
@@ -262,7 +262,7 @@ def loopback_burst(n):
         lsn.close()
 
 
-@test("filter_expression_syntax_error")
+@test("filter_expression_syntax_error", hook_independent=True)
 def filter_expression_syntax_error(ctx):
     """A bad expression is a usage error (exit 2) naming the column and what
     was expected, before anything is loaded."""
