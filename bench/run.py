@@ -28,13 +28,19 @@ port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
 
-Two more workloads (--workloads, default storm,udp,synhang):
+Three more workloads (--workloads, default storm,udp,tcprr,synhang):
 
   udp      the loopback UDP request/response flood (bench/udpflood.c),
            untraced and traced by socktrace -u -j > file, socktrace -u -q
            and bench/udpcount.bt (--udp-configs): the datagram rate ratio,
            the flows' packet counts against the datagrams the flood made,
            lost and uncounted datagrams, the tool's CPU per datagram
+  tcprr    TCP request/response on long-lived connections (bench/tcprr.c),
+           untraced and traced by socktrace -j > file and socktrace -q
+           (--tcprr-configs): the message rate ratio, the connections'
+           transitions reported against those made, who owns the served
+           sockets, the tool's CPU per message: what socktrace costs on every
+           TCP send() and recv()
   synhang  connection attempts hanging in SYN_SENT (bench/synhang.c),
            untraced and traced by socktrace --connects -j --syn-alert 500:
            attempts, outcomes, SYN retransmits and alerts reported against
@@ -568,7 +574,7 @@ def calibrate(args, port, tmpdir):
 # ---- more workloads: a UDP flood, SYN_SENT hangs ----
 
 UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
-WORKLOADS = ("storm", "udp", "synhang")
+WORKLOADS = ("storm", "udp", "tcprr", "synhang")
 UDP_CONFIGS = {
     "json": "socktrace -u -j > file",
     "quiet": "socktrace -u -q (count only)",
@@ -578,9 +584,10 @@ DEFAULT_UDP_CONFIGS = "json,quiet,bpftrace"
 # the UDP flow tracing's targets for the lockstep flood
 UDP_TARGET_RATIO = 0.9
 # names of BPF programs on the UDP send/receive paths: socktrace's
-# variants (udp_send_btf, udp_recvmsg4, udp6_send_fexit, udp_release...),
+# variants (io_send_btf, udp_send_btf, udp_recvmsg4, udp6_send_fexit, udp_release...),
 # others named after the tracepoints, bpftrace's (cut to 15 characters)
-UDP_TRACER_PROG_NAMES = ("udp_", "udp6_", "sock_send", "sock_recv", "tracepoint__soc")
+UDP_TRACER_PROG_NAMES = ("udp_", "udp6_", "io_send", "io_recv", "sock_send", "sock_recv",
+                         "tracepoint__soc")
 # socktrace's warning on stderr, only when the count is not 0
 ST_UNCOUNTED_RE = re.compile(rb"socktrace: warning: (\d+) UDP datagrams .*not counted")
 BT_MAP_RE = re.compile(rb"^@(tx_packets|rx_packets|tx_bytes|rx_bytes): (\d+)", re.M)
@@ -929,6 +936,7 @@ def summarize_udp(config, pairs):
         "bpf_ns_per_datagram_median": med([b["bpf"]["run_time_ns"] / b["flood"]["datagrams"]
                                            for b in traced if b.get("bpf")
                                            and b["flood"]["datagrams"]]),
+        "bpf_progs": bpf_per_prog(traced, lambda b: b["flood"]["datagrams"]),
     }
 
 
@@ -1008,6 +1016,7 @@ def print_udp(summaries, args, out=sys.stdout):
               [[s["label"], fmt(s["bpf_ns_per_call_median"], ".0f"),
                 fmt(s["bpf_calls_per_datagram_median"], ".2f"),
                 fmt(s["bpf_ns_per_datagram_median"], ".0f")] for s in summaries], out)
+        print_bpf_progs(summaries, "datagram", out)
     noisy = [s for s in summaries if s["pairs_with_foreign_tracers"]]
     if noisy:
         print("\nwarning: other processes had UDP tracers attached during "
@@ -1055,6 +1064,264 @@ def print_synhang(s, args, out=sys.stdout):
     if s["not_syn_sent"]:
         checks.append(f"{s['not_syn_sent']} attempts were not in SYN_SENT at the end: VOID")
     print("synhang checks: " + "; ".join(checks), file=out)
+
+
+# ---- TCP request/response ----
+
+TCPRR_CONFIGS = {
+    "json": "socktrace -j > file",
+    "quiet": "socktrace -q (count only)",
+    # diagnostic: TCP only. socktrace before the owners-by-I/O hook attached
+    # nothing to send and receive then; since, its tcp_io programs
+    "tcponly": "socktrace -t -q (TCP only)",
+}
+DEFAULT_TCPRR_CONFIGS = "json,quiet"
+# the connection's transitions (bench/tcprr.c): as the storm's, 10 per
+# connection, and the listener's two per run
+TCPRR_TRANSITIONS = 10
+# transitions of a server-side socket after its server process took it
+# over: the ones out of ESTABLISHED, CLOSE_WAIT and LAST_ACK
+TCPRR_SERVED_OLD = ("ESTABLISHED", "CLOSE_WAIT", "LAST_ACK")
+# names of BPF programs that run on every TCP send or receive: socktrace's
+# tcp_io variants (io_send_btf, tcp_send_fentry...), its older UDP programs
+# on the same tracepoints (udp_send_btf), others named after them,
+# bpftrace's (cut to 15 characters)
+TCPRR_TRACER_PROG_NAMES = ("io_send", "io_recv", "tcp_send", "tcp_recv", "udp_send_btf",
+                           "udp_recv_btf", "sock_send", "sock_recv", "tracepoint__soc")
+
+
+def run_tcprr(args, port):
+    cmd = [os.path.join(args.bin, "tcprr"), "-p", str(port), "-t", str(args.seconds),
+           "-s", str(args.tcprr_size), "-c", str(args.tcprr_clients), "-w", str(args.tcprr_window)]
+    if args.tcprr_cpu >= 0:
+        cmd += ["-a", str(args.tcprr_cpu)]
+    if args.family == 6:
+        cmd.append("-6")
+    res = run_generator("tcprr", cmd, args.seconds + 40)
+    # TCP loses nothing: an error is a broken run, not a figure
+    if res.get("errors"):
+        raise BenchError(f"tcprr had {res['errors']} errors")
+    if res.get("connections") != args.tcprr_clients:
+        raise BenchError(f"tcprr made {res.get('connections')} connections, not {args.tcprr_clients}")
+    if res.get("stray"):
+        log(f"run.py: warning: tcprr: {res['stray']} connections from other processes to its port")
+    return res
+
+
+def tcprr_report(path, server_pids):
+    """tcp_state events of a socktrace -j output (it filters the port
+    itself), the server-side ones after the takeover whose owner is a
+    process that served a connection, and the summary object."""
+    rep = {"transitions": 0, "served": 0, "served_by_server": 0, "owners": {}, "summary": None}
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"summary"'):
+                rep["summary"] = json.loads(line)
+                continue
+            if b'"type":"tcp_state"' not in line:
+                continue
+            ev = json.loads(line)
+            rep["transitions"] += 1
+            if ev.get("role") == "server" and ev.get("old") in TCPRR_SERVED_OLD:
+                rep["served"] += 1
+                o = ev.get("owner")
+                rep["owners"][o] = rep["owners"].get(o, 0) + 1
+                if ev.get("pid") in server_pids:
+                    rep["served_by_server"] += 1
+    return rep
+
+
+def run_tcprr_traced(args, config, port, tmpdir, idx):
+    out_path = os.path.join(tmpdir, f"tcprr-{config}-{idx}.out")
+    err_path = os.path.join(tmpdir, f"tcprr-{config}-{idx}.err")
+    cmd = [args.socktrace, "-P", str(port), "-j" if config == "json" else "-q"]
+    if config == "tcponly":
+        cmd.append("-t")
+    if not args.snapshot:
+        cmd.append("--no-snapshot")
+    cmd += args.socktrace_arg
+    r = run_tool_around(args, cmd, b"socktrace: tracing", err_path,
+                        out_path if config == "json" else os.devnull, err_path,
+                        lambda: run_tcprr(args, port), TCPRR_TRACER_PROG_NAMES)
+    rr = r.pop("work")
+    r.update(config=config, rr=rr, expected=rr["connections"] * TCPRR_TRANSITIONS
+             + LISTENER_TRANSITIONS, report=None)
+    err = open(err_path, "rb").read()
+    m = ST_SUMMARY_RE.search(err)
+    if not m:
+        raise BenchError(f"no summary line on socktrace's stderr: {err[-500:]!r}")
+    r["tool_events"], r["lost"] = int(m.group(1)), int(m.group(3))
+    r["reported"] = r["tool_events"]
+    if config == "json":
+        rep = tcprr_report(out_path, set(rr["server_pids"]))
+        if rep["summary"] is None:
+            raise BenchError("no summary object in socktrace's JSON output")
+        r["report"] = rep
+        r["reported"] = rep["transitions"]
+        r["lost"] = rep["summary"].get("lost", r["lost"])
+    r["out_bytes"] = os.path.getsize(out_path) if os.path.exists(out_path) else None
+    keep_or_delete(args, out_path, err_path)
+    return r
+
+
+def run_tcprr_pairs(args, configs, port, tmpdir, rr_pairs, failures, results):
+    """--pairs rounds of an untraced and a traced tcprr run per configuration."""
+    log(f"run.py: tcprr: {', '.join(configs)}; {args.pairs} pairs of {args.seconds:g}s runs "
+        f"on port {port} (IPv{args.family}, {args.tcprr_clients} connection(s), window "
+        f"{args.tcprr_window}, {args.tcprr_size} bytes, "
+        + (f"CPU {args.tcprr_cpu})" if args.tcprr_cpu >= 0 else "not pinned)"))
+    results["tcprr"] = {"port": port, "runs": {c: [] for c in configs}}
+    for i in range(args.pairs):
+        for c in configs:
+            foreign = wait_quiet(args, TCPRR_TRACER_PROG_NAMES)
+            try:
+                a = run_tcprr(args, port)
+                a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers(
+                    names=TCPRR_TRACER_PROG_NAMES)))
+                b = run_tcprr_traced(args, c, port, tmpdir, i)
+            except BenchError as e:
+                log(f"run.py: [{i + 1}/{args.pairs}] tcprr {c:8s} failed: {e}")
+                failures.append({"config": "tcprr-" + c, "pair": i + 1, "error": str(e)})
+                kill_all()
+                continue
+            rr_pairs[c].append((a, b))
+            results["tcprr"]["runs"][c].append({"untraced": a, "traced": b})
+            rep = b["report"]
+            log(f"run.py: [{i + 1}/{args.pairs}] tcprr {c:8s} untraced {a['rate']:8.0f}/s  "
+                f"traced {b['rr']['rate']:8.0f}/s  ratio {b['rr']['rate'] / a['rate']:.3f}  "
+                f"transitions {b['reported']}/{b['expected']}  "
+                + (f"served {rep['served_by_server']}/{rep['served']}  " if rep else "")
+                + f"lost {b['lost']}  cpu {b['cpu_s']:.2f}s"
+                + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
+                   if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+
+
+def bpf_per_prog(traced, units):
+    """Per BPF program of the tool (--bpf-stats): ns per call and calls per
+    unit of work (units(run): messages, datagrams), medians over the runs.
+    run_cnt counts every call while the tool ran, the host's other sockets'
+    included."""
+    names = sorted({n for b in traced if b.get("bpf") for n, p in b["bpf"]["progs"].items()
+                    if p["run_cnt"]})
+    out = {}
+    for n in names:
+        rs = [(b["bpf"]["progs"][n], units(b)) for b in traced
+              if b.get("bpf") and b["bpf"]["progs"].get(n, {}).get("run_cnt")]
+        out[n] = {"ns_per_call_median": med([p["run_time_ns"] / p["run_cnt"] for p, _ in rs]),
+                  "ns_per_call_min": min(p["run_time_ns"] / p["run_cnt"] for p, _ in rs),
+                  "ns_per_call_max": max(p["run_time_ns"] / p["run_cnt"] for p, _ in rs),
+                  "calls_per_unit_median": med([p["run_cnt"] / u if u else None for p, u in rs])}
+    return out
+
+
+def summarize_tcprr(config, pairs):
+    traced = [b for _, b in pairs]
+    ratios = [b["rr"]["rate"] / a["rate"] for a, b in pairs]
+    # per pair, untraced CPU per message over traced: what the rate ratio
+    # would be if the pinned CPU were the workload's alone
+    cpu_ratios = [(a["cpu_s"] / a["messages"]) / (b["rr"]["cpu_s"] / b["rr"]["messages"])
+                  for a, b in pairs if a["messages"] and b["rr"]["messages"] and b["rr"]["cpu_s"]]
+    reps = [b["report"] for b in traced if b["report"]]
+    s = {
+        "config": config,
+        "label": TCPRR_CONFIGS[config],
+        "pairs": len(pairs),
+        "ratio_median": med(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+        "ratios": ratios,
+        "cpu_ratio_median": med(cpu_ratios),
+        "cpu_ratio_min": min(cpu_ratios, default=None),
+        "cpu_ratio_max": max(cpu_ratios, default=None),
+        "untraced_rate_median": med([a["rate"] for a, _ in pairs]),
+        "traced_rate_median": med([b["rr"]["rate"] for b in traced]),
+        "messages": sum(b["rr"]["messages"] for b in traced),
+        "io_calls": sum(b["rr"]["io_calls"] for b in traced),
+        "reported": sum(b["reported"] for b in traced),
+        "expected": sum(b["expected"] for b in traced),
+        "served": sum(r["served"] for r in reps) if reps else None,
+        "served_by_server": sum(r["served_by_server"] for r in reps) if reps else None,
+        "owners": {k: sum(r["owners"].get(k, 0) for r in reps)
+                   for k in sorted({k for r in reps for k in r["owners"]})},
+        "lost": sum(b["lost"] for b in traced),
+        "tool_cpu_ns_per_message_median": med([b["cpu_s"] / b["rr"]["messages"] * 1e9
+                                               if b["rr"]["messages"] else None for b in traced]),
+        "cpu_util_median": med([b["cpu_s"] / b["rr"]["seconds"] for b in traced]),
+        "rr_cpu_us_per_message_untraced": med([a["cpu_s"] / a["messages"] * 1e6
+                                               for a, _ in pairs if a["messages"]]),
+        "rr_cpu_us_per_message_traced": med([b["rr"]["cpu_s"] / b["rr"]["messages"] * 1e6
+                                             for b in traced if b["rr"]["messages"]]),
+        "hwm_mib_median": med([b["hwm_kb"] / 1024 if b["hwm_kb"] else None for b in traced]),
+        "attach_s_median": med([b["attach_s"] for b in traced]),
+        "pairs_with_foreign_tracers": sum(1 for a, b in pairs
+                                          if a.get("foreign_tracers") or b.get("foreign_tracers")),
+        "bpf_ns_per_call_median": med([b["bpf"]["run_time_ns"] / b["bpf"]["run_cnt"]
+                                       for b in traced if b.get("bpf") and b["bpf"]["run_cnt"]]),
+        "bpf_calls_per_message_median": med([b["bpf"]["run_cnt"] / b["rr"]["messages"]
+                                             for b in traced if b.get("bpf") and b["rr"]["messages"]]),
+        "bpf_ns_per_message_median": med([b["bpf"]["run_time_ns"] / b["rr"]["messages"]
+                                          for b in traced if b.get("bpf") and b["rr"]["messages"]]),
+        "bpf_progs": bpf_per_prog(traced, lambda b: b["rr"]["messages"]),
+    }
+    return s
+
+
+def print_bpf_progs(summaries, unit, out):
+    rows = [[s["label"], name, f"{fmt(p['ns_per_call_median'], '.0f')} "
+             f"[{fmt(p['ns_per_call_min'], '.0f')}-{fmt(p['ns_per_call_max'], '.0f')}]",
+             fmt(p["calls_per_unit_median"], ".3f")]
+            for s in summaries for name, p in s.get("bpf_progs", {}).items()]
+    if rows:
+        print("", file=out)
+        table(["configuration", "BPF program", "ns/call median [min-max]", f"calls/{unit}"],
+              rows, out)
+
+
+def print_tcprr(summaries, args, out=sys.stdout):
+    if not summaries:
+        return
+    print(f"\nTCP request/response: {args.pairs} pairs x {args.seconds:g}s, {args.tcprr_clients} "
+          f"connection(s), window {args.tcprr_window}, {args.tcprr_size}-byte messages, "
+          f"IPv{args.family}, "
+          + (f"pinned to CPU {args.tcprr_cpu}" if args.tcprr_cpu >= 0 else "not pinned") + "\n",
+          file=out)
+    rows = []
+    for s in summaries:
+        rows.append([
+            s["label"],
+            f"{s['ratio_median']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}]",
+            f"{fmt(s['cpu_ratio_median'], '.3f')} [{fmt(s['cpu_ratio_min'], '.3f')}-"
+            f"{fmt(s['cpu_ratio_max'], '.3f')}]",
+            f"{s['untraced_rate_median']:.0f}", f"{s['traced_rate_median']:.0f}",
+            f"{s['reported']} / {s['expected']}",
+            "-" if s["served"] is None else f"{s['served_by_server']} / {s['served']}",
+            str(s["lost"]),
+            fmt(s["tool_cpu_ns_per_message_median"], ".0f"),
+            f"{fmt(s['rr_cpu_us_per_message_untraced'], '.2f')} / "
+            f"{fmt(s['rr_cpu_us_per_message_traced'], '.2f')}",
+            fmt(s["hwm_mib_median"], ".1f"), fmt(s["attach_s_median"], ".3f"),
+        ])
+    table(["configuration", "rate ratio median [min-max]", "CPU ratio median [min-max]",
+           "untraced messages/s", "traced messages/s", "transitions reported / made",
+           "served: owner = server process", "lost", "tool CPU ns/message",
+           "rr CPU us/message untraced / traced", "peak RSS MiB", "attach s"], rows, out)
+    if any(s["bpf_ns_per_call_median"] is not None for s in summaries):
+        print("", file=out)
+        table(["configuration", "BPF ns/call", "BPF calls/message", "BPF ns/message"],
+              [[s["label"], fmt(s["bpf_ns_per_call_median"], ".0f"),
+                fmt(s["bpf_calls_per_message_median"], ".2f"),
+                fmt(s["bpf_ns_per_message_median"], ".0f")] for s in summaries], out)
+        print_bpf_progs(summaries, "message", out)
+    noisy = [s for s in summaries if s["pairs_with_foreign_tracers"]]
+    if noisy:
+        print("\nwarning: other processes had TCP send/receive tracers attached during "
+              + ", ".join(f"{s['pairs_with_foreign_tracers']}/{s['pairs']} pairs of {s['config']}"
+                          for s in noisy) + ": they slow untraced runs too", file=out)
+    for s in summaries:
+        checks = [f"transitions {s['reported']} = {s['expected']}: "
+                  + yes(s["reported"] == s["expected"]),
+                  f"lost {s['lost']}: " + yes(s["lost"] == 0)]
+        if s["served"] is not None:
+            checks.append(f"owners after the takeover {s['owners']}")
+        print(f"tcprr checks ({s['label']}): " + "; ".join(checks), file=out)
 
 
 # ---- the report ----
@@ -1132,6 +1399,7 @@ def summarize(config, pairs):
                                               for x, b in bpf])
         s["bpf_us_per_conn_median"] = med([x["run_time_ns"] / 1e3 / b["storm"]["connections"]
                                            for x, b in bpf])
+        s["bpf_progs"] = bpf_per_prog(traced, lambda b: b["storm"]["connections"])
     return s
 
 
@@ -1195,6 +1463,8 @@ def print_table(summaries, out=sys.stdout):
                   fmt(s.get("bpf_us_per_conn_median"), ".1f")]
         rows.append(r)
     table(head, rows, out)
+    if bpf:
+        print_bpf_progs(summaries, "connection", out)
 
 
 def print_record(summaries, out=sys.stdout):
@@ -1279,15 +1549,15 @@ def main():
                                  epilog="See bench/README.md.")
     ap.add_argument("--socktrace", default="build/socktrace", help="socktrace binary")
     ap.add_argument("--bin", default="build/bench",
-                    help="directory of the workload generators (storm, udpflood, synhang)")
+                    help="directory of the workload generators (storm, udpflood, tcprr, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated workloads (default storm,udp,synhang): storm (TCP "
-                    "connections), udp (UDP request/response flood), synhang (connection "
-                    "attempts hanging in SYN_SENT)")
+                    help="comma-separated workloads (default storm,udp,tcprr,synhang): storm (TCP "
+                    "connections), udp (UDP request/response flood), tcprr (TCP request/response "
+                    "on long-lived connections), synhang (connection attempts hanging in SYN_SENT)")
     ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
     ap.add_argument("--seconds", type=float, default=2.0,
-                    help="length of each storm and UDP flood run (default 2)")
+                    help="length of each storm, UDP flood and tcprr run (default 2)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help=f"comma-separated traced configurations of the storm (default {DEFAULT_CONFIGS}); "
                     "diagnostic ones: null (-j > /dev/null), nomatch (-P another port: "
@@ -1304,6 +1574,18 @@ def main():
                     help="pin the UDP flood's processes to CPU (default: the highest one this "
                     "process may use; --udp-cpu=-1: not pinned). Unpinned, the lockstep rate depends on "
                     "whether the scheduler puts client and server on one CPU (see bench/udpflood.c)")
+    ap.add_argument("--tcprr-configs", default=DEFAULT_TCPRR_CONFIGS,
+                    help=f"comma-separated traced configurations of tcprr (default "
+                    f"{DEFAULT_TCPRR_CONFIGS}): json (socktrace -j > file), quiet (socktrace -q), "
+                    "tcponly (socktrace -t -q)")
+    ap.add_argument("--tcprr-size", type=int, default=64, help="tcprr message bytes (default 64)")
+    ap.add_argument("--tcprr-clients", type=int, default=1,
+                    help="tcprr clients, one connection each (default 1)")
+    ap.add_argument("--tcprr-window", type=int, default=1,
+                    help="requests outstanding per tcprr client (default 1: lockstep)")
+    ap.add_argument("--tcprr-cpu", type=int, default=None, metavar="CPU",
+                    help="pin tcprr's processes to CPU (default: the highest one this process may "
+                    "use; --tcprr-cpu=-1: not pinned), as the UDP flood")
     ap.add_argument("--synhang-attempts", type=int, default=50, metavar="N",
                     help="connection attempts per synhang run (default 50)")
     ap.add_argument("--synhang-seconds", type=float, default=2.5, metavar="S",
@@ -1356,6 +1638,16 @@ def main():
         ap.error("--udp-size 1 to 65000, --udp-clients 1 to 64, --udp-window 1 to 256")
     if args.udp_cpu is None:
         args.udp_cpu = max(os.sched_getaffinity(0))
+    tcprr_configs = [c for c in args.tcprr_configs.split(",") if c] if "tcprr" in workloads else []
+    for c in tcprr_configs:
+        if c not in TCPRR_CONFIGS:
+            ap.error(f"unknown tcprr configuration '{c}' (known: {', '.join(TCPRR_CONFIGS)})")
+    if not 1 <= args.tcprr_size <= 65000 or not 1 <= args.tcprr_clients <= 64 \
+            or not 1 <= args.tcprr_window <= 256 or args.tcprr_size * args.tcprr_window > 65536:
+        ap.error("--tcprr-size 1 to 65000, --tcprr-clients 1 to 64, --tcprr-window 1 to 256, "
+                 "size x window at most 65536")
+    if args.tcprr_cpu is None:
+        args.tcprr_cpu = max(os.sched_getaffinity(0))
     if not 1 <= args.synhang_attempts <= 10000 or not 0.1 <= args.synhang_seconds <= 60:
         ap.error("--synhang-attempts 1 to 10000, --synhang-seconds 0.1 to 60")
     if args.pairs < 1 or args.pairs > 1000:
@@ -1366,7 +1658,7 @@ def main():
         ap.error("--replays: 0 to 100")
     if os.geteuid() != 0:
         sys.exit("run.py: needs root (BPF): sudo make bench")
-    gens = {"storm": "storm", "udp": "udpflood", "synhang": "synhang"}
+    gens = {"storm": "storm", "udp": "udpflood", "tcprr": "tcprr", "synhang": "synhang"}
     for path in [args.socktrace] + [os.path.join(args.bin, gens[w]) for w in workloads]:
         if not os.access(path, os.X_OK):
             sys.exit(f"run.py: {path} missing: run make first")
@@ -1390,9 +1682,11 @@ def main():
     # workload in another's figures
     udp_port = free_port(exclude={port})
     syn_port = free_port(exclude={port, udp_port})
+    tcprr_port = free_port(exclude={port, udp_port, syn_port})
     stats_old = None
     pairs = {c: [] for c in configs}
     udp_pairs = {c: [] for c in udp_configs}
+    rr_pairs = {c: [] for c in tcprr_configs}
     syn_pairs = []
     failures = []
     results = {"machine": machine(), "provenance": provenance(args), "args": vars(args), "port": port,
@@ -1454,6 +1748,8 @@ def main():
                     kill_all()
             if udp_configs:
                 run_udp_pairs(args, udp_configs, udp_port, tmpdir, udp_pairs, failures, results)
+            if tcprr_configs:
+                run_tcprr_pairs(args, tcprr_configs, tcprr_port, tmpdir, rr_pairs, failures, results)
             if "synhang" in workloads:
                 run_synhang_pairs(args, syn_port, tmpdir, syn_pairs, failures, results)
     except BenchError as e:
@@ -1469,9 +1765,12 @@ def main():
     summaries = [summarize(c, pairs[c]) for c in configs if pairs[c]]
     results["summary"] = summaries
     udp_summaries = [summarize_udp(c, udp_pairs[c]) for c in udp_configs if udp_pairs[c]]
+    rr_summaries = [summarize_tcprr(c, rr_pairs[c]) for c in tcprr_configs if rr_pairs[c]]
     syn_summary = summarize_synhang(syn_pairs) if syn_pairs else None
     if udp_configs:
         results["udp"]["summary"] = udp_summaries
+    if tcprr_configs:
+        results["tcprr"]["summary"] = rr_summaries
     if syn_summary:
         results["synhang"]["summary"] = syn_summary
     results["elapsed_s"] = time.monotonic() - t_begin
@@ -1484,6 +1783,7 @@ def main():
         print_record(summaries)
         print_replay(results.get("replay"))
     print_udp(udp_summaries, args)
+    print_tcprr(rr_summaries, args)
     print_synhang(syn_summary, args)
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
