@@ -8,13 +8,21 @@
  * now on. A server that accepts and forks (sshd, PostgreSQL, inetd) hands
  * the connection to the child that serves it and closes its own copy; the
  * child's first read makes it the owner. Send and receive run in the
- * caller's context, never in softirq. One lookup per call; an update only
- * when the owner changes. */
+ * caller's context, never in softirq. One lookup per call (about 100 ns,
+ * docs/performance.md); an update only when the owner changes. */
 static __always_inline void handle_tcp_io(struct sock *sk, bool direct)
 {
 	struct st_sock_info *si, fresh = {};
-	__u64 key = (__u64)sk, id = bpf_get_current_pid_tgid();
+	__u64 key = (__u64)sk, id;
 
+	/* the kernel-side filters drop every event of this socket: whose it
+	 * is does not matter (dead code when they are off) */
+	if (filter_family && SK_LOAD(direct, sk, __sk_common.skc_family) != filter_family)
+		return;
+	if (filter_ports_on && !port_wanted(SK_LOAD(direct, sk, __sk_common.skc_num)) &&
+	    !port_wanted(bpf_ntohs(SK_LOAD(direct, sk, __sk_common.skc_dport))))
+		return;
+	id = bpf_get_current_pid_tgid();
 	si = bpf_map_lookup_elem(&socks, &key);
 	if (si) {
 		if (si->pid != id >> 32)
