@@ -157,9 +157,12 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
 	l->skel->rodata->tcp_io_on = p->selected[CONCERN_TCP_IO] >= 0;
 	l->skel->rodata->udp_io_on = p->selected[CONCERN_UDP] >= 0;
-	l->skel->rodata->births_seen = p->selected[CONCERN_TCP_STATE] >= 0 &&
-		(concerns[CONCERN_TCP_STATE].variants[p->selected[CONCERN_TCP_STATE]].kind == HOOK_TP_BTF ||
-		 concerns[CONCERN_TCP_STATE].variants[p->selected[CONCERN_TCP_STATE]].kind == HOOK_TRACEPOINT);
+	/* the tracepoints see a listener's child born; tcp_set_state() not */
+	if (p->selected[CONCERN_TCP_STATE] >= 0) {
+		enum hook_kind k = concerns[CONCERN_TCP_STATE].variants[p->selected[CONCERN_TCP_STATE]].kind;
+
+		l->skel->rodata->births_seen = k == HOOK_TP_BTF || k == HOOK_TRACEPOINT;
+	}
 	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
