@@ -72,6 +72,9 @@ def main():
     ap.add_argument("--hook", choices=("auto", "tp_btf", "tracepoint", "fentry", "kprobe"),
                     help="pass --hook KIND to every socktrace run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each test's duration")
+    ap.add_argument("--hook-tests-only", action="store_true",
+                    help="skip the tests of userspace alone (files, options, replay): for a "
+                    "second kernel, where only what the hooks do can differ")
     ap.add_argument("--list", action="store_true", help="list the tests and what they assert")
     args = ap.parse_args()
 
@@ -112,9 +115,13 @@ def main():
         for name, fn in tests:
             t0 = time.monotonic()
             try:
-                if args.hook and args.hook != "auto" and getattr(fn, "hook_independent", False):
-                    raise Skip("does not depend on the hook variant: the run with the "
-                               "automatic choice has it")
+                if getattr(fn, "hook_independent", False):
+                    if args.hook_tests_only:
+                        raise Skip("does not depend on the kernel's hooks: the host's run "
+                                   "has it")
+                    if args.hook and args.hook != "auto":
+                        raise Skip("does not depend on the hook variant: the run with the "
+                                   "automatic choice has it")
                 fn(ctx)
             except Skip as e:
                 skipped += 1

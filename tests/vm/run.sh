@@ -22,9 +22,9 @@
 # package, e.g. linux-image-6.1.0-56-amd64), VMTEST_MEM (768M), VMTEST_SMP (2),
 # VMTEST_TIMEOUT (whole qemu run; default 300 s plus one variant timeout
 # per variant), VMTEST_VARIANT_TIMEOUT (one variant's system tests inside
-# the guest, 1200 s: under TCG the forced fentry variant's 84 tests (the
-# hook-independent ones run in auto only) took 847 s on a busy 2-core
-# host), VMTEST_ACCEL (tcg; KVM
+# the guest, 1200 s: under TCG a variant's 90 tests (those of userspace
+# alone run on the host only) took up to 850 s on a busy 2-core host),
+# VMTEST_ACCEL (tcg; KVM
 # aborts on some hosts), for debugging VMTEST_APPEND (more kernel command
 # line) and VMTEST_GUEST (another guest script, on the shared root, as PID 1).
 #
