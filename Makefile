@@ -25,6 +25,7 @@ LLVM_STRIP ?= llvm-strip
 # Debian ships bpftool in /usr/sbin, which a user's PATH may lack
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 PYTHON ?= /usr/bin/python3
+OBJCOPY ?= objcopy
 
 # __TARGET_ARCH_* for bpf_tracing.h, by `uname -m`
 bpf_arch_x86_64 := x86
@@ -77,8 +78,9 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/event.c
+# the reader and what it needs: no libbpf, so the sanitizers see all of it;
+# src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
 
 .PHONY: all run test unit unit-asan fuzz bench vmtest install clean deps deps-test deps-bench vmlinux help
 all: $(OUTPUT)/socktrace
@@ -160,14 +162,29 @@ unit-asan: | deps
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan CFLAGS="$(SAN_FLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" $(OUTPUT)/asan/unit_tests
 
-test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz unit-asan | deps-test
+test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz \
+		$(OUTPUT)/fuzz/alloc_cache_test unit-asan | deps-test
 	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
 
-$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
-	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) -lz -o $@
+# The reader's realloc() and free() are renamed to those of
+# tests/fuzz/alloc_cache.c, which keeps its large read buffer from one input
+# to the next (why: see there).
+$(OUTPUT)/fuzz/record.o: src/record.c $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc -c $< -o $@.tmp
+	$(Q)$(OBJCOPY) --redefine-sym realloc=fuzz_realloc --redefine-sym free=fuzz_free $@.tmp $@
+	$(Q)rm -f $@.tmp
 
-fuzz: $(OUTPUT)/fuzz/reader_fuzz
+$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o -lz -o $@
+
+# that the cache leaves ASan its reports (run by tests/run.sh before fuzzing)
+$(OUTPUT)/fuzz/alloc_cache_test: tests/fuzz/alloc_cache_test.c tests/fuzz/alloc_cache.c Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=address,undefined $(filter %.c,$^) -o $@
+
+fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/alloc_cache_test
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
 
 # The system tests again under Debian's 6.1 kernel in qemu (TCG), once per
