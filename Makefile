@@ -1,14 +1,45 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # socktrace: bpf/*.bpf.c -> BPF object -> skeleton -> one static-libbpf binary.
-#   make            build $(OUTPUT)/socktrace (installs missing Debian packages as root)
+# `make help` prints this comment, down to its first blank line.
+# Targets:
+#   make [all]      build $(OUTPUT)/socktrace (installs missing Debian packages as root)
 #   make run        build and run the tracer (root); ARGS="-j -P 80" passes options
-#   make test       unit tests, system tests when run as root, then the reader
-#                   fuzzer for FUZZ_SECONDS (default 60, 0 skips it)
-#   make fuzz       only the reader fuzzer
-#   make bench      the benchmark suite (root)
-#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root)
-#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
+#   make test       unit tests (also under ASan/UBSan), packaging tests, system
+#                   tests when run as root, then the reader fuzzer for FUZZ_SECONDS
+#   make unit       build and run the unit tests
+#   make unit-asan  build the unit tests under ASan and UBSan in $(OUTPUT)/asan
+#   make fuzz       only the reader fuzzer, for FUZZ_SECONDS
+#   make bench      the benchmark suite (root); BENCH_ARGS passes options
+#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root);
+#                   VMTEST_ARGS passes options to tests/vm/run.sh
+#   make install    install the binary, socktrace(8), the bash completion and
+#                   docs/json.md, docs/recording.md under DESTDIR and PREFIX
+#   make uninstall  remove what make install installed
+#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
+#   make deps       install the Debian packages the build needs (as root; else
+#                   name them)
+#   make deps-test, deps-bench  ... and those of make test, make bench
+#   make clean      remove $(OUTPUT)
+#   make help       this text
+# Variables (make VAR=value):
 #   V=1             show full commands
+#   OUTPUT          build folder (build)
+#   PREFIX          install prefix (/usr/local); DESTDIR is prepended to every
+#                   installed path; BINDIR ($(PREFIX)/sbin), MANDIR
+#                   ($(PREFIX)/share/man), BASHCOMPDIR
+#                   ($(PREFIX)/share/bash-completion/completions) and DOCDIR
+#                   ($(PREFIX)/share/doc/socktrace) place each part
+#   CC, CFLAGS      the C compiler and its flags (-O2 -g); the warnings and
+#                   -std=gnu11 are added to any CFLAGS given
+#   CPPFLAGS, LDFLAGS, LDLIBS  more preprocessor, linker flags and libraries
+#   EXTRA_CFLAGS, EXTRA_LDFLAGS  appended last, as bpftool's (EXTRA_CFLAGS=-Werror)
+#   CLANG, LLVM_STRIP, BPFTOOL, OBJCOPY  the other tools
+#   ARCH            target architecture, as uname -m names it
+#   VMLINUX_BTF     the BTF make vmlinux reads (/sys/kernel/btf/vmlinux)
+#   PYTHON          the tests' interpreter (/usr/bin/python3)
+#   FUZZ_SECONDS    fuzzing time of make test and make fuzz (60; 0 skips it)
+#   ARGS, BENCH_ARGS, VMTEST_ARGS  options for make run, bench, vmtest
+#   SYSTEM_TEST_ARGS  (environment) options for tests/system/run.py, e.g. "-k udp"
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -18,6 +49,10 @@ VERSION := 0.1.0
 OUTPUT ?= build
 ARCH ?= $(shell uname -m)
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/socktrace
 
 CC ?= cc
 CLANG ?= clang
@@ -51,7 +86,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-NO_BUILD_GOALS := clean deps deps-test deps-bench vmlinux help
+NO_BUILD_GOALS := clean deps deps-test deps-bench uninstall vmlinux help
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifeq ($(BPF_ARCH),)
 $(error unsupported architecture '$(ARCH)': socktrace's BPF side builds for x86_64, aarch64, s390x, ppc64le, riscv64 and loongarch64)
@@ -61,11 +96,15 @@ $(error no $(VMLINUX_H) for architecture '$(ARCH)': on a host of this architectu
 endif
 endif
 
+# CFLAGS and the others are the user's; what the code needs is added to any
+# value given (make CFLAGS=-O0 keeps the warnings), EXTRA_* last (bpftool's names)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	$(EXTRA_CFLAGS)
+override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
+override LDFLAGS += $(EXTRA_LDFLAGS)
 # libbpf static so the binary runs on another host; libelf and zlib are on every host
-LDLIBS += -l:libbpf.a -lelf -lz -lm
+override LDLIBS += -l:libbpf.a -lelf -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)
@@ -82,7 +121,8 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 # src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
 
-.PHONY: all run test unit unit-asan fuzz bench vmtest install clean deps deps-test deps-bench vmlinux help
+.PHONY: all run test unit unit-asan fuzz bench vmtest install uninstall clean \
+	deps deps-test deps-bench vmlinux help
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
@@ -156,7 +196,7 @@ unit: $(OUTPUT)/unit_tests
 	$(Q)$(OUTPUT)/unit_tests
 
 # The unit tests once more under ASan and UBSan, in a build folder of their
-# own (command-line CFLAGS replace the usual ones there).
+# own (SAN_FLAGS instead of -O2 -g; the warnings are added as always).
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 unit-asan: | deps
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan CFLAGS="$(SAN_FLAGS)" \
@@ -207,7 +247,21 @@ run: $(OUTPUT)/socktrace
 	$(Q)$(OUTPUT)/socktrace $(ARGS)
 
 install: $(OUTPUT)/socktrace
-	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/socktrace)
+	$(Q)install -D -m 0755 $< $(DESTDIR)$(BINDIR)/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/socktrace.8)
+	$(Q)install -D -m 0644 docs/socktrace.8 $(DESTDIR)$(MANDIR)/man8/socktrace.8
+	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/socktrace)
+	$(Q)install -D -m 0644 completion/socktrace $(DESTDIR)$(BASHCOMPDIR)/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md
+
+# Directories stay (others' files may be there), except socktrace's own DOCDIR.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/socktrace $(DESTDIR)$(MANDIR)/man8/socktrace.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
+	$(Q)if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
 
 vmlinux: | deps
 	$(call msg,GEN,vmlinux/$(ARCH)/vmlinux.h)
@@ -220,6 +274,6 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the unit tests, then (as root) the system tests, then the reader
-# fuzzer for FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
+# Runs the unit tests (plain, then under ASan and UBSan), the packaging
+# tests, then (as root) the system tests, then the reader fuzzer for
+# FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
 # "N passed, N failed, N skipped" over all of them.
 #   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter;
 #                                FUZZ_ONLY=1 runs only the fuzzer)
@@ -102,6 +103,11 @@ else
 	echo "SKIP unit tests under sanitizers: $build/asan/unit_tests was not built (make unit-asan)"
 	skipped=$((skipped + 1))
 fi
+
+echo "== packaging tests"
+"$python" tests/pkg/run.py --build "$build" | tee "$out"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+tally "$out" "packaging tests"
 
 echo "== system tests"
 if [ "$(id -u)" != 0 ]; then
