@@ -9,6 +9,7 @@
 #   make unit       build and run the unit tests
 #   make unit-asan  build the unit tests under ASan and UBSan in $(OUTPUT)/asan
 #   make fuzz       only the reader fuzzer, for FUZZ_SECONDS
+#   make lint       shellcheck on the shell scripts, flake8 on the Python files
 #   make bench      the benchmark suite (root); BENCH_ARGS passes options
 #   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root);
 #                   VMTEST_ARGS passes options to tests/vm/run.sh
@@ -18,7 +19,7 @@
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
 #   make deps       install the Debian packages the build needs (as root; else
 #                   name them)
-#   make deps-test, deps-bench  ... and those of make test, make bench
+#   make deps-test, deps-bench, deps-lint  ... and those of test, bench, lint
 #   make clean      remove $(OUTPUT)
 #   make help       this text
 # Variables (make VAR=value):
@@ -77,6 +78,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev netbase
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils curl
 DEB_BENCH := bpftrace
+DEB_LINT := shellcheck flake8
 
 ifeq ($(V),1)
 Q :=
@@ -86,7 +88,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-NO_BUILD_GOALS := clean deps deps-test deps-bench uninstall vmlinux help
+NO_BUILD_GOALS := clean deps deps-test deps-bench deps-lint lint uninstall vmlinux help
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifeq ($(BPF_ARCH),)
 $(error unsupported architecture '$(ARCH)': socktrace's BPF side builds for x86_64, aarch64, s390x, ppc64le, riscv64 and loongarch64)
@@ -121,8 +123,11 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 # src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
 
-.PHONY: all run test unit unit-asan fuzz bench vmtest install uninstall clean \
-	deps deps-test deps-bench vmlinux help
+LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init .ci/run completion/socktrace
+LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
+
+.PHONY: all run test unit unit-asan fuzz lint bench vmtest install uninstall clean \
+	deps deps-test deps-bench deps-lint vmlinux help
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
@@ -159,6 +164,9 @@ deps-test: deps
 
 deps-bench: deps-test
 	$(call ensure_pkgs,$(DEB_BENCH),bpftrace)
+
+deps-lint:
+	$(call ensure_pkgs,$(DEB_LINT),shellcheck flake8)
 
 # ---- build ----
 $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
@@ -226,6 +234,15 @@ $(OUTPUT)/fuzz/alloc_cache_test: tests/fuzz/alloc_cache_test.c tests/fuzz/alloc_
 
 fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/alloc_cache_test
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
+
+# Real problems only: shellcheck's checks, and of flake8 pyflakes' (F) and
+# syntax errors (E9), not the layout of the code.
+lint: | deps-lint
+	$(call msg,LINT,shell: $(LINT_SH))
+	$(Q)shellcheck $(LINT_SH)
+	$(call msg,LINT,python: $(LINT_PY))
+	$(Q)flake8 --select=E9,F $(LINT_PY)
+	$(Q)echo "lint: shellcheck and flake8 found nothing"
 
 # The system tests again under Debian's 6.1 kernel in qemu (TCG), once per
 # hook variant: fentry, kprobe, auto. tests/vm/run.sh installs qemu and

@@ -4,7 +4,8 @@
 # FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
 # "N passed, N failed, N skipped" over all of them.
 #   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter;
-#                                FUZZ_ONLY=1 runs only the fuzzer)
+#                                FUZZ_ONLY=1 runs only the fuzzer;
+#                                SYSTEM_TEST_ARGS are options for them)
 set -u
 build=${1:-build}
 python=${PYTHON:-python3}
@@ -14,13 +15,13 @@ passed=0 failed=0 skipped=0 rc=0
 tally() {
 	local line
 	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	if [ -z "$line" ]; then
+	if ! [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]; then
 		echo "run.sh: $2 printed no result line" >&2
 		failed=$((failed + 1))
 		return
 	fi
-	set -- $(echo "$line" | grep -oE '[0-9]+')
-	passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
+	passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+	skipped=$((skipped + ${BASH_REMATCH[4]:-0}))
 }
 
 out=$(mktemp)
@@ -94,8 +95,10 @@ tally "$out" "unit tests"
 
 echo "== unit tests under ASan and UBSan"
 if [ -x "$build/asan/unit_tests" ]; then
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$build/asan/unit_tests" > "$out" 2>&1
-	[ $? = 0 ] || { rc=1; cat "$out"; }
+	if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$build/asan/unit_tests" > "$out" 2>&1; then
+		rc=1
+		cat "$out"
+	fi
 	sed -n 's/^unit: /asan: /p' "$out" | tail -n 1 | tee "$out.tally"
 	tally "$out.tally" "unit tests under sanitizers"
 	rm -f "$out.tally"
@@ -110,11 +113,12 @@ echo "== packaging tests"
 tally "$out" "packaging tests"
 
 echo "== system tests"
+read -r -a system_args <<<"${SYSTEM_TEST_ARGS:-}"
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP system tests: they load BPF programs and create network namespaces, which needs root (sudo make test)"
 	skipped=$((skipped + 1))
 else
-	"$python" tests/system/run.py --socktrace "$build/socktrace" ${SYSTEM_TEST_ARGS:-} | tee "$out"
+	"$python" tests/system/run.py --socktrace "$build/socktrace" "${system_args[@]}" | tee "$out"
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	tally "$out" "system tests"
 fi

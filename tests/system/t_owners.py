@@ -14,9 +14,9 @@ import time
 from lib import (Fail, Helper, NetPair, Skip, Tracer, check_fields, fmt_trans, run_cmd,
                  settle, test, transitions)
 from scenarios import SERVER_SEQ, life, tuple_of
-from t_connects import (ALERT_MS, Attempts, Jam, Problems, hung_before, ino_needle,
+from t_connects import (ALERT_MS, Attempts, Problems, hung_before, ino_needle,
                         is_alert_of, is_connect_of, of_ino, one_connect, poll_record,
-                        selector, tuple_want)
+                        selector)
 
 SS_PID = re.compile(rb"pid=(\d+)")
 
