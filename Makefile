@@ -6,6 +6,9 @@
 #   make run        build and run the tracer (root); ARGS="-j -P 80" passes options
 #   make test       unit tests (also under ASan/UBSan), packaging tests, system
 #                   tests when run as root, then the reader fuzzer for FUZZ_SECONDS
+#   make check      the fast lane CI runs first: a -Werror build in $(OUTPUT)/check,
+#                   unit tests (also under ASan/UBSan), packaging tests, a
+#                   CHECK_FUZZ_SECONDS fuzz run and make lint; no root needed
 #   make unit       build and run the unit tests
 #   make unit-asan  build the unit tests under ASan and UBSan in $(OUTPUT)/asan
 #   make fuzz       only the reader fuzzer, for FUZZ_SECONDS
@@ -39,6 +42,7 @@
 #   VMLINUX_BTF     the BTF make vmlinux reads (/sys/kernel/btf/vmlinux)
 #   PYTHON          the tests' interpreter (/usr/bin/python3)
 #   FUZZ_SECONDS    fuzzing time of make test and make fuzz (60; 0 skips it)
+#   CHECK_FUZZ_SECONDS  fuzzing time of make check (20)
 #   ARGS, BENCH_ARGS, VMTEST_ARGS  options for make run, bench, vmtest
 #   SYSTEM_TEST_ARGS  (environment) options for tests/system/run.py, e.g. "-k udp"
 
@@ -118,6 +122,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 
 FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it;
 # src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
@@ -126,7 +131,7 @@ FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
 LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
 
-.PHONY: all run test unit unit-asan fuzz lint bench vmtest install uninstall clean \
+.PHONY: all run test check unit unit-asan fuzz lint bench vmtest install uninstall clean \
 	deps deps-test deps-bench deps-lint vmlinux help
 all: $(OUTPUT)/socktrace
 
@@ -234,6 +239,22 @@ $(OUTPUT)/fuzz/alloc_cache_test: tests/fuzz/alloc_cache_test.c tests/fuzz/alloc_
 
 fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/alloc_cache_test
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
+
+# The fast lane: what needs no root and fails within a couple of minutes.
+# Its own build folder, so that -Werror never mixes with the usual build;
+# every tier runs, then the linters, and a failure of any fails the lane.
+# The sanitizer build is not -Werror: at -O1 GCC sees other paths and warns
+# about truncations the code does on purpose.
+CHECK_OUTPUT := $(OUTPUT)/check
+check: | deps-test deps-lint
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) EXTRA_CFLAGS="$(EXTRA_CFLAGS) -Werror" \
+		$(CHECK_OUTPUT)/socktrace $(CHECK_OUTPUT)/unit_tests $(CHECK_OUTPUT)/fuzz/reader_fuzz \
+		$(CHECK_OUTPUT)/fuzz/alloc_cache_test $(BENCH_SRCS:bench/%.c=$(CHECK_OUTPUT)/bench/%)
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) unit-asan
+	$(Q)rc=0; \
+	PYTHON=$(PYTHON) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) SYSTEM_TESTS=0 tests/run.sh $(CHECK_OUTPUT) || rc=1; \
+	$(MAKE) --no-print-directory lint || rc=1; \
+	exit $$rc
 
 # Real problems only: shellcheck's checks, and of flake8 pyflakes' (F) and
 # syntax errors (E9), not the layout of the code.

@@ -5,6 +5,7 @@
 # "N passed, N failed, N skipped" over all of them.
 #   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter;
 #                                FUZZ_ONLY=1 runs only the fuzzer;
+#                                SYSTEM_TESTS=0 skips the system tests;
 #                                SYSTEM_TEST_ARGS are options for them)
 set -u
 build=${1:-build}
@@ -114,7 +115,10 @@ tally "$out" "packaging tests"
 
 echo "== system tests"
 read -r -a system_args <<<"${SYSTEM_TEST_ARGS:-}"
-if [ "$(id -u)" != 0 ]; then
+if [ "${SYSTEM_TESTS:-1}" = 0 ]; then
+	echo "SKIP system tests: SYSTEM_TESTS=0"
+	skipped=$((skipped + 1))
+elif [ "$(id -u)" != 0 ]; then
 	echo "SKIP system tests: they load BPF programs and create network namespaces, which needs root (sudo make test)"
 	skipped=$((skipped + 1))
 else
