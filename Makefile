@@ -1,14 +1,50 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # socktrace: bpf/*.bpf.c -> BPF object -> skeleton -> one static-libbpf binary.
-#   make            build $(OUTPUT)/socktrace (installs missing Debian packages as root)
+# `make help` prints this comment, down to its first blank line.
+# Targets:
+#   make [all]      build $(OUTPUT)/socktrace (installs missing Debian packages as root)
 #   make run        build and run the tracer (root); ARGS="-j -P 80" passes options
-#   make test       unit tests, system tests when run as root, then the reader
-#                   fuzzer for FUZZ_SECONDS (default 60, 0 skips it)
-#   make fuzz       only the reader fuzzer
-#   make bench      the benchmark suite (root)
-#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root)
-#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
+#   make test       unit tests (also under ASan/UBSan), packaging tests, system
+#                   tests when run as root, then the reader fuzzer for FUZZ_SECONDS
+#   make check      the fast lane CI runs first: a -Werror build in $(OUTPUT)/check,
+#                   unit tests (also under ASan/UBSan), packaging tests, a
+#                   CHECK_FUZZ_SECONDS fuzz run and make lint; no root needed
+#   make unit       build and run the unit tests
+#   make unit-asan  build the unit tests under ASan and UBSan in $(OUTPUT)/asan
+#   make fuzz       only the reader fuzzer, for FUZZ_SECONDS
+#   make lint       shellcheck on the shell scripts, flake8 on the Python files
+#   make bench      the benchmark suite (root); BENCH_ARGS passes options
+#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root);
+#                   VMTEST_ARGS passes options to tests/vm/run.sh
+#   make install    install the binary, socktrace(8), the bash completion and
+#                   docs/json.md, docs/recording.md under DESTDIR and PREFIX
+#   make uninstall  remove what make install installed
+#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
+#   make deps       install the Debian packages the build needs (as root; else
+#                   name them)
+#   make deps-test, deps-bench, deps-lint  ... and those of test, bench, lint
+#   make clean      remove $(OUTPUT)
+#   make help       this text
+# Variables (make VAR=value):
 #   V=1             show full commands
+#   OUTPUT          build folder (build)
+#   PREFIX          install prefix (/usr/local); DESTDIR is prepended to every
+#                   installed path; BINDIR ($(PREFIX)/sbin), MANDIR
+#                   ($(PREFIX)/share/man), BASHCOMPDIR
+#                   ($(PREFIX)/share/bash-completion/completions) and DOCDIR
+#                   ($(PREFIX)/share/doc/socktrace) place each part
+#   CC, CFLAGS      the C compiler and its flags (-O2 -g); the warnings and
+#                   -std=gnu11 are added to any CFLAGS given
+#   CPPFLAGS, LDFLAGS, LDLIBS  more preprocessor, linker flags and libraries
+#   EXTRA_CFLAGS, EXTRA_LDFLAGS  appended last, as bpftool's (EXTRA_CFLAGS=-Werror)
+#   CLANG, LLVM_STRIP, BPFTOOL, OBJCOPY  the other tools
+#   ARCH            target architecture, as uname -m names it
+#   VMLINUX_BTF     the BTF make vmlinux reads (/sys/kernel/btf/vmlinux)
+#   PYTHON          the tests' interpreter (/usr/bin/python3)
+#   FUZZ_SECONDS    fuzzing time of make test and make fuzz (60; 0 skips it)
+#   CHECK_FUZZ_SECONDS  fuzzing time of make check (20)
+#   ARGS, BENCH_ARGS, VMTEST_ARGS  options for make run, bench, vmtest
+#   SYSTEM_TEST_ARGS  (environment) options for tests/system/run.py, e.g. "-k udp"
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -18,6 +54,10 @@ VERSION := 0.1.0
 OUTPUT ?= build
 ARCH ?= $(shell uname -m)
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/socktrace
 
 CC ?= cc
 CLANG ?= clang
@@ -25,6 +65,7 @@ LLVM_STRIP ?= llvm-strip
 # Debian ships bpftool in /usr/sbin, which a user's PATH may lack
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 PYTHON ?= /usr/bin/python3
+OBJCOPY ?= objcopy
 
 # __TARGET_ARCH_* for bpf_tracing.h, by `uname -m`
 bpf_arch_x86_64 := x86
@@ -41,6 +82,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev netbase
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils curl
 DEB_BENCH := bpftrace
+DEB_LINT := shellcheck flake8
 
 ifeq ($(V),1)
 Q :=
@@ -50,7 +92,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-NO_BUILD_GOALS := clean deps deps-test deps-bench vmlinux help
+NO_BUILD_GOALS := clean deps deps-test deps-bench deps-lint lint uninstall vmlinux help
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifeq ($(BPF_ARCH),)
 $(error unsupported architecture '$(ARCH)': socktrace's BPF side builds for x86_64, aarch64, s390x, ppc64le, riscv64 and loongarch64)
@@ -60,11 +102,15 @@ $(error no $(VMLINUX_H) for architecture '$(ARCH)': on a host of this architectu
 endif
 endif
 
+# CFLAGS and the others are the user's; what the code needs is added to any
+# value given (make CFLAGS=-O0 keeps the warnings), EXTRA_* last (bpftool's names)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	$(EXTRA_CFLAGS)
+override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
+override LDFLAGS += $(EXTRA_LDFLAGS)
 # libbpf static so the binary runs on another host; libelf and zlib are on every host
-LDLIBS += -l:libbpf.a -lelf -lz -lm
+override LDLIBS += -l:libbpf.a -lelf -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)
@@ -76,11 +122,17 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 
 FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/event.c
+# the reader and what it needs: no libbpf, so the sanitizers see all of it;
+# src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
 
-.PHONY: all run test unit unit-asan fuzz bench vmtest install clean deps deps-test deps-bench vmlinux help
+LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init .ci/run completion/socktrace
+LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
+
+.PHONY: all run test check unit unit-asan fuzz lint bench vmtest install uninstall clean \
+	deps deps-test deps-bench deps-lint vmlinux help
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
@@ -117,6 +169,9 @@ deps-test: deps
 
 deps-bench: deps-test
 	$(call ensure_pkgs,$(DEB_BENCH),bpftrace)
+
+deps-lint:
+	$(call ensure_pkgs,$(DEB_LINT),shellcheck flake8)
 
 # ---- build ----
 $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
@@ -155,21 +210,61 @@ unit: $(OUTPUT)/unit_tests
 	$(Q)$(OUTPUT)/unit_tests
 
 # The unit tests once more under ASan and UBSan, in a build folder of their
-# own (command-line CFLAGS replace the usual ones there).
+# own (SAN_FLAGS instead of -O2 -g; the warnings are added as always).
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 unit-asan: | deps
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan CFLAGS="$(SAN_FLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" $(OUTPUT)/asan/unit_tests
 
-test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz unit-asan | deps-test
+test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz \
+		$(OUTPUT)/fuzz/alloc_cache_test unit-asan | deps-test
 	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
 
-$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
-	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) -lz -o $@
+# The reader's realloc() and free() are renamed to those of
+# tests/fuzz/alloc_cache.c, which keeps its large read buffer from one input
+# to the next (why: see there).
+$(OUTPUT)/fuzz/record.o: src/record.c $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc -c $< -o $@.tmp
+	$(Q)$(OBJCOPY) --redefine-sym realloc=fuzz_realloc --redefine-sym free=fuzz_free $@.tmp $@
+	$(Q)rm -f $@.tmp
 
-fuzz: $(OUTPUT)/fuzz/reader_fuzz
+$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o -lz -o $@
+
+# that the cache leaves ASan its reports (run by tests/run.sh before fuzzing)
+$(OUTPUT)/fuzz/alloc_cache_test: tests/fuzz/alloc_cache_test.c tests/fuzz/alloc_cache.c Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=address,undefined $(filter %.c,$^) -o $@
+
+fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/alloc_cache_test
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
+
+# The fast lane: what needs no root and fails within a couple of minutes.
+# Its own build folder, so that -Werror never mixes with the usual build;
+# every tier runs, then the linters, and a failure of any fails the lane.
+# The sanitizer build is not -Werror: at -O1 GCC sees other paths and warns
+# about truncations the code does on purpose.
+CHECK_OUTPUT := $(OUTPUT)/check
+check: | deps-test deps-lint
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) EXTRA_CFLAGS="$(EXTRA_CFLAGS) -Werror" \
+		$(CHECK_OUTPUT)/socktrace $(CHECK_OUTPUT)/unit_tests $(CHECK_OUTPUT)/fuzz/reader_fuzz \
+		$(CHECK_OUTPUT)/fuzz/alloc_cache_test $(BENCH_SRCS:bench/%.c=$(CHECK_OUTPUT)/bench/%)
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) unit-asan
+	$(Q)rc=0; \
+	PYTHON=$(PYTHON) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) SYSTEM_TESTS=0 tests/run.sh $(CHECK_OUTPUT) || rc=1; \
+	$(MAKE) --no-print-directory lint || rc=1; \
+	exit $$rc
+
+# Real problems only: shellcheck's checks, and of flake8 pyflakes' (F) and
+# syntax errors (E9), not the layout of the code.
+lint: | deps-lint
+	$(call msg,LINT,shell: $(LINT_SH))
+	$(Q)shellcheck $(LINT_SH)
+	$(call msg,LINT,python: $(LINT_PY))
+	$(Q)flake8 --select=E9,F $(LINT_PY)
+	$(Q)echo "lint: shellcheck and flake8 found nothing"
 
 # The system tests again under Debian's 6.1 kernel in qemu (TCG), once per
 # hook variant: fentry, kprobe, auto. tests/vm/run.sh installs qemu and
@@ -191,7 +286,21 @@ run: $(OUTPUT)/socktrace
 	$(Q)$(OUTPUT)/socktrace $(ARGS)
 
 install: $(OUTPUT)/socktrace
-	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/socktrace)
+	$(Q)install -D -m 0755 $< $(DESTDIR)$(BINDIR)/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/socktrace.8)
+	$(Q)install -D -m 0644 docs/socktrace.8 $(DESTDIR)$(MANDIR)/man8/socktrace.8
+	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/socktrace)
+	$(Q)install -D -m 0644 completion/socktrace $(DESTDIR)$(BASHCOMPDIR)/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md
+
+# Directories stay (others' files may be there), except socktrace's own DOCDIR.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/socktrace $(DESTDIR)$(MANDIR)/man8/socktrace.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
+	$(Q)if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
 
 vmlinux: | deps
 	$(call msg,GEN,vmlinux/$(ARCH)/vmlinux.h)
@@ -204,6 +313,6 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d)

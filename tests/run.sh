@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs the unit tests, then (as root) the system tests, then the reader
-# fuzzer for FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
+# Runs the unit tests (plain, then under ASan and UBSan), the packaging
+# tests, then (as root) the system tests, then the reader fuzzer for
+# FUZZ_SECONDS (default 60; 0 skips it), and ends with one line
 # "N passed, N failed, N skipped" over all of them.
 #   tests/run.sh BUILD_DIR      (PYTHON selects the interpreter;
-#                                FUZZ_ONLY=1 runs only the fuzzer)
+#                                FUZZ_ONLY=1 runs only the fuzzer;
+#                                SYSTEM_TESTS=0 skips the system tests;
+#                                SYSTEM_TEST_ARGS are options for them)
 set -u
 build=${1:-build}
 python=${PYTHON:-python3}
@@ -13,42 +16,70 @@ passed=0 failed=0 skipped=0 rc=0
 tally() {
 	local line
 	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	if [ -z "$line" ]; then
+	if ! [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]; then
 		echo "run.sh: $2 printed no result line" >&2
 		failed=$((failed + 1))
 		return
 	fi
-	set -- $(echo "$line" | grep -oE '[0-9]+')
-	passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
+	passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+	skipped=$((skipped + ${BASH_REMATCH[4]:-0}))
 }
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# The fuzzer's block cache must leave ASan its reports: case 0 does only
+# right things, cases 1 to 4 one wrong thing each (tests/fuzz/alloc_cache_test.c).
+alloc_cache() {
+	local log c bad=
+	log=$(mktemp)
+	"$build/fuzz/alloc_cache_test" 0 >"$log" 2>&1 || bad="case 0: $(tail -n 5 "$log")"
+	for c in 1 2 3 4; do
+		if "$build/fuzz/alloc_cache_test" "$c" >"$log" 2>&1 ||
+			! grep -q 'ERROR: AddressSanitizer' "$log"; then
+			bad="$bad case $c: ASan reported nothing;"
+		fi
+	done
+	rm -f "$log"
+	if [ -z "$bad" ]; then
+		echo "PASS alloc_cache: ASan reports what the fuzzer's block cache holds"
+		fuzz_passed=$((fuzz_passed + 1))
+	else
+		echo "FAIL alloc_cache: $bad"
+		fuzz_failed=$((fuzz_failed + 1))
+	fi
+}
+
 # libFuzzer on copies of the seeds, so that the source tree stays as it is;
 # a finding is saved under BUILD_DIR/fuzz/ and fails the tier.
 fuzz() {
-	local secs=${FUZZ_SECONDS:-60} corpus log
+	local secs=${FUZZ_SECONDS:-60} corpus log result
+	fuzz_passed=0 fuzz_failed=0
 	echo "== fuzz: recording reader, ${secs}s"
+	alloc_cache
 	if [ "$secs" = 0 ]; then
 		echo "SKIP fuzz: FUZZ_SECONDS=0"
 		skipped=$((skipped + 1))
-		return
-	fi
-	corpus=$(mktemp -d) log=$(mktemp)
-	cp tests/fuzz/seeds/* "$corpus"/
-	if "$build/fuzz/reader_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix="$build/fuzz/" "$corpus" >"$log" 2>&1; then
-		echo "PASS reader_fuzz: $(grep -oE 'Done [0-9]+ runs' "$log" | tail -n 1)"
-		echo "fuzz: 1 passed, 0 failed" >"$out"
 	else
-		tail -n 40 "$log"
-		echo "FAIL reader_fuzz: see the report above; the input is in $build/fuzz/"
-		echo "fuzz: 0 passed, 1 failed" >"$out"
+		corpus=$(mktemp -d) log=$(mktemp)
+		cp tests/fuzz/seeds/* "$corpus"/
+		if "$build/fuzz/reader_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix="$build/fuzz/" "$corpus" >"$log" 2>&1; then
+			result=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1)
+			if [[ $result =~ ([0-9]+)\ runs\ in\ ([0-9]+) ]] && [ "${BASH_REMATCH[2]}" -gt 0 ]; then
+				result="$result, $((BASH_REMATCH[1] / BASH_REMATCH[2])) inputs/s"
+			fi
+			echo "PASS reader_fuzz: $result"
+			fuzz_passed=$((fuzz_passed + 1))
+		else
+			tail -n 40 "$log"
+			echo "FAIL reader_fuzz: see the report above; the input is in $build/fuzz/"
+			fuzz_failed=$((fuzz_failed + 1))
+		fi
+		rm -rf "$corpus" "$log"
 	fi
-	cat "$out"
+	echo "fuzz: $fuzz_passed passed, $fuzz_failed failed" | tee "$out"
 	tally "$out" "fuzz"
-	rm -rf "$corpus" "$log"
 }
 
 if [ -n "${FUZZ_ONLY:-}" ]; then
@@ -65,8 +96,10 @@ tally "$out" "unit tests"
 
 echo "== unit tests under ASan and UBSan"
 if [ -x "$build/asan/unit_tests" ]; then
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$build/asan/unit_tests" > "$out" 2>&1
-	[ $? = 0 ] || { rc=1; cat "$out"; }
+	if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$build/asan/unit_tests" > "$out" 2>&1; then
+		rc=1
+		cat "$out"
+	fi
 	sed -n 's/^unit: /asan: /p' "$out" | tail -n 1 | tee "$out.tally"
 	tally "$out.tally" "unit tests under sanitizers"
 	rm -f "$out.tally"
@@ -75,12 +108,21 @@ else
 	skipped=$((skipped + 1))
 fi
 
+echo "== packaging tests"
+"$python" tests/pkg/run.py --build "$build" | tee "$out"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+tally "$out" "packaging tests"
+
 echo "== system tests"
-if [ "$(id -u)" != 0 ]; then
+read -r -a system_args <<<"${SYSTEM_TEST_ARGS:-}"
+if [ "${SYSTEM_TESTS:-1}" = 0 ]; then
+	echo "SKIP system tests: SYSTEM_TESTS=0"
+	skipped=$((skipped + 1))
+elif [ "$(id -u)" != 0 ]; then
 	echo "SKIP system tests: they load BPF programs and create network namespaces, which needs root (sudo make test)"
 	skipped=$((skipped + 1))
 else
-	"$python" tests/system/run.py --socktrace "$build/socktrace" ${SYSTEM_TEST_ARGS:-} | tee "$out"
+	"$python" tests/system/run.py --socktrace "$build/socktrace" "${system_args[@]}" | tee "$out"
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	tally "$out" "system tests"
 fi

@@ -15,7 +15,7 @@ SUMMARY_RE = re.compile(r"^socktrace: (\d+) events \((\d+) existing sockets\), (
 TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{9})Z$")
 STATES = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
           "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE"}
-OWNERS = {"connect", "listen", "listener", "accept", "proc", "traffic", "unknown"}
+OWNERS = {"connect", "listen", "listener", "accept", "proc", "traffic", "io", "unknown"}
 UDP_STATES = {"bound", "connected"}
 ROLES = {"client", "server", "listener", None}
 

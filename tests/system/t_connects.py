@@ -808,7 +808,7 @@ def connects_text(ctx):
                         "listener %d/st-lsn and a full accept queue" % (c["lport"], jam.port, jam.pid))
     else:
         for m in alerts:
-            ms, n, q, b = float(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4))
+            ms, q, b = float(m.group(1)), int(m.group(3)), int(m.group(4))
             if ms < ALERT_MS or q <= b:
                 problems.append("ALERT line with %.3f ms, queue %d/%d: %s" % (ms, q, b, m.group(0)))
         if not any(int(m.group(2)) >= 1 for m in alerts):
@@ -930,7 +930,7 @@ def connects_filter_comm(ctx):
         ca = a.connect("1")
         ea = a.outcome("1")[0]
         b = Attempts(ctx, "127.0.0.1", y, "st-other")
-        cb = b.connect("1")
+        b.connect("1")
         eb = b.outcome("1")[0]
         poll_record(t, ino_needle(ca["ino"]), is_connect_of(ca))
         time.sleep(0.2)
@@ -938,7 +938,7 @@ def connects_filter_comm(ctx):
     sel = selector([a.pid, b.pid], [x, y])
     run.expect_clean_exit(sel)
     if [ea, eb] != ["ECONNREFUSED"] * 2:
-        raise Fail("helper: the attempts gave %s, expected ECONNREFUSED" % [ea, eb])
+        raise Fail("helper: the attempts gave %s, expected ECONNREFUSED" % ([ea, eb],))
     p = Problems(run, sel)
     k = [r for r in run.records if r.get("type") == "connect" and r.get("rport") in (x, y)]
     p.check([(r.get("comm"), r.get("rport")) for r in k] == [("st-refuse", x)],

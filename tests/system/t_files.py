@@ -615,7 +615,7 @@ def files_stdin_stdout(ctx):
     r.stdin.close()
     r.stdin = None   # only socktrace writes to it
     t.wait_ready()
-    conv = Conversation(ctx, "127.0.0.1", port=port).run()
+    Conversation(ctx, "127.0.0.1", port=port).run()
     t.proc.send_signal(signal.SIGINT)
     rc = t.wait(10)
     out, err = r.communicate(timeout=20)

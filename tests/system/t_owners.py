@@ -14,9 +14,10 @@ import time
 from lib import (Fail, Helper, NetPair, Skip, Tracer, check_fields, fmt_trans, run_cmd,
                  settle, test, transitions)
 from scenarios import SERVER_SEQ, life, tuple_of
-from t_connects import (ALERT_MS, Attempts, Jam, Problems, hung_before, ino_needle,
+from t_cli import schema_errors
+from t_connects import (ALERT_MS, Attempts, Problems, hung_before, ino_needle,
                         is_alert_of, is_connect_of, of_ino, one_connect, poll_record,
-                        selector, tuple_want)
+                        selector)
 
 SS_PID = re.compile(rb"pid=(\d+)")
 
@@ -95,6 +96,11 @@ def fork_after_accept(ctx, addr):
     # the child read from it: the owner ss names, learned from its I/O
     check_fields(run, ev[n_pre:], what + " (served by the child)", sel, pid=child, tid=child,
                  comm="st-fchild", owner="io", role="server")
+    # docs/json.md's schema, owner io included
+    for e in ev:
+        if schema_errors(e):
+            run.fail("%s: a record does not match docs/json.md: %s" % (
+                what, "; ".join(schema_errors(e))), sel)
 
 
 @test("owner_fork_after_accept_ipv4")

@@ -53,7 +53,7 @@ echo running > "$out/status"
 . "$out/vmtest.conf" || fatal "no $out/vmtest.conf"
 # set by vmtest.conf: REPO SOCKTRACE TESTS KROOT VARIANTS TEST_FILTER VARIANT_TIMEOUT
 # the tests' snapshot is on the writable share: they must not write there
-mount --bind "$TESTS" "$TESTS" && mount -o remount,bind,ro "$TESTS" ||
+{ mount --bind "$TESTS" "$TESTS" && mount -o remount,bind,ro "$TESTS"; } ||
 	fatal "cannot make $TESTS read-only"
 
 # Modules (veth, ...) load on demand from the extracted kernel package: the

@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
 	*) echo "vmtest: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
-[ -n "$timeout_s" ] || timeout_s=$((300 + $(echo $variants | wc -w) * variant_timeout))
+[ -n "$timeout_s" ] || timeout_s=$((300 + $(wc -w <<<"$variants") * variant_timeout))
 # default: vm/ beside the binary, i.e. build/vm for build/socktrace; but
 # the guest mounts fresh tmpfs over /tmp, /run and /var/tmp, so a checkout
 # there (a CI clone, say) keeps its cache, where the guest reads the kernel
@@ -112,6 +112,14 @@ flock -n 9 || { say "waiting for another vmtest using $cache"; flock 9; }
 rm -rf "$cache"/tmp.*   # left by a run that was killed
 
 # ---- kernel ----
+# newest PATH...: the highest version of the PATHs that exist
+newest() {
+	local f
+	for f in "$@"; do
+		[ ! -e "$f" ] || printf '%s\n' "$f"
+	done | sort -V | tail -n 1
+}
+
 # The package linux-image-amd64 depends on (local apt lists, no network);
 # when the lists cannot say, the newest kernel already cached.
 kernel_pkg() {
@@ -120,7 +128,8 @@ kernel_pkg() {
 }
 pkg=${SOCKTRACE_VM_KERNEL:-$(kernel_pkg)}
 if [ -z "$pkg" ]; then
-	pkg=$(cd "$cache" && ls -d linux-image-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	pkg=$(newest "$cache"/linux-image-*-amd64)
+	pkg=${pkg##*/}
 	if [ -z "$pkg" ] || [ ! -e "$cache/$pkg/.ready" ]; then
 		say "apt-get update (to find Debian's kernel package)"
 		apt-get update -qq || die "apt-get update failed"
@@ -131,12 +140,12 @@ fi
 kver=${pkg#linux-image-}
 kdir=$cache/$pkg
 if [ ! -e "$kdir/.ready" ]; then
-	deb=$(ls "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+	deb=$(newest "$cache/${pkg}"_*_amd64.deb)
 	if [ -z "$deb" ]; then
 		say "apt-get download $pkg"
 		(cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg") ||
 			die "apt-get download $pkg failed (apt-get update may help)"
-		deb=$(ls "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+		deb=$(newest "$cache/${pkg}"_*_amd64.deb)
 		[ -n "$deb" ] || die "apt-get download left no ${pkg}_*_amd64.deb in $cache"
 	fi
 	say "extracting $(basename "$deb")"
@@ -152,7 +161,8 @@ if [ ! -e "$kdir/.ready" ]; then
 		'(\265/\375:zstd -dcq' '\002!L\030:lz4 -dcq'; do
 		sig=${fmt%%:*} cmd=${fmt#*:}
 		command -v "${cmd%% *}" >/dev/null || continue
-		# shellcheck disable=SC2059  # $sig holds printf escapes
+		# $sig holds printf escapes; the words are byte offsets
+		# shellcheck disable=SC2059,SC2013
 		for off in $(LC_ALL=C grep -aboF "$(printf "$sig")" "$img" | cut -d: -f1); do
 			tail -c +$((off + 1)) "$img" | $cmd > "$kdir.tmp/vmlinux" 2>/dev/null
 			if [ "$(head -c 4 "$kdir.tmp/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ]; then

@@ -1,0 +1,487 @@
+#!/usr/bin/python3
+"""socktrace packaging tests: what ships beside the binary.
+
+    python3 tests/pkg/run.py [--build DIR] [-k SUBSTRING]
+
+socktrace(8) and `socktrace --help` list the same options, the bash
+completion offers them and values socktrace accepts, `make install` and
+`make uninstall` put and remove the files where they belong, `make help`
+names every target and variable, and CFLAGS never drops the warnings.
+The option lists are parsed from --help, the man page and the completion
+alike, so adding an option to one and not the others fails a test.
+
+Prints "PASS name", "FAIL name: reason" (with details, indented) or
+"SKIP name: reason" per test, then "pkg: N passed, N failed, N skipped".
+Needs no root; DIR (build) holds socktrace, built with make OUTPUT=DIR.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MAN = os.path.join(REPO, "docs", "socktrace.8")
+COMPLETION = os.path.join(REPO, "completion", "socktrace")
+TESTS = []
+
+
+class Fail(Exception):
+    def __init__(self, reason, details=()):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = list(details)
+
+
+class Skip(Exception):
+    pass
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(cmd, **kw):
+    kw.setdefault("cwd", REPO)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def make_env():
+    """The environment for a make of our own: none of the calling make's
+    flags (make test runs these tests), so that only ours apply."""
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(k, None)
+    env["LC_ALL"] = "C"
+    return env
+
+
+def make(*args):
+    return run(["make", "--no-print-directory"] + list(args), env=make_env())
+
+
+# ---- options, as --help, the man page and the completion list them ----
+
+# "-p, --pid PID[,PID]", "--no-snapshot", "-C MB": an option column
+OPT_RE = re.compile(r"^(?:(-[A-Za-z0-9])(?:, (--[a-z0-9][a-z0-9-]*))?|(--[a-z0-9][a-z0-9-]*))"
+                    r"(?:[ =](\S.*))?$")
+
+
+class Option:
+    def __init__(self, short, long, arg, where):
+        self.short, self.long, self.arg, self.where = short, long, arg, where
+
+    def names(self):
+        return [n for n in (self.short, self.long) if n]
+
+    def __str__(self):
+        return ", ".join(self.names()) + (" " + self.arg if self.arg else "")
+
+
+def parse_column(text, where):
+    m = OPT_RE.match(text.strip())
+    if not m:
+        return None
+    return Option(m.group(1), m.group(2) or m.group(3), m.group(4), where)
+
+
+def help_options(socktrace):
+    """The options of `socktrace --help`: lines that start with an option
+    within their first 6 columns (continuation lines are indented further)."""
+    r = run([socktrace, "--help"])
+    if r.returncode != 0:
+        raise Fail("socktrace --help: exit status %d" % r.returncode, [r.stderr])
+    opts, bad = [], []
+    for line in r.stdout.splitlines():
+        m = re.match(r"^ {1,6}(-\S.*?)(?: {2,}|$)", line)
+        if not m:
+            continue
+        o = parse_column(m.group(1), "--help")
+        if o:
+            opts.append(o)
+        else:
+            bad.append(line)
+    if bad or not opts:
+        raise Fail("--help: option lines this test cannot read (expected '-x, --long ARG  text')",
+                   bad or [r.stdout])
+    return opts
+
+
+def roff_text(s):
+    s = re.sub(r"\\f(\(..|\[[^]]*\]|.)", "", s)
+    return s.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\").replace("\\ ", " ")
+
+
+def man_options():
+    """The tags of the .TP entries in the man page's OPTIONS section."""
+    with open(MAN) as f:
+        lines = f.read().splitlines()
+    opts, bad, section = [], [], None
+    for i, line in enumerate(lines):
+        if line.startswith(".SH"):
+            section = line[3:].strip().strip('"')
+        if section != "OPTIONS" or line.strip() != ".TP" or i + 1 >= len(lines):
+            continue
+        tag = lines[i + 1]
+        o = parse_column(roff_text(tag), "man") if not tag.startswith(".") else None
+        if o:
+            opts.append(o)
+        else:
+            bad.append("line %d: %s" % (i + 2, tag))
+    if bad or not opts:
+        raise Fail("socktrace.8: OPTIONS tags this test cannot read (expected "
+                   "\\fB\\-x\\fR, \\fB\\-\\-long\\fR \\fIARG\\fR)", bad)
+    return opts
+
+
+def bash(script, cwd=REPO):
+    """Runs script in a bash that has sourced the completion."""
+    r = run(["bash", "--norc", "--noprofile", "-c", ". %s\n%s" % (shq(COMPLETION), script)],
+            cwd=cwd)
+    if r.returncode != 0:
+        raise Fail("bash: exit status %d" % r.returncode, [script, r.stdout, r.stderr])
+    return r.stdout
+
+
+def shq(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def completion_array(name):
+    return bash('printf "%%s\\n" "${%s[@]}"' % name).split()
+
+
+def complete(words, cwd=REPO):
+    """COMPREPLY for the command line words (the last one being typed)."""
+    script = "COMP_WORDS=(%s)\nCOMP_CWORD=%d\nCOMP_LINE=%s\nCOMP_POINT=${#COMP_LINE}\n" \
+             "_socktrace\nprintf '%%s\\n' \"${COMPREPLY[@]}\"\n" % (
+                 " ".join(shq(w) for w in words), len(words) - 1, shq(" ".join(words)))
+    return [w for w in bash(script, cwd).split("\n") if w]
+
+
+def by_name(opts):
+    return {n: o for o in opts for n in o.names()}
+
+
+def compare(a, b, what_a, what_b):
+    """What differs between two option lists: names, pairs, arguments."""
+    problems = []
+    na, nb = by_name(a), by_name(b)
+    for n in sorted(set(na) - set(nb)):
+        problems.append("%s is in %s, not in %s" % (na[n], what_a, what_b))
+    for n in sorted(set(nb) - set(na)):
+        problems.append("%s is in %s, not in %s" % (nb[n], what_b, what_a))
+    for n in sorted(set(na) & set(nb)):
+        oa, ob = na[n], nb[n]
+        if bool(oa.arg) != bool(ob.arg):
+            problems.append("%s takes %s in %s but %s in %s" % (
+                n, "an argument" if oa.arg else "none", what_a,
+                "one" if ob.arg else "none", what_b))
+        if oa.names() != ob.names() and n == oa.names()[0]:
+            problems.append("%s in %s, %s in %s" % (", ".join(oa.names()), what_a,
+                                                      ", ".join(ob.names()), what_b))
+    return problems
+
+
+@test
+def help_and_man_list_the_same_options(ctx):
+    """Every option of --help has a socktrace(8) entry and the other way
+    round, with the same short and long names, taking an argument in both or
+    in neither."""
+    problems = compare(help_options(ctx.socktrace), man_options(), "--help", "socktrace.8")
+    if problems:
+        raise Fail("socktrace --help and docs/socktrace.8 disagree", problems)
+
+
+@test
+def man_page_version_and_rendering(ctx):
+    """The man page names the version socktrace prints, and renders without
+    a groff warning."""
+    r = run([ctx.socktrace, "--version"])
+    m = re.match(r"socktrace (\S+)", r.stdout)
+    with open(MAN) as f:
+        th = [line for line in f if line.startswith(".TH ")]
+    if not m or not th or '"socktrace %s"' % m.group(1) not in th[0]:
+        raise Fail("docs/socktrace.8's .TH does not name 'socktrace VERSION' of --version",
+                   [r.stdout.strip()] + th)
+    if not shutil.which("man"):
+        raise Skip("no man(1) to render the page with")
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANROFFSEQ="", MANWIDTH="80")
+    r = run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", MAN], env=env)
+    if r.returncode != 0 or r.stderr.strip():
+        raise Fail("man --warnings -l docs/socktrace.8 complains", r.stderr.splitlines())
+
+
+@test
+def completion_offers_the_options_of_help(ctx):
+    """The completion's options are those of --help, each known to take an
+    argument exactly when --help says so: after one that does, no filter
+    keywords are offered; after one that does not, they are."""
+    takes = completion_array("_socktrace_opts_arg")
+    flags = completion_array("_socktrace_opts_flag")
+    comp = [Option(None, n, "ARG", "completion") if n.startswith("--") else
+            Option(n, None, "ARG", "completion") for n in takes]
+    comp += [Option(None, n, None, "completion") if n.startswith("--") else
+             Option(n, None, None, "completion") for n in flags]
+    # the completion lists names, not pairs: compare name by name
+    help_single = []
+    for o in help_options(ctx.socktrace):
+        help_single += [Option(n if not n.startswith("--") else None,
+                               n if n.startswith("--") else None, o.arg, "--help")
+                        for n in o.names()]
+    problems = compare(help_single, comp, "--help", "completion/socktrace")
+    offered = set(complete(["socktrace", "-"]) + complete(["socktrace", "--"]))
+    for o in help_single:
+        if o.names()[0] not in offered:
+            problems.append("'socktrace -<TAB>' does not offer %s" % o.names()[0])
+    keywords = complete(["socktrace", ""])
+    if "port" not in keywords or "tcp" not in keywords:
+        problems.append("'socktrace <TAB>' offers %s, not the filter keywords" % keywords)
+    for o in help_single:
+        got = complete(["socktrace", o.names()[0], ""])
+        if bool(o.arg) == (got == keywords):
+            problems.append("'socktrace %s <TAB>' offers %s: %s" % (
+                o.names()[0], "the filter keywords" if got == keywords else got,
+                "it takes an argument" if o.arg else "it takes none"))
+    if problems:
+        raise Fail("the completion and --help disagree", problems)
+
+
+@test
+def completion_values_are_accepted(ctx):
+    """Every hook kind and state the completion offers is one socktrace
+    accepts (a value it rejects is a usage error, exit status 2)."""
+    problems = []
+    cases = [("--hook", v) for v in completion_array("_socktrace_hooks")]
+    cases += [("--state", v) for v in completion_array("_socktrace_states")]
+    if len(cases) < 10:
+        raise Fail("the completion offers %d hook kinds and states" % len(cases), cases)
+    # the check can fail: a made-up value is a usage error
+    for opt, value in cases + [("--hook", "no-such-hook")]:
+        r = run([ctx.socktrace, opt, value, "--info", "/nonexistent/socktrace-pkg-test"])
+        bad = value == "no-such-hook"
+        if (r.returncode == 2) != bad:
+            problems.append("socktrace %s %s: exit status %d%s" % (
+                opt, value, r.returncode, ", expected 2" if bad else ": " + r.stderr.strip()))
+    if problems:
+        raise Fail("socktrace rejects what the completion offers", problems)
+
+
+@test
+def completion_completes(ctx):
+    """`complete -p socktrace` names the function, and a few command lines
+    complete as a user expects: option names and their values, files after
+    -r/-w/--info/--btf, filter keywords after the options, states after
+    'state'."""
+    reg = bash("complete -p socktrace").strip()
+    if reg != "complete -F _socktrace socktrace":
+        raise Fail("complete -p socktrace: %r" % reg)
+    d = tempfile.mkdtemp(prefix="socktrace-pkg-")
+    try:
+        for name in ("trace-a.st", "trace-b.st", "other.txt"):
+            open(os.path.join(d, name), "w").close()
+        os.mkdir(os.path.join(d, "trace-dir"))
+        want = [
+            (["socktrace", "--ho"], ["--hook"]),
+            (["socktrace", "--hook", "f"], ["fentry"]),
+            (["socktrace", "--hook", "=", "kp"], ["kprobe"]),
+            (["socktrace", "--state", "SYN_"], ["SYN_SENT", "SYN_RECV"]),
+            (["socktrace", "--state", "LISTEN,EST"], ["LISTEN,ESTABLISHED"]),
+            (["socktrace", "-j", "-P", "443", "portr"], ["portrange"]),
+            (["socktrace", "-p", "1", "2", "po"], ["port", "portrange"]),
+            (["socktrace", "-j", "tcp", "and", "state", "TIME"], ["TIME_WAIT"]),
+            (["socktrace", "-r", "trace-"], ["trace-a.st", "trace-b.st", "trace-dir"]),
+            (["socktrace", "-jw", "tr"], ["trace-a.st", "trace-b.st", "trace-dir"]),
+            (["socktrace", "--info", "o"], ["other.txt"]),
+            (["socktrace", "--btf", "ot"], ["other.txt"]),
+            (["socktrace", "-d", "1"], []),
+        ]
+        problems = []
+        for words, expect in want:
+            got = complete(words, cwd=d)
+            if sorted(got) != sorted(expect):
+                problems.append("%s<TAB>: %s, expected %s" % (" ".join(words), got, expect))
+        if problems:
+            raise Fail("completions differ", problems)
+    finally:
+        shutil.rmtree(d)
+
+
+# ---- make ----
+
+def installed_files(root):
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(dirpath, x))]:
+            out.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return sorted(out)
+
+
+@test
+def install_and_uninstall(ctx):
+    """make install puts the binary, man page, completion and docs under
+    DESTDIR/PREFIX (default /usr/local); make uninstall leaves no file."""
+    problems = []
+    for prefix, args in (("/usr/local", []), ("/usr", ["PREFIX=/usr"])):
+        root = tempfile.mkdtemp(prefix="socktrace-pkg-")
+        try:
+            common = ["OUTPUT=" + ctx.build, "DESTDIR=" + root] + args
+            r = make("install", *common)
+            if r.returncode != 0:
+                raise Fail("make install %s: exit status %d" % (" ".join(common), r.returncode),
+                           (r.stdout + r.stderr).splitlines()[-20:])
+            p = prefix.lstrip("/")
+            want = {
+                p + "/sbin/socktrace": (0o755, ctx.socktrace),
+                p + "/share/man/man8/socktrace.8": (0o644, MAN),
+                p + "/share/bash-completion/completions/socktrace": (0o644, COMPLETION),
+                p + "/share/doc/socktrace/json.md": (0o644, os.path.join(REPO, "docs/json.md")),
+                p + "/share/doc/socktrace/recording.md":
+                    (0o644, os.path.join(REPO, "docs/recording.md")),
+            }
+            got = installed_files(root)
+            if got != sorted(want):
+                problems.append("PREFIX=%s: installed %s, expected %s" % (prefix, got, sorted(want)))
+            for rel, (mode, src) in want.items():
+                path = os.path.join(root, rel)
+                if not os.path.isfile(path):
+                    continue
+                if os.stat(path).st_mode & 0o7777 != mode:
+                    problems.append("%s: mode %o, expected %o" % (
+                        rel, os.stat(path).st_mode & 0o7777, mode))
+                with open(path, "rb") as a, open(src, "rb") as b:
+                    if a.read() != b.read():
+                        problems.append("%s differs from %s" % (rel, src))
+            r = make("uninstall", *common)
+            left = installed_files(root)
+            if r.returncode != 0 or left:
+                problems.append("PREFIX=%s: make uninstall: exit status %d, left %s %s" % (
+                    prefix, r.returncode, left, r.stderr.strip()))
+        finally:
+            shutil.rmtree(root)
+    if problems:
+        raise Fail("make install/uninstall", problems)
+
+
+def makefile_targets_and_variables():
+    with open(os.path.join(REPO, "Makefile")) as f:
+        text = f.read()
+    # continuation lines joined, comments dropped
+    text = re.sub(r"\\\n", " ", text)
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    phony = set()
+    for line in lines:
+        if line.startswith(".PHONY:"):
+            phony.update(line.split(":", 1)[1].split())
+    user, internal, used = set(), set(), set()
+    for line in lines:
+        m = re.match(r"^(?:override\s+|export\s+)?([A-Z][A-Z0-9_]*)\s*(\?=|:=|::=|\+=|=)", line)
+        if m:
+            (user if m.group(2) == "?=" else internal if m.group(2) != "+=" else used).add(
+                m.group(1))
+        used.update(re.findall(r"(?<!\$)\$\(([A-Z][A-Z0-9_]*)\)", line))
+    builtin = {"MAKE", "MAKECMDGOALS", "MAKEFLAGS", "CURDIR", "SHELL", "MAKEFILE_LIST"}
+    # set with ?=, or used and never set: the user's to give
+    return phony, sorted(user | (used - internal - builtin))
+
+
+@test
+def make_help_names_every_target_and_variable(ctx):
+    """make help names each .PHONY target of the Makefile (in its list of
+    targets) and each variable a user may set: those set with ?= and those
+    used but never set (V, DESTDIR, ARGS, EXTRA_CFLAGS...)."""
+    phony, variables = makefile_targets_and_variables()
+    r = make("help")
+    if r.returncode != 0:
+        raise Fail("make help: exit status %d" % r.returncode, r.stderr.splitlines())
+    listed = set()
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*make (.*?)(?: {2,}|$)", line)
+        if m:
+            listed.update(w for w in re.split(r"[ ,\[\]]+", m.group(1)) if w)
+    problems = ["target '%s' is not listed" % t for t in sorted(phony - listed)]
+    problems += ["variable %s is not named" % v for v in variables
+                 if not re.search(r"(?<![\w-])%s(?![\w-])" % v, r.stdout)]
+    if len(phony) < 10 or len(variables) < 10:
+        problems.append("found only %d targets and %d variables in the Makefile" % (
+            len(phony), len(variables)))
+    if problems:
+        raise Fail("make help is incomplete", problems)
+
+
+@test
+def cflags_keep_the_warnings(ctx):
+    """make CFLAGS=-O0 compiles with -O0 and still -std=gnu11 -Wall -Wextra;
+    EXTRA_CFLAGS and EXTRA_LDFLAGS come on top (make -n: nothing is built)."""
+    out = tempfile.mkdtemp(prefix="socktrace-pkg-")
+    try:
+        r = make("-n", "-B", "OUTPUT=" + out, "CFLAGS=-O0", "EXTRA_CFLAGS=-DPKG_TEST_EXTRA",
+                 "EXTRA_LDFLAGS=-Wl,-z,now", out + "/socktrace")
+    finally:
+        shutil.rmtree(out)
+    cc = [line for line in r.stdout.splitlines() if " -c src/opts.c " in line]
+    ld = [line for line in r.stdout.splitlines() if line.rstrip().endswith("-o %s/socktrace" % out)]
+    problems = []
+    if r.returncode != 0 or not cc or not ld:
+        raise Fail("make -n found no compile and link commands (exit %d)" % r.returncode,
+                   (r.stdout + r.stderr).splitlines()[-20:])
+    for flag in ("-O0", "-std=gnu11", "-Wall", "-Wextra", "-DPKG_TEST_EXTRA", "-Iinclude"):
+        if flag not in cc[0].split():
+            problems.append("compile command without %s: %s" % (flag, cc[0]))
+    if "-O2" in cc[0].split():
+        problems.append("compile command still has the default -O2: %s" % cc[0])
+    for flag in ("-Wl,-z,now", "-l:libbpf.a"):
+        if flag not in ld[0].split():
+            problems.append("link command without %s: %s" % (flag, ld[0]))
+    if problems:
+        raise Fail("make CFLAGS=... EXTRA_CFLAGS=... EXTRA_LDFLAGS=...", problems)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build", help="the build folder (make OUTPUT=DIR)")
+    ap.add_argument("-k", default="", help="only tests whose name contains this")
+    args = ap.parse_args()
+
+    class Ctx:
+        build = args.build
+        socktrace = os.path.abspath(os.path.join(REPO, args.build, "socktrace")) \
+            if not os.path.isabs(args.build) else os.path.join(args.build, "socktrace")
+
+    passed = failed = skipped = 0
+    tests = [t for t in TESTS if args.k in t.__name__]
+    if not os.access(Ctx.socktrace, os.X_OK):
+        print("FAIL setup: %s is not an executable file (run make first)" % Ctx.socktrace)
+        print("pkg: 0 passed, 1 failed, 0 skipped")
+        return 1
+    for t in tests:
+        name = t.__name__
+        try:
+            t(Ctx)
+        except Skip as e:
+            print("SKIP %s: %s" % (name, e))
+            skipped += 1
+        except Fail as e:
+            print("FAIL %s: %s" % (name, e.reason))
+            for d in e.details:
+                for line in str(d).splitlines():
+                    print("    " + line)
+            failed += 1
+        except Exception as e:   # a broken test is a failure, with its cause
+            print("FAIL %s: unexpected %s: %s" % (name, type(e).__name__, e))
+            failed += 1
+        else:
+            print("PASS %s" % name)
+            passed += 1
+        sys.stdout.flush()
+    print("pkg: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
