@@ -73,7 +73,9 @@ static int owners__add(struct owners *o, uint64_t ino, uint32_t pid, const char 
 			return 0;
 	o->slots[h].ino = ino;
 	o->slots[h].pid = pid;
-	snprintf(o->slots[h].comm, sizeof(o->slots[h].comm), "%s", comm);
+	/* at most TASK_COMM_LEN - 1 bytes, NUL-terminated, as the kernel's */
+	memset(o->slots[h].comm, 0, sizeof(o->slots[h].comm));
+	memcpy(o->slots[h].comm, comm, strnlen(comm, sizeof(o->slots[h].comm) - 1));
 	o->n++;
 	return 0;
 }
