@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Formatting shared by the renderers: addresses, service names, times, JSON. */
+/* Formatting shared by the renderers: addresses, times, JSON. */
 #ifndef ST_FORMAT_H
 #define ST_FORMAT_H
 
@@ -36,21 +36,6 @@ int format__text_width(const char *s);
 
 /* Decimal digits of v into buf (at least 21 bytes); returns the length. */
 int format__u64(char *buf, uint64_t v);
-
-/* Port -> service name from /etc/services. names holds the protocol given
- * to services__load(); udp always holds the "udp" entries, so that UDP
- * events are named whatever the caller asked for (53/udp is "domain"). */
-struct services {
-	char *names[65536];
-	char *udp[65536];
-};
-
-/* proto: "tcp" or "udp", what services__name() answers for. */
-struct services *services__load(const char *path, const char *proto);
-const char *services__name(const struct services *s, uint16_t port);
-/* The name for an IP protocol: the udp table for IPPROTO_UDP, else names. */
-const char *services__lookup(const struct services *s, uint16_t port, int ipproto);
-void services__free(struct services *s);
 
 /* A small JSON writer into a growing buffer; strings are escaped so that
  * any byte sequence (a comm with quotes or control bytes) stays valid. */

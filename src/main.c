@@ -33,6 +33,7 @@
 #include "probe.h"
 #include "record.h"
 #include "replay.h"
+#include "services.h"
 #include "sink.h"
 #include "snapshot.h"
 

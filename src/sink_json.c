@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "format.h"
 #include "sink.h"
 
 struct sink_json {
