@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include "event.h"
 #include "opts.h"
+#include "owners.h"
 #include "pipeline.h"
 #include "probe.h"
-#include "snapshot.h"
 
 struct live;
 

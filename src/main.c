@@ -29,6 +29,7 @@
 #include "event.h"
 #include "live.h"
 #include "opts.h"
+#include "owners.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "record.h"
