@@ -78,7 +78,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/event.c
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c
 
 .PHONY: all run test unit unit-asan fuzz bench vmtest install clean deps deps-test deps-bench vmlinux help
 all: $(OUTPUT)/socktrace

@@ -32,6 +32,7 @@
 #include "owners.h"
 #include "pipeline.h"
 #include "probe.h"
+#include "reader.h"
 #include "record.h"
 #include "replay.h"
 #include "services.h"

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Recorder and reader of docs/recording.md. Every field is encoded one by
- * one in little-endian, never as a C struct; every length read from a file
- * is checked against what is there. */
+/* The format of docs/recording.md, and its recorder; the reader is
+ * reader.c. Every field is encoded one by one in little-endian, never as
+ * a C struct. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,22 +55,6 @@ uint32_t rec__get32(const uint8_t *p)
 uint64_t rec__get64(const uint8_t *p)
 {
 	return rec__get32(p) | (uint64_t)rec__get32(p + 4) << 32;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static const struct {
@@ -166,7 +151,77 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	return 4 + encode_tail(b + REC_UDP_FLOW_LEN, ev);
 }
 
-static void encode_stats(uint8_t *b, const struct rec_stats *st)
+/* The 1.2 fields, if the body has them (n bytes after its type's body). */
+static void decode_tail(struct event *ev, const uint8_t *t, size_t n)
+{
+	if (n < REC_TAIL_LEN)
+		return;
+	ev->prev_state = t[0] < ST_TCP_MAX_STATES ? t[0] : 0;
+}
+
+int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
+		      const struct clock_ref *ref)
+{
+	size_t i;
+
+	/* longer bodies carry fields of a later minor version */
+	if (len < (type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN))
+		return -EINVAL;
+	memset(ev, 0, sizeof(*ev));
+	for (i = 0; i < N_REC_TYPES; i++)
+		if (rec_types[i].rec == type)
+			break;
+	if (i == N_REC_TYPES || (b[44] != 4 && b[44] != 6))
+		return -EINVAL;
+	ev->kind = rec_types[i].kind;
+	ev->boot_ns = rec__get64(b);
+	ev->wall_ns = clock_ref__wall(ref, ev->boot_ns);
+	ev->sock = rec__get64(b + 8);
+	ev->ino = rec__get64(b + 16);
+	ev->old_ns = rec__get64(b + 24);
+	ev->netns = rec__get32(b + 32);
+	ev->pid = rec__get32(b + 36);
+	ev->tid = rec__get32(b + 40);
+	ev->family = b[44] == 4 ? AF_INET : AF_INET6;
+	ev->proto = b[45];
+	ev->old_state = b[46];
+	ev->new_state = b[47];
+	ev->owner_src = b[48] < ST_OWNER__MAX ? b[48] : ST_OWNER_UNKNOWN;
+	ev->role = b[49] < ST_ROLE__MAX ? b[49] : ST_ROLE_UNKNOWN;
+	ev->lport = rec__get16(b + 50);
+	ev->rport = rec__get16(b + 52);
+	memcpy(&ev->laddr, b + 54, 16);
+	memcpy(&ev->raddr, b + 70, 16);
+	memcpy(ev->comm, b + 86, TASK_COMM_LEN);
+	ev->comm[TASK_COMM_LEN] = '\0';
+	ev->syn_retrans = rec__get32(b + 102);
+	ev->err = (int32_t)rec__get32(b + 106);
+	ev->outcome = b[110] < OUTCOME__MAX ? b[110] : OUTCOME_IN_PROGRESS;
+	ev->diag.cause = b[111] <= DIAG_NO_LISTENER ? b[111] : DIAG_NONE;
+	ev->elapsed_ns = rec__get64(b + 112);
+	ev->diag.pid = rec__get32(b + 120);
+	ev->diag.queue = rec__get32(b + 124);
+	ev->diag.backlog = rec__get32(b + 128);
+	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
+	ev->diag.comm[TASK_COMM_LEN] = '\0';
+	if (ev->kind != EVENT_UDP_FLOW) {
+		decode_tail(ev, b + REC_EVENT_LEN, len - REC_EVENT_LEN);
+		return 0;
+	}
+	ev->flow_event = b[148] < UDP_FLOW__MAX ? b[148] : 0;
+	ev->end_reason = b[149] < UDP_END__MAX ? b[149] : UDP_END_NONE;
+	ev->first_ns = rec__get64(b + 156);
+	ev->last_ns = rec__get64(b + 164);
+	ev->duration_ns = rec__get64(b + 172);
+	ev->tx_bytes = rec__get64(b + 180);
+	ev->rx_bytes = rec__get64(b + 188);
+	ev->tx_packets = rec__get64(b + 196);
+	ev->rx_packets = rec__get64(b + 204);
+	decode_tail(ev, b + REC_UDP_FLOW_LEN, len - REC_UDP_FLOW_LEN);
+	return 0;
+}
+
+void rec__encode_stats(uint8_t *b, const struct rec_stats *st)
 {
 	rec__put64(b + 0, st->boot_ns);
 	rec__put64(b + 8, st->events);
@@ -182,9 +237,8 @@ static void encode_stats(uint8_t *b, const struct rec_stats *st)
 	rec__put64(b + 88, st->missed);
 }
 
-/* len is at least REC_STATS_LEN_1_0; a 1.0 payload has no UDP counts, a
- * 1.1 payload no gaps. */
-static void decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
+/* A 1.0 payload has no UDP counts, a 1.1 payload no gaps. */
+void rec__decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->boot_ns = rec__get64(b + 0);
@@ -205,21 +259,49 @@ static void decode_stats(const uint8_t *b, size_t len, struct rec_stats *st)
 	st->missed = rec__get64(b + 88);
 }
 
-static void block_header(uint8_t *h, int type, int flags, uint32_t stored, uint32_t raw,
-			 uint32_t crc_stored, uint32_t crc_raw)
+void rec__encode_block_header(uint8_t *h, const struct rec_block *b)
 {
 	rec__put32(h, REC_SYNC);
-	h[4] = type;
-	h[5] = flags;
+	h[4] = b->type;
+	h[5] = b->flags;
 	rec__put16(h + 6, 0);
-	rec__put32(h + 8, stored);
-	rec__put32(h + 12, raw);
-	rec__put32(h + 16, crc_stored);
-	rec__put32(h + 20, crc_raw);
+	rec__put32(h + 8, b->stored);
+	rec__put32(h + 12, b->raw);
+	rec__put32(h + 16, b->crc_stored);
+	rec__put32(h + 20, b->crc_raw);
 	rec__put32(h + 24, crc32(0, h, 24));
 }
 
+bool rec__decode_block_header(const uint8_t *h, struct rec_block *b)
+{
+	if (rec__get32(h) != REC_SYNC || rec__get32(h + 24) != crc32(0, h, 24))
+		return false;
+	b->type = h[4];
+	b->flags = h[5];
+	b->stored = rec__get32(h + 8);
+	b->raw = rec__get32(h + 12);
+	b->crc_stored = rec__get32(h + 16);
+	b->crc_raw = rec__get32(h + 20);
+	return true;
+}
+
 /* ---- recorder ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 struct recorder {
 	struct recorder_opts o;
@@ -302,8 +384,15 @@ static int put_block(struct recorder *r, int type, const uint8_t *data, size_t l
 			flags = REC_FLAG_ZLIB;
 		}
 	}
-	block_header(h, type, flags, stored_len, len,
-		     flags ? crc32(0, stored, stored_len) : crc_raw, crc_raw);
+	struct rec_block b = {
+		.type = type,
+		.flags = flags,
+		.stored = stored_len,
+		.raw = len,
+		.crc_stored = flags ? crc32(0, stored, stored_len) : crc_raw,
+		.crc_raw = crc_raw,
+	};
+	rec__encode_block_header(h, &b);
 	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)stored, stored_len } };
 
 	err = write_all(r->fd, iov, 2);
@@ -630,7 +719,7 @@ static int write_end(struct recorder *r, const struct rec_stats *st)
 	else if (r->have_last)
 		s = r->last;
 	s.file_events = r->file_events;
-	encode_stats(b, &s);
+	rec__encode_stats(b, &s);
 	return put_block(r, REC_BLOCK_END, b, sizeof(b), false);
 }
 
@@ -826,7 +915,7 @@ int recorder__stats(struct recorder *r, const struct rec_stats *st)
 	if (err)
 		return err;
 	s.file_events = r->file_events;
-	encode_stats(b, &s);
+	rec__encode_stats(b, &s);
 	err = put_block(r, REC_BLOCK_STATS, b, sizeof(b), false);
 	return err ? err : check_rotation(r, false);
 }
@@ -899,543 +988,4 @@ struct sink *sink_record__new(struct recorder *r)
 	s->base.ops = &record_ops;
 	s->r = r;
 	return &s->base;
-}
-
-/* ---- reader ---- */
-
-struct reader {
-	FILE *f;
-	uint8_t *buf;		/* file bytes from offset buf_off */
-	size_t cap, len, pos;
-	uint64_t buf_off;
-	bool eof;
-	uint8_t *raw;		/* the current events block, decompressed */
-	size_t raw_cap, raw_len, raw_pos;
-	bool in_events;
-	bool done;
-	bool first_block;
-	bool ticks;		/* hand back statistics blocks as EVENT_TICK */
-	bool tick_pending;
-	struct rec_header hdr;
-	struct clock_ref ref;
-	struct reader_stats st;
-};
-
-/* Makes at least `need` bytes from pos available if the file has them;
- * returns how many are. */
-static size_t fill(struct reader *r, size_t need)
-{
-	if (r->len - r->pos >= need || r->eof)
-		return r->len - r->pos;
-	if (r->pos) {
-		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-		r->buf_off += r->pos;
-		r->len -= r->pos;
-		r->pos = 0;
-	}
-	if (need > r->cap) {
-		size_t cap = need < (256u << 10) ? (256u << 10) : need;
-		uint8_t *b = realloc(r->buf, cap);
-
-		if (!b)
-			return r->len;	/* treated as the end of the data */
-		r->buf = b;
-		r->cap = cap;
-	}
-	while (r->len < need && !r->eof) {
-		size_t n = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
-
-		r->len += n;
-		if (n == 0)
-			r->eof = true;
-	}
-	return r->len;
-}
-
-static uint64_t offset(const struct reader *r)
-{
-	return r->buf_off + r->pos;
-}
-
-static void copy_str(char *dst, size_t dlen, const uint8_t *src, size_t n)
-{
-	size_t i;
-
-	if (n > dlen - 1)
-		n = dlen - 1;
-	/* a file is untrusted: no control bytes reach the terminal */
-	for (i = 0; i < n && src[i]; i++)
-		dst[i] = src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-	dst[i] = '\0';
-}
-
-static void parse_header(struct reader *r, const uint8_t *b, size_t len)
-{
-	struct rec_header *h = &r->hdr;
-	size_t off = 0;
-
-	while (off + 4 <= len) {
-		uint16_t tag = rec__get16(b + off), n = rec__get16(b + off + 2);
-		const uint8_t *v = b + off + 4;
-
-		if (n > len - off - 4) {
-			r->st.bad_records++;
-			break;
-		}
-		switch (tag) {
-		case REC_HDR_HOST:
-			copy_str(h->host, sizeof(h->host), v, n);
-			break;
-		case REC_HDR_KERNEL:
-			copy_str(h->kernel, sizeof(h->kernel), v, n);
-			break;
-		case REC_HDR_BOOT_ID:
-			copy_str(h->boot_id, sizeof(h->boot_id), v, n);
-			break;
-		case REC_HDR_VERSION:
-			copy_str(h->version, sizeof(h->version), v, n);
-			break;
-		case REC_HDR_FILTER:
-			copy_str(h->filter, sizeof(h->filter), v, n);
-			break;
-		case REC_HDR_CLOCK:
-			if (n >= 16) {
-				h->ref.boot_ns = rec__get64(v);
-				h->ref.wall_ns = rec__get64(v + 8);
-				h->have_ref = h->ref.wall_ns != EVENT_WALL_UNKNOWN;
-				r->ref = h->ref;
-			}
-			break;
-		case REC_HDR_SEQ:
-			if (n >= 4)
-				h->seq = rec__get32(v);
-			break;
-		case REC_HDR_SYN_ALERT:
-			if (n >= 8)
-				h->syn_alert_ns = rec__get64(v);
-			break;
-		case REC_HDR_CREATED:
-			if (n >= 8)
-				h->created_ns = rec__get64(v);
-			break;
-		default:
-			break;	/* a field of a later minor version */
-		}
-		off += 4 + n;
-	}
-	r->st.have_header = true;
-}
-
-static bool header_ok(const uint8_t *h)
-{
-	return rec__get32(h) == REC_SYNC && rec__get32(h + 24) == crc32(0, h, 24);
-}
-
-/* From a bad spot, finds the next block header whose own CRC holds. */
-static void resync(struct reader *r)
-{
-	uint64_t start = offset(r);
-	uint8_t sync[4];
-
-	rec__put32(sync, REC_SYNC);
-	r->st.bad_blocks++;
-	r->pos++;
-	for (;;) {
-		size_t avail = fill(r, REC_BLOCK_HDR_LEN);
-		uint8_t *hit;
-
-		if (avail < REC_BLOCK_HDR_LEN) {
-			/* no header fits any more: the rest is the corrupt region */
-			r->pos += avail;
-			r->done = true;
-			break;
-		}
-		hit = memmem(r->buf + r->pos, avail, sync, sizeof(sync));
-		if (!hit) {
-			r->pos += avail - 3;	/* a marker may straddle the refill */
-			continue;
-		}
-		r->pos = hit - r->buf;
-		if (fill(r, REC_BLOCK_HDR_LEN) < REC_BLOCK_HDR_LEN)
-			continue;	/* the loop ends it */
-		if (header_ok(r->buf + r->pos))
-			break;
-		r->pos++;
-	}
-	r->st.bad_bytes += offset(r) - start;
-}
-
-/* Reads the next block. Returns 1 if one was handled, 0 at the end. */
-static int next_block(struct reader *r)
-{
-	for (;;) {
-		size_t avail = fill(r, REC_BLOCK_HDR_LEN);
-		const uint8_t *h = r->buf + r->pos;
-		uint32_t stored, raw, crc_stored, crc_raw;
-		int type, flags;
-
-		if (r->done || avail == 0)
-			return 0;
-		/* another recording appended (cat a b > c): skip its prefix */
-		if (avail >= REC_PREFIX_LEN && !memcmp(h, REC_MAGIC, REC_MAGIC_LEN) &&
-		    rec__get16(h + 8) == REC_MAJOR) {
-			/* its times are not those of the previous one's reference */
-			r->ref.wall_ns = EVENT_WALL_UNKNOWN;
-			r->pos += REC_PREFIX_LEN;
-			continue;
-		}
-		if (avail < REC_BLOCK_HDR_LEN) {
-			r->st.tail_bytes = avail;
-			r->pos += avail;
-			return 0;
-		}
-		if (!header_ok(h)) {
-			resync(r);
-			continue;
-		}
-		type = h[4];
-		flags = h[5];
-		stored = rec__get32(h + 8);
-		raw = rec__get32(h + 12);
-		crc_stored = rec__get32(h + 16);
-		crc_raw = rec__get32(h + 20);
-		if (stored > REC_BLOCK_MAX || raw > REC_BLOCK_MAX ||
-		    (!(flags & REC_FLAG_ZLIB) && stored != raw)) {
-			resync(r);
-			continue;
-		}
-		avail = fill(r, REC_BLOCK_HDR_LEN + (size_t)stored);
-		if (avail < REC_BLOCK_HDR_LEN + (size_t)stored) {
-			r->st.tail_bytes = avail;
-			r->pos += avail;
-			r->done = true;
-			return 0;
-		}
-		h = r->buf + r->pos;
-		const uint8_t *payload = h + REC_BLOCK_HDR_LEN;
-
-		if (crc32(0, payload, stored) != crc_stored) {
-			/* the header's CRC vouches for the length: skip just this block */
-			r->st.bad_blocks++;
-			r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
-			r->pos += REC_BLOCK_HDR_LEN + stored;
-			continue;
-		}
-		if (raw > r->raw_cap) {
-			uint8_t *b = realloc(r->raw, raw);
-
-			if (!b)
-				return -ENOMEM;
-			r->raw = b;
-			r->raw_cap = raw;
-		}
-		if (flags & REC_FLAG_ZLIB) {
-			uLongf out = raw;
-
-			if (uncompress(r->raw, &out, payload, stored) != Z_OK || out != raw) {
-				r->st.bad_blocks++;
-				r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
-				r->pos += REC_BLOCK_HDR_LEN + stored;
-				continue;
-			}
-		} else if (raw) {
-			memcpy(r->raw, payload, raw);
-		}
-		r->pos += REC_BLOCK_HDR_LEN + stored;
-		if (crc32(0, r->raw, raw) != crc_raw) {
-			r->st.bad_blocks++;
-			r->st.bad_bytes += REC_BLOCK_HDR_LEN + stored;
-			continue;
-		}
-		r->st.blocks++;
-		r->st.clean_end = false;
-		r->raw_len = raw;
-		r->raw_pos = 0;
-		r->in_events = false;
-		switch (type) {
-		case REC_BLOCK_HEADER:
-			parse_header(r, r->raw, raw);
-			break;
-		case REC_BLOCK_EVENTS:
-			r->in_events = true;
-			break;
-		case REC_BLOCK_STATS:
-		case REC_BLOCK_END:
-			if (raw >= REC_STATS_LEN_1_0) {
-				decode_stats(r->raw, raw, &r->st.stats);
-				r->st.have_stats = true;
-				r->tick_pending = r->ticks;
-			}
-			r->st.clean_end = type == REC_BLOCK_END;
-			break;
-		default:
-			break;	/* a block type of a later minor version */
-		}
-		return 1;
-	}
-}
-
-/* The 1.2 fields, if the body has them (n bytes after its type's body). */
-static void decode_tail(struct event *ev, const uint8_t *t, size_t n)
-{
-	if (n < REC_TAIL_LEN)
-		return;
-	ev->prev_state = t[0] < ST_TCP_MAX_STATES ? t[0] : 0;
-}
-
-static int decode_event(struct reader *r, struct event *ev, int type, const uint8_t *b,
-			size_t len)
-{
-	size_t i;
-
-	memset(ev, 0, sizeof(*ev));
-	for (i = 0; i < N_REC_TYPES; i++)
-		if (rec_types[i].rec == type)
-			break;
-	if (i == N_REC_TYPES || (b[44] != 4 && b[44] != 6))
-		return -EINVAL;
-	ev->kind = rec_types[i].kind;
-	ev->boot_ns = rec__get64(b);
-	ev->wall_ns = clock_ref__wall(&r->ref, ev->boot_ns);
-	ev->sock = rec__get64(b + 8);
-	ev->ino = rec__get64(b + 16);
-	ev->old_ns = rec__get64(b + 24);
-	ev->netns = rec__get32(b + 32);
-	ev->pid = rec__get32(b + 36);
-	ev->tid = rec__get32(b + 40);
-	ev->family = b[44] == 4 ? AF_INET : AF_INET6;
-	ev->proto = b[45];
-	ev->old_state = b[46];
-	ev->new_state = b[47];
-	ev->owner_src = b[48] < ST_OWNER__MAX ? b[48] : ST_OWNER_UNKNOWN;
-	ev->role = b[49] < ST_ROLE__MAX ? b[49] : ST_ROLE_UNKNOWN;
-	ev->lport = rec__get16(b + 50);
-	ev->rport = rec__get16(b + 52);
-	memcpy(&ev->laddr, b + 54, 16);
-	memcpy(&ev->raddr, b + 70, 16);
-	memcpy(ev->comm, b + 86, TASK_COMM_LEN);
-	ev->comm[TASK_COMM_LEN] = '\0';
-	ev->syn_retrans = rec__get32(b + 102);
-	ev->err = (int32_t)rec__get32(b + 106);
-	ev->outcome = b[110] < OUTCOME__MAX ? b[110] : OUTCOME_IN_PROGRESS;
-	ev->diag.cause = b[111] <= DIAG_NO_LISTENER ? b[111] : DIAG_NONE;
-	ev->elapsed_ns = rec__get64(b + 112);
-	ev->diag.pid = rec__get32(b + 120);
-	ev->diag.queue = rec__get32(b + 124);
-	ev->diag.backlog = rec__get32(b + 128);
-	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
-	ev->diag.comm[TASK_COMM_LEN] = '\0';
-	if (ev->kind != EVENT_UDP_FLOW) {
-		decode_tail(ev, b + REC_EVENT_LEN, len - REC_EVENT_LEN);
-		return 0;
-	}
-	ev->flow_event = b[148] < UDP_FLOW__MAX ? b[148] : 0;
-	ev->end_reason = b[149] < UDP_END__MAX ? b[149] : UDP_END_NONE;
-	ev->first_ns = rec__get64(b + 156);
-	ev->last_ns = rec__get64(b + 164);
-	ev->duration_ns = rec__get64(b + 172);
-	ev->tx_bytes = rec__get64(b + 180);
-	ev->rx_bytes = rec__get64(b + 188);
-	ev->tx_packets = rec__get64(b + 196);
-	ev->rx_packets = rec__get64(b + 204);
-	decode_tail(ev, b + REC_UDP_FLOW_LEN, len - REC_UDP_FLOW_LEN);
-	return 0;
-}
-
-int reader__next(struct reader *r, struct event *ev)
-{
-	for (;;) {
-		while (r->in_events && r->raw_pos + 4 <= r->raw_len) {
-			const uint8_t *rec = r->raw + r->raw_pos;
-			uint16_t type = rec__get16(rec), len = rec__get16(rec + 2);
-
-			if (len > r->raw_len - r->raw_pos - 4) {
-				r->st.bad_records++;
-				break;
-			}
-			r->raw_pos += 4 + len;
-			switch (type) {
-			case REC_TCP_STATE:
-			case REC_TCP_SOCKET:
-			case REC_SYN_RETRANS:
-			case REC_CONNECT:
-			case REC_SYN_ALERT:
-			case REC_UDP_FLOW:
-			case REC_UDP_SOCKET:
-				/* longer bodies carry fields of a later minor version */
-				if (len < (type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN) ||
-				    decode_event(r, ev, type, rec + 4, len)) {
-					r->st.bad_records++;
-					continue;
-				}
-				r->st.events++;
-				r->st.by_type[type]++;
-				if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
-					r->st.unknown_time++;
-					return 1;
-				}
-				if (r->st.events == r->st.unknown_time + 1 ||
-				    ev->wall_ns < r->st.first_wall)
-					r->st.first_wall = ev->wall_ns;
-				if (ev->wall_ns > r->st.last_wall)
-					r->st.last_wall = ev->wall_ns;
-				return 1;
-			case REC_CLOCK:
-				if (len < REC_CLOCK_LEN) {
-					r->st.bad_records++;
-					continue;
-				}
-				r->ref.boot_ns = rec__get64(rec + 4);
-				r->ref.wall_ns = rec__get64(rec + 12);
-				break;
-			default:
-				r->st.unknown_records++;
-				break;
-			}
-		}
-		if (r->in_events && r->raw_pos < r->raw_len && r->raw_pos + 4 > r->raw_len)
-			r->st.bad_records++;
-		r->in_events = false;
-		int n = next_block(r);
-
-		r->st.file_bytes = offset(r);
-		if (n <= 0) {
-			if (n == 0 && ferror(r->f))
-				return -EIO;
-			return n;
-		}
-		if (r->tick_pending) {
-			/* the recorder's clock when it took the statistics */
-			r->tick_pending = false;
-			memset(ev, 0, sizeof(*ev));
-			ev->kind = EVENT_TICK;
-			ev->boot_ns = r->st.stats.boot_ns;
-			ev->wall_ns = clock_ref__wall(&r->ref, ev->boot_ns);
-			return 1;
-		}
-	}
-}
-
-void reader__set_ticks(struct reader *r, bool on)
-{
-	r->ticks = on;
-}
-
-struct reader *reader__open_file(FILE *f, char *err, size_t errlen)
-{
-	struct reader *r = calloc(1, sizeof(*r));
-	size_t avail;
-	int e;
-
-	if (!r) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		errno = ENOMEM;
-		return NULL;
-	}
-	r->f = f;
-	/* nothing is known of the time until a clock reference */
-	r->ref.wall_ns = EVENT_WALL_UNKNOWN;
-	r->hdr.ref.wall_ns = EVENT_WALL_UNKNOWN;
-	avail = fill(r, REC_PREFIX_LEN);
-	if (ferror(f)) {
-		e = EIO;
-		snprintf(err, errlen, "%s", strerror(e));
-		goto fail;
-	}
-	if (avail < REC_PREFIX_LEN || memcmp(r->buf, REC_MAGIC, REC_MAGIC_LEN)) {
-		e = EBADMSG;
-		snprintf(err, errlen, "not a socktrace recording%s",
-			 avail == 0 ? " (empty file)" : "");
-		goto fail;
-	}
-	r->hdr.major = rec__get16(r->buf + 8);
-	r->hdr.minor = rec__get16(r->buf + 10);
-	if (r->hdr.major != REC_MAJOR) {
-		e = EPROTONOSUPPORT;
-		snprintf(err, errlen, "recording format version %u.%u is not supported "
-			 "(this socktrace reads %u.x)", r->hdr.major, r->hdr.minor, REC_MAJOR);
-		goto fail;
-	}
-	r->pos = REC_PREFIX_LEN;
-	/* the header block comes first; read it now so the caller has it */
-	if (next_block(r) < 0) {
-		e = ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	r->st.file_bytes = offset(r);
-	return r;
-fail:
-	reader__close(r);
-	errno = e;
-	return NULL;
-}
-
-struct reader *reader__open(const char *path, char *err, size_t errlen)
-{
-	bool std = !strcmp(path, "-");
-	struct stat st;
-	FILE *f;
-	int fd;
-
-	fd = std ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return NULL;
-	}
-	/* read() on a directory fails with EISDIR: say so, not "I/O error" */
-	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "it is a directory, not a recording");
-		errno = EISDIR;
-		return NULL;
-	}
-	f = fdopen(fd, "rb");
-	if (!f) {
-		int e = errno;
-
-		close(fd);
-		snprintf(err, errlen, "%s", strerror(e));
-		errno = e;
-		return NULL;
-	}
-	return reader__open_file(f, err, errlen);
-}
-
-int reader__file_id(const struct reader *r, struct rec_input *id)
-{
-	struct stat st;
-
-	if (fstat(fileno(r->f), &st))
-		return -errno;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	return 0;
-}
-
-const struct rec_header *reader__header(const struct reader *r)
-{
-	return &r->hdr;
-}
-
-const struct reader_stats *reader__stats(const struct reader *r)
-{
-	return &r->st;
-}
-
-bool reader__truncated(const struct reader *r)
-{
-	return !r->st.clean_end || r->st.tail_bytes;
-}
-
-void reader__close(struct reader *r)
-{
-	if (!r)
-		return;
-	if (r->f)
-		fclose(r->f);
-	free(r->buf);
-	free(r->raw);
-	free(r);
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include "opts.h"
 #include "pipeline.h"
-#include "record.h"
+#include "reader.h"
 
 struct replay {
 	struct reader *readers[OPTS_MAX_FILES];

@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include "opts.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
 #include "replay.h"
 #include "util.h"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
 #include "replay.h"
 #include "harness.h"

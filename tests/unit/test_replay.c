@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include "attempts.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
 #include "replay.h"
 #include "util.h"
