@@ -34,6 +34,7 @@
 #include "probe.h"
 #include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "services.h"
 #include "sink.h"

@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "util.h"
 

@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "harness.h"
 
