@@ -62,7 +62,8 @@ const char *recorder__path(const struct recorder *r);
 const char *recorder__error(const struct recorder *r);
 uint64_t recorder__bytes(const struct recorder *r);	/* over all files */
 
-/* A sink that records; its free does not close the recorder. */
+/* A sink that records (sink_record.c); its free does not close the
+ * recorder. */
 struct sink *sink_record__new(struct recorder *r);
 
 #endif /* ST_RECORDER_H */
