@@ -27,6 +27,7 @@
 #include "attempts.h"
 #include "diagnose.h"
 #include "event.h"
+#include "info.h"
 #include "live.h"
 #include "opts.h"
 #include "owners.h"

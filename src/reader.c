@@ -459,6 +459,15 @@ bool reader__truncated(const struct reader *r)
 	return !r->st.clean_end || r->st.tail_bytes;
 }
 
+bool reader__unusable(const struct reader *r, char *err, size_t errlen)
+{
+	if (r->st.blocks)
+		return false;
+	snprintf(err, errlen, "no readable block after the file's magic (%llu bytes of damaged data): it is not a usable recording",
+		 (unsigned long long)(r->st.bad_bytes + r->st.tail_bytes));
+	return true;
+}
+
 void reader__close(struct reader *r)
 {
 	if (!r)

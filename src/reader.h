@@ -51,6 +51,9 @@ const struct reader_stats *reader__stats(const struct reader *r);
 int reader__file_id(const struct reader *r, struct rec_input *id);
 /* The file ended without an end block, or in the middle of a block. */
 bool reader__truncated(const struct reader *r);
+/* At the end: not one block was readable after the file's magic, which
+ * makes it no recording at all rather than a damaged one; why in err. */
+bool reader__unusable(const struct reader *r, char *err, size_t errlen);
 void reader__close(struct reader *r);
 
 #endif /* ST_READER_H */

@@ -4,7 +4,6 @@
 #define ST_REPLAY_H
 
 #include <signal.h>
-#include <stdio.h>
 #include "opts.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -33,9 +32,5 @@ int replay__open(struct replay *rp, const char *const *paths, int n);
 int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound *since,
 		const struct time_bound *until, volatile sig_atomic_t *stop);
 void replay__close(struct replay *rp);
-
-/* capinfos for recordings: prints what FILE holds. Returns 0, or 1 if it
- * cannot be read as a recording. */
-int info__print(const char *path, FILE *out);
 
 #endif /* ST_REPLAY_H */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 #include "opts.h"
+#include "info.h"
 #include "pipeline.h"
 #include "reader.h"
 #include "record.h"

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "info.h"
 #include "pipeline.h"
 #include "reader.h"
 #include "record.h"
