@@ -53,6 +53,8 @@ enum rec_record_type {
 #define REC_STATS_LEN_1_1 80	/* without gaps and missed runs */
 #define REC_STATS_LEN_1_0 56	/* without the UDP counts */
 
+/* The header block's fields (tag, length, value): recorder.c writes them,
+ * reader.c parses them. */
 enum rec_header_tag {
 	REC_HDR_HOST = 1,
 	REC_HDR_KERNEL = 2,
@@ -111,7 +113,7 @@ struct rec_block {
 	uint32_t crc_raw;
 };
 
-/* Little-endian encoding, shared with the tests. */
+/* Little-endian encoding of one field. */
 void rec__put16(uint8_t *p, uint16_t v);
 void rec__put32(uint8_t *p, uint32_t v);
 void rec__put64(uint8_t *p, uint64_t v);
