@@ -37,7 +37,7 @@
 #                   -std=gnu11 are added to any CFLAGS given
 #   CPPFLAGS, LDFLAGS, LDLIBS  more preprocessor, linker flags and libraries
 #   EXTRA_CFLAGS, EXTRA_LDFLAGS  appended last, as bpftool's (EXTRA_CFLAGS=-Werror)
-#   CLANG, LLVM_STRIP, BPFTOOL, OBJCOPY  the other tools
+#   CLANG, LLVM_STRIP, BPFTOOL  the other tools
 #   ARCH            target architecture, as uname -m names it
 #   VMLINUX_BTF     the BTF make vmlinux reads (/sys/kernel/btf/vmlinux)
 #   PYTHON          the tests' interpreter (/usr/bin/python3)
@@ -65,7 +65,6 @@ LLVM_STRIP ?= llvm-strip
 # Debian ships bpftool in /usr/sbin, which a user's PATH may lack
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 PYTHON ?= /usr/bin/python3
-OBJCOPY ?= objcopy
 
 # __TARGET_ARCH_* for bpf_tracing.h, by `uname -m`
 bpf_arch_x86_64 := x86
@@ -124,9 +123,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUTPUT)/bench/%)
 FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# the reader and what it needs: no libbpf, so the sanitizers see all of it;
-# src/record.c is compiled on its own (see $(OUTPUT)/fuzz/record.o)
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c tests/fuzz/alloc_cache.c src/event.c
+# the reader and what it needs: no libbpf, so the sanitizers see all of it
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c
 
 LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
@@ -217,28 +215,14 @@ unit-asan: | deps
 		LDFLAGS="-fsanitize=address,undefined" $(OUTPUT)/asan/unit_tests
 
 test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz \
-		$(OUTPUT)/fuzz/alloc_cache_test unit-asan | deps-test
+		unit-asan | deps-test
 	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
 
-# The reader's realloc() and free() are renamed to those of
-# tests/fuzz/alloc_cache.c, which keeps its large read buffer from one input
-# to the next (why: see there).
-$(OUTPUT)/fuzz/record.o: src/record.c $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
-	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc -c $< -o $@.tmp
-	$(Q)$(OBJCOPY) --redefine-sym realloc=fuzz_realloc --redefine-sym free=fuzz_free $@.tmp $@
-	$(Q)rm -f $@.tmp
-
-$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) $(OUTPUT)/fuzz/record.o -lz -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) -lz -o $@
 
-# that the cache leaves ASan its reports (run by tests/run.sh before fuzzing)
-$(OUTPUT)/fuzz/alloc_cache_test: tests/fuzz/alloc_cache_test.c tests/fuzz/alloc_cache.c Makefile | deps-test $(OUTPUT)/fuzz
-	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) -g -O1 -fsanitize=address,undefined $(filter %.c,$^) -o $@
-
-fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/alloc_cache_test
+fuzz: $(OUTPUT)/fuzz/reader_fuzz
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
 
 # The fast lane: what needs no root and fails within a couple of minutes.
@@ -250,7 +234,7 @@ CHECK_OUTPUT := $(OUTPUT)/check
 check: | deps-test deps-lint
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) EXTRA_CFLAGS="$(EXTRA_CFLAGS) -Werror" \
 		$(CHECK_OUTPUT)/socktrace $(CHECK_OUTPUT)/unit_tests $(CHECK_OUTPUT)/fuzz/reader_fuzz \
-		$(CHECK_OUTPUT)/fuzz/alloc_cache_test $(BENCH_SRCS:bench/%.c=$(CHECK_OUTPUT)/bench/%)
+		$(BENCH_SRCS:bench/%.c=$(CHECK_OUTPUT)/bench/%)
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) unit-asan
 	$(Q)rc=0; \
 	PYTHON=$(PYTHON) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) SYSTEM_TESTS=0 tests/run.sh $(CHECK_OUTPUT) || rc=1; \

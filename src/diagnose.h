@@ -5,7 +5,7 @@
 #define ST_DIAGNOSE_H
 
 #include "event.h"
-#include "snapshot.h"
+#include "owners.h"
 
 /* What a live source knows about the owner of the listener on (addr,
  * port) in ev's namespace and family: 0 and pid, comm, or -ENOENT. */

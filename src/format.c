@@ -129,65 +129,6 @@ int format__clock(char *buf, size_t len, uint64_t wall_ns)
 	return 0;
 }
 
-/* /etc/services lines: "name port/proto [aliases] [# comment]". The first
- * name listed for a port wins, as getservbyport() does. */
-struct services *services__load(const char *path, const char *proto)
-{
-	struct services *s;
-	char line[512];
-	FILE *f;
-
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	f = fopen(path, "re");
-	if (!f)
-		return s;	/* no names is not an error */
-	while (fgets(line, sizeof(line), f)) {
-		char name[64], pp[32], *slash, *end;
-		unsigned long port;
-
-		if (line[0] == '#' || sscanf(line, "%63s %31s", name, pp) != 2)
-			continue;
-		slash = strchr(pp, '/');
-		if (!slash)
-			continue;
-		*slash = '\0';
-		port = strtoul(pp, &end, 10);
-		if (*end || port == 0 || port > 65535)
-			continue;
-		if (!strcmp(slash + 1, "udp") && !s->udp[port])
-			s->udp[port] = strdup(name);
-		if (!strcmp(slash + 1, proto) && !s->names[port])
-			s->names[port] = strdup(name);
-	}
-	fclose(f);
-	return s;
-}
-
-const char *services__name(const struct services *s, uint16_t port)
-{
-	return s ? s->names[port] : NULL;
-}
-
-const char *services__lookup(const struct services *s, uint16_t port, int ipproto)
-{
-	if (!s)
-		return NULL;
-	return ipproto == IPPROTO_UDP ? s->udp[port] : s->names[port];
-}
-
-void services__free(struct services *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < 65536; i++) {
-		free(s->names[i]);
-		free(s->udp[i]);
-	}
-	free(s);
-}
-
 int format__u64(char *buf, uint64_t v)
 {
 	char tmp[21];
@@ -203,72 +144,9 @@ int format__u64(char *buf, uint64_t v)
 	return n;
 }
 
-/* ---- JSON ---- */
-
-static void json__grow(struct json_writer *w, size_t more)
-{
-	size_t cap = w->cap ? w->cap : 512;
-	char *nb;
-
-	if (w->len + more <= w->cap)
-		return;
-	while (cap < w->len + more)
-		cap *= 2;
-	nb = realloc(w->buf, cap);
-	if (!nb) {
-		perror("socktrace: out of memory");
-		exit(1);
-	}
-	w->buf = nb;
-	w->cap = cap;
-}
-
-static void json__put(struct json_writer *w, const char *s, size_t n)
-{
-	json__grow(w, n);
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
-
-static void json__putc(struct json_writer *w, char c)
-{
-	json__grow(w, 1);
-	w->buf[w->len++] = c;
-}
-
-void json__reset(struct json_writer *w)
-{
-	w->len = 0;
-	w->need_comma = false;
-}
-
-void json__free(struct json_writer *w)
-{
-	free(w->buf);
-	memset(w, 0, sizeof(*w));
-}
-
-void json__begin(struct json_writer *w)
-{
-	json__putc(w, '{');
-	w->need_comma = false;
-}
-
-void json__end(struct json_writer *w)
-{
-	json__put(w, "}\n", 2);
-	w->need_comma = false;
-}
-
-void json__close(struct json_writer *w)
-{
-	json__putc(w, '}');
-	w->need_comma = true;
-}
-
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid;
  * its code point in *out. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out)
+size_t format__utf8_decode(const unsigned char *s, size_t n, uint32_t *out)
 {
 	size_t len;
 	uint32_t cp;
@@ -302,12 +180,6 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out)
 	return len;
 }
 
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-
-	return utf8_decode(s, n, &cp);
-}
 
 /* Characters a terminal acts on rather than shows: C1 controls (U+0080 to
  * U+009F; CSI is U+009B) and the bidi embeddings, overrides and isolates,
@@ -333,7 +205,7 @@ int format__text_escape(char *dst, size_t len, const char *src, size_t n)
 		size_t l = 1;
 
 		if (c >= 0x80)
-			l = utf8_decode(s + i, n - i, &cp);
+			l = format__utf8_decode(s + i, n - i, &cp);
 		if (c == '\\') {
 			if (o + 2 >= len)
 				break;
@@ -380,147 +252,9 @@ int format__text_width(const char *str)
 			s++;
 			continue;
 		}
-		l = utf8_decode(s, strlen((const char *)s), &cp);
+		l = format__utf8_decode(s, strlen((const char *)s), &cp);
 		width += l ? format__cp_width(cp) : 1;
 		s += l ? l : 1;
 	}
 	return width;
-}
-
-/* Control bytes and bytes that are not UTF-8 become \u00XX, so the output
- * is always valid JSON text and the original byte values stay readable. */
-void json__str(struct json_writer *w, const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	static const char hex[] = "0123456789abcdef";
-
-	json__grow(w, n * 6 + 2);
-	w->buf[w->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		size_t l;
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			/* copy the whole run of plain characters at once */
-			size_t j = i + 1;
-
-			while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\')
-				j++;
-			memcpy(w->buf + w->len, s + i, j - i);
-			w->len += j - i;
-			i = j - 1;
-			continue;
-		}
-		switch (c) {
-		case '"':  memcpy(w->buf + w->len, "\\\"", 2); w->len += 2; continue;
-		case '\\': memcpy(w->buf + w->len, "\\\\", 2); w->len += 2; continue;
-		case '\n': memcpy(w->buf + w->len, "\\n", 2); w->len += 2; continue;
-		case '\t': memcpy(w->buf + w->len, "\\t", 2); w->len += 2; continue;
-		case '\r': memcpy(w->buf + w->len, "\\r", 2); w->len += 2; continue;
-		}
-		if (c >= 0x80 && (l = utf8_seq_len(s + i, n - i))) {
-			memcpy(w->buf + w->len, s + i, l);
-			w->len += l;
-			i += l - 1;
-			continue;
-		}
-		memcpy(w->buf + w->len, "\\u00", 4);
-		w->buf[w->len + 4] = hex[c >> 4];
-		w->buf[w->len + 5] = hex[c & 15];
-		w->len += 6;
-	}
-	w->buf[w->len++] = '"';
-}
-
-void json__key(struct json_writer *w, const char *key)
-{
-	size_t kl = strlen(key);
-
-	json__grow(w, kl + 4);
-	if (w->need_comma)
-		w->buf[w->len++] = ',';
-	w->buf[w->len++] = '"';
-	memcpy(w->buf + w->len, key, kl);	/* keys are ours: no escaping */
-	w->len += kl;
-	w->buf[w->len++] = '"';
-	w->buf[w->len++] = ':';
-	w->need_comma = true;
-}
-
-void json__key_str(struct json_writer *w, const char *key, const char *val)
-{
-	if (!val) {
-		json__key_null(w, key);
-		return;
-	}
-	json__key(w, key);
-	json__str(w, val, strlen(val));
-}
-
-void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n)
-{
-	json__key(w, key);
-	json__str(w, val, strnlen(val, n));
-}
-
-static void json__u64(struct json_writer *w, uint64_t v)
-{
-	char tmp[21];
-	int i = sizeof(tmp);
-
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	json__put(w, tmp + i, sizeof(tmp) - i);
-}
-
-void json__key_u64(struct json_writer *w, const char *key, uint64_t val)
-{
-	json__key(w, key);
-	json__u64(w, val);
-}
-
-void json__key_i64(struct json_writer *w, const char *key, int64_t val)
-{
-	json__key(w, key);
-	if (val < 0) {
-		json__putc(w, '-');
-		json__u64(w, -(uint64_t)val);
-	} else {
-		json__u64(w, val);
-	}
-}
-
-void json__key_null(struct json_writer *w, const char *key)
-{
-	json__key(w, key);
-	json__put(w, "null", 4);
-}
-
-void json__key_bool(struct json_writer *w, const char *key, bool val)
-{
-	json__key(w, key);
-	json__put(w, val ? "true" : "false", val ? 4 : 5);
-}
-
-void json__key_fixed(struct json_writer *w, const char *key, uint64_t val, int decimals)
-{
-	uint64_t div = 1;
-	char frac[20];
-
-	for (int i = 0; i < decimals; i++)
-		div *= 10;
-	json__key(w, key);
-	json__u64(w, val / div);
-	if (decimals > 0) {
-		uint64_t f = val % div;
-
-		for (int i = decimals - 1; i >= 0; i--) {
-			frac[i] = '0' + f % 10;
-			f /= 10;
-		}
-		json__putc(w, '.');
-		json__put(w, frac, decimals);
-	}
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Formatting shared by the renderers: addresses, service names, times, JSON. */
+/* Formatting shared by the renderers: addresses, times, numbers, and text
+ * for a terminal (escaping, display widths). */
 #ifndef ST_FORMAT_H
 #define ST_FORMAT_H
 
@@ -33,49 +34,11 @@ int format__cp_width(uint32_t cp);
 int format__text_escape(char *dst, size_t len, const char *src, size_t n);
 /* Display width of a UTF-8 string; a byte that is not UTF-8 counts one. */
 int format__text_width(const char *s);
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid;
+ * its code point in *out. The JSON writer keeps what it accepts as is. */
+size_t format__utf8_decode(const unsigned char *s, size_t n, uint32_t *out);
 
 /* Decimal digits of v into buf (at least 21 bytes); returns the length. */
 int format__u64(char *buf, uint64_t v);
-
-/* Port -> service name from /etc/services. names holds the protocol given
- * to services__load(); udp always holds the "udp" entries, so that UDP
- * events are named whatever the caller asked for (53/udp is "domain"). */
-struct services {
-	char *names[65536];
-	char *udp[65536];
-};
-
-/* proto: "tcp" or "udp", what services__name() answers for. */
-struct services *services__load(const char *path, const char *proto);
-const char *services__name(const struct services *s, uint16_t port);
-/* The name for an IP protocol: the udp table for IPPROTO_UDP, else names. */
-const char *services__lookup(const struct services *s, uint16_t port, int ipproto);
-void services__free(struct services *s);
-
-/* A small JSON writer into a growing buffer; strings are escaped so that
- * any byte sequence (a comm with quotes or control bytes) stays valid. */
-struct json_writer {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool need_comma;
-};
-
-void json__reset(struct json_writer *w);
-void json__free(struct json_writer *w);
-void json__begin(struct json_writer *w);
-void json__end(struct json_writer *w);	/* closes the object and adds '\n' */
-void json__close(struct json_writer *w);	/* closes a nested object */
-void json__key(struct json_writer *w, const char *key);	/* a key, for a nested value */
-void json__key_str(struct json_writer *w, const char *key, const char *val);
-void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n);
-void json__key_u64(struct json_writer *w, const char *key, uint64_t val);
-void json__key_i64(struct json_writer *w, const char *key, int64_t val);
-void json__key_null(struct json_writer *w, const char *key);
-void json__key_bool(struct json_writer *w, const char *key, bool val);
-/* A fixed-point number: val / 10^decimals, e.g. 1234567 with 6 -> 1.234567 */
-void json__key_fixed(struct json_writer *w, const char *key, uint64_t val, int decimals);
-/* Appends the escaped form of n bytes of s, with quotes. */
-void json__str(struct json_writer *w, const char *s, size_t n);
 
 #endif /* ST_FORMAT_H */

@@ -122,12 +122,12 @@ static const char *live__unattached(const struct live *l)
 	return NULL;
 }
 
-struct live *live__open(const struct opts *o, const struct probe *p,
+struct live *live__open(const struct live_opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref, int *failed)
 {
 	const char *failed_prog = NULL;
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
-	struct filter kf, *f = &kf;
+	const struct filter *f = &o->filter;
 	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
 	struct live *l;
 	int err;
@@ -137,8 +137,6 @@ struct live *live__open(const struct opts *o, const struct probe *p,
 		return NULL;
 	l->pl = pl;
 	l->ref = ref;
-	/* what the kernel can check; userspace still applies the whole filter */
-	filter__kernel(&o->filter, &kf);
 
 	l->skel = socktrace_bpf__open_opts(&open_opts);
 	if (!l->skel) {

@@ -5,19 +5,31 @@
 #ifndef ST_LIVE_H
 #define ST_LIVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "event.h"
-#include "opts.h"
+#include "filter.h"
+#include "owners.h"
 #include "pipeline.h"
 #include "probe.h"
-#include "snapshot.h"
 
 struct live;
+
+/* What the live source takes of the command line. */
+struct live_opts {
+	const char *btf_path;	/* kernel BTF instead of /sys/kernel/btf/vmlinux, or NULL */
+	uint32_t ringbuf_kb;	/* ring buffer size */
+	struct filter filter;	/* what the kernel side checks: filter__kernel() */
+	uint32_t udp_flows;	/* kernel flow table size */
+	uint64_t udp_idle_ns;	/* a flow ends after this long without a datagram */
+	uint64_t interval_ns;	/* report flows whose counts changed, 0: never */
+	bool verbose;		/* libbpf's messages are shown (-v) */
+};
 
 /* Opens, configures, loads and attaches. Returns NULL with errno set; the
  * reason has been printed, and *failed is the concern whose program failed
  * to attach (-1 if unknown, or a load failure). */
-struct live *live__open(const struct opts *o, const struct probe *p,
+struct live *live__open(const struct live_opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref, int *failed);
 /* The owner of the listener on (addr, port) in ev's namespace and family,
  * as the kernel side knows it (exact address, then the wildcard); ctx is

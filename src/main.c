@@ -27,12 +27,17 @@
 #include "attempts.h"
 #include "diagnose.h"
 #include "event.h"
+#include "info.h"
 #include "live.h"
 #include "opts.h"
+#include "owners.h"
 #include "pipeline.h"
 #include "probe.h"
+#include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
+#include "services.h"
 #include "sink.h"
 #include "snapshot.h"
 
@@ -432,6 +437,20 @@ static void rec_stats_of(struct rec_stats *rs, const struct stats *st, uint64_t 
 	rs->missed = st->missed;
 }
 
+/* What the live source takes of the command line. */
+static void live_opts_of(struct live_opts *lo, const struct opts *o)
+{
+	memset(lo, 0, sizeof(*lo));
+	lo->btf_path = o->btf_path;
+	lo->ringbuf_kb = o->ringbuf_kb;
+	/* what the kernel can check; userspace still applies the whole filter */
+	filter__kernel(&o->filter, &lo->filter);
+	lo->udp_flows = o->udp_flows;
+	lo->udp_idle_ns = o->udp_idle_ns;
+	lo->interval_ns = o->interval_ns;
+	lo->verbose = o->verbose;
+}
+
 /* The concerns the filter leaves something to trace for. */
 static unsigned int wanted_concerns(const struct filter *f)
 {
@@ -634,6 +653,7 @@ int main(int argc, char **argv)
 	struct pipeline pl;
 	struct clock_ref ref;
 	struct live *live = NULL;
+	struct live_opts lo;
 	struct recorder *rec = NULL;
 	struct run_as run_as, *ra = NULL;
 	uint64_t stats_ns = 0, now;
@@ -757,7 +777,8 @@ int main(int argc, char **argv)
 	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
 	probe__free(&probe);
 	failed = -1;
-	live = live__open(&o, &probe, &pl, &ref, &failed);
+	live_opts_of(&lo, &o);
+	live = live__open(&lo, &probe, &pl, &ref, &failed);
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
 	 * of that */
@@ -766,7 +787,7 @@ int main(int argc, char **argv)
 	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
 		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
-		live = live__open(&o, &probe, &pl, &ref, &failed);
+		live = live__open(&lo, &probe, &pl, &ref, &failed);
 	}
 	if (!live)
 		goto cleanup;

@@ -9,15 +9,6 @@
 #include <time.h>
 #include "opts.h"
 
-static const char *const hook_names[HOOK__MAX] = {
-	[HOOK_AUTO] = "auto",
-	[HOOK_TP_BTF] = "tp_btf",
-	[HOOK_TRACEPOINT] = "tracepoint",
-	[HOOK_FENTRY] = "fentry",
-	[HOOK_KPROBE] = "kprobe",
-	[HOOK_CGROUP] = "cgroup",
-};
-
 enum {
 	OPT_HOOK = 0x100,
 	OPT_PROBES,
@@ -175,19 +166,6 @@ void opts__usage(FILE *out)
 "      --version             print the version\n"
 "\n"
 "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
-}
-
-const char *hook_kind__name(enum hook_kind h)
-{
-	return h >= 0 && h < HOOK__MAX ? hook_names[h] : "?";
-}
-
-int hook_kind__parse(const char *s)
-{
-	for (int h = 0; h < HOOK__MAX; h++)
-		if (!strcmp(s, hook_names[h]))
-			return h;
-	return -EINVAL;
 }
 
 void opts__init(struct opts *o)

@@ -8,16 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "filter.h"
-
-enum hook_kind {
-	HOOK_AUTO = 0,
-	HOOK_TP_BTF,
-	HOOK_TRACEPOINT,
-	HOOK_FENTRY,
-	HOOK_KPROBE,
-	HOOK_CGROUP,		/* cgroup socket hooks: never forced, only reported */
-	HOOK__MAX,
-};
+#include "hook_kind.h"
 
 #define OPTS_MAX_FILES 64
 /* Bounds of numeric options: beyond them, later arithmetic would overflow
@@ -85,8 +76,5 @@ void opts__free(struct opts *o);
  * -ERANGE (before 1970, after TIME_MAX_YEAR, or more than
  * TIME_MAX_RELATIVE_S seconds). */
 int time_bound__parse(const char *s, struct time_bound *tb);
-
-const char *hook_kind__name(enum hook_kind h);
-int hook_kind__parse(const char *s);
 
 #endif /* ST_OPTS_H */

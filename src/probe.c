@@ -9,7 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "format.h"
+#include "json_writer.h"
 #include "probe.h"
 #include "socktrace.h"
 #include "socktrace.skel.h"

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-#include "opts.h"
+#include "hook_kind.h"
 
 struct bpf_program;
 struct btf;

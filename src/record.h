@@ -1,21 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Recordings: the file format of docs/recording.md. A recorder writes the
- * events that passed the filter; a reader hands them back as the same
- * struct event, with the original wall-clock times. */
+/* Recordings: the file format of docs/recording.md, its constants and the
+ * encoding of its blocks and records. recorder.h writes recordings,
+ * reader.h reads them. */
 #ifndef ST_RECORD_H
 #define ST_RECORD_H
-
-/* zlib level 3: a third of level 6's CPU on event blocks for 4% more bytes
- * (11.6 instead of 11.2 per event on a connection storm, bench/) */
-#define RECORD_ZLEVEL 3
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 #include "event.h"
-#include "sink.h"
 
 #define REC_MAGIC "\x89STR\r\n\x1a\n"
 #define REC_MAGIC_LEN 8
@@ -59,6 +53,8 @@ enum rec_record_type {
 #define REC_STATS_LEN_1_1 80	/* without gaps and missed runs */
 #define REC_STATS_LEN_1_0 56	/* without the UDP counts */
 
+/* The header block's fields (tag, length, value): recorder.c writes them,
+ * reader.c parses them. */
 enum rec_header_tag {
 	REC_HDR_HOST = 1,
 	REC_HDR_KERNEL = 2,
@@ -107,98 +103,17 @@ struct rec_input {
 	const char *path;	/* as the user named it, for messages */
 };
 
-/* New files are 0600: they hold a host's connection metadata. */
-#define REC_FILE_MODE 0600
-
-struct recorder_opts {
-	const char *path;		/* an strftime pattern with rotate_secs; "-": stdout */
-	uint64_t rotate_bytes;		/* 0: no size rotation */
-	uint32_t rotate_secs;		/* 0: no time rotation */
-	uint32_t rotate_count;		/* 0: keep every file */
-	const char *filter_text;	/* stored in each header */
-	const struct clock_ref *ref;	/* the source's clock reference */
-	const struct rec_header *origin;	/* replay: host, kernel, boot id */
-	int level;			/* zlib level, 0 for RECORD_ZLEVEL */
-	uint64_t syn_alert_ns;		/* stored in each header, for replay's alerts */
-	unsigned int mode;		/* of new files, before the umask; 0: REC_FILE_MODE */
-	bool chown;			/* -Z: the files belong to uid:gid */
-	uid_t uid;
-	gid_t gid;
-	const struct rec_input *inputs;	/* never written into, whatever the name */
-	int n_inputs;
-	char *err;			/* if not NULL: why recorder__open failed */
-	size_t errlen;
+/* A block header's fields, after its sync marker and before its own CRC. */
+struct rec_block {
+	uint8_t type;		/* enum rec_block_type */
+	uint8_t flags;		/* REC_FLAG_* */
+	uint32_t stored;	/* payload bytes in the file */
+	uint32_t raw;		/* payload bytes decompressed */
+	uint32_t crc_stored;
+	uint32_t crc_raw;
 };
 
-struct recorder;
-
-/* Creates the first file and writes its header. NULL with errno set and,
- * with o->err, a reason. Besides the errors of open(2) and write(2):
- * EBUSY: a file the recorder would write (the first one, with -W any of
- * the ring, with -C a numbered one that exists) is one of o->inputs;
- * ELOOP: the file is a symbolic link, which is never followed;
- * EPERM: an existing file belongs to another user or has other names. */
-struct recorder *recorder__open(const struct recorder_opts *o);
-int recorder__write(struct recorder *r, const struct event *ev);
-/* Writes the pending events as a block when force, or when the oldest is a
- * second old; starts the next file when -G says so. */
-int recorder__flush(struct recorder *r, bool force);
-/* Writes a statistics block if anything changed since the last one. */
-int recorder__stats(struct recorder *r, const struct rec_stats *st);
-/* Flushes, writes the end block (st may be NULL), closes and frees. */
-int recorder__close(struct recorder *r, const struct rec_stats *st);
-/* The file being written. */
-const char *recorder__path(const struct recorder *r);
-/* Why the last file could not be opened (a rotation), or NULL. */
-const char *recorder__error(const struct recorder *r);
-uint64_t recorder__bytes(const struct recorder *r);	/* over all files */
-
-/* A sink that records; its free does not close the recorder. */
-struct sink *sink_record__new(struct recorder *r);
-
-struct reader_stats {
-	uint64_t events;		/* decoded events */
-	uint64_t by_type[REC_EVENT__MAX];	/* by enum rec_record_type */
-	uint64_t unknown_records;	/* types this version does not know */
-	uint64_t bad_records;		/* malformed inside a good block */
-	uint64_t blocks;		/* good blocks */
-	uint64_t bad_blocks;		/* corrupt blocks or regions skipped */
-	uint64_t bad_bytes;		/* bytes skipped with them */
-	uint64_t tail_bytes;		/* an incomplete last block */
-	uint64_t file_bytes;		/* bytes consumed */
-	bool clean_end;			/* the last block is an end block */
-	bool have_header;
-	bool have_stats;
-	struct rec_stats stats;		/* the last statistics or end block */
-	uint64_t first_wall, last_wall;	/* earliest and latest event with a time */
-	uint64_t unknown_time;		/* events without a wall-clock time */
-};
-
-struct reader;
-
-/* Opens a recording ("-": standard input) and reads its prefix and header.
- * NULL with errno set and a reason in err: EBADMSG for a file that is not a
- * recording, EPROTONOSUPPORT for an unknown major version, EISDIR for a
- * directory. */
-struct reader *reader__open(const char *path, char *err, size_t errlen);
-/* The same on an open stream, which the reader then owns. */
-struct reader *reader__open_file(FILE *f, char *err, size_t errlen);
-/* With on, reader__next() also returns each statistics and end block as an
- * EVENT_TICK at the recorder's clock when it wrote it (for replay's
- * stages). */
-void reader__set_ticks(struct reader *r, bool on);
-/* Returns 1 with the next event, 0 at the end, -errno on a read error.
- * Corrupt and truncated parts are skipped and counted, never fatal. */
-int reader__next(struct reader *r, struct event *ev);
-const struct rec_header *reader__header(const struct reader *r);
-const struct reader_stats *reader__stats(const struct reader *r);
-/* The file's device and inode, for the recorder's o->inputs. */
-int reader__file_id(const struct reader *r, struct rec_input *id);
-/* The file ended without an end block, or in the middle of a block. */
-bool reader__truncated(const struct reader *r);
-void reader__close(struct reader *r);
-
-/* Little-endian encoding, shared with the tests. */
+/* Little-endian encoding of one field. */
 void rec__put16(uint8_t *p, uint16_t v);
 void rec__put32(uint8_t *p, uint32_t v);
 void rec__put64(uint8_t *p, uint64_t v);
@@ -209,6 +124,19 @@ uint64_t rec__get64(const uint8_t *p);
  * REC_RECORD_MAX bytes; returns its length, 0 for a kind the format does
  * not know. */
 size_t rec__encode_event(uint8_t *buf, const struct event *ev);
+/* Decodes the body b (len bytes) of an event record of that type, its
+ * wall-clock time from ref. 0, or -EINVAL for a body shorter than its
+ * type's, a type or an address family the format does not know. */
+int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
+		      const struct clock_ref *ref);
+/* A statistics or end block's payload: REC_STATS_LEN bytes written; len
+ * (at least REC_STATS_LEN_1_0) read, the fields of later versions 0. */
+void rec__encode_stats(uint8_t *b, const struct rec_stats *st);
+void rec__decode_stats(const uint8_t *b, size_t len, struct rec_stats *st);
+/* REC_BLOCK_HDR_LEN bytes at h. Decoding returns false, and fills nothing,
+ * unless the sync marker and the header's own CRC hold. */
+void rec__encode_block_header(uint8_t *h, const struct rec_block *b);
+bool rec__decode_block_header(const uint8_t *h, struct rec_block *b);
 const char *rec__type_name(int type);
 
 #endif /* ST_RECORD_H */

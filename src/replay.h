@@ -4,10 +4,9 @@
 #define ST_REPLAY_H
 
 #include <signal.h>
-#include <stdio.h>
 #include "opts.h"
 #include "pipeline.h"
-#include "record.h"
+#include "reader.h"
 
 struct replay {
 	struct reader *readers[OPTS_MAX_FILES];
@@ -33,9 +32,5 @@ int replay__open(struct replay *rp, const char *const *paths, int n);
 int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound *since,
 		const struct time_bound *until, volatile sig_atomic_t *stop);
 void replay__close(struct replay *rp);
-
-/* capinfos for recordings: prints what FILE holds. Returns 0, or 1 if it
- * cannot be read as a recording. */
-int info__print(const char *path, FILE *out);
 
 #endif /* ST_REPLAY_H */

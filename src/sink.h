@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "event.h"
-#include "format.h"
+#include "services.h"
 
 struct stats {
 	uint64_t events;	/* events handed to the sinks */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "format.h"
+#include "json_writer.h"
 #include "sink.h"
 
 struct sink_json {
@@ -12,7 +14,7 @@ struct sink_json {
 	struct json_writer w;
 };
 
-static int json__write(struct sink *s, struct json_writer *w)
+static int jsink__write(struct sink *s, struct json_writer *w)
 {
 	if (fwrite(w->buf, 1, w->len, s->out) != w->len)
 		return -errno;
@@ -37,7 +39,7 @@ static const char *const cause_names[] = {
 	[DIAG_NO_LISTENER] = "no_listener",
 };
 
-static void json__ms(struct json_writer *w, const char *key, uint64_t ns)
+static void jsink__ms(struct json_writer *w, const char *key, uint64_t ns)
 {
 	if (ns == EVENT_OLD_NS_UNKNOWN)
 		json__key_null(w, key);
@@ -52,7 +54,7 @@ static void jsink__attempt(struct json_writer *w, const struct event *ev)
 
 	if (ev->kind == EVENT_CONNECT)
 		json__key_str(w, "outcome", outcome__name(ev->outcome));
-	json__ms(w, "elapsed_ms", ev->elapsed_ns);
+	jsink__ms(w, "elapsed_ms", ev->elapsed_ns);
 	json__key_u64(w, "syn_retrans", ev->syn_retrans);
 	if (ev->kind == EVENT_CONNECT) {
 		json__key_str(w, "error", ev->err ? errno__name(ev->err) : NULL);
@@ -145,7 +147,7 @@ static int jsink__connect_stats(struct sink *s, struct json_writer *w, const str
 		json__key_null(w, "handshake_p99_ms");
 	}
 	json__end(w);
-	return json__write(s, w);
+	return jsink__write(s, w);
 }
 
 static int jsink__event(struct sink *s, const struct event *ev)
@@ -229,7 +231,7 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_bool(w, "gap", event__gap(ev));
 	}
 	json__end(w);
-	return json__write(s, w);
+	return jsink__write(s, w);
 }
 
 static int jsink__summary(struct sink *s, const struct stats *st)
@@ -250,7 +252,7 @@ static int jsink__summary(struct sink *s, const struct stats *st)
 	json__key_u64(w, "gaps", st->gaps);
 	json__key_u64(w, "missed", st->missed);
 	json__end(w);
-	return json__write(s, w);
+	return jsink__write(s, w);
 }
 
 static int jsink__flush(struct sink *s)

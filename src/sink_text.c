@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "format.h"
 #include "sink.h"
 
 enum { COL_TIME, COL_PID, COL_COMM, COL_LOCAL, COL_REMOTE, COL_OLD, COL_NEW, COL__MAX };

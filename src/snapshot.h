@@ -8,17 +8,7 @@
 #include <stdio.h>
 #include "event.h"
 #include "filter.h"
-
-/* Socket inode -> owning process, from /proc/PID/fd. */
-struct owners;
-
-struct owners *owners__scan(const char *proc_root);
-/* Returns true and fills pid/comm if the inode was owned at scan time. */
-bool owners__lookup(const struct owners *o, uint64_t ino, uint32_t *pid, char *comm);
-size_t owners__count(const struct owners *o);
-/* Processes whose /proc/PID/fd could not be read (no permission). */
-size_t owners__unreadable(const struct owners *o);
-void owners__free(struct owners *o);
+#include "owners.h"
 
 typedef int (*snapshot_cb)(const struct event *ev, void *ctx);
 

@@ -28,35 +28,12 @@ tally() {
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# The fuzzer's block cache must leave ASan its reports: case 0 does only
-# right things, cases 1 to 4 one wrong thing each (tests/fuzz/alloc_cache_test.c).
-alloc_cache() {
-	local log c bad=
-	log=$(mktemp)
-	"$build/fuzz/alloc_cache_test" 0 >"$log" 2>&1 || bad="case 0: $(tail -n 5 "$log")"
-	for c in 1 2 3 4; do
-		if "$build/fuzz/alloc_cache_test" "$c" >"$log" 2>&1 ||
-			! grep -q 'ERROR: AddressSanitizer' "$log"; then
-			bad="$bad case $c: ASan reported nothing;"
-		fi
-	done
-	rm -f "$log"
-	if [ -z "$bad" ]; then
-		echo "PASS alloc_cache: ASan reports what the fuzzer's block cache holds"
-		fuzz_passed=$((fuzz_passed + 1))
-	else
-		echo "FAIL alloc_cache: $bad"
-		fuzz_failed=$((fuzz_failed + 1))
-	fi
-}
-
 # libFuzzer on copies of the seeds, so that the source tree stays as it is;
 # a finding is saved under BUILD_DIR/fuzz/ and fails the tier.
 fuzz() {
 	local secs=${FUZZ_SECONDS:-60} corpus log result
 	fuzz_passed=0 fuzz_failed=0
 	echo "== fuzz: recording reader, ${secs}s"
-	alloc_cache
 	if [ "$secs" = 0 ]; then
 		echo "SKIP fuzz: FUZZ_SECONDS=0"
 		skipped=$((skipped + 1))

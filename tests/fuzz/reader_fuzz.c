@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "record.h"
+#include "reader.h"
 
 /* ASan holds freed memory back from reuse for 256 MB of frees by default,
  * so every allocation gets fresh pages: page faults were a quarter of the

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "attempts.h"
+#include "hist.h"
 #include "util.h"
 
 #define MS 1000000ull

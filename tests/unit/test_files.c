@@ -17,8 +17,11 @@
 #include <sys/stat.h>
 #include <zlib.h>
 #include "opts.h"
+#include "info.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "util.h"
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "format.h"
+#include "services.h"
 #include "util.h"
 
 static const char *addr_str(char *buf, size_t len, const char *text)

@@ -2,7 +2,7 @@
 /* format.c's JSON writer, and the strict checker the sink tests rely on. */
 #include <stdlib.h>
 #include <string.h>
-#include "format.h"
+#include "json_writer.h"
 #include "util.h"
 
 static void writer_free(void *p)

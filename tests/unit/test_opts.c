@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "hook_kind.h"
 #include "opts.h"
 #include "util.h"
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* record.c and replay.c: round trip of every event kind and field, files
- * cut at every byte and with flipped bytes, forward compatibility,
- * rotation, and the time-ordered merge of several files. */
+/* record.c, recorder.c, reader.c, info.c and replay.c: round trip of every
+ * event kind and field, files cut at every byte and with flipped bytes,
+ * forward compatibility, rotation, and the time-ordered merge of several
+ * files. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "info.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "harness.h"
 
@@ -303,6 +307,54 @@ static uint8_t *put_block_raw(uint8_t *p, int type, const uint8_t *payload, uint
 	rec__put32(p + 24, crc32(0, p, 24));
 	memcpy(p + 28, payload, len);
 	return p + 28 + len;
+}
+
+/* The codec the recorder and the reader share, against the spec's bytes. */
+TEST(record_codec_block_header_and_stats)
+{
+	static const uint8_t payload[] = "payload";
+	uint8_t spec[REC_BLOCK_HDR_LEN + sizeof(payload)], h[REC_BLOCK_HDR_LEN], b[REC_STATS_LEN];
+	struct rec_block blk = {
+		.type = REC_BLOCK_EVENTS,
+		.stored = sizeof(payload),
+		.raw = sizeof(payload),
+		.crc_stored = crc32(0, payload, sizeof(payload)),
+		.crc_raw = crc32(0, payload, sizeof(payload)),
+	}, got = {};
+	struct rec_stats st = { .boot_ns = 1, .events = 2, .udp_flows = 3, .gaps = 4, .missed = 5 },
+			 back;
+	struct event ev = ev_n(1, EVENT_TCP_STATE), dec;
+	uint8_t rec[REC_RECORD_MAX];
+
+	put_block_raw(spec, REC_BLOCK_EVENTS, payload, sizeof(payload));
+	rec__encode_block_header(h, &blk);
+	ASSERT_MEMEQ(h, REC_BLOCK_HDR_LEN, spec, REC_BLOCK_HDR_LEN);
+	ASSERT_TRUE(rec__decode_block_header(h, &got));
+	ASSERT_EQ(got.type, REC_BLOCK_EVENTS);
+	ASSERT_EQ(got.flags, 0);
+	ASSERT_EQ(got.stored, sizeof(payload));
+	ASSERT_EQ(got.raw, sizeof(payload));
+	ASSERT_EQ(got.crc_stored, blk.crc_stored);
+	ASSERT_EQ(got.crc_raw, blk.crc_raw);
+	h[12] ^= 1;	/* the header's own CRC no longer holds */
+	ASSERT_FALSE(rec__decode_block_header(h, &got));
+
+	rec__encode_stats(b, &st);
+	rec__decode_stats(b, REC_STATS_LEN, &back);
+	ASSERT_MEMEQ(&back, sizeof(back), &st, sizeof(st));
+	rec__decode_stats(b, REC_STATS_LEN_1_0, &back);
+	ASSERT_EQ_U64(back.events, 2);
+	ASSERT_EQ_U64(back.udp_flows, 0);
+	ASSERT_EQ_U64(back.gaps, 0);
+
+	ASSERT_EQ(rec__encode_event(rec, &ev), 4 + REC_EVENT_LEN + REC_TAIL_LEN);
+	ASSERT_EQ(rec__decode_event(&dec, rec__get16(rec), rec + 4, REC_EVENT_LEN + REC_TAIL_LEN,
+				    &ref), 0);
+	assert_same(&dec, &ev, 1);
+	ASSERT_EQ(rec__decode_event(&dec, rec__get16(rec), rec + 4, REC_EVENT_LEN - 1, &ref),
+		  -EINVAL);
+	ASSERT_EQ(rec__decode_event(&dec, REC_UDP_FLOW, rec + 4, REC_EVENT_LEN + REC_TAIL_LEN,
+				    &ref), -EINVAL);
 }
 
 /* A file as a later 1.x writer could make it, built from the spec alone:

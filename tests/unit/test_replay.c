@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include "attempts.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "record.h"
+#include "recorder.h"
 #include "replay.h"
 #include "util.h"
 

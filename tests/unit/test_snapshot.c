@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include "owners.h"
 #include "snapshot.h"
 #include "util.h"
 

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include "event.h"
 #include "format.h"
+#include "services.h"
 #include "json_check.h"
 #include "harness.h"
 
