@@ -4,6 +4,7 @@
 #include "format.h"
 #include "info.h"
 #include "reader.h"
+#include "report.h"
 
 int info__print(const char *path, FILE *out)
 {
@@ -16,20 +17,20 @@ int info__print(const char *path, FILE *out)
 
 	r = reader__open(path, msg, sizeof(msg));
 	if (!r) {
-		fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", path, msg);
+		report__error("failed to read recording '%s': %s", path, msg);
 		return 1;
 	}
 	while ((n = reader__next(r, &ev)) == 1)
 		;
 	if (n < 0) {
-		fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", path, strerror(-n));
+		report__error("failed to read recording '%s': %s", path, strerror(-n));
 		reader__close(r);
 		return 1;
 	}
 	h = reader__header(r);
 	st = reader__stats(r);
 	if (reader__unusable(r, msg, sizeof(msg))) {
-		fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", path, msg);
+		report__error("failed to read recording '%s': %s", path, msg);
 		reader__close(r);
 		return 1;
 	}

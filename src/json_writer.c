@@ -66,6 +66,26 @@ void json__close(struct json_writer *w)
 	w->need_comma = true;
 }
 
+void json__array(struct json_writer *w)
+{
+	json__putc(w, '[');
+	w->need_comma = false;
+}
+
+void json__elem(struct json_writer *w)
+{
+	if (w->need_comma)
+		json__putc(w, ',');
+	json__putc(w, '{');
+	w->need_comma = false;
+}
+
+void json__close_array(struct json_writer *w)
+{
+	json__putc(w, ']');
+	w->need_comma = true;
+}
+
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
 	uint32_t cp;

@@ -22,6 +22,11 @@ void json__begin(struct json_writer *w);
 void json__end(struct json_writer *w);	/* closes the object and adds '\n' */
 void json__close(struct json_writer *w);	/* closes a nested object */
 void json__key(struct json_writer *w, const char *key);	/* a key, for a nested value */
+/* After json__key(): an array of objects, each opened with json__elem()
+ * and closed with json__close(), the array with json__close_array(). */
+void json__array(struct json_writer *w);
+void json__elem(struct json_writer *w);
+void json__close_array(struct json_writer *w);
 void json__key_str(struct json_writer *w, const char *key, const char *val);
 void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n);
 void json__key_u64(struct json_writer *w, const char *key, uint64_t val);

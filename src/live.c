@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "live.h"
+#include "report.h"
 #include "udpflows.h"
 #include "socktrace.skel.h"
 
@@ -141,7 +142,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	l->skel = socktrace_bpf__open_opts(&open_opts);
 	if (!l->skel) {
 		err = -errno;
-		fprintf(stderr, "socktrace: failed to open BPF object: %s\n", strerror(-err));
+		report__error("failed to open BPF object: %s", strerror(-err));
 		goto fail;
 	}
 	l->skel->rodata->filter_family = f->family;
@@ -168,25 +169,25 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to configure BPF object: %s\n", strerror(-err));
+		report__error("failed to configure BPF object: %s", strerror(-err));
 		goto fail;
 	}
 	err = probe__apply(p, l->skel, &failed_prog);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to select BPF program %s: %s\n", failed_prog,
-			strerror(-err));
+		report__error("failed to select BPF program %s: %s", failed_prog,
+			      strerror(-err));
 		goto fail;
 	}
 
 	err = socktrace_bpf__load(l->skel);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to load BPF programs: %s%s\n", strerror(-err),
-			o->verbose ? "" : " (run with -v for the verifier's log)");
+		report__error("failed to load BPF programs: %s%s", strerror(-err),
+			      o->verbose ? "" : " (run with -v for the verifier's log)");
 		goto fail;
 	}
 	err = live__fill_filters(l, f);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to set kernel filters: %s\n", strerror(-err));
+		report__error("failed to set kernel filters: %s", strerror(-err));
 		goto fail;
 	}
 	err = socktrace_bpf__attach(l->skel);
@@ -195,8 +196,8 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	else
 		err = live__attach_cgroup(l, p->cgroup2, &failed_prog);
 	if (err) {
-		fprintf(stderr, "socktrace: failed to attach BPF program %s: %s\n",
-			failed_prog ? failed_prog : "(unknown)", strerror(-err));
+		report__error("failed to attach BPF program %s: %s",
+			      failed_prog ? failed_prog : "(unknown)", strerror(-err));
 		if (failed_prog)
 			*failed = probe__concern_of(p, failed_prog);
 		goto fail;
@@ -208,15 +209,15 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 				       ref, &uo);
 		if (!l->udp) {
 			err = -errno;
-			fprintf(stderr, "socktrace: failed to create the UDP flow table: %s\n",
-				strerror(-err));
+			report__error("failed to create the UDP flow table: %s",
+				      strerror(-err));
 			goto fail;
 		}
 	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), live__handle, l, NULL);
 	if (!l->rb) {
 		err = -errno;
-		fprintf(stderr, "socktrace: failed to create ring buffer: %s\n", strerror(-err));
+		report__error("failed to create ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	return l;

@@ -37,6 +37,7 @@
 #include "record.h"
 #include "recorder.h"
 #include "replay.h"
+#include "report.h"
 #include "services.h"
 #include "sink.h"
 #include "snapshot.h"
@@ -116,20 +117,20 @@ static int check_btf_file(const char *path)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(errno));
+		report__error("failed to read BTF file '%s': %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -EINVAL;
 	}
 	close(fd);
 	if (S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "socktrace: failed to read BTF file '%s': %s\n", path, strerror(EISDIR));
+		report__error("failed to read BTF file '%s': %s", path, strerror(EISDIR));
 		return -EINVAL;
 	}
 	btf = btf__parse(path, NULL);
 	if (!btf) {
-		fprintf(stderr, "socktrace: '%s' is not a BTF file: expected raw BTF (as "
-			"/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section\n", path);
+		report__error("'%s' is not a BTF file: expected raw BTF (as "
+			      "/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section", path);
 		return -EINVAL;
 	}
 	btf__free(btf);
@@ -146,8 +147,8 @@ static int check_ringbuf(uint32_t kb)
 	if (fd < 0) {
 		int err = errno;
 
-		fprintf(stderr, "socktrace: failed to create a ring buffer of %u KiB: %s%s\n", kb,
-			strerror(err), err == ENOMEM ? " (a smaller --ringbuf-kb helps)" : "");
+		report__error("failed to create a ring buffer of %u KiB: %s%s", kb,
+			      strerror(err), err == ENOMEM ? " (a smaller --ringbuf-kb helps)" : "");
 		return -err;
 	}
 	close(fd);
@@ -238,7 +239,7 @@ static int run_as__check(const struct run_as *ra, const struct opts *o)
 
 	map = bpf_map_create(BPF_MAP_TYPE_HASH, "st_runas", sizeof(key), sizeof(val), 1, NULL);
 	if (map < 0 || bpf_map_update_elem(map, &key, &val, BPF_ANY)) {
-		fprintf(stderr, "socktrace: -Z: failed to create a BPF map: %s\n", strerror(errno));
+		report__error("-Z: failed to create a BPF map: %s", strerror(errno));
 		if (map >= 0)
 			close(map);
 		return -1;
@@ -256,7 +257,7 @@ static int run_as__check(const struct run_as *ra, const struct opts *o)
 	}
 	if (pipe2(pfd, O_CLOEXEC)) {
 		close(map);
-		fprintf(stderr, "socktrace: -Z: failed to create a pipe: %s\n", strerror(errno));
+		report__error("-Z: failed to create a pipe: %s", strerror(errno));
 		return -1;
 	}
 	fflush(NULL);
@@ -286,15 +287,15 @@ static int run_as__check(const struct run_as *ra, const struct opts *o)
 	close(map);
 	if (pid < 0) {
 		close(pfd[0]);
-		fprintf(stderr, "socktrace: -Z: failed to fork: %s\n", strerror(errno));
+		report__error("-Z: failed to fork: %s", strerror(errno));
 		return -1;
 	}
 	n = read(pfd[0], msg, sizeof(msg) - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	close(pfd[0]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "socktrace: -Z %s: %s\n", ra->name,
-			msg[0] ? msg : "the check of the unprivileged run failed");
+		report__error("-Z %s: %s", ra->name,
+			      msg[0] ? msg : "the check of the unprivileged run failed");
 		return -1;
 	}
 	return 0;
@@ -321,32 +322,32 @@ static int snapshot_push(const struct event *ev, void *ctx)
 	return sc->pl ? pipeline__push(sc->pl, ev) : 0;
 }
 
+/* Why a concern has no hook: one message each, the reasons of its variants
+ * on the lines after the first. */
 static void report_no_hook(const struct probe *p, enum hook_kind forced)
 {
 	for (int c = 0; c < CONCERN__MAX; c++) {
+		char why[1024] = "";
+		size_t n = 0;
+
 		if (p->selected[c] >= 0 || !(p->wanted & CONCERN_BIT(c)))
 			continue;
-		if (!probe__required(p, c)) {
-			/* an optional concern goes without, forced or not */
-			if (p->forced_unavailable[c])
-				fprintf(stderr, "socktrace: warning: hook variant '%s' is not usable for %s on this kernel, so %s:\n",
-					hook_kind__name(forced), concerns[c].name, concerns[c].without);
-			else
-				fprintf(stderr, "socktrace: warning: no hook for %s: %s\n",
-					concerns[c].name, concerns[c].without);
-			if (!p->forced_unavailable[c])
-				continue;
-		} else if (p->forced_unavailable[c]) {
-			fprintf(stderr, "socktrace: hook variant '%s' is not usable for %s on this kernel:\n",
-				hook_kind__name(forced), concerns[c].name);
-		} else {
-			fprintf(stderr, "socktrace: no usable hook for %s on this kernel:\n",
-				concerns[c].name);
-		}
-		for (int v = 0; v < concerns[c].n_variants; v++)
+		for (int v = 0; v < concerns[c].n_variants && n < sizeof(why); v++)
 			if (p->res[c][v].probed && !p->res[c][v].ok)
-				fprintf(stderr, "  %-40s %s\n", concerns[c].variants[v].label,
-					p->res[c][v].why);
+				n += snprintf(why + n, sizeof(why) - n, "\n  %-40s %s",
+					      concerns[c].variants[v].label, p->res[c][v].why);
+		if (!probe__required(p, c) && !p->forced_unavailable[c])
+			report__warning("no hook for %s: %s", concerns[c].name, concerns[c].without);
+		else if (!probe__required(p, c))
+			/* an optional concern goes without, forced or not */
+			report__warning("hook variant '%s' is not usable for %s on this kernel, so %s:%s",
+					hook_kind__name(forced), concerns[c].name,
+					concerns[c].without, why);
+		else if (p->forced_unavailable[c])
+			report__error("hook variant '%s' is not usable for %s on this kernel:%s",
+				      hook_kind__name(forced), concerns[c].name, why);
+		else
+			report__error("no usable hook for %s on this kernel:%s", concerns[c].name, why);
 	}
 }
 
@@ -391,12 +392,12 @@ static struct recorder *add_recorder(struct pipeline *pl, const struct opts *o,
 	if (!r) {
 		/* -r X -w X would truncate X while it is read */
 		*usage = errno == EBUSY;
-		fprintf(stderr, "socktrace: failed to create recording '%s': %s\n", o->write_path, why);
+		report__error("failed to create recording '%s': %s", o->write_path, why);
 		return NULL;
 	}
 	pipeline__set_recorder(pl, sink_record__new(r));
 	if (!pl->recorder) {
-		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(ENOMEM));
+		report__error("failed to create output: %s", strerror(ENOMEM));
 		recorder__close(r, NULL);
 		return NULL;
 	}
@@ -410,13 +411,13 @@ static void report_rec_error(const struct recorder *r, const char *path, int err
 	const char *why = r ? recorder__error(r) : NULL;
 
 	if (why)
-		fprintf(stderr, "socktrace: failed to continue recording: %s\n", why);
+		report__error("failed to continue recording: %s", why);
 	else if (!strcmp(path, "-"))
-		fprintf(stderr, "socktrace: failed to write recording to standard output: %s\n",
-			strerror(-err));
+		report__error("failed to write recording to standard output: %s",
+			      strerror(-err));
 	else
-		fprintf(stderr, "socktrace: failed to write recording '%s': %s\n", path,
-			strerror(-err));
+		report__error("failed to write recording '%s': %s", path,
+			      strerror(-err));
 }
 
 /* The statistics as of boot_ns, the source's clock: a replay ticks its
@@ -498,8 +499,27 @@ static const char *uncounted_scope(const struct opts *o)
  * Returns the exit status: 1 if an output or the recording could not be
  * written (a reader of stdout that went away is no error, as for any tool
  * in a pipe). */
+/* What the counts tell: before the summary, which JSON readers take as the
+ * last line. */
+static void warn_counts(const struct stats *st, const struct opts *o, bool live)
+{
+	if (live && st->lost)
+		report__warning("the ring buffer overflowed: %llu events lost; a larger --ringbuf-kb or a narrower filter helps",
+				(unsigned long long)st->lost);
+	if (st->gaps)
+		report__warning("the kernel did not report %llu TCP transitions (of any socket, counted before the filters): a socket's next transition started from another state, or its address was reused unseen; another tracer attaching to or detaching from the same tracepoints causes it",
+				(unsigned long long)st->gaps);
+	if (st->missed)
+		report__warning("the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing",
+				(unsigned long long)st->missed);
+	if (st->udp_uncounted)
+		report__warning("%llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps%s",
+				(unsigned long long)st->udp_uncounted,
+				(unsigned long long)st->udp_uncounted_bytes, uncounted_scope(o));
+}
+
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
-		  struct recorder *rec, uint64_t end_boot, uint64_t end_wall)
+		  struct recorder *rec, uint64_t end_boot, uint64_t end_wall, bool live)
 {
 	char path[PATH_MAX] = "";
 	struct rec_stats rs;
@@ -509,8 +529,10 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	/* the stages' tables, at the source's last time */
 	if (!pl->err)
 		pipeline__finish(pl, end_wall);
-	if (!pl->err)
+	if (!pl->err) {
+		warn_counts(&pl->stats, o, live);
 		pipeline__summary(pl);
+	}
 	if (o->quiet && o->json && !pl->err) {
 		struct sink *js = sink_json__new(stdout, svc);
 
@@ -543,7 +565,7 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		ret = 1;
 	}
 	if (out_err && out_err != -EPIPE) {
-		fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-out_err));
+		report__error("failed to write output: %s", strerror(-out_err));
 		ret = 1;
 	}
 	if (ret)
@@ -551,16 +573,6 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	fprintf(stderr, "socktrace: %llu events (%llu existing sockets), %llu lost, %llu filtered\n",
 		(unsigned long long)pl->stats.events, (unsigned long long)pl->stats.snapshot,
 		(unsigned long long)pl->stats.lost, (unsigned long long)pl->stats.filtered);
-	if (pl->stats.gaps)
-		fprintf(stderr, "socktrace: warning: the kernel did not report %llu TCP transitions (of any socket, counted before the filters): a socket's next transition started from another state, or its address was reused unseen; another tracer attaching to or detaching from the same tracepoints causes it\n",
-			(unsigned long long)pl->stats.gaps);
-	if (pl->stats.missed)
-		fprintf(stderr, "socktrace: warning: the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing\n",
-			(unsigned long long)pl->stats.missed);
-	if (pl->stats.udp_uncounted)
-		fprintf(stderr, "socktrace: warning: %llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps%s\n",
-			(unsigned long long)pl->stats.udp_uncounted,
-			(unsigned long long)pl->stats.udp_uncounted_bytes, uncounted_scope(o));
 	return 0;
 }
 
@@ -586,17 +598,16 @@ static int replay_main(struct opts *o)
 	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
 	if (err) {
 		attempts__free(attempts);
-		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(-err));
+		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto out;
 	}
 	svc = services__load("/etc/services", "tcp");
-	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	err = 0;
 	if (!o->quiet)
 		err = pipeline__add_sink(&pl, o->json ? sink_json__new(stdout, svc) :
 							sink_text__new(stdout, svc));
 	if (err) {
-		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+		report__error("failed to create output: %s", strerror(-err));
 		goto out;
 	}
 	catch_signals();
@@ -609,8 +620,8 @@ static int replay_main(struct opts *o)
 			inputs[i].path = rp.paths[i];
 			err = reader__file_id(rp.readers[i], &inputs[i]);
 			if (err) {
-				fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
-					rp.paths[i], strerror(-err));
+				report__error("failed to read recording '%s': %s",
+					      rp.paths[i], strerror(-err));
 				goto out;
 			}
 		}
@@ -630,7 +641,7 @@ static int replay_main(struct opts *o)
 	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
 	pl.stats.gaps = rp.gaps;
 	pl.stats.missed = rp.missed;
-	ret = finish(&pl, o, svc, rec, rp.end_boot, rp.end_wall);
+	ret = finish(&pl, o, svc, rec, rp.end_boot, rp.end_wall, false);
 	rec = NULL;
 	if (err)
 		ret = 1;
@@ -686,12 +697,17 @@ int main(int argc, char **argv)
 		}
 		err = fflush(stdout) ? -errno : ferror(stdout) ? -EIO : 0;
 		if (err) {
-			fprintf(stderr, "socktrace: failed to write output: %s\n", strerror(-err));
+			report__error("failed to write output: %s", strerror(-err));
 			ret = 1;
 		}
 		opts__free(&o);
 		return ret;
 	}
+	/* large writes: under a connection storm the output is the hot path;
+	 * set before anything is written to stdout, an error object included */
+	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
+	if (o.json)
+		report__set_json(stdout);
 	if (o.n_reads) {
 		ret = replay_main(&o);
 		opts__free(&o);
@@ -709,12 +725,12 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 
 	if (check_privileges()) {
-		fprintf(stderr, "socktrace: permission denied: run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+		report__error("permission denied: run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
 		return 1;
 	}
 	if (!o.btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "socktrace: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
-			"it needs CONFIG_DEBUG_INFO_BTF=y, or give the kernel's BTF with --btf FILE\n");
+		report__error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
+			      "it needs CONFIG_DEBUG_INFO_BTF=y, or give the kernel's BTF with --btf FILE");
 		return 1;
 	}
 	if (o.btf_path && check_btf_file(o.btf_path))
@@ -722,7 +738,7 @@ int main(int argc, char **argv)
 
 	wanted = wanted_concerns(&o.filter);
 	if (!wanted) {
-		fprintf(stderr, "socktrace: the filter matches no protocol: --state selects TCP only\n");
+		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);
 		return EXIT_USAGE;
 	}
@@ -736,7 +752,7 @@ int main(int argc, char **argv)
 	if (fatal_no_hook(&probe) || err)
 		goto cleanup;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		fprintf(stderr, "socktrace: this kernel has no BPF ring buffer (Linux 5.8 or later is needed)\n");
+		report__error("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
 		goto cleanup;
 	}
 	if (ra && run_as__check(ra, &o))
@@ -750,17 +766,15 @@ int main(int argc, char **argv)
 	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
 	if (err) {
 		attempts__free(attempts);
-		fprintf(stderr, "socktrace: failed to create the attempt tracker: %s\n", strerror(-err));
+		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* large writes: under a connection storm the output is the hot path */
-	setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	err = 0;
 	if (!o.quiet)
 		err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
 						       sink_text__new(stdout, svc));
 	if (err) {
-		fprintf(stderr, "socktrace: failed to create output: %s\n", strerror(-err));
+		report__error("failed to create output: %s", strerror(-err));
 		goto cleanup;
 	}
 	/* from here on a signal ends the run cleanly */
@@ -800,7 +814,7 @@ int main(int argc, char **argv)
 	 * so that the kernel side knows the owners of existing sockets. */
 	owners = owners__scan("/proc");
 	if (!owners) {
-		fprintf(stderr, "socktrace: failed to scan /proc: %s\n", strerror(errno));
+		report__error("failed to scan /proc: %s", strerror(errno));
 		goto cleanup;
 	}
 	live__set_owners(live, owners);
@@ -810,23 +824,23 @@ int main(int argc, char **argv)
 
 		err = snapshot__run(owners, &ref, protos_of(wanted), snapshot_push, &sc, &gaps);
 		if (err && !pl.err)
-			fprintf(stderr, "socktrace: warning: failed to list existing sockets: %s\n",
-				strerror(-err));
+			report__warning("failed to list existing sockets: %s",
+					strerror(-err));
 		/* without CAP_SYS_ADMIN or CAP_SYS_PTRACE: what is missing, once */
-		snapshot__warn(&gaps, stderr);
+		snapshot__warn(&gaps);
 		if (sc.seed_err)
-			fprintf(stderr, "socktrace: warning: failed to pass the owners of existing sockets to the kernel: %s\n",
-				strerror(-sc.seed_err));
+			report__warning("failed to pass the owners of existing sockets to the kernel: %s",
+					strerror(-sc.seed_err));
 		if (live__seeds_full(live))
-			fprintf(stderr, "socktrace: warning: %llu existing sockets were too many to pass their owners to the kernel: their events after their owner closes them show no owner\n",
-				(unsigned long long)live__seeds_full(live));
+			report__warning("%llu existing sockets were too many to pass their owners to the kernel: their events after their owner closes them show no owner",
+					(unsigned long long)live__seeds_full(live));
 	}
 	diagnoser__init(&diag, live__listener_owner, live, owners);
 	attempts__set_diagnoser(attempts, diagnoser__run, &diag);
 	pipeline__flush(&pl);
 	/* attached and listed: what is left needs no privileges (-Z) */
 	if (ra && run_as__drop(ra, msg, sizeof(msg))) {
-		fprintf(stderr, "socktrace: %s\n", msg);
+		report__error("%s", msg);
 		goto cleanup;
 	}
 	/* tests and scripts wait for this line: every later transition is seen */
@@ -852,7 +866,7 @@ int main(int argc, char **argv)
 		}
 		err = live__poll(live, timeout, &now);
 		if (err < 0) {
-			fprintf(stderr, "socktrace: failed to poll ring buffer: %s\n", strerror(-err));
+			report__error("failed to poll ring buffer: %s", strerror(-err));
 			goto cleanup;
 		}
 		/* everything before now was fed: what is due by then may go */
@@ -900,10 +914,8 @@ int main(int argc, char **argv)
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = now - start_ns;
 	/* the end of the source's clock: the recording's end block has it */
-	ret = finish(&pl, &o, svc, rec, now, clock_ref__wall(&ref, now));
+	ret = finish(&pl, &o, svc, rec, now, clock_ref__wall(&ref, now), true);
 	rec = NULL;
-	if (!ret && pl.stats.lost)
-		fprintf(stderr, "socktrace: warning: the ring buffer overflowed; a larger --ringbuf-kb or a narrower filter helps\n");
 cleanup:
 	if (usage)
 		ret = EXIT_USAGE;

@@ -549,31 +549,31 @@ void probe__print(const struct probe *p, FILE *out, bool json)
 		json__key_str(&w, "type", "probes");
 		json__key_bool(&w, "btf", p->btf != NULL);
 		json__key_bool(&w, "tracefs", p->tracefs_ok);
-		fwrite(w.buf, 1, w.len, out);
-		fputs(",\"concerns\":[", out);
+		json__key(&w, "concerns");
+		json__array(&w);
 		for (int c = 0; c < CONCERN__MAX; c++) {
-			fprintf(out, "%s{\"name\":\"%s\",\"selected\":", c ? "," : "", concerns[c].name);
-			if (p->selected[c] >= 0)
-				fprintf(out, "\"%s\"", concerns[c].variants[p->selected[c]].label);
-			else
-				fputs("null", out);
-			fputs(",\"variants\":[", out);
+			json__elem(&w);
+			json__key_str(&w, "name", concerns[c].name);
+			json__key_str(&w, "selected", p->selected[c] >= 0 ?
+				      concerns[c].variants[p->selected[c]].label : NULL);
+			json__key(&w, "variants");
+			json__array(&w);
 			for (int v = 0; v < concerns[c].n_variants; v++) {
 				const struct probe_result *r = &p->res[c][v];
 
-				json__reset(&w);
-				json__begin(&w);
+				json__elem(&w);
 				json__key_str(&w, "variant", concerns[c].variants[v].label);
 				json__key_str(&w, "kind", hook_kind__name(concerns[c].variants[v].kind));
 				json__key_str(&w, "status", result_status(p, c, v));
 				json__key_str(&w, "reason", r->probed && !r->ok ? r->why : NULL);
-				json__end(&w);
-				w.len--;	/* drop the newline */
-				fprintf(out, "%s%.*s", v ? "," : "", (int)w.len, w.buf);
+				json__close(&w);
 			}
-			fputs("]}", out);
+			json__close_array(&w);
+			json__close(&w);
 		}
-		fputs("]}\n", out);
+		json__close_array(&w);
+		json__end(&w);
+		fwrite(w.buf, 1, w.len, out);
 		json__free(&w);
 		return;
 	}

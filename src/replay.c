@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "replay.h"
+#include "report.h"
 
 int replay__open(struct replay *rp, const char *const *paths, int n)
 {
@@ -15,7 +16,7 @@ int replay__open(struct replay *rp, const char *const *paths, int n)
 		if (!rp->readers[i]) {
 			int err = -errno;
 
-			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", paths[i], msg);
+			report__error("failed to read recording '%s': %s", paths[i], msg);
 			replay__close(rp);
 			return err;
 		}
@@ -29,23 +30,23 @@ static void warn_file(const char *path, struct reader *r)
 	const struct reader_stats *st = reader__stats(r);
 
 	if (st->bad_blocks)
-		fprintf(stderr, "socktrace: warning: %s: skipped %llu corrupt block%s (%llu bytes)\n",
-			path, (unsigned long long)st->bad_blocks, st->bad_blocks == 1 ? "" : "s",
-			(unsigned long long)st->bad_bytes);
+		report__warning("%s: skipped %llu corrupt block%s (%llu bytes)",
+				path, (unsigned long long)st->bad_blocks, st->bad_blocks == 1 ? "" : "s",
+				(unsigned long long)st->bad_bytes);
 	if (st->unknown_records)
-		fprintf(stderr, "socktrace: warning: %s: skipped %llu records of types this version does not know (a newer socktrace wrote them)\n",
-			path, (unsigned long long)st->unknown_records);
+		report__warning("%s: skipped %llu records of types this version does not know (a newer socktrace wrote them)",
+				path, (unsigned long long)st->unknown_records);
 	if (st->bad_records)
-		fprintf(stderr, "socktrace: warning: %s: skipped %llu malformed records\n",
-			path, (unsigned long long)st->bad_records);
+		report__warning("%s: skipped %llu malformed records",
+				path, (unsigned long long)st->bad_records);
 	if (st->unknown_time)
-		fprintf(stderr, "socktrace: warning: %s: the wall-clock time of %llu event%s is unknown (the header block is damaged and the file has no clock record before them): shown as '?', and --since/--until do not match them\n",
-			path, (unsigned long long)st->unknown_time, st->unknown_time == 1 ? "" : "s");
+		report__warning("%s: the wall-clock time of %llu event%s is unknown (the header block is damaged and the file has no clock record before them): shown as '?', and --since/--until do not match them",
+				path, (unsigned long long)st->unknown_time, st->unknown_time == 1 ? "" : "s");
 	if (reader__truncated(r))
-		fprintf(stderr, "socktrace: warning: %s: truncated after %llu events (%s)\n",
-			path, (unsigned long long)st->events,
-			st->tail_bytes ? "the last block is incomplete" :
-					 "no end block: the recorder did not close it");
+		report__warning("%s: truncated after %llu events (%s)",
+				path, (unsigned long long)st->events,
+				st->tail_bytes ? "the last block is incomplete" :
+				"no end block: the recorder did not close it");
 }
 
 /* An event without a time is in no window: neither before nor after TIME. */
@@ -109,8 +110,8 @@ int replay__run(struct replay *rp, struct pipeline *pl, const struct time_bound 
 		n = reader__next(rp->readers[i], &heads[i]);
 		if (n < 0) {
 			err = n;
-			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
-				rp->paths[i], strerror(-n));
+			report__error("failed to read recording '%s': %s",
+				      rp->paths[i], strerror(-n));
 			goto out;
 		}
 		have[i] = n == 1;
@@ -173,8 +174,8 @@ next:
 		n = reader__next(rp->readers[best], &heads[best]);
 		if (n < 0) {
 			err = n;
-			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n",
-				rp->paths[best], strerror(-n));
+			report__error("failed to read recording '%s': %s",
+				      rp->paths[best], strerror(-n));
 			goto out;
 		}
 		have[best] = n == 1;
@@ -197,8 +198,8 @@ out:
 		if (have[i] || err)
 			continue;
 		if (reader__unusable(rp->readers[i], msg, sizeof(msg))) {
-			fprintf(stderr, "socktrace: failed to read recording '%s': %s\n", rp->paths[i],
-				msg);
+			report__error("failed to read recording '%s': %s", rp->paths[i],
+				      msg);
 			err = -EBADMSG;
 			continue;
 		}

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include "report.h"
 #include "snapshot.h"
 #include "sockdiag.h"
 
@@ -166,28 +167,30 @@ static bool has_cap(int cap)
 	return data[cap / 32].effective & (1u << (cap % 32));
 }
 
-void snapshot__warn(const struct snapshot_gaps *g, FILE *out)
+void snapshot__warn(const struct snapshot_gaps *g)
 {
 	if (g->n_netns) {
 		size_t named = g->n_netns < SNAPSHOT_GAPS_NAMED ? g->n_netns : SNAPSHOT_GAPS_NAMED;
 		bool perm = g->netns_err == -EPERM || g->netns_err == -EACCES;
+		char list[SNAPSHOT_GAPS_NAMED * 96];
+		size_t n = 0;
 
-		fprintf(out, "socktrace: warning: the snapshot lists no sockets of %zu network "
-			"namespace%s it could not enter (%s): ", g->n_netns, g->n_netns == 1 ? "" : "s",
-			perm && !has_cap(CAP_SYS_ADMIN) ? "setns() needs CAP_SYS_ADMIN" :
-			strerror(-g->netns_err));
-		for (size_t i = 0; i < named; i++)
-			fprintf(out, "%s%llu (%s)", i ? ", " : "",
-				(unsigned long long)g->netns[i].ino, g->netns[i].path);
-		if (g->n_netns > named)
-			fprintf(out, " and %zu more", g->n_netns - named);
-		fprintf(out, "\n");
+		list[0] = '\0';
+		for (size_t i = 0; i < named && n < sizeof(list); i++)
+			n += snprintf(list + n, sizeof(list) - n, "%s%llu (%s)", i ? ", " : "",
+				      (unsigned long long)g->netns[i].ino, g->netns[i].path);
+		if (g->n_netns > named && n < sizeof(list))
+			snprintf(list + n, sizeof(list) - n, " and %zu more", g->n_netns - named);
+		report__warning("the snapshot lists no sockets of %zu network namespace%s it could not "
+				"enter (%s): %s", g->n_netns, g->n_netns == 1 ? "" : "s",
+				perm && !has_cap(CAP_SYS_ADMIN) ? "setns() needs CAP_SYS_ADMIN" :
+				strerror(-g->netns_err), list);
 	}
 	if (g->procs)
-		fprintf(out, "socktrace: warning: the snapshot names no owner for the sockets of %zu "
-			"process%s whose /proc/PID/fd it could not read, nor their network namespaces "
-			"(%s)\n", g->procs, g->procs == 1 ? "" : "es",
-			has_cap(CAP_SYS_PTRACE) ? "permission denied" :
-			"reading another process's needs CAP_SYS_PTRACE, another user's also "
-			"CAP_DAC_READ_SEARCH");
+		report__warning("the snapshot names no owner for the sockets of %zu process%s whose "
+				"/proc/PID/fd it could not read, nor their network namespaces (%s)",
+				g->procs, g->procs == 1 ? "" : "es",
+				has_cap(CAP_SYS_PTRACE) ? "permission denied" :
+				"reading another process's needs CAP_SYS_PTRACE, another user's also "
+				"CAP_DAC_READ_SEARCH");
 }

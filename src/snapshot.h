@@ -35,6 +35,6 @@ int snapshot__run(const struct owners *o, const struct clock_ref *ref, unsigned 
 		  snapshot_cb cb, void *ctx, struct snapshot_gaps *gaps);
 /* One warning line per kind of gap, naming the missing capability; nothing
  * when the snapshot is complete. */
-void snapshot__warn(const struct snapshot_gaps *g, FILE *out);
+void snapshot__warn(const struct snapshot_gaps *g);
 
 #endif /* ST_SNAPSHOT_H */

@@ -629,3 +629,35 @@ def files_stdin_stdout(ctx):
                  ["-w", "-", "-j", "-q"], ["-r", "-", "-r", "-"]):
         rep = replay(ctx, args)
         expect(rep.rc == 2, "%s: exit %d, expected 2" % (" ".join(args), rep.rc), rep_details(rep))
+
+
+# ---------------------------------------------------------------- errors as JSON
+
+@test("files_errors_and_warnings_as_json", hook_independent=True)
+def files_errors_and_warnings_as_json(ctx):
+    """With -j, an error or a warning reaches JSON readers too, as an
+    object on stdout ({"type":"error"|"warning","message":...}, the text
+    of the stderr line), warnings before the summary, which stays last: a
+    file given as --btf that is not BTF (exit 1), and the replay of a
+    recording cut in its last block."""
+    rep = replay(ctx, ["-j", "--btf", "/etc/passwd", "-d", "1"])
+    errs = [r for r in rep.records if r.get("type") == "error"]
+    expect(rep.rc == 1 and len(errs) == 1 and "is not a BTF file" in errs[0].get("message", "")
+           and errs[0]["message"] in rep.err, "--btf /etc/passwd -j: exit %s, error objects %s"
+           % (rep.rc, errs), rep_details(rep))
+    live, path = recording(ctx, "jw")
+    data = read(path)
+    cut = os.path.join(ctx.tmpdir, "%s.st" % ctx.unique("cut"))
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) - 40])
+    rep = replay(ctx, ["-j", "-r", cut])
+    warns = [i for i, r in enumerate(rep.records) if r.get("type") == "warning"]
+    expect(rep.rc == 0 and warns and "truncated" in " ".join(
+        rep.records[i]["message"] for i in warns), "replay of a cut recording with -j: exit %s, "
+           "no warning object about the truncation" % rep.rc, rep_details(rep))
+    expect(rep.summary is not None and rep.records[-1] is rep.summary and
+           max(warns) < len(rep.records) - 1, "the summary is not the last line after the "
+           "warnings", rep_details(rep))
+    for i in warns:
+        expect("socktrace: warning: " + rep.records[i]["message"] in rep.err,
+               "warning object %r is not the stderr line" % rep.records[i], rep_details(rep))

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include "owners.h"
+#include "report.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -410,7 +411,9 @@ static int warn_text(void)
 		g.netns[i].ino = 4026532000u + i;
 		snprintf(g.netns[i].path, sizeof(g.netns[i].path), "/run/netns/n%d", i);
 	}
-	snapshot__warn(&g, m->f);
+	report__set_stream(m->f);
+	snapshot__warn(&g);
+	report__set_stream(NULL);
 	out = memfile_str(m, NULL);
 	if (!strstr(out, "socktrace: warning: the snapshot lists no sockets of 10 network namespaces "
 			 "it could not enter (setns() needs CAP_SYS_ADMIN): 4026532000 (/run/netns/n0), "
@@ -435,7 +438,9 @@ TEST(snapshot_warn_names_gaps_and_capabilities)
 	struct memfile *m = memfile_new();
 	int r;
 
-	snapshot__warn(&none, m->f);
+	report__set_stream(m->f);
+	snapshot__warn(&none);
+	report__set_stream(NULL);
 	ASSERT_STREQ(memfile_str(m, NULL), "");
 	r = in_child_without_caps(warn_text);
 	ASSERT_MSG(r == 0, "the child failed check %d", r);

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdarg.h>
+#include <stdio.h>
+#include "json_writer.h"
+#include "report.h"
+
+static FILE *json_out, *err_out;
+static unsigned int n_errors, n_warnings;
+
+void report__set_json(FILE *out)
+{
+	json_out = out;
+}
+
+void report__set_stream(FILE *err)
+{
+	err_out = err;
+}
+
+static void report(const char *type, const char *fmt, va_list ap)
+{
+	struct json_writer w = {};
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(err_out ? err_out : stderr, "socktrace: %s%s\n", type[0] == 'w' ? "warning: " : "",
+		msg);
+	if (!json_out)
+		return;
+	json__begin(&w);
+	json__key_str(&w, "type", type);
+	json__key_str(&w, "message", msg);
+	json__end(&w);
+	/* best effort: a failed write shows up at the output's next check */
+	fwrite(w.buf, 1, w.len, json_out);
+	json__free(&w);
+}
+
+void report__error(const char *fmt, ...)
+{
+	va_list ap;
+
+	n_errors++;
+	va_start(ap, fmt);
+	report("error", fmt, ap);
+	va_end(ap);
+}
+
+void report__warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	n_warnings++;
+	va_start(ap, fmt);
+	report("warning", fmt, ap);
+	va_end(ap);
+}
+
+unsigned int report__count(bool errors)
+{
+	return errors ? n_errors : n_warnings;
+}
