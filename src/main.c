@@ -490,7 +490,7 @@ static const char *uncounted_scope(const struct opts *o)
 		return filter__is_empty(&o->filter) ? "" :
 		       " (the recording's count: the replay's filter does not apply to it)";
 	if (o->filter.expr || o->filter.comm[0])
-		return " (counted before the filter expression and -c, which run in userspace: "
+		return " (counted before the filter expression and --comm, which run in userspace: "
 		       "it includes datagrams of flows they exclude)";
 	return "";
 }
@@ -601,7 +601,8 @@ static int replay_main(struct opts *o)
 		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto out;
 	}
-	svc = services__load("/etc/services", "tcp");
+	/* -n: no table, no names */
+	svc = o->numeric ? NULL : services__load("/etc/services", "tcp");
 	err = 0;
 	if (!o->quiet)
 		err = pipeline__add_sink(&pl, o->json ? sink_json__new(stdout, svc) :
@@ -759,7 +760,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 
 	clock_ref__init(&ref);
-	svc = services__load("/etc/services", "tcp");
+	/* -n: no table, no names */
+	svc = o.numeric ? NULL : services__load("/etc/services", "tcp");
 	pl.limit = o.count;
 	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
 	attempts = attempts__new(o.syn_alert_ms * 1000000ull);

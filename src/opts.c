@@ -26,11 +26,12 @@ enum {
 	OPT_INTERVAL,
 	OPT_UDP_FLOWS,
 	OPT_FILE_MODE,
+	OPT_COMM,
 };
 
 static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
-	{ "comm", required_argument, NULL, 'c' },
+	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "port", required_argument, NULL, 'P' },
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
@@ -41,7 +42,8 @@ static const struct option long_opts[] = {
 	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "duration", required_argument, NULL, 'd' },
-	{ "count", required_argument, NULL, 'n' },
+	{ "count", required_argument, NULL, 'c' },
+	{ "numeric", no_argument, NULL, 'n' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
@@ -108,7 +110,7 @@ void opts__usage(FILE *out)
 "Filters (combined with AND, and with the expression):\n"
 "  -p, --pid PID[,PID]       only sockets owned by these processes; pids as\n"
 "                            separate words work too: -p $(pidof NAME)\n"
-"  -c, --comm COMM           only sockets owned by a process of this name\n"
+"      --comm NAME           only sockets owned by a process of this name\n"
 "  -P, --port PORT[,PORT]    only sockets with this local or remote port\n"
 "  -4, --ipv4                only IPv4 sockets\n"
 "  -6, --ipv6                only IPv6 sockets\n"
@@ -119,6 +121,8 @@ void opts__usage(FILE *out)
 "Output:\n"
 "  -j, --json                one JSON object per line, then a summary line\n"
 "  -q, --quiet               no output per event: count them, print the summary\n"
+"  -n, --numeric             numeric ports: no service names from /etc/services\n"
+"                            (JSON: \"service\" is null)\n"
 "      --no-snapshot         do not list the sockets that already exist (their\n"
 "                            owners are still looked up, for later events)\n"
 "      --connects            connection attempts and their outcomes only, and\n"
@@ -152,7 +156,7 @@ void opts__usage(FILE *out)
 "      --info FILE           describe a recording: host, span, counts, state\n"
 "Run:\n"
 "  -d, --duration SECONDS    stop after this long (at most 31536000)\n"
-"  -n, --count N             stop after N events\n"
+"  -c, --count COUNT         stop after COUNT events\n"
 "      --hook KIND           force a hook variant where a concern has one:\n"
 "                            auto, tp_btf, tracepoint, fentry, kprobe\n"
 "      --probes              print the hook variants this kernel supports\n"
@@ -286,7 +290,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-#define SHORT_OPTS ":p:c:P:46tud:n:jqvhw:r:C:G:W:Z:"
+#define SHORT_OPTS ":p:c:P:46tud:njqvhw:r:C:G:W:Z:"
 
 /* value, then ",WORD" for each of the n words: a new string, NULL if out of
  * memory. */
@@ -383,6 +387,63 @@ static char **join_pid_words(int argc, char **argv, int *out_argc, char **owned,
 	return out;
 }
 
+/* -n took a count before it followed tcpdump. getopt_long() has just
+ * returned an -n: *count is set to the word after it when that is a number
+ * ("-n 5", which now goes to the expression: an error only if that fails to
+ * parse). Returns -EINVAL, with *count the digits, for "-n5": no option is a
+ * digit but -4 and -6, so that is an old count (and "-n4" is -n -4). */
+static int old_count(int argc, char **argv, const char **count)
+{
+	const char *w = optind < argc ? argv[optind] : NULL, *n = NULL;
+
+	if (!w)
+		return 0;
+	/* -n inside a group: optind is still at that word; the options before
+	 * it take no value ("-w-n5" is a file name) */
+	for (int j = 1; w[0] == '-' && w[1] != '-' && w[j] && !n; j++) {
+		const char *o = strchr(SHORT_OPTS + 1, w[j]);
+
+		if (!o || w[j] == ':' || o[1] == ':')
+			break;
+		if (w[j] == 'n')
+			n = w + j;
+	}
+	if (n && all_digits(n + 1) && strcmp(n + 1, "4") && strcmp(n + 1, "6")) {
+		*count = n + 1;
+		return -EINVAL;
+	}
+	/* -n ended its word: optind is at the next one, which getopt_long()
+	 * has not moved yet */
+	if (all_digits(w))
+		*count = w;
+	return 0;
+}
+
+/* s as a shell word, for an error message to suggest: quoted when it
+ * needs to be, cut when long (a comm has at most 15 characters anyway). */
+static const char *shell_quote(const char *s, char *buf, size_t len)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_-.,:/@%+=";
+	size_t n = 0;
+
+	if (*s && !s[strspn(s, plain)])
+		return s;
+	buf[n++] = '\'';
+	for (; *s && n + 6 < len; s++) {
+		/* ' ends the quoted part, \' is a quote, ' opens the next part */
+		if (*s == '\'') {
+			memcpy(buf + n, "'\\''", 4);
+			n += 4;
+		} else {
+			buf[n++] = *s;
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return buf;
+}
+
 /* An expression as an error message quotes it: long ones are cut. */
 static const char *expr_quote(const char *text, char *buf, size_t len)
 {
@@ -430,14 +491,16 @@ static int check_files(const struct opts *o, char *err, size_t errlen)
 
 static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 {
-	const char *since = NULL, *until = NULL;
+	const char *since = NULL, *until = NULL, *n_count = NULL;
 	unsigned long long v;
-	char *end;
-	int c, r;
+	int c, r, longindex;
+	char *end, quoted[64];
 
 	optind = 0;	/* full re-initialisation, so parsing can run twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
+	/* longindex stays -1 for a short option: -c and --count differ in errors */
+	while ((longindex = -1,
+		c = getopt_long(argc, argv, SHORT_OPTS, long_opts, &longindex)) != -1) {
 		if (!o->live_only)
 			o->live_only = live_only_name(c);
 		switch (c) {
@@ -448,7 +511,7 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			if (r)
 				return fail(err, errlen, "invalid pid list '%s': expected PID[,PID...]", optarg);
 			break;
-		case 'c':
+		case OPT_COMM:
 			if (filter__set_comm(&o->filter, optarg))
 				return fail(err, errlen, "invalid command name '%s': 1 to %d characters",
 					    optarg, TASK_COMM_LEN - 1);
@@ -504,11 +567,22 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			o->duration = strtod(optarg, NULL);
 			break;
 		}
-		case 'n':
+		case 'c':
+			/* "-c NAME" selected a process before -c followed tcpdump;
+			 * "-c 5x" or "-c -1" are bad counts */
+			if (longindex < 0 && *optarg && !strchr("0123456789+-. ", *optarg))
+				return fail(err, errlen, "-c is now the count (as tcpdump's); use --comm %s",
+					    shell_quote(optarg, quoted, sizeof(quoted)));
 			if (parse_uint(optarg, 1, UINT64_MAX, &v))
 				return fail(err, errlen, "invalid count '%s': expected an integer from 1 to %llu",
 					    optarg, (unsigned long long)UINT64_MAX);
 			o->count = v;
+			break;
+		case 'n':
+			o->numeric = true;
+			r = longindex < 0 ? old_count(argc, argv, &n_count) : 0;
+			if (r)
+				return fail(err, errlen, "-n no longer takes a count: use -c %s", n_count);
 			break;
 		case 'j':
 			o->json = true;
@@ -647,6 +721,9 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			strcat(o->filter_text, argv[i]);
 		}
 		r = filter__parse(&o->filter, o->filter_text, msg, sizeof(msg));
+		/* "-n 5" counted before -n followed tcpdump: 5 is now the expression */
+		if (r && n_count)
+			return fail(err, errlen, "-n no longer takes a count: use -c %s", n_count);
 		if (r)
 			return fail(err, errlen, "invalid filter expression '%s': %s",
 				    expr_quote(o->filter_text, quoted, sizeof(quoted)), msg);

@@ -30,6 +30,7 @@ struct opts {
 	struct filter filter;
 	enum hook_kind hook;
 	bool json;
+	bool numeric;		/* -n: port numbers without service names */
 	bool quiet;		/* no per-event output, only the summary */
 	bool connects;		/* connection attempts and alerts only */
 	uint64_t syn_alert_ms;	/* alert on attempts in SYN_SENT this long */

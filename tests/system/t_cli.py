@@ -2,13 +2,15 @@
 import calendar
 import ipaddress
 import json
+import os
 import re
 import signal
 import subprocess
 import time
 
-from lib import Fail, Helper, Skip, Tracer, attempt_schema_errors, test, where
+from lib import Fail, Helper, NetNS, Skip, Tracer, attempt_schema_errors, test, where
 from scenarios import Conversation, check_client, check_conversation, refused
+from t_record import replay
 from t_snapshot import hold
 
 SUMMARY_RE = re.compile(r"^socktrace: (\d+) events \((\d+) existing sockets\), (\d+) lost, (\d+) filtered$")
@@ -312,17 +314,121 @@ def json_comm_escaping(ctx):
 
 @test("usage_errors")
 def usage_errors(ctx):
-    """Unknown flag, -P 70000, -p abc, --state NOPE, --hook nope: exit
-    status 2, a message on stderr, nothing on stdout."""
+    """Unknown flag, -P 70000, -p abc, --state NOPE, --hook nope, and the
+    spellings of -c and -n before they followed tcpdump (-c NAME, -n COUNT):
+    exit status 2, a message on stderr (for those two, what to write now),
+    nothing on stdout."""
     problems = []
-    for args in (["--bogus"], ["-P", "70000"], ["-p", "abc"], ["--state", "NOPE"], ["--hook", "nope"]):
+    cases = [(["--bogus"], None), (["-P", "70000"], None), (["-p", "abc"], None),
+             (["--state", "NOPE"], None), (["--hook", "nope"], None),
+             (["-c", "sshd"], "socktrace: -c is now the count (as tcpdump's); use --comm sshd"),
+             (["-n", "5"], "socktrace: -n no longer takes a count: use -c 5")]
+    for args, want in cases:
         cmd, p = run_plain(ctx, args, timeout=10)
         err = p.stderr.decode("utf-8", "replace").strip()
-        if p.returncode != 2 or not err or p.stdout:
-            problems.append("`%s`: exit %d, stderr %r, stdout %r"
-                            % (" ".join(cmd), p.returncode, err[:200], p.stdout[:200]))
+        if p.returncode != 2 or not err or p.stdout or (want and err.splitlines()[0] != want):
+            problems.append("`%s`: exit %d, stderr %r, stdout %r%s"
+                            % (" ".join(cmd), p.returncode, err[:200], p.stdout[:200],
+                               ", expected %r first" % want if want else ""))
     if problems:
-        raise Fail("%d of 5 usage errors misreported" % len(problems), problems)
+        raise Fail("%d of %d usage errors misreported" % (len(problems), len(cases)), problems)
+
+
+def tcp_service_names(path="/etc/services"):
+    """port -> the first name /etc/services gives it for tcp, as socktrace
+    reads the file."""
+    names = {}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                w = line.split("#", 1)[0].split()
+                if len(w) < 2 or "/" not in w[1]:
+                    continue
+                port, proto = w[1].split("/", 1)
+                if proto == "tcp" and port.isdigit() and 0 < int(port) < 65536:
+                    names.setdefault(int(port), w[0])
+    except OSError:
+        pass
+    return names
+
+
+@test("numeric_ports")
+def numeric_ports(ctx):
+    """-n: a conversation on a port that /etc/services names, in a network
+    namespace of the test's own. Without -n every text line of the client
+    shows :PORT/tcp(NAME) and every JSON event has "service": NAME; with -n
+    no line shows (NAME) and "service" is present and null, live and in a
+    replay of the recording. -nc 3 -p CLIENT also stops by itself after the
+    client's first 3 events (exit status 0)."""
+    names = tcp_service_names()
+    port = next((p for p in (8080, 80, 22) if p in names), min(names) if names else None)
+    if port is None:
+        raise Skip("/etc/services names no TCP port")
+    name = names[port]
+    ns = NetNS(ctx, "num")
+    conv = Conversation(ctx, "127.0.0.1", server_ns=ns.name, client_ns=ns.name, port=port,
+                        server_name="st-numsrv", client_name="st-numcli")
+    conv.start_server().spawn_client(wait_start=True)
+    rec = os.path.join(ctx.tmpdir, "%s.st" % ctx.unique("num"))
+    common = ["--no-snapshot", "-P", str(port)]
+    js = Tracer(ctx, common + ["-w", rec]).start()
+    js_n = Tracer(ctx, common + ["-n"]).start()
+    tx = Tracer(ctx, common, json_out=False).start()
+    tx_n = Tracer(ctx, ["--no-snapshot", "-nc", "3", "-p", str(conv.client_pid)],
+                  json_out=False).start()
+    conv.run_client()
+    counted = tx_n.wait_exit(5)
+    runs = {"-j": js.stop(), "-j -n": js_n.stop(), "text": tx.stop()}
+    runs["text -nc 3"] = counted or tx_n.stop()
+
+    sel = conv.select()
+
+    def ours(r):
+        return r.get("netns") == ns.inode and sel(r)
+
+    def json_services(run, what):
+        run.expect_clean_exit(ours)
+        evs = [r for r in run.states if ours(r)]
+        if len(evs) < 5:
+            run.fail("%s: %d tcp_state events of the conversation, expected at least 5"
+                     % (what, len(evs)), ours)
+        return evs
+
+    evs = json_services(runs["-j"], "-j")
+    bad = [r for r in evs if r.get("service") != name]
+    if bad:
+        runs["-j"].fail("-j: %d events of a conversation on port %d have no service %r"
+                        % (len(bad), port, name), lambda r: r in bad)
+    runs["-r -j -n"] = replay(ctx, ["-r", rec, "-j", "-n"])
+    for what in ("-j -n", "-r -j -n"):
+        evs = json_services(runs[what], what)
+        bad = [r for r in evs if "service" not in r or r["service"] is not None]
+        if bad:
+            runs[what].fail("%s: %d events have a service other than null (or none at all)"
+                            % (what, len(bad)), lambda r: r in bad)
+
+    client_line = re.compile(r"^\S+\s+%d\s+st-numcli\s" % conv.client_pid)
+    with_name = ":%d/tcp(%s)" % (port, name)
+    for what, want_name in (("text", True), ("text -nc 3", False)):
+        run = runs[what]
+        lines = [l for l in run.out.decode("utf-8", "replace").splitlines()
+                 if client_line.match(l)]
+        details = ["command: %s" % run.cmdline(), "exit status: %s" % run.rc] + \
+            ["stdout: " + l for l in run.out.decode("utf-8", "replace").splitlines()[:20]] + \
+            ["stderr: " + l for l in run.err.splitlines()[-8:]]
+        if run.rc != 0:
+            raise Fail("%s: exit status %s" % (what, run.rc), details)
+        if want_name and (len(lines) < 3 or not all(with_name in l for l in lines)):
+            raise Fail("text: %d lines of the client, not all with %s"
+                       % (len(lines), with_name), details)
+        if not want_name and (len(lines) != 3 or any("(%s)" % name in l for l in lines)
+                              or not all(":%d/tcp " % port in l for l in lines)):
+            raise Fail("-nc 3: %d lines of the client, expected 3, each with :%d/tcp and "
+                       "no (%s)" % (len(lines), port, name), details)
+    if counted is None:
+        raise Fail("-nc 3 -p %d: still running 5 s after the client's traffic "
+                   "(it should have stopped after its 3rd event)" % conv.client_pid,
+                   ["command: %s" % runs["text -nc 3"].cmdline()])
 
 
 @test("duration")

@@ -919,13 +919,13 @@ def connects_stats_percentiles(ctx):
 
 @test("connects_filter_comm")
 def connects_filter_comm(ctx):
-    """--connects -c st-refuse: st-refuse and st-other each make a refused
+    """--connects --comm st-refuse: st-refuse and st-other each make a refused
     attempt, to ports X and Y. Only st-refuse's connect is printed, and
     the per-destination table lists X (1 refused) but not Y: the table
     counts the attempts the filters select, as it does with -p and -P
     (which filter in the kernel)."""
     x, y = hole(ctx, "127.0.0.1"), hole(ctx, "127.0.0.1")
-    with Tracer(ctx, ["--no-snapshot", "--connects", "-c", "st-refuse"]) as t:
+    with Tracer(ctx, ["--no-snapshot", "--connects", "--comm", "st-refuse"]) as t:
         a = Attempts(ctx, "127.0.0.1", x, "st-refuse")
         ca = a.connect("1")
         ea = a.outcome("1")[0]
@@ -948,6 +948,6 @@ def connects_filter_comm(ctx):
           and r.get("raddr") == "127.0.0.1" and r.get("rport") in (x, y)}
     if p.check(x in st, "no connect_stats line for st-refuse's destination 127.0.0.1:%d" % x):
         p.fields([st[x]], "connect_stats 127.0.0.1:%d" % x, attempts=1, refused=1)
-    p.check(y not in st, "-c st-refuse: connect_stats lists 127.0.0.1:%d, the destination of "
+    p.check(y not in st, "--comm st-refuse: connect_stats lists 127.0.0.1:%d, the destination of "
             "st-other's attempt that the filter excluded: %s" % (y, json_line(st.get(y, {}))))
     p.done()

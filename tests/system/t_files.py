@@ -126,13 +126,13 @@ def rep_details(rep):
 
 @test("files_dev_full", hook_independent=True)
 def files_dev_full(ctx):
-    """-r FILE -n 1, --info FILE and a live -j run with stdout on /dev/full:
+    """-r FILE -c 1, --info FILE and a live -j run with stdout on /dev/full:
     exit 1 and 'failed to write output: No space left on device', not 0
     with a summary that claims the events were written."""
     live, path = recording(ctx)
     want = "failed to write output: No space left on device"
     with open("/dev/full", "wb") as full:
-        for args in (["-r", path, "-n", "1"], ["-r", path, "-j"], ["--info", path]):
+        for args in (["-r", path, "-c", "1"], ["-r", path, "-j"], ["--info", path]):
             p = subprocess.run([ctx.socktrace] + args, stdin=subprocess.DEVNULL, stdout=full,
                                stderr=subprocess.PIPE, timeout=30)
             err = p.stderr.decode("utf-8", "replace")

@@ -1,4 +1,4 @@
-"""Filters (-p, -c, -P, -4, -6, --state) and stopping conditions (-n)."""
+"""Filters (-p, --comm, -P, -4, -6, --state) and stopping conditions (-c)."""
 import time
 
 from lib import Tracer, fmt_trans, test, transitions, where
@@ -56,11 +56,11 @@ def filter_pid(ctx):
 
 @test("filter_comm")
 def filter_comm(ctx):
-    """-c COMM: only the events of processes named COMM (exact match: a
-    process named COMM plus a suffix is excluded)."""
+    """--comm NAME: only the events of processes named NAME (exact match: a
+    process named NAME plus a suffix is excluded)."""
     a = Conversation(ctx, "127.0.0.1", server_name="st-csrv", client_name="st-fc-a")
     b = Conversation(ctx, "127.0.0.1", server_name="st-csrv", client_name="st-fc-ab")
-    with Tracer(ctx, ["--no-snapshot", "-c", "st-fc-a"]) as t:
+    with Tracer(ctx, ["--no-snapshot", "--comm", "st-fc-a"]) as t:
         a.run()
         b.run()
         run = t.stop()
@@ -166,10 +166,10 @@ def filter_state_snapshot(ctx):
 
 @test("count_limit")
 def count_limit(ctx):
-    """-n 3: socktrace exits by itself (status 0) once 3 tcp_state events
+    """-c 3: socktrace exits by itself (status 0) once 3 tcp_state events
     are printed, with a summary of 3 events; traffic makes more than 3."""
     port = free_port("127.0.0.1")
-    t = Tracer(ctx, ["--no-snapshot", "-n", "3", "-P", str(port)])
+    t = Tracer(ctx, ["--no-snapshot", "-c", "3", "-P", str(port)])
     t.start()
     try:
         conv = Conversation(ctx, "127.0.0.1", port=port).run()
@@ -177,12 +177,12 @@ def count_limit(ctx):
         if run is None:
             run = t.stop()
             run.fail("still running 5 s after the traffic made 12 matching transitions "
-                     "(-n 3 should have stopped it after the 3rd)", conv.select())
+                     "(-c 3 should have stopped it after the 3rd)", conv.select())
     finally:
         t.kill()
     run.expect_clean_exit(conv.select())
     if len(run.states) != 3 or run.summary.get("events") != 3:
-        run.fail("-n 3 printed %d tcp_state events, summary events=%r; expected 3"
+        run.fail("-c 3 printed %d tcp_state events, summary events=%r; expected 3"
                  % (len(run.states), run.summary.get("events")), conv.select())
 
 

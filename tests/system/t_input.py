@@ -220,7 +220,7 @@ def input_udp_uncounted_before_userspace_filter(ctx):
         run.fail("40 flows did not overflow a table of 16 (udp_uncounted=%r)"
                  % run.summary.get("udp_uncounted"), lambda e: False)
     warn = [l for l in run.err.splitlines() if "were not counted" in l]
-    if len(warn) != 1 or "counted before the filter expression and -c" not in warn[0]:
+    if len(warn) != 1 or "counted before the filter expression and --comm" not in warn[0]:
         run.fail("the udp_uncounted warning does not say it counts before the userspace filter",
                  lambda e: False)
 

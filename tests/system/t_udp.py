@@ -813,11 +813,11 @@ def udp_filter_pid(ctx):
 
 @test("udp_filter_comm")
 def udp_filter_comm(ctx):
-    """-c COMM: only the flows of processes named COMM (the client), not
-    its server's nor those of a client named COMM plus a suffix."""
+    """--comm NAME: only the flows of processes named NAME (the client), not
+    its server's nor those of a client named NAME plus a suffix."""
     a = Udp(ctx, "st-ufc")
     bcli = Udp(ctx, "st-ufcx")
-    with Tracer(ctx, ["--no-snapshot", "-c", "st-ufc"] + BIG_IDLE) as t:
+    with Tracer(ctx, ["--no-snapshot", "--comm", "st-ufc"] + BIG_IDLE) as t:
         cwa, swa = simple_flows(ctx, t, "ufcas", cli=a)
         cwb, swb = simple_flows(ctx, t, "ufcbs", cli=bcli)
         settle_ends(t, [cwa])

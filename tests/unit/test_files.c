@@ -889,7 +889,7 @@ TEST(files_opts_replay_keeps_its_options)
 	char err[256];
 
 	ut_defer(opts_free_cb, &o);
-	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "a.st", "-r", "b.st", "-j", "-n", "5",
+	ASSERT_EQ(parse(&o, err, sizeof(err), "-r", "a.st", "-r", "b.st", "-j", "-c", "5", "-n",
 			"--connects", "-w", "out.st", "--file-mode", "0640", "-C", "1", "-W", "2",
 			"--since", "3", "--syn-alert", "50", "port 80", NULL), 0);
 	ASSERT_EQ(o.file_mode, 0640);
@@ -897,6 +897,8 @@ TEST(files_opts_replay_keeps_its_options)
 	ASSERT_EQ_U64(o.syn_alert_ms, 50);
 	ASSERT_TRUE(o.syn_alert_set);
 	ASSERT_EQ(o.n_reads, 2);
+	ASSERT_EQ_U64(o.count, 5);
+	ASSERT_TRUE(o.numeric);
 }
 
 TEST(files_opts_file_mode_and_user)

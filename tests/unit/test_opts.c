@@ -63,6 +63,7 @@ TEST(opts_defaults)
 	ASSERT_EQ(o.ringbuf_kb, 8192);
 	ASSERT_EQ(o.hook, HOOK_AUTO);
 	ASSERT_FALSE(o.json);
+	ASSERT_FALSE(o.numeric);
 	ASSERT_FALSE(o.probes);
 	ASSERT_FALSE(o.verbose);
 	ASSERT_FALSE(o.help);
@@ -92,8 +93,10 @@ TEST(opts_filters)
 	ASSERT_EQ(o.filter.n_pids, 2);
 	ASSERT_EQ(o.filter.pids[1], 8);
 
-	PARSE_OK(&o, "-c", "sshd");
+	PARSE_OK(&o, "--comm", "sshd");
 	ASSERT_STREQ(o.filter.comm, "sshd");
+	PARSE_OK(&o, "--comm=Web Content");
+	ASSERT_STREQ(o.filter.comm, "Web Content");
 	PARSE_OK(&o, "--comm", "abcdefghijklmno");	/* 15: the most a comm has */
 	ASSERT_STREQ(o.filter.comm, "abcdefghijklmno");
 
@@ -155,10 +158,17 @@ TEST(opts_output_and_run)
 	PARSE_OK(&o, "-d", "0.001");
 	ASSERT(o.duration == 0.001);
 
-	PARSE_OK(&o, "-n", "10");
+	PARSE_OK(&o, "-c", "10");
 	ASSERT_EQ_U64(o.count, 10);
+	ASSERT_FALSE(o.numeric);
 	PARSE_OK(&o, "--count", "18446744073709551615");
 	ASSERT_EQ_U64(o.count, UINT64_MAX);
+	PARSE_OK(&o, "-n");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_EQ_U64(o.count, 0);
+	PARSE_OK(&o, "--numeric", "-c3");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_EQ_U64(o.count, 3);
 
 	PARSE_OK(&o, "--btf", "/tmp/vmlinux.btf");
 	ASSERT_STREQ(o.btf_path, "/tmp/vmlinux.btf");
@@ -175,8 +185,11 @@ TEST(opts_output_and_run)
 	ASSERT_TRUE(o.json);
 	ASSERT_EQ(o.filter.family, AF_INET);
 	ASSERT_TRUE(o.verbose);
-	PARSE_OK(&o, "-jn5");
+	PARSE_OK(&o, "-jc5");
 	ASSERT_EQ_U64(o.count, 5);
+	PARSE_OK(&o, "-jnc", "7");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_EQ_U64(o.count, 7);
 }
 
 TEST(opts_attempts)
@@ -273,7 +286,7 @@ TEST(opts_error_missing_argument)
 	PARSE_ERR("option '--pid' needs an argument", "--pi");
 	PARSE_ERR("option '--ringbuf-kb' needs an argument", "--ring");
 	PARSE_ERR("option '-p' needs an argument", "-jp");
-	PARSE_ERR("option '-n' needs an argument", "-4jn");
+	PARSE_ERR("option '-c' needs an argument", "-4jc");
 }
 
 TEST(opts_error_pids)
@@ -322,7 +335,7 @@ TEST(opts_error_ports)
 TEST(opts_error_comm)
 {
 	PARSE_ERR("invalid command name 'abcdefghijklmnop': 1 to 15 characters",
-		  "-c", "abcdefghijklmnop");
+		  "--comm", "abcdefghijklmnop");
 	PARSE_ERR("invalid command name '': 1 to 15 characters", "--comm", "");
 }
 
@@ -386,8 +399,15 @@ TEST(opts_error_count)
 
 		snprintf(msg, sizeof(msg),
 			 "invalid count '%s': expected an integer from 1 to 18446744073709551615", bad[i]);
-		PARSE_ERR(msg, "-n", bad[i]);
+		PARSE_ERR(msg, "--count", bad[i]);
+		/* what starts as a number (or is empty) is a count, also after -c */
+		if (!bad[i][0] || strchr("0123456789+-. ", bad[i][0]))
+			PARSE_ERR(msg, "-c", bad[i]);
 	}
+	/* --count always was the count: a name there is a bad count */
+	PARSE_ERR("invalid count 'sshd': expected an integer from 1 to 18446744073709551615",
+		  "--count", "sshd");
+	PARSE_ERR("option '--numeric' does not take an argument", "--numeric=5");
 }
 
 TEST(opts_error_hook)
@@ -442,6 +462,55 @@ TEST(opts_positional_expression)
 	opts__free(&o);
 }
 
+/* -c and -n swapped to follow tcpdump (and ss -n): the old spellings "-c
+ * NAME" and "-n COUNT" are errors that say what to write now, not a count
+ * of a process name or a filter for a process called "10". */
+TEST(opts_old_spelling_errors)
+{
+	struct opts o;
+
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm sshd", "-c", "sshd");
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm sshd", "-jcsshd");
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm st-fc_a.1", "-c", "st-fc_a.1");
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm 'Web Content'",
+		  "-c", "Web Content");
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm 'it'\\''s'", "-c", "it's");
+	PARSE_ERR("-c is now the count (as tcpdump's); use --comm 'a*'", "-c", "a*");
+
+	/* -n takes nothing: the count goes to the expression, which fails */
+	PARSE_ERR("-n no longer takes a count: use -c 5", "-n", "5");
+	PARSE_ERR("-n no longer takes a count: use -c 5", "-j", "-n", "5", "-P", "80");
+	PARSE_ERR("-n no longer takes a count: use -c 10", "-n", "10", "port", "80");
+	PARSE_ERR("-n no longer takes a count: use -c 4", "-jn", "4");
+	PARSE_ERR("-n no longer takes a count: use -c 5", "port", "80", "-n", "5");
+	/* glued: no option is a digit but -4 and -6 */
+	PARSE_ERR("-n no longer takes a count: use -c 5", "-n5");
+	PARSE_ERR("-n no longer takes a count: use -c 10", "-jn10");
+	PARSE_ERR("-n no longer takes a count: use -c 46", "-n46");
+	PARSE_OK(&o, "-n4");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_EQ(o.filter.family, AF_INET);
+	PARSE_OK(&o, "-tn6");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_EQ(o.filter.family, AF_INET6);
+
+	/* a number after -n that the expression takes is no old count */
+	PARSE_OK(&o, "port", "-n", "80");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_STREQ(o.filter_text, "port 80");
+	opts__free(&o);
+	/* nor is one that did not follow -n, or followed --numeric */
+	EXPR_ERR("5", "1", "5", "-n", "-j", "5");
+	EXPR_ERR("5", "1", "5", "--numeric", "5");
+	/* nor "-n5" as the value of an option ("-w-n5" is a file name) */
+	PARSE_OK(&o, "-w-n5", "-q");
+	ASSERT_STREQ(o.write_path, "-n5");
+	ASSERT_FALSE(o.numeric);
+	PARSE_OK(&o, "-n", "-w-n5", "-q");
+	ASSERT_TRUE(o.numeric);
+	ASSERT_STREQ(o.write_path, "-n5");
+}
+
 TEST(opts_parse_twice)
 {
 	struct opts o;
@@ -491,7 +560,7 @@ TEST(opts_usage_mentions_every_option)
 	static const char *const opts[] = {
 		"--pid", "--comm", "--port", "--ipv4", "--ipv6", "--state", "--json",
 		"--no-snapshot", "--duration", "--count", "--hook", "--probes", "--btf",
-		"--quiet", "--connects", "--syn-alert",
+		"--quiet", "--connects", "--syn-alert", "--numeric",
 		"--ringbuf-kb", "--verbose", "--help", "--version",
 	};
 
@@ -572,7 +641,7 @@ TEST(opts_pid_words)
 		  "got '2'", "-p", "1", "-j", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
 		  "ip6, host, net, port, portrange, src, dst, state, pid, comm), 'not' or '(', "
-		  "got '2'", "-c", "x", "2");
+		  "got '2'", "--comm", "x", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
 		  "ip6, host, net, port, portrange, src, dst, state, pid, comm), 'not' or '(', "
 		  "got '2'", "-p", "1", "--", "2");
