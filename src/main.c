@@ -906,6 +906,7 @@ int main(int argc, char **argv)
 
 	/* Stop producing, then take what is still queued (nobody reads a
 	 * closed output). */
+	live__detach(live);
 	if (!pl.done && !closed)
 		live__drain(live, &now);
 	/* the totals of flows still active: the end of a recording has them */
