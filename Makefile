@@ -134,12 +134,14 @@ LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
 all: $(OUTPUT)/socktrace
 
 # ---- packages ----
-# Installs what is missing when root on Debian/Ubuntu, else names it.
+# Installs what is missing when root on Debian/Ubuntu, else names it. One
+# status line per installed architecture (a multiarch host has several);
+# waits for another apt to finish rather than failing.
 define ensure_pkgs
 	$(Q)missing=""; \
 	if command -v dpkg-query >/dev/null 2>&1; then \
 		for p in $(1); do \
-			dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || missing="$$missing $$p"; \
+			dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || missing="$$missing $$p"; \
 		done; \
 	else \
 		for c in $(2); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -149,7 +151,8 @@ define ensure_pkgs
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			printf '  %-8s %s\n' DEPS "apt-get install$$missing"; \
 			export DEBIAN_FRONTEND=noninteractive; \
-			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+			{ apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+			  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; } || \
 				{ echo "socktrace: failed to install:$$missing" >&2; exit 1; }; \
 		else \
 			echo "socktrace: missing Debian packages:$$missing" >&2; \

@@ -91,7 +91,7 @@ done
 # ---- host packages ----
 need=()
 for p in qemu-system-x86 busybox-static cpio kmod xz-utils python3 iproute2; do
-	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
+	dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
 	say "apt-get install ${need[*]}"
