@@ -133,6 +133,11 @@ def kill_proc(p, grace=3.0, sig=signal.SIGTERM):
 
 # ---------------------------------------------------------------- tracer
 
+def is_message(r):
+    """An error or a warning under -j ({"type": "warning", "message": ...})."""
+    return isinstance(r, dict) and r.get("type") in ("error", "warning")
+
+
 def fmt_event(e):
     """One compact line per socktrace record, for failure reports."""
     if not isinstance(e, dict):
@@ -171,6 +176,10 @@ class Run:
                 self.records.append(json.loads(raw.decode("utf-8", "strict")))
             except (UnicodeDecodeError, ValueError) as e:
                 self.parse_errors.append((i + 1, raw, e))
+        # errors and warnings (docs/json.md) depend on the host, not on what a
+        # test did: kept apart, so that counts and comparisons see events only
+        self.messages = [r for r in self.records if is_message(r)]
+        self.records = [r for r in self.records if not is_message(r)]
         self.states = [r for r in self.records if isinstance(r, dict) and r.get("type") == "tcp_state"]
         self.sockets = [r for r in self.records if isinstance(r, dict) and r.get("type") == "tcp_socket"]
         self.udp_sockets = [r for r in self.records
@@ -292,7 +301,7 @@ class Tracer:
                 recs.append(json.loads(raw))
             except ValueError:
                 pass
-        return recs
+        return [r for r in recs if not is_message(r)]
 
     def _is_ready(self):
         with self._lock:

@@ -139,6 +139,10 @@ def schema_errors(r):
         if not isinstance(r.get("elapsed_s"), (int, float)) or r["elapsed_s"] < 0:
             errs.append("elapsed_s=%r" % (r.get("elapsed_s"),))
         return errs
+    if t in ("error", "warning"):
+        if set(r) != {"type", "message"} or not isinstance(r["message"], str) or not r["message"]:
+            errs.append("a %s is {type, message} with a non-empty message" % t)
+        return errs
     if t == "syn_alert":   # default output too: any attempt of the host may hang
         return attempt_schema_errors(r)
     if t not in ("tcp_state", "tcp_socket", "udp_flow", "udp_socket"):

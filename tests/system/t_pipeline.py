@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from lib import Fail, Tracer, run_cmd, settle, test
+from lib import Fail, Tracer, is_message, run_cmd, settle, test
 from t_connects import Attempts, Jam, hole
 
 # filled in by the live host only: a replay has no host to ask
@@ -32,7 +32,7 @@ def normal(r):
 def replay(ctx, args):
     p = subprocess.run([ctx.socktrace, "-j"] + args, stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=60)
-    recs = [json.loads(line) for line in p.stdout.splitlines()]
+    recs = [r for r in (json.loads(line) for line in p.stdout.splitlines()) if not is_message(r)]
     return p, recs
 
 
