@@ -178,6 +178,7 @@ class Run:
                 self.parse_errors.append((i + 1, raw, e))
         # errors and warnings (docs/json.md) depend on the host, not on what a
         # test did: kept apart, so that counts and comparisons see events only
+        self.all_records = self.records     # in order, messages included
         self.messages = [r for r in self.records if is_message(r)]
         self.records = [r for r in self.records if not is_message(r)]
         self.states = [r for r in self.records if isinstance(r, dict) and r.get("type") == "tcp_state"]

@@ -641,7 +641,7 @@ def files_errors_and_warnings_as_json(ctx):
     file given as --btf that is not BTF (exit 1), and the replay of a
     recording cut in its last block."""
     rep = replay(ctx, ["-j", "--btf", "/etc/passwd", "-d", "1"])
-    errs = [r for r in rep.records if r.get("type") == "error"]
+    errs = [r for r in rep.messages if r.get("type") == "error"]
     expect(rep.rc == 1 and len(errs) == 1 and "is not a BTF file" in errs[0].get("message", "")
            and errs[0]["message"] in rep.err, "--btf /etc/passwd -j: exit %s, error objects %s"
            % (rep.rc, errs), rep_details(rep))
@@ -651,13 +651,14 @@ def files_errors_and_warnings_as_json(ctx):
     with open(cut, "wb") as f:
         f.write(data[:len(data) - 40])
     rep = replay(ctx, ["-j", "-r", cut])
-    warns = [i for i, r in enumerate(rep.records) if r.get("type") == "warning"]
+    recs = rep.all_records
+    warns = [i for i, r in enumerate(recs) if r.get("type") == "warning"]
     expect(rep.rc == 0 and warns and "truncated" in " ".join(
-        rep.records[i]["message"] for i in warns), "replay of a cut recording with -j: exit %s, "
+        recs[i]["message"] for i in warns), "replay of a cut recording with -j: exit %s, "
            "no warning object about the truncation" % rep.rc, rep_details(rep))
-    expect(rep.summary is not None and rep.records[-1] is rep.summary and
-           max(warns) < len(rep.records) - 1, "the summary is not the last line after the "
+    expect(rep.summary is not None and recs[-1] is rep.summary and
+           max(warns) < len(recs) - 1, "the summary is not the last line after the "
            "warnings", rep_details(rep))
     for i in warns:
-        expect("socktrace: warning: " + rep.records[i]["message"] in rep.err,
-               "warning object %r is not the stderr line" % rep.records[i], rep_details(rep))
+        expect("socktrace: warning: " + recs[i]["message"] in rep.err,
+               "warning object %r is not the stderr line" % recs[i], rep_details(rep))
