@@ -109,7 +109,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
 override LDFLAGS += $(EXTRA_LDFLAGS)
 # libbpf static so the binary runs on another host; libelf and zlib are on every host
-override LDLIBS += -l:libbpf.a -lelf -lz -lm
+# libbpf's load takes the vmlinux BTF the probes parsed (probe.c: lent_btf)
+override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -lelf -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)

@@ -28,7 +28,11 @@ port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
 
-Three more workloads (--workloads, default storm,udp,tcprr,synhang):
+More workloads (--workloads, default startup,storm,udp,tcprr,synhang):
+
+  startup  socktrace with its default hooks and no load, --startup-runs
+           times: exec to its ready line, SIGINT to its exit (reaped), and
+           its CPU time in each; medians against the targets (30 ms, 20 ms)
 
   udp      the loopback UDP request/response flood (bench/udpflood.c),
            untraced and traced by socktrace -u -j > file, socktrace -u -q
@@ -54,6 +58,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -574,7 +579,7 @@ def calibrate(args, port, tmpdir):
 # ---- more workloads: a UDP flood, SYN_SENT hangs ----
 
 UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
-WORKLOADS = ("storm", "udp", "tcprr", "synhang")
+WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang")
 UDP_CONFIGS = {
     "json": "socktrace -u -j > file",
     "quiet": "socktrace -u -q (count only)",
@@ -591,6 +596,103 @@ UDP_TRACER_PROG_NAMES = ("udp_", "udp6_", "io_send", "io_recv", "sock_send", "so
 # socktrace's warning on stderr, only when the count is not 0
 ST_UNCOUNTED_RE = re.compile(rb"socktrace: warning: (\d+) UDP datagrams .*not counted")
 BT_MAP_RE = re.compile(rb"^@(tx_packets|rx_packets|tx_bytes|rx_bytes): (\d+)", re.M)
+
+
+# ---- start-up and exit ----
+
+# the targets of socktrace's own speed: exec to ready, SIGINT to exit
+STARTUP_TARGET_READY_S = 0.030
+STARTUP_TARGET_EXIT_S = 0.020
+READY_LINE = b"socktrace: tracing "
+
+
+def run_startup_once(args, port):
+    """socktrace with its default hooks, idle: the time from exec to its
+    ready line (read from a pipe as it comes, not polled) and from the
+    SIGINT to its exit (its pidfd, also not polled), and its CPU time."""
+    cmd = [args.socktrace, "-P", str(port), "-q", "--no-snapshot"] + args.socktrace_arg
+    t_exec = time.monotonic()
+    p = start(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        fd = p.stderr.fileno()
+        buf = b""
+        while READY_LINE not in buf:
+            left = t_exec + args.attach_timeout - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise BenchError(f"{cmd[0]} not ready after {args.attach_timeout:.0f}s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise BenchError(f"{cmd[0]} exited before it was ready: {buf.decode(errors='replace')}")
+            buf += chunk
+        t_ready = time.monotonic()
+        cpu_ready = proc_cpu_s(p.pid) or 0.0
+        time.sleep(args.startup_idle)
+        pidfd = os.pidfd_open(p.pid)
+        try:
+            t_sig = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            if not select.select([pidfd], [], [], 30.0)[0]:
+                raise BenchError(f"{cmd[0]} did not exit within 30s of SIGINT")
+            t_exit = time.monotonic()
+        finally:
+            os.close(pidfd)
+        rc, cpu_total, _ = reap(p)
+        err = buf + p.stderr.read()
+    finally:
+        p.stderr.close()
+    if rc != 0:
+        raise BenchError(f"{cmd[0]} exited with {rc}: {err.decode(errors='replace')[-300:]}")
+    return {"ready_s": t_ready - t_exec, "exit_s": t_exit - t_sig, "cpu_ready_s": cpu_ready,
+            "cpu_exit_s": max((cpu_total or 0.0) - cpu_ready, 0.0), "cmd": cmd}
+
+
+def run_startup(args, port, failures, results):
+    runs = []
+    log(f"run.py: startup: {args.startup_runs} runs of socktrace -P {port} -q --no-snapshot, "
+        f"{args.startup_idle:g}s between ready and SIGINT")
+    for i in range(args.startup_runs):
+        wait_quiet(args)
+        try:
+            r = run_startup_once(args, port)
+        except BenchError as e:
+            log(f"run.py: [{i + 1}/{args.startup_runs}] startup failed: {e}")
+            failures.append({"config": "startup", "pair": i + 1, "error": str(e)})
+            kill_all()
+            continue
+        runs.append(r)
+        log(f"run.py: [{i + 1}/{args.startup_runs}] startup ready {r['ready_s'] * 1e3:6.1f} ms  "
+            f"exit {r['exit_s'] * 1e3:6.1f} ms  cpu {r['cpu_ready_s'] * 1e3:.0f} + "
+            f"{r['cpu_exit_s'] * 1e3:.0f} ms")
+    results["startup"] = {"runs": runs, "summary": summarize_startup(runs) if runs else None}
+    return results["startup"]["summary"]
+
+
+def summarize_startup(runs):
+    s = {"runs": len(runs)}
+    for k in ("ready_s", "exit_s", "cpu_ready_s", "cpu_exit_s"):
+        xs = [r[k] for r in runs]
+        s[k] = {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+    s["ready_met"] = s["ready_s"]["median"] <= STARTUP_TARGET_READY_S
+    s["exit_met"] = s["exit_s"]["median"] <= STARTUP_TARGET_EXIT_S
+    return s
+
+
+def print_startup(s, args, out=sys.stdout):
+    if not s:
+        return
+
+    def ms(d):
+        return f"{d['median'] * 1e3:.1f} [{d['min'] * 1e3:.1f}-{d['max'] * 1e3:.1f}]"
+
+    print(f"\nStart-up and exit: {s['runs']} runs of socktrace -q --no-snapshot (default hooks), "
+          f"idle\n", file=out)
+    table(["measure", "wall ms median [min-max]", "socktrace CPU ms median [min-max]", "target ms"],
+          [["exec -> ready line", ms(s["ready_s"]), ms(s["cpu_ready_s"]),
+            f"<= {STARTUP_TARGET_READY_S * 1e3:.0f}"],
+           ["SIGINT -> exit (reaped)", ms(s["exit_s"]), ms(s["cpu_exit_s"]),
+            f"<= {STARTUP_TARGET_EXIT_S * 1e3:.0f}"]], out)
+    print(f"startup targets: ready <= {STARTUP_TARGET_READY_S * 1e3:.0f} ms: {yes(s['ready_met'])}; "
+          f"exit <= {STARTUP_TARGET_EXIT_S * 1e3:.0f} ms: {yes(s['exit_met'])}", file=out)
 
 
 def run_generator(name, cmd, timeout, accept_rc=(0,)):
@@ -1552,9 +1654,15 @@ def main():
                     help="directory of the workload generators (storm, udpflood, tcprr, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated workloads (default storm,udp,tcprr,synhang): storm (TCP "
+                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang): startup "
+                    "(socktrace's own exec to ready and SIGINT to exit), storm (TCP "
                     "connections), udp (UDP request/response flood), tcprr (TCP request/response "
                     "on long-lived connections), synhang (connection attempts hanging in SYN_SENT)")
+    ap.add_argument("--startup-runs", type=int, default=10,
+                    help="runs of the startup workload (default 10)")
+    ap.add_argument("--startup-idle", type=float, default=0.2,
+                    help="seconds between socktrace's ready line and the SIGINT in the startup "
+                    "workload (default 0.2)")
     ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
     ap.add_argument("--seconds", type=float, default=2.0,
                     help="length of each storm, UDP flood and tcprr run (default 2)")
@@ -1650,6 +1758,8 @@ def main():
         args.tcprr_cpu = max(os.sched_getaffinity(0))
     if not 1 <= args.synhang_attempts <= 10000 or not 0.1 <= args.synhang_seconds <= 60:
         ap.error("--synhang-attempts 1 to 10000, --synhang-seconds 0.1 to 60")
+    if not 1 <= args.startup_runs <= 1000 or not 0 <= args.startup_idle <= 60:
+        ap.error("--startup-runs 1 to 1000, --startup-idle 0 to 60")
     if args.pairs < 1 or args.pairs > 1000:
         ap.error("--pairs: 1 to 1000")
     if not 0.1 <= args.seconds <= 600:
@@ -1659,7 +1769,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run.py: needs root (BPF): sudo make bench")
     gens = {"storm": "storm", "udp": "udpflood", "tcprr": "tcprr", "synhang": "synhang"}
-    for path in [args.socktrace] + [os.path.join(args.bin, gens[w]) for w in workloads]:
+    for path in [args.socktrace] + [os.path.join(args.bin, gens[w]) for w in workloads if w in gens]:
         if not os.access(path, os.X_OK):
             sys.exit(f"run.py: {path} missing: run make first")
     if not os.access(args.bpftrace, os.X_OK):
@@ -1683,6 +1793,8 @@ def main():
     udp_port = free_port(exclude={port})
     syn_port = free_port(exclude={port, udp_port})
     tcprr_port = free_port(exclude={port, udp_port, syn_port})
+    startup_port = free_port(exclude={port, udp_port, syn_port, tcprr_port})
+    startup_summary = None
     stats_old = None
     pairs = {c: [] for c in configs}
     udp_pairs = {c: [] for c in udp_configs}
@@ -1703,6 +1815,10 @@ def main():
         with tempfile.TemporaryDirectory(prefix="socktrace-bench-") as tmpdir:
             log(f"run.py: workloads {', '.join(workloads)}; {os.cpu_count()} CPUs, "
                 f"Linux {platform.release()}")
+            # first: the storms leave thousands of TIME_WAIT sockets, which
+            # socktrace's start-up lists (owners of existing sockets)
+            if "startup" in workloads:
+                startup_summary = run_startup(args, startup_port, failures, results)
             if configs:
                 log(f"run.py: storm: {', '.join(configs)}; {args.pairs} pairs of {args.seconds:g}s "
                     f"storms on port {port} (IPv{args.family}, close {args.close})")
@@ -1776,6 +1892,7 @@ def main():
     results["elapsed_s"] = time.monotonic() - t_begin
     print(f"\nsocktrace benchmark: {', '.join(workloads)}; {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; {results['elapsed_s']:.0f}s")
+    print_startup(startup_summary, args)
     if summaries:
         print(f"\nTCP connection storm: {args.pairs} pairs x {args.seconds:g}s, close={args.close}, "
               f"IPv{args.family}, {TRANSITIONS[args.close]} transitions/connection\n")

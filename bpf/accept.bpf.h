@@ -5,12 +5,12 @@
 #define ST_ACCEPT_BPF_H
 
 /* accept() handed sk to the current process: it owns it from now on. */
-static __always_inline int handle_accept(struct sock *sk)
+static __always_inline int handle_accept(struct sock *sk, bool direct)
 {
 	struct st_sock_info *si, fresh = {};
 	__u64 key = (__u64)sk;
 
-	if (!sk || sock_protocol(sk) != IPPROTO_TCP)
+	if (!sk || sock_protocol(sk, direct) != IPPROTO_TCP)
 		return 0;
 	si = bpf_map_lookup_elem(&socks, &key);
 	if (!si) {

@@ -175,15 +175,22 @@ static __always_inline long ringbuf_wakeup_flags(void)
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* The name of the current process: its thread group leader's, not the name
- * of the thread that makes the call (dig does its I/O in a thread named
- * isc-net-0000; ps, ss and /proc/PID/comm name the process). */
-static __always_inline void current_comm(char comm[TASK_COMM_LEN])
+/* The name of the current process (id: its pid_tgid): its thread group
+ * leader's, not the name of the thread that makes the call (dig does its
+ * I/O in a thread named isc-net-0000; ps, ss and /proc/PID/comm name the
+ * process). The leader's own call needs no walk to the leader: one helper
+ * call instead of two reads. */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN], __u64 id)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *task, *leader;
 
 	__builtin_memset(comm, 0, TASK_COMM_LEN);
+	if (id >> 32 == (__u32)id) {
+		bpf_get_current_comm(comm, TASK_COMM_LEN);
+		return;
+	}
+	task = (struct task_struct *)bpf_get_current_task();
+	leader = BPF_CORE_READ(task, group_leader);
 	if (!leader || bpf_core_read_str(comm, TASK_COMM_LEN, &leader->comm) < 0)
 		bpf_get_current_comm(comm, TASK_COMM_LEN);
 }
@@ -193,7 +200,7 @@ static __always_inline void owner_take(struct st_sock_info *si, __u64 id, __u8 s
 	si->pid = id >> 32;
 	si->tid = (__u32)id;
 	si->owner_src = src;
-	current_comm(si->comm);
+	current_comm(si->comm, id);
 }
 
 static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)
@@ -217,51 +224,12 @@ static __always_inline bool seed_take(struct st_sock_info *si, __u64 ino)
 	return true;
 }
 
-static __always_inline __u32 sock_netns(struct sock *sk)
-{
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-}
-
-/* The socket's inode, as /proc/PID/fd and ss show it; 0 once orphaned. */
-static __always_inline __u64 sock_ino(struct sock *sk)
-{
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
-	struct socket_alloc *sa;
-
-	if (!sock)
-		return 0;
-	/* struct socket is the first member of struct socket_alloc */
-	sa = (struct socket_alloc *)sock;
-	return BPF_CORE_READ(sa, vfs_inode.i_ino);
-}
-
-/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85); the probed
- * bitfield read works for both layouts. */
-static __always_inline __u16 sock_protocol(struct sock *sk)
-{
-	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-}
-
-static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock *sk)
-{
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	/* On the way to CLOSE, inet_put_port() clears skc_num before the state
-	 * changes; inet_sport still holds the port the socket had. */
-	if (!e->sport)
-		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (e->family == AF_INET) {
-		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
-/* tp_btf and fentry programs get BTF pointers they can load from directly
- * (no helper call); a kprobe's must go through bpf_probe_read_kernel(). */
+/* tp_btf and fentry programs get BTF pointers they can load from directly:
+ * a plain load, CO-RE relocated like the helper's address, and exception
+ * table protected (a fault reads 0). Their pointers' pointer fields are
+ * BTF pointers too. A tracepoint's or a kprobe's pointer is a number to the
+ * verifier: it must go through bpf_probe_read_kernel(). direct is a
+ * constant in every program, so each gets one path. */
 #define SK_LOAD(direct, sk, field) ((direct) ? (sk)->field : BPF_CORE_READ(sk, field))
 
 static __always_inline void sk_load_addr(bool direct, void *dst, const void *src, int len)
@@ -270,6 +238,60 @@ static __always_inline void sk_load_addr(bool direct, void *dst, const void *src
 		__builtin_memcpy(dst, src, len);
 	else
 		bpf_probe_read_kernel(dst, len, src);
+}
+
+static __always_inline __u32 sock_netns(struct sock *sk, bool direct)
+{
+	if (direct)
+		return sk->__sk_common.skc_net.net->ns.inum;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The socket's inode, as /proc/PID/fd and ss show it; 0 once orphaned. */
+static __always_inline __u64 sock_ino(struct sock *sk, bool direct)
+{
+	struct socket *sock = SK_LOAD(direct, sk, sk_socket);
+	struct socket_alloc *sa;
+
+	if (!sock)
+		return 0;
+	/* the verifier knows sock as a struct socket, and the inode is past
+	 * its end: a socket's file points at the same inode (a kernel
+	 * socket has no file) */
+	if (direct && sock->file)
+		return sock->file->f_inode->i_ino;
+	/* struct socket is the first member of struct socket_alloc */
+	sa = (struct socket_alloc *)sock;
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85); both reads
+ * work for both layouts. */
+static __always_inline __u16 sock_protocol(struct sock *sk, bool direct)
+{
+	if (direct)
+		return BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock *sk, bool direct)
+{
+	e->family = SK_LOAD(direct, sk, __sk_common.skc_family);
+	e->sport = SK_LOAD(direct, sk, __sk_common.skc_num);
+	/* On the way to CLOSE, inet_put_port() clears skc_num before the state
+	 * changes; inet_sport still holds the port the socket had. Read with
+	 * the helper either way: inet_sport is past the end of the struct
+	 * sock the verifier knows sk as. */
+	if (!e->sport)
+		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(SK_LOAD(direct, sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		sk_load_addr(direct, e->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		sk_load_addr(direct, e->daddr, &sk->__sk_common.skc_daddr, 4);
+	} else {
+		sk_load_addr(direct, e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		sk_load_addr(direct, e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
 }
 
 /* The sock behind the current process's fd, following the fd table; NULL

@@ -12,6 +12,9 @@
  * adds to it after the entry and before the tracepoint.) */
 static __always_inline __u8 syn_retrans_before(struct sock *sk)
 {
+	/* with the helper whatever the variant: icsk_retransmits is past the
+	 * end of the struct sock the verifier knows sk as (a first retransmit
+	 * of a socket from before the start only) */
 	__u8 n = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_retransmits);
 
 	return n ? n - 1 : 0;
@@ -19,7 +22,7 @@ static __always_inline __u8 syn_retrans_before(struct sock *sk)
 
 /* A SYN retransmitted while connecting: counted per socket, and reported
  * so that userspace can raise an alert at each one. */
-static __always_inline int handle_retrans(struct sock *sk, int state)
+static __always_inline int handle_retrans(struct sock *sk, int state, bool direct)
 {
 	struct st_sock_info *si;
 	struct st_tcp_event *e;
@@ -33,7 +36,7 @@ static __always_inline int handle_retrans(struct sock *sk, int state)
 		 * and the kernel's own count of the SYNs sent again */
 		struct st_sock_info fresh = {};
 
-		seed_take(&fresh, sock_ino(sk));
+		seed_take(&fresh, sock_ino(sk, direct));
 		fresh.role = ST_ROLE_CLIENT;
 		fresh.state = ST_TCP_SYN_SENT;
 		fresh.ts = 0;
@@ -55,9 +58,9 @@ static __always_inline int handle_retrans(struct sock *sk, int state)
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->skaddr = key;
 	e->old_ns = ST_OLD_NS_UNKNOWN;
-	e->netns = sock_netns(sk);
-	e->ino = sock_ino(sk);
-	event_fill_tuple(e, sk);
+	e->netns = sock_netns(sk, direct);
+	e->ino = sock_ino(sk, direct);
+	event_fill_tuple(e, sk, direct);
 	e->oldstate = state;
 	e->newstate = state;
 	e->syn_retrans = si->syn_retrans;

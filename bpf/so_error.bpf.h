@@ -18,7 +18,7 @@ static __always_inline int handle_so_error(struct trace_event_raw_sys_enter *ctx
 	if (ctx->args[1] != SOL_SOCKET || ctx->args[2] != SO_ERROR)
 		return 0;
 	sk = sock_of_fd((int)ctx->args[0]);
-	if (!sk || sock_protocol(sk) != IPPROTO_TCP ||
+	if (!sk || sock_protocol(sk, false) != IPPROTO_TCP ||
 	    BPF_CORE_READ(sk, __sk_common.skc_state) != ST_TCP_SYN_SENT)
 		return 0;
 	soft = BPF_CORE_READ(sk, sk_err_soft);

@@ -35,14 +35,14 @@
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state(sk, oldstate, newstate, sock_protocol(sk));
+	return handle_state(sk, oldstate, newstate, sock_protocol(sk, true), true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	return handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate,
-			    ctx->protocol);
+			    ctx->protocol, false);
 }
 
 /* tcp_set_state() runs before the store, so sk_state is still the old one.
@@ -50,13 +50,14 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 SEC("fentry/tcp_set_state")
 int BPF_PROG(state_fentry, struct sock *sk, int state)
 {
-	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP);
+	return handle_state(sk, sk->__sk_common.skc_state, state, IPPROTO_TCP, true);
 }
 
 SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(state_kprobe, struct sock *sk, int state)
 {
-	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP);
+	return handle_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, IPPROTO_TCP,
+			    false);
 }
 
 /* listen() moves a socket to LISTEN with inet_sk_state_store(), not with
@@ -68,7 +69,7 @@ int BPF_PROG(listen_fexit, struct sock *sk)
 
 	if (bpf_get_func_ret(ctx, &ret) || (int)ret)
 		return 0;
-	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk));
+	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk, true), true);
 }
 
 SEC("kprobe/inet_csk_listen_start")
@@ -91,7 +92,7 @@ int BPF_PROG(retrans_btf, struct sock *sk)
 	/* a dead branch on kernels without the argument: never verified */
 	if (retrans_has_err() && (int)ctx[2])
 		return 0;
-	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+	return handle_retrans(sk, sk->__sk_common.skc_state, true);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
@@ -100,19 +101,19 @@ int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
 	if (retrans_has_err() &&
 	    BPF_CORE_READ((struct trace_event_raw_tcp_retransmit_skb *)ctx, err))
 		return 0;
-	return handle_retrans((struct sock *)ctx->skaddr, ctx->state);
+	return handle_retrans((struct sock *)ctx->skaddr, ctx->state, false);
 }
 
 SEC("fentry/tcp_retransmit_skb")
 int BPF_PROG(retrans_fentry, struct sock *sk)
 {
-	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+	return handle_retrans(sk, sk->__sk_common.skc_state, true);
 }
 
 SEC("kprobe/tcp_retransmit_skb")
 int BPF_KPROBE(retrans_kprobe, struct sock *sk)
 {
-	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state));
+	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state), false);
 }
 
 /* ---- accept (accept.bpf.h) ---- */
@@ -120,30 +121,32 @@ int BPF_KPROBE(retrans_kprobe, struct sock *sk)
 SEC("fexit/inet_csk_accept")
 int BPF_PROG(accept_fexit)
 {
-	__u64 ret = 0;
-
-	/* the argument list changed in 6.10; the return value did not */
-	if (bpf_get_func_ret(ctx, &ret))
-		return 0;
-	return handle_accept((struct sock *)ret);
+	/* The return value, typed struct sock * by the slot after the
+	 * arguments (bpf_get_func_ret() gives a number, whose fields need the
+	 * helper). The argument list changed in 6.10: (sk, arg), struct
+	 * proto_accept_arg new with it; before, (sk, flags, err, kern). A
+	 * constant condition, so the verifier sees only the kernel's slot. */
+	if (bpf_core_type_exists(struct proto_accept_arg))
+		return handle_accept((struct sock *)ctx[2], true);
+	return handle_accept((struct sock *)ctx[4], true);
 }
 
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(accept_kretprobe, struct sock *sk)
 {
-	return handle_accept(sk);
+	return handle_accept(sk, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return handle_accept(sock_of_fd(ctx->ret));
+	return handle_accept(sock_of_fd(ctx->ret), false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return handle_accept(sock_of_fd(ctx->ret));
+	return handle_accept(sock_of_fd(ctx->ret), false);
 }
 
 /* ---- so_error (so_error.bpf.h) ---- */

@@ -34,7 +34,7 @@ static __always_inline void handle_tcp_io(struct sock *sk, bool direct)
 		return;
 	/* not seen since we attached: it existed at startup, or its entry
 	 * made room for others */
-	if (!seed_take(&fresh, sock_ino(sk)) || fresh.pid != id >> 32)
+	if (!seed_take(&fresh, sock_ino(sk, direct)) || fresh.pid != id >> 32)
 		owner_take(&fresh, id, ST_OWNER_IO);
 	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 }

@@ -56,7 +56,8 @@ static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
 	counter_inc(ST_CNT_EVENTS);
 }
 
-static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto)
+static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, __u16 proto,
+					bool direct)
 {
 	struct st_sock_info fresh = {}, *si;
 	struct st_listener_key lk = {};
@@ -75,9 +76,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	tmp.old_ns = ST_OLD_NS_UNKNOWN;
 	tmp.oldstate = oldstate;
 	tmp.newstate = newstate;
-	tmp.netns = sock_netns(sk);
-	tmp.ino = sock_ino(sk);
-	event_fill_tuple(&tmp, sk);
+	tmp.netns = sock_netns(sk, direct);
+	tmp.ino = sock_ino(sk, direct);
+	event_fill_tuple(&tmp, sk, direct);
 
 	si = bpf_map_lookup_elem(&socks, &key);
 	/* connect(), listen() and a listener's clone start a socket's life: an
@@ -160,9 +161,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		 * while connect() held the socket is only in sk_err_soft, or
 		 * was taken from there by getsockopt(SO_ERROR) before the
 		 * application's close(); 0 means close() without an error. */
-		tmp.err = BPF_CORE_READ(sk, sk_err);
+		tmp.err = SK_LOAD(direct, sk, sk_err);
 		if (!tmp.err)
-			tmp.err = BPF_CORE_READ(sk, sk_err_soft);
+			tmp.err = SK_LOAD(direct, sk, sk_err_soft);
 		if (!tmp.err)
 			tmp.err = si->soft_err;
 	}
@@ -237,7 +238,7 @@ static __always_inline int listen_kprobe_exit(int ret)
 	bpf_map_delete_elem(&listen_args, &tid);
 	if (ret)
 		return 0;
-	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk));
+	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk, false), false);
 }
 
 #endif /* ST_TCP_STATE_BPF_H */

@@ -16,9 +16,7 @@ static __always_inline bool sock_is_udp(struct sock *sk, bool direct)
 	family = SK_LOAD(direct, sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	/* sk_protocol was a bitfield before 5.6 (commit bf9765145b85) */
-	return (direct ? BPF_CORE_READ_BITFIELD(sk, sk_protocol) : sock_protocol(sk)) ==
-	       IPPROTO_UDP;
+	return sock_protocol(sk, direct) == IPPROTO_UDP;
 }
 
 static __always_inline bool udp_filtered(const struct st_udp_key *k, __u16 family, __u16 lport)
@@ -109,10 +107,10 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 			fresh.rx_bytes = ret;
 			fresh.rx_packets = 1;
 		}
-		fresh.ino = sock_ino(sk);
-		fresh.netns = sock_netns(sk);
+		fresh.ino = sock_ino(sk, direct);
+		fresh.netns = sock_netns(sk, direct);
 		fresh.tid = (__u32)id;
-		current_comm(fresh.comm);
+		current_comm(fresh.comm, id);
 		fresh.family = family;
 		fresh.lport = lport;
 		if (family == AF_INET)

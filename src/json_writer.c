@@ -5,7 +5,7 @@
 #include "format.h"
 #include "json_writer.h"
 
-static void json__grow(struct json_writer *w, size_t more)
+void json__grow(struct json_writer *w, size_t more)
 {
 	size_t cap = w->cap ? w->cap : 512;
 	char *nb;
@@ -25,14 +25,14 @@ static void json__grow(struct json_writer *w, size_t more)
 
 static void json__put(struct json_writer *w, const char *s, size_t n)
 {
-	json__grow(w, n);
+	json__reserve(w, n);
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 }
 
 static void json__putc(struct json_writer *w, char c)
 {
-	json__grow(w, 1);
+	json__reserve(w, 1);
 	w->buf[w->len++] = c;
 }
 
@@ -94,131 +94,114 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 }
 
 
+/* 1 for the bytes a string cannot hold as they are: control bytes, '"',
+ * '\\', DEL and every byte of a multibyte sequence (checked as UTF-8). */
+static const unsigned char json_special[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f ... 0xff] = 1,
+};
+
 /* Control bytes and bytes that are not UTF-8 become \u00XX, so the output
  * is always valid JSON text and the original byte values stay readable. */
 void json__str(struct json_writer *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	static const char hex[] = "0123456789abcdef";
+	char *p;
+	size_t i = 0;
 
-	json__grow(w, n * 6 + 2);
-	w->buf[w->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		size_t l;
+	json__reserve(w, n * 6 + 2);
+	p = w->buf + w->len;
+	*p++ = '"';
+	while (i < n) {
+		unsigned char c;
+		size_t j = i, l;
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			/* copy the whole run of plain characters at once */
-			size_t j = i + 1;
-
-			while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\')
-				j++;
-			memcpy(w->buf + w->len, s + i, j - i);
-			w->len += j - i;
-			i = j - 1;
-			continue;
-		}
+		/* copy the whole run of plain characters at once */
+		while (j < n && !json_special[s[j]])
+			j++;
+		memcpy(p, s + i, j - i);
+		p += j - i;
+		if (j == n)
+			break;
+		c = s[j];
+		i = j + 1;
 		switch (c) {
-		case '"':  memcpy(w->buf + w->len, "\\\"", 2); w->len += 2; continue;
-		case '\\': memcpy(w->buf + w->len, "\\\\", 2); w->len += 2; continue;
-		case '\n': memcpy(w->buf + w->len, "\\n", 2); w->len += 2; continue;
-		case '\t': memcpy(w->buf + w->len, "\\t", 2); w->len += 2; continue;
-		case '\r': memcpy(w->buf + w->len, "\\r", 2); w->len += 2; continue;
+		case '"':  *p++ = '\\'; *p++ = '"'; continue;
+		case '\\': *p++ = '\\'; *p++ = '\\'; continue;
+		case '\n': *p++ = '\\'; *p++ = 'n'; continue;
+		case '\t': *p++ = '\\'; *p++ = 't'; continue;
+		case '\r': *p++ = '\\'; *p++ = 'r'; continue;
 		}
-		if (c >= 0x80 && (l = utf8_seq_len(s + i, n - i))) {
-			memcpy(w->buf + w->len, s + i, l);
-			w->len += l;
-			i += l - 1;
+		if (c >= 0x80 && (l = utf8_seq_len(s + j, n - j))) {
+			memcpy(p, s + j, l);
+			p += l;
+			i = j + l;
 			continue;
 		}
-		memcpy(w->buf + w->len, "\\u00", 4);
-		w->buf[w->len + 4] = hex[c >> 4];
-		w->buf[w->len + 5] = hex[c & 15];
-		w->len += 6;
+		memcpy(p, "\\u00", 4);
+		p[4] = hex[c >> 4];
+		p[5] = hex[c & 15];
+		p += 6;
 	}
-	w->buf[w->len++] = '"';
+	*p++ = '"';
+	w->len = p - w->buf;
 }
 
-void json__key(struct json_writer *w, const char *key)
-{
-	size_t kl = strlen(key);
+/* Two digits at a time: half the divisions. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
-	json__grow(w, kl + 4);
-	if (w->need_comma)
-		w->buf[w->len++] = ',';
-	w->buf[w->len++] = '"';
-	memcpy(w->buf + w->len, key, kl);	/* keys are ours: no escaping */
-	w->len += kl;
-	w->buf[w->len++] = '"';
-	w->buf[w->len++] = ':';
-	w->need_comma = true;
+static const uint64_t pow10[20] = {
+	1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+	100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+	10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Decimal digits of v: log10 from its bit length (1233 / 4096 ~ log10(2)),
+ * then one comparison. */
+static int dec_digits(uint64_t v)
+{
+	int t;
+
+	if (v < 10)
+		return 1;
+	t = (64 - __builtin_clzll(v)) * 1233 >> 12;
+	return t + 1 - (v < pow10[t]);
 }
 
-void json__key_str(struct json_writer *w, const char *key, const char *val)
+void json__u64(struct json_writer *w, uint64_t v)
 {
-	if (!val) {
-		json__key_null(w, key);
-		return;
+	int n = dec_digits(v);
+	char *p;
+
+	json__reserve(w, n);
+	p = w->buf + w->len + n;
+	w->len += n;
+	while (v >= 100) {
+		const char *d = digit_pairs + (v % 100) * 2;
+
+		v /= 100;
+		*--p = d[1];
+		*--p = d[0];
 	}
-	json__key(w, key);
-	json__str(w, val, strlen(val));
-}
-
-void json__key_strn(struct json_writer *w, const char *key, const char *val, size_t n)
-{
-	json__key(w, key);
-	json__str(w, val, strnlen(val, n));
-}
-
-static void json__u64(struct json_writer *w, uint64_t v)
-{
-	char tmp[21];
-	int i = sizeof(tmp);
-
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	json__put(w, tmp + i, sizeof(tmp) - i);
-}
-
-void json__key_u64(struct json_writer *w, const char *key, uint64_t val)
-{
-	json__key(w, key);
-	json__u64(w, val);
-}
-
-void json__key_i64(struct json_writer *w, const char *key, int64_t val)
-{
-	json__key(w, key);
-	if (val < 0) {
-		json__putc(w, '-');
-		json__u64(w, -(uint64_t)val);
+	if (v >= 10) {
+		*--p = digit_pairs[v * 2 + 1];
+		*--p = digit_pairs[v * 2];
 	} else {
-		json__u64(w, val);
+		*--p = '0' + v;
 	}
 }
 
-void json__key_null(struct json_writer *w, const char *key)
-{
-	json__key(w, key);
-	json__put(w, "null", 4);
-}
-
-void json__key_bool(struct json_writer *w, const char *key, bool val)
-{
-	json__key(w, key);
-	json__put(w, val ? "true" : "false", val ? 4 : 5);
-}
-
-void json__key_fixed(struct json_writer *w, const char *key, uint64_t val, int decimals)
+void json__fixed(struct json_writer *w, uint64_t val, int decimals)
 {
 	uint64_t div = 1;
 	char frac[20];
 
 	for (int i = 0; i < decimals; i++)
 		div *= 10;
-	json__key(w, key);
 	json__u64(w, val / div);
 	if (decimals > 0) {
 		uint64_t f = val % div;

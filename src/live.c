@@ -15,12 +15,15 @@
 #include "socktrace.skel.h"
 
 #define LIVE_MAX_CGROUP_LINKS 8
+#define LIVE_MAX_SLOW_LINKS 16
 
 struct live {
 	struct socktrace_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *cg_links[LIVE_MAX_CGROUP_LINKS];
 	int n_cg_links;
+	pthread_t slow[LIVE_MAX_SLOW_LINKS];	/* detaching, joined at close */
+	int n_slow;
 	struct udpflows *udp;
 	struct pipeline *pl;
 	const struct clock_ref *ref;
@@ -400,34 +403,38 @@ static void *live__destroy_link(void *link)
 	return NULL;
 }
 
-/* Detaching a classic tracepoint's program waits for an RCU grace period,
- * 17 to 28 ms each (strace -T on the close()): detached all at once, they
- * wait for the same ones. */
+/* Detaching a classic tracepoint or a kprobe waits for RCU grace periods
+ * (perf_trace_event_unreg(): 17 to 28 ms, strace -T on the close()), the
+ * others take under a millisecond. The slow ones detach in threads that
+ * live__close() joins: their wait overlaps the drain and the clean-up. */
 void live__detach(struct live *l)
 {
 	const struct bpf_object_skeleton *s = l->skel->skeleton;
-	struct bpf_link *links[64];
-	pthread_t th[64];
-	bool started[64] = {};
-	int n = 0;
 
-	for (int i = 0; i < s->prog_cnt && n < 64; i++) {
-		if (*s->progs[i].link) {
-			links[n++] = *s->progs[i].link;
-			*s->progs[i].link = NULL;
-		}
-	}
-	for (int i = 0; i < l->n_cg_links && n < 64; i++)
-		links[n++] = l->cg_links[i];
-	l->n_cg_links = 0;
-	for (int i = 0; i < n; i++)
-		started[i] = !pthread_create(&th[i], NULL, live__destroy_link, links[i]);
-	for (int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_link *link = *s->progs[i].link;
+		enum bpf_prog_type type = bpf_program__type(*s->progs[i].prog);
+
+		if (!link)
+			continue;
+		*s->progs[i].link = NULL;
+		if ((type == BPF_PROG_TYPE_TRACEPOINT || type == BPF_PROG_TYPE_KPROBE) &&
+		    l->n_slow < LIVE_MAX_SLOW_LINKS &&
+		    !pthread_create(&l->slow[l->n_slow], NULL, live__destroy_link, link))
+			l->n_slow++;
 		else
-			bpf_link__destroy(links[i]);
+			bpf_link__destroy(link);
 	}
+	for (int i = 0; i < l->n_cg_links; i++)
+		bpf_link__destroy(l->cg_links[i]);
+	l->n_cg_links = 0;
+}
+
+static void live__detach_wait(struct live *l)
+{
+	for (int i = 0; i < l->n_slow; i++)
+		pthread_join(l->slow[i], NULL);
+	l->n_slow = 0;
 }
 
 void live__close(struct live *l)
@@ -438,5 +445,6 @@ void live__close(struct live *l)
 	udpflows__free(l->udp);
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
+	live__detach_wait(l);
 	free(l);
 }

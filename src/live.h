@@ -56,8 +56,9 @@ uint64_t live__prog_misses(const struct live *l);
 int live__poll(struct live *l, int timeout_ms, uint64_t *now);
 /* The same without waiting. */
 int live__drain(struct live *l, uint64_t *now);
-/* Stops the kernel side: every program detached, at once. The maps and
- * the ring buffer stay, for what is still queued. */
+/* Stops the kernel side: the programs that make events detached; classic
+ * tracepoints and kprobes, whose detach waits for RCU, finish detaching by
+ * live__close(). The maps and the ring buffer stay, for what is queued. */
 void live__detach(struct live *l);
 /* Tracing stops at now: the UDP flows still active report their totals. */
 int live__finish(struct live *l, uint64_t now);

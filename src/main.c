@@ -790,10 +790,9 @@ int main(int argc, char **argv)
 	watch_stdout = !o.quiet || (o.write_path && !strcmp(o.write_path, "-"));
 
 	start_ns = clock_ref__boot_now();
-	/* libbpf parses the vmlinux BTF again to load: not two copies at once */
-	probe__free(&probe);
 	failed = -1;
 	live_opts_of(&lo, &o);
+	probe__lend_btf(&probe);
 	live = live__open(&lo, &probe, &pl, &ref, &failed);
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
@@ -803,6 +802,7 @@ int main(int argc, char **argv)
 	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
 		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
+		probe__lend_btf(&probe);
 		live = live__open(&lo, &probe, &pl, &ref, &failed);
 	}
 	if (!live)

@@ -594,8 +594,38 @@ void probe__print(const struct probe *p, FILE *out, bool json)
 	}
 }
 
+/* The vmlinux BTF the probes parsed, for libbpf's load to take instead of
+ * parsing the same 5 MB again (10 to 100 ms of start-up, most of it page
+ * faults on fresh memory). libbpf gets it from btf__load_vmlinux_btf(),
+ * which the link wraps (Makefile); with a shared libbpf the wrap does not
+ * reach libbpf's own call, and it parses again: slower, not wrong. */
+static struct btf *lent_btf;
+
+struct btf *__real_btf__load_vmlinux_btf(void);
+
+struct btf *__wrap_btf__load_vmlinux_btf(void)
+{
+	struct btf *btf = lent_btf;
+
+	if (!btf)
+		return __real_btf__load_vmlinux_btf();
+	/* the caller owns and frees it, as a freshly parsed one */
+	lent_btf = NULL;
+	return btf;
+}
+
+void probe__lend_btf(struct probe *p)
+{
+	btf__free(lent_btf);
+	lent_btf = p->btf;
+	p->btf = NULL;
+}
+
 void probe__free(struct probe *p)
 {
 	btf__free(p->btf);
 	p->btf = NULL;
+	/* a load that needed no vmlinux BTF left it */
+	btf__free(lent_btf);
+	lent_btf = NULL;
 }

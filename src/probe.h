@@ -110,6 +110,9 @@ struct bpf_program *probe__program(struct socktrace_bpf *skel, const struct hook
 /* The SEC() prefix of an attach kind: "tp_btf", "kprobe"... */
 const char *hook_attach__prefix(enum hook_attach a);
 void probe__print(const struct probe *p, FILE *out, bool json);
+/* Gives p's vmlinux BTF to the next parse of it, libbpf's at load: one
+ * parse at start-up instead of two. A fall-back parses it again. */
+void probe__lend_btf(struct probe *p);
 void probe__free(struct probe *p);
 /* Mounts tracefs at /sys/kernel/tracing when no tracefs is visible. */
 int probe__ensure_tracefs(void);

@@ -46,6 +46,12 @@ struct recorder {
 	size_t raw_len;
 	uint8_t *z;
 	size_t z_cap;
+	/* One deflate state for every block: compress2() set up and freed
+	 * its 256 KiB per block, and glibc gave that memory back to the
+	 * kernel each time (brk calls and page faults, more CPU than the
+	 * compression itself). deflateReset() gives the same output. */
+	z_stream zs;
+	bool zs_ready;
 	uint64_t block_mono;		/* when the first pending record came */
 	uint64_t file_mono;		/* when this file was opened */
 	uint64_t file_bytes;
@@ -90,6 +96,30 @@ static int write_all(int fd, const struct iovec *iov, int n)
 	return 0;
 }
 
+/* The zlib stream of len bytes of data into r->z (zlen bytes, compressBound
+ * of len), as compress2() at the recorder's level writes it. */
+static int deflate_block(struct recorder *r, const uint8_t *data, size_t len, uLongf *zlen)
+{
+	int ret;
+
+	if (!r->zs_ready) {
+		if (deflateInit(&r->zs, r->o.level ? r->o.level : RECORD_ZLEVEL) != Z_OK)
+			return -ENOMEM;
+		r->zs_ready = true;
+	} else if (deflateReset(&r->zs) != Z_OK) {
+		return -EINVAL;
+	}
+	r->zs.next_in = (Bytef *)data;
+	r->zs.avail_in = len;
+	r->zs.next_out = r->z;
+	r->zs.avail_out = *zlen;
+	ret = deflate(&r->zs, Z_FINISH);
+	if (ret != Z_STREAM_END)
+		return -ENOSPC;
+	*zlen = r->zs.total_out;
+	return 0;
+}
+
 /* One block in one writev: a recorder killed meanwhile leaves at most this
  * block incomplete. */
 static int put_block(struct recorder *r, int type, const uint8_t *data, size_t len, bool compress)
@@ -111,8 +141,7 @@ static int put_block(struct recorder *r, int type, const uint8_t *data, size_t l
 			r->z = z;
 			r->z_cap = zlen;
 		}
-		if (compress2(r->z, &zlen, data, len, r->o.level ? r->o.level : RECORD_ZLEVEL) == Z_OK &&
-		    zlen < len) {
+		if (!deflate_block(r, data, len, &zlen) && zlen < len) {
 			stored = r->z;
 			stored_len = zlen;
 			flags = REC_FLAG_ZLIB;
@@ -667,6 +696,8 @@ int recorder__close(struct recorder *r, const struct rec_stats *st)
 	free(r->ring);
 	free(r->raw);
 	free(r->z);
+	if (r->zs_ready)
+		deflateEnd(&r->zs);
 	free(r->filter);
 	free(r);
 	return err;

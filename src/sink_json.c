@@ -150,6 +150,27 @@ static int jsink__connect_stats(struct sink *s, struct json_writer *w, const str
 	return jsink__write(s, w);
 }
 
+/* A name of ours (a kind, state, owner or role; NULL: none): nothing to
+ * escape. */
+static void jsink__name(struct json_writer *w, const char *key, const char *name)
+{
+	if (name)
+		json__key_plain(w, key, name, strlen(name));
+	else
+		json__key_null(w, key);
+}
+
+/* An address as format__addr() writes it: digits, '.', ':' and hex. */
+static void jsink__addr(struct json_writer *w, const char *key, int family,
+			const struct in6_addr *addr)
+{
+	char buf[64];
+
+	if (format__addr(buf, sizeof(buf), family, addr))
+		strcpy(buf, "?");
+	json__key_plain(w, key, buf, strlen(buf));
+}
+
 static int jsink__event(struct sink *s, const struct event *ev)
 {
 	struct json_writer *w = &((struct sink_json *)s)->w;
@@ -161,8 +182,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		return jsink__connect_stats(s, w, ev);
 	json__reset(w);
 	json__begin(w);
-	json__key_str(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?
-				 kind_names[ev->kind] : "unknown");
+	jsink__name(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?
+			       kind_names[ev->kind] : "unknown");
 	if (ev->kind == EVENT_UDP_FLOW)
 		json__key_str(w, "event", udp_flow_event__name(ev->flow_event));
 	/* a replayed event whose clock reference was lost */
@@ -170,16 +191,14 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_null(w, "time");
 	} else {
 		format__rfc3339(buf, sizeof(buf), ev->wall_ns);
-		json__key_str(w, "time", buf);
+		json__key_plain(w, "time", buf, strlen(buf));
 	}
 	json__key_u64(w, "boot_ns", ev->boot_ns);
-	json__key_str(w, "proto", ev->proto == IPPROTO_UDP ? "udp" : "tcp");
+	json__key_plain(w, "proto", ev->proto == IPPROTO_UDP ? "udp" : "tcp", 3);
 	json__key_u64(w, "family", ev->family == AF_INET ? 4 : 6);
-	format__addr(buf, sizeof(buf), ev->family, &ev->laddr);
-	json__key_str(w, "laddr", buf);
+	jsink__addr(w, "laddr", ev->family, &ev->laddr);
 	json__key_u64(w, "lport", ev->lport);
-	format__addr(buf, sizeof(buf), ev->family, &ev->raddr);
-	json__key_str(w, "raddr", buf);
+	jsink__addr(w, "raddr", ev->family, &ev->raddr);
 	json__key_u64(w, "rport", ev->rport);
 	sink__service(s->svc, ev, &svc);
 	json__key_str(w, "service", svc);
@@ -196,7 +215,7 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		} while (v);
 		*--p = 'x';
 		*--p = '0';
-		json__key_str(w, "sock", p);
+		json__key_plain(w, "sock", p, buf + sizeof(buf) - 1 - p);
 	} else {
 		json__key_null(w, "sock");
 	}
@@ -210,9 +229,9 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_null(w, "tid");
 		json__key_null(w, "comm");
 	}
-	json__key_str(w, "owner", owner_src__name(ev->owner_src));
+	jsink__name(w, "owner", owner_src__name(ev->owner_src));
 	if (!udp)
-		json__key_str(w, "role", role__name(ev->role));
+		jsink__name(w, "role", role__name(ev->role));
 	if (ev->kind == EVENT_UDP_FLOW) {
 		jsink__udp_flow(w, ev);
 	} else if (ev->kind == EVENT_UDP_SOCKET) {
@@ -222,8 +241,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	} else if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
 		jsink__attempt(w, ev);
 	} else {
-		json__key_str(w, "old", tcp_state__name(ev->old_state));
-		json__key_str(w, "new", tcp_state__name(ev->new_state));
+		jsink__name(w, "old", tcp_state__name(ev->old_state));
+		jsink__name(w, "new", tcp_state__name(ev->new_state));
 		if (ev->old_ns == EVENT_OLD_NS_UNKNOWN)
 			json__key_null(w, "old_ms");
 		else

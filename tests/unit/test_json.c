@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* format.c's JSON writer, and the strict checker the sink tests rely on. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "json_writer.h"
@@ -224,6 +225,40 @@ TEST(json_numbers)
 	json__end(w);
 	ASSERT_W(w, "{\"u0\":0,\"umax\":18446744073709551615,\"i0\":0,\"ineg\":-1,"
 		    "\"imin\":-9223372036854775808,\"imax\":9223372036854775807}\n");
+}
+
+/* Around every power of ten, where the digit count changes. */
+TEST(json_u64_digit_counts)
+{
+	struct json_writer *w = writer_new();
+	uint64_t p = 1;
+
+	for (int i = 0; i < 20; i++, p *= 10) {
+		uint64_t vals[3] = { p - 1, p, p + 1 };
+
+		for (int j = 0; j < 3; j++) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[j]);
+			json__reset(w);
+			json__u64(w, vals[j]);
+			ASSERT_MEMEQ(w->buf, w->len, want, strlen(want));
+		}
+	}
+}
+
+/* Names, addresses, times: copied as they are, quoted; true and false. */
+TEST(json_plain_and_bool)
+{
+	struct json_writer *w = writer_new();
+
+	json__begin(w);
+	json__key_plain(w, "a", "127.0.0.1xyz", 9);
+	json__key_plain(w, "e", "", 0);
+	json__key_bool(w, "t", true);
+	json__key_bool(w, "f", false);
+	json__end(w);
+	ASSERT_W(w, "{\"a\":\"127.0.0.1\",\"e\":\"\",\"t\":true,\"f\":false}\n");
 }
 
 TEST(json_fixed)
