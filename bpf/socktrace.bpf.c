@@ -21,6 +21,7 @@
  * objects took 2 s after a change to one concern and 10 to 13 s from clean
  * or after a change to common.bpf.h (vmlinux.h parsed once per object). */
 #include "common.bpf.h"
+#include "tcp_conn.bpf.h"
 #include "tcp_state.bpf.h"
 #include "retransmit.bpf.h"
 #include "accept.bpf.h"

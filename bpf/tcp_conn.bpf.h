@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* tcp_conn: one record per TCP connection at its end, with the kernel's own
+ * counters read once from struct tcp_sock (as tcp_get_info() reports them
+ * to ss -ti): nothing runs per packet. handle_state() (tcp_state.bpf.h)
+ * calls these, so every tcp_state hook variant has them. */
+#ifndef ST_TCP_CONN_BPF_H
+#define ST_TCP_CONN_BPF_H
+
+#define EPIPE		32
+#define ECONNABORTED	103
+#define ECONNRESET	104
+#define ETIMEDOUT	110
+#define ECONNREFUSED	111
+
+/* defined in tcp_state.bpf.h, which includes this header's callers */
+static __always_inline bool event_filtered(const struct st_tcp_event *e);
+
+/* What the end record needs of the socks entry, which CLOSE deletes. */
+struct conn_end {
+	__u64 born;
+	__u8 closed_first;
+	__u8 flags;
+};
+
+/* Every transition: a new entry's birth (or first sight), and which side
+ * sent the first FIN, also inferred from the state of a connection first
+ * seen after it. */
+static __always_inline void conn_track(struct st_sock_info *si, int oldstate, int newstate,
+				       __u64 ts, bool is_new)
+{
+	if (is_new) {
+		/* fentry/kprobe do not see a child's LISTEN -> SYN_RECV: its
+		 * first transition, SYN_RECV -> ESTABLISHED, is its birth */
+		bool birth = (oldstate == ST_TCP_CLOSE && newstate == ST_TCP_SYN_SENT) ||
+			     newstate == ST_TCP_SYN_RECV ||
+			     (oldstate == ST_TCP_SYN_RECV && !births_seen);
+
+		si->born = ts;
+		si->conn_flags = birth ? 0 : ST_CONN_PREDATES;
+		si->closed_first = ST_CLOSER_NONE;
+	}
+	if (si->closed_first)
+		return;
+	if (newstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT1 ||
+	    oldstate == ST_TCP_FIN_WAIT2 || oldstate == ST_TCP_CLOSING)
+		si->closed_first = ST_CLOSER_LOCAL;
+	else if (newstate == ST_TCP_CLOSE_WAIT || oldstate == ST_TCP_CLOSE_WAIT ||
+		 oldstate == ST_TCP_LAST_ACK)
+		si->closed_first = ST_CLOSER_REMOTE;
+}
+
+static __always_inline void conn_keep(struct conn_end *ce, const struct st_sock_info *si)
+{
+	ce->born = si->born;
+	ce->closed_first = si->closed_first;
+	ce->flags = si->conn_flags;
+}
+
+/* The counters tcp_get_info() reports, with its units: srtt_us is kept
+ * times 8 and mdev_us times 4 (tcp_rtt_estimator()). BPF_CORE_READ works
+ * on every hook variant's pointer. */
+static __always_inline void conn_read(struct sock *sk, struct st_tcp_conn *c)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	/* bytes_sent and bytes_retrans came in 4.19 (commit ba113c3aa79a) */
+	if (bpf_core_field_exists(tp->bytes_sent)) {
+		c->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+		c->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+	} else {
+		c->flags |= ST_CONN_NO_BYTES_SENT;
+	}
+	c->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	c->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	c->segs_in = BPF_CORE_READ(tp, segs_in);
+	c->segs_out = BPF_CORE_READ(tp, segs_out);
+	c->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	c->rttvar_us = BPF_CORE_READ(tp, mdev_us) >> 2;
+	c->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
+}
+
+/* How it ended, at the transition to CLOSE. tcp_done_with_error() (and
+ * before 6.10 tcp_reset()/tcp_write_err()) sets sk_err before tcp_done():
+ * ECONNRESET, or EPIPE in CLOSE_WAIT, for a reset received; ETIMEDOUT, or
+ * the soft ICMP error, when retransmissions or keepalives ran out;
+ * tcp_abort() (ss -K) ECONNABORTED. An abort by the application
+ * (tcp_disconnect(), __tcp_close() with unread data) sets the state before
+ * it sends its reset and sets no error. */
+static __always_inline __u8 conn_end_reason(struct sock *sk, struct st_tcp_event *e)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	int err;
+
+	if (e->oldstate == ST_TCP_SYN_SENT) {
+		/* e->err: tcp_state's reading, with the soft errors */
+		if (e->err == ECONNREFUSED)
+			return ST_END_REFUSED;
+		if (e->err == ETIMEDOUT)
+			return ST_END_TIMEOUT;
+		return e->err ? ST_END_UNREACHABLE : ST_END_ABORTED;
+	}
+	err = BPF_CORE_READ(sk, sk_err);
+	e->err = err;
+	if (err == ECONNRESET || err == EPIPE)
+		return ST_END_RST_RECEIVED;
+	if (err == ECONNABORTED)
+		return ST_END_ABORTED;
+	if (err) {
+		/* tcp_keepalive_timer() probes only with nothing in flight and
+		 * nothing queued; the retransmission timer has data in flight */
+		if (!BPF_CORE_READ(tp, packets_out) &&
+		    BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt))
+			return ST_END_KEEPALIVE;
+		return ST_END_TIMEOUT;
+	}
+	switch (e->oldstate) {
+	case ST_TCP_FIN_WAIT2:	/* tcp_time_wait() */
+	case ST_TCP_CLOSING:
+	case ST_TCP_LAST_ACK:
+	case ST_TCP_TIME_WAIT:
+		return ST_END_FIN;
+	default:
+		return ST_END_RST_SENT;
+	}
+}
+
+/* The end record, after the transition's own: same tuple, owner and
+ * filter. Not for listeners, which carry no connection. */
+static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event *t,
+				      const struct conn_end *ce)
+{
+	struct st_tcp_conn_event *e;
+
+	if (t->oldstate == ST_TCP_LISTEN || t->role == ST_ROLE_LISTENER)
+		return;
+	/* the transition's emit counted it as filtered */
+	if (event_filtered(t))
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_LOST);
+		return;
+	}
+	__builtin_memcpy(&e->base, t, sizeof(e->base));
+	__builtin_memset(&e->conn, 0, sizeof(e->conn));
+	e->base.type = ST_EVENT_TCP_CONN;
+	conn_read(sk, &e->conn);
+	e->conn.start_ns = ce->born ? ce->born : t->ts_ns;
+	e->conn.flags |= ce->born ? ce->flags : ST_CONN_PREDATES;
+	e->conn.closed_first = ce->closed_first;
+	e->conn.state = t->oldstate;
+	e->conn.end = conn_end_reason(sk, &e->base);
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	counter_inc(ST_CNT_EVENTS);
+}
+
+#endif /* ST_TCP_CONN_BPF_H */
