@@ -231,7 +231,7 @@ TEST(files_every_events_block_starts_with_a_clock)
 
 	write12(p, 20, 4);
 	data = slurp_file(p, &len);
-	ASSERT_EQ(rec__get16(data + 10), 2);
+	ASSERT_EQ(rec__get16(data + 10), REC_MINOR);
 	while (off + REC_BLOCK_HDR_LEN <= len) {
 		uint32_t stored = rec__get32(data + off + 8);
 
