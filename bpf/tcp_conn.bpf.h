@@ -107,10 +107,13 @@ static __always_inline __u8 conn_end_reason(struct sock *sk, struct st_tcp_event
 	if (err == ECONNABORTED)
 		return ST_END_ABORTED;
 	if (err) {
-		/* tcp_keepalive_timer() probes only with nothing in flight and
-		 * nothing queued; the retransmission timer has data in flight */
-		if (!BPF_CORE_READ(tp, packets_out) &&
-		    BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt))
+		/* tcp_keepalive_timer() probes only with nothing unacked and
+		 * nothing queued; the retransmission timer has data unacked.
+		 * Sequence numbers, as the purge before tcp_done() zeroes
+		 * packets_out (tcp_done_with_error(), 6.10) */
+		__u32 nxt = BPF_CORE_READ(tp, snd_nxt);
+
+		if (BPF_CORE_READ(tp, snd_una) == nxt && BPF_CORE_READ(tp, write_seq) == nxt)
 			return ST_END_KEEPALIVE;
 		return ST_END_TIMEOUT;
 	}

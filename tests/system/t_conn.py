@@ -1,0 +1,378 @@
+"""TCP connections' end records (type tcp_conn): the kernel's byte,
+segment, retransmit and RTT counters, the owner and role of each side, and
+how each connection ended; updates of live ones with --interval; replay.
+
+Every test drives helper.py's `conn` mode: one process per side, each step
+(send, receive, shut down, close, reset) on command, so that the test
+knows what each side sent and received, and asks TCP_INFO for the kernel's
+own counters just before the end.
+"""
+import shutil
+import socket
+import subprocess
+import time
+
+from lib import Fail, Helper, NetPair, Skip, Tracer, run_cmd, test
+
+END_WAIT = 5.0   # the last close to its record on stdout
+CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
+             "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+             "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
+             "bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
+             "rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno")
+
+
+class Side:
+    """One helper.py `conn` process: one end of one TCP connection."""
+
+    def __init__(self, ctx, name, addr, port=None, netns=None, user_timeout=0):
+        args = ["conn", "--name", name, "--addr", addr]
+        args += ["--listen"] if port is None else ["--port", port]
+        if user_timeout:
+            args += ["--user-timeout", user_timeout]
+        self.name = name
+        self.h = Helper(ctx, args, netns=netns)
+        if port is None:
+            r = self.h.expect("ready")
+            self.port, self.pid = r["ready"], r["pid"]
+
+    def connected(self):
+        r = self.h.expect("conn")
+        self.lport, self.rport, self.pid, self.ino = r["conn"], r["rport"], r["pid"], r["ino"]
+        return self
+
+    def do(self, line, key, timeout=None):
+        self.h.send(line)
+        return self.h.expect(key, **({"timeout": timeout} if timeout else {}))[key]
+
+
+def pair(ctx, addr, caddr=None, server_ns=None, client_ns=None, user_timeout=0):
+    srv = Side(ctx, "st-csrv", addr, netns=server_ns)
+    cli = Side(ctx, "st-ccli", addr, port=srv.port, netns=client_ns, user_timeout=user_timeout)
+    return srv.connected(), cli.connected()
+
+
+def conns(run, side, event="end"):
+    """The tcp_conn records of this side's socket (its pid and local port)."""
+    return [r for r in run.records if isinstance(r, dict) and r.get("type") == "tcp_conn"
+            and r.get("event") == event and r.get("lport") == side.lport
+            and r.get("rport") == side.rport]
+
+
+def one_end(run, side, what):
+    recs = conns(run, side)
+    if len(recs) != 1:
+        run.fail("%s: %d tcp_conn end records for port %d, expected 1" % (what, len(recs), side.lport),
+                 lambda r: r.get("lport") in (side.lport, side.rport))
+    r = recs[0]
+    missing = [k for k in CONN_KEYS if k not in r]
+    if missing or list(r) != list(CONN_KEYS):
+        run.fail("%s: keys %s, expected %s" % (what, list(r), list(CONN_KEYS)))
+    return r
+
+
+def expect(run, r, what, **want):
+    bad = ["%s=%r (expected %r)" % (k, r.get(k), v) for k, v in want.items() if r.get(k) != v]
+    if bad:
+        run.fail("%s: %s" % (what, ", ".join(bad)), lambda x: x is r)
+
+
+def wait_records(t, n, pred, timeout=END_WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len([r for r in t.records_now() if pred(r)]) >= n:
+            return
+        time.sleep(0.1)
+
+
+def is_conn(r):
+    return isinstance(r, dict) and r.get("type") == "tcp_conn" and r.get("event") == "end"
+
+
+def check_owner(run, r, side, what, role):
+    expect(run, r, what, pid=side.pid, comm=side.name, role=role, proto="tcp")
+
+
+def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns=None):
+    """The client sends N bytes and the server M, for each (N, M), on one
+    connection per pair; the client closes first, then the server."""
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        done = []
+        for n, m in sizes:
+            srv, cli = pair(ctx, addr, caddr, server_ns, client_ns)
+            cli.do("send %d" % n, "sent")
+            srv.do("recv %d" % n, "recvd")
+            srv.do("send %d" % m, "sent")
+            cli.do("recv %d" % m, "recvd")
+            ci = cli.do("info", "info")
+            si = srv.do("info", "info")
+            cli.do("shut", "shut")
+            srv.do("eof", "eof")
+            srv.do("close", "closed")
+            cli.do("eof", "eof")
+            cli.do("close", "closed")
+            done.append((n, m, srv, cli, si, ci))
+        wait_records(t, 2 * len(sizes), is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    for n, m, srv, cli, si, ci in done:
+        what = "client %d/%d" % (n, m)
+        c = one_end(run, cli, what)
+        s = one_end(run, srv, "server %d/%d" % (m, n))
+        check_owner(run, c, cli, what, "client")
+        check_owner(run, s, srv, "server %d/%d" % (m, n), "server")
+        if netns:
+            expect(run, c, what, netns=netns[1])
+            expect(run, s, what, netns=netns[0])
+        # the kernel counts a received FIN as a byte received, and the SYN
+        # and FIN it sent, once acked, as bytes acked; no loss here
+        expect(run, c, what, bytes_sent=n, bytes_retrans=0, bytes_received=m + 1,
+               bytes_acked=n + 2, retrans=0, ended="fin", closed_first="local",
+               state="FIN_WAIT2", predates=False, error=None)
+        expect(run, s, "server %d/%d" % (m, n), bytes_sent=m, bytes_retrans=0,
+               bytes_received=n + 1, retrans=0, ended="fin", closed_first="remote",
+               state="LAST_ACK", predates=False, error=None)
+        # the FINs and their ACKs come after TCP_INFO: at most 2 segments more
+        for r, info, who in ((c, ci, "client"), (s, si, "server")):
+            for k in ("segs_out", "segs_in"):
+                if not info[k] <= r[k] <= info[k] + 2:
+                    run.fail("%s %d/%d: %s %d, TCP_INFO said %d before the close"
+                             % (who, n, m, k, r[k], info[k]), lambda x: x is r)
+            if r["min_rtt_ms"] is None or r["min_rtt_ms"] * 1000 > info["min_rtt_us"]:
+                run.fail("%s: min_rtt_ms %r above TCP_INFO's %d us" % (who, r["min_rtt_ms"],
+                                                                       info["min_rtt_us"]))
+            if not 0 < r["duration_ms"] < 30000:
+                run.fail("%s: duration_ms %r" % (who, r["duration_ms"]))
+    return run
+
+
+SIZES = [(1, 1), (70000, 5), (3, 1234567)]
+
+
+@test("conn_bytes_loopback_ipv4")
+def conn_bytes_loopback_ipv4(ctx):
+    """A client sends exactly N and receives exactly M bytes on 127.0.0.1,
+    for several N and M: each side's end record has the bytes the
+    application moved (bytes_sent, bytes_received with the FIN, bytes_acked
+    with SYN and FIN), no retransmits, segments as TCP_INFO counted them
+    plus the closing ones, min RTT no larger than TCP_INFO's, ended "fin",
+    the client closed first, owners and roles of both sides."""
+    exchange(ctx, "127.0.0.1", SIZES)
+
+
+@test("conn_bytes_loopback_ipv6")
+def conn_bytes_loopback_ipv6(ctx):
+    """The same on ::1."""
+    exchange(ctx, "::1", SIZES)
+
+
+@test("conn_bytes_netns_ipv4")
+def conn_bytes_netns_ipv4(ctx):
+    """The same between two namespaces joined by a veth pair (192.0.2.1
+    and .2): each record's netns is its side's."""
+    p = NetPair(ctx)
+    exchange(ctx, p.A4, SIZES[:2], server_ns=p.a.name, client_ns=p.b.name,
+             netns=(p.a.inode, p.b.inode))
+
+
+@test("conn_bytes_netns_ipv6")
+def conn_bytes_netns_ipv6(ctx):
+    """The same between 2001:db8::1 and 2001:db8::2."""
+    p = NetPair(ctx)
+    exchange(ctx, p.A6, SIZES[:2], server_ns=p.a.name, client_ns=p.b.name,
+             netns=(p.a.inode, p.b.inode))
+
+
+def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        srv, cli = pair(ctx, addr)
+        for who, line, key in steps:
+            (cli if who == "c" else srv).do(line, key)
+        wait_records(t, 2, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
+    check_owner(run, c, cli, "client", "client")
+    check_owner(run, s, srv, "server", "server")
+    expect(run, c, "client", **want_cli)
+    expect(run, s, "server", **want_srv)
+    return run, c, s
+
+
+@test("conn_end_remote_close_first")
+def conn_end_remote_close_first(ctx):
+    """The server closes first: the client's record says closed_first
+    "remote", the server's "local", both ended "fin"."""
+    ends(ctx, [("s", "send 10", "sent"), ("c", "recv 10", "recvd"), ("s", "close", "closed"),
+               ("c", "eof", "eof"), ("c", "close", "closed")],
+         dict(ended="fin", closed_first="remote", bytes_received=11, error=None),
+         dict(ended="fin", closed_first="local", bytes_sent=10, error=None))
+
+
+@test("conn_end_rst_sent_linger0")
+def conn_end_rst_sent_linger0(ctx):
+    """The client closes with SO_LINGER 0: its record says ended "rst_sent"
+    (no error); the server's "rst_received" with ECONNRESET."""
+    ends(ctx, [("c", "send 5", "sent"), ("s", "recv 5", "recvd"), ("c", "rst", "closed"),
+               ("s", "wait 3", "waited"), ("s", "close", "closed")],
+         dict(ended="rst_sent", closed_first=None, error=None, bytes_sent=5),
+         dict(ended="rst_received", closed_first=None, error="ECONNRESET", errno=104,
+              bytes_received=5))
+
+
+@test("conn_end_abort_unread_data")
+def conn_end_abort_unread_data(ctx):
+    """The server closes with data it has not read (the application aborts
+    the connection, RFC 2525): "rst_sent" there, "rst_received" at the
+    client, which had sent its FIN first."""
+    ends(ctx, [("c", "send 100", "sent"), ("c", "shut", "shut"), ("s", "close", "closed"),
+               ("c", "wait 3", "waited"), ("c", "close", "closed")],
+         dict(ended="rst_received", closed_first="local", error="ECONNRESET"),
+         dict(ended="rst_sent", closed_first="remote", error=None))
+
+
+@test("conn_end_refused")
+def conn_end_refused(ctx):
+    """A connect() to a port nobody listens on: one record, ended
+    "refused" with ECONNREFUSED, no bytes, state SYN_SENT."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    port = hole.getsockname()[1]
+    ctx.on_cleanup(hole.close)
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        cli = Side(ctx, "st-ccli", "127.0.0.1", port=port)
+        r = cli.h.expect("refused")
+        cli.lport, cli.rport, cli.pid = r["refused"], port, r["pid"]
+        cli.h.send("go")
+        wait_records(t, 1, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    c = one_end(run, cli, "refused client")
+    check_owner(run, c, cli, "refused client", "client")
+    expect(run, c, "refused client", ended="refused", error="ECONNREFUSED", state="SYN_SENT",
+           bytes_sent=0, bytes_received=0, closed_first=None)
+
+
+def nft(ns, conf):
+    if not shutil.which("nft"):
+        raise Skip("nft is not installed (make deps-test installs nftables)")
+    try:
+        run_cmd(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=conf.encode())
+    except Fail as e:
+        raise Skip("nftables cannot filter here: %s" % e.details)
+
+
+def snmp_retrans(ns):
+    out = run_cmd(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"]).stdout.decode()
+    rows = [l.split() for l in out.splitlines() if l.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("RetransSegs")])
+
+
+@test("conn_retrans_match_the_namespace")
+def conn_retrans_match_the_namespace(ctx):
+    """Between two namespaces, nftables in the receiver's input drops every
+    fourth data segment: the sender's record counts exactly the segments
+    its namespace's RetransSegs (/proc/net/snmp) grew by, with
+    bytes_retrans > 0, and still the exact bytes received at the server."""
+    p = NetPair(ctx)
+    nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                  " meta l4proto tcp meta length > 200 numgen inc mod 4 == 0 drop\n }\n}\n")
+    n = 400000
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
+        before = snmp_retrans(p.b.name)
+        cli.do("send %d" % n, "sent")
+        srv.do("recv %d" % n, "recvd", timeout=60)
+        cli.do("shut", "shut")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        cli.do("eof", "eof")
+        cli.do("close", "closed")
+        wait_records(t, 2, is_conn)
+        after = snmp_retrans(p.b.name)
+        run = t.stop()
+    run.expect_clean_exit()
+    c, s = one_end(run, cli, "sender"), one_end(run, srv, "receiver")
+    if not c["retrans"] or c["retrans"] != after - before:
+        run.fail("sender: retrans %d, the namespace's RetransSegs grew by %d"
+                 % (c["retrans"], after - before), lambda x: x is c)
+    if not c["bytes_retrans"] or c["bytes_sent"] != n + c["bytes_retrans"]:
+        run.fail("sender: bytes_sent %d, bytes_retrans %d, sent %d"
+                 % (c["bytes_sent"], c["bytes_retrans"], n), lambda x: x is c)
+    expect(run, s, "receiver", bytes_received=n + 1, ended="fin")
+
+
+@test("conn_end_retransmission_timeout")
+def conn_end_retransmission_timeout(ctx):
+    """After the handshake, nftables drops everything the server's
+    namespace receives; the client (TCP_USER_TIMEOUT 1 s) sends and gives
+    up: its record says ended "timeout" with ETIMEDOUT and at least one
+    retransmitted segment."""
+    p = NetPair(ctx)
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name, user_timeout=1000)
+        nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                      " meta l4proto tcp drop\n }\n}\n")
+        cli.do("send 1000", "sent")
+        if cli.do("wait 10", "waited") != "ETIMEDOUT":
+            raise Fail("the client's connection did not time out", cli.h.describe())
+        cli.do("close", "closed")
+        wait_records(t, 1, lambda r: is_conn(r) and r.get("lport") == cli.lport)
+        run = t.stop()
+    run.expect_clean_exit()
+    c = one_end(run, cli, "client")
+    expect(run, c, "client", ended="timeout", error="ETIMEDOUT", state="ESTABLISHED")
+    if c["retrans"] < 1:
+        run.fail("client: retrans %d after a timeout" % c["retrans"], lambda x: x is c)
+
+
+@test("conn_predates_tracing")
+def conn_predates_tracing(ctx):
+    """A connection established before socktrace starts and closed while
+    it runs: its records say predates true, their start is no earlier
+    than tracing's, the owners are those /proc named (owner "proc"), and
+    the bytes are all of the connection's, from before tracing too."""
+    srv, cli = pair(ctx, "127.0.0.1")
+    cli.do("send 777", "sent")
+    srv.do("recv 777", "recvd")
+    with Tracer(ctx, ["tcp"]) as t:
+        cli.do("send 23", "sent")
+        srv.do("recv 23", "recvd")
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        wait_records(t, 2, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
+    expect(run, c, "client", predates=True, bytes_sent=800, pid=cli.pid, comm="st-ccli",
+           ended="fin", closed_first="local")
+    expect(run, s, "server", predates=True, bytes_received=801, pid=srv.pid, comm="st-csrv",
+           ended="fin", closed_first="remote")
+
+
+@test("conn_replay_gives_the_same_records")
+def conn_replay_gives_the_same_records(ctx):
+    """A recording of a run with connections replays (-r, -j) to exactly
+    the tcp_conn records the live run printed."""
+    path = "%s/conn.st" % ctx.tmpdir
+    with Tracer(ctx, ["--no-snapshot", "-w", path, "tcp"]) as t:
+        for n in (10, 20000):
+            srv, cli = pair(ctx, "127.0.0.1")
+            cli.do("send %d" % n, "sent")
+            srv.do("recv %d" % n, "recvd")
+            cli.do("close", "closed")
+            srv.do("eof", "eof")
+            srv.do("rst", "closed")
+        wait_records(t, 4, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    live = [r for r in run.records if isinstance(r, dict) and r.get("type") == "tcp_conn"]
+    p = subprocess.run([ctx.socktrace, "-r", path, "-j"], capture_output=True, timeout=30)
+    import json
+    back = [json.loads(l) for l in p.stdout.splitlines()]
+    back = [r for r in back if r.get("type") == "tcp_conn"]
+    if len(live) < 4 or back != live:
+        raise Fail("replay gave %d tcp_conn records, the live run %d, or they differ"
+                   % (len(back), len(live)),
+                   ["live:   %s" % r for r in live[:6]] + ["replay: %s" % r for r in back[:6]])
