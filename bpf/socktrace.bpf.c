@@ -84,6 +84,14 @@ int BPF_KRETPROBE(listen_kretprobe, int ret)
 	return listen_kprobe_exit(ret);
 }
 
+/* ---- tcp_conn_update (tcp_conn.bpf.h): --interval ---- */
+
+SEC("iter/tcp")
+int conn_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	return conn_iter(ctx->meta, ctx->sk_common);
+}
+
 /* ---- retransmit (retransmit.bpf.h) ---- */
 
 SEC("tp_btf/tcp_retransmit_skb")

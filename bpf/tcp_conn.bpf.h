@@ -12,6 +12,10 @@
 #define ETIMEDOUT	110
 #define ECONNREFUSED	111
 
+/* Boot time tracing started, set by userspace: the start of connections
+ * that predate it (the snapshot saw them then). */
+const volatile __u64 trace_start_ns = 0;
+
 /* defined in tcp_state.bpf.h, which includes this header's callers */
 static __always_inline bool event_filtered(const struct st_tcp_event *e);
 
@@ -35,7 +39,7 @@ static __always_inline void conn_track(struct st_sock_info *si, int oldstate, in
 			     newstate == ST_TCP_SYN_RECV ||
 			     (oldstate == ST_TCP_SYN_RECV && !births_seen);
 
-		si->born = ts;
+		si->born = birth || !trace_start_ns ? ts : trace_start_ns;
 		si->conn_flags = birth ? 0 : ST_CONN_PREDATES;
 		si->closed_first = ST_CLOSER_NONE;
 	}
@@ -149,13 +153,71 @@ static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event
 	__builtin_memset(&e->conn, 0, sizeof(e->conn));
 	e->base.type = ST_EVENT_TCP_CONN;
 	conn_read(sk, &e->conn);
-	e->conn.start_ns = ce->born ? ce->born : t->ts_ns;
+	e->conn.start_ns = ce->born ? ce->born : trace_start_ns ? trace_start_ns : t->ts_ns;
 	e->conn.flags |= ce->born ? ce->flags : ST_CONN_PREDATES;
 	e->conn.closed_first = ce->closed_first;
 	e->conn.state = t->oldstate;
 	e->conn.end = conn_end_reason(sk, &e->base);
 	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 	counter_inc(ST_CNT_EVENTS);
+}
+
+/* iter/tcp (--interval): the counters so far of every connection in the
+ * iterator's network namespace, written to its seq_file, not the ring
+ * buffer. Listeners, attempts, request and time-wait sockets have none. */
+static __always_inline int conn_iter(struct bpf_iter_meta *meta, struct sock_common *skc)
+{
+	struct st_tcp_conn_event e = {};
+	struct st_sock_info *si;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	__u64 key;
+	int state;
+
+	if (!skc)
+		return 0;
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == ST_TCP_LISTEN || state == ST_TCP_SYN_SENT || state == ST_TCP_TIME_WAIT ||
+	    state == ST_TCP_NEW_SYN_RECV || state == ST_TCP_CLOSE)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	key = (__u64)sk;
+	e.base.type = ST_EVENT_TCP_CONN;
+	e.base.ts_ns = bpf_ktime_get_boot_ns();
+	e.base.skaddr = key;
+	e.base.old_ns = ST_OLD_NS_UNKNOWN;
+	e.base.oldstate = state;
+	e.base.newstate = state;
+	e.base.netns = sock_netns(sk);
+	e.base.ino = sock_ino(sk);
+	event_fill_tuple(&e.base, sk);
+	e.conn.start_ns = trace_start_ns;
+	e.conn.flags = ST_CONN_PREDATES;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (!si && e.base.ino)
+		si = bpf_map_lookup_elem(&seeds, &e.base.ino);
+	if (si) {
+		e.base.pid = si->pid;
+		e.base.tid = si->tid;
+		e.base.owner_src = si->owner_src;
+		e.base.role = si->role;
+		__builtin_memcpy(e.base.comm, si->comm, sizeof(e.base.comm));
+		if (si->born) {
+			e.conn.start_ns = si->born;
+			e.conn.flags = si->conn_flags;
+		}
+		e.conn.closed_first = si->closed_first;
+	}
+	if (event_filtered(&e.base))
+		return 0;
+	conn_read(sk, &e.conn);
+	e.conn.flags |= ST_CONN_UPDATE;
+	e.conn.state = state;
+	bpf_seq_write(meta->seq, &e, sizeof(e));
+	return 0;
 }
 
 #endif /* ST_TCP_CONN_BPF_H */

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "live.h"
 #include "report.h"
+#include "tcpconns.h"
 #include "udpflows.h"
 #include "socktrace.skel.h"
 
@@ -22,6 +23,7 @@ struct live {
 	struct bpf_link *cg_links[LIVE_MAX_CGROUP_LINKS];
 	int n_cg_links;
 	struct udpflows *udp;
+	struct tcpconns *conns;	/* --interval updates of TCP connections */
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
@@ -49,6 +51,9 @@ static int live__handle(void *ctx, void *data, size_t size)
 		l->bad_records++;
 		return 0;
 	}
+	/* a namespace created after the startup scan: its connections too */
+	if (l->conns && ev.kind == EVENT_TCP_STATE && ev.pid)
+		tcpconns__learn(l->conns, ev.netns, ev.pid);
 	if (!ev.pid && owners__lookup(l->owners, ev.ino, &ev.pid, ev.comm)) {
 		ev.tid = ev.pid;
 		ev.owner_src = ST_OWNER_SNAPSHOT;
@@ -152,6 +157,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	for (int i = 0; i < f->n_ports; i++)
 		l->skel->rodata->filter_port_bits[f->ports[i] >> 6] |= 1ULL << (f->ports[i] & 63);
 	l->skel->rodata->filter_states = f->states;
+	l->skel->rodata->trace_start_ns = clock_ref__boot_now();
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
@@ -211,6 +217,16 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 		if (!l->udp) {
 			err = -errno;
 			report__error("failed to create the UDP flow table: %s",
+				      strerror(-err));
+			goto fail;
+		}
+	}
+	if (p->selected[CONCERN_TCP_CONN_UPDATE] >= 0 && o->interval_ns) {
+		l->conns = tcpconns__new(bpf_link__fd(l->skel->links.conn_iter_tcp), pl, ref,
+					 o->interval_ns);
+		if (!l->conns) {
+			err = -errno;
+			report__error("failed to create the TCP connection updates: %s",
 				      strerror(-err));
 			goto fail;
 		}
@@ -324,6 +340,7 @@ int live__listener_owner(void *ctx, const struct event *ev, const struct in6_add
 void live__set_owners(struct live *l, const struct owners *owners)
 {
 	l->owners = owners;
+	tcpconns__set_owners(l->conns, owners);
 }
 
 /* Takes what the ring buffer holds; what the kernel submitted before *now
@@ -339,6 +356,12 @@ static int live__take(struct live *l, uint64_t *now)
 	/* flows idle, due for an update, or whose start record was lost */
 	if (l->udp) {
 		int err = udpflows__tick(l->udp, *now);
+
+		if (err)
+			return err;
+	}
+	if (l->conns) {
+		int err = tcpconns__tick(l->conns, *now);
 
 		if (err)
 			return err;
@@ -436,6 +459,7 @@ void live__close(struct live *l)
 		return;
 	live__detach(l);
 	udpflows__free(l->udp);
+	tcpconns__free(l->conns);
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	free(l);

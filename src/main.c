@@ -452,15 +452,16 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->verbose = o->verbose;
 }
 
-/* The concerns the filter leaves something to trace for. */
-static unsigned int wanted_concerns(const struct filter *f)
+/* The concerns the filter leaves something to trace for; updates of TCP
+ * connections with --interval. */
+static unsigned int wanted_concerns(const struct filter *f, bool interval)
 {
 	struct filter k;
 	unsigned int wanted = 0;
 
 	filter__kernel(f, &k);
 	if (filter__wants_proto(&k, IPPROTO_TCP))
-		wanted |= CONCERNS_TCP;
+		wanted |= CONCERNS_TCP | (interval ? CONCERN_BIT(CONCERN_TCP_CONN_UPDATE) : 0);
 	if (filter__wants_proto(&k, IPPROTO_UDP))
 		wanted |= CONCERNS_UDP;
 	return wanted;
@@ -737,7 +738,7 @@ int main(int argc, char **argv)
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
 
-	wanted = wanted_concerns(&o.filter);
+	wanted = wanted_concerns(&o.filter, o.interval_ns > 0);
 	if (!wanted) {
 		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from lib import Fail, Helper, NetPair, Skip, Tracer, run_cmd, test
+from lib import Fail, Helper, NetPair, Skip, Tracer, boot_ns, run_cmd, test
 
 END_WAIT = 5.0   # the last close to its record on stdout
 CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
@@ -376,3 +376,71 @@ def conn_replay_gives_the_same_records(ctx):
         raise Fail("replay gave %d tcp_conn records, the live run %d, or they differ"
                    % (len(back), len(live)),
                    ["live:   %s" % r for r in live[:6]] + ["replay: %s" % r for r in back[:6]])
+
+
+def updates(run, side):
+    return conns(run, side, event="update")
+
+
+@test("conn_interval_updates")
+def conn_interval_updates(ctx):
+    """--interval 1 on connections that live for about 4 s, on loopback and
+    between two namespaces (created after tracing started): after the
+    traffic, at least two "update" records per side with the counters so
+    far equal to TCP_INFO's read in the same quiet period (bytes, segments,
+    srtt), state ESTABLISHED, ended null, no error, owner and role; updates
+    0.3 to 2.5 s apart; then one end record."""
+    with Tracer(ctx, ["--no-snapshot", "--interval", "1", "tcp"]) as t:
+        p = NetPair(ctx)   # after the startup scan: learned from the connection's events
+        sides = [pair(ctx, "127.0.0.1"), pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)]
+        for srv, cli in sides:
+            cli.do("send 4321", "sent")
+            srv.do("recv 4321", "recvd")
+        infos = [(srv.do("info", "info"), cli.do("info", "info")) for srv, cli in sides]
+        quiet = boot_ns()
+        time.sleep(3.5)
+        for srv, cli in sides:
+            cli.do("close", "closed")
+            srv.do("eof", "eof")
+            srv.do("close", "closed")
+        wait_records(t, 4, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    for (srv, cli), (si, ci) in zip(sides, infos):
+        for side, info, role in ((cli, ci, "client"), (srv, si, "server")):
+            ups = [u for u in updates(run, side) if u["boot_ns"] > quiet]
+            if len(ups) < 2:
+                run.fail("%s: %d updates in 3.5 s with --interval 1" % (role, len(ups)),
+                         lambda r: r.get("lport") in (side.lport, side.rport))
+            for u in ups:
+                expect(run, u, role + " update", state="ESTABLISHED", ended=None, error=None,
+                       pid=side.pid, comm=side.name, role=role,
+                       bytes_sent=4321 if role == "client" else 0,
+                       bytes_received=0 if role == "client" else 4321,
+                       segs_out=info["segs_out"], segs_in=info["segs_in"],
+                       srtt_ms=info["srtt_us"] / 1000.0)
+            times = [u["boot_ns"] for u in updates(run, side)]
+            gaps = [(b - a) / 1e9 for a, b in zip(times, times[1:])]
+            if any(not 0.3 < g < 2.5 for g in gaps):
+                run.fail("%s: updates %s s apart with --interval 1" % (role, gaps))
+            one_end(run, side, role)
+
+
+@test("conn_interval_predates_tracing")
+def conn_interval_predates_tracing(ctx):
+    """A connection open before socktrace starts gets updates too: predates
+    true, the owner /proc named (owner "proc"), the bytes from before
+    tracing counted."""
+    srv, cli = pair(ctx, "127.0.0.1")
+    cli.do("send 99", "sent")
+    srv.do("recv 99", "recvd")
+    with Tracer(ctx, ["--interval", "1", "tcp"]) as t:
+        wait_records(t, 2, lambda r: r.get("type") == "tcp_conn" and
+                     r.get("lport") in (cli.lport, srv.lport), timeout=4)
+        run = t.stop()
+    run.expect_clean_exit()
+    u = updates(run, cli)
+    if not u:
+        run.fail("no update of the client", lambda r: r.get("lport") in (cli.lport, srv.lport))
+    expect(run, u[0], "client update", predates=True, bytes_sent=99, pid=cli.pid,
+           comm="st-ccli", owner="proc")
