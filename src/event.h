@@ -100,6 +100,10 @@ struct tcp_conn {
 };
 
 #define TCP_CONN_NO_RTT UINT32_MAX
+/* flags: an update of the round after the startup snapshot, counted with
+ * the snapshot (never by the kernel side, which has bits 0x01 to 0x04) */
+#define TCP_CONN_EXISTING 0x08
+#define TCP_CONN_FLAGS (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT | TCP_CONN_EXISTING)
 
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
 /* wall_ns of a replayed event whose clock reference was lost (a damaged

@@ -221,7 +221,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 			goto fail;
 		}
 	}
-	if (p->selected[CONCERN_TCP_CONN_UPDATE] >= 0 && o->interval_ns) {
+	if (p->selected[CONCERN_TCP_CONN_UPDATE] >= 0) {
 		l->conns = tcpconns__new(bpf_link__fd(l->skel->links.conn_iter_tcp), pl, ref,
 					 o->interval_ns);
 		if (!l->conns) {
@@ -367,6 +367,11 @@ static int live__take(struct live *l, uint64_t *now)
 			return err;
 	}
 	return n;
+}
+
+int live__conns_now(struct live *l)
+{
+	return tcpconns__round(l->conns, clock_ref__boot_now(), true);
 }
 
 int live__poll(struct live *l, int timeout_ms, uint64_t *now)

@@ -45,6 +45,9 @@ int live__seed_listener(struct live *l, const struct event *ev);
  * inode), so that its later events name the owner even after the owner
  * closed its file. */
 int live__seed(struct live *l, const struct event *ev);
+/* The counters of every TCP connection now, as tcp_conn updates (after
+ * the startup snapshot). */
+int live__conns_now(struct live *l);
 /* Startup sockets that could not be seeded: the map was full. */
 uint64_t live__seeds_full(const struct live *l);
 /* Runs of socktrace's programs that the kernel skipped (recursion

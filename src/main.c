@@ -452,16 +452,15 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->verbose = o->verbose;
 }
 
-/* The concerns the filter leaves something to trace for; updates of TCP
- * connections with --interval. */
-static unsigned int wanted_concerns(const struct filter *f, bool interval)
+/* The concerns the filter leaves something to trace for. */
+static unsigned int wanted_concerns(const struct filter *f)
 {
 	struct filter k;
 	unsigned int wanted = 0;
 
 	filter__kernel(f, &k);
 	if (filter__wants_proto(&k, IPPROTO_TCP))
-		wanted |= CONCERNS_TCP | (interval ? CONCERN_BIT(CONCERN_TCP_CONN_UPDATE) : 0);
+		wanted |= CONCERNS_TCP;
 	if (filter__wants_proto(&k, IPPROTO_UDP))
 		wanted |= CONCERNS_UDP;
 	return wanted;
@@ -738,7 +737,7 @@ int main(int argc, char **argv)
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
 
-	wanted = wanted_concerns(&o.filter, o.interval_ns > 0);
+	wanted = wanted_concerns(&o.filter);
 	if (!wanted) {
 		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);
@@ -829,6 +828,13 @@ int main(int argc, char **argv)
 		if (err && !pl.err)
 			report__warning("failed to list existing sockets: %s",
 					strerror(-err));
+		/* the counters of the connections just listed */
+		if (o.snapshot && !pl.done) {
+			err = live__conns_now(live);
+			if (err && !pl.err)
+				report__warning("failed to read the counters of existing connections: %s",
+						strerror(-err));
+		}
 		/* without CAP_SYS_ADMIN or CAP_SYS_PTRACE: what is missing, once */
 		snapshot__warn(&gaps);
 		if (sc.seed_err)

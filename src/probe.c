@@ -157,7 +157,7 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 	},
 	[CONCERN_TCP_CONN_UPDATE] = {
 		.name = "tcp_conn_update",
-		.without = "no tcp_conn updates of live connections (--interval)",
+		.without = "no counters of live TCP connections (--interval, the startup snapshot)",
 		.required = false,
 		.n_variants = 1,
 		.variants = {

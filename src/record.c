@@ -119,7 +119,7 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 	c->event = b[148] < TCP_CONN__MAX ? b[148] : 0;
 	c->end = b[149] < ST_END__MAX ? b[149] : ST_END_UNKNOWN;
 	c->closed_first = b[150] < ST_CLOSER__MAX ? b[150] : ST_CLOSER_NONE;
-	c->flags = b[151] & (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT);
+	c->flags = b[151] & TCP_CONN_FLAGS;
 	c->state = b[152] < ST_TCP_MAX_STATES ? b[152] : 0;
 	c->start_ns = rec__get64(b + 156);
 	c->bytes_sent = rec__get64(b + 164);

@@ -166,7 +166,7 @@ static int tcpconns__read_in(struct tcpconns *t, const struct ns *ns, int self_f
 
 /* Stamped with the round's time, as UDP flow updates are: the source's
  * clock, which the ring buffer's records before it do not pass. */
-static int tcpconns__push(struct tcpconns *t, size_t n, uint64_t now_ns)
+static int tcpconns__push(struct tcpconns *t, size_t n, uint64_t now_ns, bool existing)
 {
 	struct event ev;
 
@@ -174,6 +174,8 @@ static int tcpconns__push(struct tcpconns *t, size_t n, uint64_t now_ns)
 		t->buf[i].base.ts_ns = now_ns;
 		if (event__decode(&ev, &t->buf[i], sizeof(t->buf[i]), t->ref))
 			continue;
+		if (existing)
+			ev.conn.flags |= TCP_CONN_EXISTING;
 		if (!ev.pid && owners__lookup(t->owners, ev.ino, &ev.pid, ev.comm)) {
 			ev.tid = ev.pid;
 			ev.owner_src = ST_OWNER_SNAPSHOT;
@@ -187,9 +189,6 @@ static int tcpconns__push(struct tcpconns *t, size_t n, uint64_t now_ns)
 
 int tcpconns__tick(struct tcpconns *t, uint64_t now_ns)
 {
-	int self_fd, err = 0;
-	size_t i = 0;
-
 	if (!t || !t->interval_ns)
 		return 0;
 	if (!t->next_ns)
@@ -199,6 +198,16 @@ int tcpconns__tick(struct tcpconns *t, uint64_t now_ns)
 	t->next_ns += t->interval_ns;
 	if (t->next_ns <= now_ns)	/* a long stall: no burst of rounds */
 		t->next_ns = now_ns + t->interval_ns;
+	return tcpconns__round(t, now_ns, false);
+}
+
+int tcpconns__round(struct tcpconns *t, uint64_t now_ns, bool existing)
+{
+	int self_fd, err = 0;
+	size_t i = 0;
+
+	if (!t)
+		return 0;
 	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self_fd < 0)
 		return -errno;
@@ -214,7 +223,7 @@ int tcpconns__tick(struct tcpconns *t, uint64_t now_ns)
 		}
 		if (r)
 			t->failed++;
-		err = tcpconns__push(t, n, now_ns);
+		err = tcpconns__push(t, n, now_ns, existing);
 		i++;
 	}
 	close(self_fd);

@@ -444,3 +444,37 @@ def conn_interval_predates_tracing(ctx):
         run.fail("no update of the client", lambda r: r.get("lport") in (cli.lport, srv.lport))
     expect(run, u[0], "client update", predates=True, bytes_sent=99, pid=cli.pid,
            comm="st-ccli", owner="proc")
+
+
+@test("conn_snapshot_has_counters")
+def conn_snapshot_has_counters(ctx):
+    """Without --interval, a connection open when socktrace starts has its
+    counters right after the startup snapshot: one "update" per side
+    (predates, bytes so far, owner "proc"), counted with the existing
+    sockets in the summary; --no-snapshot has none."""
+    srv, cli = pair(ctx, "127.0.0.1")
+    cli.do("send 55", "sent")
+    srv.do("recv 55", "recvd")
+    srv.do("send 66", "sent")
+    cli.do("recv 66", "recvd")
+    for args in ([], ["--no-snapshot"]):
+        with Tracer(ctx, args + ["tcp"]) as t:
+            run = t.stop()
+        run.expect_clean_exit()
+        ups = updates(run, cli) + updates(run, srv)
+        if args:
+            if ups:
+                run.fail("--no-snapshot: updates of existing connections", lambda r: r in ups)
+            continue
+        if len(ups) != 2:
+            run.fail("%d updates of the two existing sockets, expected 2" % len(ups),
+                     lambda r: r.get("lport") in (cli.lport, srv.lport))
+        expect(run, updates(run, cli)[0], "client", predates=True, bytes_sent=55,
+               bytes_received=66, owner="proc", pid=cli.pid, state="ESTABLISHED")
+        expect(run, updates(run, srv)[0], "server", predates=True, bytes_sent=66,
+               bytes_received=55, owner="proc", pid=srv.pid)
+        n_up = len([r for r in run.records if r.get("type") == "tcp_conn"
+                    and r.get("event") == "update"])
+        if run.summary["snapshot"] < len(run.sockets) + n_up:
+            run.fail("summary: snapshot %d, but %d existing sockets and %d updates"
+                     % (run.summary["snapshot"], len(run.sockets), n_up))

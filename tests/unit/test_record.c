@@ -288,7 +288,7 @@ TEST(record_tcp_conn_layout)
 	ASSERT_EQ(back.conn.event, 0);
 	ASSERT_EQ(back.conn.end, ST_END_UNKNOWN);
 	ASSERT_EQ(back.conn.closed_first, ST_CLOSER_NONE);
-	ASSERT_EQ(back.conn.flags, ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT);
+	ASSERT_EQ(back.conn.flags, TCP_CONN_FLAGS);
 }
 
 /* The UDP records field by field, as the spec lays them out. */
