@@ -590,7 +590,8 @@ static int replay_main(struct opts *o)
 	if (replay__open(&rp, o->read_paths, o->n_reads))
 		return 1;
 	pipeline__init(&pl, &o->filter, o->count);
-	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS :
+		   o->conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
 	/* the live run's threshold, as its recording says, unless given */
 	if (!o->syn_alert_set && reader__header(rp.readers[0])->syn_alert_ns)
 		syn_alert_ns = reader__header(rp.readers[0])->syn_alert_ns;
@@ -763,7 +764,8 @@ int main(int argc, char **argv)
 	/* -n: no table, no names */
 	svc = o.numeric ? NULL : services__load("/etc/services", "tcp");
 	pl.limit = o.count;
-	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS :
+		   o.conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
 	attempts = attempts__new(o.syn_alert_ms * 1000000ull);
 	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
 	if (err) {
