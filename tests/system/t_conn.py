@@ -478,3 +478,64 @@ def conn_snapshot_has_counters(ctx):
         if run.summary["snapshot"] < len(run.sockets) + n_up:
             run.fail("summary: snapshot %d, but %d existing sockets and %d updates"
                      % (run.summary["snapshot"], len(run.sockets), n_up))
+
+
+@test("conn_mode_and_filters")
+def conn_mode_and_filters(ctx):
+    """--conns prints only tcp_conn records; 'ended rst' keeps the reset
+    connection and drops the one closed with FINs, 'bytes > 50k' the other
+    way round; the text output has one TCP END line per side."""
+    with Tracer(ctx, ["--no-snapshot", "--conns", "tcp"]) as t:
+        srv, cli = pair(ctx, "127.0.0.1")
+        cli.do("send 100000", "sent")
+        srv.do("recv 100000", "recvd")
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        srv2, cli2 = pair(ctx, "127.0.0.1")
+        cli2.do("rst", "closed")
+        srv2.do("wait 3", "waited")
+        srv2.do("close", "closed")
+        wait_records(t, 4, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    other = [r for r in run.records if r.get("type") not in ("tcp_conn", "summary", "warning")]
+    if other:
+        run.fail("--conns printed %d records of other types" % len(other), lambda r: r in other)
+    for side in (srv, cli, srv2, cli2):
+        one_end(run, side, "port %d" % side.lport)
+    for expr, want in (("ended rst", "rst"), ("bytes > 50k", "big")):
+        with Tracer(ctx, ["--no-snapshot", "--conns", expr]) as t:
+            a, b = pair(ctx, "127.0.0.1")
+            b.do("send 60000", "sent")
+            a.do("recv 60000", "recvd")
+            b.do("close", "closed")
+            a.do("eof", "eof")
+            a.do("close", "closed")
+            c, d = pair(ctx, "127.0.0.1")
+            d.do("rst", "closed")
+            c.do("wait 3", "waited")
+            c.do("close", "closed")
+            wait_records(t, 2, is_conn)
+            time.sleep(0.5)
+            run = t.stop()
+        run.expect_clean_exit()
+        mine = {"big": {a.lport, b.lport}, "rst": {c.lport, d.lport}}
+        got = {r["lport"] for r in run.records if is_conn(r) and
+               r["lport"] in mine["big"] | mine["rst"]}
+        if got != mine[want]:
+            run.fail("'%s' kept the connections of ports %s, expected %s"
+                     % (expr, sorted(got), sorted(mine[want])))
+    with Tracer(ctx, ["--no-snapshot", "--conns", "tcp"], json_out=False) as t:
+        srv, cli = pair(ctx, "127.0.0.1")
+        cli.do("send 7", "sent")
+        srv.do("recv 7", "recvd")
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        time.sleep(1)
+        run = t.stop()
+    lines = [l for l in run.out.decode().splitlines() if ":%d/tcp" % cli.lport in l]
+    if len(lines) != 2 or not all(" TCP END " in l for l in lines) or \
+            not any("tx=7B rx=1B" in l and " fin local" in l for l in lines):
+        raise Fail("text: the lines of port %d are %r" % (cli.lport, lines))
