@@ -711,10 +711,8 @@ def summarize_bulk(runs):
 def print_bulk(s, args, out=sys.stdout):
     if not s:
         return
-    print(f"
-TCP bulk transfer: {s['pairs']} pairs x {args.bulk_seconds:g}s, one connection, "
-          f"IPv{args.family}
-", file=out)
+    print(f"\nTCP bulk transfer: {s['pairs']} pairs x {args.bulk_seconds:g}s, one connection, "
+          f"IPv{args.family}\n", file=out)
     table(["configuration", "ratio median [min-max]", "untraced MB/s", "traced MB/s",
            "bytes exact", "tool CPU s"],
           [["socktrace -j", f"{s['ratio_median']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}]",
