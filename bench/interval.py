@@ -26,22 +26,37 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid):
+def cpu_s(pid, which=(11, 12)):
+    """User and system CPU seconds (or those of which: 11 user, 12 system)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return sum(int(fields[i]) for i in which) / CLK_TCK
 
 
 def open_conns(n):
+    """n connections: this process holds the accepted ends, a child the
+    connecting ones (each within a file limit of n + a few). Returns the
+    sockets and the child's pid; the child exits when this process does."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(4096)
-    socks = [ls]
-    for _ in range(n):
-        c = socket.create_connection(ls.getsockname())
-        s, _ = ls.accept()
-        socks += [c, s]
-    return socks
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            held = [socket.create_connection(ls.getsockname()) for _ in range(n)]
+            os.write(w, b"1")
+            signal.pause()
+            held.clear()
+        finally:
+            os._exit(0)
+    os.close(w)
+    socks = [ls] + [ls.accept()[0] for _ in range(n)]
+    if os.read(r, 1) != b"1":
+        raise SystemExit("interval.py: the connecting process failed")
+    os.close(r)
+    return socks, pid
 
 
 def traced(args, interval):
@@ -53,12 +68,13 @@ def traced(args, interval):
             line = p.stderr.readline()
         if not line:
             raise SystemExit("socktrace exited before it was ready")
-        c0, t0 = cpu_s(p.pid), time.monotonic()
+        c0, s0, t0 = cpu_s(p.pid), cpu_s(p.pid, (12,)), time.monotonic()
         time.sleep(args.seconds)
-        c1, t1 = cpu_s(p.pid), time.monotonic()
+        c1, s1, t1 = cpu_s(p.pid), cpu_s(p.pid, (12,)), time.monotonic()
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=60)[1].decode(errors="replace").strip().splitlines()
-        return (c1 - c0) / (t1 - t0), err[-1] if err else ""
+        return (c1 - c0) / (t1 - t0), "system %.4f s/s; %s" % ((s1 - s0) / (t1 - t0),
+                                                              err[-1] if err else "")
     finally:
         if p.poll() is None:
             p.kill()
@@ -76,8 +92,11 @@ def main():
         sys.exit("interval.py: needs root (BPF)")
     if not 1 <= args.n <= 30000 or not 1 <= args.seconds <= 120 or not 1 <= args.rounds <= 20:
         sys.exit("interval.py: -n 1 to 30000, -s 1 to 120, --rounds 1 to 20")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (2 * args.n + 1024, 2 * args.n + 1024))
-    socks = open_conns(args.n)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < args.n + 64:
+        sys.exit("interval.py: the file limit (%d) is below -n + 64" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    socks, child = open_conns(args.n)
     try:
         with_iv, without = [], []
         for i in range(args.rounds):
@@ -101,6 +120,8 @@ def main():
                                            statistics.median(with_iv), statistics.median(without),
                                            statistics.median(ss)))
     finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
         for s in socks:
             s.close()
 

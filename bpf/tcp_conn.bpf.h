@@ -162,6 +162,27 @@ static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event
 	counter_inc(ST_CNT_EVENTS);
 }
 
+/* The same counters through the iterator's BTF pointer: plain loads, no
+ * helper call per field (the iterator runs for every connection of every
+ * round, the transition once per connection). */
+static __always_inline void conn_read_direct(struct tcp_sock *tp, struct st_tcp_conn *c)
+{
+	if (bpf_core_field_exists(tp->bytes_sent)) {
+		c->bytes_sent = tp->bytes_sent;
+		c->bytes_retrans = tp->bytes_retrans;
+	} else {
+		c->flags |= ST_CONN_NO_BYTES_SENT;
+	}
+	c->bytes_acked = tp->bytes_acked;
+	c->bytes_received = tp->bytes_received;
+	c->segs_in = tp->segs_in;
+	c->segs_out = tp->segs_out;
+	c->total_retrans = tp->total_retrans;
+	c->srtt_us = tp->srtt_us >> 3;
+	c->rttvar_us = tp->mdev_us >> 2;
+	c->min_rtt_us = tp->rtt_min.s[0].v;
+}
+
 /* iter/tcp (--interval): the counters so far of every connection in the
  * iterator's network namespace, written to its seq_file, not the ring
  * buffer. Listeners, attempts, request and time-wait sockets have none. */
@@ -176,7 +197,7 @@ static __always_inline int conn_iter(struct bpf_iter_meta *meta, struct sock_com
 
 	if (!skc)
 		return 0;
-	state = BPF_CORE_READ(skc, skc_state);
+	state = skc->skc_state;
 	if (state == ST_TCP_LISTEN || state == ST_TCP_SYN_SENT || state == ST_TCP_TIME_WAIT ||
 	    state == ST_TCP_NEW_SYN_RECV || state == ST_TCP_CLOSE)
 		return 0;
@@ -186,14 +207,24 @@ static __always_inline int conn_iter(struct bpf_iter_meta *meta, struct sock_com
 	sk = (struct sock *)tp;
 	key = (__u64)sk;
 	e.base.type = ST_EVENT_TCP_CONN;
-	e.base.ts_ns = bpf_ktime_get_boot_ns();
 	e.base.skaddr = key;
 	e.base.old_ns = ST_OLD_NS_UNKNOWN;
 	e.base.oldstate = state;
 	e.base.newstate = state;
-	e.base.netns = sock_netns(sk);
+	e.base.family = skc->skc_family;
+	e.base.sport = skc->skc_num;
+	e.base.dport = bpf_ntohs(skc->skc_dport);
+	if (e.base.family == AF_INET) {
+		__u32 *s4 = (__u32 *)e.base.saddr, *d4 = (__u32 *)e.base.daddr;
+
+		*s4 = skc->skc_rcv_saddr;
+		*d4 = skc->skc_daddr;
+	} else {
+		__builtin_memcpy(e.base.saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e.base.daddr, &skc->skc_v6_daddr, 16);
+	}
+	e.base.netns = skc->skc_net.net->ns.inum;
 	e.base.ino = sock_ino(sk);
-	event_fill_tuple(&e.base, sk);
 	e.conn.start_ns = trace_start_ns;
 	e.conn.flags = ST_CONN_PREDATES;
 	si = bpf_map_lookup_elem(&socks, &key);
@@ -213,7 +244,7 @@ static __always_inline int conn_iter(struct bpf_iter_meta *meta, struct sock_com
 	}
 	if (event_filtered(&e.base))
 		return 0;
-	conn_read(sk, &e.conn);
+	conn_read_direct(tp, &e.conn);
 	e.conn.flags |= ST_CONN_UPDATE;
 	e.conn.state = state;
 	bpf_seq_write(meta->seq, &e, sizeof(e));
