@@ -60,10 +60,11 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
       PostgreSQL and inetd serve connections this way.)
 
   helper.py conn --name COMM --addr ADDR (--listen | --port N)
-            [--user-timeout MS]
+            [--user-timeout MS] [--keepalive]
       one TCP connection, each step driven by a stdin line: with --listen,
       listen on ADDR (any port), print {"ready": PORT, "pid"} and accept
-      one connection; else connect to ADDR:N (with TCP_USER_TIMEOUT MS).
+      one connection; else connect to ADDR:N (with TCP_USER_TIMEOUT MS;
+      --keepalive: probes after 1 s idle, 1 s apart, 2 unanswered end it).
       Then print {"conn": LPORT, "rport", "pid", "ino"} (or {"refused":
       LPORT, "pid"}) and obey:
       "send N"   send N bytes, print {"sent": N}
@@ -716,6 +717,11 @@ def cmd_conn(args):
         s = socket.socket(fam, socket.SOCK_STREAM)
         if args.user_timeout:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, args.user_timeout)
+        if args.keepalive:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
         try:
             s.connect((args.addr, args.port))
         except ConnectionRefusedError:
@@ -822,6 +828,7 @@ def main():
     c2.add_argument("--listen", action="store_true")
     c2.add_argument("--port", type=int, default=0)
     c2.add_argument("--user-timeout", type=int, default=0)
+    c2.add_argument("--keepalive", action="store_true")
     u = sub.add_parser("udp")
     u.add_argument("--name", required=True)
     args = ap.parse_args()

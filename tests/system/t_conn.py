@@ -25,11 +25,13 @@ CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lp
 class Side:
     """One helper.py `conn` process: one end of one TCP connection."""
 
-    def __init__(self, ctx, name, addr, port=None, netns=None, user_timeout=0):
+    def __init__(self, ctx, name, addr, port=None, netns=None, user_timeout=0, keepalive=False):
         args = ["conn", "--name", name, "--addr", addr]
         args += ["--listen"] if port is None else ["--port", port]
         if user_timeout:
             args += ["--user-timeout", user_timeout]
+        if keepalive:
+            args.append("--keepalive")
         self.name = name
         self.h = Helper(ctx, args, netns=netns)
         if port is None:
@@ -46,9 +48,11 @@ class Side:
         return self.h.expect(key, **({"timeout": timeout} if timeout else {}))[key]
 
 
-def pair(ctx, addr, caddr=None, server_ns=None, client_ns=None, user_timeout=0):
+def pair(ctx, addr, caddr=None, server_ns=None, client_ns=None, user_timeout=0,
+         keepalive=False):
     srv = Side(ctx, "st-csrv", addr, netns=server_ns)
-    cli = Side(ctx, "st-ccli", addr, port=srv.port, netns=client_ns, user_timeout=user_timeout)
+    cli = Side(ctx, "st-ccli", addr, port=srv.port, netns=client_ns, user_timeout=user_timeout,
+               keepalive=keepalive)
     return srv.connected(), cli.connected()
 
 
@@ -539,3 +543,54 @@ def conn_mode_and_filters(ctx):
     if len(lines) != 2 or not all(" TCP END " in l for l in lines) or \
             not any("tx=7B rx=1B" in l and " fin local" in l for l in lines):
         raise Fail("text: the lines of port %d are %r" % (cli.lport, lines))
+
+
+@test("conn_end_keepalive_timeout")
+def conn_end_keepalive_timeout(ctx):
+    """An idle connection with keepalive probes (1 s idle, 1 s apart, 2
+    unanswered) whose peer's namespace then drops everything: the client's
+    record says ended "keepalive" with ETIMEDOUT, nothing left unacked."""
+    p = NetPair(ctx)
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name, keepalive=True)
+        nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                      " meta l4proto tcp drop\n }\n}\n")
+        if cli.do("wait 12", "waited", timeout=20) != "ETIMEDOUT":
+            raise Fail("the client's keepalives did not time out", cli.h.describe())
+        cli.do("close", "closed")
+        wait_records(t, 1, lambda r: is_conn(r) and r.get("lport") == cli.lport)
+        run = t.stop()
+    run.expect_clean_exit()
+    expect(run, one_end(run, cli, "client"), "client", ended="keepalive", error="ETIMEDOUT",
+           state="ESTABLISHED", bytes_sent=0)
+
+
+@test("conn_rtt_netem")
+def conn_rtt_netem(ctx):
+    """With 50 ms of netem delay on each side of a veth pair, the smoothed
+    and minimum RTT of both records are near 100 ms (skipped where the
+    kernel has no sch_netem)."""
+    p = NetPair(ctx)
+    for ns, dev in ((p.a.name, p.va), (p.b.name, p.vb)):
+        r = subprocess.run(["tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "netem",
+                            "delay", "50ms"], capture_output=True, timeout=15)
+        if r.returncode:
+            raise Skip("netem is not available here: %s" % r.stderr.decode(errors="replace").strip())
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
+        for _ in range(5):
+            cli.do("send 100", "sent")
+            srv.do("recv 100", "recvd")
+            srv.do("send 100", "sent")
+            cli.do("recv 100", "recvd")
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        wait_records(t, 2, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    for side, role in ((cli, "client"), (srv, "server")):
+        r = one_end(run, side, role)
+        if not 90 <= r["srtt_ms"] <= 160 or not r["min_rtt_ms"] or not 95 <= r["min_rtt_ms"] <= 130:
+            run.fail("%s: srtt_ms %r, min_rtt_ms %r with 100 ms of delay" % (
+                role, r["srtt_ms"], r["min_rtt_ms"]), lambda x: x is r)
