@@ -12,7 +12,7 @@ enum st_event_type {
 	ST_EVENT_SYN_RETRANS,		/* a SYN retransmitted in SYN_SENT */
 	ST_EVENT_UDP_START,		/* first datagram of a UDP flow */
 	ST_EVENT_UDP_CLOSE,		/* a UDP socket with flows was released */
-	ST_EVENT_TCP_CONN,		/* a TCP connection ended, with its counters */
+	ST_EVENT_TCP_CONN,		/* a TCP connection's counters: at its end, or (iterator) so far */
 };
 
 /* How the owner of a socket was learned. Never from the task that happened
@@ -128,14 +128,14 @@ enum st_tcp_closer {
 	ST_CLOSER__MAX,
 };
 
-#define ST_CONN_PREDATES	0x01	/* start is when it was first seen, not its birth */
+#define ST_CONN_PREDATES	0x01	/* it predates tracing: start is tracing's, not its birth */
 #define ST_CONN_NO_BYTES_SENT	0x02	/* kernel before 4.19: no bytes_sent, bytes_retrans */
 #define ST_CONN_UPDATE		0x04	/* counters so far of a live connection (--interval) */
 
 /* A connection's counters, from struct tcp_sock as tcp_get_info() reports
  * them (ss -ti, TCP_INFO): read once, at its end or by the iterator. */
 struct st_tcp_conn {
-	__u64 start_ns;		/* CLOCK_BOOTTIME of SYN_SENT or SYN_RECV, or first sight */
+	__u64 start_ns;		/* CLOCK_BOOTTIME of SYN_SENT or SYN_RECV, or tracing's start */
 	__u64 bytes_sent;	/* payload sent, retransmissions included */
 	__u64 bytes_acked;	/* sequence space acked: payload, and the SYN and FIN */
 	__u64 bytes_received;	/* sequence space received in order: payload, and the FIN */
@@ -223,7 +223,7 @@ struct st_sock_info {
 	__u8 state;		/* the state of its latest transition, 0 unknown */
 	__u8 soft_err;		/* the ICMP error getsockopt(SO_ERROR) took away */
 	char comm[TASK_COMM_LEN];	/* the process's name, not the thread's */
-	__u64 born;		/* tcp_conn: SYN_SENT or SYN_RECV, or first sight */
+	__u64 born;		/* tcp_conn: SYN_SENT or SYN_RECV, or tracing's start */
 	__u8 closed_first;	/* tcp_conn: enum st_tcp_closer */
 	__u8 conn_flags;	/* tcp_conn: ST_CONN_PREDATES */
 	__u8 pad[6];

@@ -86,7 +86,7 @@ struct tcp_conn {
 	uint8_t closed_first;	/* enum st_tcp_closer */
 	uint8_t flags;		/* ST_CONN_PREDATES, ST_CONN_NO_BYTES_SENT */
 	uint8_t state;		/* its state then (before CLOSE, for an end) */
-	uint64_t start_ns;	/* boot ns of SYN_SENT or SYN_RECV, or first sight */
+	uint64_t start_ns;	/* boot ns of SYN_SENT or SYN_RECV, or tracing's start */
 	uint64_t bytes_sent;	/* payload, retransmissions included */
 	uint64_t bytes_acked;	/* sequence space: payload, SYN and FIN */
 	uint64_t bytes_received;	/* sequence space: payload and FIN */
