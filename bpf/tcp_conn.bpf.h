@@ -16,6 +16,10 @@
  * that predate it (the snapshot saw them then). */
 const volatile __u64 trace_start_ns = 0;
 
+/* --retrans: a record per retransmit of a connection, at most one a tick. */
+const volatile bool conn_retrans_on = false;
+#define RETRANS_TICK_SHIFT 30	/* ~1.07 s */
+
 /* defined in tcp_state.bpf.h, which includes this header's callers */
 static __always_inline bool event_filtered(const struct st_tcp_event *e);
 
@@ -160,6 +164,79 @@ static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event
 	e->conn.end = conn_end_reason(sk, &e->base);
 	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 	counter_inc(ST_CNT_EVENTS);
+}
+
+/* A segment of an established (or closing) connection retransmitted: a
+ * record with its counters so far, at most one per connection per tick;
+ * the retransmits between are counted in the next one's "held", so a storm
+ * of them costs map updates, not ring buffer records. The tracepoint fires
+ * after total_retrans counted this one; fentry and kprobe before. */
+static __always_inline int conn_retrans(struct sock *sk, int state)
+{
+	struct st_tcp_conn_event *e;
+	struct st_sock_info *si;
+	__u64 key = (__u64)sk, now = bpf_ktime_get_boot_ns();
+	__u32 tick = (__u32)(now >> RETRANS_TICK_SHIFT) | 1;	/* never 0: 0 is "none yet" */
+	__u16 held;
+
+	if (!conn_retrans_on)
+		return 0;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (!si) {
+		/* a connection from before tracing: its owner as /proc named it */
+		struct st_sock_info fresh = {};
+
+		seed_take(&fresh, sock_ino(sk));
+		fresh.state = state;
+		fresh.born = trace_start_ns;
+		fresh.conn_flags = ST_CONN_PREDATES;
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		si = bpf_map_lookup_elem(&socks, &key);
+		if (!si)
+			return 0;
+	}
+	if (si->retrans_tick == tick) {
+		if (si->retrans_held < 0xffff)
+			si->retrans_held++;
+		return 0;
+	}
+	held = si->retrans_held;
+	si->retrans_held = 0;
+	si->retrans_tick = tick;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_LOST);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->base.type = ST_EVENT_TCP_CONN;
+	e->base.ts_ns = now;
+	e->base.skaddr = key;
+	e->base.old_ns = ST_OLD_NS_UNKNOWN;
+	e->base.oldstate = state;
+	e->base.newstate = state;
+	e->base.netns = sock_netns(sk);
+	e->base.ino = sock_ino(sk);
+	event_fill_tuple(&e->base, sk);
+	e->base.pid = si->pid;
+	e->base.tid = si->tid;
+	e->base.owner_src = si->owner_src;
+	e->base.role = si->role;
+	__builtin_memcpy(e->base.comm, si->comm, sizeof(e->base.comm));
+	if (event_filtered(&e->base)) {
+		bpf_ringbuf_discard(e, 0);
+		counter_inc(ST_CNT_FILTERED);
+		return 0;
+	}
+	conn_read(sk, &e->conn);
+	e->conn.start_ns = si->born ? si->born : trace_start_ns;
+	e->conn.flags |= (si->born ? si->conn_flags : ST_CONN_PREDATES) | ST_CONN_RETRANS;
+	e->conn.closed_first = si->closed_first;
+	e->conn.state = state;
+	e->conn.held = held;
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	counter_inc(ST_CNT_EVENTS);
+	return 0;
 }
 
 /* The same counters through the iterator's BTF pointer: plain loads, no

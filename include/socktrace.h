@@ -131,6 +131,7 @@ enum st_tcp_closer {
 #define ST_CONN_PREDATES	0x01	/* it predates tracing: start is tracing's, not its birth */
 #define ST_CONN_NO_BYTES_SENT	0x02	/* kernel before 4.19: no bytes_sent, bytes_retrans */
 #define ST_CONN_UPDATE		0x04	/* counters so far of a live connection (--interval) */
+#define ST_CONN_RETRANS		0x10	/* a segment of it was retransmitted (--retrans) */
 
 /* A connection's counters, from struct tcp_sock as tcp_get_info() reports
  * them (ss -ti, TCP_INFO): read once, at its end or by the iterator. */
@@ -150,7 +151,9 @@ struct st_tcp_conn {
 	__u8 closed_first;	/* enum st_tcp_closer */
 	__u8 flags;		/* ST_CONN_* */
 	__u8 state;		/* the state it was in (its last before CLOSE) */
-	__u32 pad;
+	__u16 held;		/* ST_CONN_RETRANS: retransmits since the last such record
+				 * that had none of their own (at most one a second) */
+	__u16 pad;
 };
 
 struct st_tcp_conn_event {
@@ -226,7 +229,8 @@ struct st_sock_info {
 	__u64 born;		/* tcp_conn: SYN_SENT or SYN_RECV, or tracing's start */
 	__u8 closed_first;	/* tcp_conn: enum st_tcp_closer */
 	__u8 conn_flags;	/* tcp_conn: ST_CONN_PREDATES */
-	__u8 pad[6];
+	__u16 retrans_held;	/* --retrans: retransmits not reported in this tick */
+	__u32 retrans_tick;	/* --retrans: the tick (2^30 ns) of the last report */
 };
 
 /* A listener is found by its exact local address, then by the wildcard of

@@ -132,7 +132,9 @@ int event__decode(struct event *ev, const void *data, size_t size,
 
 void tcp_conn__decode(struct tcp_conn *c, const struct st_tcp_conn *k)
 {
-	c->event = k->flags & ST_CONN_UPDATE ? TCP_CONN_UPDATE : TCP_CONN_END;
+	c->event = k->flags & ST_CONN_RETRANS ? TCP_CONN_RETRANS :
+		   k->flags & ST_CONN_UPDATE ? TCP_CONN_UPDATE : TCP_CONN_END;
+	c->held = c->event == TCP_CONN_RETRANS ? k->held : 0;
 	c->end = k->end < ST_END__MAX && c->event == TCP_CONN_END ? k->end : ST_END_UNKNOWN;
 	c->closed_first = k->closed_first < ST_CLOSER__MAX ? k->closed_first : ST_CLOSER_NONE;
 	c->flags = k->flags & (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT);
@@ -203,6 +205,7 @@ static const char *const flow_event_names[UDP_FLOW__MAX] = {
 static const char *const conn_event_names[TCP_CONN__MAX] = {
 	[TCP_CONN_END] = "end",
 	[TCP_CONN_UPDATE] = "update",
+	[TCP_CONN_RETRANS] = "retrans",
 };
 
 const char *tcp_conn_event__name(int ce)

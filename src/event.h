@@ -76,6 +76,7 @@ enum udp_end_reason {
 enum tcp_conn_event {
 	TCP_CONN_END = 1,	/* it ended: the counters are final */
 	TCP_CONN_UPDATE,	/* counters so far of a live one (--interval) */
+	TCP_CONN_RETRANS,	/* it retransmitted: counters so far (--retrans) */
 	TCP_CONN__MAX,
 };
 
@@ -97,6 +98,8 @@ struct tcp_conn {
 	uint32_t srtt_us;
 	uint32_t rttvar_us;
 	uint32_t min_rtt_us;	/* TCP_CONN_NO_RTT when there was no sample */
+	uint16_t held;		/* TCP_CONN_RETRANS: retransmits since the last record
+				 * that had no record of their own */
 };
 
 #define TCP_CONN_NO_RTT UINT32_MAX

@@ -158,6 +158,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 		l->skel->rodata->filter_port_bits[f->ports[i] >> 6] |= 1ULL << (f->ports[i] & 63);
 	l->skel->rodata->filter_states = f->states;
 	l->skel->rodata->trace_start_ns = clock_ref__boot_now();
+	l->skel->rodata->conn_retrans_on = o->retrans;
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;

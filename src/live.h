@@ -24,6 +24,7 @@ struct live_opts {
 	uint64_t udp_idle_ns;	/* a flow ends after this long without a datagram */
 	uint64_t interval_ns;	/* report flows whose counts changed, 0: never */
 	bool verbose;		/* libbpf's messages are shown (-v) */
+	bool retrans;		/* tcp_conn records of retransmits (--retrans) */
 };
 
 /* Opens, configures, loads and attaches. Returns NULL with errno set; the

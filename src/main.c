@@ -450,6 +450,7 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->udp_idle_ns = o->udp_idle_ns;
 	lo->interval_ns = o->interval_ns;
 	lo->verbose = o->verbose;
+	lo->retrans = o->retrans;
 }
 
 /* The concerns the filter leaves something to trace for. */

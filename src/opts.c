@@ -19,6 +19,7 @@ enum {
 	OPT_VERSION,
 	OPT_CONNECTS,
 	OPT_CONNS,
+	OPT_RETRANS,
 	OPT_SYN_ALERT,
 	OPT_SINCE,
 	OPT_UNTIL,
@@ -50,6 +51,7 @@ static const struct option long_opts[] = {
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "connects", no_argument, NULL, OPT_CONNECTS },
 	{ "conns", no_argument, NULL, OPT_CONNS },
+	{ "retrans", no_argument, NULL, OPT_RETRANS },
 	{ "syn-alert", required_argument, NULL, OPT_SYN_ALERT },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "probes", no_argument, NULL, OPT_PROBES },
@@ -81,6 +83,7 @@ static const struct {
 	{ OPT_UDP_FLOWS, "--udp-flows" },
 	{ OPT_UDP_IDLE, "--udp-idle" },
 	{ OPT_INTERVAL, "--interval" },
+	{ OPT_RETRANS, "--retrans" },
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
 	{ 'd', "-d/--duration" },
 	{ 'Z', "-Z/--user" },
@@ -131,6 +134,8 @@ void opts__usage(FILE *out)
 "                            a per-destination table at exit\n"
 "      --conns               one line per TCP connection, at its end (and\n"
 "                            with --interval its counters so far)\n"
+"      --retrans             a TCP RETRANS line when a connection retransmits\n"
+"                            (at most one a second per connection)\n"
 "      --syn-alert MS        alert when an attempt stays in SYN_SENT this long\n"
 "                            (default 1000), again at each SYN retransmit\n"
 "UDP flows (one per socket, peer and process):\n"
@@ -603,6 +608,9 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			break;
 		case OPT_CONNS:
 			o->conns = true;
+			break;
+		case OPT_RETRANS:
+			o->retrans = true;
 			break;
 		case OPT_SYN_ALERT:
 			if (parse_uint(optarg, 1, 86400000, &v))

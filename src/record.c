@@ -100,7 +100,7 @@ static void encode_conn(uint8_t *b, const struct tcp_conn *c)
 	b[151] = c->flags;
 	b[152] = c->state;
 	b[153] = 0;
-	rec__put16(b + 154, 0);
+	rec__put16(b + 154, c->held);
 	rec__put64(b + 156, c->start_ns);
 	rec__put64(b + 164, c->bytes_sent);
 	rec__put64(b + 172, c->bytes_acked);
@@ -121,6 +121,7 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 	c->closed_first = b[150] < ST_CLOSER__MAX ? b[150] : ST_CLOSER_NONE;
 	c->flags = b[151] & TCP_CONN_FLAGS;
 	c->state = b[152] < ST_TCP_MAX_STATES ? b[152] : 0;
+	c->held = c->event == TCP_CONN_RETRANS ? rec__get16(b + 154) : 0;
 	c->start_ns = rec__get64(b + 156);
 	c->bytes_sent = rec__get64(b + 164);
 	c->bytes_acked = rec__get64(b + 172);

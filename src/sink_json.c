@@ -155,6 +155,8 @@ static void jsink__tcp_conn(struct json_writer *w, const struct event *ev)
 		json__key_u64(w, "errno", ev->err);
 	else
 		json__key_null(w, "errno");
+	if (c->event == TCP_CONN_RETRANS)
+		json__key_u64(w, "held", c->held);
 }
 
 static const char *udp_state__name(int state)

@@ -211,7 +211,8 @@ static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev
 	const struct tcp_conn *c = &ev->conn;
 	const char *end = tcp_end__name(c->end), *first = tcp_closer__name(c->closed_first);
 
-	p = put_ascii(t, p, COL_OLD, c->event == TCP_CONN_UPDATE ? "TCP UPDATE" : "TCP END", "    ");
+	p = put_ascii(t, p, COL_OLD, c->event == TCP_CONN_UPDATE ? "TCP UPDATE" :
+		      c->event == TCP_CONN_RETRANS ? "TCP RETRANS" : "TCP END", "    ");
 	memcpy(p, "tx=", 3);
 	p = put_u64(p + 3, c->bytes_sent);
 	memcpy(p, "B rx=", 5);
@@ -235,6 +236,10 @@ static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev
 	if (first) {
 		*p++ = ' ';
 		p = put_str(p, first);
+	}
+	if (c->event == TCP_CONN_RETRANS) {
+		p = put_str(p, " held=");
+		p = put_u64(p, c->held);
 	}
 	if (c->event == TCP_CONN_END && ev->err) {
 		const char *en = errno__name(ev->err);

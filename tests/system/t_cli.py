@@ -210,8 +210,10 @@ def tcp_conn_errors(r):
     errs = []
     if not isinstance(r.get("sock"), str) or not re.match(r"^0x[0-9a-f]+$", r["sock"]):
         errs.append("sock=%r" % (r.get("sock"),))
-    if r.get("event") not in ("end", "update"):
+    if r.get("event") not in ("end", "update", "retrans"):
         errs.append("event=%r" % (r.get("event"),))
+    if r.get("event") == "retrans" and (not is_int(r.get("held")) or r["held"] < 0):
+        errs.append("held=%r" % (r.get("held"),))
     if r.get("state") not in STATES:
         errs.append("state=%r" % (r.get("state"),))
     if not isinstance(r.get("predates"), bool):

@@ -594,3 +594,50 @@ def conn_rtt_netem(ctx):
         if not 90 <= r["srtt_ms"] <= 160 or not r["min_rtt_ms"] or not 95 <= r["min_rtt_ms"] <= 130:
             run.fail("%s: srtt_ms %r, min_rtt_ms %r with 100 ms of delay" % (
                 role, r["srtt_ms"], r["min_rtt_ms"]), lambda x: x is r)
+
+
+@test("conn_retrans_events")
+def conn_retrans_events(ctx):
+    """--retrans, between two namespaces where nftables drops every fourth
+    data segment: "retrans" records of the sender's connection (owner,
+    tuple, state, counters so far), at most about one a second, whose own
+    retransmits and the ones they hold add up to no more than the
+    connection's total; none without --retrans."""
+    p = NetPair(ctx)
+    nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                  " meta l4proto tcp meta length > 200 numgen inc mod 4 == 0 drop\n }\n}\n")
+    for args in (["--retrans"], []):
+        with Tracer(ctx, ["--no-snapshot", "tcp"] + args) as t:
+            srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
+            t0 = time.monotonic()
+            cli.h.send("send 3000000")   # more than the buffers hold: the server reads meanwhile
+            srv.do("recv 3000000", "recvd", timeout=60)
+            cli.h.expect("sent", timeout=60)
+            secs = time.monotonic() - t0
+            cli.do("close", "closed")
+            srv.do("eof", "eof")
+            srv.do("close", "closed")
+            wait_records(t, 2, is_conn)
+            run = t.stop()
+        run.expect_clean_exit()
+        end = one_end(run, cli, "sender")
+        rs = conns(run, cli, event="retrans")
+        if not args:
+            if rs:
+                run.fail("retrans records without --retrans", lambda r: r in rs)
+            continue
+        if not rs or not end["retrans"]:
+            run.fail("%d retrans records, %d retransmits" % (len(rs), end["retrans"]),
+                     lambda r: r.get("lport") == cli.lport)
+        for r in rs:
+            expect(run, r, "retrans record", pid=cli.pid, comm="st-ccli", role="client",
+                   ended=None, error=None, rport=srv.lport)
+            if r["state"] not in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK"):
+                run.fail("retrans record in state %s" % r["state"], lambda x: x is r)
+        if len(rs) > secs * 1.1 + 2:
+            run.fail("%d retrans records in %.1f s: more than one a second" % (len(rs), secs),
+                     lambda r: r in rs)
+        told = len(rs) + sum(r["held"] for r in rs)
+        if told > end["retrans"] or [r["retrans"] for r in rs] != sorted(r["retrans"] for r in rs):
+            run.fail("retrans records tell %d retransmits (held included), the end %d"
+                     % (told, end["retrans"]), lambda r: r in rs or r is end)

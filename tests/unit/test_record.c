@@ -83,7 +83,8 @@ static struct event ev_n(int i, enum event_kind k)
 		ev.syn_retrans = 0;
 		ev.elapsed_ns = 0;
 		memset(&ev.diag, 0, sizeof(ev.diag));
-		ev.conn.event = 1 + i % 2;
+		ev.conn.event = 1 + i % 3;
+		ev.conn.held = ev.conn.event == TCP_CONN_RETRANS ? 0x100 + i : 0;
 		ev.conn.end = 1 + i % (ST_END__MAX - 1);
 		ev.conn.closed_first = i % ST_CLOSER__MAX;
 		ev.conn.flags = i % 4;
@@ -234,7 +235,7 @@ TEST(record_round_trip_every_kind_and_field)
 /* The tcp_conn record (1.3) field by field, as the spec lays it out. */
 TEST(record_tcp_conn_layout)
 {
-	struct event c = ev_n(3, EVENT_TCP_CONN), back;
+	struct event c = ev_n(5, EVENT_TCP_CONN), back;
 	uint8_t buf[REC_RECORD_MAX + 16];
 	const uint8_t *b = buf + 4;
 
@@ -252,8 +253,9 @@ TEST(record_tcp_conn_layout)
 	ASSERT_EQ(b[150], c.conn.closed_first);
 	ASSERT_EQ(b[151], c.conn.flags);
 	ASSERT_EQ(b[152], c.conn.state);
+	ASSERT_EQ(c.conn.event, TCP_CONN_RETRANS);
 	ASSERT_EQ(b[153], 0);
-	ASSERT_EQ(rec__get16(b + 154), 0);
+	ASSERT_EQ(rec__get16(b + 154), c.conn.held);	/* retrans: held */
 	ASSERT_EQ_U64(rec__get64(b + 156), c.conn.start_ns);
 	ASSERT_EQ_U64(rec__get64(b + 164), c.conn.bytes_sent);
 	ASSERT_EQ_U64(rec__get64(b + 172), c.conn.bytes_acked);

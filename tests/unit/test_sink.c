@@ -1616,6 +1616,14 @@ TEST(sink_json_tcp_conn)
 	ASSERT_NOT_NULL(strstr(out, "\"type\":\"tcp_conn\",\"event\":\"update\","));
 	ASSERT_NOT_NULL(strstr(out, "\"state\":\"ESTABLISHED\","));
 	ASSERT_NOT_NULL(strstr(out, "\"ended\":null,"));
+
+	/* a retransmit (--retrans): the ones it held, after the rest */
+	ev.conn.event = TCP_CONN_RETRANS;
+	ev.conn.held = 17;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, "\"type\":\"tcp_conn\",\"event\":\"retrans\","));
+	ASSERT_NOT_NULL(strstr(out, "\"errno\":null,\"held\":17}\n"));
 }
 
 TEST(sink_text_tcp_conn)
@@ -1638,4 +1646,9 @@ TEST(sink_text_tcp_conn)
 	out = render(text_sink, svc, &ev, NULL);
 	ASSERT_NOT_NULL(strstr(out, "TCP UPDATE     tx=1000B"));
 	ASSERT_NOT_NULL(strstr(out, " 1.000s+\n"));
+	ev.conn.event = TCP_CONN_RETRANS;
+	ev.conn.held = 4;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "TCP RETRANS    tx=1000B"));
+	ASSERT_NOT_NULL(strstr(out, " 1.000s+ held=4\n"));
 }
