@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
+#include "report.h"
 #include "tcpconns.h"
 
 #define MAX_NETNS 4096
@@ -28,6 +29,7 @@ struct tcpconns {
 	struct ns *ns;
 	size_t n_ns;
 	uint64_t failed;
+	bool warned;		/* a round failed somewhere: said once */
 	struct st_tcp_conn_event *buf;
 	size_t buf_len;		/* in records */
 };
@@ -221,8 +223,14 @@ int tcpconns__round(struct tcpconns *t, uint64_t now_ns, bool existing)
 			t->ns[i] = t->ns[--t->n_ns];
 			continue;
 		}
-		if (r)
+		if (r) {
 			t->failed++;
+			/* e.g. setns() after -Z dropped CAP_SYS_ADMIN: never silent */
+			if (!t->warned)
+				report__warning("failed to read the TCP connections of network namespace %llu: %s",
+						(unsigned long long)t->ns[i].ino, strerror(-r));
+			t->warned = true;
+		}
 		err = tcpconns__push(t, n, now_ns, existing);
 		i++;
 	}
