@@ -76,6 +76,8 @@ BPFTRACE_SCRIPT = os.path.join(HERE, "tcpstates.bt")
 # of the listener (CLOSE->LISTEN, LISTEN->CLOSE) once per storm run.
 TRANSITIONS = {"fin": 10, "rst": 9}
 LISTENER_TRANSITIONS = 2
+# socktrace's tcp_conn records per storm connection: one per side, at its end
+CONN_RECORDS = 2
 
 CONFIGS = {
     "json": "socktrace -j > file",
@@ -283,11 +285,12 @@ def tool_cmd(args, config, port, out_path):
 
 def count_events(config, path):
     """Events in the output file, and the summary object of socktrace -j."""
-    needle = b'"type":"tcp_state"' if config == "json" else b" -> "
+    needles = (b'"type":"tcp_state"', b'"type":"tcp_conn"') if config == "json" else \
+        (b" -> ",) if config == "bpftrace" else (b" -> ", b" TCP END ")
     n, summary, lost = 0, None, 0
     with open(path, "rb") as f:
         for line in f:
-            if needle in line:
+            if any(s in line for s in needles):
                 n += 1
             elif config == "json" and line.startswith(b'{"type":"summary"'):
                 summary = json.loads(line)
@@ -409,7 +412,9 @@ def run_traced(args, config, port, tmpdir, idx):
         "cmd": cmd,
         "storm": storm,
         "printed": printed,
-        "expected": storm["connections"] * TRANSITIONS[args.close] + LISTENER_TRANSITIONS,
+        "expected": storm["connections"] * (TRANSITIONS[args.close] +
+                                            (0 if config == "bpftrace" else CONN_RECORDS))
+        + LISTENER_TRANSITIONS,
         "attach_s": t_ready - t_exec,
         "stop_s": t_exit - t_stop,
         "cpu_startup_s": cpu_ready,
@@ -579,7 +584,7 @@ def calibrate(args, port, tmpdir):
 # ---- more workloads: a UDP flood, SYN_SENT hangs ----
 
 UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
-WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang")
+WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang", "bulk")
 UDP_CONFIGS = {
     "json": "socktrace -u -j > file",
     "quiet": "socktrace -u -q (count only)",
@@ -740,6 +745,81 @@ def run_synhang(args, port):
         log(f"run.py: warning: synhang: {res['connect_errors']} connects failed, "
             f"{res['not_syn_sent']} attempts not in SYN_SENT at the end")
     return res
+
+
+def run_bulk(args, port):
+    cmd = [os.path.join(args.bin, "bulk"), "-p", str(port), "-t", str(args.bulk_seconds)]
+    if args.family == 6:
+        cmd.append("-6")
+    res = run_generator("bulk", cmd, args.bulk_seconds + 40)
+    if res.get("errors"):
+        raise BenchError(f"bulk had {res['errors']} errors")
+    return res
+
+
+def run_bulk_pairs(args, port, tmpdir, bulk_pairs, failures, results):
+    """--pairs rounds of an untraced and a traced (socktrace -j -P PORT)
+    bulk transfer: one connection, so the tcp_conn counters read at its
+    close cost nothing per byte; what is left is socktrace's per-send and
+    per-receive hooks (tcp_io)."""
+    log(f"run.py: bulk: {args.pairs} pairs of {args.bulk_seconds:g}s transfers on port {port} "
+        f"(IPv{args.family})")
+    results["bulk"] = {"port": port, "runs": []}
+    for i in range(args.pairs):
+        out_path = os.path.join(tmpdir, f"bulk-{i}.out")
+        err_path = os.path.join(tmpdir, f"bulk-{i}.err")
+        cmd = [args.socktrace, "-j", "-P", str(port)]
+        if not args.snapshot:
+            cmd.append("--no-snapshot")
+        cmd += args.socktrace_arg
+        try:
+            wait_quiet(args, TCPRR_TRACER_PROG_NAMES)
+            a = run_bulk(args, port)
+            r = run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path, err_path,
+                                lambda: run_bulk(args, port), TCPRR_TRACER_PROG_NAMES)
+        except BenchError as e:
+            log(f"run.py: [{i + 1}/{args.pairs}] bulk failed: {e}")
+            failures.append({"config": "bulk", "pair": i + 1, "error": str(e)})
+            kill_all()
+            continue
+        b = r.pop("work")
+        conns = []
+        with open(out_path, "rb") as f:
+            for line in f:
+                if b'"type":"tcp_conn"' in line:
+                    conns.append(json.loads(line))
+        keep_or_delete(args, out_path, err_path)
+        # the sender's end record against what bulk wrote
+        sender = [c for c in conns if c.get("role") == "client" and c.get("event") == "end"]
+        exact = len(sender) == 1 and sender[0]["bytes_sent"] - sender[0]["bytes_retrans"] == b["bytes"]
+        run = {"untraced": a, "traced": b, "tool": r, "conn_records": len(conns), "exact": exact}
+        bulk_pairs.append(run)
+        results["bulk"]["runs"].append(run)
+        log(f"run.py: [{i + 1}/{args.pairs}] bulk untraced {a['rate'] / 1e6:8.0f} MB/s  traced "
+            f"{b['rate'] / 1e6:8.0f} MB/s  ratio {b['rate'] / a['rate']:.3f}  tcp_conn records "
+            f"{len(conns)}  bytes exact {yes(exact)}  cpu {r['cpu_s']:.2f}s")
+
+
+def summarize_bulk(runs):
+    ratios = [r["traced"]["rate"] / r["untraced"]["rate"] for r in runs]
+    return {"pairs": len(runs), "ratio_median": med(ratios), "ratio_min": min(ratios),
+            "ratio_max": max(ratios), "ratios": ratios,
+            "untraced_mb_s_median": med([r["untraced"]["rate"] / 1e6 for r in runs]),
+            "traced_mb_s_median": med([r["traced"]["rate"] / 1e6 for r in runs]),
+            "exact": sum(1 for r in runs if r["exact"]),
+            "tool_cpu_s_median": med([r["tool"]["cpu_s"] for r in runs])}
+
+
+def print_bulk(s, args, out=sys.stdout):
+    if not s:
+        return
+    print(f"\nTCP bulk transfer: {s['pairs']} pairs x {args.bulk_seconds:g}s, one connection, "
+          f"IPv{args.family}\n", file=out)
+    table(["configuration", "ratio median [min-max]", "untraced MB/s", "traced MB/s",
+           "bytes exact", "tool CPU s"],
+          [["socktrace -j", f"{s['ratio_median']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}]",
+            f"{s['untraced_mb_s_median']:.0f}", f"{s['traced_mb_s_median']:.0f}",
+            f"{s['exact']} / {s['pairs']}", fmt(s["tool_cpu_s_median"], ".2f")]], out)
 
 
 def run_tool_around(args, cmd, ready, ready_path, out_path, err_path, workload, names):
@@ -1654,15 +1734,18 @@ def main():
                     help="directory of the workload generators (storm, udpflood, tcprr, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang): startup "
+                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang,bulk): startup "
                     "(socktrace's own exec to ready and SIGINT to exit), storm (TCP "
                     "connections), udp (UDP request/response flood), tcprr (TCP request/response "
-                    "on long-lived connections), synhang (connection attempts hanging in SYN_SENT)")
+                    "on long-lived connections), synhang (connection attempts hanging in SYN_SENT), "
+                    "bulk (one TCP connection streaming)")
     ap.add_argument("--startup-runs", type=int, default=10,
                     help="runs of the startup workload (default 10)")
     ap.add_argument("--startup-idle", type=float, default=0.2,
                     help="seconds between socktrace's ready line and the SIGINT in the startup "
                     "workload (default 0.2)")
+    ap.add_argument("--bulk-seconds", type=float, default=4.0,
+                    help="length of each bulk transfer (default 4)")
     ap.add_argument("--pairs", type=int, default=7, help="untraced/traced pairs per configuration (default 7)")
     ap.add_argument("--seconds", type=float, default=2.0,
                     help="length of each storm, UDP flood and tcprr run (default 2)")
@@ -1768,7 +1851,8 @@ def main():
         ap.error("--replays: 0 to 100")
     if os.geteuid() != 0:
         sys.exit("run.py: needs root (BPF): sudo make bench")
-    gens = {"storm": "storm", "udp": "udpflood", "tcprr": "tcprr", "synhang": "synhang"}
+    gens = {"storm": "storm", "udp": "udpflood", "tcprr": "tcprr", "synhang": "synhang",
+            "bulk": "bulk"}
     for path in [args.socktrace] + [os.path.join(args.bin, gens[w]) for w in workloads if w in gens]:
         if not os.access(path, os.X_OK):
             sys.exit(f"run.py: {path} missing: run make first")
@@ -1795,6 +1879,8 @@ def main():
     tcprr_port = free_port(exclude={port, udp_port, syn_port})
     startup_port = free_port(exclude={port, udp_port, syn_port, tcprr_port})
     startup_summary = None
+    bulk_port = free_port(exclude={port, udp_port, syn_port, tcprr_port, startup_port})
+    bulk_pairs = []
     stats_old = None
     pairs = {c: [] for c in configs}
     udp_pairs = {c: [] for c in udp_configs}
@@ -1868,6 +1954,8 @@ def main():
                 run_tcprr_pairs(args, tcprr_configs, tcprr_port, tmpdir, rr_pairs, failures, results)
             if "synhang" in workloads:
                 run_synhang_pairs(args, syn_port, tmpdir, syn_pairs, failures, results)
+            if "bulk" in workloads:
+                run_bulk_pairs(args, bulk_port, tmpdir, bulk_pairs, failures, results)
     except BenchError as e:
         sys.exit(f"run.py: {e}")
     except KeyboardInterrupt:
@@ -1889,6 +1977,9 @@ def main():
         results["tcprr"]["summary"] = rr_summaries
     if syn_summary:
         results["synhang"]["summary"] = syn_summary
+    bulk_summary = summarize_bulk(bulk_pairs) if bulk_pairs else None
+    if bulk_summary:
+        results["bulk"]["summary"] = bulk_summary
     results["elapsed_s"] = time.monotonic() - t_begin
     print(f"\nsocktrace benchmark: {', '.join(workloads)}; {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; {results['elapsed_s']:.0f}s")
@@ -1902,6 +1993,7 @@ def main():
     print_udp(udp_summaries, args)
     print_tcprr(rr_summaries, args)
     print_synhang(syn_summary, args)
+    print_bulk(bulk_summary, args)
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
     if args.json:

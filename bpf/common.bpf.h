@@ -29,7 +29,7 @@
 #define MAX_THREADS	8192	/* threads inside a send or receive at once */
 #define MAX_SEEDS	65536	/* sockets found at startup, resized by userspace */
 /* the largest record and its ring buffer header */
-#define RECORD_SPACE	(sizeof(struct st_udp_event) + 8)
+#define RECORD_SPACE	(sizeof(struct st_tcp_conn_event) + 8)
 
 /* ---- settings ---- */
 

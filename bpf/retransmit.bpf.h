@@ -29,7 +29,7 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 	__u64 key = (__u64)sk;
 
 	if (state != ST_TCP_SYN_SENT)
-		return 0;
+		return conn_retrans(sk, state, direct);	/* tcp_conn.bpf.h: --retrans */
 	si = bpf_map_lookup_elem(&socks, &key);
 	if (!si) {
 		/* connecting since before we attached: the owner /proc named,

@@ -21,6 +21,7 @@
  * objects took 2 s after a change to one concern and 10 to 13 s from clean
  * or after a change to common.bpf.h (vmlinux.h parsed once per object). */
 #include "common.bpf.h"
+#include "tcp_conn.bpf.h"
 #include "tcp_state.bpf.h"
 #include "retransmit.bpf.h"
 #include "accept.bpf.h"
@@ -82,6 +83,14 @@ SEC("kretprobe/inet_csk_listen_start")
 int BPF_KRETPROBE(listen_kretprobe, int ret)
 {
 	return listen_kprobe_exit(ret);
+}
+
+/* ---- tcp_conn_update (tcp_conn.bpf.h): --interval ---- */
+
+SEC("iter/tcp")
+int conn_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	return conn_iter(ctx->meta, ctx->sk_common);
 }
 
 /* ---- retransmit (retransmit.bpf.h) ---- */

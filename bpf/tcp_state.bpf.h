@@ -62,6 +62,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	struct st_sock_info fresh = {}, *si;
 	struct st_listener_key lk = {};
 	struct st_tcp_event tmp = {};
+	struct conn_end ce = {};
 	__u64 key = (__u64)sk, birth_ts = 0;
 	bool is_new = false;
 
@@ -147,6 +148,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	if (tmp.prev_state && tmp.prev_state != oldstate)
 		counter_inc(ST_CNT_GAPS);
 	si->state = newstate;
+	conn_track(si, oldstate, newstate, tmp.ts_ns, is_new);
 
 	/* On the way to CLOSE the port is released (inet_put_port) before the
 	 * state changes: show the one the connection had. */
@@ -174,9 +176,10 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	tmp.role = si->role;
 	__builtin_memcpy(tmp.comm, si->comm, sizeof(tmp.comm));
 
-	if (newstate == ST_TCP_CLOSE)
+	if (newstate == ST_TCP_CLOSE) {
+		conn_keep(&ce, si);
 		bpf_map_delete_elem(&socks, &key);
-	else if (is_new && bpf_map_update_elem(&socks, &key, si, BPF_ANY))
+	} else if (is_new && bpf_map_update_elem(&socks, &key, si, BPF_ANY))
 		counter_inc(ST_CNT_NO_OWNER_SLOT);
 
 	if (is_new && si->birth_pending)
@@ -206,6 +209,8 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		emit_record(sk, &birth);
 	}
 	emit_record(sk, &tmp);
+	if (newstate == ST_TCP_CLOSE)
+		conn_emit(sk, &tmp, &ce);
 	return 0;
 }
 

@@ -12,6 +12,7 @@ enum st_event_type {
 	ST_EVENT_SYN_RETRANS,		/* a SYN retransmitted in SYN_SENT */
 	ST_EVENT_UDP_START,		/* first datagram of a UDP flow */
 	ST_EVENT_UDP_CLOSE,		/* a UDP socket with flows was released */
+	ST_EVENT_TCP_CONN,		/* a TCP connection's counters: at its end, or (iterator) so far */
 };
 
 /* How the owner of a socket was learned. Never from the task that happened
@@ -105,6 +106,64 @@ struct st_tcp_event {
 
 _Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed");
 
+/* How a TCP connection ended, decided at its transition to CLOSE. */
+enum st_tcp_end {
+	ST_END_UNKNOWN = 0,
+	ST_END_FIN,		/* both sides closed (FIN); closed_first says who began */
+	ST_END_RST_SENT,	/* this side reset it: close() with unread data, SO_LINGER 0 */
+	ST_END_RST_RECEIVED,	/* the peer reset it (sk_err ECONNRESET, or EPIPE in CLOSE_WAIT) */
+	ST_END_TIMEOUT,		/* retransmissions ran out (tcp_retries2, TCP_USER_TIMEOUT) */
+	ST_END_KEEPALIVE,	/* keepalive probes went unanswered */
+	ST_END_REFUSED,		/* the connect() was refused (RST to the SYN) */
+	ST_END_UNREACHABLE,	/* the connect() failed with an ICMP error */
+	ST_END_ABORTED,		/* closed before it was established, or killed (ss -K) */
+	ST_END__MAX,
+};
+
+/* Which side sent the first FIN. */
+enum st_tcp_closer {
+	ST_CLOSER_NONE = 0,
+	ST_CLOSER_LOCAL,	/* ESTABLISHED -> FIN_WAIT1 */
+	ST_CLOSER_REMOTE,	/* ESTABLISHED -> CLOSE_WAIT */
+	ST_CLOSER__MAX,
+};
+
+#define ST_CONN_PREDATES	0x01	/* it predates tracing: start is tracing's, not its birth */
+#define ST_CONN_NO_BYTES_SENT	0x02	/* kernel before 4.19: no bytes_sent, bytes_retrans */
+#define ST_CONN_UPDATE		0x04	/* counters so far of a live connection (--interval) */
+#define ST_CONN_RETRANS		0x10	/* a segment of it was retransmitted (--retrans) */
+
+/* A connection's counters, from struct tcp_sock as tcp_get_info() reports
+ * them (ss -ti, TCP_INFO): read once, at its end or by the iterator. */
+struct st_tcp_conn {
+	__u64 start_ns;		/* CLOCK_BOOTTIME of SYN_SENT or SYN_RECV, or tracing's start */
+	__u64 bytes_sent;	/* payload sent, retransmissions included */
+	__u64 bytes_acked;	/* sequence space acked: payload, and the SYN and FIN */
+	__u64 bytes_received;	/* sequence space received in order: payload, and the FIN */
+	__u64 bytes_retrans;
+	__u32 segs_in;
+	__u32 segs_out;
+	__u32 total_retrans;	/* segments retransmitted */
+	__u32 srtt_us;		/* smoothed RTT */
+	__u32 rttvar_us;	/* mean deviation, as tcpi_rttvar */
+	__u32 min_rtt_us;	/* ~0 when there was no sample */
+	__u8 end;		/* enum st_tcp_end, 0 for an update */
+	__u8 closed_first;	/* enum st_tcp_closer */
+	__u8 flags;		/* ST_CONN_* */
+	__u8 state;		/* the state it was in (its last before CLOSE) */
+	__u16 held;		/* ST_CONN_RETRANS: retransmits since the last such record
+				 * that had none of their own (at most one a second) */
+	__u16 pad;
+};
+
+struct st_tcp_conn_event {
+	struct st_tcp_event base;	/* type ST_EVENT_TCP_CONN, newstate CLOSE */
+	struct st_tcp_conn conn;
+};
+
+_Static_assert(sizeof(struct st_tcp_conn) == 72, "st_tcp_conn layout changed");
+_Static_assert(sizeof(struct st_tcp_conn_event) == 184, "st_tcp_conn_event layout changed");
+
 /* A UDP flow: one socket, one owner, one peer. A peer the application did
  * not ask for (recv() on an unconnected socket) is all zeros. Only what
  * tells flows of one socket apart is in the key, which every datagram
@@ -167,6 +226,11 @@ struct st_sock_info {
 	__u8 state;		/* the state of its latest transition, 0 unknown */
 	__u8 soft_err;		/* the ICMP error getsockopt(SO_ERROR) took away */
 	char comm[TASK_COMM_LEN];	/* the process's name, not the thread's */
+	__u64 born;		/* tcp_conn: SYN_SENT or SYN_RECV, or tracing's start */
+	__u8 closed_first;	/* tcp_conn: enum st_tcp_closer */
+	__u8 conn_flags;	/* tcp_conn: ST_CONN_PREDATES */
+	__u16 retrans_held;	/* --retrans: retransmits not reported in this tick */
+	__u32 retrans_tick;	/* --retrans: the tick (2^30 ns) of the last report */
 };
 
 /* A listener is found by its exact local address, then by the wildcard of

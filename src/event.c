@@ -87,11 +87,14 @@ int event__decode(struct event *ev, const void *data, size_t size,
 	const struct st_tcp_event *e = data;
 
 	if (size < sizeof(*e) ||
-	    (e->type != ST_EVENT_TCP_STATE && e->type != ST_EVENT_SYN_RETRANS))
+	    (e->type != ST_EVENT_TCP_STATE && e->type != ST_EVENT_SYN_RETRANS &&
+	     e->type != ST_EVENT_TCP_CONN) ||
+	    (e->type == ST_EVENT_TCP_CONN && size < sizeof(struct st_tcp_conn_event)))
 		return -EINVAL;
 
 	memset(ev, 0, sizeof(*ev));
-	ev->kind = e->type == ST_EVENT_TCP_STATE ? EVENT_TCP_STATE : EVENT_SYN_RETRANS;
+	ev->kind = e->type == ST_EVENT_TCP_STATE ? EVENT_TCP_STATE :
+		   e->type == ST_EVENT_TCP_CONN ? EVENT_TCP_CONN : EVENT_SYN_RETRANS;
 	ev->syn_retrans = e->syn_retrans;
 	ev->err = e->err;
 	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
@@ -122,7 +125,31 @@ int event__decode(struct event *ev, const void *data, size_t size,
 	if (ev->pid)
 		memcpy(ev->comm, e->comm, TASK_COMM_LEN);
 	ev->comm[TASK_COMM_LEN] = '\0';
+	if (ev->kind == EVENT_TCP_CONN)
+		tcp_conn__decode(&ev->conn, &((const struct st_tcp_conn_event *)data)->conn);
 	return 0;
+}
+
+void tcp_conn__decode(struct tcp_conn *c, const struct st_tcp_conn *k)
+{
+	c->event = k->flags & ST_CONN_RETRANS ? TCP_CONN_RETRANS :
+		   k->flags & ST_CONN_UPDATE ? TCP_CONN_UPDATE : TCP_CONN_END;
+	c->held = c->event == TCP_CONN_RETRANS ? k->held : 0;
+	c->end = k->end < ST_END__MAX && c->event == TCP_CONN_END ? k->end : ST_END_UNKNOWN;
+	c->closed_first = k->closed_first < ST_CLOSER__MAX ? k->closed_first : ST_CLOSER_NONE;
+	c->flags = k->flags & (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT);
+	c->state = k->state < ST_TCP_MAX_STATES ? k->state : 0;
+	c->start_ns = k->start_ns;
+	c->bytes_sent = k->bytes_sent;
+	c->bytes_acked = k->bytes_acked;
+	c->bytes_received = k->bytes_received;
+	c->bytes_retrans = k->bytes_retrans;
+	c->segs_in = k->segs_in;
+	c->segs_out = k->segs_out;
+	c->total_retrans = k->total_retrans;
+	c->srtt_us = k->srtt_us;
+	c->rttvar_us = k->rttvar_us;
+	c->min_rtt_us = k->min_rtt_us;
 }
 
 const char *tcp_state__name(int state)
@@ -174,6 +201,38 @@ static const char *const flow_event_names[UDP_FLOW__MAX] = {
 	[UDP_FLOW_UPDATE] = "update",
 	[UDP_FLOW_END] = "end",
 };
+
+static const char *const conn_event_names[TCP_CONN__MAX] = {
+	[TCP_CONN_END] = "end",
+	[TCP_CONN_UPDATE] = "update",
+	[TCP_CONN_RETRANS] = "retrans",
+};
+
+const char *tcp_conn_event__name(int ce)
+{
+	return ce > 0 && ce < TCP_CONN__MAX ? conn_event_names[ce] : "unknown";
+}
+
+static const char *const tcp_end_names[ST_END__MAX] = {
+	[ST_END_FIN] = "fin",
+	[ST_END_RST_SENT] = "rst_sent",
+	[ST_END_RST_RECEIVED] = "rst_received",
+	[ST_END_TIMEOUT] = "timeout",
+	[ST_END_KEEPALIVE] = "keepalive",
+	[ST_END_REFUSED] = "refused",
+	[ST_END_UNREACHABLE] = "unreachable",
+	[ST_END_ABORTED] = "aborted",
+};
+
+const char *tcp_end__name(int end)
+{
+	return end > 0 && end < ST_END__MAX ? tcp_end_names[end] : NULL;
+}
+
+const char *tcp_closer__name(int c)
+{
+	return c == ST_CLOSER_LOCAL ? "local" : c == ST_CLOSER_REMOTE ? "remote" : NULL;
+}
 
 const char *udp_flow_event__name(int fe)
 {

@@ -22,6 +22,7 @@ enum event_kind {
 	EVENT_UDP_SOCKET,	/* source: a UDP socket that existed when tracing started */
 	EVENT_CONNECT_STATS,	/* derived: one destination's attempts, at the end */
 	EVENT_TICK,		/* replay: a recording's clock reached this time; never shown */
+	EVENT_TCP_CONN,		/* source: a TCP connection's counters, at its end or so far */
 	EVENT__MAX,
 };
 
@@ -71,6 +72,42 @@ enum udp_end_reason {
 	UDP_END__MAX,
 };
 
+/* What an EVENT_TCP_CONN reports. */
+enum tcp_conn_event {
+	TCP_CONN_END = 1,	/* it ended: the counters are final */
+	TCP_CONN_UPDATE,	/* counters so far of a live one (--interval) */
+	TCP_CONN_RETRANS,	/* it retransmitted: counters so far (--retrans) */
+	TCP_CONN__MAX,
+};
+
+/* A TCP connection's counters, as the kernel keeps them (tcp_info). */
+struct tcp_conn {
+	uint8_t event;		/* enum tcp_conn_event */
+	uint8_t end;		/* enum st_tcp_end, for TCP_CONN_END */
+	uint8_t closed_first;	/* enum st_tcp_closer */
+	uint8_t flags;		/* ST_CONN_PREDATES, ST_CONN_NO_BYTES_SENT */
+	uint8_t state;		/* its state then (before CLOSE, for an end) */
+	uint64_t start_ns;	/* boot ns of SYN_SENT or SYN_RECV, or tracing's start */
+	uint64_t bytes_sent;	/* payload, retransmissions included */
+	uint64_t bytes_acked;	/* sequence space: payload, SYN and FIN */
+	uint64_t bytes_received;	/* sequence space: payload and FIN */
+	uint64_t bytes_retrans;
+	uint32_t segs_in;
+	uint32_t segs_out;
+	uint32_t total_retrans;
+	uint32_t srtt_us;
+	uint32_t rttvar_us;
+	uint32_t min_rtt_us;	/* TCP_CONN_NO_RTT when there was no sample */
+	uint16_t held;		/* TCP_CONN_RETRANS: retransmits since the last record
+				 * that had no record of their own */
+};
+
+#define TCP_CONN_NO_RTT UINT32_MAX
+/* flags: an update of the round after the startup snapshot, counted with
+ * the snapshot (never by the kernel side, which has bits 0x01 to 0x04) */
+#define TCP_CONN_EXISTING 0x08
+#define TCP_CONN_FLAGS (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT | TCP_CONN_EXISTING)
+
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
 /* wall_ns of a replayed event whose clock reference was lost (a damaged
  * header of an old recording); a clock_ref with this wall_ns gives it. */
@@ -117,6 +154,8 @@ struct event {
 	uint64_t rx_bytes;
 	uint64_t tx_packets;
 	uint64_t rx_packets;
+	/* a TCP connection (EVENT_TCP_CONN); err is sk_err at its end */
+	struct tcp_conn conn;
 	/* a destination's attempts (EVENT_CONNECT_STATS): raddr, rport and
 	 * family name it; family 0 says there were none */
 	uint64_t outcomes[OUTCOME__MAX];	/* attempts ended so, by outcome */
@@ -143,6 +182,8 @@ uint64_t clock_ref__boot_now(void);
  * record. */
 int event__decode(struct event *ev, const void *data, size_t size,
 		  const struct clock_ref *ref);
+/* A kernel record's connection counters; unknown values read as 0. */
+void tcp_conn__decode(struct tcp_conn *c, const struct st_tcp_conn *k);
 
 /* A transition from a state other than the one the socket was last seen
  * in: the kernel did not report the transitions between. */
@@ -160,6 +201,9 @@ const char *role__name(int role);
 const char *outcome__name(int outcome);
 const char *udp_flow_event__name(int fe);	/* "start", "update", "end" */
 const char *udp_end_reason__name(int r);	/* "close", "idle", NULL for none */
+const char *tcp_conn_event__name(int ce);	/* "end", "update" */
+const char *tcp_end__name(int end);		/* "fin", "rst_sent"...; NULL for none */
+const char *tcp_closer__name(int c);		/* "local", "remote"; NULL for none */
 /* "ECONNREFUSED" for ECONNREFUSED, NULL for 0 or an unnamed errno. */
 const char *errno__name(int err);
 

@@ -184,6 +184,20 @@ enum fx_op {
 	FX_STATE,
 	FX_PID,
 	FX_COMM,
+	FX_CONN,	/* retrans, rtt, bytes, tx, rx, duration OP VALUE: tcp_conn only */
+	FX_ENDED,	/* ended REASON: tcp_conn ends only */
+};
+
+/* The numbers of a tcp_conn record that an expression compares. */
+enum fx_metric { M_RETRANS, M_RTT, M_BYTES, M_TX, M_RX, M_DURATION };
+enum fx_cmp { C_LT, C_LE, C_EQ, C_GE, C_GT };
+
+static const struct {
+	const char *name;
+	enum fx_metric m;
+} metrics[] = {
+	{ "retrans", M_RETRANS }, { "rtt", M_RTT }, { "bytes", M_BYTES }, { "tx", M_TX },
+	{ "rx", M_RX }, { "duration", M_DURATION },
 };
 
 /* src is the local side, dst the remote side */
@@ -201,8 +215,11 @@ struct fexpr {
 	int proto;		/* FX_PROTO */
 	int bits;		/* FX_HOST/FX_NET: prefix length */
 	struct in6_addr addr;
-	uint32_t lo, hi;	/* ports; pid in lo; state in lo */
+	uint32_t lo, hi;	/* ports; pid in lo; state in lo; FX_ENDED: a bit per end */
 	char comm[TASK_COMM_LEN + 1];
+	enum fx_metric metric;	/* FX_CONN */
+	enum fx_cmp cmp;
+	uint64_t val;		/* bytes, segments, microseconds (rtt), ns (duration) */
 };
 
 /* Frees x and the operands after it; recursion only where the tree nests. */
@@ -269,6 +286,44 @@ static bool by_dir(enum fx_dir dir, bool local, bool remote)
 	}
 }
 
+static uint64_t conn_metric(const struct event *ev, enum fx_metric m)
+{
+	const struct tcp_conn *c = &ev->conn;
+
+	switch (m) {
+	case M_RETRANS:
+		return c->total_retrans;
+	case M_RTT:
+		return c->srtt_us;
+	case M_BYTES:
+		return c->bytes_sent + c->bytes_received;
+	case M_TX:
+		return c->bytes_sent;
+	case M_RX:
+		return c->bytes_received;
+	case M_DURATION:
+		return ev->boot_ns > c->start_ns ? ev->boot_ns - c->start_ns : 0;
+	}
+	return 0;
+}
+
+static bool cmp_match(const struct fexpr *x, uint64_t v)
+{
+	switch (x->cmp) {
+	case C_LT:
+		return v < x->val;
+	case C_LE:
+		return v <= x->val;
+	case C_EQ:
+		return v == x->val;
+	case C_GE:
+		return v >= x->val;
+	case C_GT:
+		return v > x->val;
+	}
+	return false;
+}
+
 static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 {
 	switch (x->op) {
@@ -304,6 +359,11 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 		return ev->pid == x->lo;
 	case FX_COMM:
 		return ev->pid && !strcmp(ev->comm, x->comm);
+	case FX_CONN:
+		return ev->kind == EVENT_TCP_CONN && cmp_match(x, conn_metric(ev, x->metric));
+	case FX_ENDED:
+		return ev->kind == EVENT_TCP_CONN && ev->conn.event == TCP_CONN_END &&
+		       (x->lo & (1u << ev->conn.end));
 	}
 	return false;
 }
@@ -666,6 +726,131 @@ done:
 	return with_proto(p, proto, x);
 }
 
+/* A number with a unit: time units (us, ms, s, m) as nanoseconds for
+ * duration or microseconds for rtt, a bare number in that metric's unit
+ * (seconds for duration, ms for rtt); sizes with k, M, G (powers of 1000)
+ * or KiB, MiB, GiB (of 1024). */
+static bool parse_metric_value(const char *s, enum fx_metric m, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} times[] = { { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
+		      { "m", 60000000000ull } };
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} sizes[] = { { "k", 1000 }, { "K", 1000 }, { "M", 1000000 }, { "G", 1000000000ull },
+		      { "KiB", 1024 }, { "MiB", 1 << 20 }, { "GiB", 1 << 30 } };
+	char *end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || v < 0 || v > 1e18)
+		return false;
+	if (m == M_RTT || m == M_DURATION) {
+		uint64_t unit = m == M_RTT ? 1000000 : 1000000000ull;	/* ms, s */
+
+		if (*end) {
+			size_t i;
+
+			for (i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+				if (!strcmp(end, times[i].unit))
+					break;
+			if (i == sizeof(times) / sizeof(times[0]))
+				return false;
+			unit = times[i].ns;
+		}
+		v *= unit;
+		if (m == M_RTT)
+			v /= 1000;	/* the kernel keeps microseconds */
+	} else if (*end) {
+		size_t i;
+
+		if (m == M_RETRANS)
+			return false;
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			if (!strcmp(end, sizes[i].unit))
+				break;
+		if (i == sizeof(sizes) / sizeof(sizes[0]))
+			return false;
+		v *= sizes[i].mult;
+	}
+	if (v > 1.8e19)
+		return false;
+	*out = (uint64_t)(v + 0.5);
+	return true;
+}
+
+/* "retrans > 0", "rtt >= 100ms", "bytes > 10M", "duration < 30s" */
+static struct fexpr *parse_conn(struct parser *p, enum fx_metric m)
+{
+	static const struct {
+		const char *op;
+		enum fx_cmp cmp;
+	} ops[] = { { "<", C_LT }, { "<=", C_LE }, { "=", C_EQ }, { "==", C_EQ }, { ">=", C_GE },
+		    { ">", C_GT } };
+	struct tok t = p->cur;
+	char buf[64];
+	struct fexpr *x;
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (is_word(&t, ops[i].op))
+			break;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		return perr(p, &t, "a comparison: <, <=, =, >= or > (with spaces around it)");
+	next(p);
+	t = p->cur;
+	if (t.kind != T_WORD || !word(&t, buf, sizeof(buf)))
+		return perr(p, &t, m == M_RETRANS ? "a number" :
+			    m == M_RTT || m == M_DURATION ? "a time such as 100ms or 30s" :
+			    "a size such as 1500, 64k, 10M or 1GiB");
+	x = node(p, FX_CONN, NULL, NULL);
+	if (!x)
+		return NULL;
+	x->metric = m;
+	x->cmp = ops[i].cmp;
+	if (!parse_metric_value(buf, m, &x->val)) {
+		free(x);
+		return perr(p, &t, m == M_RETRANS ? "a number" :
+			    m == M_RTT || m == M_DURATION ? "a time such as 100ms or 30s" :
+			    "a size such as 1500, 64k, 10M or 1GiB");
+	}
+	next(p);
+	return x;
+}
+
+/* "ended fin", "ended rst" (sent or received), "ended timeout"... */
+static struct fexpr *parse_ended(struct parser *p)
+{
+	const char *what = "an end: fin, rst, rst_sent, rst_received, timeout, keepalive, "
+			   "refused, unreachable or aborted";
+	struct tok t = p->cur;
+	char buf[32];
+	struct fexpr *x;
+	uint32_t mask = 0;
+
+	if (t.kind == T_WORD && word(&t, buf, sizeof(buf))) {
+		if (!strcmp(buf, "rst"))
+			mask = 1u << ST_END_RST_SENT | 1u << ST_END_RST_RECEIVED;
+		for (int e = 1; e < ST_END__MAX && !mask; e++)
+			if (!strcmp(buf, tcp_end__name(e)))
+				mask = 1u << e;
+	}
+	if (!mask)
+		return perr(p, &t, what);
+	x = node(p, FX_ENDED, NULL, NULL);
+	if (!x)
+		return NULL;
+	x->lo = mask;
+	next(p);
+	return x;
+}
+
 static bool starts_qualified(const struct tok *t)
 {
 	return is_word(t, "src") || is_word(t, "dst") || is_word(t, "host") ||
@@ -674,7 +859,8 @@ static bool starts_qualified(const struct tok *t)
 
 static bool is_keyword(const struct tok *t)
 {
-	static const char *const kw[] = { "tcp", "udp", "ip", "ip6", "state", "pid", "comm" };
+	static const char *const kw[] = { "tcp", "udp", "ip", "ip6", "state", "pid", "comm",
+					  "retrans", "rtt", "bytes", "tx", "rx", "duration", "ended" };
 
 	if (starts_qualified(t))
 		return true;
@@ -725,11 +911,21 @@ static struct fexpr *parse_primitive(struct parser *p)
 		}
 		return x;
 	}
+	for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+		if (is_word(&t, metrics[i].name)) {
+			next(p);
+			return parse_conn(p, metrics[i].m);
+		}
+	}
+	if (is_word(&t, "ended")) {
+		next(p);
+		return parse_ended(p);
+	}
 	/* a bare value repeats the last primitive: "port 80 or 443" */
 	if (t.kind == T_WORD && p->have_tmpl && !is_keyword(&t))
 		return with_proto(p, p->tmpl_proto, parse_value(p, p->tmpl_op, p->tmpl_dir));
 	return perr(p, &t, "a primitive (tcp, udp, ip, ip6, host, net, port, portrange, src, dst, "
-		    "state, pid, comm), 'not' or '('");
+		    "state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '('");
 }
 
 /* Each '(' and 'not' is a level of recursion here and in matching: bounded,
@@ -890,6 +1086,12 @@ static void push_and_terms(const struct fexpr *x, const struct filter *f, struct
 	case FX_PROTO:
 		if (!k->protos)
 			k->protos = proto_bit(x->proto);
+		break;
+	case FX_CONN:
+	case FX_ENDED:
+		/* only TCP connections have these numbers */
+		if (!k->protos)
+			k->protos = FILTER_PROTO_TCP;
 		break;
 	default:
 		break;

@@ -10,6 +10,7 @@ static const char *const hook_names[HOOK__MAX] = {
 	[HOOK_FENTRY] = "fentry",
 	[HOOK_KPROBE] = "kprobe",
 	[HOOK_CGROUP] = "cgroup",
+	[HOOK_ITER] = "iter",
 };
 
 const char *hook_kind__name(enum hook_kind h)

@@ -11,6 +11,7 @@ enum hook_kind {
 	HOOK_FENTRY,
 	HOOK_KPROBE,
 	HOOK_CGROUP,		/* cgroup socket hooks: never forced, only reported */
+	HOOK_ITER,		/* BPF iterators: never forced, only reported */
 	HOOK__MAX,
 };
 

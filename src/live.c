@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "live.h"
 #include "report.h"
+#include "tcpconns.h"
 #include "udpflows.h"
 #include "socktrace.skel.h"
 
@@ -25,6 +26,7 @@ struct live {
 	pthread_t slow[LIVE_MAX_SLOW_LINKS];	/* detaching, joined at close */
 	int n_slow;
 	struct udpflows *udp;
+	struct tcpconns *conns;	/* --interval updates of TCP connections */
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
@@ -52,6 +54,9 @@ static int live__handle(void *ctx, void *data, size_t size)
 		l->bad_records++;
 		return 0;
 	}
+	/* a namespace created after the startup scan: its connections too */
+	if (l->conns && ev.kind == EVENT_TCP_STATE && ev.pid)
+		tcpconns__learn(l->conns, ev.netns, ev.pid);
 	if (!ev.pid && owners__lookup(l->owners, ev.ino, &ev.pid, ev.comm)) {
 		ev.tid = ev.pid;
 		ev.owner_src = ST_OWNER_SNAPSHOT;
@@ -155,6 +160,8 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	for (int i = 0; i < f->n_ports; i++)
 		l->skel->rodata->filter_port_bits[f->ports[i] >> 6] |= 1ULL << (f->ports[i] & 63);
 	l->skel->rodata->filter_states = f->states;
+	l->skel->rodata->trace_start_ns = clock_ref__boot_now();
+	l->skel->rodata->conn_retrans_on = o->retrans;
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
@@ -214,6 +221,16 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 		if (!l->udp) {
 			err = -errno;
 			report__error("failed to create the UDP flow table: %s",
+				      strerror(-err));
+			goto fail;
+		}
+	}
+	if (p->selected[CONCERN_TCP_CONN_UPDATE] >= 0) {
+		l->conns = tcpconns__new(bpf_link__fd(l->skel->links.conn_iter_tcp), pl, ref,
+					 o->interval_ns);
+		if (!l->conns) {
+			err = -errno;
+			report__error("failed to create the TCP connection updates: %s",
 				      strerror(-err));
 			goto fail;
 		}
@@ -327,6 +344,7 @@ int live__listener_owner(void *ctx, const struct event *ev, const struct in6_add
 void live__set_owners(struct live *l, const struct owners *owners)
 {
 	l->owners = owners;
+	tcpconns__set_owners(l->conns, owners);
 }
 
 /* Takes what the ring buffer holds; what the kernel submitted before *now
@@ -346,7 +364,18 @@ static int live__take(struct live *l, uint64_t *now)
 		if (err)
 			return err;
 	}
+	if (l->conns) {
+		int err = tcpconns__tick(l->conns, *now);
+
+		if (err)
+			return err;
+	}
 	return n;
+}
+
+int live__conns_now(struct live *l)
+{
+	return tcpconns__round(l->conns, clock_ref__boot_now(), true);
 }
 
 int live__poll(struct live *l, int timeout_ms, uint64_t *now)
@@ -443,6 +472,7 @@ void live__close(struct live *l)
 		return;
 	live__detach(l);
 	udpflows__free(l->udp);
+	tcpconns__free(l->conns);
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	live__detach_wait(l);

@@ -24,6 +24,7 @@ struct live_opts {
 	uint64_t udp_idle_ns;	/* a flow ends after this long without a datagram */
 	uint64_t interval_ns;	/* report flows whose counts changed, 0: never */
 	bool verbose;		/* libbpf's messages are shown (-v) */
+	bool retrans;		/* tcp_conn records of retransmits (--retrans) */
 };
 
 /* Opens, configures, loads and attaches. Returns NULL with errno set; the
@@ -45,6 +46,9 @@ int live__seed_listener(struct live *l, const struct event *ev);
  * inode), so that its later events name the owner even after the owner
  * closed its file. */
 int live__seed(struct live *l, const struct event *ev);
+/* The counters of every TCP connection now, as tcp_conn updates (after
+ * the startup snapshot). */
+int live__conns_now(struct live *l);
 /* Startup sockets that could not be seeded: the map was full. */
 uint64_t live__seeds_full(const struct live *l);
 /* Runs of socktrace's programs that the kernel skipped (recursion

@@ -450,6 +450,7 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->udp_idle_ns = o->udp_idle_ns;
 	lo->interval_ns = o->interval_ns;
 	lo->verbose = o->verbose;
+	lo->retrans = o->retrans;
 }
 
 /* The concerns the filter leaves something to trace for. */
@@ -590,7 +591,8 @@ static int replay_main(struct opts *o)
 	if (replay__open(&rp, o->read_paths, o->n_reads))
 		return 1;
 	pipeline__init(&pl, &o->filter, o->count);
-	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS :
+		   o->conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
 	/* the live run's threshold, as its recording says, unless given */
 	if (!o->syn_alert_set && reader__header(rp.readers[0])->syn_alert_ns)
 		syn_alert_ns = reader__header(rp.readers[0])->syn_alert_ns;
@@ -763,7 +765,8 @@ int main(int argc, char **argv)
 	/* -n: no table, no names */
 	svc = o.numeric ? NULL : services__load("/etc/services", "tcp");
 	pl.limit = o.count;
-	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS :
+		   o.conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
 	attempts = attempts__new(o.syn_alert_ms * 1000000ull);
 	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
 	if (err) {
@@ -828,6 +831,13 @@ int main(int argc, char **argv)
 		if (err && !pl.err)
 			report__warning("failed to list existing sockets: %s",
 					strerror(-err));
+		/* the counters of the connections just listed */
+		if (o.snapshot && !pl.done) {
+			err = live__conns_now(live);
+			if (err && !pl.err)
+				report__warning("failed to read the counters of existing connections: %s",
+						strerror(-err));
+		}
 		/* without CAP_SYS_ADMIN or CAP_SYS_PTRACE: what is missing, once */
 		snapshot__warn(&gaps);
 		if (sc.seed_err)

@@ -18,6 +18,8 @@ enum {
 	OPT_RINGBUF,
 	OPT_VERSION,
 	OPT_CONNECTS,
+	OPT_CONNS,
+	OPT_RETRANS,
 	OPT_SYN_ALERT,
 	OPT_SINCE,
 	OPT_UNTIL,
@@ -48,6 +50,8 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "connects", no_argument, NULL, OPT_CONNECTS },
+	{ "conns", no_argument, NULL, OPT_CONNS },
+	{ "retrans", no_argument, NULL, OPT_RETRANS },
 	{ "syn-alert", required_argument, NULL, OPT_SYN_ALERT },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "probes", no_argument, NULL, OPT_PROBES },
@@ -79,6 +83,7 @@ static const struct {
 	{ OPT_UDP_FLOWS, "--udp-flows" },
 	{ OPT_UDP_IDLE, "--udp-idle" },
 	{ OPT_INTERVAL, "--interval" },
+	{ OPT_RETRANS, "--retrans" },
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
 	{ 'd', "-d/--duration" },
 	{ 'Z', "-Z/--user" },
@@ -127,11 +132,16 @@ void opts__usage(FILE *out)
 "                            owners are still looked up, for later events)\n"
 "      --connects            connection attempts and their outcomes only, and\n"
 "                            a per-destination table at exit\n"
+"      --conns               one line per TCP connection, at its end (and\n"
+"                            with --interval its counters so far)\n"
+"      --retrans             a TCP RETRANS line when a connection retransmits\n"
+"                            (at most one a second per connection)\n"
 "      --syn-alert MS        alert when an attempt stays in SYN_SENT this long\n"
 "                            (default 1000), again at each SYN retransmit\n"
 "UDP flows (one per socket, peer and process):\n"
 "      --udp-idle SECONDS    a flow without datagrams this long ends (default 10)\n"
-"      --interval SECONDS    report the counts of active flows this often\n"
+"      --interval SECONDS    report the counts of active flows, and the\n"
+"                            counters of TCP connections, this often\n"
 "      --udp-flows N         flows the kernel counts at once (default 16384);\n"
 "                            datagrams beyond are counted as uncounted\n"
 "Record and replay:\n"
@@ -596,6 +606,12 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 		case OPT_CONNECTS:
 			o->connects = true;
 			break;
+		case OPT_CONNS:
+			o->conns = true;
+			break;
+		case OPT_RETRANS:
+			o->retrans = true;
+			break;
 		case OPT_SYN_ALERT:
 			if (parse_uint(optarg, 1, 86400000, &v))
 				return fail(err, errlen, "invalid alert threshold '%s': expected milliseconds, 1 to 86400000",
@@ -730,6 +746,8 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 	}
 	if ((o->rotate_bytes || o->rotate_secs || o->rotate_count) && !o->write_path)
 		return fail(err, errlen, "-C, -G and -W need -w FILE");
+	if (o->conns && o->connects)
+		return fail(err, errlen, "--conns and --connects choose different displays: one of them");
 	if (o->rotate_count && !o->rotate_bytes && !o->rotate_secs)
 		return fail(err, errlen, "-W needs -C or -G");
 	if ((o->since.set || o->until.set) && !o->n_reads)

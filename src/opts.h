@@ -33,6 +33,8 @@ struct opts {
 	bool numeric;		/* -n: port numbers without service names */
 	bool quiet;		/* no per-event output, only the summary */
 	bool connects;		/* connection attempts and alerts only */
+	bool conns;		/* TCP connections' records only */
+	bool retrans;		/* records of retransmitting connections */
 	uint64_t syn_alert_ms;	/* alert on attempts in SYN_SENT this long */
 	bool syn_alert_set;	/* given: a replay uses it, not the recording's */
 	bool snapshot;

@@ -70,7 +70,8 @@ int pipeline__show(struct pipeline *p, const struct event *ev)
 	if (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_START)
 		p->stats.udp_flows++;
 	if (ev->kind == EVENT_TCP_SOCKET || ev->kind == EVENT_UDP_SOCKET ||
-	    (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS)) {
+	    (ev->kind == EVENT_CONNECT && ev->outcome == OUTCOME_IN_PROGRESS) ||
+	    (ev->kind == EVENT_TCP_CONN && (ev->conn.flags & TCP_CONN_EXISTING))) {
 		p->stats.snapshot++;
 	} else if (p->limit && ++p->live_events >= p->limit) {
 		p->done = true;

@@ -57,12 +57,15 @@ struct pipeline {
 	uint64_t now;		/* the stages' clock: the latest tick (wall ns) */
 };
 
-/* Shows transitions, existing sockets, SYN alerts and UDP flows by default. */
+/* Shows transitions, existing sockets, SYN alerts, UDP flows and TCP
+ * connections' ends by default. */
 #define PIPELINE_KINDS_DEFAULT (EVENT_KIND_BIT(EVENT_TCP_STATE) | \
 				EVENT_KIND_BIT(EVENT_TCP_SOCKET) | \
 				EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
 				EVENT_KIND_BIT(EVENT_UDP_FLOW) | \
-				EVENT_KIND_BIT(EVENT_UDP_SOCKET))
+				EVENT_KIND_BIT(EVENT_UDP_SOCKET) | \
+				EVENT_KIND_BIT(EVENT_TCP_CONN))
+#define PIPELINE_KINDS_CONNS EVENT_KIND_BIT(EVENT_TCP_CONN)
 #define PIPELINE_KINDS_CONNECTS (EVENT_KIND_BIT(EVENT_CONNECT) | \
 				 EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
 				 EVENT_KIND_BIT(EVENT_CONNECT_STATS))

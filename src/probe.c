@@ -24,6 +24,7 @@
 #define KPROBE(prog, func) PROG(prog, ATTACH_KPROBE, func)
 #define KRETPROBE(prog, func) PROG(prog, ATTACH_KRETPROBE, func)
 #define CGROUP(prog, hook) PROG(prog, ATTACH_CGROUP, hook)
+#define ITER(prog, target) PROG(prog, ATTACH_ITER, target)
 
 const struct concern_desc concerns[CONCERN__MAX] = {
 	[CONCERN_TCP_STATE] = {
@@ -152,6 +153,15 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.variants = {
 			{ HOOK_CGROUP, "cgroup/sock_release",
 			  { CGROUP(udp_release, "sock_release") } },
+		},
+	},
+	[CONCERN_TCP_CONN_UPDATE] = {
+		.name = "tcp_conn_update",
+		.without = "no counters of live TCP connections (--interval, the startup snapshot)",
+		.required = false,
+		.n_variants = 1,
+		.variants = {
+			{ HOOK_ITER, "iter/tcp", { ITER(conn_iter_tcp, "tcp") } },
 		},
 	},
 };
@@ -333,6 +343,13 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 		return kprobe_check(p->btf, hp->target, why, len);
 	case ATTACH_CGROUP:
 		return cgroup_check(p, why, len);
+	case ATTACH_ITER:
+		snprintf(tp, sizeof(tp), "bpf_iter_%s", hp->target);
+		if (!p->btf || btf__find_by_name_kind(p->btf, tp, BTF_KIND_FUNC) < 0) {
+			snprintf(why, len, "no BPF iterator over %s (Linux 5.9+)", hp->target);
+			return -ENOENT;
+		}
+		return 0;
 	}
 	snprintf(why, len, "not implemented");
 	return -ENOTSUP;
@@ -523,6 +540,8 @@ const char *hook_attach__prefix(enum hook_attach a)
 		return "kretprobe";
 	case ATTACH_CGROUP:
 		return "cgroup";
+	case ATTACH_ITER:
+		return "iter";
 	}
 	return "?";
 }

@@ -20,13 +20,14 @@ enum concern {
 	CONCERN_SO_ERROR,	/* ICMP errors that getsockopt(SO_ERROR) takes (optional) */
 	CONCERN_UDP,		/* UDP datagrams sent and received */
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
+	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
 	CONCERN__MAX,
 };
 
 #define CONCERN_BIT(c) (1u << (c))
 #define CONCERNS_TCP (CONCERN_BIT(CONCERN_TCP_STATE) | CONCERN_BIT(CONCERN_RETRANS) | \
 		      CONCERN_BIT(CONCERN_ACCEPT) | CONCERN_BIT(CONCERN_TCP_IO) | \
-		      CONCERN_BIT(CONCERN_SO_ERROR))
+		      CONCERN_BIT(CONCERN_SO_ERROR) | CONCERN_BIT(CONCERN_TCP_CONN_UPDATE))
 #define CONCERNS_UDP (CONCERN_BIT(CONCERN_UDP) | CONCERN_BIT(CONCERN_UDP_CLOSE))
 
 #define PROBE_MAX_VARIANTS 4
@@ -42,6 +43,7 @@ enum hook_attach {
 	ATTACH_KPROBE,		/* kprobe/FUNCTION: kprobes exist, and the function */
 	ATTACH_KRETPROBE,	/* kretprobe/FUNCTION: the same */
 	ATTACH_CGROUP,		/* cgroup/HOOK: a cgroup v2 hierarchy is mounted */
+	ATTACH_ITER,		/* iter/TARGET: the kernel's BTF has bpf_iter_TARGET */
 };
 
 /* One program of a variant. off locates it in the skeleton (offsetof into

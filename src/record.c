@@ -53,7 +53,21 @@ static const struct {
 	{ REC_SYN_ALERT, EVENT_SYN_ALERT, "syn_alert" },
 	{ REC_UDP_FLOW, EVENT_UDP_FLOW, "udp_flow" },
 	{ REC_UDP_SOCKET, EVENT_UDP_SOCKET, "udp_socket" },
+	{ REC_TCP_CONN, EVENT_TCP_CONN, "tcp_conn" },
 };
+
+/* The body of a record of this kind, before the tail. */
+static size_t body_len(enum event_kind kind)
+{
+	return kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN :
+	       kind == EVENT_TCP_CONN ? REC_TCP_CONN_LEN : REC_EVENT_LEN;
+}
+
+static size_t type_len(int type)
+{
+	return type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN :
+	       type == REC_TCP_CONN ? REC_TCP_CONN_LEN : REC_EVENT_LEN;
+}
 
 #define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
 
@@ -69,12 +83,56 @@ const char *rec__type_name(int type)
  * whole length. */
 static size_t encode_tail(uint8_t *t, const struct event *ev)
 {
-	size_t body = ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN;
+	size_t body = body_len(ev->kind);
 
 	t[0] = ev->prev_state;
 	t[1] = 0;
 	rec__put16(t + 2, 0);
 	return body + REC_TAIL_LEN;
+}
+
+/* tcp_conn (1.3): the connection's counters after the common body. */
+static void encode_conn(uint8_t *b, const struct tcp_conn *c)
+{
+	b[148] = c->event;
+	b[149] = c->end;
+	b[150] = c->closed_first;
+	b[151] = c->flags;
+	b[152] = c->state;
+	b[153] = 0;
+	rec__put16(b + 154, c->held);
+	rec__put64(b + 156, c->start_ns);
+	rec__put64(b + 164, c->bytes_sent);
+	rec__put64(b + 172, c->bytes_acked);
+	rec__put64(b + 180, c->bytes_received);
+	rec__put64(b + 188, c->bytes_retrans);
+	rec__put32(b + 196, c->segs_in);
+	rec__put32(b + 200, c->segs_out);
+	rec__put32(b + 204, c->total_retrans);
+	rec__put32(b + 208, c->srtt_us);
+	rec__put32(b + 212, c->rttvar_us);
+	rec__put32(b + 216, c->min_rtt_us);
+}
+
+static void decode_conn(struct tcp_conn *c, const uint8_t *b)
+{
+	c->event = b[148] < TCP_CONN__MAX ? b[148] : 0;
+	c->end = b[149] < ST_END__MAX ? b[149] : ST_END_UNKNOWN;
+	c->closed_first = b[150] < ST_CLOSER__MAX ? b[150] : ST_CLOSER_NONE;
+	c->flags = b[151] & TCP_CONN_FLAGS;
+	c->state = b[152] < ST_TCP_MAX_STATES ? b[152] : 0;
+	c->held = c->event == TCP_CONN_RETRANS ? rec__get16(b + 154) : 0;
+	c->start_ns = rec__get64(b + 156);
+	c->bytes_sent = rec__get64(b + 164);
+	c->bytes_acked = rec__get64(b + 172);
+	c->bytes_received = rec__get64(b + 180);
+	c->bytes_retrans = rec__get64(b + 188);
+	c->segs_in = rec__get32(b + 196);
+	c->segs_out = rec__get32(b + 200);
+	c->total_retrans = rec__get32(b + 204);
+	c->srtt_us = rec__get32(b + 208);
+	c->rttvar_us = rec__get32(b + 212);
+	c->min_rtt_us = rec__get32(b + 216);
 }
 
 size_t rec__encode_event(uint8_t *buf, const struct event *ev)
@@ -88,8 +146,7 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	if (i == N_REC_TYPES)
 		return 0;
 	rec__put16(buf, rec_types[i].rec);
-	rec__put16(buf + 2, (ev->kind == EVENT_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN) +
-			    REC_TAIL_LEN);
+	rec__put16(buf + 2, body_len(ev->kind) + REC_TAIL_LEN);
 	rec__put64(b + 0, ev->boot_ns);
 	rec__put64(b + 8, ev->sock);
 	rec__put64(b + 16, ev->ino);
@@ -119,6 +176,10 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	rec__put32(b + 128, ev->diag.backlog);
 	memset(b + 132, 0, TASK_COMM_LEN);
 	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
+	if (ev->kind == EVENT_TCP_CONN) {
+		encode_conn(b, &ev->conn);
+		return 4 + encode_tail(b + REC_TCP_CONN_LEN, ev);
+	}
 	if (ev->kind != EVENT_UDP_FLOW)
 		return 4 + encode_tail(b + REC_EVENT_LEN, ev);
 	b[148] = ev->flow_event;
@@ -149,7 +210,7 @@ int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
 	size_t i;
 
 	/* longer bodies carry fields of a later minor version */
-	if (len < (type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN : REC_EVENT_LEN))
+	if (len < type_len(type))
 		return -EINVAL;
 	memset(ev, 0, sizeof(*ev));
 	for (i = 0; i < N_REC_TYPES; i++)
@@ -188,6 +249,11 @@ int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
 	ev->diag.backlog = rec__get32(b + 128);
 	memcpy(ev->diag.comm, b + 132, TASK_COMM_LEN);
 	ev->diag.comm[TASK_COMM_LEN] = '\0';
+	if (ev->kind == EVENT_TCP_CONN) {
+		decode_conn(&ev->conn, b);
+		decode_tail(ev, b + REC_TCP_CONN_LEN, len - REC_TCP_CONN_LEN);
+		return 0;
+	}
 	if (ev->kind != EVENT_UDP_FLOW) {
 		decode_tail(ev, b + REC_EVENT_LEN, len - REC_EVENT_LEN);
 		return 0;

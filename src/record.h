@@ -15,7 +15,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 2
+#define REC_MINOR 3
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -40,14 +40,16 @@ enum rec_record_type {
 	REC_SYN_ALERT = 5,
 	REC_UDP_FLOW = 6,	/* 1.1 */
 	REC_UDP_SOCKET = 7,	/* 1.1 */
+	REC_TCP_CONN = 8,	/* 1.3 */
 	REC_EVENT__MAX,
 	REC_CLOCK = 64,		/* 1.2: first in every events block */
 };
 
 #define REC_EVENT_LEN 148	/* the body every event record starts with */
 #define REC_UDP_FLOW_LEN 212	/* the common body, then the flow's counts */
+#define REC_TCP_CONN_LEN 220	/* 1.3: the common body, then the connection's counters */
 #define REC_TAIL_LEN 4		/* 1.2: appended to every event body (prev_state) */
-#define REC_RECORD_MAX (4 + REC_UDP_FLOW_LEN + REC_TAIL_LEN)	/* the longest record written */
+#define REC_RECORD_MAX (4 + REC_TCP_CONN_LEN + REC_TAIL_LEN)	/* the longest record written */
 #define REC_CLOCK_LEN 16
 #define REC_STATS_LEN 96
 #define REC_STATS_LEN_1_1 80	/* without gaps and missed runs */

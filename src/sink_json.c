@@ -30,6 +30,7 @@ static const char *const kind_names[EVENT__MAX] = {
 	[EVENT_UDP_FLOW] = "udp_flow",
 	[EVENT_UDP_SOCKET] = "udp_socket",
 	[EVENT_CONNECT_STATS] = "connect_stats",
+	[EVENT_TCP_CONN] = "tcp_conn",
 };
 
 static const char *const cause_names[] = {
@@ -104,6 +105,58 @@ static void jsink__udp_flow(struct json_writer *w, const struct event *ev)
 	}
 	json__key_str(w, "reason", ev->flow_event == UDP_FLOW_END ?
 				   udp_end_reason__name(ev->end_reason) : NULL);
+}
+
+static void jsink__us_ms(struct json_writer *w, const char *key, uint32_t us)
+{
+	json__key_fixed(w, key, us, 3);
+}
+
+/* A TCP connection's counters (docs/json.md); its tuple and owner are those
+ * of every event. */
+static void jsink__tcp_conn(struct json_writer *w, const struct event *ev)
+{
+	const struct tcp_conn *c = &ev->conn;
+	bool end = c->event == TCP_CONN_END;
+	char buf[64];
+
+	json__key_str(w, "state", tcp_state__name(c->state));
+	if (ev->wall_ns != EVENT_WALL_UNKNOWN && c->start_ns <= ev->boot_ns) {
+		format__rfc3339(buf, sizeof(buf), ev->wall_ns - (ev->boot_ns - c->start_ns));
+		json__key_str(w, "start_time", buf);
+	} else {
+		json__key_null(w, "start_time");
+	}
+	json__key_bool(w, "predates", c->flags & ST_CONN_PREDATES);
+	json__key_fixed(w, "duration_ms", c->start_ns <= ev->boot_ns ?
+			(ev->boot_ns - c->start_ns + 500) / 1000 : 0, 3);
+	if (c->flags & ST_CONN_NO_BYTES_SENT) {
+		json__key_null(w, "bytes_sent");
+		json__key_null(w, "bytes_retrans");
+	} else {
+		json__key_u64(w, "bytes_sent", c->bytes_sent);
+		json__key_u64(w, "bytes_retrans", c->bytes_retrans);
+	}
+	json__key_u64(w, "bytes_acked", c->bytes_acked);
+	json__key_u64(w, "bytes_received", c->bytes_received);
+	json__key_u64(w, "segs_out", c->segs_out);
+	json__key_u64(w, "segs_in", c->segs_in);
+	json__key_u64(w, "retrans", c->total_retrans);
+	jsink__us_ms(w, "srtt_ms", c->srtt_us);
+	jsink__us_ms(w, "rttvar_ms", c->rttvar_us);
+	if (c->min_rtt_us == TCP_CONN_NO_RTT)
+		json__key_null(w, "min_rtt_ms");
+	else
+		jsink__us_ms(w, "min_rtt_ms", c->min_rtt_us);
+	json__key_str(w, "ended", end ? tcp_end__name(c->end) : NULL);
+	json__key_str(w, "closed_first", tcp_closer__name(c->closed_first));
+	json__key_str(w, "error", end && ev->err ? errno__name(ev->err) : NULL);
+	if (end && ev->err)
+		json__key_u64(w, "errno", ev->err);
+	else
+		json__key_null(w, "errno");
+	if (c->event == TCP_CONN_RETRANS)
+		json__key_u64(w, "held", c->held);
 }
 
 static const char *udp_state__name(int state)
@@ -186,6 +239,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 			       kind_names[ev->kind] : "unknown");
 	if (ev->kind == EVENT_UDP_FLOW)
 		json__key_str(w, "event", udp_flow_event__name(ev->flow_event));
+	else if (ev->kind == EVENT_TCP_CONN)
+		json__key_str(w, "event", tcp_conn_event__name(ev->conn.event));
 	/* a replayed event whose clock reference was lost */
 	if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
 		json__key_null(w, "time");
@@ -234,6 +289,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		jsink__name(w, "role", role__name(ev->role));
 	if (ev->kind == EVENT_UDP_FLOW) {
 		jsink__udp_flow(w, ev);
+	} else if (ev->kind == EVENT_TCP_CONN) {
+		jsink__tcp_conn(w, ev);
 	} else if (ev->kind == EVENT_UDP_SOCKET) {
 		json__key_str(w, "state", udp_state__name(ev->new_state));
 	} else if (ev->kind == EVENT_TCP_SOCKET) {

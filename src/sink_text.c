@@ -190,6 +190,70 @@ static char *text__udp_flow(struct sink_text *t, char *p, const struct event *ev
 	return p;
 }
 
+/* Microseconds as milliseconds with 3 decimals: "0.034ms". */
+static char *put_us_ms(char *p, uint32_t us)
+{
+	p = put_u64(p, us / 1000);
+	*p++ = '.';
+	*p++ = '0' + us % 1000 / 100;
+	*p++ = '0' + us % 100 / 10;
+	*p++ = '0' + us % 10;
+	return put_str(p, "ms");
+}
+
+/* "TCP END        tx=1000B rx=301B segs=6/5 retrans=0 rtt=0.034ms 1.234s
+ * fin local": the kernel's byte counts (bytes_sent, bytes_received with a
+ * received FIN as one), segments out/in, retransmitted segments, smoothed
+ * RTT, first sight to end ("+" when it predates tracing), how it ended and
+ * who sent the first FIN, and the error. At most 200 bytes. */
+static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev)
+{
+	const struct tcp_conn *c = &ev->conn;
+	const char *end = tcp_end__name(c->end), *first = tcp_closer__name(c->closed_first);
+
+	p = put_ascii(t, p, COL_OLD, c->event == TCP_CONN_UPDATE ? "TCP UPDATE" :
+		      c->event == TCP_CONN_RETRANS ? "TCP RETRANS" : "TCP END", "    ");
+	memcpy(p, "tx=", 3);
+	p = put_u64(p + 3, c->bytes_sent);
+	memcpy(p, "B rx=", 5);
+	p = put_u64(p + 5, c->bytes_received);
+	memcpy(p, "B segs=", 7);
+	p = put_u64(p + 7, c->segs_out);
+	*p++ = '/';
+	p = put_u64(p, c->segs_in);
+	p = put_str(p, " retrans=");
+	p = put_u64(p, c->total_retrans);
+	p = put_str(p, " rtt=");
+	p = put_us_ms(p, c->srtt_us);
+	*p++ = ' ';
+	p = put_secs(p, ev->boot_ns > c->start_ns ? ev->boot_ns - c->start_ns : 0);
+	if (c->flags & ST_CONN_PREDATES)
+		*p++ = '+';
+	if (c->event == TCP_CONN_END && end) {
+		*p++ = ' ';
+		p = put_str(p, end);
+	}
+	if (first) {
+		*p++ = ' ';
+		p = put_str(p, first);
+	}
+	if (c->event == TCP_CONN_RETRANS) {
+		p = put_str(p, " held=");
+		p = put_u64(p, c->held);
+	}
+	if (c->event == TCP_CONN_END && ev->err) {
+		const char *en = errno__name(ev->err);
+
+		*p++ = ' ';
+		if (en)
+			p = put_str(p, en);
+		else
+			p = put_u64(p, (uint64_t)ev->err);
+	}
+	*p++ = '\n';
+	return p;
+}
+
 static const char *udp_state__name(int state)
 {
 	switch (state) {
@@ -298,6 +362,8 @@ static int text__event(struct sink *s, const struct event *ev)
 		p = text__attempt(t, p, line + sizeof(line), ev);
 	} else if (ev->kind == EVENT_UDP_FLOW) {
 		p = text__udp_flow(t, p, ev);
+	} else if (ev->kind == EVENT_TCP_CONN) {
+		p = text__tcp_conn(t, p, ev);
 	} else {
 		p = put_ascii(t, p, COL_OLD, old, " -> ");
 		p = put_ascii(t, p, COL_NEW, ev->kind == EVENT_UDP_SOCKET ?

@@ -59,6 +59,24 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
       Then the listener closes and the parent prints {"done"}. (sshd,
       PostgreSQL and inetd serve connections this way.)
 
+  helper.py conn --name COMM --addr ADDR (--listen | --port N)
+            [--user-timeout MS] [--keepalive]
+      one TCP connection, each step driven by a stdin line: with --listen,
+      listen on ADDR (any port), print {"ready": PORT, "pid"} and accept
+      one connection; else connect to ADDR:N (with TCP_USER_TIMEOUT MS;
+      --keepalive: probes after 1 s idle, 1 s apart, 2 unanswered end it).
+      Then print {"conn": LPORT, "rport", "pid", "ino"} (or {"refused":
+      LPORT, "pid"}) and obey:
+      "send N"   send N bytes, print {"sent": N}
+      "recv N"   read exactly N bytes, print {"recvd": N}
+      "eof"      read until EOF, print {"eof": BYTES read before it}
+      "shut"     shutdown(SHUT_WR), print {"shut": true}
+      "info"     print {"info": {...}} with TCP_INFO's counters
+      "close"    close, print {"closed": "close"}
+      "rst"      SO_LINGER 0, then close (a reset), print {"closed": "rst"}
+      "wait S"   wait up to S seconds for an error on the socket, print
+                 {"waited": errno name or null}
+
   helper.py threadio --name COMM --thread-name NAME --addr ADDR --port N
       the process is named COMM; a thread named NAME (prctl in the thread)
       does all network I/O, as dig does: it prints {"thread": TID, "pid"},
@@ -109,6 +127,7 @@ import json
 import os
 import select
 import socket
+import struct
 import sys
 import time
 import threading
@@ -669,6 +688,98 @@ def cmd_udp(args):
     return 0
 
 
+def tcp_info_counters(s):
+    """TCP_INFO's counters (struct tcp_info, linux/tcp.h offsets)."""
+    b = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 512)
+    rtt, rttvar = struct.unpack_from("II", b, 68)
+    total_retrans = struct.unpack_from("I", b, 100)[0]
+    acked, received = struct.unpack_from("QQ", b, 120)
+    segs_out, segs_in = struct.unpack_from("II", b, 136)
+    min_rtt = struct.unpack_from("I", b, 148)[0]
+    sent = struct.unpack_from("QQ", b, 200) if len(b) >= 216 else (None, None)
+    return {"srtt_us": rtt, "rttvar_us": rttvar, "total_retrans": total_retrans,
+            "bytes_acked": acked, "bytes_received": received, "segs_out": segs_out,
+            "segs_in": segs_in, "min_rtt_us": min_rtt, "bytes_sent": sent[0],
+            "bytes_retrans": sent[1], "state": b[0]}
+
+
+def cmd_conn(args):
+    set_comm(args.name)
+    fam = family_of(args.addr)
+    if args.listen:
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.bind((args.addr, 0))
+        ls.listen(4)
+        say(ready=ls.getsockname()[1], pid=os.getpid())
+        s, _ = ls.accept()
+        ls.close()
+    else:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        if args.user_timeout:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, args.user_timeout)
+        if args.keepalive:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+        try:
+            s.connect((args.addr, args.port))
+        except ConnectionRefusedError:
+            say(refused=s.getsockname()[1], pid=os.getpid())
+            wait_stdin_line()
+            s.close()
+            return 0
+    say(conn=s.getsockname()[1], rport=s.getpeername()[1], pid=os.getpid(), ino=ino_of(s))
+    chunk = b"z" * 65536
+    while True:
+        line = wait_stdin_line()
+        if not line:
+            return 0
+        cmd, _, arg = line.partition(" ")
+        if cmd == "send":
+            n = left = int(arg)
+            while left:
+                left -= s.send(chunk[:min(left, len(chunk))])
+            say(sent=n)
+        elif cmd == "recv":
+            got = 0
+            while got < int(arg):
+                d = s.recv(min(65536, int(arg) - got))
+                if not d:
+                    break
+                got += len(d)
+            say(recvd=got)
+        elif cmd == "eof":
+            got = 0
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += len(d)
+            say(eof=got)
+        elif cmd == "shut":
+            s.shutdown(socket.SHUT_WR)
+            say(shut=True)
+        elif cmd == "info":
+            say(info=tcp_info_counters(s))
+        elif cmd in ("close", "rst"):
+            if cmd == "rst":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            say(closed=cmd)
+        elif cmd == "wait":
+            deadline = time.monotonic() + float(arg)
+            err = 0
+            while time.monotonic() < deadline:
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    break
+                time.sleep(0.05)
+            say(waited=errname(err) if err else None)
+        else:
+            say(error="unknown command %r" % line)
+
+
 def main():
     die_with_parent()
     ap = argparse.ArgumentParser()
@@ -711,13 +822,20 @@ def main():
     t.add_argument("--thread-name", required=True)
     t.add_argument("--addr", required=True)
     t.add_argument("--port", type=int, required=True)
+    c2 = sub.add_parser("conn")
+    c2.add_argument("--name", required=True)
+    c2.add_argument("--addr", required=True)
+    c2.add_argument("--listen", action="store_true")
+    c2.add_argument("--port", type=int, default=0)
+    c2.add_argument("--user-timeout", type=int, default=0)
+    c2.add_argument("--keepalive", action="store_true")
     u = sub.add_parser("udp")
     u.add_argument("--name", required=True)
     args = ap.parse_args()
     # names may carry arbitrary bytes: argv arrives with surrogate escapes
     return {"server": cmd_server, "client": cmd_client, "hold": cmd_hold, "jam": cmd_jam,
             "attempt": cmd_attempt, "udp": cmd_udp, "forkserve": cmd_forkserve,
-            "threadio": cmd_threadio}[args.cmd](args)
+            "threadio": cmd_threadio, "conn": cmd_conn}[args.cmd](args)
 
 
 if __name__ == "__main__":

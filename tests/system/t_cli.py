@@ -145,7 +145,7 @@ def schema_errors(r):
         return errs
     if t == "syn_alert":   # default output too: any attempt of the host may hang
         return attempt_schema_errors(r)
-    if t not in ("tcp_state", "tcp_socket", "udp_flow", "udp_socket"):
+    if t not in ("tcp_state", "tcp_socket", "udp_flow", "udp_socket", "tcp_conn"):
         return ["unknown type %r" % (t,)]
     udp = t.startswith("udp")
     if not isinstance(r.get("time"), str) or parse_time_ns(r["time"]) is None:
@@ -181,6 +181,8 @@ def schema_errors(r):
             errs.append("old_ms=%r" % (ms,))
     elif t == "udp_flow":
         errs += udp_flow_errors(r)
+    elif t == "tcp_conn":
+        errs += tcp_conn_errors(r)
     else:
         if "sock" not in r or r["sock"] is not None:
             errs.append("sock=%r (null for %s)" % (r.get("sock", "missing"), t))
@@ -200,6 +202,46 @@ def schema_errors(r):
             errs.append("role=%r on a UDP record" % (r["role"],))
     elif r.get("role", "missing") not in ROLES:
         errs.append("role=%r" % (r.get("role", "missing"),))
+    return errs
+
+
+CONN_ENDS = ("fin", "rst_sent", "rst_received", "timeout", "keepalive", "refused", "unreachable",
+             "aborted")
+
+
+def tcp_conn_errors(r):
+    """The fields of a tcp_conn record beyond the tuple (docs/json.md)."""
+    errs = []
+    if not isinstance(r.get("sock"), str) or not re.match(r"^0x[0-9a-f]+$", r["sock"]):
+        errs.append("sock=%r" % (r.get("sock"),))
+    if r.get("event") not in ("end", "update", "retrans"):
+        errs.append("event=%r" % (r.get("event"),))
+    if r.get("event") == "retrans" and (not is_int(r.get("held")) or r["held"] < 0):
+        errs.append("held=%r" % (r.get("held"),))
+    if r.get("state") not in STATES:
+        errs.append("state=%r" % (r.get("state"),))
+    if not isinstance(r.get("predates"), bool):
+        errs.append("predates=%r" % (r.get("predates"),))
+    if r.get("start_time") is not None and parse_time_ns(r["start_time"]) is None:
+        errs.append("start_time=%r" % (r.get("start_time"),))
+    for k in ("bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans"):
+        if not is_int(r.get(k)) or r[k] < 0:
+            errs.append("%s=%r" % (k, r.get(k)))
+    for k in ("bytes_sent", "bytes_retrans"):
+        if r.get(k, "missing") is not None and (not is_int(r.get(k)) or r[k] < 0):
+            errs.append("%s=%r" % (k, r.get(k)))
+    for k in ("duration_ms", "srtt_ms", "rttvar_ms", "min_rtt_ms"):
+        v = r.get(k, "missing")
+        if (v is not None or k != "min_rtt_ms") and \
+                (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
+            errs.append("%s=%r" % (k, v))
+    want = CONN_ENDS if r.get("event") == "end" else (None,)
+    if r.get("ended", "missing") not in want:
+        errs.append("ended=%r for event %r" % (r.get("ended", "missing"), r.get("event")))
+    if r.get("closed_first", "missing") not in ("local", "remote", None):
+        errs.append("closed_first=%r" % (r.get("closed_first", "missing"),))
+    if (r.get("error") is None) != (r.get("errno") is None):
+        errs.append("error=%r errno=%r" % (r.get("error"), r.get("errno")))
     return errs
 
 
@@ -263,9 +305,17 @@ def json_valid(ctx):
     if last["events"] != len(run.records) - 1:
         run.fail("summary events=%d, but %d other lines were printed" % (last["events"], len(run.records) - 1),
                  mine)
-    if last["snapshot"] != len(run.sockets) + len(run.udp_sockets):
-        run.fail("summary snapshot=%d, but %d tcp_socket and %d udp_socket lines were printed"
-                 % (last["snapshot"], len(run.sockets), len(run.udp_sockets)), mine)
+    # the snapshot, then the counters of its connections (tcp_conn updates)
+    startup = 0
+    for x in run.records:
+        if x.get("type") in ("tcp_socket", "udp_socket") or \
+                (x.get("type") == "tcp_conn" and x.get("event") == "update"):
+            startup += 1
+        else:
+            break
+    if last["snapshot"] != startup:
+        run.fail("summary snapshot=%d, but %d tcp_socket, udp_socket and tcp_conn update lines "
+                 "came first" % (last["snapshot"], startup), mine)
     if last["lost"] != 0:
         run.fail("summary lost=%d, expected 0" % last["lost"], mine)
     m = [SUMMARY_RE.match(l) for l in run.err.splitlines()]

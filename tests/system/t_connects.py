@@ -714,7 +714,8 @@ def connects_default_mode(ctx):
     p = Problems(run, sel)
     what = "hung attempt %s:%d -> 127.0.0.1:%d" % (c["laddr"], c["lport"], jam.port)
     types = {r.get("type") for r in run.records}
-    bad = sorted(types - {"tcp_state", "tcp_socket", "syn_alert", "udp_flow", "udp_socket", "summary"})
+    bad = sorted(types - {"tcp_state", "tcp_socket", "syn_alert", "udp_flow", "udp_socket",
+                          "tcp_conn", "summary"})
     p.check(not bad, "without --connects, records of type %s were printed" % bad)
     alerts = of_ino(run, "syn_alert", c["ino"])
     if p.check(alerts, "%s: no syn_alert without --connects" % what):

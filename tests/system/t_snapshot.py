@@ -64,10 +64,19 @@ def snapshot(ctx):
     check_held(run, r4, "st-snap4", "127.0.0.1", ctx.netns_self)
     check_held(run, r6, "st-snap6", "::1", ctx.netns_self)
     check_order(run)
-    # the host's own UDP sockets are part of the snapshot too
-    if run.summary.get("snapshot") != len(run.sockets) + len(run.udp_sockets):
-        run.fail("summary snapshot=%r, but %d tcp_socket and %d udp_socket lines were printed"
-                 % (run.summary.get("snapshot"), len(run.sockets), len(run.udp_sockets)),
+    # the host's own UDP sockets are part of the snapshot too, and the
+    # counters of its connections (tcp_conn updates) right after the list
+    startup = []
+    for r in run.records:
+        if r.get("type") not in ("tcp_socket", "udp_socket", "tcp_conn") or \
+                (r.get("type") == "tcp_conn" and r.get("event") != "update"):
+            break
+        startup.append(r)
+    conns = [r for r in startup if r.get("type") == "tcp_conn"]
+    if run.summary.get("snapshot") != len(run.sockets) + len(run.udp_sockets) + len(conns):
+        run.fail("summary snapshot=%r, but %d tcp_socket, %d udp_socket and %d tcp_conn lines "
+                 "were printed" % (run.summary.get("snapshot"), len(run.sockets),
+                                   len(run.udp_sockets), len(conns)),
                  lambda e: e.get("pid") in (r4["pid"], r6["pid"]))
 
 

@@ -231,7 +231,7 @@ TEST(files_every_events_block_starts_with_a_clock)
 
 	write12(p, 20, 4);
 	data = slurp_file(p, &len);
-	ASSERT_EQ(rec__get16(data + 10), 2);
+	ASSERT_EQ(rec__get16(data + 10), REC_MINOR);
 	while (off + REC_BLOCK_HDR_LEN <= len) {
 		uint32_t stored = rec__get32(data + off + 8);
 
@@ -945,4 +945,37 @@ TEST(files_opts_stdin_and_stdout)
 	PARSE_ERR("-C, -G and -W need a file name", "-w", "-", "-q", "-C", "1");
 	PARSE_ERR("-C, -G and -W need a file name", "-w", "-", "-q", "-G", "60");
 	PARSE_ERR("where --connects prints its table", "-w", "-", "-q", "--connects");
+}
+
+/* tests/unit/data/record-1.2.st was written by the 1.2 recorder (before
+ * tcp_conn records): one connection on 127.0.0.1 port 5557 and its
+ * listener, filter "tcp port 5557". A 1.3 reader reads all of it, and
+ * finds no connection records it never held. */
+TEST(files_fixture_1_2_reads)
+{
+	struct event got[16];
+	struct reader_stats st;
+	char path[PATH_MAX], src[PATH_MAX];
+	const uint8_t *data;
+	size_t len;
+	int n, closes = 0;
+
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	snprintf(path, sizeof(path), "%s/data/record-1.2.st", dirname(src));
+	data = slurp_file(path, &len);
+	ASSERT_EQ(rec__get16(data + 10), 2);	/* written as 1.2 */
+	n = read_all(data, len, got, 16, &st);
+	ASSERT_EQ(n, 12);
+	ASSERT_TRUE(st.clean_end);
+	ASSERT_EQ(st.bad_blocks, 0);
+	ASSERT_EQ(st.bad_records, 0);
+	ASSERT_EQ(st.unknown_records, 0);
+	ASSERT_EQ(st.by_type[REC_TCP_STATE], 12);
+	ASSERT_EQ(st.by_type[REC_TCP_CONN], 0);
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(got[i].kind, EVENT_TCP_STATE);
+		ASSERT_TRUE(got[i].lport == 5557 || got[i].rport == 5557);
+		closes += got[i].new_state == ST_TCP_CLOSE;
+	}
+	ASSERT_EQ(closes, 3);	/* client, server, listener */
 }

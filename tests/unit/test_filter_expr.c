@@ -362,3 +362,124 @@ TEST(filter_expr_long_chains)
 	ASSERT_EQ(k.pids[0], 300);
 	filter__free(&f);
 }
+
+/* ---- the numbers of tcp_conn records ---- */
+
+static struct event conn_ev(int end, uint32_t retrans, uint32_t srtt_us, uint64_t tx, uint64_t rx,
+			    uint64_t secs)
+{
+	struct event ev = mk(EVENT_TCP_CONN, AF_INET, "10.0.0.1", 40000, "10.0.0.2", 443,
+			     ST_TCP_FIN_WAIT2, ST_TCP_CLOSE, 100, "curl");
+
+	ev.boot_ns = 10000000000000ull;
+	ev.conn.event = end ? TCP_CONN_END : TCP_CONN_UPDATE;
+	ev.conn.end = end;
+	ev.conn.total_retrans = retrans;
+	ev.conn.srtt_us = srtt_us;
+	ev.conn.bytes_sent = tx;
+	ev.conn.bytes_received = rx;
+	ev.conn.start_ns = ev.boot_ns - secs * 1000000000ull;
+	return ev;
+}
+
+TEST(filter_expr_tcp_conn_numbers)
+{
+	static const struct {
+		const char *expr;
+		unsigned want;	/* bit i: event i matches */
+	} cases[] = {
+		{ "retrans > 0", 0x6 },
+		{ "retrans >= 3", 0x4 },
+		{ "retrans = 0", 0x1 },
+		{ "retrans == 1", 0x2 },
+		{ "not retrans > 0", 0x9 },	/* e3 is a transition: no numbers */
+		{ "rtt > 100ms", 0x4 },
+		{ "rtt > 100", 0x4 },		/* milliseconds */
+		{ "rtt < 500us", 0x1 },
+		{ "rtt <= 0.1s", 0x3 },
+		{ "bytes > 10M", 0x4 },
+		{ "bytes >= 2KiB", 0x6 },
+		{ "tx > 1k and rx < 1k", 0x6 },
+		{ "duration > 30s", 0x6 },
+		{ "duration > 60", 0x4 },	/* seconds */
+		{ "duration < 2m", 0x3 },
+		{ "ended rst", 0x6 },
+		{ "ended rst_received", 0x4 },
+		{ "ended fin", 0x1 },
+		{ "ended timeout", 0x0 },
+		{ "ended fin or port 443", 0xf },
+		{ "retrans > 0 and ended rst_sent", 0x2 },
+	};
+	struct event ev[4] = {
+		conn_ev(ST_END_FIN, 0, 50, 100, 200, 1),
+		conn_ev(ST_END_RST_SENT, 1, 100000, 2000, 48, 59),
+		conn_ev(ST_END_RST_RECEIVED, 7, 250000, 20000000, 5, 3600),
+	};
+	struct event other[N_EV];
+	char err[256];
+
+	events(other);
+	ev[3] = other[0];	/* e3: a transition, which has none of these numbers */
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		struct filter f;
+		unsigned got = 0;
+
+		memset(&f, 0, sizeof(f));
+		if (filter__parse(&f, cases[t].expr, err, sizeof(err)))
+			FAIL("'%s' does not parse: %s", cases[t].expr, err);
+		for (int i = 0; i < 4; i++)
+			if (filter__match(&f, &ev[i]))
+				got |= 1u << i;
+		filter__free(&f);
+		ASSERT_MSG(got == cases[t].want, "'%s' matches events 0x%x, expected 0x%x",
+			   cases[t].expr, got, cases[t].want);
+	}
+	/* an update has not ended */
+	{
+		struct filter f = {};
+		struct event up = conn_ev(0, 0, 1, 1, 1, 1);
+
+		ASSERT_EQ(filter__parse(&f, "ended fin", err, sizeof(err)), 0);
+		ASSERT_FALSE(filter__match(&f, &up));
+		filter__free(&f);
+	}
+}
+
+TEST(filter_expr_tcp_conn_errors_and_pushdown)
+{
+	static const struct {
+		const char *expr;
+		const char *msg;
+	} bad[] = {
+		{ "retrans", "column 8: expected a comparison" },
+		{ "retrans >", "column 10: expected a number, got end of expression" },
+		{ "retrans > 1k", "column 11: expected a number, got '1k'" },
+		{ "rtt > fast", "column 7: expected a time such as 100ms or 30s, got 'fast'" },
+		{ "rtt > 5h", "column 7: expected a time" },
+		{ "bytes ~ 5", "column 7: expected a comparison" },
+		{ "bytes > 10X", "column 9: expected a size such as 1500, 64k, 10M or 1GiB" },
+		{ "ended", "column 6: expected an end: fin, rst" },
+		{ "ended soon", "column 7: expected an end" },
+	};
+	struct filter f, k;
+	char err[256];
+
+	for (size_t t = 0; t < sizeof(bad) / sizeof(bad[0]); t++) {
+		memset(&f, 0, sizeof(f));
+		err[0] = '\0';
+		ASSERT_MSG(filter__parse(&f, bad[t].expr, err, sizeof(err)) == -EINVAL,
+			   "'%s' parsed", bad[t].expr);
+		ASSERT_MSG(!strncmp(err, bad[t].msg, strlen(bad[t].msg)),
+			   "'%s': error '%s', expected '%s'", bad[t].expr, err, bad[t].msg);
+	}
+	/* only TCP has these: the kernel side need not trace UDP */
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "retrans > 0 and port 80", err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.protos, FILTER_PROTO_TCP);
+	ASSERT_FALSE(filter__wants_proto(&k, IPPROTO_UDP));
+	ASSERT_EQ(filter__parse(&f, "ended rst or udp", err, sizeof(err)), 0);
+	filter__kernel(&f, &k);
+	ASSERT_EQ(k.protos, 0);
+	filter__free(&f);
+}

@@ -441,7 +441,7 @@ TEST(opts_error_ringbuf)
 #define EXPR_ERR(text, col, got, ...)					\
 	PARSE_ERR("invalid filter expression '" text "': column " col	\
 		  ": expected a primitive (tcp, udp, ip, ip6, host, net, port, portrange, "	\
-		  "src, dst, state, pid, comm), 'not' or '(', got '" got "'", __VA_ARGS__)
+		  "src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', got '" got "'", __VA_ARGS__)
 
 TEST(opts_positional_expression)
 {
@@ -637,13 +637,13 @@ TEST(opts_pid_words)
 	ASSERT_STREQ(o.filter.comm, "13");
 	/* only right after a pid list, and not after "--" */
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "-p", "1", "-j", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "--comm", "x", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "-p", "1", "--", "2");
 	PARSE_ERR("invalid pid list '1,0': expected PID[,PID...]", "-p", "1", "0");
 	PARSE_ERR("option '-p' needs an argument", "-p");

@@ -62,6 +62,8 @@ static bool attach_fits_kind(enum hook_attach a, enum hook_kind kind)
 		return a == ATTACH_KPROBE || a == ATTACH_KRETPROBE;
 	case HOOK_CGROUP:
 		return a == ATTACH_CGROUP;
+	case HOOK_ITER:
+		return a == ATTACH_ITER;
 	default:
 		return false;
 	}

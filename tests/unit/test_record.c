@@ -76,12 +76,37 @@ static struct event ev_n(int i, enum event_kind k)
 		ev.tx_packets = 0x5152535455565758ull + i;
 		ev.rx_packets = 0x6162636465666768ull + i;
 	}
+	if (k == EVENT_TCP_CONN) {
+		ev.old_state = ST_TCP_FIN_WAIT2;
+		ev.new_state = ST_TCP_CLOSE;
+		ev.outcome = 0;
+		ev.syn_retrans = 0;
+		ev.elapsed_ns = 0;
+		memset(&ev.diag, 0, sizeof(ev.diag));
+		ev.conn.event = 1 + i % 3;
+		ev.conn.held = ev.conn.event == TCP_CONN_RETRANS ? 0x100 + i : 0;
+		ev.conn.end = 1 + i % (ST_END__MAX - 1);
+		ev.conn.closed_first = i % ST_CLOSER__MAX;
+		ev.conn.flags = i % 4;
+		ev.conn.state = ST_TCP_FIN_WAIT2;
+		ev.conn.start_ns = 0x0102030405060708ull + i;
+		ev.conn.bytes_sent = 0x1112131415161718ull + i;
+		ev.conn.bytes_acked = 0x2122232425262728ull + i;
+		ev.conn.bytes_received = 0x3132333435363738ull + i;
+		ev.conn.bytes_retrans = 0x4142434445464748ull + i;
+		ev.conn.segs_in = 0x51525354u + i;
+		ev.conn.segs_out = 0x61626364u + i;
+		ev.conn.total_retrans = 0x71727374u + i;
+		ev.conn.srtt_us = 0x81828384u + i;
+		ev.conn.rttvar_us = 0x91929394u + i;
+		ev.conn.min_rtt_us = 0xa1a2a3a4u + i;
+	}
 	return ev;
 }
 
 static const enum event_kind kinds[] = {
 	EVENT_TCP_STATE, EVENT_TCP_SOCKET, EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT,
-	EVENT_UDP_FLOW, EVENT_UDP_SOCKET,
+	EVENT_UDP_FLOW, EVENT_UDP_SOCKET, EVENT_TCP_CONN,
 };
 
 #define N_KINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
@@ -199,11 +224,73 @@ TEST(record_round_trip_every_kind_and_field)
 	ASSERT_EQ(st.bad_blocks, 0);
 	ASSERT_EQ(st.bad_records, 0);
 	ASSERT_EQ(st.unknown_records, 0);
-	ASSERT_EQ(st.by_type[REC_TCP_STATE], 6);
-	ASSERT_EQ(st.by_type[REC_CONNECT], 6);
-	ASSERT_EQ(st.by_type[REC_SYN_ALERT], 6);
+	ASSERT_EQ(st.by_type[REC_TCP_STATE], 5);
+	ASSERT_EQ(st.by_type[REC_CONNECT], 5);
+	ASSERT_EQ(st.by_type[REC_SYN_ALERT], 5);
 	ASSERT_EQ(st.by_type[REC_UDP_FLOW], 5);
 	ASSERT_EQ(st.by_type[REC_UDP_SOCKET], 5);
+	ASSERT_EQ(st.by_type[REC_TCP_CONN], 5);
+}
+
+/* The tcp_conn record (1.3) field by field, as the spec lays it out. */
+TEST(record_tcp_conn_layout)
+{
+	struct event c = ev_n(5, EVENT_TCP_CONN), back;
+	uint8_t buf[REC_RECORD_MAX + 16];
+	const uint8_t *b = buf + 4;
+
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 4);
+	ASSERT_EQ(REC_RECORD_MAX, 4 + 220 + 4);
+	ASSERT_EQ(rec__get16(buf), 8);
+	ASSERT_EQ(rec__get16(buf + 2), 220 + 4);
+	ASSERT_EQ(b[45], 6);
+	ASSERT_EQ(b[46], ST_TCP_FIN_WAIT2);
+	ASSERT_EQ(b[47], ST_TCP_CLOSE);
+	ASSERT_EQ((int32_t)rec__get32(b + 106), c.err);
+	ASSERT_EQ(b[148], c.conn.event);
+	ASSERT_EQ(b[149], c.conn.end);
+	ASSERT_EQ(b[150], c.conn.closed_first);
+	ASSERT_EQ(b[151], c.conn.flags);
+	ASSERT_EQ(b[152], c.conn.state);
+	ASSERT_EQ(c.conn.event, TCP_CONN_RETRANS);
+	ASSERT_EQ(b[153], 0);
+	ASSERT_EQ(rec__get16(b + 154), c.conn.held);	/* retrans: held */
+	ASSERT_EQ_U64(rec__get64(b + 156), c.conn.start_ns);
+	ASSERT_EQ_U64(rec__get64(b + 164), c.conn.bytes_sent);
+	ASSERT_EQ_U64(rec__get64(b + 172), c.conn.bytes_acked);
+	ASSERT_EQ_U64(rec__get64(b + 180), c.conn.bytes_received);
+	ASSERT_EQ_U64(rec__get64(b + 188), c.conn.bytes_retrans);
+	ASSERT_EQ(rec__get32(b + 196), c.conn.segs_in);
+	ASSERT_EQ(rec__get32(b + 200), c.conn.segs_out);
+	ASSERT_EQ(rec__get32(b + 204), c.conn.total_retrans);
+	ASSERT_EQ(rec__get32(b + 208), c.conn.srtt_us);
+	ASSERT_EQ(rec__get32(b + 212), c.conn.rttvar_us);
+	ASSERT_EQ(rec__get32(b + 216), c.conn.min_rtt_us);
+	ASSERT_EQ(b[220], 0);	/* the 1.2 tail after the counters */
+	ASSERT_EQ(buf[4 + 224], 0xee);	/* nothing past the record */
+	ASSERT_STREQ(rec__type_name(REC_TCP_CONN), "tcp_conn");
+
+	/* the common body alone, or one byte short, is malformed */
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_EVENT_LEN + REC_TAIL_LEN, &ref),
+		  -EINVAL);
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_TCP_CONN_LEN - 1, &ref), -EINVAL);
+	/* without the tail, and with fields of a later version appended */
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_TCP_CONN_LEN, &ref), 0);
+	ASSERT_EQ_U64(back.conn.min_rtt_us, c.conn.min_rtt_us);
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_TCP_CONN_LEN + 16, &ref), 0);
+	ASSERT_EQ_U64(back.conn.bytes_received, c.conn.bytes_received);
+
+	/* values this version does not know read as 0 */
+	buf[4 + 148] = TCP_CONN__MAX;
+	buf[4 + 149] = ST_END__MAX;
+	buf[4 + 150] = ST_CLOSER__MAX;
+	buf[4 + 151] = 0xff;
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_TCP_CONN_LEN + 4, &ref), 0);
+	ASSERT_EQ(back.conn.event, 0);
+	ASSERT_EQ(back.conn.end, ST_END_UNKNOWN);
+	ASSERT_EQ(back.conn.closed_first, ST_CLOSER_NONE);
+	ASSERT_EQ(back.conn.flags, TCP_CONN_FLAGS);
 }
 
 /* The UDP records field by field, as the spec lays them out. */
@@ -247,7 +334,7 @@ TEST(record_udp_records_layout)
 
 	ASSERT_STREQ(rec__type_name(REC_UDP_FLOW), "udp_flow");
 	ASSERT_STREQ(rec__type_name(REC_UDP_SOCKET), "udp_socket");
-	ASSERT_STREQ(rec__type_name(8), "unknown");
+	ASSERT_STREQ(rec__type_name(9), "unknown");
 }
 
 TEST(record_header_fields)
@@ -579,7 +666,7 @@ TEST(record_stats_written_when_udp_counts_change)
 	ASSERT_EQ_U64(st.stats.udp_flows, stats_full.udp_flows + 1);
 }
 
-TEST(record_header_says_1_2)
+TEST(record_header_says_1_3)
 {
 	const char *p = path_in("v.st");
 	char err[256];
@@ -589,7 +676,7 @@ TEST(record_header_says_1_2)
 	r = reader__open(p, err, sizeof(err));
 	ASSERT_MSG(r, "%s", err);
 	ASSERT_EQ(reader__header(r)->major, 1);
-	ASSERT_EQ(reader__header(r)->minor, 2);
+	ASSERT_EQ(reader__header(r)->minor, 3);
 	reader__close(r);
 }
 
@@ -967,7 +1054,7 @@ TEST(replay_and_info_udp)
 	ASSERT_EQ(info__print(a, f), 0);
 	fclose(f);
 	ut_defer(free, text);
-	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.2\n"));
+	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.3\n"));
 	ASSERT_NOT_NULL(strstr(text, "Events:            3\n"));
 	ASSERT_NOT_NULL(strstr(text, "  tcp_state:       1\n"));
 	ASSERT_NOT_NULL(strstr(text, "  udp_flow:        1\n"));

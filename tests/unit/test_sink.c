@@ -1523,3 +1523,132 @@ TEST(sink_text_long_values_widen_columns)
 	}
 	ASSERT_EQ(col_of(l[1], "[2001:db8"), 16 + 8 + 64 + 1);
 }
+
+/* ---- TCP connections ---- */
+
+static const char *const conn_keys[] = {
+	"type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
+	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
+	"bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
+	"rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno", NULL,
+};
+
+/* The end record as the kernel side writes it, decoded. */
+static struct event conn_event(void)
+{
+	struct st_tcp_conn_event e;
+	struct event ev;
+
+	memset(&e, 0, sizeof(e));
+	raw_init(&e.base);
+	e.base.type = ST_EVENT_TCP_CONN;
+	e.base.oldstate = ST_TCP_FIN_WAIT2;
+	e.base.newstate = ST_TCP_CLOSE;
+	e.conn.start_ns = e.base.ts_ns - 1000000000ull;
+	e.conn.bytes_sent = 1000;
+	e.conn.bytes_acked = 1002;
+	e.conn.bytes_received = 301;
+	e.conn.segs_out = 6;
+	e.conn.segs_in = 5;
+	e.conn.total_retrans = 1;
+	e.conn.bytes_retrans = 100;
+	e.conn.srtt_us = 34;
+	e.conn.rttvar_us = 19;
+	e.conn.min_rtt_us = 11;
+	e.conn.end = ST_END_FIN;
+	e.conn.closed_first = ST_CLOSER_LOCAL;
+	e.conn.state = ST_TCP_FIN_WAIT2;
+	/* a record cut short is not decoded */
+	ASSERT_EQ(event__decode(&ev, &e, sizeof(e) - 1, &test_ref), -EINVAL);
+	if (event__decode(&ev, &e, sizeof(e), &test_ref))
+		FAIL("event__decode failed on a tcp_conn record");
+	ASSERT_EQ(ev.kind, EVENT_TCP_CONN);
+	ASSERT_EQ(ev.conn.event, TCP_CONN_END);
+	return ev;
+}
+
+TEST(sink_json_tcp_conn)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = conn_event();
+	struct jc_result r;
+	size_t len;
+	const char *out = render(json_sink, svc, &ev, &len);
+
+	ASSERT_STREQ(out,
+		"{\"type\":\"tcp_conn\",\"event\":\"end\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
+		"\"boot_ns\":1123456789,\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\","
+		"\"lport\":43054,\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\","
+		"\"netns\":4026531833,\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,"
+		"\"tid\":2924,\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
+		"\"state\":\"FIN_WAIT2\",\"start_time\":\"2023-11-14T22:13:19.123456789Z\","
+		"\"predates\":false,\"duration_ms\":1000.000,\"bytes_sent\":1000,\"bytes_retrans\":100,"
+		"\"bytes_acked\":1002,\"bytes_received\":301,\"segs_out\":6,\"segs_in\":5,"
+		"\"retrans\":1,\"srtt_ms\":0.034,\"rttvar_ms\":0.019,\"min_rtt_ms\":0.011,"
+		"\"ended\":\"fin\",\"closed_first\":\"local\",\"error\":null,\"errno\":null}\n");
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, conn_keys);
+
+	/* a reset received, on a connection that predates tracing, on a
+	 * kernel without bytes_sent, no RTT sample */
+	ev.conn.end = ST_END_RST_RECEIVED;
+	ev.conn.closed_first = ST_CLOSER_NONE;
+	ev.conn.flags = ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT;
+	ev.conn.min_rtt_us = TCP_CONN_NO_RTT;
+	ev.err = ECONNRESET;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, conn_keys);
+	ASSERT_NOT_NULL(strstr(out, "\"predates\":true,"));
+	ASSERT_NOT_NULL(strstr(out, "\"bytes_sent\":null,\"bytes_retrans\":null,"));
+	ASSERT_NOT_NULL(strstr(out, "\"min_rtt_ms\":null,\"ended\":\"rst_received\","
+				    "\"closed_first\":null,\"error\":\"ECONNRESET\",\"errno\":104}\n"));
+
+	/* an update: nothing ended yet */
+	ev.conn.event = TCP_CONN_UPDATE;
+	ev.conn.end = ST_END_UNKNOWN;
+	ev.err = 0;
+	ev.conn.state = ST_TCP_ESTABLISHED;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, conn_keys);
+	ASSERT_NOT_NULL(strstr(out, "\"type\":\"tcp_conn\",\"event\":\"update\","));
+	ASSERT_NOT_NULL(strstr(out, "\"state\":\"ESTABLISHED\","));
+	ASSERT_NOT_NULL(strstr(out, "\"ended\":null,"));
+
+	/* a retransmit (--retrans): the ones it held, after the rest */
+	ev.conn.event = TCP_CONN_RETRANS;
+	ev.conn.held = 17;
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	ASSERT_NOT_NULL(strstr(out, "\"type\":\"tcp_conn\",\"event\":\"retrans\","));
+	ASSERT_NOT_NULL(strstr(out, "\"errno\":null,\"held\":17}\n"));
+}
+
+TEST(sink_text_tcp_conn)
+{
+	struct services *svc = svc_new(22, "ssh", 0);
+	struct event ev = conn_event();
+	const char *out = render(text_sink, svc, &ev, NULL);
+
+	ASSERT_NOT_NULL(strstr(out, "TCP END        tx=1000B rx=301B segs=6/5 retrans=1 "
+				    "rtt=0.034ms 1.000s fin local\n"));
+	ev.conn.end = ST_END_TIMEOUT;
+	ev.conn.closed_first = ST_CLOSER_NONE;
+	ev.conn.flags = ST_CONN_PREDATES;
+	ev.err = ETIMEDOUT;
+	ev.conn.srtt_us = 123456;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "rtt=123.456ms 1.000s+ timeout ETIMEDOUT\n"));
+	ev.conn.event = TCP_CONN_UPDATE;
+	ev.err = 0;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "TCP UPDATE     tx=1000B"));
+	ASSERT_NOT_NULL(strstr(out, " 1.000s+\n"));
+	ev.conn.event = TCP_CONN_RETRANS;
+	ev.conn.held = 4;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "TCP RETRANS    tx=1000B"));
+	ASSERT_NOT_NULL(strstr(out, " 1.000s+ held=4\n"));
+}

@@ -7,7 +7,7 @@ The guest kernel (Debian's stock 6.1) has BTF, tracefs, kprobes and BPF
 trampolines, so every fentry and kprobe variant must probe as available (or
 selected), auto must pick tp_btf for tcp_state, the syscall tracepoints for accept and
 so_error, fentry for tcp_io and fexit for udp (6.1 has no sock_send_length)
-and the cgroup hook for udp_close
+the cgroup hook for udp_close and the TCP iterator for tcp_conn_update
 (fexit misses an accept() already waiting at attach time).
 Prints one line: what was selected, or what is wrong. Exit 0 iff all holds.
 """
@@ -15,7 +15,8 @@ import json
 import sys
 
 EXPECT_SELECTED_KIND = {"tcp_state": "tp_btf", "accept": "tracepoint", "tcp_io": "fentry",
-                        "so_error": "tracepoint", "udp": "fentry", "udp_close": "cgroup"}
+                        "so_error": "tracepoint", "udp": "fentry", "udp_close": "cgroup",
+                        "tcp_conn_update": "iter"}
 MUST_LOAD = ("fentry", "kprobe")
 
 
