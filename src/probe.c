@@ -192,15 +192,41 @@ static bool tracepoint_exists(const char *cat_name)
 	return false;
 }
 
+/* The kernel's ENOTSUPP, which strerror() does not know */
+#define ENOTSUPP_KERNEL 524
+
+/* Whether fentry/fexit programs attach at all: on arm64 before 6.4 (no
+ * ftrace direct calls, commit 2aa6ac03516d) they load and every attach
+ * fails with ENOTSUPP. Tried on the first function only, as each attach
+ * and detach patches kernel text (in the 6.1 test guest, --hook fentry was
+ * ready after 2.9 s with every probe attached, 0.66 s without); a function
+ * that still cannot be attached fails the real attach, and in automatic
+ * mode its concern falls back then. */
+static int trampoline_try_attach(struct probe *p, int prog_fd)
+{
+	int link_fd, err;
+
+	if (p->trampoline_attach)
+		return p->trampoline_attach > 0 ? 0 : p->trampoline_attach;
+	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
+	if (link_fd >= 0) {
+		p->trampoline_attach = 1;
+		close(link_fd);
+		return 0;
+	}
+	err = -errno;
+	/* other errors may be this function's alone: the next one tries again */
+	if (err == -ENOTSUPP_KERNEL)
+		p->trampoline_attach = err;
+	return err;
+}
+
 /* Loads an empty tracing program: the only reliable test, as a kernel may
- * know the BTF id and still refuse (lockdown, EPERM). It is not attached:
- * each attach and detach of a function's trampoline patches kernel text
- * (in the 6.1 test guest, --hook fentry was ready after 2.9 s with the
- * probes attached, 0.66 s without). A function that loads and still cannot
- * be attached fails the real attach, and its concern falls back then. The
- * fexit programs read the return value from their context, not with
- * bpf_get_func_ret() (5.17+): they load where fexit does, 5.5+. */
-static int tracing_try_load(const struct btf *btf, const char *name, int kind,
+ * know the BTF id and still refuse (lockdown, EPERM). The fexit programs
+ * read the return value from their context, not with bpf_get_func_ret()
+ * (5.17+): they load where fexit does, 5.5+. An fentry/fexit program is
+ * also attached, but once per run (see trampoline_try_attach()). */
+static int tracing_try_load(struct probe *p, const char *name, int kind,
 			    enum bpf_attach_type type, char *why, size_t len)
 {
 	struct bpf_insn insns[] = {
@@ -210,11 +236,11 @@ static int tracing_try_load(const struct btf *btf, const char *name, int kind,
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
 	int id, prog_fd, err;
 
-	if (!btf) {
+	if (!p->btf) {
 		snprintf(why, len, "the kernel has no BTF");
 		return -ENOENT;
 	}
-	id = btf__find_by_name_kind(btf, name, kind);
+	id = btf__find_by_name_kind(p->btf, name, kind);
 	if (id < 0) {
 		snprintf(why, len, "%s not in the kernel's BTF", name);
 		return -ENOENT;
@@ -226,8 +252,14 @@ static int tracing_try_load(const struct btf *btf, const char *name, int kind,
 		snprintf(why, len, "program load failed: %s", strerror(-err));
 		return err;
 	}
+	err = type == BPF_TRACE_RAW_TP ? 0 : trampoline_try_attach(p, prog_fd);
 	close(prog_fd);
-	return 0;
+	if (err == -ENOTSUPP_KERNEL)
+		snprintf(why, len, "loads, but does not attach: the kernel has no trampolines "
+			 "to kernel functions (ENOTSUPP; arm64 before 6.4)");
+	else if (err)
+		snprintf(why, len, "loads, but does not attach: %s", strerror(-err));
+	return err;
 }
 
 static int kprobe_check(const struct btf *btf, const char *func, char *why, size_t len)
@@ -322,13 +354,13 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 	switch (hp->attach) {
 	case ATTACH_TP_BTF:
 		snprintf(tp, sizeof(tp), "btf_trace_%s", hp->target);
-		return tracing_try_load(p->btf, tp, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+		return tracing_try_load(p, tp, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
 	case ATTACH_TRACEPOINT:
 		return tracepoint_check(p->tracefs_ok, hp->target, why, len);
 	case ATTACH_FENTRY:
-		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FENTRY, why, len);
+		return tracing_try_load(p, hp->target, BTF_KIND_FUNC, BPF_TRACE_FENTRY, why, len);
 	case ATTACH_FEXIT:
-		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FEXIT, why, len);
+		return tracing_try_load(p, hp->target, BTF_KIND_FUNC, BPF_TRACE_FEXIT, why, len);
 	case ATTACH_KPROBE:
 	case ATTACH_KRETPROBE:
 		return kprobe_check(p->btf, hp->target, why, len);

@@ -82,6 +82,9 @@ struct probe {
 	unsigned int wanted;	/* CONCERN_BIT()s to trace */
 	int recv_flags_arg;	/* udp_recvmsg()'s flags argument: 3, or 4 before 5.19 */
 	int listen_nargs;	/* inet_csk_listen_start()'s arguments: 1, or 2 on 5.10 */
+	/* whether fentry/fexit programs attach: 0 not tried yet, 1 yes,
+	 * -ENOTSUPP no (arm64 before 6.4) */
+	int trampoline_attach;
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
