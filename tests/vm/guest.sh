@@ -91,11 +91,14 @@ done
 # VM's CPUs waited, i.e. what another VM could use meanwhile
 cpu_times() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6; exit}' /proc/stat; }
 
-for v in $VARIANTS; do
+# a variant is KIND, or KIND=FILTER for its own -k instead of TEST_FILTER
+for spec in $VARIANTS; do
+	v=${spec%%=*} vfilter=$TEST_FILTER
+	[ "$v" = "$spec" ] || vfilter=${spec#*=}
 	hook=()
 	[ "$v" = auto ] || hook=(--hook "$v")
 	filter=()
-	[ -z "$TEST_FILTER" ] || filter=(-k "$TEST_FILTER")
+	[ -z "$vfilter" ] || filter=(-k "$vfilter")
 	if [ "$v" != auto ]; then
 		# a kind this kernel cannot run is skipped with socktrace's reason
 		why=$("$SOCKTRACE" --probes -j --hook "$v" 2>&1 | /usr/bin/python3 -c '
@@ -117,7 +120,7 @@ for c in doc.get("concerns", []):
 			continue
 		fi
 	fi
-	echo "vmtest-guest: == system tests, hook $v${TEST_FILTER:+, -k $TEST_FILTER}"
+	echo "vmtest-guest: == system tests, hook $v${vfilter:+, -k $vfilter}"
 	read -r start _ < /proc/uptime
 	read -r busy0 idle0 <<< "$(cpu_times)"
 	timeout -k 10 "$VARIANT_TIMEOUT" /usr/bin/python3 "$TESTS/run.py" \

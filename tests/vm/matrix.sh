@@ -12,9 +12,9 @@
 # the hook-dependent system tests, by default with the automatic choice
 # and with fentry and kprobe forced on every kernel (about 15 minutes per
 # variant under TCG). --ci trims that to what CI can afford: fentry and
-# kprobe forced on 6.1 (every hook-dependent test), auto on 5.10 and 6.12
-# over CI_TESTS (the tests of the paths that differ between kernels), and
-# arm64's smoke test. --timeout bounds the whole matrix: each kernel gets
+# kprobe forced on 6.1 (every hook-dependent test), auto over CI_TESTS (the
+# tests of the paths that differ between kernels) on every kernel, fentry
+# over FEXIT_TESTS on 5.10 and 6.12, and arm64's smoke test. --timeout bounds the whole matrix: each kernel gets
 # what is left less 4 minutes per kernel still to come. --table writes the
 # table as Markdown between the markers of FILE (docs/support-matrix.md).
 #
@@ -38,6 +38,10 @@ CI_TESTS+=snapshot_listener_owner,connect_refused_ipv6,connect_hang_ipv4,connect
 CI_TESTS+=connect_startup_retrans_exact,connect_icmp_reject_ipv4,udp_msg_peek,
 CI_TESTS+=udp_sendmmsg_recvmmsg,udp_dual_stack,owner_fork_after_accept_ipv4,
 CI_TESTS+=owner_existing_connection_close,probes_json
+# and with fentry forced, those that go through the fexit programs on
+# inet_csk_listen_start(), inet_csk_accept() and udp_recvmsg(), whose
+# arguments differ on each of these kernels
+FEXIT_TESTS=loopback_ipv4,accept_in_other_process,owner_fork_after_accept_ipv4,udp_msg_peek
 
 usage() { sed -n '2,/^set -u/{/^#/s/^# \{0,1\}//p}' "$0"; }
 while [ $# -gt 0 ]; do
@@ -70,8 +74,8 @@ cache=$(cd "$cache" && pwd)
 # what one kernel runs: VARIANTS and the -k filter
 plan() {
 	case "$ci:$1" in
-	1:6.1) echo "fentry kprobe|" ;;
-	1:*) echo "auto|$CI_TESTS" ;;
+	1:6.1) echo "fentry kprobe auto=$CI_TESTS|" ;;
+	1:*) echo "auto fentry=$FEXIT_TESTS|$CI_TESTS" ;;
 	0:6.1) echo "fentry kprobe auto|" ;;
 	*) echo "auto fentry kprobe|" ;;
 	esac

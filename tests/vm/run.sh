@@ -19,7 +19,8 @@
 # CACHE/last-KERNEL/ (console.log, probes.*, system-VARIANT.txt, and
 # results.tsv: one line per probes check and variant, which matrix.sh
 # reads). A variant the kernel cannot run (socktrace --probes --hook says
-# why) is skipped with that reason.
+# why) is skipped with that reason. A variant written KIND=SUBSTRING,...
+# runs the tests that match those, instead of -k's.
 # The kernel package is downloaded once with apt-get download into CACHE
 # ($SOCKTRACE_VM_DIR, else vm/ beside the binary: build/vm) and reused;
 # bullseye's through apt lists of its own in CACHE/apt/bullseye, which
@@ -89,7 +90,7 @@ die() {
 }
 
 for v in $variants; do
-	case "$v" in auto|tp_btf|tracepoint|fentry|kprobe) ;;
+	case "${v%%=*}" in auto|tp_btf|tracepoint|fentry|kprobe) ;;
 	*) die "unknown variant '$v' (auto tp_btf tracepoint fentry kprobe)" ;;
 	esac
 done
@@ -345,7 +346,9 @@ elif [ -n "$status" ]; then
 	result probes failed "socktrace --probes -j printed nothing"
 fi
 
-for v in $variants; do
+for spec in $variants; do
+	v=${spec%%=*} vfilter=$filter
+	[ "$v" = "$spec" ] || vfilter=${spec#*=}
 	f=$out/system-$v.txt
 	[ -n "$status" ] || break
 	line=$(grep -E '^system: [0-9]+ passed, [0-9]+ failed' "$f" 2>/dev/null | tail -n 1)
@@ -392,7 +395,7 @@ for v in $variants; do
 	elif [ "$p" = 0 ]; then
 		result "$v" skipped "${line#system: }${note}"
 	else
-		result "$v" passed "${line#system: }${secs:+ in ${secs}s}${filter:+ (-k $filter)}"
+		result "$v" passed "${line#system: }${secs:+ in ${secs}s}${vfilter:+ (-k $vfilter)}"
 	fi
 done
 
@@ -401,7 +404,8 @@ say "summary (kernel $gkver under qemu -accel $accel, ${wall}s wall${filter:+, t
 boot=$(cat "$out/boot-uptime" 2>/dev/null)
 [ -z "$boot" ] || say "  guest up after ${boot}s of guest time"
 for line in "${summary[@]}"; do say "  $line"; done
-for v in $variants; do
+for spec in $variants; do
+	v=${spec%%=*}
 	grep -E '^FAIL ' "$out/system-$v.txt" 2>/dev/null | sed "s/^/vmtest:     [$v] /"
 done
 if [ -n "$problem" ]; then
