@@ -14,8 +14,10 @@
 #   make fuzz       only the reader fuzzer, for FUZZ_SECONDS
 #   make lint       shellcheck on the shell scripts, flake8 on the Python files
 #   make bench      the benchmark suite (root); BENCH_ARGS passes options
-#   make vmtest     the system tests under Debian's 6.1 kernel in qemu (root);
-#                   VMTEST_ARGS passes options to tests/vm/run.sh
+#   make vmtest     the kernel matrix in qemu (root): the system tests under
+#                   Debian's 5.10, 6.1 and 6.12 x86_64 kernels and a smoke test
+#                   under arm64 6.1; KERNELS picks some, VMTEST_ARGS passes
+#                   options to tests/vm/matrix.sh (--ci: CI's selection)
 #   make install    install the binary, socktrace(8), the bash completion and
 #                   docs/json.md, docs/recording.md under DESTDIR and PREFIX
 #   make uninstall  remove what make install installed
@@ -43,6 +45,7 @@
 #   PYTHON          the tests' interpreter (/usr/bin/python3)
 #   FUZZ_SECONDS    fuzzing time of make test and make fuzz (60; 0 skips it)
 #   CHECK_FUZZ_SECONDS  fuzzing time of make check (20)
+#   KERNELS         make vmtest's kernels ("5.10 6.1 6.12 arm64")
 #   ARGS, BENCH_ARGS, VMTEST_ARGS  options for make run, bench, vmtest
 #   SYSTEM_TEST_ARGS  (environment) options for tests/system/run.py, e.g. "-k udp"
 
@@ -127,7 +130,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c
 
-LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init .ci/run completion/socktrace
+LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
 
 .PHONY: all run test check unit unit-asan fuzz lint bench vmtest install uninstall clean \
@@ -254,11 +257,13 @@ lint: | deps-lint
 	$(Q)flake8 --select=E9,F $(LINT_PY)
 	$(Q)echo "lint: shellcheck and flake8 found nothing"
 
-# The system tests again under Debian's 6.1 kernel in qemu (TCG), once per
-# hook variant: fentry, kprobe, auto. tests/vm/run.sh installs qemu and
-# fetches the kernel package itself (cached in $(OUTPUT)/vm).
+# The system tests again under other kernels in qemu (TCG), once per hook
+# variant, then the table docs/support-matrix.md shows (--table writes it).
+# The scripts install qemu and fetch the kernel packages themselves (cached
+# in $(OUTPUT)/vm).
+KERNELS ?= 5.10 6.1 6.12 arm64
 vmtest: $(OUTPUT)/socktrace | deps-test
-	$(Q)tests/vm/run.sh --socktrace $(OUTPUT)/socktrace $(VMTEST_ARGS)
+	$(Q)tests/vm/matrix.sh --socktrace $(OUTPUT)/socktrace --kernels "$(KERNELS)" $(VMTEST_ARGS)
 
 # ---- benchmark ----
 $(OUTPUT)/bench/%: bench/%.c Makefile | deps $(OUTPUT)/bench

@@ -47,6 +47,10 @@ const volatile __u64 wakeup_bytes = 0;
 /* Position of udp_recvmsg()'s flags: 3, or 4 before 5.19 dropped noblock
  * (commit ec095263a965). Userspace reads it from the kernel's BTF. */
 const volatile __u32 recv_flags_arg = ST_RECV_FLAGS_ARG;
+/* How many arguments inet_csk_listen_start() takes: its fexit program
+ * finds the return value after them. It lost its backlog after 5.10.
+ * Userspace reads it from the kernel's BTF. */
+const volatile __u32 listen_nargs = 1;
 /* Which concerns the shared sock_{send,recv}_length programs serve. */
 const volatile bool tcp_io_on = false;
 const volatile bool udp_io_on = false;
@@ -292,6 +296,28 @@ static __always_inline void event_fill_tuple(struct st_tcp_event *e, struct sock
 		sk_load_addr(direct, e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 		sk_load_addr(direct, e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
+}
+
+/* ctx[n] of an fentry/fexit program (an argument or, after the arguments,
+ * the return value) for an n that is a setting: the verifier wants a fixed
+ * offset and, n being known at load, checks only the case taken. Each case
+ * is an asm load, which clang cannot merge into a load at a computed offset.
+ * bpf_get_func_arg() and bpf_get_func_ret() would do, but need 5.17. */
+#define CTX_LOAD(v, ctx, off) asm volatile("%0 = *(u64 *)(%1 + " #off ")" : "=r"(v) : "r"(ctx))
+
+static __always_inline __u64 ctx_arg(unsigned long long *ctx, __u32 n)
+{
+	__u64 v = 0;
+
+	switch (n) {
+	case 1: CTX_LOAD(v, ctx, 8); break;
+	case 2: CTX_LOAD(v, ctx, 16); break;
+	case 3: CTX_LOAD(v, ctx, 24); break;
+	case 4: CTX_LOAD(v, ctx, 32); break;
+	case 5: CTX_LOAD(v, ctx, 40); break;
+	case 6: CTX_LOAD(v, ctx, 48); break;
+	}
+	return v;
 }
 
 /* The sock behind the current process's fd, following the fd table; NULL

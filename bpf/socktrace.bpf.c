@@ -66,9 +66,7 @@ int BPF_KPROBE(state_kprobe, struct sock *sk, int state)
 SEC("fexit/inet_csk_listen_start")
 int BPF_PROG(listen_fexit, struct sock *sk)
 {
-	__u64 ret = 0;
-
-	if (bpf_get_func_ret(ctx, &ret) || (int)ret)
+	if ((int)ctx_arg(ctx, listen_nargs))
 		return 0;
 	return handle_state(sk, ST_TCP_CLOSE, ST_TCP_LISTEN, sock_protocol(sk, true), true);
 }

@@ -215,15 +215,13 @@ static __always_inline int udp_func_done(struct sock *sk, struct msghdr *msg, lo
 }
 
 /* The flags' position and the return value's depend on the kernel (see
- * recv_flags_arg): read them through the helpers. */
+ * recv_flags_arg): flags, addr_len, then the return value. */
 static __always_inline int udp_recv_fexit(unsigned long long *ctx, struct sock *sk,
 					  struct msghdr *msg, bool v6_func)
 {
-	__u64 flags = 0, ret = 0;
+	int flags = ctx_arg(ctx, recv_flags_arg), ret = ctx_arg(ctx, recv_flags_arg + 2);
 
-	if (bpf_get_func_arg(ctx, recv_flags_arg, &flags) || bpf_get_func_ret(ctx, &ret))
-		return 0;
-	return udp_func_done(sk, msg, (int)ret, (int)flags, false, v6_func, true);
+	return udp_func_done(sk, msg, ret, flags, false, v6_func, true);
 }
 
 /* kprobe variant: the arguments wait in a map for the kretprobe. */

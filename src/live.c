@@ -165,6 +165,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	/* batch wakeups: at most 16 per buffer's worth of data */
 	l->skel->rodata->wakeup_bytes = rb_size / 16;
 	l->skel->rodata->recv_flags_arg = p->recv_flags_arg;
+	l->skel->rodata->listen_nargs = p->listen_nargs;
 	l->skel->rodata->tcp_io_on = p->selected[CONCERN_TCP_IO] >= 0;
 	l->skel->rodata->udp_io_on = p->selected[CONCERN_UDP] >= 0;
 	/* the tracepoints see a listener's child born; tcp_set_state() not */

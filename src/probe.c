@@ -202,46 +202,74 @@ static bool tracepoint_exists(const char *cat_name)
 	return false;
 }
 
+/* The kernel's ENOTSUPP, which strerror() does not know */
+#define ENOTSUPP_KERNEL 524
+
+/* Whether fentry/fexit programs attach at all: on arm64 before 6.4 (no
+ * ftrace direct calls, commit 2aa6ac03516d) they load and every attach
+ * fails with ENOTSUPP. Tried on the first function only, as each attach
+ * and detach patches kernel text (in the 6.1 test guest, --hook fentry was
+ * ready after 2.9 s with every probe attached, 0.66 s without); a function
+ * that still cannot be attached fails the real attach, and in automatic
+ * mode its concern falls back then. */
+static int trampoline_try_attach(struct probe *p, int prog_fd)
+{
+	int link_fd, err;
+
+	if (p->trampoline_attach)
+		return p->trampoline_attach > 0 ? 0 : p->trampoline_attach;
+	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
+	if (link_fd >= 0) {
+		p->trampoline_attach = 1;
+		close(link_fd);
+		return 0;
+	}
+	err = -errno;
+	/* other errors may be this function's alone: the next one tries again */
+	if (err == -ENOTSUPP_KERNEL)
+		p->trampoline_attach = err;
+	return err;
+}
+
 /* Loads an empty tracing program: the only reliable test, as a kernel may
- * know the BTF id and still refuse (lockdown, EPERM). It is not attached:
- * each attach and detach of a function's trampoline patches kernel text
- * (in the 6.1 test guest, --hook fentry was ready after 2.9 s with the
- * probes attached, 0.66 s without). A function that loads and still cannot
- * be attached fails the real attach, and its concern falls back then. */
-static int tracing_try_load(const struct btf *btf, const char *name, int kind,
+ * know the BTF id and still refuse (lockdown, EPERM). The fexit programs
+ * read the return value from their context, not with bpf_get_func_ret()
+ * (5.17+): they load where fexit does, 5.5+. An fentry/fexit program is
+ * also attached, but once per run (see trampoline_try_attach()). */
+static int tracing_try_load(struct probe *p, const char *name, int kind,
 			    enum bpf_attach_type type, char *why, size_t len)
 {
-	/* fexit programs call bpf_get_func_ret() (5.17+): the probe does too */
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_10 },
-		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -8 },
-		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_func_ret },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
-	bool fexit = type == BPF_TRACE_FEXIT;
 	int id, prog_fd, err;
 
-	if (!btf) {
+	if (!p->btf) {
 		snprintf(why, len, "the kernel has no BTF");
 		return -ENOENT;
 	}
-	id = btf__find_by_name_kind(btf, name, kind);
+	id = btf__find_by_name_kind(p->btf, name, kind);
 	if (id < 0) {
 		snprintf(why, len, "%s not in the kernel's BTF", name);
 		return -ENOENT;
 	}
 	opts.attach_btf_id = id;
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", fexit ? insns : insns + 3,
-				fexit ? 5 : 2, &opts);
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
 	if (prog_fd < 0) {
 		err = -errno;
 		snprintf(why, len, "program load failed: %s", strerror(-err));
 		return err;
 	}
+	err = type == BPF_TRACE_RAW_TP ? 0 : trampoline_try_attach(p, prog_fd);
 	close(prog_fd);
-	return 0;
+	if (err == -ENOTSUPP_KERNEL)
+		snprintf(why, len, "loads, but does not attach: the kernel has no trampolines "
+			 "to kernel functions (ENOTSUPP; arm64 before 6.4)");
+	else if (err)
+		snprintf(why, len, "loads, but does not attach: %s", strerror(-err));
+	return err;
 }
 
 static int kprobe_check(const struct btf *btf, const char *func, char *why, size_t len)
@@ -307,19 +335,24 @@ static void find_cgroup2(char *out, size_t len)
 	fclose(f);
 }
 
-/* udp_recvmsg() lost its noblock argument in 5.19 (commit ec095263a965):
- * its flags are then the fourth argument instead of the fifth. */
-static int recv_flags_arg(const struct btf *btf)
+int probe__func_nargs(const struct btf *btf, const char *func, int dflt)
 {
 	const struct btf_type *t;
 	int id;
 
-	if (!btf || (id = btf__find_by_name_kind(btf, "udp_recvmsg", BTF_KIND_FUNC)) < 0)
-		return ST_RECV_FLAGS_ARG;
+	if (!btf || (id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC)) < 0)
+		return dflt;
 	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : dflt;
+}
+
+/* udp_recvmsg() lost its noblock argument in 5.19 (commit ec095263a965):
+ * its flags are then the fourth argument instead of the fifth. */
+static int recv_flags_arg(const struct btf *btf)
+{
 	/* sk, msg, len, noblock, flags, addr_len */
-	return t && btf_is_func_proto(t) && btf_vlen(t) == 6 ? ST_RECV_FLAGS_ARG_NOBLOCK :
-							      ST_RECV_FLAGS_ARG;
+	return probe__func_nargs(btf, "udp_recvmsg", 5) == 6 ? ST_RECV_FLAGS_ARG_NOBLOCK :
+								ST_RECV_FLAGS_ARG;
 }
 
 /* Whether program hp can attach on this kernel, by its attach kind; if not,
@@ -331,13 +364,13 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 	switch (hp->attach) {
 	case ATTACH_TP_BTF:
 		snprintf(tp, sizeof(tp), "btf_trace_%s", hp->target);
-		return tracing_try_load(p->btf, tp, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
+		return tracing_try_load(p, tp, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, why, len);
 	case ATTACH_TRACEPOINT:
 		return tracepoint_check(p->tracefs_ok, hp->target, why, len);
 	case ATTACH_FENTRY:
-		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FENTRY, why, len);
+		return tracing_try_load(p, hp->target, BTF_KIND_FUNC, BPF_TRACE_FENTRY, why, len);
 	case ATTACH_FEXIT:
-		return tracing_try_load(p->btf, hp->target, BTF_KIND_FUNC, BPF_TRACE_FEXIT, why, len);
+		return tracing_try_load(p, hp->target, BTF_KIND_FUNC, BPF_TRACE_FEXIT, why, len);
 	case ATTACH_KPROBE:
 	case ATTACH_KRETPROBE:
 		return kprobe_check(p->btf, hp->target, why, len);
@@ -396,6 +429,8 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
 	p->tracefs_ok = probe__ensure_tracefs() == 0;
 	find_cgroup2(p->cgroup2, sizeof(p->cgroup2));
 	p->recv_flags_arg = recv_flags_arg(p->btf);
+	/* sk, backlog before 6.1 */
+	p->listen_nargs = probe__func_nargs(p->btf, "inet_csk_listen_start", 1);
 
 	for (int c = 0; c < CONCERN__MAX; c++) {
 		bool only = forced != HOOK_AUTO && concern_has_kind(c, forced);

@@ -83,6 +83,10 @@ struct probe {
 	char cgroup2[256];	/* a cgroup v2 mount, "" if none */
 	unsigned int wanted;	/* CONCERN_BIT()s to trace */
 	int recv_flags_arg;	/* udp_recvmsg()'s flags argument: 3, or 4 before 5.19 */
+	int listen_nargs;	/* inet_csk_listen_start()'s arguments: 1, or 2 on 5.10 */
+	/* whether fentry/fexit programs attach: 0 not tried yet, 1 yes,
+	 * -ENOTSUPP no (arm64 before 6.4) */
+	int trampoline_attach;
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
@@ -116,6 +120,9 @@ void probe__print(const struct probe *p, FILE *out, bool json);
  * parse at start-up instead of two. A fall-back parses it again. */
 void probe__lend_btf(struct probe *p);
 void probe__free(struct probe *p);
+/* How many arguments function func takes by btf, else dflt: an fexit
+ * program finds the return value after them. */
+int probe__func_nargs(const struct btf *btf, const char *func, int dflt);
 /* Mounts tracefs at /sys/kernel/tracing when no tracefs is visible. */
 int probe__ensure_tracefs(void);
 

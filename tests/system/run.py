@@ -69,7 +69,8 @@ def hook_unavailable(ctx):
 def main():
     ap = argparse.ArgumentParser(description="socktrace system tests")
     ap.add_argument("--socktrace", default="build/socktrace", help="the binary under test")
-    ap.add_argument("-k", dest="match", default="", help="run only tests whose name contains this")
+    ap.add_argument("-k", dest="match", default="",
+                    help="run only tests whose name contains this (or, comma-separated, any of these)")
     ap.add_argument("--hook", choices=("auto", "tp_btf", "tracepoint", "fentry", "kprobe"),
                     help="pass --hook KIND to every socktrace run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each test's duration")
@@ -79,7 +80,7 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the tests and what they assert")
     args = ap.parse_args()
 
-    tests = [(n, f) for n, f in TESTS if args.match in n]
+    tests = [(n, f) for n, f in TESTS if any(m in n for m in args.match.split(","))]
     if args.list:
         for name, fn in tests:
             out(name)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "probe.h"
 #include "socktrace.skel.h"
@@ -236,4 +237,64 @@ TEST(probe_apply_shared_program_stays_on)
 	check_apply(skel, sel);
 	ASSERT_TRUE(bpf_program__autoload(skel->progs.io_send_btf));
 	ASSERT_TRUE(bpf_program__autoload(skel->progs.io_recv_btf));
+}
+
+/* fentry/fexit work from 5.5 on x86_64, bpf_get_func_arg(), _ret() and
+ * _arg_cnt() came in 5.17: a program that called them would make every
+ * fexit variant fail to load on 5.10 (EINVAL), as they once did. */
+TEST(probe_fentry_programs_use_no_helper_newer_than_fexit)
+{
+	struct socktrace_bpf *skel = skel_open();
+	struct bpf_program *prog;
+	int n_tracing = 0;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const struct bpf_insn *insn = bpf_program__insns(prog);
+		size_t n = bpf_program__insn_cnt(prog);
+
+		if (strncmp(sec, "fentry/", 7) && strncmp(sec, "fexit/", 6))
+			continue;
+		n_tracing++;
+		for (size_t i = 0; i < n; i++) {
+			int id = insn[i].imm;
+
+			if (insn[i].code != (BPF_JMP | BPF_CALL) || insn[i].src_reg)
+				continue;
+			ASSERT_MSG(id != BPF_FUNC_get_func_arg && id != BPF_FUNC_get_func_ret &&
+				   id != BPF_FUNC_get_func_arg_cnt,
+				   "%s (%s) calls helper %d, which needs 5.17", bpf_program__name(prog),
+				   sec, id);
+		}
+	}
+	ASSERT(n_tracing > 0);
+}
+
+static void btf_destroy(void *btf)
+{
+	btf__free(btf);
+}
+
+TEST(probe_func_nargs_from_btf)
+{
+	struct btf *btf = btf__new_empty();
+	int int_id, sk_id, proto;
+
+	ASSERT_NOT_NULL(btf);
+	ut_defer(btf_destroy, btf);
+	int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	sk_id = btf__add_ptr(btf, int_id);
+	/* 5.10's inet_csk_listen_start(struct sock *sk, int backlog) */
+	proto = btf__add_func_proto(btf, int_id);
+	ASSERT(proto > 0);
+	ASSERT_EQ(btf__add_func_param(btf, "sk", sk_id), 0);
+	ASSERT_EQ(btf__add_func_param(btf, "backlog", int_id), 0);
+	ASSERT(btf__add_func(btf, "inet_csk_listen_start", BTF_FUNC_GLOBAL, proto) > 0);
+	/* a type of that name that is no function does not count */
+	ASSERT(btf__add_typedef(btf, "inet_csk_accept", int_id) > 0);
+
+	ASSERT_EQ(probe__func_nargs(btf, "inet_csk_listen_start", 1), 2);
+	ASSERT_EQ(probe__func_nargs(btf, "inet_csk_accept", 2), 2);
+	ASSERT_EQ(probe__func_nargs(btf, "inet_csk_accept", 4), 4);
+	ASSERT_EQ(probe__func_nargs(NULL, "inet_csk_listen_start", 1), 1);
 }

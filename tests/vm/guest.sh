@@ -7,6 +7,8 @@
 # (-no-reboot); whatever happens, the last thing written is out/status.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 TERM=dumb
+# under emulation a helper's start can take longer than the tests' deadlines
+export SOCKTRACE_TEST_TIMEOUT_SCALE=3
 umask 022
 
 out=/run/vmtest/out
@@ -80,12 +82,23 @@ echo "vmtest-guest: == $SOCKTRACE --probes"
 "$SOCKTRACE" --probes 2>&1 | tee "$out/probes.txt"
 "$SOCKTRACE" --probes -j > "$out/probes.json" 2> "$out/probes.err"
 echo $? > "$out/probes.rc"
+# what each forced kind reports, checked against the above by check_probes.py
+for k in tp_btf tracepoint fentry kprobe; do
+	"$SOCKTRACE" --probes -j --hook "$k" > "$out/probes-$k.json" 2>> "$out/probes.err"
+done
 
-for v in $VARIANTS; do
+# guest CPU time busy and idle (jiffies): how much of a variant's time the
+# VM's CPUs waited, i.e. what another VM could use meanwhile
+cpu_times() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6; exit}' /proc/stat; }
+
+# a variant is KIND, or KIND=FILTER for its own -k instead of TEST_FILTER
+for spec in $VARIANTS; do
+	v=${spec%%=*} vfilter=$TEST_FILTER
+	[ "$v" = "$spec" ] || vfilter=${spec#*=}
 	hook=()
 	[ "$v" = auto ] || hook=(--hook "$v")
 	filter=()
-	[ -z "$TEST_FILTER" ] || filter=(-k "$TEST_FILTER")
+	[ -z "$vfilter" ] || filter=(-k "$vfilter")
 	if [ "$v" != auto ]; then
 		# a kind this kernel cannot run is skipped with socktrace's reason
 		why=$("$SOCKTRACE" --probes -j --hook "$v" 2>&1 | /usr/bin/python3 -c '
@@ -107,8 +120,9 @@ for c in doc.get("concerns", []):
 			continue
 		fi
 	fi
-	echo "vmtest-guest: == system tests, hook $v${TEST_FILTER:+, -k $TEST_FILTER}"
+	echo "vmtest-guest: == system tests, hook $v${vfilter:+, -k $vfilter}"
 	read -r start _ < /proc/uptime
+	read -r busy0 idle0 <<< "$(cpu_times)"
 	timeout -k 10 "$VARIANT_TIMEOUT" /usr/bin/python3 "$TESTS/run.py" \
 		--socktrace "$SOCKTRACE" --hook-tests-only "${hook[@]}" "${filter[@]}" -v 2>&1 |
 		tee "$out/system-$v.txt"
@@ -116,6 +130,9 @@ for c in doc.get("concerns", []):
 	echo "$rc" > "$out/system-$v.rc"
 	read -r end _ < /proc/uptime
 	awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f\n", e - s}' > "$out/system-$v.secs"
+	read -r busy1 idle1 <<< "$(cpu_times)"
+	awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) \
+		'BEGIN {printf "%.0f\n", b + i ? 100 * i / (b + i) : 0}' > "$out/system-$v.idle"
 	[ "$rc" != 124 ] || echo "vmtest-guest: hook $v timed out after ${VARIANT_TIMEOUT}s"
 	# a test must leave no namespace, link or process behind for the next variant
 	ip netns list > "$out/system-$v.leftover-netns" 2>&1

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs socktrace's system tests under Debian's stock kernel (linux-image-amd64,
-# 6.1 on Debian 12: BTF, kprobes, fentry) booted with qemu, so the fentry and
-# kprobe hook variants that this host cannot load run too. Needs root on
-# Debian (installs qemu-system-x86 busybox-static cpio kmod when missing).
+# Runs socktrace's system tests under one of Debian's stock x86_64 kernels
+# booted with qemu: 5.10 (bullseye), 6.1 (bookworm, the default) or 6.12
+# (bookworm), all with BTF, kprobes and fentry, so the fentry and kprobe
+# hook variants that this host cannot load run too. Needs root on Debian
+# (installs qemu-system-x86 busybox-static cpio kmod when missing).
+# tests/vm/matrix.sh runs it once per kernel (make vmtest).
 #
-#   tests/vm/run.sh [--socktrace PATH] [--cache DIR] [--variants "fentry kprobe auto"]
-#                   [-k SUBSTRING] [--timeout SECS] [--variant-timeout SECS]
+#   tests/vm/run.sh [--kernel 5.10|6.1|6.12] [--socktrace PATH] [--cache DIR]
+#                   [--variants "fentry kprobe auto"] [-k SUBSTRING[,SUBSTRING...]]
+#                   [--timeout SECS] [--variant-timeout SECS]
 #
 # The guest's root is the host's root filesystem, shared read-only over 9p;
 # an initramfs of busybox + the virtio/9p modules mounts it and runs
@@ -13,16 +16,22 @@
 # `socktrace --probes` and then tests/system/run.py once per hook variant,
 # from the repository's directory. The binary and tests/system are copied
 # first, so edits during the run do not mix in. Results land in
-# CACHE/last/ (console.log, probes.*, system-VARIANT.txt).
+# CACHE/last-KERNEL/ (console.log, probes.*, system-VARIANT.txt, and
+# results.tsv: one line per probes check and variant, which matrix.sh
+# reads). A variant the kernel cannot run (socktrace --probes --hook says
+# why) is skipped with that reason. A variant written KIND=SUBSTRING,...
+# runs the tests that match those, instead of -k's.
 # The kernel package is downloaded once with apt-get download into CACHE
 # ($SOCKTRACE_VM_DIR, else vm/ beside the binary: build/vm) and reused;
-# nothing else comes from the network, and the guest has none.
+# bullseye's through apt lists of its own in CACHE/apt/bullseye, which
+# leave the host's apt setup alone. Nothing else comes from the network,
+# and the guest has none.
 #
 # Environment: SOCKTRACE_VM_DIR (cache dir), SOCKTRACE_VM_KERNEL (kernel
 # package, e.g. linux-image-6.1.0-56-amd64), VMTEST_MEM (768M), VMTEST_SMP (2),
 # VMTEST_TIMEOUT (whole qemu run; default 300 s plus one variant timeout
 # per variant), VMTEST_VARIANT_TIMEOUT (one variant's system tests inside
-# the guest, 1200 s: under TCG a variant's 90 tests (those of userspace
+# the guest, 1200 s: under TCG a variant's 83 tests (those of userspace
 # alone run on the host only) took up to 850 s on a busy 2-core host),
 # VMTEST_ACCEL (tcg; KVM
 # aborts on some hosts), for debugging VMTEST_APPEND (more kernel command
@@ -39,6 +48,7 @@ repo=$(cd "$here/../.." && pwd)
 socktrace=build/socktrace
 cache=${SOCKTRACE_VM_DIR:-}
 variants="fentry kprobe auto"
+series=6.1
 filter=
 timeout_s=${VMTEST_TIMEOUT:-}
 variant_timeout=${VMTEST_VARIANT_TIMEOUT:-1200}
@@ -49,6 +59,7 @@ accel=${VMTEST_ACCEL:-tcg}
 usage() { sed -n '2,/^set -u/{/^#/s/^# \{0,1\}//p}' "$0"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--kernel) series=$2; shift 2 ;;
 	--socktrace) socktrace=$2; shift 2 ;;
 	--cache) cache=$2; shift 2 ;;
 	--variants) variants=$2; shift 2 ;;
@@ -79,10 +90,13 @@ die() {
 }
 
 for v in $variants; do
-	case "$v" in auto|tp_btf|tracepoint|fentry|kprobe) ;;
+	case "${v%%=*}" in auto|tp_btf|tracepoint|fentry|kprobe) ;;
 	*) die "unknown variant '$v' (auto tp_btf tracepoint fentry kprobe)" ;;
 	esac
 done
+case "$series" in 5.10|6.1|6.12) ;;
+*) die "unknown kernel '$series' (5.10 6.1 6.12)" ;;
+esac
 [ "$(id -u)" = 0 ] || die "needs root (installs packages; the guest runs the tests as root)"
 [ "$(uname -m)" = x86_64 ] || die "runs on x86_64 hosts only (boots Debian's amd64 kernel)"
 [ -x "$socktrace" ] || die "$socktrace is not an executable file (run make first)"
@@ -107,9 +121,10 @@ case "$cache/" in
 /tmp/*|/run/*|/var/tmp/*|/proc/*|/sys/*|/dev/*)
 	die "the cache ($cache) must not be under /tmp, /run or /var/tmp: the guest mounts tmpfs there" ;;
 esac
-exec 9>"$cache/.lock"
-flock -n 9 || { say "waiting for another vmtest using $cache"; flock 9; }
-rm -rf "$cache"/tmp.*   # left by a run that was killed
+# one run per kernel at a time; runs of different kernels may share the cache
+exec 9>"$cache/.lock-$series"
+flock -n 9 || { say "waiting for another vmtest of $series using $cache"; flock 9; }
+rm -rf "$cache/tmp-$series".*   # left by a run that was killed
 
 # ---- kernel ----
 # newest PATH...: the highest version of the PATHs that exist
@@ -120,30 +135,57 @@ newest() {
 	done | sort -V | tail -n 1
 }
 
-# The package linux-image-amd64 depends on (local apt lists, no network);
-# when the lists cannot say, the newest kernel already cached.
+# apt for bullseye: lists of its own in the cache, the host's setup untouched
+apt_dir=$cache/apt/bullseye
+apt_private=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+	-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+	-o APT::Architectures=amd64)
+apt_opts=()
+[ "$series" != 5.10 ] || apt_opts=("${apt_private[@]}")
+apt_update() {
+	if [ "$series" = 5.10 ]; then
+		mkdir -p "$apt_dir/lists/partial" || return 1
+		cat > "$apt_dir/sources.list" <<-EOF
+		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main
+		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bullseye-security main
+		EOF
+	fi
+	apt-get "${apt_opts[@]}" update -qq
+}
+
+# Debian's package of the kernel series, from the apt lists (no network):
+# what linux-image-amd64 depends on for 5.10 (bullseye) and 6.1 (bookworm),
+# the newest linux-image-6.12.N+deb12-amd64 for 6.12
 kernel_pkg() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ {print $2; exit}'
+	case "$series" in
+	6.12)
+		apt-cache pkgnames linux-image-6.12. 2>/dev/null |
+			grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -n 1 ;;
+	*)
+		apt-cache "${apt_opts[@]}" depends linux-image-amd64 2>/dev/null |
+			awk -v s="$series" '$1 == "Depends:" && index($2, "linux-image-" s ".") == 1 &&
+				$2 ~ /-amd64$/ {print $2; exit}' ;;
+	esac
 }
 pkg=${SOCKTRACE_VM_KERNEL:-$(kernel_pkg)}
 if [ -z "$pkg" ]; then
-	pkg=$(newest "$cache"/linux-image-*-amd64)
+	# the lists cannot say: the newest kernel of the series already cached
+	pkg=$(newest "$cache"/linux-image-"$series".*-amd64)
 	pkg=${pkg##*/}
 	if [ -z "$pkg" ] || [ ! -e "$cache/$pkg/.ready" ]; then
-		say "apt-get update (to find Debian's kernel package)"
-		apt-get update -qq || die "apt-get update failed"
+		say "apt-get update (to find Debian's $series kernel package)"
+		apt_update || die "apt-get update failed"
 		pkg=$(kernel_pkg)
 	fi
 fi
-[ -n "$pkg" ] || die "cannot find Debian's kernel package (apt-cache depends linux-image-amd64 names none)"
+[ -n "$pkg" ] || die "cannot find Debian's $series kernel package in the apt lists"
 kver=${pkg#linux-image-}
 kdir=$cache/$pkg
 if [ ! -e "$kdir/.ready" ]; then
 	deb=$(newest "$cache/${pkg}"_*_amd64.deb)
 	if [ -z "$deb" ]; then
 		say "apt-get download $pkg"
-		(cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg") ||
+		(cd "$cache" && apt-get "${apt_opts[@]}" download -q -o APT::Sandbox::User=root "$pkg") ||
 			die "apt-get download $pkg failed (apt-get update may help)"
 		deb=$(newest "$cache/${pkg}"_*_amd64.deb)
 		[ -n "$deb" ] || die "apt-get download left no ${pkg}_*_amd64.deb in $cache"
@@ -175,8 +217,8 @@ if [ ! -e "$kdir/.ready" ]; then
 	touch "$kdir.tmp/.ready"
 	rm -rf "$kdir"
 	mv "$kdir.tmp" "$kdir"
-	# older kernels' caches
-	for old in "$cache"/linux-image-*-amd64 "$cache"/linux-image-*-amd64_*.deb; do
+	# older kernels of this series
+	for old in "$cache/linux-image-$series".*-amd64 "$cache/linux-image-$series".*-amd64_*.deb; do
 		case "$old" in "$kdir"|"$deb"|"$kdir"_*) ;; *) [ -e "$old" ] && rm -rf "$old" ;; esac
 	done
 fi
@@ -184,10 +226,10 @@ kernel=$kdir/vmlinux
 [ -s "$kernel" ] || kernel=$kdir/boot/vmlinuz-$kver
 
 # ---- run directory and initramfs ----
-out=$cache/last
+out=$cache/last-$series
 rm -rf "$out"
 mkdir -p "$out"
-tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+tmp=$(mktemp -d "$cache/tmp-$series.XXXXXX")
 qpid='' tpid=''
 cleanup() {
 	[ -z "$qpid" ] || kill "$qpid" 2>/dev/null
@@ -218,8 +260,15 @@ chmod 755 "$tmp/initramfs/init" "$tmp/initramfs/bin/busybox"
 mknod -m 600 "$tmp/initramfs/dev/console" c 5 1
 modprobe -d "$kdir" -S "$kver" -a --show-depends virtio_pci 9pnet_virtio 9p > "$tmp/deps" ||
 	die "modprobe --show-depends for the 9p modules failed"
+# busybox's insmod wants them uncompressed (6.12's are .ko.xz)
 awk '$1 == "insmod" && !seen[$2]++ {print $2}' "$tmp/deps" | while read -r ko; do
-	cp "$ko" "$tmp/initramfs/mods/" && basename "$ko" >> "$tmp/initramfs/mods/order"
+	name=$(basename "$ko")
+	case "$ko" in
+	*.ko.xz) xz -dc "$ko" > "$tmp/initramfs/mods/${name%.xz}" ;;
+	*.ko.zst) zstd -qdc "$ko" > "$tmp/initramfs/mods/${name%.zst}" ;;
+	*.ko.gz) gzip -dc "$ko" > "$tmp/initramfs/mods/${name%.gz}" ;;
+	*) cp "$ko" "$tmp/initramfs/mods/" ;;
+	esac && echo "${name%.ko*}.ko" >> "$tmp/initramfs/mods/order"
 done
 grep -qx 9p.ko "$tmp/initramfs/mods/order" || die "9p.ko not found in $kdir"
 (cd "$tmp/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio" ||
@@ -278,21 +327,28 @@ fi
 passed=0 failed=0 skipped=0
 summary=()
 gkver=$(cat "$out/kernel" 2>/dev/null || echo "$kver")
+# results.tsv: KERNEL ARCH VARIANT passed|failed|skipped DETAIL, for matrix.sh
+result() { printf '%s\tx86_64\t%s\t%s\t%s\n' "$gkver" "$1" "$2" "${3//$'\t'/ }" >> "$out/results.tsv"; }
 
 if [ -s "$out/probes.json" ]; then
-	if check=$(/usr/bin/python3 "$here/check_probes.py" "$out/probes.json" 2>&1); then
+	if check=$(/usr/bin/python3 "$here/check_probes.py" "$out/probes.json" "$gkver" 2>&1); then
 		passed=$((passed + 1))
 		summary+=("$gkver probes: $check")
+		result probes passed "$check"
 	else
 		failed=$((failed + 1))
 		summary+=("$gkver probes: FAIL: $check")
+		result probes failed "$check"
 	fi
 elif [ -n "$status" ]; then
 	failed=$((failed + 1))
 	summary+=("$gkver probes: FAIL: socktrace --probes -j printed nothing (exit $(cat "$out/probes.rc" 2>/dev/null)): $(head -c 500 "$out/probes.err" 2>/dev/null)")
+	result probes failed "socktrace --probes -j printed nothing"
 fi
 
-for v in $variants; do
+for spec in $variants; do
+	v=${spec%%=*} vfilter=$filter
+	[ "$v" = "$spec" ] || vfilter=${spec#*=}
 	f=$out/system-$v.txt
 	[ -n "$status" ] || break
 	line=$(grep -E '^system: [0-9]+ passed, [0-9]+ failed' "$f" 2>/dev/null | tail -n 1)
@@ -301,6 +357,7 @@ for v in $variants; do
 	if [ -s "$out/system-$v.unavailable" ]; then
 		skipped=$((skipped + 1))
 		summary+=("$gkver $v: SKIPPED: $(cat "$out/system-$v.unavailable")")
+		result "$v" skipped "$(cat "$out/system-$v.unavailable")"
 		continue
 	fi
 	if [ -z "$line" ]; then
@@ -315,6 +372,7 @@ for v in $variants; do
 			why="printed no result line (exit $rc)"
 		fi
 		summary+=("$gkver $v: FAIL: system tests $why")
+		result "$v" failed "system tests $why"
 		continue
 	fi
 	read -r p fl s <<< "$(echo "$line" | grep -oE '[0-9]+' | tr '\n' ' ')"
@@ -330,7 +388,15 @@ for v in $variants; do
 	fi
 	leftover=$(cat "$out/system-$v.leftover-netns" 2>/dev/null)
 	[ -z "$leftover" ] || note="$note (network namespaces left behind: ${leftover//$'\n'/ })"
-	summary+=("$gkver $v: ${line#system: }${secs:+ in ${secs}s}${note}")
+	idle=$(cat "$out/system-$v.idle" 2>/dev/null)
+	summary+=("$gkver $v: ${line#system: }${secs:+ in ${secs}s}${idle:+ (guest CPUs ${idle}% idle)}${note}")
+	if [ "$fl" != 0 ] || [ "$rc" != 0 ]; then
+		result "$v" failed "${line#system: }: $(grep -E '^FAIL ' "$f" | sed 's/^FAIL \([^:]*\):.*/\1/' | paste -sd ' ')"
+	elif [ "$p" = 0 ]; then
+		result "$v" skipped "${line#system: }${note}"
+	else
+		result "$v" passed "${line#system: }${secs:+ in ${secs}s}${vfilter:+ (-k $vfilter)}"
+	fi
 done
 
 echo
@@ -338,11 +404,13 @@ say "summary (kernel $gkver under qemu -accel $accel, ${wall}s wall${filter:+, t
 boot=$(cat "$out/boot-uptime" 2>/dev/null)
 [ -z "$boot" ] || say "  guest up after ${boot}s of guest time"
 for line in "${summary[@]}"; do say "  $line"; done
-for v in $variants; do
+for spec in $variants; do
+	v=${spec%%=*}
 	grep -E '^FAIL ' "$out/system-$v.txt" 2>/dev/null | sed "s/^/vmtest:     [$v] /"
 done
 if [ -n "$problem" ]; then
 	failed=$((failed + 1))
+	result vm failed "$problem"
 	echo "vmtest: FAIL: $problem; the console's last lines:" >&2
 	tail -n 40 "$out/console.log" | tr -d '\r' | sed 's/^/  | /' >&2
 fi
