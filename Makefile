@@ -140,7 +140,9 @@ all: $(OUTPUT)/socktrace
 # ---- packages ----
 # Installs what is missing when root on Debian/Ubuntu, else names it. One
 # status line per installed architecture (a multiarch host has several);
-# waits for another apt to finish rather than failing.
+# waits for another apt to finish rather than failing, and make -j's
+# parallel targets take turns (apt-get update does not wait for the lists
+# lock: two at once failed on a fresh machine).
 define ensure_pkgs
 	$(Q)missing=""; \
 	if command -v dpkg-query >/dev/null 2>&1; then \
@@ -155,8 +157,9 @@ define ensure_pkgs
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			printf '  %-8s %s\n' DEPS "apt-get install$$missing"; \
 			export DEBIAN_FRONTEND=noninteractive; \
-			{ apt-get -o DPkg::Lock::Timeout=600 update -qq && \
-			  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+			{ flock 9 && apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+			  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
+			} 9>/var/cache/apt/socktrace-deps.lock || \
 				{ echo "socktrace: failed to install:$$missing" >&2; exit 1; }; \
 		else \
 			echo "socktrace: missing Debian packages:$$missing" >&2; \
