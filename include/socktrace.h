@@ -224,7 +224,7 @@ struct st_sock_info {
 	__u8 syn_retrans;
 	__u8 birth_pending;	/* a child born before its tuple was set */
 	__u8 state;		/* the state of its latest transition, 0 unknown */
-	__u8 soft_err;		/* the ICMP error getsockopt(SO_ERROR) took away */
+	__u8 soft_err;		/* the error getsockopt(SO_ERROR) took away in SYN_SENT */
 	char comm[TASK_COMM_LEN];	/* the process's name, not the thread's */
 	__u64 born;		/* tcp_conn: SYN_SENT or SYN_RECV, or tracing's start */
 	__u8 closed_first;	/* tcp_conn: enum st_tcp_closer */
