@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from lib import Fail, Helper, NetPair, Skip, Tracer, boot_ns, run_cmd, test
+from lib import TIMEOUT_SCALE, Fail, Helper, NetPair, Skip, Tracer, boot_ns, run_cmd, test
 
 END_WAIT = 5.0   # the last close to its record on stdout
 CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
@@ -129,13 +129,22 @@ def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns
             expect(run, c, what, netns=netns[1])
             expect(run, s, what, netns=netns[0])
         # the kernel counts a received FIN as a byte received, and the SYN
-        # and FIN it sent, once acked, as bytes acked; no loss here
-        expect(run, c, what, bytes_sent=n, bytes_retrans=0, bytes_received=m + 1,
-               bytes_acked=n + 2, retrans=0, ended="fin", closed_first="local",
+        # and FIN it sent, once acked, as bytes acked. Nothing is dropped
+        # here, but a slow guest (qemu without KVM) fires spurious
+        # retransmission timers: what the kernel sent again is in
+        # bytes_sent, and then counted as retransmitted
+        expect(run, c, what, bytes_sent=n + c.get("bytes_retrans", 0), bytes_received=m + 1,
+               bytes_acked=n + 2, ended="fin", closed_first="local",
                state="FIN_WAIT2", predates=False, error=None)
-        expect(run, s, "server %d/%d" % (m, n), bytes_sent=m, bytes_retrans=0,
-               bytes_received=n + 1, retrans=0, ended="fin", closed_first="remote",
+        expect(run, s, "server %d/%d" % (m, n), bytes_sent=m + s.get("bytes_retrans", 0),
+               bytes_received=n + 1, ended="fin", closed_first="remote",
                state="LAST_ACK", predates=False, error=None)
+        for r, info, who in ((c, ci, "client"), (s, si, "server")):
+            # TCP_INFO's count came before the close: the record's is at least that
+            if r["retrans"] < info["total_retrans"] or (r["bytes_retrans"] > 0) > (r["retrans"] > 0):
+                run.fail("%s %d/%d: retrans %d, bytes_retrans %d; TCP_INFO said %d retransmits"
+                         % (who, n, m, r["retrans"], r["bytes_retrans"], info["total_retrans"]),
+                         lambda x: x is r)
         # the FINs and their ACKs come after TCP_INFO: at most 2 segments more
         for r, info, who in ((c, ci, "client"), (s, si, "server")):
             for k in ("segs_out", "segs_in"):
@@ -285,8 +294,9 @@ def conn_retrans_match_the_namespace(ctx):
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
         before = snmp_retrans(p.b.name)
-        cli.do("send %d" % n, "sent")
-        srv.do("recv %d" % n, "recvd", timeout=60)
+        # a quarter of the segments lost: slow, more so in a guest
+        cli.do("send %d" % n, "sent", timeout=60 * TIMEOUT_SCALE)
+        srv.do("recv %d" % n, "recvd", timeout=60 * TIMEOUT_SCALE)
         cli.do("shut", "shut")
         srv.do("eof", "eof")
         srv.do("close", "closed")
