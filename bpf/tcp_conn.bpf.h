@@ -36,7 +36,11 @@ struct conn_end {
 static __always_inline void conn_track(struct st_sock_info *si, int oldstate, int newstate,
 				       __u64 ts, bool is_new)
 {
-	if (is_new) {
+	/* or an entry that accept() or the first send made before the
+	 * socket's first transition: on 6.12 the listener's process can take
+	 * a child from the accept queue before the softirq that queued it
+	 * moves it SYN_RECV -> ESTABLISHED (seen under qemu with fentry) */
+	if (is_new || !si->born) {
 		/* fentry/kprobe do not see a child's LISTEN -> SYN_RECV: its
 		 * first transition, SYN_RECV -> ESTABLISHED, is its birth */
 		bool birth = (oldstate == ST_TCP_CLOSE && newstate == ST_TCP_SYN_SENT) ||
