@@ -3,6 +3,9 @@
 #ifndef ST_BENCH_H
 #define ST_BENCH_H
 
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
@@ -21,6 +24,36 @@ static inline double now_s(void)
 static inline double tv_s(struct timeval tv)
 {
 	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* A whole decimal number in [lo, hi] into *out: 0, or -EINVAL for anything
+ * else (a sign, a suffix, nothing), so every generator rejects bad input. */
+static inline int arg_ull(const char *s, unsigned long long lo, unsigned long long hi,
+			  unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A duration in seconds, more than 0 and at most hi. */
+static inline int arg_seconds(const char *s, double hi, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*end || end == s || !(v > 0) || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 /* 127.0.0.1 or ::1 (family) and port into ss; returns its length. Nothing

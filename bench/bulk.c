@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	double seconds = 5, t0, t1;
 	unsigned long long sent = 0, received = 0;
 	size_t chunk = 65536;
+	unsigned long long v;
 	struct sockaddr_storage ss;
 	struct rusage ru_self, ru_child;
 	socklen_t len;
@@ -72,19 +73,24 @@ int main(int argc, char **argv)
 			family = AF_INET6;
 			break;
 		case 'p':
-			port = atoi(optarg);
+			if (arg_ull(optarg, 0, 65535, &v))
+				return usage();
+			port = v;
 			break;
 		case 't':
-			seconds = atof(optarg);
+			if (arg_seconds(optarg, 3600, &seconds))
+				return usage();
 			break;
 		case 's':
-			chunk = strtoul(optarg, NULL, 10);
+			if (arg_ull(optarg, 1, 1 << 24, &v))
+				return usage();
+			chunk = v;
 			break;
 		default:
 			return usage();
 		}
 	}
-	if (seconds <= 0 || seconds > 3600 || !chunk || chunk > (1 << 24) || port < 0 || port > 65535)
+	if (optind != argc)
 		return usage();
 	buf = calloc(1, chunk);
 	lsock = socket(family, SOCK_STREAM, 0);

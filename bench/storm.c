@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	int family = AF_INET, port = 0, rst = 0, lfd, one = 1, c, status;
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct rusage ru_self, ru_child;
-	char *end;
+	unsigned long long v;
 	pid_t pid;
 
 	while ((c = getopt(argc, argv, "6p:n:t:c:h")) != -1) {
@@ -124,18 +124,17 @@ int main(int argc, char **argv)
 			family = AF_INET6;
 			break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || end == optarg || port < 0 || port > 65535)
+			if (arg_ull(optarg, 0, 65535, &v))
 				goto bad;
+			port = v;
 			break;
 		case 'n':
-			count = strtoull(optarg, &end, 10);
-			if (*end || end == optarg || optarg[0] == '-')
+			if (arg_ull(optarg, 0, ULLONG_MAX, &v))
 				goto bad;
+			count = v;
 			break;
 		case 't':
-			seconds = strtod(optarg, &end);
-			if (*end || end == optarg || !(seconds > 0) || seconds > MAX_SECONDS)
+			if (arg_seconds(optarg, MAX_SECONDS, &seconds))
 				goto bad;
 			break;
 		case 'c':

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	unsigned linear = syn_linear_timeouts();
 	int *fds;
 	double *t_conn;
-	char *end;
+	unsigned long long v;
 
 	t_begin = now_s();
 	while ((c = getopt(argc, argv, "6p:n:t:h")) != -1) {
@@ -134,18 +134,17 @@ int main(int argc, char **argv)
 			family = AF_INET6;
 			break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || end == optarg || port < 0 || port > 65535)
+			if (arg_ull(optarg, 0, 65535, &v))
 				goto bad;
+			port = v;
 			break;
 		case 'n':
-			count = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || count < 1 || count > MAX_COUNT)
+			if (arg_ull(optarg, 1, MAX_COUNT, &v))
 				goto bad;
+			count = v;
 			break;
 		case 't':
-			seconds = strtod(optarg, &end);
-			if (*end || end == optarg || !(seconds > 0) || seconds > MAX_SECONDS)
+			if (arg_seconds(optarg, MAX_SECONDS, &seconds))
 				goto bad;
 			break;
 		case 'h':

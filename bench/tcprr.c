@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 	struct rusage ru_self, ru_child;
 	pid_t acceptor_pid, pids[MAX_CLIENTS];
 	struct shared *sh;
-	char *end;
+	unsigned long long v;
 
 	while ((c = getopt(argc, argv, "6p:n:t:s:c:w:a:h")) != -1) {
 		switch (c) {
@@ -333,39 +333,38 @@ int main(int argc, char **argv)
 			family = AF_INET6;
 			break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || end == optarg || port < 0 || port > 65535)
+			if (arg_ull(optarg, 0, 65535, &v))
 				goto bad;
+			port = v;
 			break;
 		case 'n':
-			count = strtoull(optarg, &end, 10);
-			if (*end || end == optarg || optarg[0] == '-')
+			if (arg_ull(optarg, 0, ULLONG_MAX, &v))
 				goto bad;
+			count = v;
 			break;
 		case 't':
-			seconds = strtod(optarg, &end);
-			if (*end || end == optarg || !(seconds > 0) || seconds > MAX_SECONDS)
+			if (arg_seconds(optarg, MAX_SECONDS, &seconds))
 				goto bad;
 			break;
 		case 's':
-			size = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || size < 1 || size > MAX_SIZE)
+			if (arg_ull(optarg, 1, MAX_SIZE, &v))
 				goto bad;
+			size = v;
 			break;
 		case 'c':
-			clients = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || clients < 1 || clients > MAX_CLIENTS)
+			if (arg_ull(optarg, 1, MAX_CLIENTS, &v))
 				goto bad;
+			clients = v;
 			break;
 		case 'w':
-			window = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || window < 1 || window > MAX_WINDOW)
+			if (arg_ull(optarg, 1, MAX_WINDOW, &v))
 				goto bad;
+			window = v;
 			break;
 		case 'a':
-			cpu = strtol(optarg, &end, 10);
-			if (*end || end == optarg || cpu < 0 || cpu >= CPU_SETSIZE)
+			if (arg_ull(optarg, 0, CPU_SETSIZE - 1, &v))
 				goto bad;
+			cpu = v;
 			break;
 		case 'h':
 			usage(stdout);
