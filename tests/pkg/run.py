@@ -27,17 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MAN = os.path.join(REPO, "docs", "socktrace.8")
 COMPLETION = os.path.join(REPO, "completion", "socktrace")
 TESTS = []
-
-
-class Fail(Exception):
-    def __init__(self, reason, details=()):
-        super().__init__(reason)
-        self.reason = reason
-        self.details = list(details)
-
-
-class Skip(Exception):
-    pass
+# a test's outcomes, as the system tests raise them
+sys.path.insert(0, os.path.join(REPO, "tests", "system"))
+from lib import Fail, Skip  # noqa: E402
 
 
 def test(fn):

@@ -65,24 +65,15 @@ rm -rf "$out" "$cache"/tmp-arm64.*
 mkdir -p "$out"
 
 # ---- host packages: the cross toolchain, arm64 libraries (multiarch), qemu ----
-installed() { dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed; }
+# shellcheck source=tests/vm/pkgs.sh
+. "$here/pkgs.sh"
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	say "dpkg --add-architecture arm64"
 	dpkg --add-architecture arm64 || die "dpkg --add-architecture arm64 failed"
-	apt-get update -qq || die "apt-get update failed"
+	apt_locked update -qq || die "apt-get update failed"
 fi
-need=()
-for p in gcc-aarch64-linux-gnu libc6-dev:arm64 libbpf-dev:arm64 libelf-dev:arm64 \
-	zlib1g-dev:arm64 qemu-system-arm cpio; do
-	installed "$p" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	say "apt-get install ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } ||
-		die "failed to install: ${need[*]}"
-fi
+pkgs_ensure gcc-aarch64-linux-gnu libc6-dev:arm64 libbpf-dev:arm64 libelf-dev:arm64 \
+	zlib1g-dev:arm64 qemu-system-arm cpio
 
 # ---- build ----
 say "building socktrace for aarch64 in $output/aarch64"

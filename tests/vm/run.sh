@@ -103,17 +103,9 @@ esac
 [ -f "$repo/tests/system/run.py" ] || die "no $repo/tests/system/run.py"
 
 # ---- host packages ----
-need=()
-for p in qemu-system-x86 busybox-static cpio kmod xz-utils python3 iproute2; do
-	dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	say "apt-get install ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; } ||
-		die "failed to install: ${need[*]}"
-fi
+# shellcheck source=tests/vm/pkgs.sh
+. "$here/pkgs.sh"
+pkgs_ensure qemu-system-x86 busybox-static cpio kmod xz-utils python3 iproute2
 
 mkdir -p "$cache" || die "cannot create $cache"
 cache=$(cd "$cache" && pwd)
