@@ -36,6 +36,24 @@ static __always_inline struct st_sock_info *listener_lookup(struct st_listener_k
 	return bpf_map_lookup_elem(&listeners, lk);
 }
 
+/* A listener closes: the owner accept() last gave its entry in listeners
+ * (see listener_owner_refresh()) is newer than the one listen() gave it.
+ * The entry is this listener's if it holds the time of this listener's
+ * LISTEN (its only transition so far): SO_REUSEPORT listeners share a key. */
+static __always_inline void listener_owner_update(struct st_sock_info *si,
+						  struct st_listener_key *lk,
+						  const struct st_tcp_event *e)
+{
+	struct st_sock_info *li = listener_lookup(lk, e);
+
+	if (li && li->ts == si->ts && li->pid != si->pid) {
+		si->pid = li->pid;
+		si->tid = li->tid;
+		si->owner_src = li->owner_src;
+		__builtin_memcpy(si->comm, li->comm, sizeof(si->comm));
+	}
+}
+
 /* Filters, then copies the record into the ring buffer. */
 static __always_inline void emit_record(struct sock *sk, struct st_tcp_event *r)
 {
@@ -98,6 +116,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 				   newstate == ST_TCP_LISTEN ? ST_ROLE_LISTENER : ST_ROLE_CLIENT);
 		si = NULL;
 	} else if (si) {
+		if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE &&
+		    si->role == ST_ROLE_LISTENER)
+			listener_owner_update(si, &lk, &tmp);
 		if (si->birth_pending) {
 			birth_ts = si->ts;
 			si->birth_pending = 0;

@@ -8,7 +8,7 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
 
   helper.py server --name COMM --addr ADDR [--port N] [--count N]
             [--fork-accept COMM] [--accept-syscall accept|accept4]
-            [--hold] [--reuseport]
+            [--hold] [--reuseport [--steer-first]] [--daemonize COMM]
       listen on ADDR:PORT (0: any port), print {"ready": PORT, "pid", "ino"};
       then, N times: accept, read one byte, answer one byte, wait for the
       peer's EOF, close. Finally close the listener and print {"done"}.
@@ -16,6 +16,11 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
       does the accepting (the parent closes its copy and waits).
       The client always closes first: the server waits for its EOF.
       --hold: wait for a line (or EOF) on stdin before closing the listener.
+      --steer-first: with --reuseport, every connection to the port goes
+      to the group's first listener.
+      --daemonize COMM: as daemon(3) after listen(): fork a child named COMM
+      that does all of the above and prints {"acceptor": PID} and {"done"};
+      the parent closes its copy, prints {"launched": PID} and exits.
 
   helper.py client --name COMM --addr ADDR --port N [--hold-ms MS]
             [--wait-stdin] [--wait-start] [--bind ADDR]
@@ -126,6 +131,7 @@ import errno
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -205,6 +211,26 @@ def serve(lsock, args):
         say(closed=peer[1], pid=os.getpid())
 
 
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+
+SO_ATTACH_REUSEPORT_CBPF = 51
+
+
+def steer_to_first(lsock):
+    """Every new connection of the SO_REUSEPORT group goes to its first
+    listener: a classic BPF program returning index 0 ("ret #0")."""
+    prog = (SockFilter * 1)(SockFilter(0x06, 0, 0, 0))
+    fprog = SockFprog(1, prog)
+    lsock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
+
+
 def cmd_server(args):
     set_comm(args.name)
     fam = family_of(args.addr)
@@ -212,11 +238,35 @@ def cmd_server(args):
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if args.reuseport:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if args.steer_first:
+        steer_to_first(lsock)
     if fam == socket.AF_INET6:
         lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     lsock.bind((args.addr, args.port))
     lsock.listen(16)
     say(ready=lsock.getsockname()[1], pid=os.getpid(), ino=ino_of(lsock))
+    if args.daemonize:
+        child = os.fork()
+        if child == 0:
+            code = 0
+            try:
+                # outlives its parent, as a daemon does: bounded in time
+                # instead (the test also kills it)
+                signal.alarm(120)
+                set_comm(args.daemonize)
+                say(acceptor=os.getpid())
+                serve(lsock, args)
+                if args.hold:
+                    wait_stdin_line()
+                lsock.close()
+                say(done=True)
+            except BaseException as e:
+                say(error=repr(e))
+                code = 1
+            os._exit(code)
+        lsock.close()
+        say(launched=child)
+        return 0
     if args.fork_accept:
         child = os.fork()
         if child == 0:
@@ -793,6 +843,8 @@ def main():
     s.add_argument("--accept-syscall", choices=("accept", "accept4"), default="accept4")
     s.add_argument("--hold", action="store_true")
     s.add_argument("--reuseport", action="store_true")
+    s.add_argument("--daemonize")
+    s.add_argument("--steer-first", action="store_true")
     c = sub.add_parser("client")
     c.add_argument("--name", required=True)
     c.add_argument("--addr", required=True)

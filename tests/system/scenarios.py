@@ -245,9 +245,17 @@ def check_listener(run, conv, netns):
         run.fail("%s: transitions %s, expected %s" % (what, fmt_trans(transitions(ev)),
                                                       fmt_trans(LISTENER_SEQ)), sel)
     check_same_sock(run, ev, what, sel)
-    check_fields(run, ev, what, sel, family=conv.family, netns=netns, pid=conv.listener_pid,
-                 tid=conv.listener_pid, comm=conv.server_name, owner="listen", role="listener")
-    check_fields(run, ev[:1], what, sel, ino=conv.listener_ino)
+    check_fields(run, ev, what, sel, family=conv.family, netns=netns, role="listener")
+    check_fields(run, ev[:1], what, sel, pid=conv.listener_pid, tid=conv.listener_pid,
+                 comm=conv.server_name, owner="listen", ino=conv.listener_ino)
+    # accept() from another process hands it the listener: that process
+    # closes it (the one that called listen() closed its copy long before)
+    if conv.acceptor_pid != conv.listener_pid:
+        check_fields(run, ev[1:], what, sel, pid=conv.acceptor_pid, tid=conv.acceptor_pid,
+                     comm=conv.acceptor_name, owner="accept")
+    else:
+        check_fields(run, ev[1:], what, sel, pid=conv.listener_pid, tid=conv.listener_pid,
+                     comm=conv.server_name, owner="listen")
     check_old_ms(run, ev, what, sel)
     return ev
 

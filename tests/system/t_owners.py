@@ -4,6 +4,7 @@ why an attempt failed when an ICMP error came while connect() held the
 socket. Ground truth from outside socktrace: `ss -tnp`, TCP_INFO, the
 application's own errno, the pids the helpers report."""
 import json
+import os
 import re
 import shutil
 import signal
@@ -192,6 +193,135 @@ def owner_fork_socat(ctx):
     check_fields(run, [e for e in ev if e not in after], what + " (parent)", sel, pid=p.pid,
                  comm="socat")
     check_fields(run, after, what + " (child)", sel, pid=child, comm="socat", owner="io")
+
+
+# ---------------------------------------------------------------- listeners handed on
+
+def listen_pids(addr, port):
+    """The pids `ss -tlnp` names for the listener on addr:port."""
+    out = run_cmd(["ss", "-tlnpH", "src", "%s:%d" % (fmt_host(addr), port)]).stdout
+    return {int(p) for p in SS_PID.findall(out)}
+
+
+def kill_pid(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def listener_close(run, addr, port):
+    return [e for e in run.states if tuple_of(e) == (addr, port, "0.0.0.0", 0)
+            and (e.get("old"), e.get("new")) == ("LISTEN", "CLOSE")]
+
+
+def pre_accept(ev):
+    """A server socket's events before accept(): its birth and handshake."""
+    return [e for e in ev if (e.get("old"), e.get("new")) in
+            (("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"))]
+
+
+@test("owner_daemon_after_listen")
+def owner_daemon_after_listen(ctx):
+    """A server that forks and exits after listen(), as daemon(3) does
+    (nginx, dnsmasq): the process that created the listener is gone. Once
+    the daemon has accepted a connection, the next connection's socket
+    carries the daemon's pid from its birth (owner listener), and the
+    listener's close carries it too (owner accept): the process `ss -tlnp`
+    names, not the one that exited."""
+    addr = "127.0.0.1"
+    with Tracer(ctx, ["--no-snapshot"]) as t:
+        h = Helper(ctx, ["server", "--name", "st-launch", "--daemonize", "st-daemon",
+                         "--addr", addr, "--count", 2, "--hold"])
+        r = h.expect("ready")
+        port, launcher = r["ready"], r["pid"]
+        daemon = h.expect("acceptor")["acceptor"]
+        ctx.on_cleanup(lambda: kill_pid(daemon))
+        h.expect("launched")
+        h.wait()
+        truth = listen_pids(addr, port)
+        cports = []
+        for _ in range(2):
+            cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
+            cports.append(cli.expect("connected")["connected"])
+            cli.expect("done")
+            cli.wait()
+            h.expect("closed")
+        h.send("go")
+        h.expect("done")
+        settle([(port, c) for c in cports])
+        run = t.stop()
+    sel = lambda r: r.get("lport") == port or r.get("rport") == port
+    run.expect_clean_exit(sel)
+    if truth != {daemon}:
+        raise Fail("ss -tlnp names pids %s for the listener, the daemon is %d (launcher %d)"
+                   % (sorted(truth), daemon, launcher))
+    first, second = (server_life(run, addr, port, c) for c in cports)
+    what = "server %s:%d <- %s:%d" % (addr, port, addr, cports[1])
+    pre = pre_accept(second)
+    if not pre or len(pre) == len(second):
+        run.fail("%s: transitions %s, expected the handshake and the close" % (
+            what, fmt_trans(transitions(second))), sel)
+    check_fields(run, pre, what + " (before accept, after the daemon's first accept)", sel,
+                 pid=daemon, comm="st-daemon", owner="listener", role="server")
+    for ev, c in ((first, cports[0]), (second, cports[1])):
+        check_fields(run, ev[len(pre_accept(ev)):], "server %s:%d <- %s:%d (accepted)" % (
+            addr, port, addr, c), sel, pid=daemon, comm="st-daemon", owner="accept")
+    close = listener_close(run, addr, port)
+    if len(close) != 1:
+        run.fail("listener %s:%d: %d LISTEN->CLOSE events, expected 1" % (addr, port, len(close)),
+                 sel)
+    check_fields(run, close, "listener %s:%d (closed by the daemon)" % (addr, port), sel,
+                 pid=daemon, comm="st-daemon", owner="accept", role="listener")
+
+
+@test("owner_reuseport_listeners")
+def owner_reuseport_listeners(ctx):
+    """Two processes with a SO_REUSEPORT listener each on one port; every
+    connection goes to the first (a reuseport BPF program), after the
+    second registered. Each listener's close carries its own process: the
+    accept()s of the first never hand the second's listener to it."""
+    addr = "127.0.0.1"
+    with Tracer(ctx, ["--no-snapshot"]) as t:
+        a = Helper(ctx, ["server", "--name", "st-rpa", "--addr", addr, "--count", 2, "--hold",
+                         "--reuseport", "--steer-first"])
+        ra = a.expect("ready")
+        port = ra["ready"]
+        b = Helper(ctx, ["server", "--name", "st-rpb", "--addr", addr, "--port", port,
+                         "--count", 0, "--hold", "--reuseport"])
+        rb = b.expect("ready")
+        truth = listen_pids(addr, port)
+        cports = []
+        for _ in range(2):
+            cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
+            cports.append(cli.expect("connected")["connected"])
+            cli.expect("done")
+            cli.wait()
+            if a.expect("closed")["pid"] != ra["pid"]:
+                raise Fail("helper: the connection did not go to the first listener")
+        for h in (b, a):
+            h.send("go")
+            h.expect("done")
+            h.wait()
+        settle([(port, c) for c in cports])
+        run = t.stop()
+    sel = lambda r: r.get("lport") == port or r.get("rport") == port
+    run.expect_clean_exit(sel)
+    if truth != {ra["pid"], rb["pid"]}:
+        raise Fail("ss -tlnp names pids %s for the port, expected %d and %d"
+                   % (sorted(truth), ra["pid"], rb["pid"]))
+    close = listener_close(run, addr, port)
+    if len(close) != 2:
+        run.fail("listeners %s:%d: %d LISTEN->CLOSE events, expected 2" % (addr, port, len(close)),
+                 sel)
+    check_fields(run, close[:1], "the second listener (closed first)", sel, pid=rb["pid"],
+                 comm="st-rpb", owner="listen")
+    check_fields(run, close[1:], "the first listener", sel, pid=ra["pid"], comm="st-rpa",
+                 owner="listen")
+    for c in cports:
+        ev = server_life(run, addr, port, c)
+        check_fields(run, ev[len(pre_accept(ev)):], "server %s:%d <- %s:%d (accepted)" % (
+            addr, port, addr, c), sel, pid=ra["pid"], comm="st-rpa", owner="accept")
 
 
 def free_port4():
