@@ -18,8 +18,9 @@
 #                   Debian's 5.10, 6.1 and 6.12 x86_64 kernels and a smoke test
 #                   under arm64 6.1; KERNELS picks some, VMTEST_ARGS passes
 #                   options to tests/vm/matrix.sh (--ci: CI's selection)
-#   make install    install the binary, socktrace(8), the bash completion and
-#                   docs/json.md, docs/recording.md under DESTDIR and PREFIX
+#   make install    install the binary, socktrace(8), the bash completion,
+#                   the systemd unit socktrace.service and docs/json.md,
+#                   docs/recording.md under DESTDIR and PREFIX
 #   make uninstall  remove what make install installed
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
 #   make deps       install the Debian packages the build needs (as root; else
@@ -33,7 +34,8 @@
 #   PREFIX          install prefix (/usr/local); DESTDIR is prepended to every
 #                   installed path; BINDIR ($(PREFIX)/sbin), MANDIR
 #                   ($(PREFIX)/share/man), BASHCOMPDIR
-#                   ($(PREFIX)/share/bash-completion/completions) and DOCDIR
+#                   ($(PREFIX)/share/bash-completion/completions), UNITDIR
+#                   ($(PREFIX)/lib/systemd/system) and DOCDIR
 #                   ($(PREFIX)/share/doc/socktrace) place each part
 #   CC, CFLAGS      the C compiler and its flags (-O2 -g); the warnings and
 #                   -std=gnu11 are added to any CFLAGS given
@@ -61,6 +63,7 @@ BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DOCDIR ?= $(PREFIX)/share/doc/socktrace
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC ?= cc
 CLANG ?= clang
@@ -82,7 +85,8 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages, installed by `make` itself when run as root
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev netbase
-DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils curl
+DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils curl \
+	systemd
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
 
@@ -288,6 +292,11 @@ install: $(OUTPUT)/socktrace
 	$(Q)install -D -m 0644 docs/socktrace.8 $(DESTDIR)$(MANDIR)/man8/socktrace.8
 	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/socktrace)
 	$(Q)install -D -m 0644 completion/socktrace $(DESTDIR)$(BASHCOMPDIR)/socktrace
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/socktrace.service)
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' deploy/systemd/socktrace.service > $(DESTDIR)$(UNITDIR)/socktrace.service.tmp
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/socktrace.service.tmp
+	$(Q)mv $(DESTDIR)$(UNITDIR)/socktrace.service.tmp $(DESTDIR)$(UNITDIR)/socktrace.service
 	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
 	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md
 
@@ -295,7 +304,8 @@ install: $(OUTPUT)/socktrace
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/socktrace $(DESTDIR)$(MANDIR)/man8/socktrace.8 \
-		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
+		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(UNITDIR)/socktrace.service \
+		$(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
 	$(Q)if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
 
 vmlinux: | deps

@@ -37,6 +37,7 @@
 #include "record.h"
 #include "recorder.h"
 #include "replay.h"
+#include "notify.h"
 #include "report.h"
 #include "services.h"
 #include "sink.h"
@@ -48,7 +49,7 @@
 
 #define POLL_MS 100
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, reload;
 /* glibc ignores the size given to setvbuf() without a buffer */
 static char stdout_buf[1 << 16];
 static bool verbose;
@@ -59,13 +60,20 @@ static void sig_handler(int sig)
 	exiting = 1;
 }
 
+static void reload_handler(int sig)
+{
+	(void)sig;
+	reload = 1;
+}
+
 /* A closed terminal or ssh session (SIGHUP) ends the run like Ctrl-C: with
- * a summary and a recording that ends cleanly. */
+ * a summary and a recording that ends cleanly. A service has no terminal:
+ * there SIGHUP is systemctl reload, which starts the recording's next file. */
 static void catch_signals(void)
 {
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
-	signal(SIGHUP, sig_handler);
+	signal(SIGHUP, notify__enabled() ? reload_handler : sig_handler);
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout shows up as EPIPE */
 }
 
@@ -420,6 +428,25 @@ static void report_rec_error(const struct recorder *r, const char *path, int err
 			      strerror(-err));
 }
 
+/* systemctl reload: RELOADING=1, the recording's next file, READY=1. */
+static int service_reload(struct recorder *rec)
+{
+	const char *what = "nothing to reopen without -w";
+	int err = 0;
+
+	notify__send("RELOADING=1");
+	if (rec)
+		err = recorder__reopen(rec, &what);
+	if (err) {
+		report_rec_error(rec, recorder__path(rec), err);
+		return err;
+	}
+	fprintf(stderr, "socktrace: reload: %s%s%s\n", what, rec ? ": " : "",
+		rec ? recorder__path(rec) : "");
+	notify__send("READY=1");
+	return 0;
+}
+
 /* The statistics as of boot_ns, the source's clock: a replay ticks its
  * stages there, as the run did. */
 static void rec_stats_of(struct rec_stats *rs, const struct stats *st, uint64_t boot_ns)
@@ -677,10 +704,12 @@ int main(int argc, char **argv)
 	char msg[PATH_MAX + 256];
 	int err, ret = 1, failed;
 
+	report__set_journal(notify__stderr_is_journal());
 	opts__init(&o);
 	pipeline__init(&pl, &o.filter, 0);
 	if (opts__parse(&o, argc, argv, msg, sizeof(msg))) {
-		fprintf(stderr, "socktrace: %s\nTry 'socktrace --help' for more information.\n", msg);
+		fprintf(stderr, "%ssocktrace: %s\nTry 'socktrace --help' for more information.\n",
+			notify__stderr_is_journal() ? "<3>" : "", msg);
 		return EXIT_USAGE;
 	}
 	if (o.help) {
@@ -863,10 +892,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s%s", n++ ? "; " : "", probe.selected[c] >= 0 ?
 				concerns[c].variants[probe.selected[c]].label : "-");
 	fprintf(stderr, "), Ctrl-C to stop\n");
+	/* Type=notify: the service is up once every program is attached */
+	if (notify__enabled() && (err = notify__send("READY=1\nSTATUS=tracing")))
+		report__warning("failed to notify the service manager: %s", strerror(-err));
 
 	now = clock_ref__boot_now();
 	while (!exiting && !pl.done) {
 		int timeout = POLL_MS;
+
+		if (reload) {
+			reload = 0;
+			if (service_reload(rec))
+				goto cleanup;
+		}
 
 		if (deadline_ns) {
 			uint64_t now = clock_ref__boot_now();
@@ -916,6 +954,7 @@ int main(int argc, char **argv)
 
 	/* Stop producing, then take what is still queued (nobody reads a
 	 * closed output). */
+	notify__send("STOPPING=1");
 	live__detach(live);
 	if (!pl.done && !closed)
 		live__drain(live, &now);

@@ -519,6 +519,39 @@ static int rotate(struct recorder *r, bool new_period)
 	return open_file(r);
 }
 
+int recorder__reopen(struct recorder *r, const char **what)
+{
+	char path[PATH_MAX];
+	struct stat now, ours;
+	int err;
+
+	if (!strcmp(r->o.path, "-")) {
+		*what = "standard output cannot be reopened";
+		return 0;
+	}
+	if (r->o.rotate_bytes) {
+		*what = "started the next file";
+		return rotate(r, false);
+	}
+	err = make_name(r, path, sizeof(path));
+	if (err)
+		return err;
+	if (r->o.rotate_secs && strcmp(path, r->path)) {
+		*what = "started the next file";
+		return rotate(r, true);
+	}
+	/* logrotate's way: the file was moved or removed, a new one takes its
+	 * name; a file still in place is kept (reopening would truncate it) */
+	if (fstat(r->fd, &ours))
+		return -errno;
+	if (!stat(path, &now) && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
+		*what = "the file is still in place: kept";
+		return 0;
+	}
+	*what = "the file was moved: started a new one";
+	return rotate(r, false);
+}
+
 /* A full file is replaced only when the next event comes, so that no empty
  * file is left at the end; a -G period ends on time. */
 static int check_rotation(struct recorder *r, bool event_next)

@@ -56,6 +56,11 @@ int recorder__flush(struct recorder *r, bool force);
 int recorder__stats(struct recorder *r, const struct rec_stats *st);
 /* Flushes, writes the end block (st may be NULL), closes and frees. */
 int recorder__close(struct recorder *r, const struct rec_stats *st);
+/* SIGHUP to a service: with -C or -G the next file starts now (unless -G
+ * names the same one), a plain -w FILE that was moved or removed (as
+ * logrotate does) starts anew at FILE, and one still in place is kept.
+ * *what says which. */
+int recorder__reopen(struct recorder *r, const char **what);
 /* The file being written. */
 const char *recorder__path(const struct recorder *r);
 /* Why the last file could not be opened (a rotation), or NULL. */

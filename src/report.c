@@ -5,6 +5,7 @@
 #include "report.h"
 
 static FILE *json_out, *err_out;
+static bool journal;
 static unsigned int n_errors, n_warnings;
 
 void report__set_json(FILE *out)
@@ -17,13 +18,20 @@ void report__set_stream(FILE *err)
 	err_out = err;
 }
 
+void report__set_journal(bool on)
+{
+	journal = on;
+}
+
 static void report(const char *type, const char *fmt, va_list ap)
 {
 	struct json_writer w = {};
 	char msg[2048];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	fprintf(err_out ? err_out : stderr, "socktrace: %s%s\n", type[0] == 'w' ? "warning: " : "",
+	/* journald reads "<N>" as the line's priority: 3 err, 4 warning */
+	fprintf(err_out ? err_out : stderr, "%ssocktrace: %s%s\n",
+		!journal ? "" : type[0] == 'w' ? "<4>" : "<3>", type[0] == 'w' ? "warning: " : "",
 		msg);
 	if (!json_out)
 		return;

@@ -13,6 +13,9 @@
 void report__set_json(FILE *out);
 /* The lines go to err instead of stderr (NULL: stderr again); for tests. */
 void report__set_stream(FILE *err);
+/* Lines carry journald's priority prefix ("<3>", "<4>"): stderr is the
+ * journal's stream. */
+void report__set_journal(bool on);
 void report__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report__warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Errors and warnings reported so far. */

@@ -26,6 +26,7 @@ sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAN = os.path.join(REPO, "docs", "socktrace.8")
 COMPLETION = os.path.join(REPO, "completion", "socktrace")
+UNIT = os.path.join(REPO, "deploy", "systemd", "socktrace.service")
 TESTS = []
 # a test's outcomes, as the system tests raise them
 sys.path.insert(0, os.path.join(REPO, "tests", "system"))
@@ -316,7 +317,7 @@ def installed_files(root):
 
 @test
 def install_and_uninstall(ctx):
-    """make install puts the binary, man page, completion and docs under
+    """make install puts the binary, man page, completion, systemd unit and docs under
     DESTDIR/PREFIX (default /usr/local); make uninstall leaves no file."""
     problems = []
     for prefix, args in (("/usr/local", []), ("/usr", ["PREFIX=/usr"])):
@@ -335,6 +336,7 @@ def install_and_uninstall(ctx):
                 p + "/share/doc/socktrace/json.md": (0o644, os.path.join(REPO, "docs/json.md")),
                 p + "/share/doc/socktrace/recording.md":
                     (0o644, os.path.join(REPO, "docs/recording.md")),
+                p + "/lib/systemd/system/socktrace.service": (0o644, None),
             }
             got = installed_files(root)
             if got != sorted(want):
@@ -346,9 +348,16 @@ def install_and_uninstall(ctx):
                 if os.stat(path).st_mode & 0o7777 != mode:
                     problems.append("%s: mode %o, expected %o" % (
                         rel, os.stat(path).st_mode & 0o7777, mode))
-                with open(path, "rb") as a, open(src, "rb") as b:
-                    if a.read() != b.read():
-                        problems.append("%s differs from %s" % (rel, src))
+                with open(path, "rb") as a:
+                    got_text = a.read()
+                if src is None:
+                    # the unit names the binary where it was installed
+                    src, expect = UNIT, unit_text(prefix + "/sbin").encode()
+                else:
+                    with open(src, "rb") as b:
+                        expect = b.read()
+                if got_text != expect:
+                    problems.append("%s differs from %s" % (rel, src))
             r = make("uninstall", *common)
             left = installed_files(root)
             if r.returncode != 0 or left:
@@ -358,6 +367,62 @@ def install_and_uninstall(ctx):
             shutil.rmtree(root)
     if problems:
         raise Fail("make install/uninstall", problems)
+
+
+def unit_text(bindir):
+    with open(UNIT) as f:
+        return f.read().replace("@BINDIR@", bindir)
+
+
+def unit_settings(text):
+    """KEY -> [values] of the unit's [Service] section."""
+    out, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out.setdefault(k, []).append(v)
+    return out
+
+
+@test
+def systemd_unit_verifies(ctx):
+    """deploy/systemd/socktrace.service passes `systemd-analyze verify`
+    (with the binary it names present) without a word, and has what a
+    hardened always-on service needs: Type=notify, restart on failure,
+    reload, options from an environment file, a bounded capability set,
+    no new privileges, a read-only system but for its state directory."""
+    if not shutil.which("systemd-analyze"):
+        raise Skip("systemd-analyze is missing (make deps-test installs systemd)")
+    text = unit_text(os.path.dirname(ctx.socktrace))
+    settings = unit_settings(text)
+    problems = []
+    want = {"Type": "notify", "Restart": "on-failure", "NoNewPrivileges": "yes",
+            "ProtectSystem": "strict", "StateDirectory": "socktrace",
+            "EnvironmentFile": "-/etc/default/socktrace",
+            "ExecReload": "/bin/kill -HUP $MAINPID"}
+    for k, v in want.items():
+        if settings.get(k) != [v]:
+            problems.append("%s=%s, expected %s" % (k, settings.get(k), v))
+    caps = set(" ".join(settings.get("CapabilityBoundingSet", [])).split())
+    if not caps or not caps <= {"CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_ADMIN",
+                                "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SYS_RESOURCE"}:
+        problems.append("CapabilityBoundingSet=%s: not the bounded set" % sorted(caps))
+    d = tempfile.mkdtemp(prefix="socktrace-unit-")
+    try:
+        path = os.path.join(d, "socktrace.service")
+        with open(path, "w") as f:
+            f.write(text)
+        r = run(["systemd-analyze", "verify", "--man=no", path], timeout=60)
+        if r.returncode != 0 or (r.stdout + r.stderr).strip():
+            problems.append("systemd-analyze verify: exit status %d: %s" % (
+                r.returncode, (r.stdout + r.stderr).strip()))
+    finally:
+        shutil.rmtree(d)
+    if problems:
+        raise Fail("the systemd unit", problems)
 
 
 def makefile_targets_and_variables():
