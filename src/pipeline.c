@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <string.h>
+#include "dnsnames.h"
 #include "pipeline.h"
 
 void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit)
@@ -24,6 +25,12 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s)
 void pipeline__set_recorder(struct pipeline *p, struct sink *rec)
 {
 	p->recorder = rec;
+}
+
+void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden)
+{
+	p->names = names;
+	p->names_hidden = hidden;
 }
 
 int pipeline__add_stage(struct pipeline *p, struct stage *s)
@@ -53,11 +60,17 @@ static int fail(struct pipeline *p, struct sink *s, int err)
 int pipeline__show(struct pipeline *p, const struct event *ev)
 {
 	bool table = ev->kind == EVENT_CONNECT_STATS;
+	struct event plain;
 
 	if (p->err || (p->done && !table))
 		return p->err;
 	if (!(p->kinds & EVENT_KIND_BIT(ev->kind)))
 		return 0;
+	if (p->names_hidden && ev->rname[0]) {
+		plain = *ev;
+		plain.rname[0] = plain.rname_canonical[0] = '\0';
+		ev = &plain;
+	}
 	for (int i = 0; i < p->n_sinks; i++) {
 		int err = sink__event(p->sinks[i], ev);
 
@@ -100,8 +113,24 @@ static int pipeline__pass(struct pipeline *p, const struct event *ev, int first)
 	return pipeline__show(p, ev);
 }
 
+/* An answer names what follows it, whatever the filter: it is recorded and
+ * learned, never filtered or shown. */
+static int pipeline__answer(struct pipeline *p, const struct event *ev)
+{
+	if (p->recorder) {
+		int err = sink__event(p->recorder, ev);
+
+		if (err)
+			return fail(p, p->recorder, err);
+	}
+	if (p->names)
+		dnsnames__learn(p->names, ev);
+	return 0;
+}
+
 int pipeline__push(struct pipeline *p, const struct event *ev)
 {
+	struct event named;
 	int err;
 
 	if (p->done)
@@ -111,6 +140,13 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	err = pipeline__tick(p, ev->wall_ns);
 	if (err)
 		return err;
+	if (ev->kind == EVENT_DNS_ANSWER)
+		return pipeline__answer(p, ev);
+	if (p->names && dnsnames__wants(ev)) {
+		named = *ev;
+		dnsnames__name(p->names, &named);
+		ev = &named;
+	}
 	if (!pipeline__keep(p, ev))
 		return 0;
 	/* the recorder keeps the source stream, whatever is shown */
@@ -125,9 +161,15 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 int pipeline__emit(struct stage *s, const struct event *ev)
 {
 	struct pipeline *p = s->pl;
+	struct event named;
 
 	if (p->err || (p->done && ev->kind != EVENT_CONNECT_STATS))
 		return p->err;
+	if (p->names && dnsnames__wants(ev)) {
+		named = *ev;
+		dnsnames__name(p->names, &named);
+		ev = &named;
+	}
 	/* a table row sums attempts the filter kept; it has no owner to match */
 	if (ev->kind != EVENT_CONNECT_STATS && !pipeline__keep(p, ev))
 		return 0;

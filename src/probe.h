@@ -21,6 +21,7 @@ enum concern {
 	CONCERN_UDP,		/* UDP datagrams sent and received */
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
+	CONCERN_DNS,		/* DNS answers received, to name remote addresses */
 	CONCERN__MAX,
 };
 
@@ -44,6 +45,7 @@ enum hook_attach {
 	ATTACH_KRETPROBE,	/* kretprobe/FUNCTION: the same */
 	ATTACH_CGROUP,		/* cgroup/HOOK: a cgroup v2 hierarchy is mounted */
 	ATTACH_ITER,		/* iter/TARGET: the kernel's BTF has bpf_iter_TARGET */
+	ATTACH_CGROUP_SKB,	/* cgroup_skb/HOOK: a cgroup v2 hierarchy is mounted */
 };
 
 /* One program of a variant. off locates it in the skeleton (offsetof into
