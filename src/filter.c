@@ -547,10 +547,12 @@ static bool parse_addr(const char *s, struct fexpr *x)
 }
 
 /* A DNS name ("api.example.test", a final dot allowed): letters, digits,
- * '-', '_' and dots, labels of 1 to 63 characters. */
+ * '-', '_' and dots, labels of 1 to 63 characters, the last one not all
+ * digits (300.1.1.1 is a bad address, not a name). */
 static bool parse_name(char *s, struct fexpr *x)
 {
 	size_t n = strlen(s), label = 0;
+	bool digits = true;
 
 	if (n && s[n - 1] == '.')
 		s[--n] = '\0';
@@ -561,13 +563,17 @@ static bool parse_name(char *s, struct fexpr *x)
 			if (!label)
 				return false;
 			label = 0;
+			digits = true;
 		} else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
 			if (++label > 63)
 				return false;
+			digits = digits && isdigit((unsigned char)s[i]);
 		} else {
 			return false;
 		}
 	}
+	if (digits)
+		return false;
 	x->op = FX_NAME;
 	memcpy(x->name, s, n + 1);
 	return true;
@@ -642,7 +648,12 @@ static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir di
 		case FX_HOST:
 		case FX_NAME:
 			x->op = FX_HOST;
-			ok = parse_addr(buf, x) || parse_name(buf, x);
+			ok = parse_addr(buf, x);
+			/* names are the remote side's (DNS answers name remote addresses) */
+			if (!ok && dir != FX_SRC && dir != FX_BOTH)
+				ok = parse_name(buf, x);
+			else if (!ok)
+				what = "an IPv4 or IPv6 address (a local address has no name)";
 			break;
 		case FX_NET:
 			ok = parse_net(buf, x);

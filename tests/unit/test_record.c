@@ -241,7 +241,7 @@ TEST(record_tcp_conn_layout)
 
 	memset(buf, 0xee, sizeof(buf));
 	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 4);
-	ASSERT_EQ(REC_RECORD_MAX, 4 + 220 + 4);
+	ASSERT_EQ(REC_RECORD_MAX, 4 + 36 + 512);	/* 1.4: a DNS answer's */
 	ASSERT_EQ(rec__get16(buf), 8);
 	ASSERT_EQ(rec__get16(buf + 2), 220 + 4);
 	ASSERT_EQ(b[45], 6);
@@ -334,7 +334,8 @@ TEST(record_udp_records_layout)
 
 	ASSERT_STREQ(rec__type_name(REC_UDP_FLOW), "udp_flow");
 	ASSERT_STREQ(rec__type_name(REC_UDP_SOCKET), "udp_socket");
-	ASSERT_STREQ(rec__type_name(9), "unknown");
+	ASSERT_STREQ(rec__type_name(9), "dns_answer");
+	ASSERT_STREQ(rec__type_name(10), "unknown");
 }
 
 TEST(record_header_fields)
@@ -666,7 +667,7 @@ TEST(record_stats_written_when_udp_counts_change)
 	ASSERT_EQ_U64(st.stats.udp_flows, stats_full.udp_flows + 1);
 }
 
-TEST(record_header_says_1_3)
+TEST(record_header_says_1_4)
 {
 	const char *p = path_in("v.st");
 	char err[256];
@@ -676,7 +677,7 @@ TEST(record_header_says_1_3)
 	r = reader__open(p, err, sizeof(err));
 	ASSERT_MSG(r, "%s", err);
 	ASSERT_EQ(reader__header(r)->major, 1);
-	ASSERT_EQ(reader__header(r)->minor, 3);
+	ASSERT_EQ(reader__header(r)->minor, 4);
 	reader__close(r);
 }
 
@@ -1054,7 +1055,7 @@ TEST(replay_and_info_udp)
 	ASSERT_EQ(info__print(a, f), 0);
 	fclose(f);
 	ut_defer(free, text);
-	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.3\n"));
+	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.4\n"));
 	ASSERT_NOT_NULL(strstr(text, "Events:            3\n"));
 	ASSERT_NOT_NULL(strstr(text, "  tcp_state:       1\n"));
 	ASSERT_NOT_NULL(strstr(text, "  udp_flow:        1\n"));
