@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "dnsnames.h"
 #include "opts.h"
 #include "info.h"
 #include "pipeline.h"
@@ -978,4 +979,73 @@ TEST(files_fixture_1_2_reads)
 		closes += got[i].new_state == ST_TCP_CLOSE;
 	}
 	ASSERT_EQ(closes, 3);	/* client, server, listener */
+}
+
+/* tests/unit/data/record-1.3.st was written by the 1.3 recorder (before
+ * DNS answers): a 1.4 reader reads all of it, and finds no answers. */
+TEST(files_fixture_1_3_reads)
+{
+	struct event got[16];
+	struct reader_stats st;
+	char path[PATH_MAX], src[PATH_MAX];
+	const uint8_t *data;
+	size_t len;
+	int n;
+
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	snprintf(path, sizeof(path), "%s/data/record-1.3.st", dirname(src));
+	data = slurp_file(path, &len);
+	ASSERT_EQ(rec__get16(data + 10), 3);	/* written as 1.3 */
+	n = read_all(data, len, got, 16, &st);
+	ASSERT_EQ(n, 14);
+	ASSERT_TRUE(st.clean_end);
+	ASSERT_EQ(st.bad_records, 0);
+	ASSERT_EQ(st.unknown_records, 0);
+	ASSERT_EQ(st.by_type[REC_TCP_CONN], 2);
+	ASSERT_EQ(st.by_type[REC_DNS_ANSWER], 0);
+}
+
+/* tests/unit/data/record-1.4-dns.st: a client in a network namespace
+ * resolved alias.example.test (a CNAME chain alias -> www -> web, A
+ * 198.51.100.10) through dnsmasq, then connected to port 8080; filter
+ * "tcp port 8080". The answer is in the recording, and names the
+ * connection's events again when read back. */
+TEST(files_fixture_1_4_dns_names)
+{
+	struct event got[16];
+	struct reader_stats st;
+	struct dnsnames *d = dnsnames__new(64);
+	char path[PATH_MAX], src[PATH_MAX];
+	const uint8_t *data;
+	size_t len;
+	int n, named = 0, answers = 0;
+
+	ASSERT_NOT_NULL(d);
+	ut_defer((void (*)(void *))dnsnames__free, d);
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	snprintf(path, sizeof(path), "%s/data/record-1.4-dns.st", dirname(src));
+	data = slurp_file(path, &len);
+	ASSERT_EQ(rec__get16(data + 10), 4);
+	n = read_all(data, len, got, 16, &st);
+	ASSERT_EQ(n, 13);
+	ASSERT_EQ(st.bad_records, 0);
+	ASSERT_EQ(st.by_type[REC_DNS_ANSWER], 1);
+	for (int i = 0; i < n; i++) {
+		struct in_addr web;
+
+		if (got[i].kind == EVENT_DNS_ANSWER) {
+			ASSERT_EQ(dnsnames__learn(d, &got[i]), 1);
+			answers++;
+			continue;
+		}
+		ASSERT_EQ(answers, 1);	/* the answer comes first */
+		inet_pton(AF_INET, "198.51.100.10", &web);
+		if (memcmp(&got[i].raddr, &web, 4))
+			continue;
+		ASSERT_TRUE(dnsnames__name(d, &got[i]));
+		ASSERT_STREQ(got[i].rname, "alias.example.test");
+		ASSERT_STREQ(got[i].rname_canonical, "web.example.test");
+		named++;
+	}
+	ASSERT_EQ(named, 6);	/* the client's 5 transitions and its tcp_conn */
 }
