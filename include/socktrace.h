@@ -215,9 +215,9 @@ _Static_assert(sizeof(struct st_udp_key) == 32, "st_udp_key layout changed");
 _Static_assert(sizeof(struct st_udp_flow) == 104, "st_udp_flow layout changed");
 _Static_assert(sizeof(struct st_udp_event) == 152, "st_udp_event layout changed");
 
-/* DNS answers: the payload of a UDP datagram from port 53 that a local
- * socket receives, cut at ST_DNS_CAP bytes (a classic DNS message over UDP
- * is at most 512 bytes without EDNS0). */
+/* DNS answers: the payload of a UDP datagram, or of a TCP segment, from
+ * port 53 that a local socket receives, cut at ST_DNS_CAP bytes (a classic
+ * DNS message over UDP is at most 512 bytes without EDNS0). */
 #define ST_DNS_CAP 512
 
 struct st_dns_event {
@@ -226,7 +226,9 @@ struct st_dns_event {
 	__u8 family;		/* 4 or 6 */
 	__u16 len;		/* the payload's length in the datagram */
 	__u16 caplen;		/* bytes in data: min(len, ST_DNS_CAP) */
-	__u16 pad;
+	__u8 proto;		/* IPPROTO_UDP, or IPPROTO_TCP: a segment's payload,
+				 * which starts with the message's length */
+	__u8 pad;
 	__u32 netns;		/* the receiving socket's network namespace */
 	__u32 pad2;
 	__u8 server[16];	/* the answer's source address, IPv4 in the first 4 */

@@ -322,13 +322,22 @@ static void insert(struct dnsnames *d, const struct name_key *k, uint64_t expire
 int dnsnames__learn(struct dnsnames *d, const struct event *ev)
 {
 	struct dns_answer *a;
+	size_t skip = 0, len = ev->dns_caplen;
 	int n;
 
+	/* over TCP a message follows its 2-byte length; a segment that holds
+	 * the rest of a longer message does not parse */
+	if (ev->proto == IPPROTO_TCP) {
+		size_t mlen = len >= 2 ? (size_t)(ev->dns[0] << 8 | ev->dns[1]) : 0;
+
+		skip = 2;
+		len = len < 2 ? 0 : mlen < len - 2 ? mlen : len - 2;
+	}
 	d->st.answers++;
 	a = malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	if (dnsnames__parse(ev->dns, ev->dns_caplen, a)) {
+	if (dnsnames__parse(ev->dns + skip, len, a)) {
 		d->st.unparsed++;
 		free(a);
 		return -EBADMSG;

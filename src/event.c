@@ -95,7 +95,7 @@ static int event__decode_dns(struct event *ev, const struct st_dns_event *d,
 	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
 	ev->netns = d->netns;
 	ev->family = d->family == 4 ? AF_INET : AF_INET6;
-	ev->proto = IPPROTO_UDP;
+	ev->proto = d->proto == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 	memcpy(&ev->raddr, d->server, d->family == 4 ? 4 : 16);
 	ev->rport = 53;
 	ev->dns_len = d->len;

@@ -169,8 +169,10 @@ struct event {
 	/* replay: from a recording of format 1.0 or 1.1, which holds the SYN
 	 * alerts its run showed (and no SYN retransmits to derive them from) */
 	bool legacy;
-	/* a DNS answer (EVENT_DNS_ANSWER): raddr and family are its server's;
-	 * the payload as received, cut at ST_DNS_CAP bytes */
+	/* a DNS answer (EVENT_DNS_ANSWER): raddr and family are its server's,
+	 * proto UDP or TCP (then dns holds a segment's payload, which starts
+	 * with the message's 2-byte length); the payload as received, cut at
+	 * ST_DNS_CAP bytes */
 	uint16_t dns_len;	/* the payload's length in the datagram */
 	uint16_t dns_caplen;	/* bytes in dns */
 	uint8_t dns[ST_DNS_CAP];

@@ -150,7 +150,7 @@ static size_t encode_dns(uint8_t *buf, const struct event *ev)
 	rec__put64(b, ev->boot_ns);
 	rec__put32(b + 8, ev->netns);
 	b[12] = ev->family == AF_INET ? 4 : 6;
-	b[13] = 0;
+	b[13] = ev->proto == IPPROTO_TCP ? REC_DNS_TCP : 0;
 	rec__put16(b + 14, ev->dns_len);
 	rec__put16(b + 16, cap);
 	rec__put16(b + 18, 0);
@@ -174,7 +174,7 @@ static int decode_dns(struct event *ev, const uint8_t *b, size_t len,
 	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
 	ev->netns = rec__get32(b + 8);
 	ev->family = b[12] == 4 ? AF_INET : AF_INET6;
-	ev->proto = IPPROTO_UDP;
+	ev->proto = b[13] & REC_DNS_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 	memcpy(&ev->raddr, b + 20, 16);
 	ev->rport = 53;
 	ev->dns_len = rec__get16(b + 14);

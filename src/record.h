@@ -51,6 +51,7 @@ enum rec_record_type {
 #define REC_TCP_CONN_LEN 220	/* 1.3: the common body, then the connection's counters */
 #define REC_TAIL_LEN 4		/* 1.2: appended to every event body (prev_state) */
 #define REC_DNS_LEN 36		/* 1.4: a DNS answer's body before its payload */
+#define REC_DNS_TCP 0x01	/* a DNS answer's flag: a TCP segment's payload */
 /* the longest record written: a DNS answer with a whole payload */
 #define REC_RECORD_MAX (4 + REC_DNS_LEN + ST_DNS_CAP)
 _Static_assert(REC_DNS_LEN + ST_DNS_CAP >= REC_TCP_CONN_LEN + REC_TAIL_LEN,

@@ -16,7 +16,7 @@ from lib import TIMEOUT_SCALE, Fail, Helper, NetPair, Skip, Tracer, boot_ns, run
 
 END_WAIT = 5.0   # the last close to its record on stdout
 CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
-             "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+             "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
              "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
              "bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
              "rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno")

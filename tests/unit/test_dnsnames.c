@@ -489,3 +489,35 @@ TEST(dns_record_round_trip)
 	rec__put16(buf + 4 + 16, ST_DNS_CAP + 1);
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4, &ref), -EINVAL);
 }
+
+TEST(dns_names_over_tcp)
+{
+	struct dnsnames *d = dnsnames__new(16);
+	struct dnsnames_stats st;
+	struct event a, c;
+	struct msg m;
+
+	ASSERT_NOT_NULL(d);
+	start(&m, 0, 1, "web.example.test", 1);
+	rr_a_ptr(&m, "198.51.100.10", 600);
+	/* a segment's payload: the 2-byte length, then the message */
+	memmove(m.b + 2, m.b, m.n);
+	m.b[0] = (m.n) >> 8;
+	m.b[1] = (m.n) & 0xff;
+	m.n += 2;
+	a = answer(&m, 9, NS);
+	a.proto = IPPROTO_TCP;
+	ASSERT_EQ(dnsnames__learn(d, &a), 1);
+	c = conn(AF_INET, "198.51.100.10", 9, 2 * NS);
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "web.example.test");
+	/* a segment in the middle of a longer message, a lone length */
+	a.dns_caplen = a.dns_len = 20;
+	memset(a.dns, 0x41, 20);
+	ASSERT_EQ(dnsnames__learn(d, &a), -EBADMSG);
+	a.dns_caplen = a.dns_len = 1;
+	ASSERT_EQ(dnsnames__learn(d, &a), -EBADMSG);
+	dnsnames__stats(d, &st);
+	ASSERT_EQ_U64(st.unparsed, 2);
+	dnsnames__free(d);
+}
