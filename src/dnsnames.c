@@ -33,7 +33,8 @@ struct dnsnames {
 	uint32_t n_buckets;	/* a power of two */
 	uint32_t *buckets;
 	struct name_entry *entries;
-	uint32_t free_head;
+	uint32_t free_head;	/* entries removed, to reuse first */
+	uint32_t n_used;	/* entries[] taken so far: the rest is untouched memory */
 	uint32_t lru_head, lru_tail;
 	struct dnsnames_stats st;
 };
@@ -62,9 +63,9 @@ struct dnsnames *dnsnames__new(uint32_t capacity)
 	}
 	for (uint32_t i = 0; i < d->n_buckets; i++)
 		d->buckets[i] = NIL;
-	for (uint32_t i = 0; i < capacity; i++)
-		d->entries[i].next = i + 1 < capacity ? i + 1 : NIL;
-	d->free_head = 0;
+	/* entries are taken in order: a table that stays small touches
+	 * (and so costs resident memory for) only what it holds */
+	d->free_head = NIL;
 	d->lru_head = d->lru_tail = NIL;
 	return d;
 }
@@ -294,15 +295,19 @@ static void insert(struct dnsnames *d, const struct name_key *k, uint64_t expire
 	uint32_t *link, i = find(d, k, &link);
 
 	if (i == NIL) {
-		if (d->free_head == NIL) {
+		if (d->free_head == NIL && d->n_used == d->capacity) {
 			/* full: the least recently used goes */
 			remove_entry(d, d->lru_tail);
 			d->st.evictions++;
 			find(d, k, &link);
 		}
-		i = d->free_head;
+		if (d->free_head != NIL) {
+			i = d->free_head;
+			d->free_head = d->entries[i].next;
+		} else {
+			i = d->n_used++;
+		}
 		e = &d->entries[i];
-		d->free_head = e->next;
 		e->key = *k;
 		e->next = *link;
 		*link = i;
@@ -372,24 +377,39 @@ bool dnsnames__wants(const struct event *ev)
 	}
 }
 
-bool dnsnames__name(struct dnsnames *d, struct event *ev)
+/* The live entry naming ev's remote address, or NIL; an expired one goes. */
+static uint32_t lookup(struct dnsnames *d, const struct event *ev)
 {
 	struct name_key k;
 	uint32_t *link, i;
 
-	ev->rname[0] = ev->rname_canonical[0] = '\0';
 	if (ev->family != AF_INET && ev->family != AF_INET6)
-		return false;
+		return NIL;
 	key_make(&k, ev->netns, ev->family, &ev->raddr);
 	i = find(d, &k, &link);
 	if (i == NIL)
-		return false;
+		return NIL;
 	if (ev->boot_ns > d->entries[i].expires_ns) {
 		remove_entry(d, i);
-		return false;
+		return NIL;
 	}
 	lru_unlink(d, i);
 	lru_push(d, i);
+	return i;
+}
+
+bool dnsnames__has(struct dnsnames *d, const struct event *ev)
+{
+	return lookup(d, ev) != NIL;
+}
+
+bool dnsnames__name(struct dnsnames *d, struct event *ev)
+{
+	uint32_t i = lookup(d, ev);
+
+	ev->rname[0] = ev->rname_canonical[0] = '\0';
+	if (i == NIL)
+		return false;
 	strcpy(ev->rname, d->entries[i].name);
 	strcpy(ev->rname_canonical, d->entries[i].canonical);
 	return true;

@@ -54,8 +54,10 @@ int dnsnames__learn(struct dnsnames *d, const struct event *ev);
 /* Whether an event of this kind has a remote address to name. */
 bool dnsnames__wants(const struct event *ev);
 /* Sets ev->rname (and rname_canonical) when ev->raddr was resolved in
- * ev->netns and its name had not expired at ev's time. */
+ * ev->netns and its name had not expired at ev's time; else clears them. */
 bool dnsnames__name(struct dnsnames *d, struct event *ev);
+/* Whether dnsnames__name() would name ev: most events need no copy. */
+bool dnsnames__has(struct dnsnames *d, const struct event *ev);
 void dnsnames__stats(const struct dnsnames *d, struct dnsnames_stats *st);
 
 #endif /* ST_DNSNAMES_H */

@@ -128,6 +128,19 @@ static int pipeline__answer(struct pipeline *p, const struct event *ev)
 	return 0;
 }
 
+/* ev with the name of its remote address, as it is now: in *named when it
+ * has one (or had one a stage kept), else ev itself, uncopied. */
+static const struct event *pipeline__named(struct pipeline *p, const struct event *ev,
+					  struct event *named)
+{
+	if (!p->names || !dnsnames__wants(ev) ||
+	    (!ev->rname[0] && !dnsnames__has(p->names, ev)))
+		return ev;
+	*named = *ev;
+	dnsnames__name(p->names, named);
+	return named;
+}
+
 int pipeline__push(struct pipeline *p, const struct event *ev)
 {
 	struct event named;
@@ -142,11 +155,7 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 		return err;
 	if (ev->kind == EVENT_DNS_ANSWER)
 		return pipeline__answer(p, ev);
-	if (p->names && dnsnames__wants(ev)) {
-		named = *ev;
-		dnsnames__name(p->names, &named);
-		ev = &named;
-	}
+	ev = pipeline__named(p, ev, &named);
 	if (!pipeline__keep(p, ev))
 		return 0;
 	/* the recorder keeps the source stream, whatever is shown */
@@ -165,11 +174,7 @@ int pipeline__emit(struct stage *s, const struct event *ev)
 
 	if (p->err || (p->done && ev->kind != EVENT_CONNECT_STATS))
 		return p->err;
-	if (p->names && dnsnames__wants(ev)) {
-		named = *ev;
-		dnsnames__name(p->names, &named);
-		ev = &named;
-	}
+	ev = pipeline__named(p, ev, &named);
 	/* a table row sums attempts the filter kept; it has no owner to match */
 	if (ev->kind != EVENT_CONNECT_STATS && !pipeline__keep(p, ev))
 		return 0;

@@ -31,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev.dns_caplen = size < ST_DNS_CAP ? size : ST_DNS_CAP;
 	ev.dns_len = ev.dns_caplen;
 	memcpy(ev.dns, data, ev.dns_caplen);
+	/* the first byte picks the transport: over TCP a 2-byte length comes first */
+	ev.proto = size && (data[0] & 1) ? IPPROTO_TCP : IPPROTO_UDP;
 	n = dnsnames__learn(d, &ev);
 	if (n > 0) {
 		ev.kind = EVENT_TCP_STATE;
