@@ -170,11 +170,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			tmp.err = si->soft_err;
 	}
 	tmp.syn_retrans = si->syn_retrans;
-	tmp.pid = si->pid;
-	tmp.tid = si->tid;
-	tmp.owner_src = si->owner_src;
-	tmp.role = si->role;
-	__builtin_memcpy(tmp.comm, si->comm, sizeof(tmp.comm));
+	event_owner(&tmp, si);
 
 	if (newstate == ST_TCP_CLOSE) {
 		conn_keep(&ce, si);
