@@ -222,7 +222,8 @@ int cgroup_info__parse(struct cgroup_info *ci, const char *path)
 			} else if (ends_with(c, n, ".slice")) {
 				slice = c;
 				slice_n = n;
-			} else if (ends_with(c, n, ".service") || ends_with(c, n, ".scope")) {
+			} else if ((ends_with(c, n, ".service") && n > 8) ||
+				   (ends_with(c, n, ".scope") && n > 6 && c[n - 7] != '-')) {
 				err = cgroup_info__set(ci, CGF_UNIT, c, n);
 				if (!err && slice)
 					err = cgroup_info__set(ci, CGF_SLICE, slice, slice_n);

@@ -758,7 +758,7 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 	}
 	if (optind < argc) {
 		size_t len = 0;
-		char msg[200], quoted[64];
+		char msg[320], quoted[64];
 
 		for (int i = optind; i < argc; i++)
 			len += strlen(argv[i]) + 1;
