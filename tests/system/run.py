@@ -36,6 +36,7 @@ import t_input  # noqa: E402,F401
 import t_files  # noqa: E402,F401
 import t_pipeline  # noqa: E402,F401
 import t_conn  # noqa: E402,F401
+import t_cgroups  # noqa: E402,F401
 
 
 def out(line):
