@@ -11,6 +11,7 @@
 #include "reader.h"
 #include "record.h"
 #include "recorder.h"
+#include "sink.h"
 
 static void info_free(void *p)
 {
@@ -256,4 +257,41 @@ TEST(cgroups_names_travel_in_recordings)
 	ASSERT_EQ(n, 4);
 	ASSERT_EQ_U64(reader__stats(rd)->bad_records, 0);
 	reader__close(rd);
+}
+
+/* JSON: the names after comm, each only where it applies; the text
+ * column the same names, shortest first. */
+TEST(cgroups_rendered)
+{
+	struct cgroup_info *ci = parse("/kubepods/burstable/pod" UID "/" ID64);
+	struct event ev = { .kind = EVENT_TCP_STATE, .pid = 42, .tid = 42, .vpid = 1,
+			    .cgroup_id = 77, .family = AF_INET, .proto = IPPROTO_TCP, .cg = ci,
+			    .old_state = ST_TCP_CLOSE, .new_state = ST_TCP_SYN_SENT,
+			    .old_ns = EVENT_OLD_NS_UNKNOWN };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct sink *s = sink_json__new(f, NULL);
+
+	ASSERT_NOT_NULL(s);
+	strcpy(ev.comm, "java");
+	ASSERT_EQ(sink__event(s, &ev), 0);
+	sink__free(s);
+	s = sink_text__new(f, NULL);
+	sink_text__set_cgroup_column(s, true);
+	ASSERT_EQ(sink__event(s, &ev), 0);
+	ev.cg = NULL;
+	ASSERT_EQ(sink__event(s, &ev), 0);
+	sink__free(s);
+	fclose(f);
+	ASSERT_NOT_NULL(strstr(buf, "\"comm\":\"java\",\"vpid\":1,\"cgroup_id\":77,\"cgroup\":"
+			       "\"/kubepods/burstable/pod" UID "/" ID64 "\",\"container\":"
+			       "{\"runtime\":null,\"id\":\"" ID64 "\",\"name\":null},\"pod\":"
+			       "{\"namespace\":null,\"name\":null,\"uid\":\"" UID "\","
+			       "\"qos\":\"burstable\"},\"owner\""));
+	ASSERT_NULL(strstr(buf, "\"unit\""));
+	ASSERT_NOT_NULL(strstr(buf, " CGROUP "));
+	ASSERT_NOT_NULL(strstr(buf, " java            pod:" UID " "));
+	ASSERT_NOT_NULL(strstr(buf, " java            -   "));
+	free(buf);
 }
