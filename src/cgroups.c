@@ -630,16 +630,20 @@ static void walk_dir(struct cgroups *c, int dfd, char *path, size_t plen, int de
 	closedir(dir);
 }
 
-static const char *walk_lookup(struct cgroups *c, uint64_t id)
+/* The path of id from the last walk, walking again if that one is older
+ * than REWALK_NS; *sure says that a NULL means the cgroup is gone. */
+static const char *walk_lookup(struct cgroups *c, uint64_t id, bool *sure)
 {
 	void **v = u64map_get(&c->walked, id);
 	char path[4096] = "";
 	int fd;
 
+	*sure = false;
 	if (v)
 		return *v;
 	if (c->walked_ns && now_ns() - c->walked_ns < REWALK_NS)
 		return NULL;
+	*sure = true;
 	c->walked_ns = now_ns();
 	u64map_free(&c->walked, true);
 	fd = open(c->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -650,8 +654,9 @@ static const char *walk_lookup(struct cgroups *c, uint64_t id)
 }
 
 /* The path of cgroup id, relative to the mount: by file handle (one
- * system call, needs CAP_DAC_READ_SEARCH), else from a walk of the tree. */
-static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len)
+ * system call, needs CAP_DAC_READ_SEARCH), else from a walk of the tree.
+ * *sure: a false return means the cgroup is gone, not "not looked at". */
+static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len, bool *sure)
 {
 	struct {
 		struct file_handle fh;
@@ -668,6 +673,9 @@ static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len)
 	fd = mfd < 0 ? -1 : open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd >= 0)
 		close(mfd);
+	*sure = fd < 0 && errno == ESTALE;	/* no such cgroup (any more) */
+	if (*sure)
+		return false;
 	if (fd >= 0) {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 		n = readlink(link, buf, sizeof(buf) - 1);
@@ -684,7 +692,7 @@ static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len)
 		snprintf(out, len, "/");
 		return true;
 	}
-	w = walk_lookup(c, id);
+	w = walk_lookup(c, id, sure);
 	if (!w)
 		return false;
 	snprintf(out, len, "%s", w);
@@ -747,14 +755,16 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 	if (id && c->mount && (id != c->root_id || !c->hybrid)) {
 		char path[4096];
 		struct cgroup_info *ci = NULL;
+		bool sure = false;
 
 		v = u64map_get(&c->by_id, id);
 		if (v)
 			return *v;
-		if (path_of_id(c, id, path, sizeof(path)))
+		if (path_of_id(c, id, path, sizeof(path), &sure))
 			ci = info_for_path(c, path);
-		/* an id not found now is a cgroup already removed: not again */
-		if (ci || !c->walked_ns || now_ns() - c->walked_ns < REWALK_NS)
+		/* a cgroup already removed is not looked for again; one the
+		 * walk's rate limit kept from being looked for is */
+		if (ci || sure)
 			u64map_put(&c->by_id, id, ci);
 		return ci;
 	}

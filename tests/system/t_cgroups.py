@@ -350,3 +350,27 @@ def t_cgroups_bad(ctx):
     r = run_cmd([ctx.socktrace, "-r", "/dev/null", "cgroup relative"], check=False)
     if r.returncode != 2 or b"expected a cgroup path" not in r.stderr:
         raise Fail("a relative cgroup term: exit %d, %r" % (r.returncode, r.stderr))
+
+
+@test("cgroups_named_after_dropping_root")
+def t_cgroups_after_drop(ctx):
+    """Under -Z the file handle needs a capability socktrace gave up: ids
+    are found by walking the cgroup tree instead, including a cgroup made
+    after socktrace started."""
+    cg = Cgroups(ctx)
+    p = ctx.prefix
+    with Tracer(ctx, ["--no-snapshot", "-Z", "nobody", "cgroup /%s.slice" % p]) as t:
+        web = Member("st-cg-zweb", cg.make("/%s.slice/%s-zweb.service" % (p, p)), False,
+                     {"unit": "%s-zweb.service" % p, "slice": "%s.slice" % p})
+        cli = Member("st-cg-zcli", cg.make("/%s.slice/docker-%s.scope" % (p, cid("z", 7))),
+                     True, {"container": {"runtime": "docker", "id": cid("z", 7), "name": None},
+                            "slice": "%s.slice" % p})
+        hs, port = server(ctx, cg, web, "127.0.0.1")
+        hc, cport = client(ctx, cg, cli, "127.0.0.1", port)
+        hc.expect("done")
+        hs.expect("done")
+        settle([(port, cport)])
+        run = t.stop()
+    run.expect_clean_exit()
+    check_member(run, web)
+    check_member(run, cli)
