@@ -578,7 +578,6 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	return 0;
 }
 
-/* -r: no BPF and no privileges, the same pipeline as live. */
 /* The sink of -j or the text output, with its --cgroup-column. */
 static struct sink *output_sink(const struct opts *o, const struct services *svc)
 {
@@ -610,6 +609,7 @@ static int check_cgroup_filters(struct cgroups *c, const struct filter *f)
 	return 0;
 }
 
+/* -r: no BPF and no privileges, the same pipeline as live. */
 static int replay_main(struct opts *o)
 {
 	uint64_t syn_alert_ns = o->syn_alert_ms * 1000000ull;
