@@ -132,7 +132,7 @@ FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroups.c
 
 LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)

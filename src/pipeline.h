@@ -55,6 +55,9 @@ struct pipeline {
 	int err;		/* first sink error, e.g. -EPIPE */
 	struct sink *failed;	/* the sink that returned it */
 	uint64_t now;		/* the stages' clock: the latest tick (wall ns) */
+	/* live: names each source event's cgroup before the filter sees it
+	 * (a replay's events come named by their recording) */
+	struct cgroups *cgroups;
 };
 
 /* Shows transitions, existing sockets, SYN alerts, UDP flows and TCP
@@ -74,6 +77,7 @@ void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
 int pipeline__add_sink(struct pipeline *p, struct sink *s);
 /* The recorder's sink: it gets every source event that passes the filter. */
 void pipeline__set_recorder(struct pipeline *p, struct sink *rec);
+void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c);
 /* Stages see events in the order they were added. */
 int pipeline__add_stage(struct pipeline *p, struct stage *s);
 /* A source event: the stages' clock moves to its time, then it is
