@@ -86,7 +86,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages, installed by `make` itself when run as root
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils dnsmasq curl \
-	systemd
+	systemd podman runc busybox-static file
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
 
@@ -132,7 +132,7 @@ FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroups.c
 # the DNS answer parser: c-ares' reply parsers and what socktrace does with them
 DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c
 

@@ -199,12 +199,57 @@ static __always_inline void current_comm(char comm[TASK_COMM_LEN], __u64 id)
 		bpf_get_current_comm(comm, TASK_COMM_LEN);
 }
 
+/* The current process's tgid in its own pid namespace (what getpid()
+ * says inside a container): its leader's struct pid, at that pid's level. */
+static __always_inline __u32 current_vpid(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	struct upid up = {};
+	unsigned int level;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	/* pid namespaces nest at most 32 deep (MAX_PID_NS_LEVEL) */
+	if (level > 32 || bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]))
+		return 0;
+	return up.nr;
+}
+
+/* The owner is taken in its process context: its cgroup with it, so that a
+ * close in softirq still names the service or container. */
 static __always_inline void owner_take(struct st_sock_info *si, __u64 id, __u8 src)
 {
 	si->pid = id >> 32;
 	si->tid = (__u32)id;
 	si->owner_src = src;
 	current_comm(si->comm, id);
+	si->cgroup_id = bpf_get_current_cgroup_id();
+	si->vpid = current_vpid();
+}
+
+/* Another entry's owner (not its state, role or times). */
+static __always_inline void owner_copy(struct st_sock_info *dst, const struct st_sock_info *src)
+{
+	dst->pid = src->pid;
+	dst->tid = src->tid;
+	dst->owner_src = src->owner_src;
+	__builtin_memcpy(dst->comm, src->comm, sizeof(dst->comm));
+	dst->cgroup_id = src->cgroup_id;
+	dst->vpid = src->vpid;
+}
+
+/* A record's owner fields, from what the socket's entry remembers. */
+static __always_inline void event_owner(struct st_tcp_event *e, const struct st_sock_info *si)
+{
+	e->pid = si->pid;
+	e->tid = si->tid;
+	e->owner_src = si->owner_src;
+	e->role = si->role;
+	__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	e->cgroup_id = si->cgroup_id;
+	e->vpid = si->vpid;
 }
 
 static __always_inline void owner_from_current(struct st_sock_info *si, __u8 src, __u8 role)

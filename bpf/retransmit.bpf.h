@@ -64,11 +64,7 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 	e->oldstate = state;
 	e->newstate = state;
 	e->syn_retrans = si->syn_retrans;
-	e->pid = si->pid;
-	e->tid = si->tid;
-	e->owner_src = si->owner_src;
-	e->role = si->role;
-	__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	event_owner(e, si);
 	/* rare and urgent: wake the reader now */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	counter_inc(ST_CNT_EVENTS);

@@ -222,11 +222,7 @@ static __always_inline int conn_retrans(struct sock *sk, int state, bool direct)
 	e->base.netns = sock_netns(sk, direct);
 	e->base.ino = sock_ino(sk, direct);
 	event_fill_tuple(&e->base, sk, direct);
-	e->base.pid = si->pid;
-	e->base.tid = si->tid;
-	e->base.owner_src = si->owner_src;
-	e->base.role = si->role;
-	__builtin_memcpy(e->base.comm, si->comm, sizeof(e->base.comm));
+	event_owner(&e->base, si);
 	if (event_filtered(&e->base)) {
 		bpf_ringbuf_discard(e, 0);
 		counter_inc(ST_CNT_FILTERED);
@@ -312,11 +308,7 @@ static __always_inline int conn_iter(struct bpf_iter_meta *meta, struct sock_com
 	if (!si && e.base.ino)
 		si = bpf_map_lookup_elem(&seeds, &e.base.ino);
 	if (si) {
-		e.base.pid = si->pid;
-		e.base.tid = si->tid;
-		e.base.owner_src = si->owner_src;
-		e.base.role = si->role;
-		__builtin_memcpy(e.base.comm, si->comm, sizeof(e.base.comm));
+		event_owner(&e.base, si);
 		if (si->born) {
 			e.conn.start_ns = si->born;
 			e.conn.flags = si->conn_flags;

@@ -46,12 +46,8 @@ static __always_inline void listener_owner_update(struct st_sock_info *si,
 {
 	struct st_sock_info *li = listener_lookup(lk, e);
 
-	if (li && li->ts == si->ts && li->pid != si->pid) {
-		si->pid = li->pid;
-		si->tid = li->tid;
-		si->owner_src = li->owner_src;
-		__builtin_memcpy(si->comm, li->comm, sizeof(si->comm));
-	}
+	if (li && li->ts == si->ts && li->pid != si->pid)
+		owner_copy(si, li);
 }
 
 /* Filters, then copies the record into the ring buffer. */
@@ -191,11 +187,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			tmp.err = si->soft_err;
 	}
 	tmp.syn_retrans = si->syn_retrans;
-	tmp.pid = si->pid;
-	tmp.tid = si->tid;
-	tmp.owner_src = si->owner_src;
-	tmp.role = si->role;
-	__builtin_memcpy(tmp.comm, si->comm, sizeof(tmp.comm));
+	event_owner(&tmp, si);
 
 	if (newstate == ST_TCP_CLOSE) {
 		conn_keep(&ce, si);

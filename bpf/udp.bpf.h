@@ -111,6 +111,9 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 		fresh.netns = sock_netns(sk, direct);
 		fresh.tid = (__u32)id;
 		current_comm(fresh.comm, id);
+		/* per flow, not per datagram: the process of its first one */
+		fresh.cgroup_id = bpf_get_current_cgroup_id();
+		fresh.vpid = current_vpid();
 		fresh.family = family;
 		fresh.lport = lport;
 		if (family == AF_INET)

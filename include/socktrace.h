@@ -104,10 +104,11 @@ struct st_tcp_event {
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 pad1;
 	char comm[TASK_COMM_LEN];
-	__u32 pad2;
+	__u32 vpid;		/* owner tgid in its own pid namespace, 0 if unknown */
+	__u64 cgroup_id;	/* owner's cgroup v2 id, taken with the owner; 0 if unknown */
 };
 
-_Static_assert(sizeof(struct st_tcp_event) == 112, "st_tcp_event layout changed");
+_Static_assert(sizeof(struct st_tcp_event) == 120, "st_tcp_event layout changed");
 
 /* How a TCP connection ended, decided at its transition to CLOSE. */
 enum st_tcp_end {
@@ -165,7 +166,7 @@ struct st_tcp_conn_event {
 };
 
 _Static_assert(sizeof(struct st_tcp_conn) == 72, "st_tcp_conn layout changed");
-_Static_assert(sizeof(struct st_tcp_conn_event) == 184, "st_tcp_conn_event layout changed");
+_Static_assert(sizeof(struct st_tcp_conn_event) == 192, "st_tcp_conn_event layout changed");
 
 /* A UDP flow: one socket, one owner, one peer. A peer the application did
  * not ask for (recv() on an unconnected socket) is all zeros. Only what
@@ -199,6 +200,9 @@ struct st_udp_flow {
 	__u16 lport;
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u32 last_tick;	/* jiffies (low bits) when last_ns was taken */
+	__u64 cgroup_id;	/* the cgroup v2 id of the first datagram's process */
+	__u32 vpid;		/* and its tgid in its own pid namespace */
+	__u32 pad;
 };
 
 /* ST_EVENT_UDP_START carries the flow as created; ST_EVENT_UDP_CLOSE only
@@ -212,8 +216,8 @@ struct st_udp_event {
 };
 
 _Static_assert(sizeof(struct st_udp_key) == 32, "st_udp_key layout changed");
-_Static_assert(sizeof(struct st_udp_flow) == 104, "st_udp_flow layout changed");
-_Static_assert(sizeof(struct st_udp_event) == 152, "st_udp_event layout changed");
+_Static_assert(sizeof(struct st_udp_flow) == 120, "st_udp_flow layout changed");
+_Static_assert(sizeof(struct st_udp_event) == 168, "st_udp_event layout changed");
 
 /* DNS answers: the payload of a UDP datagram, or of a TCP segment, from
  * port 53 that a local socket receives, cut at ST_DNS_CAP bytes (a classic
@@ -256,7 +260,12 @@ struct st_sock_info {
 	__u8 conn_flags;	/* tcp_conn: ST_CONN_PREDATES */
 	__u16 retrans_held;	/* --retrans: retransmits not reported in this tick */
 	__u32 retrans_tick;	/* --retrans: the tick (2^30 ns) of the last report */
+	__u64 cgroup_id;	/* the owner's cgroup v2 id, taken with the owner */
+	__u32 vpid;		/* the owner's tgid in its own pid namespace */
+	__u32 pad;
 };
+
+_Static_assert(sizeof(struct st_sock_info) == 72, "st_sock_info layout changed");
 
 /* A listener is found by its exact local address, then by the wildcard of
  * its family: two listeners may share a port on different addresses. */

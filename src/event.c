@@ -147,8 +147,11 @@ int event__decode(struct event *ev, const void *data, size_t size,
 	ev->owner_src = e->owner_src < ST_OWNER__MAX ? e->owner_src : ST_OWNER_UNKNOWN;
 	ev->role = e->role < ST_ROLE__MAX ? e->role : ST_ROLE_UNKNOWN;
 	ev->prev_state = e->prev_state < ST_TCP_MAX_STATES ? e->prev_state : 0;
-	if (ev->pid)
+	if (ev->pid) {
 		memcpy(ev->comm, e->comm, TASK_COMM_LEN);
+		ev->vpid = e->vpid;
+		ev->cgroup_id = e->cgroup_id;
+	}
 	ev->comm[TASK_COMM_LEN] = '\0';
 	if (ev->kind == EVENT_TCP_CONN)
 		tcp_conn__decode(&ev->conn, &((const struct st_tcp_conn_event *)data)->conn);

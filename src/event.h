@@ -9,6 +9,8 @@
 #include <linux/types.h>
 #include "socktrace.h"
 
+struct cgroup_info;
+
 /* Source events are what a source observes (recorded, replayed); derived
  * events are what the pipeline's stages make of them (re-derived on
  * replay, never recorded). */
@@ -141,6 +143,11 @@ struct event {
 	uint8_t prev_state;	/* the state the kernel side last saw the socket in
 				 * before this transition, 0 if unknown */
 	char comm[TASK_COMM_LEN + 1];
+	uint32_t vpid;		/* the owner's pid in its own pid namespace, 0 if unknown */
+	uint64_t cgroup_id;	/* the owner's cgroup v2 id as the kernel gave it, 0 if unknown
+				 * (replay: the key of the recording's cgroup record) */
+	const struct cgroup_info *cg;	/* what the cgroup is called (cgroups.h), NULL if unknown */
+	uint64_t cg_key;	/* replay: the key of the recording's cgroup record, 0 none */
 	/* connection attempts (EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT;
 	 * err also on a SYN_SENT -> CLOSE transition) */
 	uint32_t syn_retrans;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "cgroups.h"
 #include "filter.h"
 
 static bool fexpr__match(const struct fexpr *x, const struct event *ev);
@@ -16,7 +17,7 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev);
 bool filter__is_empty(const struct filter *f)
 {
 	return !f->n_pids && !f->n_ports && !f->family && !f->protos && !f->states &&
-	       !f->comm[0] && !f->expr;
+	       !f->comm[0] && !f->expr && !f->cgroup && !f->unit && !f->container && !f->pod;
 }
 
 static unsigned int proto_bit(int proto)
@@ -67,6 +68,14 @@ bool filter__match(const struct filter *f, const struct event *ev)
 			return false;
 	}
 	if (f->comm[0] && strcmp(f->comm, ev->comm))
+		return false;
+	if (f->cgroup && !cgroup_info__match_path(ev->cg, f->cgroup))
+		return false;
+	if (f->unit && !cgroup_info__match_unit(ev->cg, f->unit))
+		return false;
+	if (f->container && !cgroup_info__match_container(ev->cg, f->container))
+		return false;
+	if (f->pod && !cgroup_info__match_pod(ev->cg, f->pod))
 		return false;
 	if (f->expr && !fexpr__match(f->expr, ev))
 		return false;
@@ -187,6 +196,10 @@ enum fx_op {
 	FX_COMM,
 	FX_CONN,	/* retrans, rtt, bytes, tx, rx, duration OP VALUE: tcp_conn only */
 	FX_ENDED,	/* ended REASON: tcp_conn ends only */
+	FX_CGROUP,	/* cgroup PATH: the owner's cgroup, it and below */
+	FX_UNIT,	/* unit NAME: a systemd unit or slice on its path */
+	FX_CONTAINER,	/* container ID|NAME */
+	FX_POD,		/* pod [NS/]NAME or UID */
 	FX_NAME,	/* host NAME: the name DNS gave the remote address (rname) */
 };
 
@@ -223,6 +236,7 @@ struct fexpr {
 	enum fx_metric metric;	/* FX_CONN */
 	enum fx_cmp cmp;
 	uint64_t val;		/* bytes, segments, microseconds (rtt), ns (duration) */
+	char *str;		/* FX_CGROUP, FX_UNIT, FX_CONTAINER, FX_POD */
 };
 
 /* Frees x and the operands after it; recursion only where the tree nests. */
@@ -232,6 +246,7 @@ static void fexpr__free(struct fexpr *x)
 		struct fexpr *next = x->next;
 
 		fexpr__free(x->a);
+		free(x->str);
 		free(x);
 		x = next;
 	}
@@ -372,6 +387,14 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 	case FX_ENDED:
 		return ev->kind == EVENT_TCP_CONN && ev->conn.event == TCP_CONN_END &&
 		       (x->lo & (1u << ev->conn.end));
+	case FX_CGROUP:
+		return cgroup_info__match_path(ev->cg, x->str);
+	case FX_UNIT:
+		return cgroup_info__match_unit(ev->cg, x->str);
+	case FX_CONTAINER:
+		return cgroup_info__match_container(ev->cg, x->str);
+	case FX_POD:
+		return cgroup_info__match_pod(ev->cg, x->str);
 	}
 	return false;
 }
@@ -632,6 +655,18 @@ static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir di
 	case FX_COMM:
 		what = "a command name of 1 to 15 characters";
 		break;
+	case FX_CGROUP:
+		what = "a cgroup path such as /system.slice/nginx.service";
+		break;
+	case FX_UNIT:
+		what = "a systemd unit or slice name";
+		break;
+	case FX_CONTAINER:
+		what = "a container id (or its prefix) or name";
+		break;
+	case FX_POD:
+		what = "a pod as NAMESPACE/NAME, NAME or its uid";
+		break;
 	default:
 		what = "a value";
 	}
@@ -643,6 +678,13 @@ static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir di
 	x->dir = dir;
 	if (op == FX_COMM) {
 		ok = word(&t, x->comm, TASK_COMM_LEN);
+	} else if (op == FX_CGROUP || op == FX_UNIT || op == FX_CONTAINER || op == FX_POD) {
+		x->str = strndup(t.s, t.n);
+		ok = x->str && (op != FX_CGROUP || t.s[0] == '/');
+		if (!ok) {
+			free(x->str);
+			x->str = NULL;
+		}
 	} else if (word(&t, buf, sizeof(buf))) {
 		switch (op) {
 		case FX_HOST:
@@ -909,7 +951,7 @@ static bool starts_qualified(const struct tok *t)
 static bool is_keyword(const struct tok *t)
 {
 	static const char *const kw[] = { "tcp", "udp", "ip", "ip6", "state", "pid", "comm",
-					  "retrans", "rtt", "bytes", "tx", "rx", "duration", "ended" };
+					  "cgroup", "unit", "container", "pod", "retrans", "rtt", "bytes", "tx", "rx", "duration", "ended" };
 
 	if (starts_qualified(t))
 		return true;
@@ -947,8 +989,13 @@ static struct fexpr *parse_primitive(struct parser *p)
 	}
 	if (starts_qualified(&t))
 		return parse_qualified(p, 0);
-	if (is_word(&t, "state") || is_word(&t, "pid") || is_word(&t, "comm")) {
-		enum fx_op op = t.s[0] == 's' ? FX_STATE : t.s[0] == 'p' ? FX_PID : FX_COMM;
+	if (is_word(&t, "state") || is_word(&t, "pid") || is_word(&t, "comm") ||
+	    is_word(&t, "cgroup") || is_word(&t, "unit") || is_word(&t, "container") ||
+	    is_word(&t, "pod")) {
+		enum fx_op op = is_word(&t, "state") ? FX_STATE : is_word(&t, "pid") ? FX_PID :
+				is_word(&t, "comm") ? FX_COMM : is_word(&t, "cgroup") ? FX_CGROUP :
+				is_word(&t, "unit") ? FX_UNIT : is_word(&t, "container") ? FX_CONTAINER :
+				FX_POD;
 
 		next(p);
 		x = parse_value(p, op, FX_EITHER);
@@ -974,7 +1021,7 @@ static struct fexpr *parse_primitive(struct parser *p)
 	if (t.kind == T_WORD && p->have_tmpl && !is_keyword(&t))
 		return with_proto(p, p->tmpl_proto, parse_value(p, p->tmpl_op, p->tmpl_dir));
 	return perr(p, &t, "a primitive (tcp, udp, ip, ip6, host, net, port, portrange, src, dst, "
-		    "state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '('");
+		    "state, pid, comm, cgroup, unit, container, pod, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '('");
 }
 
 /* Each '(' and 'not' is a level of recursion here and in matching: bounded,
@@ -1153,6 +1200,7 @@ void filter__kernel(const struct filter *f, struct filter *k)
 	k->expr = NULL;
 	k->expr_text = NULL;
 	k->comm[0] = '\0';
+	k->cgroup = k->unit = k->container = k->pod = NULL;
 	if (f->expr)
 		push_and_terms(f->expr, f, k);
 }
@@ -1215,6 +1263,22 @@ int filter__describe(const struct filter *f, char *buf, size_t len)
 	}
 	if (f->comm[0]) {
 		ok &= cat(buf, len, "%scomm %s", and, f->comm);
+		and = " and ";
+	}
+	if (f->cgroup) {
+		ok &= cat(buf, len, "%scgroup %s", and, f->cgroup);
+		and = " and ";
+	}
+	if (f->unit) {
+		ok &= cat(buf, len, "%sunit %s", and, f->unit);
+		and = " and ";
+	}
+	if (f->container) {
+		ok &= cat(buf, len, "%scontainer %s", and, f->container);
+		and = " and ";
+	}
+	if (f->pod) {
+		ok &= cat(buf, len, "%spod %s", and, f->pod);
 		and = " and ";
 	}
 	if (f->expr_text)

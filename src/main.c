@@ -25,6 +25,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "attempts.h"
+#include "cgroups.h"
 #include "diagnose.h"
 #include "dnsnames.h"
 #include "event.h"
@@ -639,6 +640,37 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	return 0;
 }
 
+/* The sink of -j or the text output, with its --cgroup-column. */
+static struct sink *output_sink(const struct opts *o, const struct services *svc)
+{
+	struct sink *s;
+
+	if (o->json)
+		return sink_json__new(stdout, svc);
+	s = sink_text__new(stdout, svc);
+	if (s && o->cgroup_column)
+		sink_text__set_cgroup_column(s, true);
+	return s;
+}
+
+/* --cgroup and --container name what exists on this host: a typo would
+ * silently show nothing. A container that starts later can still match
+ * by its id or name; one that names two is ambiguous. */
+static int check_cgroup_filters(struct cgroups *c, const struct filter *f)
+{
+	int n;
+
+	if (f->cgroup && !cgroups__path_exists(c, f->cgroup)) {
+		report__error("no cgroup %s on this host", f->cgroup);
+		return -ENOENT;
+	}
+	if (f->container && (n = cgroups__count_containers(c, f->container)) > 1) {
+		report__error("--container %s is ambiguous: it names %d containers", f->container, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* -r: no BPF and no privileges, the same pipeline as live. */
 static int replay_main(struct opts *o)
 {
@@ -672,8 +704,7 @@ static int replay_main(struct opts *o)
 		goto out;
 	err = 0;
 	if (!o->quiet)
-		err = pipeline__add_sink(&pl, o->json ? sink_json__new(stdout, svc) :
-							sink_text__new(stdout, svc));
+		err = pipeline__add_sink(&pl, output_sink(o, svc));
 	if (err) {
 		report__error("failed to create output: %s", strerror(-err));
 		goto out;
@@ -737,6 +768,7 @@ int main(int argc, char **argv)
 	struct live_opts lo;
 	struct recorder *rec = NULL;
 	struct run_as run_as, *ra = NULL;
+	struct cgroups *cgroups = NULL;
 	uint64_t stats_ns = 0, now;
 	unsigned int wanted;
 	bool usage = false, closed = false, watch_stdout;
@@ -814,6 +846,22 @@ int main(int argc, char **argv)
 		opts__free(&o);
 		return EXIT_USAGE;
 	}
+	if (!o.probes) {
+		cgroups = cgroups__new();
+		if (!cgroups) {
+			report__error("failed to set up cgroup names: %s", strerror(errno));
+			goto cleanup;
+		}
+		if (check_cgroup_filters(cgroups, &o.filter)) {
+			ret = EXIT_USAGE;
+			goto cleanup;
+		}
+		if (verbose) {
+			cgroups__describe(cgroups, msg, sizeof(msg));
+			fprintf(stderr, "socktrace: %s\n", msg);
+		}
+		pipeline__set_cgroups(&pl, cgroups);
+	}
 	err = probe__run(&probe, o.hook, o.probes, wanted);
 	if (o.probes) {
 		probe__print(&probe, stdout, o.json);
@@ -847,8 +895,7 @@ int main(int argc, char **argv)
 	}
 	err = 0;
 	if (!o.quiet)
-		err = pipeline__add_sink(&pl, o.json ? sink_json__new(stdout, svc) :
-						       sink_text__new(stdout, svc));
+		err = pipeline__add_sink(&pl, output_sink(&o, svc));
 	if (err) {
 		report__error("failed to create output: %s", strerror(-err));
 		goto cleanup;
@@ -1017,6 +1064,10 @@ cleanup:
 	live__close(live);
 	pipeline__free(&pl);
 	dnsnames__free(names);
+	if (verbose && cgroups__gone(cgroups))
+		fprintf(stderr, "socktrace: %llu processes exited before their cgroup could be read\n",
+			(unsigned long long)cgroups__gone(cgroups));
+	cgroups__free(cgroups);
 	owners__free(owners);
 	services__free(svc);
 	probe__free(&probe);

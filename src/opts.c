@@ -29,12 +29,22 @@ enum {
 	OPT_UDP_FLOWS,
 	OPT_FILE_MODE,
 	OPT_COMM,
+	OPT_CGROUP,
+	OPT_UNIT,
+	OPT_CONTAINER,
+	OPT_POD,
+	OPT_CGROUP_COLUMN,
 	OPT_DNS_CACHE,
 };
 
 static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "unit", required_argument, NULL, OPT_UNIT },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
+	{ "pod", required_argument, NULL, OPT_POD },
+	{ "cgroup-column", no_argument, NULL, OPT_CGROUP_COLUMN },
 	{ "port", required_argument, NULL, 'P' },
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
@@ -111,6 +121,7 @@ void opts__usage(FILE *out)
 "EXPRESSION selects events as pcap-filter does (see README.md):\n"
 "  tcp, udp, ip, ip6, [src|dst] host ADDR, [src|dst] net CIDR,\n"
 "  [src|dst] port N, [src|dst] portrange A-B, state NAME, pid N, comm NAME,\n"
+"  cgroup PATH, unit NAME, container ID|NAME, pod [NS/]NAME,\n"
 "  combined with not/!, and/&&, or/|| and parentheses; src is the local\n"
 "  side, dst the remote side.\n"
 "\n"
@@ -118,6 +129,11 @@ void opts__usage(FILE *out)
 "  -p, --pid PID[,PID]       only sockets owned by these processes; pids as\n"
 "                            separate words work too: -p $(pidof NAME)\n"
 "      --comm NAME           only sockets owned by a process of this name\n"
+"      --cgroup PATH         only sockets whose owner is in this cgroup or below\n"
+"                            (a path under the cgroup2 mount: /system.slice)\n"
+"      --unit NAME           only sockets of this systemd unit or slice\n"
+"      --container ID|NAME   only sockets of this container (an id prefix or name)\n"
+"      --pod [NS/]NAME       only sockets of this Kubernetes pod (or its uid)\n"
 "  -P, --port PORT[,PORT]    only sockets with this local or remote port\n"
 "  -4, --ipv4                only IPv4 sockets\n"
 "  -6, --ipv6                only IPv6 sockets\n"
@@ -131,6 +147,8 @@ void opts__usage(FILE *out)
 "  -n, --numeric             numeric addresses and ports: no names of remote\n"
 "                            addresses from DNS answers, no service names from\n"
 "                            /etc/services (JSON: \"rname\" and \"service\" null)\n"
+"      --cgroup-column       a CGROUP column after COMM: pod, container, unit\n"
+"                            or cgroup path of the owner\n"
 "      --no-snapshot         do not list the sockets that already exist (their\n"
 "                            owners are still looked up, for later events)\n"
 "      --connects            connection attempts and their outcomes only, and\n"
@@ -528,6 +546,24 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 			if (r)
 				return fail(err, errlen, "invalid pid list '%s': expected PID[,PID...]", optarg);
 			break;
+		case OPT_CGROUP:
+			if (optarg[0] != '/')
+				return fail(err, errlen, "invalid cgroup path '%s': it starts with / (the cgroup2 mount's root)",
+					    optarg);
+			o->filter.cgroup = optarg;
+			break;
+		case OPT_UNIT:
+		case OPT_CONTAINER:
+		case OPT_POD:
+			if (!optarg[0])
+				return fail(err, errlen, "--%s needs a value", c == OPT_UNIT ? "unit" :
+					    c == OPT_CONTAINER ? "container" : "pod");
+			*(c == OPT_UNIT ? &o->filter.unit : c == OPT_CONTAINER ? &o->filter.container :
+			  &o->filter.pod) = optarg;
+			break;
+		case OPT_CGROUP_COLUMN:
+			o->cgroup_column = true;
+			break;
 		case OPT_COMM:
 			if (filter__set_comm(&o->filter, optarg))
 				return fail(err, errlen, "invalid command name '%s': 1 to %d characters",
@@ -735,7 +771,7 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 	}
 	if (optind < argc) {
 		size_t len = 0;
-		char msg[200], quoted[64];
+		char msg[320], quoted[64];
 
 		for (int i = optind; i < argc; i++)
 			len += strlen(argv[i]) + 1;

@@ -32,6 +32,7 @@ struct opts {
 	bool json;
 	bool numeric;		/* -n: addresses and port numbers: no names */
 	bool quiet;		/* no per-event output, only the summary */
+	bool cgroup_column;	/* --cgroup-column: the text output's CGROUP column */
 	bool connects;		/* connection attempts and alerts only */
 	bool conns;		/* TCP connections' records only */
 	bool retrans;		/* records of retransmitting connections */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <string.h>
+#include "cgroups.h"
 #include "dnsnames.h"
 #include "pipeline.h"
 
@@ -31,6 +32,11 @@ void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden
 {
 	p->names = names;
 	p->names_hidden = hidden;
+}
+
+void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c)
+{
+	p->cgroups = c;
 }
 
 int pipeline__add_stage(struct pipeline *p, struct stage *s)
@@ -148,6 +154,15 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 
 	if (p->done)
 		return p->err;
+	/* the owner's cgroup and, for a socket found in /proc, its pid in its
+	 * own namespace: both cached per cgroup and process */
+	if (p->cgroups && !ev->cg && ev->pid) {
+		named = *ev;
+		named.cg = cgroups__find(p->cgroups, ev->cgroup_id, ev->pid);
+		if (!named.vpid)
+			named.vpid = cgroups__vpid(p->cgroups, ev->pid);
+		ev = &named;
+	}
 	/* what is due before this event comes before it: the same order
 	 * whenever the source's clock is ticked otherwise */
 	err = pipeline__tick(p, ev->wall_ns);

@@ -58,6 +58,9 @@ struct pipeline {
 	uint64_t now;		/* the stages' clock: the latest tick (wall ns) */
 	struct dnsnames *names;	/* names remote addresses, before the filter; NULL: none */
 	bool names_hidden;	/* -n: names match filters but are not shown */
+	/* live: names each source event's cgroup before the filter sees it
+	 * (a replay's events come named by their recording) */
+	struct cgroups *cgroups;
 };
 
 /* Shows transitions, existing sockets, SYN alerts, UDP flows and TCP
@@ -83,6 +86,7 @@ void pipeline__set_recorder(struct pipeline *p, struct sink *rec);
  * whatever the filter keeps, so that a replay names the same addresses.
  * hidden (-n): the names are not shown. The pipeline does not own names. */
 void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden);
+void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c);
 /* Stages see events in the order they were added. */
 int pipeline__add_stage(struct pipeline *p, struct stage *s);
 /* A source event: the stages' clock moves to its time, then it is

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "cgroups.h"
 #include "reader.h"
 
 struct reader {
@@ -26,7 +27,56 @@ struct reader {
 	struct rec_header hdr;
 	struct clock_ref ref;
 	struct reader_stats st;
+	/* the file's cgroup records: its key -> our info */
+	struct reader_cgroup {
+		uint64_t key;
+		struct cgroup_info *ci;
+	} *cgroups;
+	size_t n_cgroups, cap_cgroups, last_cgroup;
 };
+
+static const struct cgroup_info *cgroup_find(struct reader *r, uint64_t key)
+{
+	if (r->last_cgroup < r->n_cgroups && r->cgroups[r->last_cgroup].key == key)
+		return r->cgroups[r->last_cgroup].ci;
+	for (size_t i = 0; i < r->n_cgroups; i++)
+		if (r->cgroups[i].key == key) {
+			r->last_cgroup = i;
+			return r->cgroups[i].ci;
+		}
+	return NULL;
+}
+
+/* A cgroup record: every block repeats it, the first one counts. */
+static int cgroup_add(struct reader *r, const uint8_t *b, size_t len)
+{
+	struct cgroup_info *ci;
+	uint64_t key;
+
+	if (len >= 8 && cgroup_find(r, rec__get64(b)))
+		return 0;
+	ci = cgroup_info__new(NULL);
+	if (!ci)
+		return -ENOMEM;
+	if (rec__decode_cgroup(ci, &key, b, len) || !key) {
+		cgroup_info__free(ci);
+		return -EINVAL;
+	}
+	if (r->n_cgroups == r->cap_cgroups) {
+		size_t cap = r->cap_cgroups ? 2 * r->cap_cgroups : 16;
+		struct reader_cgroup *a = realloc(r->cgroups, cap * sizeof(*a));
+
+		if (!a) {
+			cgroup_info__free(ci);
+			return -ENOMEM;
+		}
+		r->cgroups = a;
+		r->cap_cgroups = cap;
+	}
+	r->cgroups[r->n_cgroups].key = key;
+	r->cgroups[r->n_cgroups++].ci = ci;
+	return 0;
+}
 
 /* Makes at least `need` bytes from pos available if the file has them;
  * returns how many are. */
@@ -307,6 +357,8 @@ int reader__next(struct reader *r, struct event *ev)
 					r->st.bad_records++;
 					continue;
 				}
+				if (ev->cg_key)
+					ev->cg = cgroup_find(r, ev->cg_key);
 				r->st.events++;
 				r->st.by_type[type]++;
 				if (ev->wall_ns == EVENT_WALL_UNKNOWN) {
@@ -319,6 +371,10 @@ int reader__next(struct reader *r, struct event *ev)
 				if (ev->wall_ns > r->st.last_wall)
 					r->st.last_wall = ev->wall_ns;
 				return 1;
+			case REC_CGROUP:
+				if (cgroup_add(r, rec + 4, len))
+					r->st.bad_records++;
+				break;
 			case REC_CLOCK:
 				if (len < REC_CLOCK_LEN) {
 					r->st.bad_records++;
@@ -485,5 +541,8 @@ void reader__close(struct reader *r)
 		fclose(r->f);
 	free(r->buf);
 	free(r->raw);
+	for (size_t i = 0; i < r->n_cgroups; i++)
+		cgroup_info__free(r->cgroups[i].ci);
+	free(r->cgroups);
 	free(r);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <zlib.h>
+#include "cgroups.h"
 #include "record.h"
 
 void rec__put16(uint8_t *p, uint16_t v)
@@ -91,6 +92,9 @@ static size_t encode_tail(uint8_t *t, const struct event *ev)
 	t[0] = ev->prev_state;
 	t[1] = 0;
 	rec__put16(t + 2, 0);
+	rec__put32(t + 4, ev->vpid);
+	rec__put64(t + 8, ev->cgroup_id);
+	rec__put64(t + 16, ev->cg ? ev->cg->key : 0);
 	return body + REC_TAIL_LEN;
 }
 
@@ -249,9 +253,14 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 /* The 1.2 fields, if the body has them (n bytes after its type's body). */
 static void decode_tail(struct event *ev, const uint8_t *t, size_t n)
 {
-	if (n < REC_TAIL_LEN)
+	if (n < REC_TAIL_LEN_1_2)
 		return;
 	ev->prev_state = t[0] < ST_TCP_MAX_STATES ? t[0] : 0;
+	if (n < REC_TAIL_LEN)
+		return;
+	ev->vpid = rec__get32(t + 4);
+	ev->cgroup_id = rec__get64(t + 8);
+	ev->cg_key = rec__get64(t + 16);
 }
 
 int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
@@ -385,4 +394,45 @@ bool rec__decode_block_header(const uint8_t *h, struct rec_block *b)
 	b->crc_stored = rec__get32(h + 16);
 	b->crc_raw = rec__get32(h + 20);
 	return true;
+}
+
+size_t rec__encode_cgroup(uint8_t *buf, const struct cgroup_info *ci)
+{
+	uint8_t *b = buf + 4;
+	size_t n = 8;
+
+	rec__put16(buf, REC_CGROUP);
+	rec__put64(b, ci->key);
+	for (int f = 1; f < CGF__MAX; f++) {
+		size_t len = ci->f[f] ? strlen(ci->f[f]) : 0;
+
+		if (!ci->f[f] || n + 4 + len > REC_CGROUP_MAX)
+			continue;
+		rec__put16(b + n, f);
+		rec__put16(b + n + 2, len);
+		memcpy(b + n + 4, ci->f[f], len);
+		n += 4 + len;
+	}
+	rec__put16(buf + 2, n);
+	return 4 + n;
+}
+
+int rec__decode_cgroup(struct cgroup_info *ci, uint64_t *key, const uint8_t *b, size_t len)
+{
+	size_t n = 8;
+
+	if (len < 8)
+		return -EINVAL;
+	*key = rec__get64(b);
+	while (n + 4 <= len) {
+		uint16_t f = rec__get16(b + n), fl = rec__get16(b + n + 2);
+
+		if (fl > len - n - 4)
+			return -EINVAL;
+		/* fields of a later version are skipped */
+		if (f > 0 && f < CGF__MAX && cgroup_info__set(ci, f, (const char *)b + n + 4, fl))
+			return -ENOMEM;
+		n += 4 + fl;
+	}
+	return ci->f[CGF_PATH] ? 0 : -EINVAL;
 }

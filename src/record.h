@@ -44,12 +44,15 @@ enum rec_record_type {
 	REC_DNS_ANSWER = 9,	/* 1.4: a DNS answer, the source of names */
 	REC_EVENT__MAX,
 	REC_CLOCK = 64,		/* 1.2: first in every events block */
+	REC_CGROUP = 65,	/* 1.4: a cgroup's names, before the first event of a block naming it */
 };
 
 #define REC_EVENT_LEN 148	/* the body every event record starts with */
 #define REC_UDP_FLOW_LEN 212	/* the common body, then the flow's counts */
 #define REC_TCP_CONN_LEN 220	/* 1.3: the common body, then the connection's counters */
-#define REC_TAIL_LEN 4		/* 1.2: appended to every event body (prev_state) */
+#define REC_TAIL_LEN 24		/* appended to every event body: 1.2 prev_state, 1.4 vpid, cgroup */
+#define REC_TAIL_LEN_1_2 4	/* prev_state only */
+#define REC_CGROUP_MAX 4096	/* the longest cgroup record body written */
 #define REC_DNS_LEN 36		/* 1.4: a DNS answer's body before its payload */
 #define REC_DNS_TCP 0x01	/* a DNS answer's flag: a TCP segment's payload */
 /* the longest record written: a DNS answer with a whole payload */
@@ -146,5 +149,13 @@ void rec__decode_stats(const uint8_t *b, size_t len, struct rec_stats *st);
 void rec__encode_block_header(uint8_t *h, const struct rec_block *b);
 bool rec__decode_block_header(const uint8_t *h, struct rec_block *b);
 const char *rec__type_name(int type);
+struct cgroup_info;
+/* A cgroup record (type, length, body: its key and names) into buf of at
+ * least 4 + REC_CGROUP_MAX bytes; returns its length. Names that do not
+ * fit are left out, the path first in. */
+size_t rec__encode_cgroup(uint8_t *buf, const struct cgroup_info *ci);
+/* The body b (len bytes) of a cgroup record into ci (its key is the
+ * file's, in *key). 0, -EINVAL for a malformed one, -ENOMEM. */
+int rec__decode_cgroup(struct cgroup_info *ci, uint64_t *key, const uint8_t *b, size_t len);
 
 #endif /* ST_RECORD_H */

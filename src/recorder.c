@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <zlib.h>
+#include "cgroups.h"
 #include "recorder.h"
 
 #ifndef SOCKTRACE_VERSION
@@ -62,6 +63,8 @@ struct recorder {
 	char **ring;			/* -W: the files kept, oldest first */
 	uint32_t ring_n;
 	struct clock_ref ref;		/* what the reader will assume */
+	uint64_t *cg_keys;		/* cgroup records in the pending block */
+	size_t n_cg, cap_cg;
 	struct rec_stats last;
 	bool have_last;
 	char host[256], kernel[256], boot_id[64];
@@ -494,6 +497,7 @@ static int flush_block(struct recorder *r)
 		return 0;
 	err = put_block(r, REC_BLOCK_EVENTS, r->raw, r->raw_len, true);
 	r->raw_len = 0;
+	r->n_cg = 0;	/* each block names its cgroups again: it stands alone */
 	return err;
 }
 
@@ -625,6 +629,7 @@ fail:
 		free(r->ring[i]);
 	free(r->ring);
 	free(r->raw);
+	free(r->cg_keys);
 	free(r->filter);
 	free(r);
 	errno = -err;
@@ -642,6 +647,25 @@ static void put_clock(struct recorder *r)
 	r->raw_len += 4 + REC_CLOCK_LEN;
 }
 
+/* The names of the event's cgroup, once per block, before the event. */
+static void put_cgroup(struct recorder *r, const struct cgroup_info *ci)
+{
+	for (size_t i = 0; i < r->n_cg; i++)
+		if (r->cg_keys[i] == ci->key)
+			return;
+	if (r->n_cg == r->cap_cg) {
+		size_t cap = r->cap_cg ? 2 * r->cap_cg : 32;
+		uint64_t *k = realloc(r->cg_keys, cap * sizeof(*k));
+
+		if (!k)
+			return;	/* then the event goes without its names */
+		r->cg_keys = k;
+		r->cap_cg = cap;
+	}
+	r->cg_keys[r->n_cg++] = ci->key;
+	r->raw_len += rec__encode_cgroup(r->raw + r->raw_len, ci);
+}
+
 int recorder__write(struct recorder *r, const struct event *ev)
 {
 	size_t n;
@@ -652,7 +676,7 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	err = check_rotation(r, true);
 	if (err)
 		return err;
-	if (r->raw_len + 4 + REC_CLOCK_LEN + REC_RECORD_MAX > REC_BLOCK_TARGET) {
+	if (r->raw_len + 4 + REC_CLOCK_LEN + 4 + REC_CGROUP_MAX + REC_RECORD_MAX > REC_BLOCK_TARGET) {
 		err = flush_block(r);
 		if (!err)
 			err = check_rotation(r, true);
@@ -671,6 +695,8 @@ int recorder__write(struct recorder *r, const struct event *ev)
 	} else if (!r->raw_len) {
 		put_clock(r);
 	}
+	if (ev->cg)
+		put_cgroup(r, ev->cg);
 	n = rec__encode_event(r->raw + r->raw_len, ev);
 	if (!n)
 		return 0;	/* a kind this format cannot hold yet */
@@ -728,6 +754,7 @@ int recorder__close(struct recorder *r, const struct rec_stats *st)
 		free(r->ring[i]);
 	free(r->ring);
 	free(r->raw);
+	free(r->cg_keys);
 	free(r->z);
 	if (r->zs_ready)
 		deflateEnd(&r->zs);

@@ -3,6 +3,7 @@
 #ifndef ST_SINK_H
 #define ST_SINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "event.h"
@@ -44,6 +45,8 @@ struct sink {
 
 struct sink *sink_text__new(FILE *out, const struct services *svc);
 struct sink *sink_json__new(FILE *out, const struct services *svc);
+/* --cgroup-column: a CGROUP column after COMM. */
+void sink_text__set_cgroup_column(struct sink *s, bool on);
 
 static inline int sink__event(struct sink *s, const struct event *ev)
 {

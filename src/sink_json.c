@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include "format.h"
 #include "json_writer.h"
+#include "cgroups.h"
 #include "sink.h"
 
 struct sink_json {
@@ -84,6 +85,39 @@ static void jsink__attempt(struct json_writer *w, const struct event *ev)
 		json__key_u64(w, "backlog", d->backlog);
 	}
 	json__close(w);
+}
+
+/* The owner's cgroup and what it is called; each key only where it applies. */
+static void jsink__cgroup(struct json_writer *w, const struct event *ev)
+{
+	const struct cgroup_info *ci = ev->cg;
+
+	if (ev->pid && ev->cgroup_id)
+		json__key_u64(w, "cgroup_id", ev->cgroup_id);
+	if (!ci || !ci->f[CGF_PATH])
+		return;
+	json__key_str(w, "cgroup", ci->f[CGF_PATH]);
+	if (ci->f[CGF_UNIT])
+		json__key_str(w, "unit", ci->f[CGF_UNIT]);
+	if (ci->f[CGF_SLICE])
+		json__key_str(w, "slice", ci->f[CGF_SLICE]);
+	if (ci->f[CGF_CONTAINER_ID]) {
+		json__key(w, "container");
+		json__begin(w);
+		json__key_str(w, "runtime", ci->f[CGF_RUNTIME]);
+		json__key_str(w, "id", ci->f[CGF_CONTAINER_ID]);
+		json__key_str(w, "name", ci->f[CGF_CONTAINER_NAME]);
+		json__close(w);
+	}
+	if (ci->f[CGF_POD_UID]) {
+		json__key(w, "pod");
+		json__begin(w);
+		json__key_str(w, "namespace", ci->f[CGF_POD_NS]);
+		json__key_str(w, "name", ci->f[CGF_POD_NAME]);
+		json__key_str(w, "uid", ci->f[CGF_POD_UID]);
+		json__key_str(w, "qos", ci->f[CGF_POD_QOS]);
+		json__close(w);
+	}
 }
 
 /* A UDP flow's counts; its tuple and owner are those of every event. */
@@ -286,6 +320,9 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_null(w, "tid");
 		json__key_null(w, "comm");
 	}
+	if (ev->pid && ev->vpid)
+		json__key_u64(w, "vpid", ev->vpid);
+	jsink__cgroup(w, ev);
 	jsink__name(w, "owner", owner_src__name(ev->owner_src));
 	if (!udp)
 		jsink__name(w, "role", role__name(ev->role));

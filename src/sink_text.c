@@ -4,22 +4,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cgroups.h"
 #include "format.h"
 #include "sink.h"
 
-enum { COL_TIME, COL_PID, COL_COMM, COL_LOCAL, COL_REMOTE, COL_OLD, COL_NEW, COL__MAX };
+enum { COL_TIME, COL_PID, COL_COMM, COL_LOCAL, COL_REMOTE, COL_OLD, COL_NEW, COL_CGROUP, COL__MAX };
 
 #define TEXT_HEADER_FMT "%-15s %-7s %-15s %-30s %-30s %-11s    %-11s %s\n"
+#define TEXT_HEADER_FMT_CGROUP "%-15s %-7s %-15s %-24s %-30s %-30s %-11s    %-11s %s\n"
 
 /* The widths of TEXT_HEADER_FMT, in terminal columns. A longer value widens
  * its column for its line and every later one (the widest value so far),
  * so lines stay aligned with each other. */
-static const int min_width[COL__MAX] = { 15, 7, 15, 30, 30, 11, 11 };
+static const int min_width[COL__MAX] = { 15, 7, 15, 30, 30, 11, 11, 24 };
 
 struct sink_text {
 	struct sink base;
 	bool header_done;
 	bool table_header_done;
+	bool cgroup_column;	/* --cgroup-column */
 	int width[COL__MAX];
 };
 
@@ -316,7 +319,7 @@ static int text__event(struct sink *s, const struct event *ev)
 	char tbuf[32], pid[24], ms[32], lbuf[SOCK_STRLEN + 40],
 	     rbuf[SOCK_STRLEN + EVENT_NAME_MAX + 40];
 	/* every column at its widest, and the longest tail (an alert's) */
-	char line[1024], *p = line, comm[COMM_TEXT_LEN];
+	char line[2048], *p = line, comm[COMM_TEXT_LEN];
 	const char *svc, *old;
 	enum service_side side;
 	int comm_w;
@@ -324,8 +327,12 @@ static int text__event(struct sink *s, const struct event *ev)
 	if (ev->kind == EVENT_CONNECT_STATS)
 		return text__connect_stats(t, ev);
 	if (!t->header_done) {
-		fprintf(s->out, TEXT_HEADER_FMT, "TIME", "PID", "COMM", "LOCAL", "REMOTE",
-			"OLD", "NEW", "MS");
+		if (t->cgroup_column)
+			fprintf(s->out, TEXT_HEADER_FMT_CGROUP, "TIME", "PID", "COMM", "CGROUP", "LOCAL",
+				"REMOTE", "OLD", "NEW", "MS");
+		else
+			fprintf(s->out, TEXT_HEADER_FMT, "TIME", "PID", "COMM", "LOCAL", "REMOTE",
+				"OLD", "NEW", "MS");
 		t->header_done = true;
 	}
 	format__clock(tbuf, sizeof(tbuf), ev->wall_ns);
@@ -361,6 +368,20 @@ static int text__event(struct sink *s, const struct event *ev)
 	p = put_ascii(t, p, COL_TIME, tbuf, " ");
 	p = put_ascii(t, p, COL_PID, pid, " ");
 	p = put_col(t, p, COL_COMM, comm, comm_w, " ");
+	if (t->cgroup_column) {
+		char cgl[256], cge[4 * sizeof(cgl)];
+		int cgw;
+
+		/* names come from the host's files: escaped as a comm is */
+		if (ev->pid && ev->cg) {
+			cgroup_info__label(ev->cg, cgl, sizeof(cgl));
+			cgw = format__text_escape(cge, sizeof(cge), cgl, strlen(cgl));
+		} else {
+			strcpy(cge, "-");
+			cgw = 1;
+		}
+		p = put_col(t, p, COL_CGROUP, cge, cgw, " ");
+	}
 	p = put_ascii(t, p, COL_LOCAL, lbuf, " ");
 	p = put_ascii(t, p, COL_REMOTE, rbuf, " ");
 	if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
@@ -401,6 +422,11 @@ static const struct sink_ops text_ops = {
 	.flush = text__flush,
 	.free = text__free,
 };
+
+void sink_text__set_cgroup_column(struct sink *s, bool on)
+{
+	((struct sink_text *)s)->cgroup_column = on;
+}
 
 struct sink *sink_text__new(FILE *out, const struct services *svc)
 {

@@ -166,6 +166,8 @@ static void flow_event(struct udpflows *u, const struct st_udp_key *k,
 	ev.rport = k->rport;
 	ev.owner_src = ST_OWNER_TRAFFIC;
 	memcpy(ev.comm, v->comm, TASK_COMM_LEN);
+	ev.cgroup_id = v->cgroup_id;
+	ev.vpid = v->vpid;
 	ev.flow_event = what;
 	ev.end_reason = reason;
 	ev.first_ns = v->first_ns;

@@ -286,7 +286,7 @@ def completion_completes(ctx):
             (["socktrace", "--state", "SYN_"], ["SYN_SENT", "SYN_RECV"]),
             (["socktrace", "--state", "LISTEN,EST"], ["LISTEN,ESTABLISHED"]),
             (["socktrace", "-j", "-P", "443", "portr"], ["portrange"]),
-            (["socktrace", "-p", "1", "2", "po"], ["port", "portrange"]),
+            (["socktrace", "-p", "1", "2", "po"], ["port", "portrange", "pod"]),
             (["socktrace", "-j", "tcp", "and", "state", "TIME"], ["TIME_WAIT"]),
             (["socktrace", "-r", "trace-"], ["trace-a.st", "trace-b.st", "trace-dir"]),
             (["socktrace", "-jw", "tr"], ["trace-a.st", "trace-b.st", "trace-dir"]),

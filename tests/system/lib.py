@@ -667,6 +667,9 @@ def _is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+OWNER_CGROUP_KEYS = ("vpid", "cgroup_id", "cgroup", "unit", "slice", "container", "pod")
+
+
 def attempt_schema_errors(r):
     """What is wrong with one connect, syn_alert or connect_stats record
     against docs/json.md (the field set, types and the rules that tie the
@@ -678,9 +681,10 @@ def attempt_schema_errors(r):
             "connect_stats": CONNECT_STATS_KEYS}.get(t)
     if want is None:
         return ["type %r is not connect, syn_alert or connect_stats" % (t,)]
-    if set(r) != set(want):
+    # the owner's namespace pid and cgroup names, where they apply
+    if set(r) - set(OWNER_CGROUP_KEYS) != set(want):
         missing = [k for k in want if k not in r]
-        extra = [k for k in r if k not in want]
+        extra = [k for k in r if k not in want and k not in OWNER_CGROUP_KEYS]
         errs.append("fields: missing %s, unexpected %s" % (missing, extra))
     if r.get("proto") != "tcp":
         errs.append("proto=%r" % (r.get("proto"),))

@@ -38,6 +38,7 @@ import t_files  # noqa: E402,F401
 import t_pipeline  # noqa: E402,F401
 import t_conn  # noqa: E402,F401
 import t_service  # noqa: E402,F401
+import t_cgroups  # noqa: E402,F401
 
 
 def out(line):

@@ -198,6 +198,7 @@ def schema_errors(r):
             errs.append("pid null but tid=%r comm=%r" % (r.get("tid"), r.get("comm")))
     elif not is_int(r.get("pid")) or not is_int(r.get("tid")) or not isinstance(r.get("comm"), str):
         errs.append("pid/tid/comm=%r/%r/%r" % (r.get("pid"), r.get("tid"), r.get("comm")))
+    errs += cgroup_errors(r)
     if r.get("owner") not in OWNERS:
         errs.append("owner=%r" % (r.get("owner"),))
     if (r.get("owner") == "unknown") != (r.get("pid") is None):
@@ -207,6 +208,34 @@ def schema_errors(r):
             errs.append("role=%r on a UDP record" % (r["role"],))
     elif r.get("role", "missing") not in ROLES:
         errs.append("role=%r" % (r.get("role", "missing"),))
+    return errs
+
+
+def cgroup_errors(r):
+    """The owner's namespace pid and cgroup names: each key only where it
+    applies, never with an unknown owner (docs/json.md)."""
+    errs = []
+    keys = [k for k in ("vpid", "cgroup_id", "cgroup", "unit", "slice", "container", "pod")
+            if k in r]
+    if keys and r.get("pid") is None:
+        errs.append("%s without an owner" % ", ".join(keys))
+    for k in ("vpid", "cgroup_id"):
+        if k in r and (not is_int(r[k]) or r[k] <= 0):
+            errs.append("%s=%r" % (k, r[k]))
+    if "cgroup" in r and (not isinstance(r["cgroup"], str) or not r["cgroup"].startswith("/")):
+        errs.append("cgroup=%r" % (r["cgroup"],))
+    for k in ("unit", "slice", "container", "pod"):
+        if k in r and "cgroup" not in r:
+            errs.append("%s without cgroup" % k)
+    for k in ("unit", "slice"):
+        if k in r and not isinstance(r[k], str):
+            errs.append("%s=%r" % (k, r[k]))
+    if "container" in r and (not isinstance(r["container"], dict) or
+                             set(r["container"]) != {"runtime", "id", "name"}):
+        errs.append("container=%r" % (r["container"],))
+    if "pod" in r and (not isinstance(r["pod"], dict) or
+                       set(r["pod"]) != {"namespace", "name", "uid", "qos"}):
+        errs.append("pod=%r" % (r["pod"],))
     return errs
 
 

@@ -982,10 +982,13 @@ TEST(files_fixture_1_2_reads)
 }
 
 /* tests/unit/data/record-1.3.st was written by the 1.3 recorder (before
- * DNS answers): a 1.4 reader reads all of it, and finds no answers. */
+ * cgroup names): one connection on 127.0.0.1 port 5558 with its listener
+ * and their tcp_conn ends, and a TIME_WAIT socket of the startup
+ * snapshot, filter "tcp port 5558". A 1.4 reader reads all of it, with no
+ * namespace pid and no cgroup. */
 TEST(files_fixture_1_3_reads)
 {
-	struct event got[16];
+	struct event got[32];
 	struct reader_stats st;
 	char path[PATH_MAX], src[PATH_MAX];
 	const uint8_t *data;
@@ -996,13 +999,23 @@ TEST(files_fixture_1_3_reads)
 	snprintf(path, sizeof(path), "%s/data/record-1.3.st", dirname(src));
 	data = slurp_file(path, &len);
 	ASSERT_EQ(rec__get16(data + 10), 3);	/* written as 1.3 */
-	n = read_all(data, len, got, 16, &st);
-	ASSERT_EQ(n, 14);
+	n = read_all(data, len, got, 32, &st);
+	ASSERT_EQ(n, 15);
 	ASSERT_TRUE(st.clean_end);
+	ASSERT_EQ(st.bad_blocks, 0);
 	ASSERT_EQ(st.bad_records, 0);
 	ASSERT_EQ(st.unknown_records, 0);
+	ASSERT_EQ(st.by_type[REC_TCP_STATE], 12);
+	ASSERT_EQ(st.by_type[REC_TCP_SOCKET], 1);
 	ASSERT_EQ(st.by_type[REC_TCP_CONN], 2);
 	ASSERT_EQ(st.by_type[REC_DNS_ANSWER], 0);
+	for (int i = 0; i < n; i++) {
+		ASSERT_TRUE(got[i].lport == 5558 || got[i].rport == 5558);
+		ASSERT_EQ(got[i].vpid, 0);
+		ASSERT_EQ_U64(got[i].cgroup_id, 0);
+		ASSERT_NULL(got[i].cg);
+		ASSERT_TRUE(got[i].kind == EVENT_TCP_SOCKET || got[i].pid);
+	}
 }
 
 /* tests/unit/data/record-1.4-dns.st: a client in a network namespace

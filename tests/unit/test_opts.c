@@ -38,14 +38,14 @@ static int parse(struct opts *o, char *err, size_t errlen, ...)
 }
 
 #define PARSE_OK(o, ...) do {						\
-		char ut_err[256];					\
+		char ut_err[512];					\
 		int ut_r = parse(o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL);	\
 		ASSERT_MSG(ut_r == 0, "parse failed with %d: %s", ut_r, ut_err);	\
 	} while (0)
 
 #define PARSE_ERR(msg, ...) do {					\
 		struct opts ut_o;					\
-		char ut_err[256];					\
+		char ut_err[512];					\
 		int ut_r = parse(&ut_o, ut_err, sizeof(ut_err), __VA_ARGS__, NULL);	\
 		opts__free(&ut_o);	/* what a failed parse kept */	\
 		ASSERT_MSG(ut_r == -EINVAL, "parse returned %d, expected -EINVAL (%s)",	\
@@ -257,8 +257,8 @@ TEST(opts_error_unknown_option)
 	PARSE_ERR("unknown option '--bogus'", "stray", "--bogus");
 	/* ambiguous abbreviation: --verbose or --version */
 	PARSE_ERR("option '--ver' is ambiguous: --verbose, --version", "--ver");
-	PARSE_ERR("option '--p' is ambiguous: --pid, --port, --probes", "--p", "1");
-	PARSE_ERR("option '--u' is ambiguous: --udp, --udp-idle, --udp-flows, --until, --user", "--u=1");
+	PARSE_ERR("option '--p' is ambiguous: --pid, --pod, --port, --probes", "--p", "1");
+	PARSE_ERR("option '--u' is ambiguous: --unit, --udp, --udp-idle, --udp-flows, --until, --user", "--u=1");
 	PARSE_ERR("unknown option '--=1'", "--=1");
 }
 
@@ -441,7 +441,7 @@ TEST(opts_error_ringbuf)
 #define EXPR_ERR(text, col, got, ...)					\
 	PARSE_ERR("invalid filter expression '" text "': column " col	\
 		  ": expected a primitive (tcp, udp, ip, ip6, host, net, port, portrange, "	\
-		  "src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', got '" got "'", __VA_ARGS__)
+		  "src, dst, state, pid, comm, cgroup, unit, container, pod, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', got '" got "'", __VA_ARGS__)
 
 TEST(opts_positional_expression)
 {
@@ -637,13 +637,13 @@ TEST(opts_pid_words)
 	ASSERT_STREQ(o.filter.comm, "13");
 	/* only right after a pid list, and not after "--" */
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, cgroup, unit, container, pod, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "-p", "1", "-j", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, cgroup, unit, container, pod, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "--comm", "x", "2");
 	PARSE_ERR("invalid filter expression '2': column 1: expected a primitive (tcp, udp, ip, "
-		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
+		  "ip6, host, net, port, portrange, src, dst, state, pid, comm, cgroup, unit, container, pod, retrans, rtt, bytes, tx, rx, duration, ended), 'not' or '(', "
 		  "got '2'", "-p", "1", "--", "2");
 	PARSE_ERR("invalid pid list '1,0': expected PID[,PID...]", "-p", "1", "0");
 	PARSE_ERR("option '-p' needs an argument", "-p");

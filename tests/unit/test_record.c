@@ -48,6 +48,8 @@ static struct event ev_n(int i, enum event_kind k)
 	ev.owner_src = ST_OWNER_CONNECT;
 	ev.role = ST_ROLE_CLIENT;
 	snprintf(ev.comm, sizeof(ev.comm), "proc-%d", i);
+	ev.vpid = 300 + i;
+	ev.cgroup_id = 0x0102030405060000ull + i;
 	ev.syn_retrans = i % 4;
 	ev.err = i % 2 ? -ECONNREFUSED : ETIMEDOUT;
 	ev.outcome = i % OUTCOME__MAX;
@@ -240,10 +242,10 @@ TEST(record_tcp_conn_layout)
 	const uint8_t *b = buf + 4;
 
 	memset(buf, 0xee, sizeof(buf));
-	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 4);
+	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 24);
 	ASSERT_EQ(REC_RECORD_MAX, 4 + 36 + 512);	/* 1.4: a DNS answer's */
 	ASSERT_EQ(rec__get16(buf), 8);
-	ASSERT_EQ(rec__get16(buf + 2), 220 + 4);
+	ASSERT_EQ(rec__get16(buf + 2), 220 + 24);
 	ASSERT_EQ(b[45], 6);
 	ASSERT_EQ(b[46], ST_TCP_FIN_WAIT2);
 	ASSERT_EQ(b[47], ST_TCP_CLOSE);
@@ -268,7 +270,10 @@ TEST(record_tcp_conn_layout)
 	ASSERT_EQ(rec__get32(b + 212), c.conn.rttvar_us);
 	ASSERT_EQ(rec__get32(b + 216), c.conn.min_rtt_us);
 	ASSERT_EQ(b[220], 0);	/* the 1.2 tail after the counters */
-	ASSERT_EQ(buf[4 + 224], 0xee);	/* nothing past the record */
+	ASSERT_EQ(rec__get32(b + 224), c.vpid);	/* 1.4 */
+	ASSERT_EQ_U64(rec__get64(b + 228), c.cgroup_id);
+	ASSERT_EQ_U64(rec__get64(b + 236), 0);	/* no cgroup record names it */
+	ASSERT_EQ(buf[4 + 244], 0xee);	/* nothing past the record */
 	ASSERT_STREQ(rec__type_name(REC_TCP_CONN), "tcp_conn");
 
 	/* the common body alone, or one byte short, is malformed */
@@ -287,6 +292,7 @@ TEST(record_tcp_conn_layout)
 	buf[4 + 150] = ST_CLOSER__MAX;
 	buf[4 + 151] = 0xff;
 	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_TCP_CONN_LEN + 4, &ref), 0);
+	ASSERT_EQ(back.vpid, 0);	/* a 1.2 tail: no vpid, no cgroup */
 	ASSERT_EQ(back.conn.event, 0);
 	ASSERT_EQ(back.conn.end, ST_END_UNKNOWN);
 	ASSERT_EQ(back.conn.closed_first, ST_CLOSER_NONE);
@@ -302,9 +308,9 @@ TEST(record_udp_records_layout)
 
 	memset(buf, 0xee, sizeof(buf));
 	flow.prev_state = ST_TCP_LISTEN;	/* not a TCP field, but carried */
-	ASSERT_EQ(rec__encode_event(buf, &flow), 4 + 212 + 4);
+	ASSERT_EQ(rec__encode_event(buf, &flow), 4 + 212 + 24);
 	ASSERT_EQ(rec__get16(buf), 6);
-	ASSERT_EQ(rec__get16(buf + 2), 212 + 4);
+	ASSERT_EQ(rec__get16(buf + 2), 212 + 24);
 	ASSERT_EQ(b[212], ST_TCP_LISTEN);	/* 1.2: the tail after the flow body */
 	ASSERT_EQ(b[213], 0);
 	ASSERT_EQ(rec__get16(b + 214), 0);
@@ -321,16 +327,18 @@ TEST(record_udp_records_layout)
 	ASSERT_EQ_U64(rec__get64(b + 188), flow.rx_bytes);
 	ASSERT_EQ_U64(rec__get64(b + 196), flow.tx_packets);
 	ASSERT_EQ_U64(rec__get64(b + 204), flow.rx_packets);
-	ASSERT_EQ(buf[4 + 216], 0xee);	/* nothing past the record */
+	ASSERT_EQ(rec__get32(b + 216), flow.vpid);	/* 1.4 */
+	ASSERT_EQ_U64(rec__get64(b + 220), flow.cgroup_id);
+	ASSERT_EQ(buf[4 + 236], 0xee);	/* nothing past the record */
 
 	memset(buf, 0xee, sizeof(buf));
-	ASSERT_EQ(rec__encode_event(buf, &sock), 4 + 148 + 4);
+	ASSERT_EQ(rec__encode_event(buf, &sock), 4 + 148 + 24);
 	ASSERT_EQ(rec__get16(buf), 7);
-	ASSERT_EQ(rec__get16(buf + 2), 148 + 4);
+	ASSERT_EQ(rec__get16(buf + 2), 148 + 24);
 	ASSERT_EQ(b[45], 17);
 	ASSERT_EQ(b[47], ST_TCP_CLOSE);
 	ASSERT_EQ(b[148], 0);	/* prev_state */
-	ASSERT_EQ(buf[4 + 152], 0xee);
+	ASSERT_EQ(buf[4 + 172], 0xee);
 
 	ASSERT_STREQ(rec__type_name(REC_UDP_FLOW), "udp_flow");
 	ASSERT_STREQ(rec__type_name(REC_UDP_SOCKET), "udp_socket");

@@ -500,6 +500,9 @@ TEST(sink_json_random_records)
 		for (size_t i = 0; i < sizeof(e); i++)
 			((uint8_t *)&e)[i] = rnd8();
 		e.type = ST_EVENT_TCP_STATE;
+		/* the owner's namespace pid and cgroup have keys of their own */
+		e.vpid = 0;
+		e.cgroup_id = 0;
 		e.family = rnd8() % 3 == 0 ? AF_INET : rnd8() % 2 ? AF_INET6 : rnd8();
 		if (rnd8() % 2)
 			e.old_ns = ST_OLD_NS_UNKNOWN;

@@ -1,0 +1,887 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Cgroup id or pid -> cgroup path -> systemd unit, container, pod. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "cgroups.h"
+
+/* cgroup2 file handles are the kernfs node id, which is the cgroup id */
+#define FILEID_KERNFS 0xfe
+#define REWALK_NS 1000000000ull	/* a missed id walks the tree at most this often */
+#define PIDS_MAX 65536		/* pids cached; then the cache starts over */
+
+struct u64map_entry {
+	uint64_t key;
+	void *val;
+	bool used;
+};
+
+/* Open addressing, never shrinks: ids and pids are few next to events. */
+struct u64map {
+	struct u64map_entry *e;
+	size_t cap, n;
+};
+
+struct pid_entry {
+	const struct cgroup_info *ci;	/* NULL: it said nothing */
+	uint32_t vpid;
+	bool have_ci, have_vpid;
+};
+
+struct cgroups {
+	char *mount;		/* the cgroup2 mount point, NULL if none */
+	uint64_t root_id;	/* its root's id: on hybrid hosts, "look at /proc" */
+	bool hybrid;		/* v1 hierarchies beside it, or none at all */
+	struct u64map by_id;	/* cgroup id -> struct cgroup_info * (NULL: not found) */
+	struct u64map by_pid;	/* pid -> struct pid_entry * */
+	struct u64map by_path;	/* hash of a /proc path -> struct cgroup_info * */
+	struct u64map walked;	/* the last walk: cgroup id -> char * path */
+	uint64_t walked_ns;
+	uint64_t gone;
+	struct cgroup_info **all;	/* every info made, freed at the end */
+	size_t n_all, cap_all;
+};
+
+static uint64_t next_key = 1;
+
+/* ---- the path parser ---- */
+
+static const struct {
+	const char *prefix;	/* of a component, before the id */
+	const char *suffix;	/* after it ("" for none) */
+	const char *runtime;
+} container_shapes[] = {
+	{ "docker-", ".scope", "docker" },		/* Docker, systemd driver */
+	{ "cri-containerd-", ".scope", "containerd" },	/* containerd (CRI), systemd driver */
+	{ "crio-", ".scope", "cri-o" },			/* CRI-O, systemd driver */
+	{ "crio-", "", "cri-o" },			/* CRI-O, cgroupfs driver */
+	{ "libpod-", ".scope", "podman" },		/* podman, systemd driver */
+	{ "libpod-", "", "podman" },			/* podman, cgroupfs (libpod_parent) */
+};
+
+static bool is_hex(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+
+	return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+static bool starts_with(const char *s, size_t n, const char *prefix)
+{
+	size_t m = strlen(prefix);
+
+	return n >= m && !memcmp(s, prefix, m);
+}
+
+int cgroup_info__set(struct cgroup_info *ci, enum cgroup_field f, const char *val, size_t len)
+{
+	char *v;
+
+	if (len > CGROUP_FIELD_MAX)
+		len = CGROUP_FIELD_MAX;
+	v = strndup(val, len);
+	if (!v)
+		return -ENOMEM;
+	free(ci->f[f]);
+	ci->f[f] = v;
+	return 0;
+}
+
+/* A container's id in component c (n bytes), or false. */
+static bool container_of(struct cgroup_info *ci, const char *c, size_t n, const char *prev,
+			 size_t prev_n, bool in_pod, int *err)
+{
+	for (size_t i = 0; i < sizeof(container_shapes) / sizeof(container_shapes[0]); i++) {
+		const char *p = container_shapes[i].prefix, *s = container_shapes[i].suffix;
+		size_t pl = strlen(p), sl = strlen(s);
+
+		if (!starts_with(c, n, p) || !ends_with(c, n, s) || n < pl + sl + 12)
+			continue;
+		/* crio-conmon-<id>, libpod-conmon-<id>: the monitor, not the container */
+		if (!is_hex(c + pl, n - pl - sl))
+			continue;
+		*err = cgroup_info__set(ci, CGF_RUNTIME, container_shapes[i].runtime,
+					strlen(container_shapes[i].runtime)) ?:
+		       cgroup_info__set(ci, CGF_CONTAINER_ID, c + pl, n - pl - sl);
+		return true;
+	}
+	/* cgroupfs drivers: /docker/<id>, /kubepods/<qos>/pod<uid>/<id> */
+	if (n == 64 && is_hex(c, n) && (in_pod || (prev && prev_n == 6 && !memcmp(prev, "docker", 6)))) {
+		if (!in_pod)
+			*err = cgroup_info__set(ci, CGF_RUNTIME, "docker", 6);
+		*err = *err ?: cgroup_info__set(ci, CGF_CONTAINER_ID, c, n);
+		return true;
+	}
+	return false;
+}
+
+static const char *qos_name(const char *s, size_t n)
+{
+	if (n == 9 && !memcmp(s, "burstable", 9))
+		return "burstable";
+	if (n == 10 && !memcmp(s, "besteffort", 10))
+		return "besteffort";
+	return NULL;
+}
+
+/* kubepods-burstable-pod<uid_with_underscores>.slice, kubepods-pod<uid>.slice
+ * (systemd driver); pod<uid> under kubepods[/burstable|/besteffort] (cgroupfs). */
+static bool pod_of(struct cgroup_info *ci, const char *c, size_t n, bool under_kubepods,
+		   const char *prev, size_t prev_n, int *err)
+{
+	const char *qos = "guaranteed", *uid;
+	char buf[64];
+	size_t ul;
+
+	if (starts_with(c, n, "kubepods-") && ends_with(c, n, ".slice")) {
+		const char *p = c + 9, *end = c + n - 6, *q;
+
+		q = memmem(p, end - p, "pod", 3);
+		if (!q || (q != p && q[-1] != '-'))
+			return false;
+		if (q != p && !(qos = qos_name(p, q - 1 - p)))
+			return false;
+		uid = q + 3;
+		ul = end - uid;
+	} else if (under_kubepods && starts_with(c, n, "pod") && n > 3) {
+		const char *q = prev ? qos_name(prev, prev_n) : NULL;
+
+		if (q)
+			qos = q;
+		uid = c + 3;
+		ul = n - 3;
+	} else {
+		return false;
+	}
+	if (ul < 8 || ul >= sizeof(buf))
+		return false;
+	for (size_t i = 0; i < ul; i++) {
+		char ch = uid[i] == '_' ? '-' : uid[i];
+
+		if (!isxdigit((unsigned char)ch) && ch != '-')
+			return false;
+		buf[i] = ch;
+	}
+	*err = cgroup_info__set(ci, CGF_POD_UID, buf, ul) ?:
+	       cgroup_info__set(ci, CGF_POD_QOS, qos, strlen(qos));
+	return true;
+}
+
+int cgroup_info__parse(struct cgroup_info *ci, const char *path)
+{
+	const char *c = path, *prev = NULL, *slice = NULL;
+	size_t prev_n = 0, slice_n = 0;
+	bool kubepods = false, in_pod = false;
+	int err = cgroup_info__set(ci, CGF_PATH, path, strlen(path));
+
+	while (!err && *c) {
+		const char *end = strchrnul(c, '/');
+		size_t n = end - c;
+
+		if (n) {
+			const char *colon = memchr(c, ':', n);
+
+			if (colon) {
+				/* containerd's systemd form: <pod slice>:cri-containerd:<id> */
+				const char *c2 = memchr(colon + 1, ':', end - colon - 1);
+
+				if (c2 && pod_of(ci, c, colon - c, false, NULL, 0, &err) && !err) {
+					char comp[256];
+					int m = snprintf(comp, sizeof(comp), "%.*s-%.*s.scope",
+							 (int)(c2 - colon - 1), colon + 1,
+							 (int)(end - c2 - 1), c2 + 1);
+
+					if (m > 0 && (size_t)m < sizeof(comp))
+						container_of(ci, comp, m, NULL, 0, true, &err);
+				}
+			} else if (n == 8 && !memcmp(c, "kubepods", 8)) {
+				kubepods = true;
+			} else if (pod_of(ci, c, n, kubepods, prev, prev_n, &err)) {
+				in_pod = true;
+				slice = ends_with(c, n, ".slice") ? c : slice;
+				slice_n = slice == c ? n : slice_n;
+			} else if (container_of(ci, c, n, prev, prev_n, in_pod, &err)) {
+				/* a container's own cgroups below it keep its name */
+			} else if (ends_with(c, n, ".slice")) {
+				slice = c;
+				slice_n = n;
+			} else if ((ends_with(c, n, ".service") && n > 8) ||
+				   (ends_with(c, n, ".scope") && n > 6 && c[n - 7] != '-')) {
+				err = cgroup_info__set(ci, CGF_UNIT, c, n);
+				if (!err && slice)
+					err = cgroup_info__set(ci, CGF_SLICE, slice, slice_n);
+			}
+			prev = c;
+			prev_n = n;
+		}
+		c = *end ? end + 1 : end;
+	}
+	if (!err && slice && !ci->f[CGF_SLICE])
+		err = cgroup_info__set(ci, CGF_SLICE, slice, slice_n);
+	return err;
+}
+
+struct cgroup_info *cgroup_info__new(const char *path)
+{
+	struct cgroup_info *ci = calloc(1, sizeof(*ci));
+	int err;
+
+	if (!ci)
+		return NULL;
+	ci->key = __atomic_fetch_add(&next_key, 1, __ATOMIC_RELAXED);
+	err = path ? cgroup_info__parse(ci, path) : 0;
+	if (err) {
+		cgroup_info__free(ci);
+		errno = -err;
+		return NULL;
+	}
+	return ci;
+}
+
+void cgroup_info__free(struct cgroup_info *ci)
+{
+	if (!ci)
+		return;
+	for (int i = 0; i < CGF__MAX; i++)
+		free(ci->f[i]);
+	free(ci);
+}
+
+const char *cgroup_info__label(const struct cgroup_info *ci, char *buf, size_t len)
+{
+	const char *const *f = (const char *const *)ci->f;
+
+	if (f[CGF_POD_NAME])
+		snprintf(buf, len, "%s/%s", f[CGF_POD_NS] ?: "", f[CGF_POD_NAME]);
+	else if (f[CGF_POD_UID])
+		snprintf(buf, len, "pod:%s", f[CGF_POD_UID]);
+	else if (f[CGF_CONTAINER_NAME])
+		snprintf(buf, len, "%s", f[CGF_CONTAINER_NAME]);
+	else if (f[CGF_CONTAINER_ID])
+		snprintf(buf, len, "%s:%.12s", f[CGF_RUNTIME] ?: "container", f[CGF_CONTAINER_ID]);
+	else if (f[CGF_UNIT])
+		snprintf(buf, len, "%s", f[CGF_UNIT]);
+	else
+		snprintf(buf, len, "%s", f[CGF_PATH] ?: "-");
+	return buf;
+}
+
+/* ---- matching ---- */
+
+bool cgroup_info__match_path(const struct cgroup_info *ci, const char *path)
+{
+	const char *p;
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (!ci || !(p = ci->f[CGF_PATH]))
+		return false;
+	if (n == 1 && path[0] == '/')
+		return true;
+	return !strncmp(p, path, n) && (p[n] == '\0' || p[n] == '/');
+}
+
+bool cgroup_info__match_unit(const struct cgroup_info *ci, const char *name)
+{
+	const char *c;
+	size_t n = strlen(name);
+
+	if (!ci || !ci->f[CGF_PATH] || !n)
+		return false;
+	/* any unit or slice on the way: "system.slice", "user@1000.service" too */
+	for (c = ci->f[CGF_PATH]; *c;) {
+		const char *end = strchrnul(c, '/');
+
+		if ((size_t)(end - c) == n && !memcmp(c, name, n))
+			return true;
+		c = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+bool cgroup_info__match_container(const struct cgroup_info *ci, const char *idname)
+{
+	const char *id;
+
+	if (!ci || !*idname)
+		return false;
+	id = ci->f[CGF_CONTAINER_ID];
+	if (id && !strncmp(id, idname, strlen(idname)))
+		return true;
+	return ci->f[CGF_CONTAINER_NAME] && !strcmp(ci->f[CGF_CONTAINER_NAME], idname);
+}
+
+bool cgroup_info__match_pod(const struct cgroup_info *ci, const char *nsname)
+{
+	const char *slash = strchr(nsname, '/'), *name = slash ? slash + 1 : nsname;
+
+	if (!ci)
+		return false;
+	if (ci->f[CGF_POD_UID] && !strcmp(ci->f[CGF_POD_UID], nsname))
+		return true;
+	if (!ci->f[CGF_POD_NAME] || strcmp(ci->f[CGF_POD_NAME], name))
+		return false;
+	return !slash || (ci->f[CGF_POD_NS] && strlen(ci->f[CGF_POD_NS]) == (size_t)(slash - nsname) &&
+			  !memcmp(ci->f[CGF_POD_NS], nsname, slash - nsname));
+}
+
+/* ---- the maps ---- */
+
+static uint64_t mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	return k;
+}
+
+static struct u64map_entry *u64map_slot(struct u64map *m, uint64_t key)
+{
+	size_t i = mix(key) & (m->cap - 1);
+
+	while (m->e[i].used && m->e[i].key != key)
+		i = (i + 1) & (m->cap - 1);
+	return &m->e[i];
+}
+
+static void **u64map_get(struct u64map *m, uint64_t key)
+{
+	struct u64map_entry *e;
+
+	if (!m->cap)
+		return NULL;
+	e = u64map_slot(m, key);
+	return e->used ? &e->val : NULL;
+}
+
+static int u64map_put(struct u64map *m, uint64_t key, void *val)
+{
+	struct u64map_entry *e;
+
+	if (2 * (m->n + 1) > m->cap) {
+		struct u64map old = *m;
+
+		m->cap = old.cap ? 2 * old.cap : 64;
+		m->e = calloc(m->cap, sizeof(*m->e));
+		if (!m->e) {
+			*m = old;
+			return -ENOMEM;
+		}
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.e[i].used)
+				u64map_put(m, old.e[i].key, old.e[i].val);
+		free(old.e);
+	}
+	e = u64map_slot(m, key);
+	if (!e->used)
+		m->n++;
+	e->used = true;
+	e->key = key;
+	e->val = val;
+	return 0;
+}
+
+static void u64map_free(struct u64map *m, bool free_vals)
+{
+	for (size_t i = 0; free_vals && i < m->cap; i++)
+		if (m->e[i].used)
+			free(m->e[i].val);
+	free(m->e);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* ---- the live resolver ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The mount point of the cgroup2 file system, and whether v1 hierarchies
+ * are mounted too, from /proc/self/mountinfo. */
+static void find_mount(struct cgroups *c)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	bool v1 = false;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[4096], *dash = strstr(line, " - ");
+		char fstype[64];
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		if (!strcmp(fstype, "cgroup")) {
+			v1 = true;
+		} else if (!strcmp(fstype, "cgroup2") && !c->mount) {
+			/* octal escapes (\040) in a mount point: rare, keep it simple */
+			c->mount = strdup(mnt);
+		}
+	}
+	fclose(f);
+	c->hybrid = v1 || !c->mount;
+}
+
+struct cgroups *cgroups__new(void)
+{
+	struct cgroups *c = calloc(1, sizeof(*c));
+	struct stat st;
+
+	if (!c)
+		return NULL;
+	find_mount(c);
+	if (c->mount && !stat(c->mount, &st))
+		c->root_id = st.st_ino;
+	return c;
+}
+
+static struct cgroup_info *keep(struct cgroups *c, struct cgroup_info *ci)
+{
+	if (!ci)
+		return NULL;
+	if (c->n_all == c->cap_all) {
+		size_t cap = c->cap_all ? 2 * c->cap_all : 64;
+		struct cgroup_info **a = realloc(c->all, cap * sizeof(*a));
+
+		if (!a) {
+			cgroup_info__free(ci);
+			return NULL;
+		}
+		c->all = a;
+		c->cap_all = cap;
+	}
+	c->all[c->n_all++] = ci;
+	return ci;
+}
+
+/* Reads a whole small file into buf; its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Kubernetes pod name and namespace from kubelet's log folders
+ * (/var/log/pods/<ns>_<name>_<uid>), a container's name from the CRI log
+ * links (/var/log/containers/<pod>_<ns>_<container>-<id>.log), Docker's
+ * from its config.v2.json, podman's from its containers.json. What is not
+ * there stays unknown: no daemon is asked. */
+static void names_from_host(struct cgroup_info *ci)
+{
+	const char *uid = ci->f[CGF_POD_UID], *id = ci->f[CGF_CONTAINER_ID];
+	struct dirent *d;
+	DIR *dir;
+
+	if (uid && (dir = opendir("/var/log/pods"))) {
+		size_t ul = strlen(uid);
+
+		while ((d = readdir(dir))) {
+			size_t n = strlen(d->d_name);
+			char *u1 = strchr(d->d_name, '_');
+
+			if (n > ul + 1 && d->d_name[n - ul - 1] == '_' &&
+			    !strcmp(d->d_name + n - ul, uid) && u1 && u1 < d->d_name + n - ul - 1) {
+				cgroup_info__set(ci, CGF_POD_NS, d->d_name, u1 - d->d_name);
+				cgroup_info__set(ci, CGF_POD_NAME, u1 + 1, d->d_name + n - ul - 1 - u1 - 1);
+				break;
+			}
+		}
+		closedir(dir);
+	}
+	if (!id)
+		return;
+	if (uid && (dir = opendir("/var/log/containers"))) {
+		char suffix[160];
+
+		snprintf(suffix, sizeof(suffix), "-%s.log", id);
+		while ((d = readdir(dir))) {
+			size_t n = strlen(d->d_name), sl = strlen(suffix);
+			char *u1 = strchr(d->d_name, '_'), *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
+
+			if (n > sl && !strcmp(d->d_name + n - sl, suffix) && u2 &&
+			    u2 < d->d_name + n - sl) {
+				cgroup_info__set(ci, CGF_CONTAINER_NAME, u2 + 1, d->d_name + n - sl - u2 - 1);
+				break;
+			}
+		}
+		closedir(dir);
+	}
+	if (ci->f[CGF_CONTAINER_NAME] || !ci->f[CGF_RUNTIME])
+		return;
+	if (!strcmp(ci->f[CGF_RUNTIME], "docker")) {
+		char path[256], buf[65536], *p, *e;
+
+		snprintf(path, sizeof(path), "/var/lib/docker/containers/%s/config.v2.json", id);
+		if (read_small(path, buf, sizeof(buf)) > 0 && (p = strstr(buf, "\"Name\":\"")) &&
+		    (e = strchr(p + 8, '"'))) {
+			p += 8;
+			p += *p == '/';
+			if (e > p)
+				cgroup_info__set(ci, CGF_CONTAINER_NAME, p, e - p);
+		}
+	} else if (!strcmp(ci->f[CGF_RUNTIME], "podman")) {
+		static const char *const files[] = {
+			"/var/lib/containers/storage/overlay-containers/containers.json",
+			"/var/lib/containers/storage/vfs-containers/containers.json",
+		};
+		char pat[96];
+
+		snprintf(pat, sizeof(pat), "\"id\":\"%s\"", id);
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			static char buf[1 << 20];
+			char *p, *e, *next;
+
+			if (read_small(files[i], buf, sizeof(buf)) <= 0 || !(p = strstr(buf, pat)))
+				continue;
+			/* the names of this entry, before the next entry's id */
+			next = strstr(p + 1, "\"id\":\"");
+			p = strstr(p, "\"names\":[\"");
+			if (!p || (next && p > next) || !(e = strchr(p + 10, '"')))
+				continue;
+			cgroup_info__set(ci, CGF_CONTAINER_NAME, p + 10, e - p - 10);
+			break;
+		}
+	}
+}
+
+static struct cgroup_info *info_for_path(struct cgroups *c, const char *path)
+{
+	uint64_t h = hash_str(path);
+	void **v = u64map_get(&c->by_path, h);
+	struct cgroup_info *ci;
+
+	if (v && *v && !strcmp(((struct cgroup_info *)*v)->f[CGF_PATH], path))
+		return *v;
+	ci = keep(c, cgroup_info__new(path));
+	if (!ci)
+		return NULL;
+	names_from_host(ci);
+	u64map_put(&c->by_path, h, ci);
+	return ci;
+}
+
+/* Walks the cgroup2 tree: every directory's inode number is its cgroup id. */
+static void walk_dir(struct cgroups *c, int dfd, char *path, size_t plen, int depth)
+{
+	DIR *dir;
+	struct dirent *d;
+
+	if (depth > 32 || !(dir = fdopendir(dfd))) {
+		close(dfd);
+		return;
+	}
+	while ((d = readdir(dir))) {
+		size_t n = strlen(d->d_name);
+		int sub;
+
+		if (d->d_type != DT_DIR || d->d_name[0] == '.' || plen + 1 + n >= 4096)
+			continue;
+		path[plen] = '/';
+		memcpy(path + plen + 1, d->d_name, n + 1);
+		u64map_put(&c->walked, d->d_ino, strdup(path));
+		sub = openat(dirfd(dir), d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0)
+			walk_dir(c, sub, path, plen + 1 + n, depth + 1);
+		path[plen] = '\0';
+	}
+	closedir(dir);
+}
+
+/* The path of id from the last walk, walking again if that one is older
+ * than REWALK_NS; *sure says that a NULL means the cgroup is gone. */
+static const char *walk_lookup(struct cgroups *c, uint64_t id, bool *sure)
+{
+	void **v = u64map_get(&c->walked, id);
+	char path[4096] = "";
+	int fd;
+
+	*sure = false;
+	if (v)
+		return *v;
+	if (c->walked_ns && now_ns() - c->walked_ns < REWALK_NS)
+		return NULL;
+	*sure = true;
+	c->walked_ns = now_ns();
+	u64map_free(&c->walked, true);
+	fd = open(c->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		walk_dir(c, fd, path, 0, 0);
+	v = u64map_get(&c->walked, id);
+	return v ? *v : NULL;
+}
+
+/* The path of cgroup id, relative to the mount: by file handle (one
+ * system call, needs CAP_DAC_READ_SEARCH), else from a walk of the tree.
+ * *sure: a false return means the cgroup is gone, not "not looked at". */
+static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len, bool *sure)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
+	size_t ml = strlen(c->mount);
+	char link[64], buf[4096];
+	const char *w;
+	int mfd, fd;
+	ssize_t n;
+
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	mfd = open(c->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = mfd < 0 ? -1 : open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd >= 0)
+		close(mfd);
+	*sure = fd < 0 && errno == ESTALE;	/* no such cgroup (any more) */
+	if (*sure)
+		return false;
+	if (fd >= 0) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (!strncmp(buf, c->mount, ml) && (buf[ml] == '/' || !buf[ml])) {
+				snprintf(out, len, "%s", buf[ml] ? buf + ml : "/");
+				return true;
+			}
+		}
+	}
+	if (id == c->root_id) {
+		snprintf(out, len, "/");
+		return true;
+	}
+	w = walk_lookup(c, id, sure);
+	if (!w)
+		return false;
+	snprintf(out, len, "%s", w);
+	return true;
+}
+
+static struct pid_entry *pid_entry(struct cgroups *c, uint32_t pid)
+{
+	void **v = u64map_get(&c->by_pid, pid);
+	struct pid_entry *pe;
+
+	if (v)
+		return *v;
+	if (c->by_pid.n >= PIDS_MAX)
+		u64map_free(&c->by_pid, true);	/* pids are reused: start over */
+	pe = calloc(1, sizeof(*pe));
+	if (pe && u64map_put(&c->by_pid, pid, pe)) {
+		free(pe);
+		pe = NULL;
+	}
+	return pe;
+}
+
+/* /proc/PID/cgroup: the v2 line if it is not the root, else the systemd
+ * hierarchy's, else the first v1 controller's that is not the root. */
+static const struct cgroup_info *from_proc(struct cgroups *c, uint32_t pid)
+{
+	char path[64], buf[16384], *line, *save = NULL, *best = NULL;
+	int rank = 0;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0) {
+		c->gone++;
+		return NULL;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *p;
+		int r;
+
+		if (!c2)
+			continue;
+		p = c2 + 1;
+		r = c1 + 1 == c2 && !strncmp(line, "0:", 2) ? 3 :
+		    !strncmp(c1 + 1, "name=systemd:", 13) ? 2 : 1;
+		if (strcmp(p, "/") && r > rank) {
+			rank = r;
+			best = p;
+		}
+	}
+	return info_for_path(c, best ?: "/");
+}
+
+const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t pid)
+{
+	struct pid_entry *pe;
+	void **v;
+
+	if (!c)
+		return NULL;
+	if (id && c->mount && (id != c->root_id || !c->hybrid)) {
+		char path[4096];
+		struct cgroup_info *ci = NULL;
+		bool sure = false;
+
+		v = u64map_get(&c->by_id, id);
+		if (v)
+			return *v;
+		if (path_of_id(c, id, path, sizeof(path), &sure))
+			ci = info_for_path(c, path);
+		/* a cgroup already removed is not looked for again; one the
+		 * walk's rate limit kept from being looked for is */
+		if (ci || sure)
+			u64map_put(&c->by_id, id, ci);
+		return ci;
+	}
+	if (!pid)
+		return NULL;
+	pe = pid_entry(c, pid);
+	if (!pe)
+		return NULL;
+	if (!pe->have_ci) {
+		pe->ci = from_proc(c, pid);
+		pe->have_ci = true;
+	}
+	return pe->ci;
+}
+
+uint32_t cgroups__vpid(struct cgroups *c, uint32_t pid)
+{
+	char path[64], buf[4096], *p;
+	struct pid_entry *pe;
+
+	if (!c || !pid || !(pe = pid_entry(c, pid)))
+		return 0;
+	if (pe->have_vpid)
+		return pe->vpid;
+	pe->have_vpid = true;
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nNSpid:")))
+		return 0;
+	/* the last number is the pid in the process's own namespace */
+	p += 7;
+	for (char *tok = strtok(p, " \t\n"); tok && isdigit((unsigned char)*tok);
+	     tok = strtok(NULL, " \t\n")) {
+		pe->vpid = strtoul(tok, NULL, 10);
+		if (strchr(tok, '\n'))
+			break;
+	}
+	return pe->vpid;
+}
+
+void cgroups__describe(const struct cgroups *c, char *buf, size_t len)
+{
+	if (!c->mount)
+		snprintf(buf, len, "cgroups: no cgroup2 mount, owners' cgroups from /proc/PID/cgroup");
+	else if (c->hybrid)
+		snprintf(buf, len, "cgroups: cgroup2 at %s beside v1 hierarchies: owners in its root "
+			 "are named from /proc/PID/cgroup", c->mount);
+	else
+		snprintf(buf, len, "cgroups: cgroup2 at %s", c->mount);
+}
+
+uint64_t cgroups__gone(const struct cgroups *c)
+{
+	return c ? c->gone : 0;
+}
+
+bool cgroups__path_exists(const struct cgroups *c, const char *path)
+{
+	char full[4096];
+	struct stat st;
+	static const char *const v1[] = { "systemd", "memory", "cpu", "pids" };
+
+	if (c && c->mount) {
+		snprintf(full, sizeof(full), "%s/%s", c->mount, path);
+		if (!stat(full, &st) && S_ISDIR(st.st_mode))
+			return true;
+	}
+	for (size_t i = 0; c && c->hybrid && i < sizeof(v1) / sizeof(v1[0]); i++) {
+		snprintf(full, sizeof(full), "/sys/fs/cgroup/%s/%s", v1[i], path);
+		if (!stat(full, &st) && S_ISDIR(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
+int cgroups__count_containers(struct cgroups *c, const char *idname)
+{
+	char path[4096] = "";
+	const char *ids[64];
+	int n = 0, fd;
+
+	if (!c || !c->mount)
+		return 0;
+	u64map_free(&c->walked, true);
+	fd = open(c->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		walk_dir(c, fd, path, 0, 0);
+	c->walked_ns = now_ns();
+	for (size_t i = 0; i < c->walked.cap; i++) {
+		struct cgroup_info *ci;
+		const char *id;
+		int k;
+
+		if (!c->walked.e[i].used || !c->walked.e[i].val)
+			continue;
+		ci = info_for_path(c, c->walked.e[i].val);
+		if (!cgroup_info__match_container(ci, idname))
+			continue;
+		id = ci->f[CGF_CONTAINER_ID];
+		for (k = 0; k < n && strcmp(ids[k], id); k++)
+			;
+		if (k == n && n < 64)
+			ids[n++] = id;
+	}
+	return n;
+}
+
+void cgroups__free(struct cgroups *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_all; i++)
+		cgroup_info__free(c->all[i]);
+	free(c->all);
+	u64map_free(&c->by_id, false);
+	u64map_free(&c->by_pid, true);
+	u64map_free(&c->by_path, false);
+	u64map_free(&c->walked, true);
+	free(c->mount);
+	free(c);
+}

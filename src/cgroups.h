@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Which service, container or pod a socket's owner belongs to: the owner's
+ * cgroup (the v2 id the kernel side takes with the owner, or on v1 and
+ * hybrid hosts the process's /proc/PID/cgroup) resolved to its path, and
+ * the path to the names people use (systemd unit, container, pod). Cached:
+ * resolution runs once per cgroup or process, never per event. */
+#ifndef ST_CGROUPS_H
+#define ST_CGROUPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A cgroup's names; recordings carry them by these numbers (docs/recording.md). */
+enum cgroup_field {
+	CGF_PATH = 1,		/* "/system.slice/nginx.service", "/" for the root */
+	CGF_UNIT,		/* systemd unit: "nginx.service", "session-4.scope" */
+	CGF_SLICE,		/* the slice holding it: "system.slice", "app.slice" */
+	CGF_RUNTIME,		/* "docker", "containerd", "cri-o", "podman" */
+	CGF_CONTAINER_ID,	/* full hex id */
+	CGF_CONTAINER_NAME,	/* from the runtime's files, where the host has them */
+	CGF_POD_NS,		/* Kubernetes namespace, from /var/log/pods */
+	CGF_POD_NAME,
+	CGF_POD_UID,		/* "1b4e28ba-2fa1-11d2-883f-0016d3cca427" */
+	CGF_POD_QOS,		/* "guaranteed", "burstable", "besteffort" */
+	CGF__MAX,
+};
+
+#define CGROUP_FIELD_MAX 1024	/* longer values are cut (a path) */
+
+struct cgroup_info {
+	uint64_t key;		/* unique in this run: a recording names it so */
+	char *f[CGF__MAX];	/* NULL when not applicable */
+};
+
+/* Parses a cgroup path into ci's names (unit, slice, runtime, container id,
+ * pod uid and QoS); what it does not recognise stays NULL. The path is
+ * kept as given. Returns 0 or -ENOMEM. */
+int cgroup_info__parse(struct cgroup_info *ci, const char *path);
+/* A new info for path, parsed (NULL: empty), with a fresh key; NULL and errno. */
+struct cgroup_info *cgroup_info__new(const char *path);
+/* Sets one field (a copy, cut at CGROUP_FIELD_MAX); 0 or -ENOMEM. */
+int cgroup_info__set(struct cgroup_info *ci, enum cgroup_field f, const char *val, size_t len);
+void cgroup_info__free(struct cgroup_info *ci);
+/* A short name for a text column: "ns/pod", "docker:0123456789ab",
+ * "nginx.service", or the path. */
+const char *cgroup_info__label(const struct cgroup_info *ci, char *buf, size_t len);
+
+/* The filter terms, on one info (NULL matches nothing). */
+bool cgroup_info__match_path(const struct cgroup_info *ci, const char *path);	/* and below */
+bool cgroup_info__match_unit(const struct cgroup_info *ci, const char *name);	/* unit or slice */
+bool cgroup_info__match_container(const struct cgroup_info *ci, const char *idname);
+bool cgroup_info__match_pod(const struct cgroup_info *ci, const char *nsname);	/* [NS/]NAME or uid */
+
+struct cgroups;
+
+/* The live resolver: finds the cgroup2 mount in /proc/self/mountinfo.
+ * NULL and errno only for -ENOMEM: without a cgroup2 mount every owner is
+ * named from /proc/PID/cgroup. */
+struct cgroups *cgroups__new(void);
+/* The owner's cgroup: by its v2 id, or for the v2 root (where a hybrid
+ * host leaves processes) and an unknown id from /proc/PID/cgroup, read the
+ * first time the pid is seen. NULL when neither says anything. */
+const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t pid);
+/* The pid's pid in its own namespace, from /proc/PID/status (NSpid);
+ * 0 if it is gone. Cached with the pid. */
+uint32_t cgroups__vpid(struct cgroups *c, uint32_t pid);
+/* One line saying where cgroups are named from, for -v. */
+void cgroups__describe(const struct cgroups *c, char *buf, size_t len);
+/* Processes that had exited before their /proc/PID/cgroup was read. */
+uint64_t cgroups__gone(const struct cgroups *c);
+/* Whether a cgroup path (relative to the cgroup2 mount, or of a v1
+ * hierarchy) exists on this host. */
+bool cgroups__path_exists(const struct cgroups *c, const char *path);
+/* How many distinct containers on this host idname names (an id prefix or
+ * a name): more than one makes --container ambiguous. */
+int cgroups__count_containers(struct cgroups *c, const char *idname);
+void cgroups__free(struct cgroups *c);
+
+#endif /* ST_CGROUPS_H */
