@@ -142,7 +142,7 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 	c->min_rtt_us = rec__get32(b + 216);
 }
 
-/* dns_answer (1.4): the answer as the kernel captured it, with its server
+/* dns_answer (1.5): the answer as the kernel captured it, with its server
  * and network namespace; what it names is derived again on replay. */
 static size_t encode_dns(uint8_t *buf, const struct event *ev)
 {
