@@ -984,7 +984,7 @@ TEST(files_fixture_1_2_reads)
 /* tests/unit/data/record-1.3.st was written by the 1.3 recorder (before
  * cgroup names): one connection on 127.0.0.1 port 5558 with its listener
  * and their tcp_conn ends, and a TIME_WAIT socket of the startup
- * snapshot, filter "tcp port 5558". A 1.4 reader reads all of it, with no
+ * snapshot, filter "tcp port 5558". A 1.5 reader reads all of it, with no
  * namespace pid and no cgroup. */
 TEST(files_fixture_1_3_reads)
 {
@@ -1018,12 +1018,12 @@ TEST(files_fixture_1_3_reads)
 	}
 }
 
-/* tests/unit/data/record-1.4-dns.st: a client in a network namespace
+/* tests/unit/data/record-1.5-dns.st: a client in a network namespace
  * resolved alias.example.test (a CNAME chain alias -> www -> web, A
  * 198.51.100.10) through dnsmasq, then connected to port 8080; filter
  * "tcp port 8080". The answer is in the recording, and names the
  * connection's events again when read back. */
-TEST(files_fixture_1_4_dns_names)
+TEST(files_fixture_1_5_dns_names)
 {
 	struct event got[16];
 	struct reader_stats st;
@@ -1036,9 +1036,9 @@ TEST(files_fixture_1_4_dns_names)
 	ASSERT_NOT_NULL(d);
 	ut_defer((void (*)(void *))dnsnames__free, d);
 	snprintf(src, sizeof(src), "%s", __FILE__);
-	snprintf(path, sizeof(path), "%s/data/record-1.4-dns.st", dirname(src));
+	snprintf(path, sizeof(path), "%s/data/record-1.5-dns.st", dirname(src));
 	data = slurp_file(path, &len);
-	ASSERT_EQ(rec__get16(data + 10), 4);
+	ASSERT_EQ(rec__get16(data + 10), 5);
 	n = read_all(data, len, got, 16, &st);
 	ASSERT_EQ(n, 13);
 	ASSERT_EQ(st.bad_records, 0);
