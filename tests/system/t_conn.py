@@ -7,6 +7,7 @@ Every test drives helper.py's `conn` mode: one process per side, each step
 knows what each side sent and received, and asks TCP_INFO for the kernel's
 own counters just before the end.
 """
+import re
 import shutil
 import socket
 import subprocess
@@ -554,6 +555,11 @@ def conn_mode_and_filters(ctx):
     if len(lines) != 2 or not all(" TCP END " in l for l in lines) or \
             not any("tx=7B rx=1B" in l and " fin local" in l for l in lines):
         raise Fail("text: the lines of port %d are %r" % (cli.lport, lines))
+    # the duration: milliseconds under a second, never a rounded 0.000s
+    for l in lines:
+        m = re.search(r" (\d+)\.(\d{3})(ms|s) fin ", l)
+        if not m or (m.group(3) == "s" and m.group(1) == "0") or m.group(1) + m.group(2) == "0000":
+            raise Fail("text: no duration in milliseconds in %r" % l)
 
 
 @test("conn_end_keepalive_timeout")

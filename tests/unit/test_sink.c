@@ -1279,7 +1279,19 @@ TEST(sink_text_udp_flow)
 	ev.rx_packets = ev.rx_bytes = 0;
 	out = render(text_sink, svc, &ev, NULL);
 	ASSERT_STREQ(out + strlen(text_header) + 102,
-		"UDP START      tx=1/40B rx=0/0B 0.000s\n");
+		"UDP START      tx=1/40B rx=0/0B 0.000ms\n");
+
+	/* under a second in milliseconds, to the microsecond; rounded up to
+	 * a second from 999.9995 ms */
+	ev.duration_ns = 412499;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 0.412ms\n"));
+	ev.duration_ns = 999999499;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 999.999ms\n"));
+	ev.duration_ns = 999999500;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 1.000s\n"));
 
 	ev = udp_flow_event(UDP_FLOW_UPDATE, UDP_END_NONE);
 	ev.duration_ns = 60000499999ull;
@@ -1651,4 +1663,14 @@ TEST(sink_text_tcp_conn)
 	out = render(text_sink, svc, &ev, NULL);
 	ASSERT_NOT_NULL(strstr(out, "TCP RETRANS    tx=1000B"));
 	ASSERT_NOT_NULL(strstr(out, " 1.000s+ held=4\n"));
+
+	/* a loopback connection's end, a fraction of a millisecond after its
+	 * start: not 0.000s */
+	ev = conn_event();
+	ev.conn.start_ns = ev.boot_ns - 305500;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "rtt=0.034ms 0.306ms fin local\n"));
+	ev.conn.start_ns = ev.boot_ns - 20000000;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "rtt=0.034ms 20.000ms fin local\n"));
 }
