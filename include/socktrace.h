@@ -139,7 +139,7 @@ struct st_tcp_conn {
 	__u64 start_ns;		/* CLOCK_BOOTTIME of SYN_SENT or SYN_RECV, or tracing's start */
 	__u64 bytes_sent;	/* payload sent, retransmissions included */
 	__u64 bytes_acked;	/* sequence space acked: payload, and the SYN and FIN */
-	__u64 bytes_received;	/* sequence space received in order: payload, and the FIN */
+	__u64 bytes_received;	/* payload received in order (the FIN not counted) */
 	__u64 bytes_retrans;
 	__u32 segs_in;
 	__u32 segs_out;

@@ -90,7 +90,7 @@ struct tcp_conn {
 	uint64_t start_ns;	/* boot ns of SYN_SENT or SYN_RECV, or tracing's start */
 	uint64_t bytes_sent;	/* payload, retransmissions included */
 	uint64_t bytes_acked;	/* sequence space: payload, SYN and FIN */
-	uint64_t bytes_received;	/* sequence space: payload and FIN */
+	uint64_t bytes_received;	/* payload, in order (not the FIN) */
 	uint64_t bytes_retrans;
 	uint32_t segs_in;
 	uint32_t segs_out;

@@ -215,8 +215,8 @@ static char *put_us_ms(char *p, uint32_t us)
 }
 
 /* "TCP END        tx=1000B rx=301B segs=6/5 retrans=0 rtt=0.034ms 1.234s
- * fin local": the kernel's byte counts (bytes_sent, bytes_received with a
- * received FIN as one), segments out/in, retransmitted segments, smoothed
+ * fin local": the kernel's byte counts (bytes_sent, bytes_received: the
+ * payload), segments out/in, retransmitted segments, smoothed
  * RTT, first sight to end ("+" when it predates tracing), how it ended and
  * who sent the first FIN, and the error. At most 200 bytes. */
 static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev)

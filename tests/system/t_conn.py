@@ -98,24 +98,28 @@ def check_owner(run, r, side, what, role):
     expect(run, r, what, pid=side.pid, comm=side.name, role=role, proto="tcp")
 
 
-def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns=None):
+def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns=None,
+             server_first=False):
     """The client sends N bytes and the server M, for each (N, M), on one
-    connection per pair; the client closes first, then the server."""
+    connection per pair; the client closes first, then the server (the
+    other way round with server_first)."""
+    first, second = ("s", "c") if server_first else ("c", "s")
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         done = []
         for n, m in sizes:
             srv, cli = pair(ctx, addr, caddr, server_ns, client_ns)
+            side = {"c": cli, "s": srv}
             cli.do("send %d" % n, "sent")
             srv.do("recv %d" % n, "recvd")
             srv.do("send %d" % m, "sent")
             cli.do("recv %d" % m, "recvd")
             ci = cli.do("info", "info")
             si = srv.do("info", "info")
-            cli.do("shut", "shut")
-            srv.do("eof", "eof")
-            srv.do("close", "closed")
-            cli.do("eof", "eof")
-            cli.do("close", "closed")
+            side[first].do("shut", "shut")
+            side[second].do("eof", "eof")
+            side[second].do("close", "closed")
+            side[first].do("eof", "eof")
+            side[first].do("close", "closed")
             done.append((n, m, srv, cli, si, ci))
         wait_records(t, 2 * len(sizes), is_conn)
         run = t.stop()
@@ -129,17 +133,22 @@ def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns
         if netns:
             expect(run, c, what, netns=netns[1])
             expect(run, s, what, netns=netns[0])
-        # the kernel counts a received FIN as a byte received, and the SYN
-        # and FIN it sent, once acked, as bytes acked. Nothing is dropped
-        # here, but a slow guest (qemu without KVM) fires spurious
+        # bytes received are the payload alone, whichever side sent the
+        # first FIN (the kernel counts a FIN it took as a byte received);
+        # the SYN and FIN it sent, once acked, are bytes acked. Nothing is
+        # dropped here, but a slow guest (qemu without KVM) fires spurious
         # retransmission timers: what the kernel sent again is in
         # bytes_sent, and then counted as retransmitted
-        expect(run, c, what, bytes_sent=n + c.get("bytes_retrans", 0), bytes_received=m + 1,
-               bytes_acked=n + 2, ended="fin", closed_first="local",
-               state="FIN_WAIT2", predates=False, error=None)
+        closer = {"c": ("local", "FIN_WAIT2"), "s": ("remote", "LAST_ACK")}
+        other = {"c": ("remote", "LAST_ACK"), "s": ("local", "FIN_WAIT2")}
+        cf, cstate = closer[first]
+        sf, sstate = other[first]
+        expect(run, c, what, bytes_sent=n + c.get("bytes_retrans", 0), bytes_received=m,
+               bytes_acked=n + 2, ended="fin", closed_first=cf,
+               state=cstate, predates=False, error=None)
         expect(run, s, "server %d/%d" % (m, n), bytes_sent=m + s.get("bytes_retrans", 0),
-               bytes_received=n + 1, ended="fin", closed_first="remote",
-               state="LAST_ACK", predates=False, error=None)
+               bytes_received=n, ended="fin", closed_first=sf,
+               state=sstate, predates=False, error=None)
         for r, info, who in ((c, ci, "client"), (s, si, "server")):
             # TCP_INFO's count came before the close: the record's is at least that
             if r["retrans"] < info["total_retrans"] or (r["bytes_retrans"] > 0) > (r["retrans"] > 0):
@@ -167,8 +176,8 @@ SIZES = [(1, 1), (70000, 5), (3, 1234567)]
 def conn_bytes_loopback_ipv4(ctx):
     """A client sends exactly N and receives exactly M bytes on 127.0.0.1,
     for several N and M: each side's end record has the bytes the
-    application moved (bytes_sent, bytes_received with the FIN, bytes_acked
-    with SYN and FIN), no retransmits, segments as TCP_INFO counted them
+    application moved (bytes_sent, bytes_received, bytes_acked with SYN
+    and FIN), no retransmits, segments as TCP_INFO counted them
     plus the closing ones, min RTT no larger than TCP_INFO's, ended "fin",
     the client closed first, owners and roles of both sides."""
     exchange(ctx, "127.0.0.1", SIZES)
@@ -178,6 +187,15 @@ def conn_bytes_loopback_ipv4(ctx):
 def conn_bytes_loopback_ipv6(ctx):
     """The same on ::1."""
     exchange(ctx, "::1", SIZES)
+
+
+@test("conn_bytes_remote_close_first")
+def conn_bytes_remote_close_first(ctx):
+    """The same with the server sending the first FIN, on 127.0.0.1 and
+    ::1: the client, closed remotely first, received exactly M bytes (the
+    server's FIN not counted), the server exactly N."""
+    exchange(ctx, "127.0.0.1", SIZES, server_first=True)
+    exchange(ctx, "::1", SIZES[:2], server_first=True)
 
 
 @test("conn_bytes_netns_ipv4")
@@ -219,7 +237,7 @@ def conn_end_remote_close_first(ctx):
     "remote", the server's "local", both ended "fin"."""
     ends(ctx, [("s", "send 10", "sent"), ("c", "recv 10", "recvd"), ("s", "close", "closed"),
                ("c", "eof", "eof"), ("c", "close", "closed")],
-         dict(ended="fin", closed_first="remote", bytes_received=11, error=None),
+         dict(ended="fin", closed_first="remote", bytes_received=10, error=None),
          dict(ended="fin", closed_first="local", bytes_sent=10, error=None))
 
 
@@ -316,7 +334,7 @@ def conn_retrans_match_the_namespace(ctx):
     if not c["bytes_retrans"] or c["bytes_sent"] != n + c["bytes_retrans"]:
         run.fail("sender: bytes_sent %d, bytes_retrans %d, sent %d"
                  % (c["bytes_sent"], c["bytes_retrans"], n), lambda x: x is c)
-    expect(run, s, "receiver", bytes_received=n + 1, ended="fin")
+    expect(run, s, "receiver", bytes_received=n, ended="fin")
 
 
 @test("conn_end_retransmission_timeout")
@@ -364,7 +382,7 @@ def conn_predates_tracing(ctx):
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
     expect(run, c, "client", predates=True, bytes_sent=800, pid=cli.pid, comm="st-ccli",
            ended="fin", closed_first="local")
-    expect(run, s, "server", predates=True, bytes_received=801, pid=srv.pid, comm="st-csrv",
+    expect(run, s, "server", predates=True, bytes_received=800, pid=srv.pid, comm="st-csrv",
            ended="fin", closed_first="remote")
 
 
@@ -467,13 +485,17 @@ def conn_interval_predates_tracing(ctx):
 def conn_snapshot_has_counters(ctx):
     """Without --interval, a connection open when socktrace starts has its
     counters right after the startup snapshot: one "update" per side
-    (predates, bytes so far, owner "proc"), counted with the existing
+    (predates, bytes so far, owner "proc"; the client in CLOSE_WAIT, its
+    bytes received without the server's FIN), counted with the existing
     sockets in the summary; --no-snapshot has none."""
     srv, cli = pair(ctx, "127.0.0.1")
     cli.do("send 55", "sent")
     srv.do("recv 55", "recvd")
     srv.do("send 66", "sent")
     cli.do("recv 66", "recvd")
+    # the server's FIN taken: the client's bytes received are still 66
+    srv.do("shut", "shut")
+    cli.do("eof", "eof")
     for args in ([], ["--no-snapshot"]):
         with Tracer(ctx, args + ["tcp"]) as t:
             run = t.stop()
@@ -487,7 +509,7 @@ def conn_snapshot_has_counters(ctx):
             run.fail("%d updates of the two existing sockets, expected 2" % len(ups),
                      lambda r: r.get("lport") in (cli.lport, srv.lport))
         expect(run, updates(run, cli)[0], "client", predates=True, bytes_sent=55,
-               bytes_received=66, owner="proc", pid=cli.pid, state="ESTABLISHED")
+               bytes_received=66, owner="proc", pid=cli.pid, state="CLOSE_WAIT")
         expect(run, updates(run, srv)[0], "server", predates=True, bytes_sent=66,
                bytes_received=55, owner="proc", pid=srv.pid)
         n_up = len([r for r in run.records if r.get("type") == "tcp_conn"
@@ -553,7 +575,7 @@ def conn_mode_and_filters(ctx):
         run = t.stop()
     lines = [l for l in run.out.decode().splitlines() if ":%d/tcp" % cli.lport in l]
     if len(lines) != 2 or not all(" TCP END " in l for l in lines) or \
-            not any("tx=7B rx=1B" in l and " fin local" in l for l in lines):
+            not any("tx=7B rx=0B" in l and " fin local" in l for l in lines):
         raise Fail("text: the lines of port %d are %r" % (cli.lport, lines))
     # the duration: milliseconds under a second, never a rounded 0.000s
     for l in lines:
