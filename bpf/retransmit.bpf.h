@@ -7,9 +7,8 @@
 /* The SYNs sent again before this one. tcp_retransmit_timer() counts a
  * retransmit in icsk_retransmits before it calls tcp_retransmit_skb() (on
  * every kernel with a BPF ring buffer; since 6.7 in tcp_update_rto_stats()),
- * so at the tracepoint and at the function's entry alike it already holds
- * this one. (total_retrans does not do for both: __tcp_retransmit_skb()
- * adds to it after the entry and before the tracepoint.) */
+ * so at the tracepoint and at the function's return alike it already holds
+ * this one. */
 static __always_inline __u8 syn_retrans_before(struct sock *sk)
 {
 	/* with the helper whatever the variant: icsk_retransmits is past the
@@ -73,6 +72,70 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	counter_inc(ST_CNT_EVENTS);
 	return 0;
+}
+
+/* The fentry and kprobe variants: __tcp_retransmit_skb(), where the
+ * tracepoint is, at its return. It adds the segments to total_retrans (and
+ * RetransSegs) before it transmits, so a record from its entry counted one
+ * retransmit less than the tracepoint's; and tcp_send_loss_probe() calls it
+ * directly, not through tcp_retransmit_skb(). A retransmit that failed is
+ * not reported, as before 6.16 the tracepoint does not fire for it: the
+ * next record's count has it. */
+static __always_inline int retrans_done(struct sock *sk, int ret, bool direct)
+{
+	if (ret)
+		return 0;
+	return handle_retrans(sk, SK_LOAD(direct, sk, __sk_common.skc_state), direct);
+}
+
+/* The kprobe's arguments for the kretprobe, per thread: a timer's
+ * retransmit in softirq can interrupt one in process context (the backlog
+ * runs with BHs on), on the same thread, so a stack of two. */
+struct retrans_args {
+	__u64 sk[2];
+	__u32 depth;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);	/* thread id */
+	__type(value, struct retrans_args);
+} retrans_args SEC(".maps");
+
+static __always_inline int retrans_kprobe_enter(struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_args *a = bpf_map_lookup_elem(&retrans_args, &tid), fresh = {};
+
+	if (!a) {
+		fresh.sk[0] = (__u64)sk;
+		fresh.depth = 1;
+		bpf_map_update_elem(&retrans_args, &tid, &fresh, BPF_ANY);
+		return 0;
+	}
+	/* deeper: a return was missed (kretprobe maxactive), start again */
+	if (a->depth >= 2)
+		a->depth = 0;
+	a->sk[a->depth & 1] = (__u64)sk;
+	a->depth++;
+	return 0;
+}
+
+static __always_inline int retrans_kprobe_exit(int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_args *a = bpf_map_lookup_elem(&retrans_args, &tid);
+	struct sock *sk;
+
+	if (!a || !a->depth)
+		return 0;
+	a->depth--;
+	sk = (struct sock *)a->sk[a->depth & 1];
+	if (!a->depth)
+		bpf_map_delete_elem(&retrans_args, &tid);
+	return retrans_done(sk, ret, false);
 }
 
 /* Since Linux 6.16 the tracepoint also fires for a retransmit that failed

@@ -111,16 +111,24 @@ int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
 	return handle_retrans((struct sock *)ctx->skaddr, ctx->state, false);
 }
 
-SEC("fentry/tcp_retransmit_skb")
-int BPF_PROG(retrans_fentry, struct sock *sk)
+/* At the return of the function the tracepoint is in: after it counted
+ * the retransmit, as the tracepoint (retransmit.bpf.h). */
+SEC("fexit/__tcp_retransmit_skb")
+int BPF_PROG(retrans_fexit, struct sock *sk, struct sk_buff *skb, int segs, int ret)
 {
-	return handle_retrans(sk, sk->__sk_common.skc_state, true);
+	return retrans_done(sk, ret, true);
 }
 
-SEC("kprobe/tcp_retransmit_skb")
+SEC("kprobe/__tcp_retransmit_skb")
 int BPF_KPROBE(retrans_kprobe, struct sock *sk)
 {
-	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state), false);
+	return retrans_kprobe_enter(sk);
+}
+
+SEC("kretprobe/__tcp_retransmit_skb")
+int BPF_KRETPROBE(retrans_kretprobe, int ret)
+{
+	return retrans_kprobe_exit(ret);
 }
 
 /* ---- accept (accept.bpf.h) ---- */

@@ -184,8 +184,8 @@ static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event
 /* A segment of an established (or closing) connection retransmitted: a
  * record with its counters so far, at most one per connection per tick;
  * the retransmits between are counted in the next one's "held", so a storm
- * of them costs map updates, not ring buffer records. The tracepoint fires
- * after total_retrans counted this one; fentry and kprobe before. */
+ * of them costs map updates, not ring buffer records. Every variant runs
+ * after __tcp_retransmit_skb() counted this one in total_retrans. */
 static __always_inline int conn_retrans(struct sock *sk, int state, bool direct)
 {
 	struct st_tcp_conn_event *e;

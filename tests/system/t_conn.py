@@ -680,3 +680,49 @@ def conn_retrans_events(ctx):
         if told > end["retrans"] or [r["retrans"] for r in rs] != sorted(r["retrans"] for r in rs):
             run.fail("retrans records tell %d retransmits (held included), the end %d"
                      % (told, end["retrans"]), lambda r: r in rs or r is end)
+
+
+@test("conn_retrans_count_exact")
+def conn_retrans_count_exact(ctx):
+    """--retrans between two namespaces where nftables drops every other
+    data segment, the client sending one segment at a time: each segment
+    is lost once and sent again (a tail loss probe, or a timeout), and
+    every "retrans" record's count is the connection's retransmits so far,
+    this one included: its own and the held ones of every record up to it.
+    The end's count is the sender namespace's RetransSegs delta."""
+    p = NetPair(ctx)
+    nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                  " meta l4proto tcp meta length > 200 numgen inc mod 2 == 0 drop\n }\n}\n")
+    sends = 4
+    with Tracer(ctx, ["--no-snapshot", "--retrans", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
+        before = snmp_retrans(p.b.name)
+        for i in range(sends):
+            cli.do("send 1000", "sent")
+            srv.do("recv 1000", "recvd", timeout=30 * TIMEOUT_SCALE)
+            if i < sends - 1:
+                time.sleep(1.2)   # a record each: one a tick at most
+        after = snmp_retrans(p.b.name)
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        wait_records(t, 2, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    end = one_end(run, cli, "sender")
+    rs = conns(run, cli, event="retrans")
+    if after - before < sends or end["retrans"] != after - before:
+        run.fail("sender: retrans %d, the namespace's RetransSegs grew by %d for %d segments"
+                 % (end["retrans"], after - before, sends), lambda x: x is end)
+    if not rs:
+        run.fail("no retrans records of %d retransmits" % (after - before),
+                 lambda r: r.get("lport") == cli.lport)
+    told = 0
+    for r in rs:
+        told += 1 + r["held"]
+        if r["retrans"] != told:
+            run.fail("a retrans record counts %d retransmits, %d so far (its own and the held ones)"
+                     % (r["retrans"], told), lambda x: x in rs)
+    if told > after - before:
+        run.fail("retrans records tell %d retransmits, RetransSegs %d" % (told, after - before),
+                 lambda x: x in rs)
