@@ -111,24 +111,54 @@ int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
 	return handle_retrans((struct sock *)ctx->skaddr, ctx->state, false);
 }
 
-/* At the return of the function the tracepoint is in: after it counted
- * the retransmit, as the tracepoint (retransmit.bpf.h). */
-SEC("fexit/__tcp_retransmit_skb")
+/* At the return: after the retransmit was counted, as at the tracepoint;
+ * tail loss probes apart (retransmit.bpf.h). */
+SEC("fexit/tcp_retransmit_skb")
 int BPF_PROG(retrans_fexit, struct sock *sk, struct sk_buff *skb, int segs, int ret)
 {
 	return retrans_done(sk, ret, true);
 }
 
-SEC("kprobe/__tcp_retransmit_skb")
+SEC("fentry/tcp_send_loss_probe")
+int BPF_PROG(tlp_fentry, struct sock *sk)
+{
+	return tlp_enter(sk);
+}
+
+SEC("fexit/tcp_send_loss_probe")
+int BPF_PROG(tlp_fexit, struct sock *sk)
+{
+	if (!tlp_exit((__u64)sk))
+		return 0;
+	return handle_retrans(sk, sk->__sk_common.skc_state, true);
+}
+
+SEC("kprobe/tcp_retransmit_skb")
 int BPF_KPROBE(retrans_kprobe, struct sock *sk)
 {
 	return retrans_kprobe_enter(sk);
 }
 
-SEC("kretprobe/__tcp_retransmit_skb")
+SEC("kretprobe/tcp_retransmit_skb")
 int BPF_KRETPROBE(retrans_kretprobe, int ret)
 {
 	return retrans_kprobe_exit(ret);
+}
+
+SEC("kprobe/tcp_send_loss_probe")
+int BPF_KPROBE(tlp_kprobe, struct sock *sk)
+{
+	return tlp_enter(sk);
+}
+
+SEC("kretprobe/tcp_send_loss_probe")
+int BPF_KRETPROBE(tlp_kretprobe)
+{
+	struct sock *sk = (struct sock *)tlp_exit(0);
+
+	if (!sk)
+		return 0;
+	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state), false);
 }
 
 /* ---- accept (accept.bpf.h) ---- */
