@@ -30,6 +30,7 @@
 #include "udp.bpf.h"
 #include "udp_close.bpf.h"
 #include "sock_length.bpf.h"
+#include "rst_reason.bpf.h"
 
 /* ---- tcp_state (tcp_state.bpf.h) ---- */
 
@@ -368,6 +369,26 @@ SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(udp6_recv_kretprobe, int ret)
 {
 	return udp_kprobe_exit(ret, false, true);
+}
+
+/* ---- rst_reason (rst_reason.bpf.h) ---- */
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(rst_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	/* a dead branch on kernels without the argument: never verified */
+	if (!send_reset_has_reason() || !sk)
+		return 0;
+	return handle_send_reset(sk, !skb, sk->__sk_common.skc_state, (__u32)ctx[2]);
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int rst_tp(struct trace_event_raw_tcp_send_reset *ctx)
+{
+	if (!send_reset_has_reason())
+		return 0;
+	return handle_send_reset(BPF_CORE_READ(ctx, skaddr), !BPF_CORE_READ(ctx, skbaddr),
+				 BPF_CORE_READ(ctx, state), BPF_CORE_READ(ctx, reason));
 }
 
 /* ---- udp_close (udp_close.bpf.h) ---- */

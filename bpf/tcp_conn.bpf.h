@@ -92,9 +92,10 @@ static __always_inline void conn_read(struct sock *sk, struct st_tcp_conn *c)
 		c->flags |= ST_CONN_NO_BYTES_SENT;
 	}
 	c->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	/* the payload: without the FIN's sequence number */
-	c->bytes_received = BPF_CORE_READ(tp, bytes_received) -
-			    conn_fin_received(BPF_CORE_READ(sk, __sk_common.skc_flags));
+	/* userspace counts the payload alone */
+	c->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (conn_fin_received(BPF_CORE_READ(sk, __sk_common.skc_flags)))
+		c->flags |= ST_CONN_FIN_RECEIVED;
 	c->segs_in = BPF_CORE_READ(tp, segs_in);
 	c->segs_out = BPF_CORE_READ(tp, segs_out);
 	c->total_retrans = BPF_CORE_READ(tp, total_retrans);
@@ -266,8 +267,9 @@ static __always_inline void conn_read_direct(struct tcp_sock *tp, struct st_tcp_
 		c->flags |= ST_CONN_NO_BYTES_SENT;
 	}
 	c->bytes_acked = tp->bytes_acked;
-	c->bytes_received = tp->bytes_received -
-			    conn_fin_received(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags);
+	c->bytes_received = tp->bytes_received;
+	if (conn_fin_received(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags))
+		c->flags |= ST_CONN_FIN_RECEIVED;
 	c->segs_in = tp->segs_in;
 	c->segs_out = tp->segs_out;
 	c->total_retrans = tp->total_retrans;

@@ -15,7 +15,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 3
+#define REC_MINOR 4
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -49,7 +49,8 @@ enum rec_record_type {
 #define REC_UDP_FLOW_LEN 212	/* the common body, then the flow's counts */
 #define REC_TCP_CONN_LEN 220	/* 1.3: the common body, then the connection's counters */
 #define REC_TAIL_LEN 4		/* 1.2: appended to every event body (prev_state) */
-#define REC_RECORD_MAX (4 + REC_TCP_CONN_LEN + REC_TAIL_LEN)	/* the longest record written */
+#define REC_CONN_RST_LEN 32	/* 1.4: after a tcp_conn record's tail, its reset reason */
+#define REC_RECORD_MAX (4 + REC_TCP_CONN_LEN + REC_TAIL_LEN + REC_CONN_RST_LEN)	/* the longest record written */
 #define REC_CLOCK_LEN 16
 #define REC_STATS_LEN 96
 #define REC_STATS_LEN_1_1 80	/* without gaps and missed runs */

@@ -214,11 +214,12 @@ static char *put_us_ms(char *p, uint32_t us)
 	return put_str(p, "ms");
 }
 
-/* "TCP END        tx=1000B rx=301B segs=6/5 retrans=0 rtt=0.034ms 1.234s
+/* "TCP END        tx=1000B rx=300B segs=6/5 retrans=0 rtt=0.034ms 1.234s
  * fin local": the kernel's byte counts (bytes_sent, bytes_received: the
  * payload), segments out/in, retransmitted segments, smoothed
- * RTT, first sight to end ("+" when it predates tracing), how it ended and
- * who sent the first FIN, and the error. At most 200 bytes. */
+ * RTT, first sight to end ("+" when it predates tracing), how it ended
+ * (and the kernel's reason for the RST this side sent, "reset=..."), who
+ * sent the first FIN, and the error. At most 240 bytes. */
 static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev)
 {
 	const struct tcp_conn *c = &ev->conn;
@@ -245,6 +246,10 @@ static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev
 	if (c->event == TCP_CONN_END && end) {
 		*p++ = ' ';
 		p = put_str(p, end);
+	}
+	if (c->event == TCP_CONN_END && c->rst_reason[0]) {
+		p = put_str(p, " reset=");
+		p = put_str(p, c->rst_reason);
 	}
 	if (first) {
 		*p++ = ' ';

@@ -20,7 +20,7 @@ CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lp
              "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
              "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
              "bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
-             "rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno")
+             "rttvar_ms", "min_rtt_ms", "ended", "reset_reason", "closed_first", "error", "errno")
 
 
 class Side:
@@ -215,6 +215,12 @@ def conn_bytes_netns_ipv6(ctx):
              netns=(p.a.inode, p.b.inode))
 
 
+def has_rst_reason(run):
+    """Whether the kernel tells its reset reasons (tcp_send_reset's reason,
+    6.10+): the ready line names the rst_reason variant that runs."""
+    return "tcp_send_reset" in run.err
+
+
 def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         srv, cli = pair(ctx, addr)
@@ -226,6 +232,11 @@ def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
     check_owner(run, c, cli, "client", "client")
     check_owner(run, s, srv, "server", "server")
+    if not has_rst_reason(run):
+        # an older kernel: no reason, the key is there all the same
+        for want in (want_cli, want_srv):
+            if want.get("reset_reason"):
+                want["reset_reason"] = None
     expect(run, c, "client", **want_cli)
     expect(run, s, "server", **want_srv)
     return run, c, s
@@ -234,33 +245,40 @@ def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
 @test("conn_end_remote_close_first")
 def conn_end_remote_close_first(ctx):
     """The server closes first: the client's record says closed_first
-    "remote", the server's "local", both ended "fin"."""
+    "remote", the server's "local", both ended "fin", no reset reason."""
     ends(ctx, [("s", "send 10", "sent"), ("c", "recv 10", "recvd"), ("s", "close", "closed"),
                ("c", "eof", "eof"), ("c", "close", "closed")],
-         dict(ended="fin", closed_first="remote", bytes_received=10, error=None),
-         dict(ended="fin", closed_first="local", bytes_sent=10, error=None))
+         dict(ended="fin", closed_first="remote", bytes_received=10, error=None,
+              reset_reason=None),
+         dict(ended="fin", closed_first="local", bytes_sent=10, error=None, reset_reason=None))
 
 
 @test("conn_end_rst_sent_linger0")
 def conn_end_rst_sent_linger0(ctx):
     """The client closes with SO_LINGER 0: its record says ended "rst_sent"
-    (no error); the server's "rst_received" with ECONNRESET."""
+    (no error) with the kernel's reason, tcp_disconnect()'s "tcp_state"
+    (where the kernel tells one: tcp_send_reset's reason, 6.10+; else
+    null); the server's "rst_received" with ECONNRESET and no reason: the
+    peer's RST carries none."""
     ends(ctx, [("c", "send 5", "sent"), ("s", "recv 5", "recvd"), ("c", "rst", "closed"),
                ("s", "wait 3", "waited"), ("s", "close", "closed")],
-         dict(ended="rst_sent", closed_first=None, error=None, bytes_sent=5),
+         dict(ended="rst_sent", closed_first=None, error=None, bytes_sent=5,
+              reset_reason="tcp_state"),
          dict(ended="rst_received", closed_first=None, error="ECONNRESET", errno=104,
-              bytes_received=5))
+              bytes_received=5, reset_reason=None))
 
 
 @test("conn_end_abort_unread_data")
 def conn_end_abort_unread_data(ctx):
     """The server closes with data it has not read (the application aborts
-    the connection, RFC 2525): "rst_sent" there, "rst_received" at the
-    client, which had sent its FIN first."""
+    the connection, RFC 2525): "rst_sent" there, with the kernel's reason
+    "tcp_abort_on_close" where it tells one, "rst_received" at the client,
+    which had sent its FIN first."""
     ends(ctx, [("c", "send 100", "sent"), ("c", "shut", "shut"), ("s", "close", "closed"),
                ("c", "wait 3", "waited"), ("c", "close", "closed")],
-         dict(ended="rst_received", closed_first="local", error="ECONNRESET"),
-         dict(ended="rst_sent", closed_first="remote", error=None))
+         dict(ended="rst_received", closed_first="local", error="ECONNRESET", reset_reason=None),
+         dict(ended="rst_sent", closed_first="remote", error=None,
+              reset_reason="tcp_abort_on_close"))
 
 
 @test("conn_end_refused")
@@ -588,7 +606,9 @@ def conn_mode_and_filters(ctx):
 def conn_end_keepalive_timeout(ctx):
     """An idle connection with keepalive probes (1 s idle, 1 s apart, 2
     unanswered) whose peer's namespace then drops everything: the client's
-    record says ended "keepalive" with ETIMEDOUT, nothing left unacked."""
+    record says ended "keepalive" with ETIMEDOUT, nothing left unacked, and
+    the reason of the RST the kernel sent before it closed the socket,
+    "tcp_keepalive_timeout" (where the kernel tells one)."""
     p = NetPair(ctx)
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name, keepalive=True)
@@ -601,7 +621,8 @@ def conn_end_keepalive_timeout(ctx):
         run = t.stop()
     run.expect_clean_exit()
     expect(run, one_end(run, cli, "client"), "client", ended="keepalive", error="ETIMEDOUT",
-           state="ESTABLISHED", bytes_sent=0)
+           state="ESTABLISHED", bytes_sent=0,
+           reset_reason="tcp_keepalive_timeout" if has_rst_reason(run) else None)
 
 
 @test("conn_rtt_netem")
