@@ -21,13 +21,15 @@ enum concern {
 	CONCERN_UDP,		/* UDP datagrams sent and received */
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
+	CONCERN_RST_REASON,	/* the kernel's reason for a RST sent at a connection's end */
 	CONCERN__MAX,
 };
 
 #define CONCERN_BIT(c) (1u << (c))
 #define CONCERNS_TCP (CONCERN_BIT(CONCERN_TCP_STATE) | CONCERN_BIT(CONCERN_RETRANS) | \
 		      CONCERN_BIT(CONCERN_ACCEPT) | CONCERN_BIT(CONCERN_TCP_IO) | \
-		      CONCERN_BIT(CONCERN_SO_ERROR) | CONCERN_BIT(CONCERN_TCP_CONN_UPDATE))
+		      CONCERN_BIT(CONCERN_SO_ERROR) | CONCERN_BIT(CONCERN_TCP_CONN_UPDATE) | \
+		      CONCERN_BIT(CONCERN_RST_REASON))
 #define CONCERNS_UDP (CONCERN_BIT(CONCERN_UDP) | CONCERN_BIT(CONCERN_UDP_CLOSE))
 
 #define PROBE_MAX_VARIANTS 4
@@ -65,6 +67,12 @@ struct hook_variant {
 struct concern_desc {
 	const char *name;
 	const char *without;	/* what is missing when no variant runs */
+	/* an enum the kernel's BTF must have, else no variant runs; and why */
+	const char *needs_enum;
+	const char *needs_why;
+	/* a feature of newer kernels: going without it is no warning
+	 * (--probes says why) */
+	bool quiet;
 	bool required;
 	int n_variants;
 	struct hook_variant variants[PROBE_MAX_VARIANTS];	/* preferred first */
@@ -75,6 +83,9 @@ struct probe_result {
 	bool ok;
 	char why[192];		/* why it cannot run */
 };
+
+#define PROBE_RST_REASONS 64	/* enum sk_rst_reason values named */
+#define PROBE_RST_REASON_LEN 32
 
 struct probe {
 	struct btf *btf;	/* running kernel's BTF, NULL if none */
@@ -90,6 +101,9 @@ struct probe {
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
+	/* the running kernel's enum sk_rst_reason by value: SK_RST_REASON_
+	 * dropped, lowercased ("tcp_abort_on_close"); "" where it has none */
+	char rst_reasons[PROBE_RST_REASONS][PROBE_RST_REASON_LEN];
 };
 
 extern const struct concern_desc concerns[CONCERN__MAX];
