@@ -7,9 +7,8 @@
 /* The SYNs sent again before this one. tcp_retransmit_timer() counts a
  * retransmit in icsk_retransmits before it calls tcp_retransmit_skb() (on
  * every kernel with a BPF ring buffer; since 6.7 in tcp_update_rto_stats()),
- * so at the tracepoint and at the function's entry alike it already holds
- * this one. (total_retrans does not do for both: __tcp_retransmit_skb()
- * adds to it after the entry and before the tracepoint.) */
+ * so at the tracepoint and at the function's return alike it already holds
+ * this one. */
 static __always_inline __u8 syn_retrans_before(struct sock *sk)
 {
 	/* with the helper whatever the variant: icsk_retransmits is past the
@@ -69,6 +68,121 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	counter_inc(ST_CNT_EVENTS);
 	return 0;
+}
+
+/* The fentry and kprobe variants run where the tracepoint's count holds
+ * this retransmit: at the return of tcp_retransmit_skb(), as
+ * __tcp_retransmit_skb() adds the segments to total_retrans (and
+ * RetransSegs) before it transmits, so the entry had one less. A
+ * retransmit that failed is not reported, as before 6.16 the tracepoint
+ * does not fire for it: the next record's count has it. Tail loss probes
+ * call __tcp_retransmit_skb() directly, which Debian's 6.1 has inlined into
+ * tcp_retransmit_skb() (its fexit saw no other retransmit): they are
+ * found at the return of tcp_send_loss_probe() by total_retrans. */
+static __always_inline int retrans_done(struct sock *sk, int ret, bool direct)
+{
+	if (ret)
+		return 0;
+	return handle_retrans(sk, SK_LOAD(direct, sk, __sk_common.skc_state), direct);
+}
+
+/* The kprobe's socket for the kretprobe, per thread: a timer's retransmit
+ * in softirq can interrupt one in process context (the backlog runs with
+ * BHs on, preemptible), on the same thread, so a stack of two. */
+struct retrans_args {
+	__u64 sk[2];
+	__u32 depth;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);	/* thread id */
+	__type(value, struct retrans_args);
+} retrans_args SEC(".maps");
+
+static __always_inline int retrans_kprobe_enter(struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_args *a = bpf_map_lookup_elem(&retrans_args, &tid), fresh = {};
+
+	if (!a) {
+		fresh.sk[0] = (__u64)sk;
+		fresh.depth = 1;
+		bpf_map_update_elem(&retrans_args, &tid, &fresh, BPF_ANY);
+		return 0;
+	}
+	/* deeper: a return was missed (kretprobe maxactive), start again */
+	if (a->depth >= 2)
+		a->depth = 0;
+	a->sk[a->depth & 1] = (__u64)sk;
+	a->depth++;
+	return 0;
+}
+
+static __always_inline int retrans_kprobe_exit(int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_args *a = bpf_map_lookup_elem(&retrans_args, &tid);
+	struct sock *sk;
+
+	if (!a || !a->depth)
+		return 0;
+	a->depth--;
+	sk = (struct sock *)a->sk[a->depth & 1];
+	if (!a->depth)
+		bpf_map_delete_elem(&retrans_args, &tid);
+	return retrans_done(sk, ret, false);
+}
+
+/* A tail loss probe's socket and its total_retrans at the entry. Per CPU:
+ * tcp_send_loss_probe() runs in the write timer's softirq, or from
+ * release_sock() under its spinlock with BHs off; never interrupted by
+ * another, never migrated. */
+struct tlp_entry {
+	__u64 sk;
+	__u32 total_retrans;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tlp_entry);
+} tlp_entries SEC(".maps");
+
+static __always_inline int tlp_enter(struct sock *sk)
+{
+	struct tlp_entry *t = bpf_map_lookup_elem(&tlp_entries, &(__u32){ 0 });
+
+	if (!t)
+		return 0;
+	t->sk = (__u64)sk;
+	/* with the helper whatever the variant: past the end of struct sock */
+	t->total_retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	return 0;
+}
+
+/* The entry's socket if the probe retransmitted (total_retrans grew), else
+ * 0: one that sent new data, or nothing, did not. sk_arg is the fexit's
+ * argument, 0 for the kretprobe. The caller reads through its own pointer:
+ * the fexit's, typed, for direct loads. */
+static __always_inline __u64 tlp_exit(__u64 sk_arg)
+{
+	struct tlp_entry *t = bpf_map_lookup_elem(&tlp_entries, &(__u32){ 0 });
+	__u64 sk;
+	__u32 before;
+
+	if (!t || !t->sk || (sk_arg && t->sk != sk_arg))
+		return 0;
+	sk = t->sk;
+	before = t->total_retrans;
+	t->sk = 0;
+	if (BPF_CORE_READ((struct tcp_sock *)sk, total_retrans) == before)
+		return 0;
+	return sk;
 }
 
 /* Since Linux 6.16 the tracepoint also fires for a retransmit that failed

@@ -30,6 +30,7 @@
 #include "udp.bpf.h"
 #include "udp_close.bpf.h"
 #include "sock_length.bpf.h"
+#include "rst_reason.bpf.h"
 #include "dns.bpf.h"
 
 /* ---- tcp_state (tcp_state.bpf.h) ---- */
@@ -112,15 +113,53 @@ int retrans_tp(struct tcp_retransmit_skb_ctx *ctx)
 	return handle_retrans((struct sock *)ctx->skaddr, ctx->state, false);
 }
 
-SEC("fentry/tcp_retransmit_skb")
-int BPF_PROG(retrans_fentry, struct sock *sk)
+/* At the return: after the retransmit was counted, as at the tracepoint;
+ * tail loss probes apart (retransmit.bpf.h). */
+SEC("fexit/tcp_retransmit_skb")
+int BPF_PROG(retrans_fexit, struct sock *sk, struct sk_buff *skb, int segs, int ret)
 {
+	return retrans_done(sk, ret, true);
+}
+
+SEC("fentry/tcp_send_loss_probe")
+int BPF_PROG(tlp_fentry, struct sock *sk)
+{
+	return tlp_enter(sk);
+}
+
+SEC("fexit/tcp_send_loss_probe")
+int BPF_PROG(tlp_fexit, struct sock *sk)
+{
+	if (!tlp_exit((__u64)sk))
+		return 0;
 	return handle_retrans(sk, sk->__sk_common.skc_state, true);
 }
 
 SEC("kprobe/tcp_retransmit_skb")
 int BPF_KPROBE(retrans_kprobe, struct sock *sk)
 {
+	return retrans_kprobe_enter(sk);
+}
+
+SEC("kretprobe/tcp_retransmit_skb")
+int BPF_KRETPROBE(retrans_kretprobe, int ret)
+{
+	return retrans_kprobe_exit(ret);
+}
+
+SEC("kprobe/tcp_send_loss_probe")
+int BPF_KPROBE(tlp_kprobe, struct sock *sk)
+{
+	return tlp_enter(sk);
+}
+
+SEC("kretprobe/tcp_send_loss_probe")
+int BPF_KRETPROBE(tlp_kretprobe)
+{
+	struct sock *sk = (struct sock *)tlp_exit(0);
+
+	if (!sk)
+		return 0;
 	return handle_retrans(sk, BPF_CORE_READ(sk, __sk_common.skc_state), false);
 }
 
@@ -331,6 +370,26 @@ SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(udp6_recv_kretprobe, int ret)
 {
 	return udp_kprobe_exit(ret, false, true);
+}
+
+/* ---- rst_reason (rst_reason.bpf.h) ---- */
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(rst_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	/* a dead branch on kernels without the argument: never verified */
+	if (!send_reset_has_reason() || !sk)
+		return 0;
+	return handle_send_reset(sk, !skb, sk->__sk_common.skc_state, (__u32)ctx[2]);
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int rst_tp(struct trace_event_raw_tcp_send_reset *ctx)
+{
+	if (!send_reset_has_reason())
+		return 0;
+	return handle_send_reset(BPF_CORE_READ(ctx, skaddr), !BPF_CORE_READ(ctx, skbaddr),
+				 BPF_CORE_READ(ctx, state), BPF_CORE_READ(ctx, reason));
 }
 
 /* ---- udp_close (udp_close.bpf.h) ---- */

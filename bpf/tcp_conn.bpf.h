@@ -68,6 +68,15 @@ static __always_inline void conn_keep(struct conn_end *ce, const struct st_sock_
 	ce->flags = si->conn_flags;
 }
 
+/* Whether the peer's FIN was taken in order: tcp_fin() sets SOCK_DONE
+ * after tcp_rcv_nxt_update() has counted the FIN's sequence number in
+ * bytes_received (tcp_data_queue(), tcp_ofo_queue()); no other TCP path
+ * sets it, and tcp_disconnect() clears it with the counters. */
+static __always_inline bool conn_fin_received(unsigned long sk_flags)
+{
+	return sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
+}
+
 /* The counters tcp_get_info() reports, with its units: srtt_us is kept
  * times 8 and mdev_us times 4 (tcp_rtt_estimator()). BPF_CORE_READ works
  * on every hook variant's pointer. */
@@ -83,7 +92,10 @@ static __always_inline void conn_read(struct sock *sk, struct st_tcp_conn *c)
 		c->flags |= ST_CONN_NO_BYTES_SENT;
 	}
 	c->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	/* userspace counts the payload alone */
 	c->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (conn_fin_received(BPF_CORE_READ(sk, __sk_common.skc_flags)))
+		c->flags |= ST_CONN_FIN_RECEIVED;
 	c->segs_in = BPF_CORE_READ(tp, segs_in);
 	c->segs_out = BPF_CORE_READ(tp, segs_out);
 	c->total_retrans = BPF_CORE_READ(tp, total_retrans);
@@ -173,8 +185,8 @@ static __always_inline void conn_emit(struct sock *sk, const struct st_tcp_event
 /* A segment of an established (or closing) connection retransmitted: a
  * record with its counters so far, at most one per connection per tick;
  * the retransmits between are counted in the next one's "held", so a storm
- * of them costs map updates, not ring buffer records. The tracepoint fires
- * after total_retrans counted this one; fentry and kprobe before. */
+ * of them costs map updates, not ring buffer records. Every variant runs
+ * after __tcp_retransmit_skb() counted this one in total_retrans. */
 static __always_inline int conn_retrans(struct sock *sk, int state, bool direct)
 {
 	struct st_tcp_conn_event *e;
@@ -252,6 +264,8 @@ static __always_inline void conn_read_direct(struct tcp_sock *tp, struct st_tcp_
 	}
 	c->bytes_acked = tp->bytes_acked;
 	c->bytes_received = tp->bytes_received;
+	if (conn_fin_received(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags))
+		c->flags |= ST_CONN_FIN_RECEIVED;
 	c->segs_in = tp->segs_in;
 	c->segs_out = tp->segs_out;
 	c->total_retrans = tp->total_retrans;

@@ -13,6 +13,7 @@ enum st_event_type {
 	ST_EVENT_UDP_START,		/* first datagram of a UDP flow */
 	ST_EVENT_UDP_CLOSE,		/* a UDP socket with flows was released */
 	ST_EVENT_TCP_CONN,		/* a TCP connection's counters: at its end, or (iterator) so far */
+	ST_EVENT_TCP_RESET,		/* a RST this side sent as a connection ended, with its reason */
 	ST_EVENT_DNS,			/* a DNS answer a local socket received (struct st_dns_event) */
 };
 
@@ -136,6 +137,7 @@ enum st_tcp_closer {
 #define ST_CONN_NO_BYTES_SENT	0x02	/* kernel before 4.19: no bytes_sent, bytes_retrans */
 #define ST_CONN_UPDATE		0x04	/* counters so far of a live connection (--interval) */
 #define ST_CONN_RETRANS		0x10	/* a segment of it was retransmitted (--retrans) */
+#define ST_CONN_FIN_RECEIVED	0x20	/* the peer's FIN was taken in order: one of bytes_received */
 
 /* A connection's counters, from struct tcp_sock as tcp_get_info() reports
  * them (ss -ti, TCP_INFO): read once, at its end or by the iterator. */
@@ -143,7 +145,8 @@ struct st_tcp_conn {
 	__u64 start_ns;		/* CLOCK_BOOTTIME of SYN_SENT or SYN_RECV, or tracing's start */
 	__u64 bytes_sent;	/* payload sent, retransmissions included */
 	__u64 bytes_acked;	/* sequence space acked: payload, and the SYN and FIN */
-	__u64 bytes_received;	/* sequence space received in order: payload, and the FIN */
+	__u64 bytes_received;	/* sequence space received in order: payload, and the FIN
+				 * (ST_CONN_FIN_RECEIVED) */
 	__u64 bytes_retrans;
 	__u32 segs_in;
 	__u32 segs_out;
@@ -167,6 +170,23 @@ struct st_tcp_conn_event {
 
 _Static_assert(sizeof(struct st_tcp_conn) == 72, "st_tcp_conn layout changed");
 _Static_assert(sizeof(struct st_tcp_conn_event) == 192, "st_tcp_conn_event layout changed");
+
+/* A RST this side sent as a connection ended, and the kernel's reason
+ * (tcp:tcp_send_reset, 6.10+): tcp_send_active_reset() (no skb), or the
+ * answer of a socket tcp_reset() had just closed. Userspace adds the
+ * reason to the connection's end record, which comes before it when the
+ * kernel closed the socket first (close() with unread data, SO_LINGER 0)
+ * and after it otherwise (keepalive timeout, ss -K). */
+struct st_tcp_reset_event {
+	__u64 ts_ns;
+	__u8 type;		/* ST_EVENT_TCP_RESET */
+	__u8 state;		/* the socket's, as the RST went out */
+	__u16 pad;
+	__u32 reason;		/* enum sk_rst_reason */
+	__u64 skaddr;
+};
+
+_Static_assert(sizeof(struct st_tcp_reset_event) == 24, "st_tcp_reset_event layout changed");
 
 /* A UDP flow: one socket, one owner, one peer. A peer the application did
  * not ask for (recv() on an unconnected socket) is all zeros. Only what

@@ -165,12 +165,14 @@ void tcp_conn__decode(struct tcp_conn *c, const struct st_tcp_conn *k)
 	c->held = c->event == TCP_CONN_RETRANS ? k->held : 0;
 	c->end = k->end < ST_END__MAX && c->event == TCP_CONN_END ? k->end : ST_END_UNKNOWN;
 	c->closed_first = k->closed_first < ST_CLOSER__MAX ? k->closed_first : ST_CLOSER_NONE;
-	c->flags = k->flags & (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT);
+	c->flags = k->flags & (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT | ST_CONN_FIN_RECEIVED);
 	c->state = k->state < ST_TCP_MAX_STATES ? k->state : 0;
 	c->start_ns = k->start_ns;
 	c->bytes_sent = k->bytes_sent;
 	c->bytes_acked = k->bytes_acked;
-	c->bytes_received = k->bytes_received;
+	/* the payload: tcpi_bytes_received counts a FIN taken as one */
+	c->bytes_received = k->bytes_received -
+			    (k->bytes_received && (k->flags & ST_CONN_FIN_RECEIVED));
 	c->bytes_retrans = k->bytes_retrans;
 	c->segs_in = k->segs_in;
 	c->segs_out = k->segs_out;

@@ -84,6 +84,8 @@ enum tcp_conn_event {
 	TCP_CONN__MAX,
 };
 
+#define TCP_RST_REASON_LEN 32
+
 /* A TCP connection's counters, as the kernel keeps them (tcp_info). */
 struct tcp_conn {
 	uint8_t event;		/* enum tcp_conn_event */
@@ -94,7 +96,7 @@ struct tcp_conn {
 	uint64_t start_ns;	/* boot ns of SYN_SENT or SYN_RECV, or tracing's start */
 	uint64_t bytes_sent;	/* payload, retransmissions included */
 	uint64_t bytes_acked;	/* sequence space: payload, SYN and FIN */
-	uint64_t bytes_received;	/* sequence space: payload and FIN */
+	uint64_t bytes_received;	/* payload, in order (not the FIN) */
 	uint64_t bytes_retrans;
 	uint32_t segs_in;
 	uint32_t segs_out;
@@ -104,13 +106,18 @@ struct tcp_conn {
 	uint32_t min_rtt_us;	/* TCP_CONN_NO_RTT when there was no sample */
 	uint16_t held;		/* TCP_CONN_RETRANS: retransmits since the last record
 				 * that had no record of their own */
+	/* TCP_CONN_END: the kernel's reason for the RST this side sent as it
+	 * ended (enum sk_rst_reason, lowercased, SK_RST_REASON_ dropped), ""
+	 * if none or the kernel has none (before 6.10) */
+	char rst_reason[TCP_RST_REASON_LEN];
 };
 
 #define TCP_CONN_NO_RTT UINT32_MAX
 /* flags: an update of the round after the startup snapshot, counted with
  * the snapshot (never by the kernel side, which has bits 0x01 to 0x04) */
 #define TCP_CONN_EXISTING 0x08
-#define TCP_CONN_FLAGS (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT | TCP_CONN_EXISTING)
+#define TCP_CONN_FLAGS (ST_CONN_PREDATES | ST_CONN_NO_BYTES_SENT | TCP_CONN_EXISTING | \
+			ST_CONN_FIN_RECEIVED)
 
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
 /* the longest DNS name in presentation form, without the final dot */

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "live.h"
 #include "report.h"
+#include "resets.h"
 #include "tcpconns.h"
 #include "udpflows.h"
 #include "socktrace.skel.h"
@@ -27,6 +28,7 @@ struct live {
 	int n_slow;
 	struct udpflows *udp;
 	struct tcpconns *conns;	/* --interval updates of TCP connections */
+	struct resets *resets;	/* end records waiting for their reset reason */
 	struct pipeline *pl;
 	const struct clock_ref *ref;
 	const struct owners *owners;
@@ -34,12 +36,27 @@ struct live {
 	uint64_t seeds_full;	/* startup sockets the seeds map had no room for */
 };
 
+static int live__push(void *ctx, struct event *ev)
+{
+	struct live *l = ctx;
+
+	/* once the pipeline is done (count limit, sink error) it drops events */
+	pipeline__push(l->pl, ev);
+	return 0;
+}
+
 static int live__handle(void *ctx, void *data, size_t size)
 {
 	const struct st_udp_event *ue = data;
+	const struct st_tcp_reset_event *re = data;
 	struct live *l = ctx;
 	struct event ev;
 
+	if (size >= sizeof(*re) && re->type == ST_EVENT_TCP_RESET) {
+		if (l->resets)
+			resets__reset(l->resets, re->skaddr, re->reason);
+		return 0;
+	}
 	if (size >= sizeof(*ue) && ue->type == ST_EVENT_UDP_START) {
 		if (l->udp)
 			udpflows__start(l->udp, ue);
@@ -61,9 +78,9 @@ static int live__handle(void *ctx, void *data, size_t size)
 		ev.tid = ev.pid;
 		ev.owner_src = ST_OWNER_SNAPSHOT;
 	}
-	/* once the pipeline is done (count limit, sink error) it drops events */
-	pipeline__push(l->pl, &ev);
-	return 0;
+	if (l->resets && ev.kind == EVENT_TCP_CONN && ev.conn.event == TCP_CONN_END)
+		return resets__end(l->resets, &ev);
+	return live__push(l, &ev);
 }
 
 static int live__fill_filters(struct live *l, const struct filter *f)
@@ -237,6 +254,15 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 			goto fail;
 		}
 	}
+	if (p->selected[CONCERN_RST_REASON] >= 0) {
+		l->resets = resets__new((const char (*)[TCP_RST_REASON_LEN])p->rst_reasons,
+					PROBE_RST_REASONS, live__push, l);
+		if (!l->resets) {
+			err = -errno;
+			report__error("failed to create the reset reasons: %s", strerror(-err));
+			goto fail;
+		}
+	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), live__handle, l, NULL);
 	if (!l->rb) {
 		err = -errno;
@@ -359,6 +385,9 @@ static int live__take(struct live *l, uint64_t *now)
 	n = ring_buffer__consume(l->rb);
 	if (n < 0)
 		return n;
+	/* ends held since the take before this one had this one for their reset */
+	if (l->resets)
+		resets__tick(l->resets);
 	/* flows idle, due for an update, or whose start record was lost */
 	if (l->udp) {
 		int err = udpflows__tick(l->udp, *now);
@@ -396,7 +425,11 @@ int live__poll(struct live *l, int timeout_ms, uint64_t *now)
 
 int live__drain(struct live *l, uint64_t *now)
 {
-	return live__take(l, now);
+	int n = live__take(l, now);
+
+	/* detached: no reset is still to come */
+	resets__flush(l->resets);
+	return n;
 }
 
 int live__finish(struct live *l, uint64_t now)
@@ -475,6 +508,7 @@ void live__close(struct live *l)
 	live__detach(l);
 	udpflows__free(l->udp);
 	tcpconns__free(l->conns);
+	resets__free(l->resets);
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	live__detach_wait(l);

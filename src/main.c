@@ -340,7 +340,8 @@ static void report_no_hook(const struct probe *p, enum hook_kind forced)
 		char why[1024] = "";
 		size_t n = 0;
 
-		if (p->selected[c] >= 0 || !(p->wanted & CONCERN_BIT(c)))
+		if (p->selected[c] >= 0 || !(p->wanted & CONCERN_BIT(c)) ||
+		    (concerns[c].quiet && !probe__required(p, c)))
 			continue;
 		for (int v = 0; v < concerns[c].n_variants && n < sizeof(why); v++)
 			if (p->res[c][v].probed && !p->res[c][v].ok)

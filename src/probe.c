@@ -58,10 +58,15 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			  { TP_BTF(retrans_btf, "tcp_retransmit_skb") } },
 			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_retransmit_skb",
 			  { TRACEPOINT(retrans_tp, "tcp/tcp_retransmit_skb") } },
-			{ HOOK_FENTRY, "fentry/tcp_retransmit_skb",
-			  { FENTRY(retrans_fentry, "tcp_retransmit_skb") } },
-			{ HOOK_KPROBE, "kprobe/tcp_retransmit_skb",
-			  { KPROBE(retrans_kprobe, "tcp_retransmit_skb") } },
+			{ HOOK_FENTRY, "fexit/tcp_retransmit_skb+tcp_send_loss_probe",
+			  { FEXIT(retrans_fexit, "tcp_retransmit_skb"),
+			    FENTRY(tlp_fentry, "tcp_send_loss_probe"),
+			    FEXIT(tlp_fexit, "tcp_send_loss_probe") } },
+			{ HOOK_KPROBE, "kretprobe/tcp_retransmit_skb+tcp_send_loss_probe",
+			  { KPROBE(retrans_kprobe, "tcp_retransmit_skb"),
+			    KRETPROBE(retrans_kretprobe, "tcp_retransmit_skb"),
+			    KPROBE(tlp_kprobe, "tcp_send_loss_probe"),
+			    KRETPROBE(tlp_kretprobe, "tcp_send_loss_probe") } },
 		},
 	},
 	[CONCERN_ACCEPT] = {
@@ -163,6 +168,21 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.n_variants = 1,
 		.variants = {
 			{ HOOK_ITER, "iter/tcp", { ITER(conn_iter_tcp, "tcp") } },
+		},
+	},
+	[CONCERN_RST_REASON] = {
+		.name = "rst_reason",
+		.without = "TCP connections' end records have no reset_reason",
+		.needs_enum = "sk_rst_reason",
+		.needs_why = "tcp_send_reset has no reason before Linux 6.10 (no enum sk_rst_reason in the kernel's BTF)",
+		.quiet = true,
+		.required = false,
+		.n_variants = 2,
+		.variants = {
+			{ HOOK_TP_BTF, "tp_btf/tcp_send_reset",
+			  { TP_BTF(rst_btf, "tcp_send_reset") } },
+			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_send_reset",
+			  { TRACEPOINT(rst_tp, "tcp/tcp_send_reset") } },
 		},
 	},
 	[CONCERN_DNS] = {
@@ -410,8 +430,13 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 {
 	const struct hook_variant *hv = &concerns[c].variants[v];
+	const char *needs = concerns[c].needs_enum;
 	int err = 0;
 
+	if (needs && (!p->btf || btf__find_by_name_kind(p->btf, needs, BTF_KIND_ENUM) < 0)) {
+		snprintf(why, len, "%s", concerns[c].needs_why);
+		return -ENOENT;
+	}
 	for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i].name && !err; i++)
 		err = prog_check(p, &hv->progs[i], why, len);
 	return err;
@@ -434,6 +459,35 @@ bool probe__required(const struct probe *p, int c)
 	       (c == CONCERN_UDP && !(p->wanted & CONCERN_BIT(CONCERN_TCP_STATE)));
 }
 
+/* enum sk_rst_reason's names, from the running kernel rather than a
+ * table: the list grows (MPTCP's came with it, more since). */
+static void rst_reasons_load(struct probe *p)
+{
+	static const char prefix[] = "SK_RST_REASON_";
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	int id;
+
+	if (!p->btf || (id = btf__find_by_name_kind(p->btf, "sk_rst_reason", BTF_KIND_ENUM)) < 0)
+		return;
+	t = btf__type_by_id(p->btf, id);
+	e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, e++) {
+		const char *name = btf__name_by_offset(p->btf, e->name_off);
+		char *out;
+		size_t j;
+
+		if (!name || e->val < 0 || e->val >= PROBE_RST_REASONS)
+			continue;
+		if (!strncmp(name, prefix, sizeof(prefix) - 1))
+			name += sizeof(prefix) - 1;
+		out = p->rst_reasons[e->val];
+		for (j = 0; name[j] && j < PROBE_RST_REASON_LEN - 1; j++)
+			out[j] = name[j] >= 'A' && name[j] <= 'Z' ? name[j] - 'A' + 'a' : name[j];
+		out[j] = '\0';
+	}
+}
+
 int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted)
 {
 	int err = 0;
@@ -448,6 +502,7 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
 	p->recv_flags_arg = recv_flags_arg(p->btf);
 	/* sk, backlog before 6.1 */
 	p->listen_nargs = probe__func_nargs(p->btf, "inet_csk_listen_start", 1);
+	rst_reasons_load(p);
 
 	for (int c = 0; c < CONCERN__MAX; c++) {
 		bool only = forced != HOOK_AUTO && concern_has_kind(c, forced);

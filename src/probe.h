@@ -21,6 +21,7 @@ enum concern {
 	CONCERN_UDP,		/* UDP datagrams sent and received */
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
+	CONCERN_RST_REASON,	/* the kernel's reason for a RST sent at a connection's end */
 	CONCERN_DNS,		/* DNS answers received, to name remote addresses */
 	CONCERN__MAX,
 };
@@ -28,7 +29,8 @@ enum concern {
 #define CONCERN_BIT(c) (1u << (c))
 #define CONCERNS_TCP (CONCERN_BIT(CONCERN_TCP_STATE) | CONCERN_BIT(CONCERN_RETRANS) | \
 		      CONCERN_BIT(CONCERN_ACCEPT) | CONCERN_BIT(CONCERN_TCP_IO) | \
-		      CONCERN_BIT(CONCERN_SO_ERROR) | CONCERN_BIT(CONCERN_TCP_CONN_UPDATE))
+		      CONCERN_BIT(CONCERN_SO_ERROR) | CONCERN_BIT(CONCERN_TCP_CONN_UPDATE) | \
+		      CONCERN_BIT(CONCERN_RST_REASON))
 #define CONCERNS_UDP (CONCERN_BIT(CONCERN_UDP) | CONCERN_BIT(CONCERN_UDP_CLOSE))
 
 #define PROBE_MAX_VARIANTS 4
@@ -67,6 +69,12 @@ struct hook_variant {
 struct concern_desc {
 	const char *name;
 	const char *without;	/* what is missing when no variant runs */
+	/* an enum the kernel's BTF must have, else no variant runs; and why */
+	const char *needs_enum;
+	const char *needs_why;
+	/* a feature of newer kernels: going without it is no warning
+	 * (--probes says why) */
+	bool quiet;
 	bool required;
 	int n_variants;
 	struct hook_variant variants[PROBE_MAX_VARIANTS];	/* preferred first */
@@ -77,6 +85,9 @@ struct probe_result {
 	bool ok;
 	char why[192];		/* why it cannot run */
 };
+
+#define PROBE_RST_REASONS 64	/* enum sk_rst_reason values named */
+#define PROBE_RST_REASON_LEN 32
 
 struct probe {
 	struct btf *btf;	/* running kernel's BTF, NULL if none */
@@ -92,6 +103,9 @@ struct probe {
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
+	/* the running kernel's enum sk_rst_reason by value: SK_RST_REASON_
+	 * dropped, lowercased ("tcp_abort_on_close"); "" where it has none */
+	char rst_reasons[PROBE_RST_REASONS][PROBE_RST_REASON_LEN];
 };
 
 extern const struct concern_desc concerns[CONCERN__MAX];

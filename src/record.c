@@ -111,7 +111,8 @@ static void encode_conn(uint8_t *b, const struct tcp_conn *c)
 	rec__put64(b + 156, c->start_ns);
 	rec__put64(b + 164, c->bytes_sent);
 	rec__put64(b + 172, c->bytes_acked);
-	rec__put64(b + 180, c->bytes_received);
+	/* the kernel's count, as 1.3 wrote it: with the FIN (1.4: flag bit 5) */
+	rec__put64(b + 180, c->bytes_received + !!(c->flags & ST_CONN_FIN_RECEIVED));
 	rec__put64(b + 188, c->bytes_retrans);
 	rec__put32(b + 196, c->segs_in);
 	rec__put32(b + 200, c->segs_out);
@@ -133,6 +134,8 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 	c->bytes_sent = rec__get64(b + 164);
 	c->bytes_acked = rec__get64(b + 172);
 	c->bytes_received = rec__get64(b + 180);
+	if (c->bytes_received && (c->flags & ST_CONN_FIN_RECEIVED))
+		c->bytes_received--;
 	c->bytes_retrans = rec__get64(b + 188);
 	c->segs_in = rec__get32(b + 196);
 	c->segs_out = rec__get32(b + 200);
@@ -200,7 +203,8 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	if (i == N_REC_TYPES)
 		return 0;
 	rec__put16(buf, rec_types[i].rec);
-	rec__put16(buf + 2, body_len(ev->kind) + REC_TAIL_LEN);
+	rec__put16(buf + 2, body_len(ev->kind) + REC_TAIL_LEN +
+		   (ev->kind == EVENT_TCP_CONN ? REC_CONN_RST_LEN : 0));
 	rec__put64(b + 0, ev->boot_ns);
 	rec__put64(b + 8, ev->sock);
 	rec__put64(b + 16, ev->ino);
@@ -231,8 +235,15 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	memset(b + 132, 0, TASK_COMM_LEN);
 	memcpy(b + 132, ev->diag.comm, strnlen(ev->diag.comm, TASK_COMM_LEN - 1));
 	if (ev->kind == EVENT_TCP_CONN) {
+		size_t n;
+
 		encode_conn(b, &ev->conn);
-		return 4 + encode_tail(b + REC_TCP_CONN_LEN, ev);
+		n = encode_tail(b + REC_TCP_CONN_LEN, ev);
+		/* 1.4: the reset reason, NUL-padded */
+		memset(b + n, 0, REC_CONN_RST_LEN);
+		memcpy(b + n, ev->conn.rst_reason,
+		       strnlen(ev->conn.rst_reason, REC_CONN_RST_LEN - 1));
+		return 4 + n + REC_CONN_RST_LEN;
 	}
 	if (ev->kind != EVENT_UDP_FLOW)
 		return 4 + encode_tail(b + REC_EVENT_LEN, ev);
@@ -248,6 +259,22 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	rec__put64(b + 196, ev->tx_packets);
 	rec__put64(b + 204, ev->rx_packets);
 	return 4 + encode_tail(b + REC_UDP_FLOW_LEN, ev);
+}
+
+/* A reset reason (1.4) as a kernel names it: lowercase letters, digits and
+ * underscores, or nothing; a file is untrusted input. */
+static void decode_rst_reason(char *out, const uint8_t *b)
+{
+	size_t n;
+
+	for (n = 0; n < REC_CONN_RST_LEN - 1 && b[n]; n++) {
+		if (!((b[n] >= 'a' && b[n] <= 'z') || (b[n] >= '0' && b[n] <= '9') || b[n] == '_')) {
+			n = 0;
+			break;
+		}
+		out[n] = b[n];
+	}
+	out[n] = '\0';
 }
 
 /* The 1.2 fields, if the body has them (n bytes after its type's body). */
@@ -313,6 +340,9 @@ int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
 	if (ev->kind == EVENT_TCP_CONN) {
 		decode_conn(&ev->conn, b);
 		decode_tail(ev, b + REC_TCP_CONN_LEN, len - REC_TCP_CONN_LEN);
+		if (len >= REC_TCP_CONN_LEN + REC_TAIL_LEN + REC_CONN_RST_LEN)
+			decode_rst_reason(ev->conn.rst_reason,
+					  b + REC_TCP_CONN_LEN + REC_TAIL_LEN);
 		return 0;
 	}
 	if (ev->kind != EVENT_UDP_FLOW) {

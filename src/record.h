@@ -52,12 +52,13 @@ enum rec_record_type {
 #define REC_TCP_CONN_LEN 220	/* 1.3: the common body, then the connection's counters */
 #define REC_TAIL_LEN 24		/* appended to every event body: 1.2 prev_state, 1.4 vpid, cgroup */
 #define REC_TAIL_LEN_1_2 4	/* prev_state only */
+#define REC_CONN_RST_LEN 32	/* 1.4: after a tcp_conn record's tail, its reset reason */
 #define REC_CGROUP_MAX 4096	/* the longest cgroup record body written */
 #define REC_DNS_LEN 36		/* 1.5: a DNS answer's body before its payload */
 #define REC_DNS_TCP 0x01	/* a DNS answer's flag: a TCP segment's payload */
 /* the longest record written: a DNS answer with a whole payload */
 #define REC_RECORD_MAX (4 + REC_DNS_LEN + ST_DNS_CAP)
-_Static_assert(REC_DNS_LEN + ST_DNS_CAP >= REC_TCP_CONN_LEN + REC_TAIL_LEN,
+_Static_assert(REC_DNS_LEN + ST_DNS_CAP >= REC_TCP_CONN_LEN + REC_TAIL_LEN + REC_CONN_RST_LEN,
 	       "REC_RECORD_MAX is not the longest record");
 #define REC_CLOCK_LEN 16
 #define REC_STATS_LEN 96

@@ -183,6 +183,7 @@ static void jsink__tcp_conn(struct json_writer *w, const struct event *ev)
 	else
 		jsink__us_ms(w, "min_rtt_ms", c->min_rtt_us);
 	json__key_str(w, "ended", end ? tcp_end__name(c->end) : NULL);
+	json__key_str(w, "reset_reason", end && c->rst_reason[0] ? c->rst_reason : NULL);
 	json__key_str(w, "closed_first", tcp_closer__name(c->closed_first));
 	json__key_str(w, "error", end && ev->err ? errno__name(ev->err) : NULL);
 	if (end && ev->err)

@@ -149,16 +149,29 @@ static char *put_u64(char *p, uint64_t v)
 	return p + format__u64(p, v);
 }
 
-/* Seconds with milliseconds, rounded: "1.234s". */
-static char *put_secs(char *p, uint64_t ns)
+/* Three decimals of v / unit, rounded: "0.412". */
+static char *put_milli(char *p, uint64_t v, uint64_t unit)
 {
-	uint64_t ms = (ns + 500000) / 1000000;
+	uint64_t m = (v + unit / 2000) / (unit / 1000);
 
-	p = put_u64(p, ms / 1000);
+	p = put_u64(p, m / 1000);
 	*p++ = '.';
-	*p++ = '0' + ms % 1000 / 100;
-	*p++ = '0' + ms % 100 / 10;
-	*p++ = '0' + ms % 10;
+	*p++ = '0' + m % 1000 / 100;
+	*p++ = '0' + m % 100 / 10;
+	*p++ = '0' + m % 10;
+	return p;
+}
+
+/* A duration in the unit that shows it: "0.412ms" under a second (a
+ * loopback connection lasts less than a millisecond), "1.234s" from one. */
+static char *put_duration(char *p, uint64_t ns)
+{
+	if (ns < 999999500) {
+		p = put_milli(p, ns, 1000000);
+		*p++ = 'm';
+	} else {
+		p = put_milli(p, ns, 1000000000);
+	}
 	*p++ = 's';
 	return p;
 }
@@ -188,7 +201,7 @@ static char *text__udp_flow(struct sink_text *t, char *p, const struct event *ev
 	*p++ = '/';
 	p = put_u64(p, ev->rx_bytes);
 	memcpy(p, "B ", 2);
-	p = put_secs(p + 2, ev->duration_ns);
+	p = put_duration(p + 2, ev->duration_ns);
 	if (ev->flow_event == UDP_FLOW_END && reason) {
 		*p++ = ' ';
 		p = put_str(p, reason);
@@ -208,11 +221,12 @@ static char *put_us_ms(char *p, uint32_t us)
 	return put_str(p, "ms");
 }
 
-/* "TCP END        tx=1000B rx=301B segs=6/5 retrans=0 rtt=0.034ms 1.234s
- * fin local": the kernel's byte counts (bytes_sent, bytes_received with a
- * received FIN as one), segments out/in, retransmitted segments, smoothed
- * RTT, first sight to end ("+" when it predates tracing), how it ended and
- * who sent the first FIN, and the error. At most 200 bytes. */
+/* "TCP END        tx=1000B rx=300B segs=6/5 retrans=0 rtt=0.034ms 1.234s
+ * fin local": the kernel's byte counts (bytes_sent, bytes_received: the
+ * payload), segments out/in, retransmitted segments, smoothed
+ * RTT, first sight to end ("+" when it predates tracing), how it ended
+ * (and the kernel's reason for the RST this side sent, "reset=..."), who
+ * sent the first FIN, and the error. At most 240 bytes. */
 static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev)
 {
 	const struct tcp_conn *c = &ev->conn;
@@ -233,12 +247,16 @@ static char *text__tcp_conn(struct sink_text *t, char *p, const struct event *ev
 	p = put_str(p, " rtt=");
 	p = put_us_ms(p, c->srtt_us);
 	*p++ = ' ';
-	p = put_secs(p, ev->boot_ns > c->start_ns ? ev->boot_ns - c->start_ns : 0);
+	p = put_duration(p, ev->boot_ns > c->start_ns ? ev->boot_ns - c->start_ns : 0);
 	if (c->flags & ST_CONN_PREDATES)
 		*p++ = '+';
 	if (c->event == TCP_CONN_END && end) {
 		*p++ = ' ';
 		p = put_str(p, end);
+	}
+	if (c->event == TCP_CONN_END && c->rst_reason[0]) {
+		p = put_str(p, " reset=");
+		p = put_str(p, c->rst_reason);
 	}
 	if (first) {
 		*p++ = ' ';

@@ -272,6 +272,10 @@ def tcp_conn_errors(r):
     want = CONN_ENDS if r.get("event") == "end" else (None,)
     if r.get("ended", "missing") not in want:
         errs.append("ended=%r for event %r" % (r.get("ended", "missing"), r.get("event")))
+    rr = r.get("reset_reason", "missing")
+    if not (rr is None or (r.get("event") == "end" and isinstance(rr, str) and
+                           re.match(r"^[a-z0-9_]+$", rr))):
+        errs.append("reset_reason=%r for event %r" % (rr, r.get("event")))
     if r.get("closed_first", "missing") not in ("local", "remote", None):
         errs.append("closed_first=%r" % (r.get("closed_first", "missing"),))
     if (r.get("error") is None) != (r.get("errno") is None):

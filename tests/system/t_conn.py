@@ -7,6 +7,7 @@ Every test drives helper.py's `conn` mode: one process per side, each step
 knows what each side sent and received, and asks TCP_INFO for the kernel's
 own counters just before the end.
 """
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,7 @@ CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lp
              "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
              "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
              "bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
-             "rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno")
+             "rttvar_ms", "min_rtt_ms", "ended", "reset_reason", "closed_first", "error", "errno")
 
 
 class Side:
@@ -98,24 +99,28 @@ def check_owner(run, r, side, what, role):
     expect(run, r, what, pid=side.pid, comm=side.name, role=role, proto="tcp")
 
 
-def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns=None):
+def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns=None,
+             server_first=False):
     """The client sends N bytes and the server M, for each (N, M), on one
-    connection per pair; the client closes first, then the server."""
+    connection per pair; the client closes first, then the server (the
+    other way round with server_first)."""
+    first, second = ("s", "c") if server_first else ("c", "s")
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         done = []
         for n, m in sizes:
             srv, cli = pair(ctx, addr, caddr, server_ns, client_ns)
+            side = {"c": cli, "s": srv}
             cli.do("send %d" % n, "sent")
             srv.do("recv %d" % n, "recvd")
             srv.do("send %d" % m, "sent")
             cli.do("recv %d" % m, "recvd")
             ci = cli.do("info", "info")
             si = srv.do("info", "info")
-            cli.do("shut", "shut")
-            srv.do("eof", "eof")
-            srv.do("close", "closed")
-            cli.do("eof", "eof")
-            cli.do("close", "closed")
+            side[first].do("shut", "shut")
+            side[second].do("eof", "eof")
+            side[second].do("close", "closed")
+            side[first].do("eof", "eof")
+            side[first].do("close", "closed")
             done.append((n, m, srv, cli, si, ci))
         wait_records(t, 2 * len(sizes), is_conn)
         run = t.stop()
@@ -129,17 +134,22 @@ def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns
         if netns:
             expect(run, c, what, netns=netns[1])
             expect(run, s, what, netns=netns[0])
-        # the kernel counts a received FIN as a byte received, and the SYN
-        # and FIN it sent, once acked, as bytes acked. Nothing is dropped
-        # here, but a slow guest (qemu without KVM) fires spurious
+        # bytes received are the payload alone, whichever side sent the
+        # first FIN (the kernel counts a FIN it took as a byte received);
+        # the SYN and FIN it sent, once acked, are bytes acked. Nothing is
+        # dropped here, but a slow guest (qemu without KVM) fires spurious
         # retransmission timers: what the kernel sent again is in
         # bytes_sent, and then counted as retransmitted
-        expect(run, c, what, bytes_sent=n + c.get("bytes_retrans", 0), bytes_received=m + 1,
-               bytes_acked=n + 2, ended="fin", closed_first="local",
-               state="FIN_WAIT2", predates=False, error=None)
+        closer = {"c": ("local", "FIN_WAIT2"), "s": ("remote", "LAST_ACK")}
+        other = {"c": ("remote", "LAST_ACK"), "s": ("local", "FIN_WAIT2")}
+        cf, cstate = closer[first]
+        sf, sstate = other[first]
+        expect(run, c, what, bytes_sent=n + c.get("bytes_retrans", 0), bytes_received=m,
+               bytes_acked=n + 2, ended="fin", closed_first=cf,
+               state=cstate, predates=False, error=None)
         expect(run, s, "server %d/%d" % (m, n), bytes_sent=m + s.get("bytes_retrans", 0),
-               bytes_received=n + 1, ended="fin", closed_first="remote",
-               state="LAST_ACK", predates=False, error=None)
+               bytes_received=n, ended="fin", closed_first=sf,
+               state=sstate, predates=False, error=None)
         for r, info, who in ((c, ci, "client"), (s, si, "server")):
             # TCP_INFO's count came before the close: the record's is at least that
             if r["retrans"] < info["total_retrans"] or (r["bytes_retrans"] > 0) > (r["retrans"] > 0):
@@ -167,8 +177,8 @@ SIZES = [(1, 1), (70000, 5), (3, 1234567)]
 def conn_bytes_loopback_ipv4(ctx):
     """A client sends exactly N and receives exactly M bytes on 127.0.0.1,
     for several N and M: each side's end record has the bytes the
-    application moved (bytes_sent, bytes_received with the FIN, bytes_acked
-    with SYN and FIN), no retransmits, segments as TCP_INFO counted them
+    application moved (bytes_sent, bytes_received, bytes_acked with SYN
+    and FIN), no retransmits, segments as TCP_INFO counted them
     plus the closing ones, min RTT no larger than TCP_INFO's, ended "fin",
     the client closed first, owners and roles of both sides."""
     exchange(ctx, "127.0.0.1", SIZES)
@@ -178,6 +188,15 @@ def conn_bytes_loopback_ipv4(ctx):
 def conn_bytes_loopback_ipv6(ctx):
     """The same on ::1."""
     exchange(ctx, "::1", SIZES)
+
+
+@test("conn_bytes_remote_close_first")
+def conn_bytes_remote_close_first(ctx):
+    """The same with the server sending the first FIN, on 127.0.0.1 and
+    ::1: the client, closed remotely first, received exactly M bytes (the
+    server's FIN not counted), the server exactly N."""
+    exchange(ctx, "127.0.0.1", SIZES, server_first=True)
+    exchange(ctx, "::1", SIZES[:2], server_first=True)
 
 
 @test("conn_bytes_netns_ipv4")
@@ -197,6 +216,12 @@ def conn_bytes_netns_ipv6(ctx):
              netns=(p.a.inode, p.b.inode))
 
 
+def has_rst_reason(run):
+    """Whether the kernel tells its reset reasons (tcp_send_reset's reason,
+    6.10+): the ready line names the rst_reason variant that runs."""
+    return "tcp_send_reset" in run.err
+
+
 def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         srv, cli = pair(ctx, addr)
@@ -208,6 +233,11 @@ def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
     check_owner(run, c, cli, "client", "client")
     check_owner(run, s, srv, "server", "server")
+    if not has_rst_reason(run):
+        # an older kernel: no reason, the key is there all the same
+        for want in (want_cli, want_srv):
+            if want.get("reset_reason"):
+                want["reset_reason"] = None
     expect(run, c, "client", **want_cli)
     expect(run, s, "server", **want_srv)
     return run, c, s
@@ -216,33 +246,40 @@ def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
 @test("conn_end_remote_close_first")
 def conn_end_remote_close_first(ctx):
     """The server closes first: the client's record says closed_first
-    "remote", the server's "local", both ended "fin"."""
+    "remote", the server's "local", both ended "fin", no reset reason."""
     ends(ctx, [("s", "send 10", "sent"), ("c", "recv 10", "recvd"), ("s", "close", "closed"),
                ("c", "eof", "eof"), ("c", "close", "closed")],
-         dict(ended="fin", closed_first="remote", bytes_received=11, error=None),
-         dict(ended="fin", closed_first="local", bytes_sent=10, error=None))
+         dict(ended="fin", closed_first="remote", bytes_received=10, error=None,
+              reset_reason=None),
+         dict(ended="fin", closed_first="local", bytes_sent=10, error=None, reset_reason=None))
 
 
 @test("conn_end_rst_sent_linger0")
 def conn_end_rst_sent_linger0(ctx):
     """The client closes with SO_LINGER 0: its record says ended "rst_sent"
-    (no error); the server's "rst_received" with ECONNRESET."""
+    (no error) with the kernel's reason, tcp_disconnect()'s "tcp_state"
+    (where the kernel tells one: tcp_send_reset's reason, 6.10+; else
+    null); the server's "rst_received" with ECONNRESET and no reason: the
+    peer's RST carries none."""
     ends(ctx, [("c", "send 5", "sent"), ("s", "recv 5", "recvd"), ("c", "rst", "closed"),
                ("s", "wait 3", "waited"), ("s", "close", "closed")],
-         dict(ended="rst_sent", closed_first=None, error=None, bytes_sent=5),
+         dict(ended="rst_sent", closed_first=None, error=None, bytes_sent=5,
+              reset_reason="tcp_state"),
          dict(ended="rst_received", closed_first=None, error="ECONNRESET", errno=104,
-              bytes_received=5))
+              bytes_received=5, reset_reason=None))
 
 
 @test("conn_end_abort_unread_data")
 def conn_end_abort_unread_data(ctx):
     """The server closes with data it has not read (the application aborts
-    the connection, RFC 2525): "rst_sent" there, "rst_received" at the
-    client, which had sent its FIN first."""
+    the connection, RFC 2525): "rst_sent" there, with the kernel's reason
+    "tcp_abort_on_close" where it tells one, "rst_received" at the client,
+    which had sent its FIN first."""
     ends(ctx, [("c", "send 100", "sent"), ("c", "shut", "shut"), ("s", "close", "closed"),
                ("c", "wait 3", "waited"), ("c", "close", "closed")],
-         dict(ended="rst_received", closed_first="local", error="ECONNRESET"),
-         dict(ended="rst_sent", closed_first="remote", error=None))
+         dict(ended="rst_received", closed_first="local", error="ECONNRESET", reset_reason=None),
+         dict(ended="rst_sent", closed_first="remote", error=None,
+              reset_reason="tcp_abort_on_close"))
 
 
 @test("conn_end_refused")
@@ -316,7 +353,7 @@ def conn_retrans_match_the_namespace(ctx):
     if not c["bytes_retrans"] or c["bytes_sent"] != n + c["bytes_retrans"]:
         run.fail("sender: bytes_sent %d, bytes_retrans %d, sent %d"
                  % (c["bytes_sent"], c["bytes_retrans"], n), lambda x: x is c)
-    expect(run, s, "receiver", bytes_received=n + 1, ended="fin")
+    expect(run, s, "receiver", bytes_received=n, ended="fin")
 
 
 @test("conn_end_retransmission_timeout")
@@ -364,7 +401,7 @@ def conn_predates_tracing(ctx):
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
     expect(run, c, "client", predates=True, bytes_sent=800, pid=cli.pid, comm="st-ccli",
            ended="fin", closed_first="local")
-    expect(run, s, "server", predates=True, bytes_received=801, pid=srv.pid, comm="st-csrv",
+    expect(run, s, "server", predates=True, bytes_received=800, pid=srv.pid, comm="st-csrv",
            ended="fin", closed_first="remote")
 
 
@@ -467,13 +504,17 @@ def conn_interval_predates_tracing(ctx):
 def conn_snapshot_has_counters(ctx):
     """Without --interval, a connection open when socktrace starts has its
     counters right after the startup snapshot: one "update" per side
-    (predates, bytes so far, owner "proc"), counted with the existing
+    (predates, bytes so far, owner "proc"; the client in CLOSE_WAIT, its
+    bytes received without the server's FIN), counted with the existing
     sockets in the summary; --no-snapshot has none."""
     srv, cli = pair(ctx, "127.0.0.1")
     cli.do("send 55", "sent")
     srv.do("recv 55", "recvd")
     srv.do("send 66", "sent")
     cli.do("recv 66", "recvd")
+    # the server's FIN taken: the client's bytes received are still 66
+    srv.do("shut", "shut")
+    cli.do("eof", "eof")
     for args in ([], ["--no-snapshot"]):
         with Tracer(ctx, args + ["tcp"]) as t:
             run = t.stop()
@@ -487,7 +528,7 @@ def conn_snapshot_has_counters(ctx):
             run.fail("%d updates of the two existing sockets, expected 2" % len(ups),
                      lambda r: r.get("lport") in (cli.lport, srv.lport))
         expect(run, updates(run, cli)[0], "client", predates=True, bytes_sent=55,
-               bytes_received=66, owner="proc", pid=cli.pid, state="ESTABLISHED")
+               bytes_received=66, owner="proc", pid=cli.pid, state="CLOSE_WAIT")
         expect(run, updates(run, srv)[0], "server", predates=True, bytes_sent=66,
                bytes_received=55, owner="proc", pid=srv.pid)
         n_up = len([r for r in run.records if r.get("type") == "tcp_conn"
@@ -553,15 +594,22 @@ def conn_mode_and_filters(ctx):
         run = t.stop()
     lines = [l for l in run.out.decode().splitlines() if ":%d/tcp" % cli.lport in l]
     if len(lines) != 2 or not all(" TCP END " in l for l in lines) or \
-            not any("tx=7B rx=1B" in l and " fin local" in l for l in lines):
+            not any("tx=7B rx=0B" in l and " fin local" in l for l in lines):
         raise Fail("text: the lines of port %d are %r" % (cli.lport, lines))
+    # the duration: milliseconds under a second, never a rounded 0.000s
+    for l in lines:
+        m = re.search(r" (\d+)\.(\d{3})(ms|s) fin ", l)
+        if not m or (m.group(3) == "s" and m.group(1) == "0") or m.group(1) + m.group(2) == "0000":
+            raise Fail("text: no duration in milliseconds in %r" % l)
 
 
 @test("conn_end_keepalive_timeout")
 def conn_end_keepalive_timeout(ctx):
     """An idle connection with keepalive probes (1 s idle, 1 s apart, 2
     unanswered) whose peer's namespace then drops everything: the client's
-    record says ended "keepalive" with ETIMEDOUT, nothing left unacked."""
+    record says ended "keepalive" with ETIMEDOUT, nothing left unacked, and
+    the reason of the RST the kernel sent before it closed the socket,
+    "tcp_keepalive_timeout" (where the kernel tells one)."""
     p = NetPair(ctx)
     with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
         srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name, keepalive=True)
@@ -574,7 +622,8 @@ def conn_end_keepalive_timeout(ctx):
         run = t.stop()
     run.expect_clean_exit()
     expect(run, one_end(run, cli, "client"), "client", ended="keepalive", error="ETIMEDOUT",
-           state="ESTABLISHED", bytes_sent=0)
+           state="ESTABLISHED", bytes_sent=0,
+           reset_reason="tcp_keepalive_timeout" if has_rst_reason(run) else None)
 
 
 @test("conn_rtt_netem")
@@ -653,3 +702,49 @@ def conn_retrans_events(ctx):
         if told > end["retrans"] or [r["retrans"] for r in rs] != sorted(r["retrans"] for r in rs):
             run.fail("retrans records tell %d retransmits (held included), the end %d"
                      % (told, end["retrans"]), lambda r: r in rs or r is end)
+
+
+@test("conn_retrans_count_exact")
+def conn_retrans_count_exact(ctx):
+    """--retrans between two namespaces where nftables drops every other
+    data segment, the client sending one segment at a time: each segment
+    is lost once and sent again (a tail loss probe, or a timeout), and
+    every "retrans" record's count is the connection's retransmits so far,
+    this one included: its own and the held ones of every record up to it.
+    The end's count is the sender namespace's RetransSegs delta."""
+    p = NetPair(ctx)
+    nft(p.a.name, "table inet st {\n chain in {\n type filter hook input priority 0;\n"
+                  " meta l4proto tcp meta length > 200 numgen inc mod 2 == 0 drop\n }\n}\n")
+    sends = 4
+    with Tracer(ctx, ["--no-snapshot", "--retrans", "tcp"]) as t:
+        srv, cli = pair(ctx, p.A4, server_ns=p.a.name, client_ns=p.b.name)
+        before = snmp_retrans(p.b.name)
+        for i in range(sends):
+            cli.do("send 1000", "sent")
+            srv.do("recv 1000", "recvd", timeout=30 * TIMEOUT_SCALE)
+            if i < sends - 1:
+                time.sleep(1.2)   # a record each: one a tick at most
+        after = snmp_retrans(p.b.name)
+        cli.do("close", "closed")
+        srv.do("eof", "eof")
+        srv.do("close", "closed")
+        wait_records(t, 2, is_conn)
+        run = t.stop()
+    run.expect_clean_exit()
+    end = one_end(run, cli, "sender")
+    rs = conns(run, cli, event="retrans")
+    if after - before < sends or end["retrans"] != after - before:
+        run.fail("sender: retrans %d, the namespace's RetransSegs grew by %d for %d segments"
+                 % (end["retrans"], after - before, sends), lambda x: x is end)
+    if not rs:
+        run.fail("no retrans records of %d retransmits" % (after - before),
+                 lambda r: r.get("lport") == cli.lport)
+    told = 0
+    for r in rs:
+        told += 1 + r["held"]
+        if r["retrans"] != told:
+            run.fail("a retrans record counts %d retransmits, %d so far (its own and the held ones)"
+                     % (r["retrans"], told), lambda x: x in rs)
+    if told > after - before:
+        run.fail("retrans records tell %d retransmits, RetransSegs %d" % (told, after - before),
+                 lambda x: x in rs)

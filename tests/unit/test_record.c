@@ -234,7 +234,8 @@ TEST(record_round_trip_every_kind_and_field)
 	ASSERT_EQ(st.by_type[REC_TCP_CONN], 5);
 }
 
-/* The tcp_conn record (1.3) field by field, as the spec lays it out. */
+/* The tcp_conn record (1.3, the reset reason 1.4) field by field, as the
+ * spec lays it out. */
 TEST(record_tcp_conn_layout)
 {
 	struct event c = ev_n(5, EVENT_TCP_CONN), back;
@@ -242,10 +243,11 @@ TEST(record_tcp_conn_layout)
 	const uint8_t *b = buf + 4;
 
 	memset(buf, 0xee, sizeof(buf));
-	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 24);
+	strcpy(c.conn.rst_reason, "tcp_abort_on_close");
+	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 24 + 32);
 	ASSERT_EQ(REC_RECORD_MAX, 4 + 36 + 512);	/* 1.5: a DNS answer's */
 	ASSERT_EQ(rec__get16(buf), 8);
-	ASSERT_EQ(rec__get16(buf + 2), 220 + 24);
+	ASSERT_EQ(rec__get16(buf + 2), 220 + 24 + 32);
 	ASSERT_EQ(b[45], 6);
 	ASSERT_EQ(b[46], ST_TCP_FIN_WAIT2);
 	ASSERT_EQ(b[47], ST_TCP_CLOSE);
@@ -273,8 +275,21 @@ TEST(record_tcp_conn_layout)
 	ASSERT_EQ(rec__get32(b + 224), c.vpid);	/* 1.4 */
 	ASSERT_EQ_U64(rec__get64(b + 228), c.cgroup_id);
 	ASSERT_EQ_U64(rec__get64(b + 236), 0);	/* no cgroup record names it */
-	ASSERT_EQ(buf[4 + 244], 0xee);	/* nothing past the record */
+	/* 1.4: the reset reason after the tail, NUL-padded */
+	ASSERT(!memcmp(b + 244, "tcp_abort_on_close\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 32));
+	ASSERT_EQ(buf[4 + 276], 0xee);	/* nothing past the record */
 	ASSERT_STREQ(rec__type_name(REC_TCP_CONN), "tcp_conn");
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 276, &ref), 0);
+	ASSERT_STREQ(back.conn.rst_reason, "tcp_abort_on_close");
+	/* a 1.3 record has none; one not as a kernel names it is dropped */
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 224, &ref), 0);
+	ASSERT_STREQ(back.conn.rst_reason, "");
+	memcpy(buf + 4 + 244, "tcp_abort\n", 10);
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 276, &ref), 0);
+	ASSERT_STREQ(back.conn.rst_reason, "");
+	memset(buf + 4 + 244, 'a', 32);	/* no NUL: 31 of them at most */
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 276, &ref), 0);
+	ASSERT_EQ(strlen(back.conn.rst_reason), 31);
 
 	/* the common body alone, or one byte short, is malformed */
 	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, REC_EVENT_LEN + REC_TAIL_LEN, &ref),
@@ -1109,4 +1124,27 @@ TEST(time_bound_parse)
 	ASSERT_EQ(time_bound__parse("-1", &t), -EINVAL);
 	ASSERT_EQ(time_bound__parse("", &t), -EINVAL);
 	ASSERT_EQ(time_bound__parse("yesterday", &t), -EINVAL);
+}
+
+/* bytes_received is the payload in the event; the record keeps the
+ * kernel's count, with a FIN taken as one (1.3's meaning), and says so in
+ * flag bit 5 (1.4). */
+TEST(record_tcp_conn_fin_received)
+{
+	struct event c = ev_n(5, EVENT_TCP_CONN), back;
+	uint8_t buf[REC_RECORD_MAX + 16];
+	const uint8_t *b = buf + 4;
+
+	c.conn.bytes_received = 1234;
+	c.conn.flags = ST_CONN_FIN_RECEIVED;
+	ASSERT(rec__encode_event(buf, &c) > 0);
+	ASSERT_EQ_U64(rec__get64(b + 180), 1235);
+	ASSERT_EQ(b[151], 0x20);
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 256, &ref), 0);
+	ASSERT_EQ_U64(back.conn.bytes_received, 1234);
+	ASSERT_EQ(back.conn.flags, ST_CONN_FIN_RECEIVED);
+	/* a 1.3 record: the count as written */
+	buf[4 + 151] = 0;
+	ASSERT_EQ(rec__decode_event(&back, REC_TCP_CONN, b, 224, &ref), 0);
+	ASSERT_EQ_U64(back.conn.bytes_received, 1235);
 }

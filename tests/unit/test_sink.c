@@ -1283,7 +1283,19 @@ TEST(sink_text_udp_flow)
 	ev.rx_packets = ev.rx_bytes = 0;
 	out = render(text_sink, svc, &ev, NULL);
 	ASSERT_STREQ(out + strlen(text_header) + 102,
-		"UDP START      tx=1/40B rx=0/0B 0.000s\n");
+		"UDP START      tx=1/40B rx=0/0B 0.000ms\n");
+
+	/* under a second in milliseconds, to the microsecond; rounded up to
+	 * a second from 999.9995 ms */
+	ev.duration_ns = 412499;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 0.412ms\n"));
+	ev.duration_ns = 999999499;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 999.999ms\n"));
+	ev.duration_ns = 999999500;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " rx=0/0B 1.000s\n"));
 
 	ev = udp_flow_event(UDP_FLOW_UPDATE, UDP_END_NONE);
 	ev.duration_ns = 60000499999ull;
@@ -1535,7 +1547,7 @@ static const char *const conn_keys[] = {
 	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
 	"bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
-	"rttvar_ms", "min_rtt_ms", "ended", "closed_first", "error", "errno", NULL,
+	"rttvar_ms", "min_rtt_ms", "ended", "reset_reason", "closed_first", "error", "errno", NULL,
 };
 
 /* The end record as the kernel side writes it, decoded. */
@@ -1563,6 +1575,15 @@ static struct event conn_event(void)
 	e.conn.end = ST_END_FIN;
 	e.conn.closed_first = ST_CLOSER_LOCAL;
 	e.conn.state = ST_TCP_FIN_WAIT2;
+	/* the peer's FIN: the kernel counts it as a byte received, the
+	 * decoded event does not */
+	e.conn.bytes_received = 301;
+	e.conn.flags = ST_CONN_FIN_RECEIVED;
+	if (event__decode(&ev, &e, sizeof(e), &test_ref))
+		FAIL("event__decode failed on a tcp_conn record");
+	ASSERT_EQ_U64(ev.conn.bytes_received, 300);
+	ASSERT_EQ(ev.conn.flags, ST_CONN_FIN_RECEIVED);
+	e.conn.flags = 0;
 	/* a record cut short is not decoded */
 	ASSERT_EQ(event__decode(&ev, &e, sizeof(e) - 1, &test_ref), -EINVAL);
 	if (event__decode(&ev, &e, sizeof(e), &test_ref))
@@ -1590,7 +1611,8 @@ TEST(sink_json_tcp_conn)
 		"\"predates\":false,\"duration_ms\":1000.000,\"bytes_sent\":1000,\"bytes_retrans\":100,"
 		"\"bytes_acked\":1002,\"bytes_received\":301,\"segs_out\":6,\"segs_in\":5,"
 		"\"retrans\":1,\"srtt_ms\":0.034,\"rttvar_ms\":0.019,\"min_rtt_ms\":0.011,"
-		"\"ended\":\"fin\",\"closed_first\":\"local\",\"error\":null,\"errno\":null}\n");
+		"\"ended\":\"fin\",\"reset_reason\":null,\"closed_first\":\"local\",\"error\":null,"
+		"\"errno\":null}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 	check_keys(&r, conn_keys);
 
@@ -1607,7 +1629,19 @@ TEST(sink_json_tcp_conn)
 	ASSERT_NOT_NULL(strstr(out, "\"predates\":true,"));
 	ASSERT_NOT_NULL(strstr(out, "\"bytes_sent\":null,\"bytes_retrans\":null,"));
 	ASSERT_NOT_NULL(strstr(out, "\"min_rtt_ms\":null,\"ended\":\"rst_received\","
-				    "\"closed_first\":null,\"error\":\"ECONNRESET\",\"errno\":104}\n"));
+				    "\"reset_reason\":null,\"closed_first\":null,\"error\":\"ECONNRESET\","
+				    "\"errno\":104}\n"));
+
+	/* a RST this side sent, with the kernel's reason */
+	ev.conn.end = ST_END_RST_SENT;
+	ev.err = 0;
+	strcpy(ev.conn.rst_reason, "tcp_abort_on_close");
+	out = render(json_sink, svc, &ev, &len);
+	ASSERT_JSON_LINE(out, len, &r);
+	check_keys(&r, conn_keys);
+	ASSERT_NOT_NULL(strstr(out, "\"ended\":\"rst_sent\",\"reset_reason\":\"tcp_abort_on_close\","
+				    "\"closed_first\":null,"));
+	ev.conn.rst_reason[0] = '\0';
 
 	/* an update: nothing ended yet */
 	ev.conn.event = TCP_CONN_UPDATE;
@@ -1655,4 +1689,25 @@ TEST(sink_text_tcp_conn)
 	out = render(text_sink, svc, &ev, NULL);
 	ASSERT_NOT_NULL(strstr(out, "TCP RETRANS    tx=1000B"));
 	ASSERT_NOT_NULL(strstr(out, " 1.000s+ held=4\n"));
+
+	/* the kernel's reason for the RST it sent, after how it ended */
+	ev = conn_event();
+	ev.conn.end = ST_END_RST_SENT;
+	ev.conn.closed_first = ST_CLOSER_REMOTE;
+	strcpy(ev.conn.rst_reason, "tcp_abort_on_close");
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, " 1.000s rst_sent reset=tcp_abort_on_close remote\n"));
+	ev.conn.event = TCP_CONN_UPDATE;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NULL(strstr(out, "reset="));
+
+	/* a loopback connection's end, a fraction of a millisecond after its
+	 * start: not 0.000s */
+	ev = conn_event();
+	ev.conn.start_ns = ev.boot_ns - 305500;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "rtt=0.034ms 0.306ms fin local\n"));
+	ev.conn.start_ns = ev.boot_ns - 20000000;
+	out = render(text_sink, svc, &ev, NULL);
+	ASSERT_NOT_NULL(strstr(out, "rtt=0.034ms 20.000ms fin local\n"));
 }

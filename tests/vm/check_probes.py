@@ -13,7 +13,9 @@ attach time). Except on arm64 before 6.4, whose trampolines attach to no
 kernel function: there every fentry and fexit variant must be unavailable,
 saying so, and auto picks kprobes for tcp_io and udp. The
 sock_{send,recv}_length tracepoints came in 6.3: the variants on them must
-be available from 6.3 on and unavailable, saying so, before.
+be available from 6.3 on and unavailable, saying so, before. The reason
+of tcp_send_reset came in 6.10: rst_reason must select tp_btf from 6.10 on,
+and before have no variant, saying why.
 Beside PROBES_JSON, probes-KIND.json (from `--probes -j --hook KIND`), where
 present, must select KIND's variant of each concern that has one exactly
 when the full probe found it usable, and else report the same reason.
@@ -89,6 +91,16 @@ def main():
     for name, c in concerns.items():
         variants = c.get("variants", [])
         sel = [v for v in variants if v.get("status") == "selected"]
+        if name == "rst_reason":
+            if not version or version >= (6, 10):
+                if not sel or sel[0].get("kind") != "tp_btf":
+                    problems.append("rst_reason: selected %r on 6.10+" % (c.get("selected"),))
+                else:
+                    selected.append("%s=%s" % (name, c["selected"]))
+            elif sel or any("6.10" not in (v.get("reason") or "") for v in variants):
+                problems.append("rst_reason before 6.10: selected %r, reasons %s" % (
+                    c.get("selected"), [v.get("reason") for v in variants]))
+            continue
         if c.get("selected"):
             selected.append("%s=%s" % (name, c["selected"]))
         if len(sel) != 1 or not c.get("selected") or sel[0].get("variant") != c.get("selected"):
