@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <linux/bpf.h>
@@ -417,12 +420,45 @@ bool probe__required(const struct probe *p, int c)
 	       (c == CONCERN_UDP && !(p->wanted & CONCERN_BIT(CONCERN_TCP_STATE)));
 }
 
+#define HUGE_PAGE_SIZE (2u << 20)
+
+/* libbpf reads the vmlinux BTF (5 MB) into one buffer and copies it into
+ * another; on a VM where the first touch of a 4 KiB page is expensive
+ * (40-60 us on a paravirtualised one) those faults were most of the parse.
+ * So the heap grows once, enough for both, in transparent huge pages
+ * (madvise mode), and the buffers come from it instead of from fresh
+ * mappings. Without huge pages it is only a larger heap. */
+static void heap_reserve_huge(size_t btf_size)
+{
+	size_t size = (btf_size * 5 / 2 + HUGE_PAGE_SIZE - 1) & ~(size_t)(HUGE_PAGE_SIZE - 1);
+	uintptr_t lo, hi;
+	char *mem;
+
+	/* from the heap (not mmap), and kept there once freed; glibc's own
+	 * thresholds rise as far after the first large free() */
+	if (size > (16u << 20) || mallopt(M_MMAP_THRESHOLD, size + HUGE_PAGE_SIZE) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, 2 * (size + HUGE_PAGE_SIZE)) != 1)
+		return;
+	mem = malloc(size);
+	if (!mem)
+		return;
+	lo = ((uintptr_t)mem + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
+	hi = ((uintptr_t)mem + size) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
+	/* an error (no THP) leaves 4 KiB pages: slower, not wrong */
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	free(mem);
+}
+
 int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted)
 {
+	struct stat st;
 	int err = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
+	if (!stat("/sys/kernel/btf/vmlinux", &st))
+		heap_reserve_huge(st.st_size);
 	p->btf = btf__load_vmlinux_btf();
 	if (!p->btf)
 		p->btf_err = -errno;
@@ -682,4 +718,6 @@ void probe__free(struct probe *p)
 	/* a load that needed no vmlinux BTF left it */
 	btf__free(lent_btf);
 	lent_btf = NULL;
+	/* the parses' heap back to the system (heap_reserve_huge()) */
+	malloc_trim(0);
 }
