@@ -745,6 +745,13 @@ int main(int argc, char **argv)
 		opts__free(&o);
 		return EXIT_USAGE;
 	}
+	live_opts_of(&lo, &o);
+	/* its maps are created while the probes run */
+	if (!o.probes) {
+		live = live__new(&lo);
+		if (!live)
+			goto cleanup;
+	}
 	err = probe__run(&probe, o.hook, o.probes, wanted);
 	if (o.probes) {
 		probe__print(&probe, stdout, o.json);
@@ -794,9 +801,11 @@ int main(int argc, char **argv)
 
 	start_ns = clock_ref__boot_now();
 	failed = -1;
-	live_opts_of(&lo, &o);
 	probe__lend_btf(&probe);
-	live = live__open(&lo, &probe, &pl, &ref, &failed);
+	if (live__start(live, &lo, &probe, &pl, &ref, &failed)) {
+		live__close(live);
+		live = NULL;
+	}
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
 	 * of that */
