@@ -421,19 +421,19 @@ bool probe__required(const struct probe *p, int c)
 }
 
 #define HUGE_PAGE_SIZE (2u << 20)
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
-/* libbpf reads the vmlinux BTF (5 MB) into one buffer and copies it into
- * another; on a VM where the first touch of a 4 KiB page is expensive
- * (40-60 us on a paravirtualised one) those faults were most of the parse.
- * So the heap grows once, enough for both, in transparent huge pages
- * (madvise mode), and the buffers come from it instead of from fresh
- * mappings. Without huge pages it is only a larger heap. */
-static void heap_reserve_huge(size_t btf_size)
+/* Grows the heap once by size bytes in transparent huge pages (madvise
+ * mode), for the vmlinux BTF's buffers to come from: on a VM where the
+ * first touch of a 4 KiB page is expensive (40-60 us on a paravirtualised
+ * one) their page faults were most of the parse. Without huge pages it is
+ * only a larger heap. */
+static void heap_reserve_huge(size_t size)
 {
-	size_t size = (btf_size * 5 / 2 + HUGE_PAGE_SIZE - 1) & ~(size_t)(HUGE_PAGE_SIZE - 1);
 	uintptr_t lo, hi;
 	char *mem;
 
+	size = (size + HUGE_PAGE_SIZE - 1) & ~(size_t)(HUGE_PAGE_SIZE - 1);
 	/* from the heap (not mmap), and kept there once freed; glibc's own
 	 * thresholds rise as far after the first large free() */
 	if (size > (16u << 20) || mallopt(M_MMAP_THRESHOLD, size + HUGE_PAGE_SIZE) != 1 ||
@@ -450,16 +450,43 @@ static void heap_reserve_huge(size_t btf_size)
 	free(mem);
 }
 
+/* btf__load_vmlinux_btf() reads the file into one buffer and copies it
+ * into another. A kernel that lets its BTF be mapped (6.15+) saves the
+ * read and the first buffer: btf__new() copies from the mapping. */
+static struct btf *vmlinux_btf_load(void)
+{
+	struct btf *btf = NULL;
+	struct stat st;
+	void *mem = MAP_FAILED;
+	int fd, err;
+
+	fd = open(VMLINUX_BTF, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && st.st_size > 0)
+		mem = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (mem == MAP_FAILED) {
+		if (fd >= 0 && !stat(VMLINUX_BTF, &st))
+			heap_reserve_huge(st.st_size * 5 / 2);
+		return btf__load_vmlinux_btf();
+	}
+	/* the copy, and the type index (4 bytes a type) */
+	heap_reserve_huge(st.st_size * 3 / 2);
+	btf = btf__new(mem, st.st_size);
+	err = btf ? 0 : -errno;
+	munmap(mem, st.st_size);
+	if (err)
+		return btf__load_vmlinux_btf();
+	return btf;
+}
+
 int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted)
 {
-	struct stat st;
 	int err = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
-	if (!stat("/sys/kernel/btf/vmlinux", &st))
-		heap_reserve_huge(st.st_size);
-	p->btf = btf__load_vmlinux_btf();
+	p->btf = vmlinux_btf_load();
 	if (!p->btf)
 		p->btf_err = -errno;
 	p->tracefs_ok = probe__ensure_tracefs() == 0;
