@@ -580,19 +580,24 @@ void live__detach(struct live *l)
 {
 	const struct bpf_object_skeleton *s = l->skel->skeleton;
 
-	for (int i = 0; i < s->prog_cnt; i++) {
-		struct bpf_link *link = *s->progs[i].link;
-		enum bpf_prog_type type = bpf_program__type(*s->progs[i].prog);
+	/* the slow ones first: their grace periods run one after the other
+	 * (perf_trace_destroy() holds event_mutex across each), so the
+	 * sooner the first starts, the sooner the last ends */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < s->prog_cnt; i++) {
+			struct bpf_link *link = *s->progs[i].link;
+			enum bpf_prog_type type = bpf_program__type(*s->progs[i].prog);
+			bool slow = type == BPF_PROG_TYPE_TRACEPOINT || type == BPF_PROG_TYPE_KPROBE;
 
-		if (!link)
-			continue;
-		*s->progs[i].link = NULL;
-		if ((type == BPF_PROG_TYPE_TRACEPOINT || type == BPF_PROG_TYPE_KPROBE) &&
-		    l->n_slow < LIVE_MAX_SLOW_LINKS &&
-		    !pthread_create(&l->slow[l->n_slow], NULL, live__destroy_link, link))
-			l->n_slow++;
-		else
-			bpf_link__destroy(link);
+			if (!link || slow != !pass)
+				continue;
+			*s->progs[i].link = NULL;
+			if (slow && l->n_slow < LIVE_MAX_SLOW_LINKS &&
+			    !pthread_create(&l->slow[l->n_slow], NULL, live__destroy_link, link))
+				l->n_slow++;
+			else
+				bpf_link__destroy(link);
+		}
 	}
 	for (int i = 0; i < l->n_cg_links; i++)
 		bpf_link__destroy(l->cg_links[i]);
