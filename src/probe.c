@@ -423,6 +423,8 @@ bool probe__required(const struct probe *p, int c)
 #define HUGE_PAGE_SIZE (2u << 20)
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
+static bool heap_reserved;	/* by heap_reserve_huge(), until probe__free() */
+
 /* Grows the heap once by size bytes in transparent huge pages (madvise
  * mode), for the vmlinux BTF's buffers to come from: on a VM where the
  * first touch of a 4 KiB page is expensive (40-60 us on a paravirtualised
@@ -448,6 +450,7 @@ static void heap_reserve_huge(size_t size)
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 	free(mem);
+	heap_reserved = true;
 }
 
 /* btf__load_vmlinux_btf() reads the file into one buffer and copies it
@@ -745,6 +748,9 @@ void probe__free(struct probe *p)
 	/* a load that needed no vmlinux BTF left it */
 	btf__free(lent_btf);
 	lent_btf = NULL;
-	/* the parses' heap back to the system (heap_reserve_huge()) */
-	malloc_trim(0);
+	/* the parse's heap back to the system, once: at exit it would only
+	 * cost time */
+	if (heap_reserved)
+		malloc_trim(0);
+	heap_reserved = false;
 }
