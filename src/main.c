@@ -942,10 +942,12 @@ cleanup:
 	if (usage)
 		ret = EXIT_USAGE;
 	recorder__close(rec, NULL);
-	live__close(live);
+	/* the live source last: it joins the detaches still waiting for RCU,
+	 * and the rest is freed meanwhile */
 	pipeline__free(&pl);
 	owners__free(owners);
 	services__free(svc);
+	live__close(live);
 	probe__free(&probe);
 	opts__free(&o);
 	return ret;
