@@ -423,7 +423,9 @@ bool probe__required(const struct probe *p, int c)
 #define HUGE_PAGE_SIZE (2u << 20)
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
-static bool heap_reserved;	/* by heap_reserve_huge(), until probe__free() */
+/* the range heap_reserve_huge() gave huge pages, until the parse is done */
+static uintptr_t huge_lo, huge_hi;
+static bool heap_trim_due;	/* the parse's heap goes back by probe__free() */
 
 /* Grows the heap once by size bytes in transparent huge pages (madvise
  * mode), for the vmlinux BTF's buffers to come from: on a VM where the
@@ -447,10 +449,21 @@ static void heap_reserve_huge(size_t size)
 	lo = ((uintptr_t)mem + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
 	hi = ((uintptr_t)mem + size) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
 	/* an error (no THP) leaves 4 KiB pages: slower, not wrong */
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_HUGEPAGE)) {
+		huge_lo = lo;
+		huge_hi = hi;
+	}
 	free(mem);
-	heap_reserved = true;
+	heap_trim_due = true;
+}
+
+/* Small pages again for what the heap holds after the parse: an
+ * allocation there would fault in a whole 2 MiB page, and keep it. */
+static void heap_end_huge(void)
+{
+	if (huge_hi)
+		madvise((void *)huge_lo, huge_hi - huge_lo, MADV_NOHUGEPAGE);
+	huge_lo = huge_hi = 0;
 }
 
 /* btf__load_vmlinux_btf() reads the file into one buffer and copies it
@@ -471,7 +484,9 @@ static struct btf *vmlinux_btf_load(void)
 	if (mem == MAP_FAILED) {
 		if (fd >= 0 && !stat(VMLINUX_BTF, &st))
 			heap_reserve_huge(st.st_size * 5 / 2);
-		return btf__load_vmlinux_btf();
+		btf = btf__load_vmlinux_btf();
+		heap_end_huge();
+		return btf;
 	}
 	/* the copy, and the type index (4 bytes a type) */
 	heap_reserve_huge(st.st_size * 3 / 2);
@@ -479,7 +494,8 @@ static struct btf *vmlinux_btf_load(void)
 	err = btf ? 0 : -errno;
 	munmap(mem, st.st_size);
 	if (err)
-		return btf__load_vmlinux_btf();
+		btf = btf__load_vmlinux_btf();
+	heap_end_huge();
 	return btf;
 }
 
@@ -750,7 +766,7 @@ void probe__free(struct probe *p)
 	lent_btf = NULL;
 	/* the parse's heap back to the system, once: at exit it would only
 	 * cost time */
-	if (heap_reserved)
+	if (heap_trim_due)
 		malloc_trim(0);
-	heap_reserved = false;
+	heap_trim_due = false;
 }
