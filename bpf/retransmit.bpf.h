@@ -35,7 +35,7 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 		 * and the kernel's own count of the SYNs sent again */
 		struct st_sock_info fresh = {};
 
-		seed_take(&fresh, sock_ino(sk, direct));
+		seed_take(&fresh, sock_ino(sk, false));
 		fresh.role = ST_ROLE_CLIENT;
 		fresh.state = ST_TCP_SYN_SENT;
 		fresh.ts = 0;
@@ -57,8 +57,11 @@ static __always_inline int handle_retrans(struct sock *sk, int state, bool direc
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->skaddr = key;
 	e->old_ns = ST_OLD_NS_UNKNOWN;
-	e->netns = sock_netns(sk, direct);
-	e->ino = sock_ino(sk, direct);
+	/* pointers through the helper: a SYN retransmit is rare, and each
+	 * pointer load from a tp_btf argument costs the verifier four linear
+	 * searches of the kernel's BTF (see handle_udp()) */
+	e->netns = sock_netns(sk, false);
+	e->ino = sock_ino(sk, false);
 	event_fill_tuple(e, sk, direct);
 	e->oldstate = state;
 	e->newstate = state;

@@ -33,8 +33,8 @@ static __always_inline void handle_tcp_io(struct sock *sk, bool direct)
 	if (SK_LOAD(direct, sk, __sk_common.skc_state) == ST_TCP_LISTEN)
 		return;
 	/* not seen since we attached: it existed at startup, or its entry
-	 * made room for others */
-	if (!seed_take(&fresh, sock_ino(sk, direct)) || fresh.pid != id >> 32)
+	 * made room for others (the inode through the helper: see handle_udp()) */
+	if (!seed_take(&fresh, sock_ino(sk, false)) || fresh.pid != id >> 32)
 		owner_take(&fresh, id, ST_OWNER_IO);
 	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 }

@@ -107,8 +107,12 @@ static __always_inline void handle_udp(struct sock *sk, long ret, bool tx, __u64
 			fresh.rx_bytes = ret;
 			fresh.rx_packets = 1;
 		}
-		fresh.ino = sock_ino(sk, direct);
-		fresh.netns = sock_netns(sk, direct);
+		/* through the helper, once per flow: each load of a pointer
+		 * from a tp_btf argument costs the verifier four linear
+		 * searches of the kernel's BTF (btf_nested_type_is_trusted()),
+		 * and the key's branches reach here on six paths */
+		fresh.ino = sock_ino(sk, false);
+		fresh.netns = sock_netns(sk, false);
 		fresh.tid = (__u32)id;
 		current_comm(fresh.comm, id);
 		/* per flow, not per datagram: the process of its first one */

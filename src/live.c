@@ -18,6 +18,7 @@
 
 #define LIVE_MAX_CGROUP_LINKS 8
 #define LIVE_MAX_SLOW_LINKS 16
+#define LIVE_MAX_EARLY_MAPS 16
 
 struct live {
 	struct socktrace_bpf *skel;
@@ -34,6 +35,13 @@ struct live {
 	const struct owners *owners;
 	uint64_t bad_records;
 	uint64_t seeds_full;	/* startup sockets the seeds map had no room for */
+	/* maps created before the load, largest first (live__new()) */
+	struct bpf_map *early[LIVE_MAX_EARLY_MAPS];
+	int early_fd[LIVE_MAX_EARLY_MAPS];	/* fd, or -errno */
+	int n_early;
+	int next_early;		/* the next to create, by either thread */
+	pthread_t early_thread;
+	bool early_running;
 };
 
 static int live__push(void *ctx, struct event *ev)
@@ -150,12 +158,110 @@ static const char *live__unattached(const struct live *l)
 	return NULL;
 }
 
-struct live *live__open(const struct live_opts *o, const struct probe *p,
-			struct pipeline *pl, const struct clock_ref *ref, int *failed)
+/* Maps whose creation costs: the kernel preallocates and walks every
+ * element of a hash map (bpf_lru_populate(), pcpu_freelist_populate()),
+ * 10 to 30 ms for the larger ones on a VM whose fresh pages are slow. */
+static bool live__map_early(const struct bpf_map *map)
 {
-	const char *failed_prog = NULL;
+	switch (bpf_map__type(map)) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_RINGBUF:
+		return bpf_map__autocreate(map) && !bpf_map__is_internal(map);
+	default:
+		return false;
+	}
+}
+
+static size_t live__map_bytes(const struct bpf_map *map)
+{
+	return (size_t)bpf_map__max_entries(map) * (bpf_map__key_size(map) + bpf_map__value_size(map));
+}
+
+/* Creates the next early map not taken yet; false when none is left. The
+ * map has no BTF of its key and value: none of them holds a field that
+ * needs it (lock, timer, kptr). */
+static bool live__create_early_map(struct live *l)
+{
+	int i = __atomic_fetch_add(&l->next_early, 1, __ATOMIC_RELAXED);
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct bpf_map *map;
+	int fd;
+
+	if (i >= l->n_early)
+		return false;
+	map = l->early[i];
+	opts.map_flags = bpf_map__map_flags(map);
+	opts.numa_node = bpf_map__numa_node(map);
+	opts.map_extra = bpf_map__map_extra(map);
+	fd = bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
+			    bpf_map__value_size(map), bpf_map__max_entries(map), &opts);
+	l->early_fd[i] = fd < 0 ? -errno : fd;
+	return true;
+}
+
+static void *live__early_maps_thread(void *arg)
+{
+	while (live__create_early_map(arg))
+		;
+	return NULL;
+}
+
+/* Creates the costly maps in a thread while the caller probes. */
+static void live__start_early_maps(struct live *l)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, l->skel->obj) {
+		int i = l->n_early;
+
+		if (!live__map_early(map) || l->n_early == LIVE_MAX_EARLY_MAPS)
+			continue;
+		/* largest first: the last one left to the loader is a small one */
+		for (; i > 0 && live__map_bytes(l->early[i - 1]) < live__map_bytes(map); i--)
+			l->early[i] = l->early[i - 1];
+		l->early[i] = map;
+		l->n_early++;
+	}
+	for (int i = 0; i < l->n_early; i++)
+		l->early_fd[i] = -ENOENT;
+	/* without the thread, live__start() creates them all */
+	l->early_running = !pthread_create(&l->early_thread, NULL, live__early_maps_thread, l);
+}
+
+static void live__join_early_maps(struct live *l)
+{
+	if (l->early_running)
+		pthread_join(l->early_thread, NULL);
+	l->early_running = false;
+}
+
+/* Joins the map thread, helping it first. A map that failed is left to
+ * libbpf, which reports its error as it would have. */
+static int live__take_early_maps(struct live *l)
+{
+	int err = 0;
+
+	while (live__create_early_map(l))
+		;
+	live__join_early_maps(l);
+	for (int i = 0; i < l->n_early; i++) {
+		if (l->early_fd[i] < 0)
+			continue;
+		if (!err)
+			err = bpf_map__reuse_fd(l->early[i], l->early_fd[i]);
+		close(l->early_fd[i]);
+		l->early_fd[i] = -ENOENT;
+	}
+	l->n_early = 0;
+	return err;
+}
+
+struct live *live__new(const struct live_opts *o)
+{
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
-	const struct filter *f = &o->filter;
 	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
 	struct live *l;
 	int err;
@@ -163,15 +269,57 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->pl = pl;
-	l->ref = ref;
-
 	l->skel = socktrace_bpf__open_opts(&open_opts);
 	if (!l->skel) {
 		err = -errno;
 		report__error("failed to open BPF object: %s", strerror(-err));
 		goto fail;
 	}
+	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
+	if (!err)
+		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
+	/* a socket with flows has at least one */
+	if (!err)
+		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
+	if (err) {
+		report__error("failed to configure BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	live__start_early_maps(l);
+	return l;
+fail:
+	live__close(l);
+	errno = -err;
+	return NULL;
+}
+
+struct live *live__open(const struct live_opts *o, const struct probe *p,
+			struct pipeline *pl, const struct clock_ref *ref, int *failed)
+{
+	struct live *l = live__new(o);
+	int err;
+
+	if (!l)
+		return NULL;
+	err = live__start(l, o, p, pl, ref, failed);
+	if (err) {
+		live__close(l);
+		errno = -err;
+		return NULL;
+	}
+	return l;
+}
+
+int live__start(struct live *l, const struct live_opts *o, const struct probe *p,
+		struct pipeline *pl, const struct clock_ref *ref, int *failed)
+{
+	const char *failed_prog = NULL;
+	const struct filter *f = &o->filter;
+	size_t rb_size = (size_t)o->ringbuf_kb * 1024;
+	int err;
+
+	l->pl = pl;
+	l->ref = ref;
 	l->skel->rodata->filter_family = f->family;
 	l->skel->rodata->filter_pids_on = f->n_pids > 0;
 	l->skel->rodata->filter_ports_on = f->n_ports > 0;
@@ -192,33 +340,28 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 
 		l->skel->rodata->births_seen = k == HOOK_TP_BTF || k == HOOK_TRACEPOINT;
 	}
-	err = bpf_map__set_max_entries(l->skel->maps.events, rb_size);
-	if (!err)
-		err = bpf_map__set_max_entries(l->skel->maps.udp_flows, o->udp_flows);
-	/* a socket with flows has at least one */
-	if (!err)
-		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
-	if (err) {
-		report__error("failed to configure BPF object: %s", strerror(-err));
-		goto fail;
-	}
 	err = probe__apply(p, l->skel, &failed_prog);
 	if (err) {
 		report__error("failed to select BPF program %s: %s", failed_prog,
 			      strerror(-err));
-		goto fail;
+		return err;
+	}
+	err = live__take_early_maps(l);
+	if (err) {
+		report__error("failed to create BPF maps: %s", strerror(-err));
+		return err;
 	}
 
 	err = socktrace_bpf__load(l->skel);
 	if (err) {
 		report__error("failed to load BPF programs: %s%s", strerror(-err),
 			      o->verbose ? "" : " (run with -v for the verifier's log)");
-		goto fail;
+		return err;
 	}
 	err = live__fill_filters(l, f);
 	if (err) {
 		report__error("failed to set kernel filters: %s", strerror(-err));
-		goto fail;
+		return err;
 	}
 	err = socktrace_bpf__attach(l->skel);
 	if (err)
@@ -230,7 +373,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 			      failed_prog ? failed_prog : "(unknown)", strerror(-err));
 		if (failed_prog)
 			*failed = probe__concern_of(p, failed_prog);
-		goto fail;
+		return err;
 	}
 	if (p->selected[CONCERN_UDP] >= 0) {
 		struct udpflows_opts uo = { .idle_ns = o->udp_idle_ns, .interval_ns = o->interval_ns };
@@ -241,7 +384,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 			err = -errno;
 			report__error("failed to create the UDP flow table: %s",
 				      strerror(-err));
-			goto fail;
+			return err;
 		}
 	}
 	if (p->selected[CONCERN_TCP_CONN_UPDATE] >= 0) {
@@ -251,7 +394,7 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 			err = -errno;
 			report__error("failed to create the TCP connection updates: %s",
 				      strerror(-err));
-			goto fail;
+			return err;
 		}
 	}
 	if (p->selected[CONCERN_RST_REASON] >= 0) {
@@ -260,20 +403,16 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
 		if (!l->resets) {
 			err = -errno;
 			report__error("failed to create the reset reasons: %s", strerror(-err));
-			goto fail;
+			return err;
 		}
 	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), live__handle, l, NULL);
 	if (!l->rb) {
 		err = -errno;
 		report__error("failed to create ring buffer: %s", strerror(-err));
-		goto fail;
+		return err;
 	}
-	return l;
-fail:
-	live__close(l);
-	errno = -err;
-	return NULL;
+	return 0;
 }
 
 int live__seed_listener(struct live *l, const struct event *ev)
@@ -475,19 +614,24 @@ void live__detach(struct live *l)
 {
 	const struct bpf_object_skeleton *s = l->skel->skeleton;
 
-	for (int i = 0; i < s->prog_cnt; i++) {
-		struct bpf_link *link = *s->progs[i].link;
-		enum bpf_prog_type type = bpf_program__type(*s->progs[i].prog);
+	/* the slow ones first: their grace periods run one after the other
+	 * (perf_trace_destroy() holds event_mutex across each), so the
+	 * sooner the first starts, the sooner the last ends */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < s->prog_cnt; i++) {
+			struct bpf_link *link = *s->progs[i].link;
+			enum bpf_prog_type type = bpf_program__type(*s->progs[i].prog);
+			bool slow = type == BPF_PROG_TYPE_TRACEPOINT || type == BPF_PROG_TYPE_KPROBE;
 
-		if (!link)
-			continue;
-		*s->progs[i].link = NULL;
-		if ((type == BPF_PROG_TYPE_TRACEPOINT || type == BPF_PROG_TYPE_KPROBE) &&
-		    l->n_slow < LIVE_MAX_SLOW_LINKS &&
-		    !pthread_create(&l->slow[l->n_slow], NULL, live__destroy_link, link))
-			l->n_slow++;
-		else
-			bpf_link__destroy(link);
+			if (!link || slow != !pass)
+				continue;
+			*s->progs[i].link = NULL;
+			if (slow && l->n_slow < LIVE_MAX_SLOW_LINKS &&
+			    !pthread_create(&l->slow[l->n_slow], NULL, live__destroy_link, link))
+				l->n_slow++;
+			else
+				bpf_link__destroy(link);
+		}
 	}
 	for (int i = 0; i < l->n_cg_links; i++)
 		bpf_link__destroy(l->cg_links[i]);
@@ -505,6 +649,16 @@ void live__close(struct live *l)
 {
 	if (!l)
 		return;
+	/* nothing more to create: the thread finishes the map it has */
+	__atomic_store_n(&l->next_early, l->n_early, __ATOMIC_RELAXED);
+	live__join_early_maps(l);
+	for (int i = 0; i < l->n_early; i++)
+		if (l->early_fd[i] >= 0)
+			close(l->early_fd[i]);
+	if (!l->skel) {
+		free(l);
+		return;
+	}
 	live__detach(l);
 	udpflows__free(l->udp);
 	tcpconns__free(l->conns);

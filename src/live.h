@@ -27,9 +27,17 @@ struct live_opts {
 	bool retrans;		/* tcp_conn records of retransmits (--retrans) */
 };
 
-/* Opens, configures, loads and attaches. Returns NULL with errno set; the
- * reason has been printed, and *failed is the concern whose program failed
- * to attach (-1 if unknown, or a load failure). */
+/* Opens the BPF object and starts creating its larger maps in a thread, so
+ * that their preallocation overlaps the probes. Returns NULL with errno
+ * set, the reason printed. */
+struct live *live__new(const struct live_opts *o);
+/* Configures for what the probes selected, loads and attaches what
+ * live__new() opened, with the same o. Returns 0 or -errno; the reason has
+ * been printed, and *failed is the concern whose program failed to attach
+ * (-1 if unknown, or a load failure). Then only live__close(). */
+int live__start(struct live *l, const struct live_opts *o, const struct probe *p,
+		struct pipeline *pl, const struct clock_ref *ref, int *failed);
+/* live__new() and live__start(): NULL with errno set on failure. */
 struct live *live__open(const struct live_opts *o, const struct probe *p,
 			struct pipeline *pl, const struct clock_ref *ref, int *failed);
 /* The owner of the listener on (addr, port) in ev's namespace and family,

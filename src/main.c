@@ -863,6 +863,13 @@ int main(int argc, char **argv)
 		}
 		pipeline__set_cgroups(&pl, cgroups);
 	}
+	live_opts_of(&lo, &o);
+	/* its maps are created while the probes run */
+	if (!o.probes) {
+		live = live__new(&lo);
+		if (!live)
+			goto cleanup;
+	}
 	err = probe__run(&probe, o.hook, o.probes, wanted);
 	if (o.probes) {
 		probe__print(&probe, stdout, o.json);
@@ -913,9 +920,11 @@ int main(int argc, char **argv)
 
 	start_ns = clock_ref__boot_now();
 	failed = -1;
-	live_opts_of(&lo, &o);
 	probe__lend_btf(&probe);
-	live = live__open(&lo, &probe, &pl, &ref, &failed);
+	if (live__start(live, &lo, &probe, &pl, &ref, &failed)) {
+		live__close(live);
+		live = NULL;
+	}
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
 	 * of that */
@@ -1062,7 +1071,8 @@ cleanup:
 	if (usage)
 		ret = EXIT_USAGE;
 	recorder__close(rec, NULL);
-	live__close(live);
+	/* the live source last: it joins the detaches still waiting for RCU,
+	 * and the rest is freed meanwhile */
 	pipeline__free(&pl);
 	dnsnames__free(names);
 	if (verbose && cgroups__gone(cgroups))
@@ -1071,6 +1081,7 @@ cleanup:
 	cgroups__free(cgroups);
 	owners__free(owners);
 	services__free(svc);
+	live__close(live);
 	probe__free(&probe);
 	opts__free(&o);
 	return ret;

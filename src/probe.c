@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <linux/bpf.h>
@@ -488,13 +491,92 @@ static void rst_reasons_load(struct probe *p)
 	}
 }
 
+#define HUGE_PAGE_SIZE (2u << 20)
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
+/* the range heap_reserve_huge() gave huge pages, until the parse is done */
+static uintptr_t huge_lo, huge_hi;
+static bool heap_trim_due;	/* the parse's heap goes back by probe__free() */
+
+/* Grows the heap once by size bytes in transparent huge pages (madvise
+ * mode), for the vmlinux BTF's buffers to come from: on a VM where the
+ * first touch of a 4 KiB page is expensive (40-60 us on a paravirtualised
+ * one) their page faults were most of the parse. Without huge pages it is
+ * only a larger heap. */
+static void heap_reserve_huge(size_t size)
+{
+	uintptr_t lo, hi;
+	char *mem;
+
+	size = (size + HUGE_PAGE_SIZE - 1) & ~(size_t)(HUGE_PAGE_SIZE - 1);
+	/* from the heap (not mmap), and kept there once freed; glibc's own
+	 * thresholds rise as far after the first large free() */
+	if (size > (16u << 20) || mallopt(M_MMAP_THRESHOLD, size + HUGE_PAGE_SIZE) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, 2 * (size + HUGE_PAGE_SIZE)) != 1)
+		return;
+	mem = malloc(size);
+	if (!mem)
+		return;
+	lo = ((uintptr_t)mem + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
+	hi = ((uintptr_t)mem + size) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1);
+	/* an error (no THP) leaves 4 KiB pages: slower, not wrong */
+	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_HUGEPAGE)) {
+		huge_lo = lo;
+		huge_hi = hi;
+	}
+	free(mem);
+	heap_trim_due = true;
+}
+
+/* Small pages again for what the heap holds after the parse: an
+ * allocation there would fault in a whole 2 MiB page, and keep it. */
+static void heap_end_huge(void)
+{
+	if (huge_hi)
+		madvise((void *)huge_lo, huge_hi - huge_lo, MADV_NOHUGEPAGE);
+	huge_lo = huge_hi = 0;
+}
+
+/* btf__load_vmlinux_btf() reads the file into one buffer and copies it
+ * into another. A kernel that lets its BTF be mapped (6.15+) saves the
+ * read and the first buffer: btf__new() copies from the mapping. */
+static struct btf *vmlinux_btf_load(void)
+{
+	struct btf *btf = NULL;
+	struct stat st;
+	void *mem = MAP_FAILED;
+	int fd, err;
+
+	fd = open(VMLINUX_BTF, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && st.st_size > 0)
+		mem = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (mem == MAP_FAILED) {
+		if (fd >= 0 && !stat(VMLINUX_BTF, &st))
+			heap_reserve_huge(st.st_size * 5 / 2);
+		btf = btf__load_vmlinux_btf();
+		heap_end_huge();
+		return btf;
+	}
+	/* the copy, and the type index (4 bytes a type) */
+	heap_reserve_huge(st.st_size * 3 / 2);
+	btf = btf__new(mem, st.st_size);
+	err = btf ? 0 : -errno;
+	munmap(mem, st.st_size);
+	if (err)
+		btf = btf__load_vmlinux_btf();
+	heap_end_huge();
+	return btf;
+}
+
 int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wanted)
 {
 	int err = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
-	p->btf = btf__load_vmlinux_btf();
+	p->btf = vmlinux_btf_load();
 	if (!p->btf)
 		p->btf_err = -errno;
 	p->tracefs_ok = probe__ensure_tracefs() == 0;
@@ -756,4 +838,9 @@ void probe__free(struct probe *p)
 	/* a load that needed no vmlinux BTF left it */
 	btf__free(lent_btf);
 	lent_btf = NULL;
+	/* the parse's heap back to the system, once: at exit it would only
+	 * cost time */
+	if (heap_trim_due)
+		malloc_trim(0);
+	heap_trim_due = false;
 }

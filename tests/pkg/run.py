@@ -402,7 +402,7 @@ def systemd_unit_verifies(ctx):
     want = {"Type": "notify", "Restart": "on-failure", "NoNewPrivileges": "yes",
             "ProtectSystem": "strict", "StateDirectory": "socktrace",
             "EnvironmentFile": "-/etc/default/socktrace",
-            "ExecReload": "/bin/kill -HUP $MAINPID"}
+            "ExecReload": "/bin/sh -c 'kill -HUP \"$MAINPID\"'"}
     for k, v in want.items():
         if settings.get(k) != [v]:
             problems.append("%s=%s, expected %s" % (k, settings.get(k), v))

@@ -221,6 +221,19 @@ def pre_accept(ev):
             (("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"))]
 
 
+def clients_one_by_one(ctx, addr, port, server, n):
+    """n clients, each done and its connection closed by the server before
+    the next starts: (client port, the server's "closed" message) each."""
+    out = []
+    for _ in range(n):
+        cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
+        cport = cli.expect("connected")["connected"]
+        cli.expect("done")
+        cli.wait()
+        out.append((cport, server.expect("closed")))
+    return out
+
+
 @test("owner_daemon_after_listen")
 def owner_daemon_after_listen(ctx):
     """A server that forks and exits after listen(), as daemon(3) does
@@ -240,13 +253,7 @@ def owner_daemon_after_listen(ctx):
         h.expect("launched")
         h.wait()
         truth = listen_pids(addr, port)
-        cports = []
-        for _ in range(2):
-            cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
-            cports.append(cli.expect("connected")["connected"])
-            cli.expect("done")
-            cli.wait()
-            h.expect("closed")
+        cports = [c for c, _ in clients_one_by_one(ctx, addr, port, h, 2)]
         h.send("go")
         h.expect("done")
         settle([(port, c) for c in cports])
@@ -292,13 +299,10 @@ def owner_reuseport_listeners(ctx):
         rb = b.expect("ready")
         truth = listen_pids(addr, port)
         cports = []
-        for _ in range(2):
-            cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
-            cports.append(cli.expect("connected")["connected"])
-            cli.expect("done")
-            cli.wait()
-            if a.expect("closed")["pid"] != ra["pid"]:
+        for cport, closed in clients_one_by_one(ctx, addr, port, a, 2):
+            if closed["pid"] != ra["pid"]:
                 raise Fail("helper: the connection did not go to the first listener")
+            cports.append(cport)
         for h in (b, a):
             h.send("go")
             h.expect("done")

@@ -17,6 +17,16 @@ UNIT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "deploy", "systemd",
                     "socktrace.service")
 
 
+def unit_reload(pid):
+    """Runs the unit's ExecReload as systemd would, $MAINPID set."""
+    with open(UNIT) as f:
+        line = [l.strip() for l in f if l.startswith("ExecReload=")]
+    if len(line) != 1:
+        raise Fail("%s: no ExecReload" % UNIT)
+    argv = shlex.split(line[0][len("ExecReload="):])
+    subprocess.run(argv, env=dict(os.environ, MAINPID=str(pid)), check=True, timeout=10)
+
+
 def unit_command(ctx, state_dir):
     """The unit's ExecStart with its default SOCKTRACE_ARGS, as systemd
     would run it: this build's binary, the state directory in state_dir."""
@@ -113,7 +123,8 @@ def service_notify_ready_reload(ctx):
     """The unit's ExecStart and default options, with a NOTIFY_SOCKET: READY=1
     comes after the ready line, and a connection made the moment it comes is
     recorded; `systemctl reload` (SIGHUP) sends RELOADING=1, starts the
-    recording's next file and sends READY=1 again, without ending the run;
+    recording's next file and sends READY=1 again, without ending the run
+    (the unit's ExecReload sends it);
     SIGTERM sends STOPPING=1 and exits 0. Each connection is in its file."""
     state = os.path.join(ctx.tmpdir, ctx.unique("state"))
     os.mkdir(state, 0o700)
@@ -123,7 +134,7 @@ def service_notify_ready_reload(ctx):
         svc.fail("READY=1 came before the ready line")
     first = connect_once()
     time.sleep(1.1)     # the next file's name (per second) differs
-    svc.proc.send_signal(signal.SIGHUP)
+    unit_reload(svc.proc.pid)
     svc.expect("RELOADING=1", STOP_TIMEOUT)
     svc.expect("READY=1", STOP_TIMEOUT)
     if svc.proc.poll() is not None:
