@@ -84,8 +84,8 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages, installed by `make` itself when run as root
-DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev netbase
-DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils curl \
+DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase
+DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils dnsmasq curl \
 	systemd podman runc busybox-static file
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
@@ -115,9 +115,9 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 	$(EXTRA_CFLAGS)
 override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
 override LDFLAGS += $(EXTRA_LDFLAGS)
-# libbpf static so the binary runs on another host; libelf and zlib are on every host
+# libbpf and c-ares static so the binary runs on another host; libelf and zlib are on every host
 # libbpf's load takes the vmlinux BTF the probes parsed (probe.c: lent_btf)
-override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -lelf -lz -lm
+override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -l:libcares.a -lelf -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)
@@ -133,6 +133,8 @@ CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroups.c
+# the DNS answer parser: c-ares' reply parsers and what socktrace does with them
+DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c
 
 LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
@@ -229,14 +231,18 @@ unit-asan: | deps
 		LDFLAGS="-fsanitize=address,undefined" $(OUTPUT)/asan/unit_tests
 
 test: $(OUTPUT)/socktrace $(OUTPUT)/unit_tests $(BENCH_BINS) $(OUTPUT)/fuzz/reader_fuzz \
-		unit-asan | deps-test
+		$(OUTPUT)/fuzz/dns_fuzz unit-asan | deps-test
 	$(Q)PYTHON=$(PYTHON) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(OUTPUT)
 
 $(OUTPUT)/fuzz/reader_fuzz: $(FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(FUZZ_SRCS) -lz -o $@
 
-fuzz: $(OUTPUT)/fuzz/reader_fuzz
+$(OUTPUT)/fuzz/dns_fuzz: $(DNS_FUZZ_SRCS) $(wildcard src/*.h) Makefile | deps-test $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(CPPFLAGS) -Isrc $(DNS_FUZZ_SRCS) -l:libcares.a -o $@
+
+fuzz: $(OUTPUT)/fuzz/reader_fuzz $(OUTPUT)/fuzz/dns_fuzz
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh $(OUTPUT)
 
 # The fast lane: what needs no root and fails within a couple of minutes.
@@ -248,6 +254,7 @@ CHECK_OUTPUT := $(OUTPUT)/check
 check: | deps-test deps-lint
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) EXTRA_CFLAGS="$(EXTRA_CFLAGS) -Werror" \
 		$(CHECK_OUTPUT)/socktrace $(CHECK_OUTPUT)/unit_tests $(CHECK_OUTPUT)/fuzz/reader_fuzz \
+		$(CHECK_OUTPUT)/fuzz/dns_fuzz \
 		$(BENCH_SRCS:bench/%.c=$(CHECK_OUTPUT)/bench/%)
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(CHECK_OUTPUT) unit-asan
 	$(Q)rc=0; \

@@ -31,6 +31,7 @@
 #include "udp_close.bpf.h"
 #include "sock_length.bpf.h"
 #include "rst_reason.bpf.h"
+#include "dns.bpf.h"
 
 /* ---- tcp_state (tcp_state.bpf.h) ---- */
 
@@ -397,6 +398,14 @@ SEC("cgroup/sock_release")
 int udp_release(struct bpf_sock *ctx)
 {
 	return handle_udp_release(ctx);
+}
+
+/* ---- dns (dns.bpf.h) ---- */
+
+SEC("cgroup_skb/ingress")
+int dns_ingress(struct __sk_buff *skb)
+{
+	return handle_dns_skb(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -81,11 +81,36 @@ uint64_t clock_ref__wall(const struct clock_ref *ref, uint64_t boot_ns)
 	return ref->wall_ns + (boot_ns - ref->boot_ns);
 }
 
+/* A DNS answer: its server in raddr, its payload as captured. */
+static int event__decode_dns(struct event *ev, const struct st_dns_event *d,
+			     const struct clock_ref *ref)
+{
+	if ((d->family != 4 && d->family != 6) || d->caplen > ST_DNS_CAP || d->caplen > d->len)
+		return -EINVAL;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = EVENT_DNS_ANSWER;
+	ev->boot_ns = d->ts_ns;
+	ev->wall_ns = clock_ref__wall(ref, d->ts_ns);
+	ev->old_ns = EVENT_OLD_NS_UNKNOWN;
+	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
+	ev->netns = d->netns;
+	ev->family = d->family == 4 ? AF_INET : AF_INET6;
+	ev->proto = d->proto == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	memcpy(&ev->raddr, d->server, d->family == 4 ? 4 : 16);
+	ev->rport = 53;
+	ev->dns_len = d->len;
+	ev->dns_caplen = d->caplen;
+	memcpy(ev->dns, d->data, d->caplen);
+	return 0;
+}
+
 int event__decode(struct event *ev, const void *data, size_t size,
 		  const struct clock_ref *ref)
 {
 	const struct st_tcp_event *e = data;
 
+	if (size >= sizeof(struct st_dns_event) && e->type == ST_EVENT_DNS)
+		return event__decode_dns(ev, data, ref);
 	if (size < sizeof(*e) ||
 	    (e->type != ST_EVENT_TCP_STATE && e->type != ST_EVENT_SYN_RETRANS &&
 	     e->type != ST_EVENT_TCP_CONN) ||

@@ -25,6 +25,8 @@ enum event_kind {
 	EVENT_CONNECT_STATS,	/* derived: one destination's attempts, at the end */
 	EVENT_TICK,		/* replay: a recording's clock reached this time; never shown */
 	EVENT_TCP_CONN,		/* source: a TCP connection's counters, at its end or so far */
+	EVENT_DNS_ANSWER,	/* source: a DNS answer a local socket received; names
+				 * remote addresses, never shown itself */
 	EVENT__MAX,
 };
 
@@ -118,6 +120,8 @@ struct tcp_conn {
 			ST_CONN_FIN_RECEIVED)
 
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
+/* the longest DNS name in presentation form, without the final dot */
+#define EVENT_NAME_MAX 253
 /* wall_ns of a replayed event whose clock reference was lost (a damaged
  * header of an old recording); a clock_ref with this wall_ns gives it. */
 #define EVENT_WALL_UNKNOWN UINT64_MAX
@@ -179,6 +183,18 @@ struct event {
 	/* replay: from a recording of format 1.0 or 1.1, which holds the SYN
 	 * alerts its run showed (and no SYN retransmits to derive them from) */
 	bool legacy;
+	/* a DNS answer (EVENT_DNS_ANSWER): raddr and family are its server's,
+	 * proto UDP or TCP (then dns holds a segment's payload, which starts
+	 * with the message's 2-byte length); the payload as received, cut at
+	 * ST_DNS_CAP bytes */
+	uint16_t dns_len;	/* the payload's length in the datagram */
+	uint16_t dns_caplen;	/* bytes in dns */
+	uint8_t dns[ST_DNS_CAP];
+	/* derived from earlier DNS answers (dnsnames.h), never recorded: the
+	 * name a process of this network namespace resolved to raddr, "" if
+	 * none, and the end of its CNAME chain when that differs ("" if not) */
+	char rname[EVENT_NAME_MAX + 1];
+	char rname_canonical[EVENT_NAME_MAX + 1];
 };
 
 /* Boot-clock to wall-clock conversion, from one reference pair. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -199,6 +200,7 @@ enum fx_op {
 	FX_UNIT,	/* unit NAME: a systemd unit or slice on its path */
 	FX_CONTAINER,	/* container ID|NAME */
 	FX_POD,		/* pod [NS/]NAME or UID */
+	FX_NAME,	/* host NAME: the name DNS gave the remote address (rname) */
 };
 
 /* The numbers of a tcp_conn record that an expression compares. */
@@ -230,6 +232,7 @@ struct fexpr {
 	struct in6_addr addr;
 	uint32_t lo, hi;	/* ports; pid in lo; state in lo; FX_ENDED: a bit per end */
 	char comm[TASK_COMM_LEN + 1];
+	char name[EVENT_NAME_MAX + 1];	/* FX_NAME, without a final dot */
 	enum fx_metric metric;	/* FX_CONN */
 	enum fx_cmp cmp;
 	uint64_t val;		/* bytes, segments, microseconds (rtt), ns (duration) */
@@ -362,6 +365,11 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 	case FX_NET:
 		return by_dir(x->dir, addr_match(x, ev->family, &ev->laddr),
 			      addr_match(x, ev->family, &ev->raddr));
+	case FX_NAME:
+		/* names are the remote side's; a resolved name, never a lookup */
+		return x->dir != FX_SRC && x->dir != FX_BOTH &&
+		       ((ev->rname[0] && !strcasecmp(ev->rname, x->name)) ||
+			(ev->rname_canonical[0] && !strcasecmp(ev->rname_canonical, x->name)));
 	case FX_PORT:
 		return by_dir(x->dir, port_in(x, ev->lport), port_in(x, ev->rport));
 	case FX_STATE: {
@@ -561,6 +569,39 @@ static bool parse_addr(const char *s, struct fexpr *x)
 	return false;
 }
 
+/* A DNS name ("api.example.test", a final dot allowed): letters, digits,
+ * '-', '_' and dots, labels of 1 to 63 characters, the last one not all
+ * digits (300.1.1.1 is a bad address, not a name). */
+static bool parse_name(char *s, struct fexpr *x)
+{
+	size_t n = strlen(s), label = 0;
+	bool digits = true;
+
+	if (n && s[n - 1] == '.')
+		s[--n] = '\0';
+	if (!n || n > EVENT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!label)
+				return false;
+			label = 0;
+			digits = true;
+		} else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
+			if (++label > 63)
+				return false;
+			digits = digits && isdigit((unsigned char)s[i]);
+		} else {
+			return false;
+		}
+	}
+	if (digits)
+		return false;
+	x->op = FX_NAME;
+	memcpy(x->name, s, n + 1);
+	return true;
+}
+
 /* "10.0.0.0/8", "2001:db8::/32" or an address (all bits); host bits must be
  * zero, as pcap-filter insists. */
 static bool parse_net(char *s, struct fexpr *x)
@@ -589,14 +630,15 @@ static bool parse_net(char *s, struct fexpr *x)
 static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir dir)
 {
 	struct tok t = p->cur;
-	char buf[128];
+	char buf[EVENT_NAME_MAX + 2];
 	struct fexpr *x;
 	const char *what;
 	bool ok = false;
 
 	switch (op) {
 	case FX_HOST:
-		what = "an IPv4 or IPv6 address";
+	case FX_NAME:
+		what = "an IPv4 or IPv6 address, or a DNS name";
 		break;
 	case FX_NET:
 		what = "a network such as 10.0.0.0/8 or 2001:db8::/32 (no host bits set)";
@@ -646,7 +688,14 @@ static struct fexpr *parse_value(struct parser *p, enum fx_op op, enum fx_dir di
 	} else if (word(&t, buf, sizeof(buf))) {
 		switch (op) {
 		case FX_HOST:
+		case FX_NAME:
+			x->op = FX_HOST;
 			ok = parse_addr(buf, x);
+			/* names are the remote side's (DNS answers name remote addresses) */
+			if (!ok && dir != FX_SRC && dir != FX_BOTH)
+				ok = parse_name(buf, x);
+			else if (!ok)
+				what = "an IPv4 or IPv6 address (a local address has no name)";
 			break;
 		case FX_NET:
 			ok = parse_net(buf, x);

@@ -118,7 +118,8 @@ static int live__attach_cgroup(struct live *l, const char *cgroup2, const char *
 		struct bpf_link *link;
 
 		if (!bpf_program__autoload(prog) ||
-		    (type != BPF_PROG_TYPE_CGROUP_SOCK && type != BPF_PROG_TYPE_CGROUP_SOCK_ADDR))
+		    (type != BPF_PROG_TYPE_CGROUP_SOCK && type != BPF_PROG_TYPE_CGROUP_SOCK_ADDR &&
+		     type != BPF_PROG_TYPE_CGROUP_SKB))
 			continue;
 		if (fd < 0 || l->n_cg_links == LIVE_MAX_CGROUP_LINKS) {
 			err = fd < 0 ? -ENOENT : -E2BIG;
@@ -150,7 +151,7 @@ static const char *live__unattached(const struct live *l)
 
 		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) ||
 		    *s->progs[i].link || type == BPF_PROG_TYPE_CGROUP_SOCK ||
-		    type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+		    type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SKB)
 			continue;
 		return bpf_program__name(prog);
 	}

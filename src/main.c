@@ -27,6 +27,7 @@
 #include "attempts.h"
 #include "cgroups.h"
 #include "diagnose.h"
+#include "dnsnames.h"
 #include "event.h"
 #include "info.h"
 #include "live.h"
@@ -482,8 +483,9 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->retrans = o->retrans;
 }
 
-/* The concerns the filter leaves something to trace for. */
-static unsigned int wanted_concerns(const struct filter *f)
+/* The concerns the filter leaves something to trace for; DNS answers when
+ * names are on (--dns-cache). */
+static unsigned int wanted_concerns(const struct filter *f, uint32_t dns_cache)
 {
 	struct filter k;
 	unsigned int wanted = 0;
@@ -493,6 +495,8 @@ static unsigned int wanted_concerns(const struct filter *f)
 		wanted |= CONCERNS_TCP;
 	if (filter__wants_proto(&k, IPPROTO_UDP))
 		wanted |= CONCERNS_UDP;
+	if (wanted && dns_cache)
+		wanted |= CONCERN_BIT(CONCERN_DNS);
 	return wanted;
 }
 
@@ -510,6 +514,8 @@ static void counters_to_stats(struct stats *st, struct live *live,
 	st->udp_uncounted_bytes = counters[ST_CNT_UDP_UNCOUNTED_BYTES];
 	st->gaps = counters[ST_CNT_GAPS];
 	st->missed = live__prog_misses(live);
+	st->dns_lost = counters[ST_CNT_DNS_LOST];
+	st->dns_truncated = counters[ST_CNT_DNS_TRUNCATED];
 }
 
 /* The kernel counts the datagrams it could not count before any filter
@@ -542,10 +548,31 @@ static void warn_counts(const struct stats *st, const struct opts *o, bool live)
 	if (st->missed)
 		report__warning("the kernel skipped socktrace's programs %llu times (another BPF program was running on that CPU): events may be missing",
 				(unsigned long long)st->missed);
+	if (st->dns_lost)
+		report__warning("%llu DNS answers were lost (the ring buffer was full): the addresses they named have no names",
+				(unsigned long long)st->dns_lost);
+	if (st->dns_evictions)
+		report__warning("%llu names were dropped from the name table before they expired: a larger --dns-cache keeps them",
+				(unsigned long long)st->dns_evictions);
 	if (st->udp_uncounted)
 		report__warning("%llu UDP datagrams (%llu bytes) were not counted: the kernel's flow table was full; a larger --udp-flows or a shorter --udp-idle helps%s",
 				(unsigned long long)st->udp_uncounted,
 				(unsigned long long)st->udp_uncounted_bytes, uncounted_scope(o));
+}
+
+/* The name table (--dns-cache), which DNS answers fill, live or replayed. */
+static int names_open(struct pipeline *pl, const struct opts *o, struct dnsnames **names)
+{
+	*names = NULL;
+	if (!o->dns_cache)
+		return 0;
+	*names = dnsnames__new(o->dns_cache);
+	if (!*names) {
+		report__error("failed to create the name table: %s", strerror(errno));
+		return -1;
+	}
+	pipeline__set_names(pl, *names, o->numeric);
+	return 0;
 }
 
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
@@ -556,6 +583,14 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 	int err, out_err = 0, rec_err = 0, ret = 0;
 
 	pipeline__flush(pl);
+	if (pl->names) {
+		struct dnsnames_stats ds;
+
+		dnsnames__stats(pl->names, &ds);
+		pl->stats.dns_answers = ds.answers;
+		pl->stats.dns_unparsed = ds.unparsed;
+		pl->stats.dns_evictions = ds.evictions;
+	}
 	/* the stages' tables, at the source's last time */
 	if (!pl->err)
 		pipeline__finish(pl, end_wall);
@@ -644,6 +679,7 @@ static int replay_main(struct opts *o)
 	struct attempts *attempts;
 	struct recorder *rec = NULL;
 	struct services *svc = NULL;
+	struct dnsnames *names = NULL;
 	struct replay rp;
 	struct pipeline pl;
 	int err, ret = 1;
@@ -663,8 +699,10 @@ static int replay_main(struct opts *o)
 		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto out;
 	}
-	/* -n: no table, no names */
+	/* -n: no table, no names shown (host NAME still matches) */
 	svc = o->numeric ? NULL : services__load("/etc/services", "tcp");
+	if (names_open(&pl, o, &names))
+		goto out;
 	err = 0;
 	if (!o->quiet)
 		err = pipeline__add_sink(&pl, output_sink(o, svc));
@@ -710,6 +748,7 @@ static int replay_main(struct opts *o)
 out:
 	recorder__close(rec, NULL);
 	pipeline__free(&pl);
+	dnsnames__free(names);
 	replay__close(&rp);
 	services__free(svc);
 	return ret;
@@ -719,6 +758,7 @@ int main(int argc, char **argv)
 {
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
 	struct services *svc = NULL;
+	struct dnsnames *names = NULL;
 	struct owners *owners = NULL;
 	struct attempts *attempts = NULL;
 	struct diagnoser diag;
@@ -801,7 +841,7 @@ int main(int argc, char **argv)
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
 
-	wanted = wanted_concerns(&o.filter);
+	wanted = wanted_concerns(&o.filter, o.dns_cache);
 	if (!wanted) {
 		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);
@@ -847,8 +887,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 
 	clock_ref__init(&ref);
-	/* -n: no table, no names */
+	/* -n: no table, no names shown (host NAME still matches) */
 	svc = o.numeric ? NULL : services__load("/etc/services", "tcp");
+	if (names_open(&pl, &o, &names))
+		goto cleanup;
 	pl.limit = o.count;
 	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS :
 		   o.conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
@@ -1032,6 +1074,7 @@ cleanup:
 	/* the live source last: it joins the detaches still waiting for RCU,
 	 * and the rest is freed meanwhile */
 	pipeline__free(&pl);
+	dnsnames__free(names);
 	if (verbose && cgroups__gone(cgroups))
 		fprintf(stderr, "socktrace: %llu processes exited before their cgroup could be read\n",
 			(unsigned long long)cgroups__gone(cgroups));

@@ -34,6 +34,7 @@ enum {
 	OPT_CONTAINER,
 	OPT_POD,
 	OPT_CGROUP_COLUMN,
+	OPT_DNS_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +53,7 @@ static const struct option long_opts[] = {
 	{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
+	{ "dns-cache", required_argument, NULL, OPT_DNS_CACHE },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "count", required_argument, NULL, 'c' },
@@ -142,8 +144,9 @@ void opts__usage(FILE *out)
 "Output:\n"
 "  -j, --json                one JSON object per line, then a summary line\n"
 "  -q, --quiet               no output per event: count them, print the summary\n"
-"  -n, --numeric             numeric ports: no service names from /etc/services\n"
-"                            (JSON: \"service\" is null)\n"
+"  -n, --numeric             numeric addresses and ports: no names of remote\n"
+"                            addresses from DNS answers, no service names from\n"
+"                            /etc/services (JSON: \"rname\" and \"service\" null)\n"
 "      --cgroup-column       a CGROUP column after COMM: pod, container, unit\n"
 "                            or cgroup path of the owner\n"
 "      --no-snapshot         do not list the sockets that already exist (their\n"
@@ -162,6 +165,9 @@ void opts__usage(FILE *out)
 "                            counters of TCP connections, this often\n"
 "      --udp-flows N         flows the kernel counts at once (default 16384);\n"
 "                            datagrams beyond are counted as uncounted\n"
+"Names (from the DNS answers the host's processes receive):\n"
+"      --dns-cache N         names kept per run, least recently used dropped\n"
+"                            first (default 8192; 0: no names, no DNS hook)\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
 "                            (with -q: record only); docs/recording.md;\n"
@@ -208,6 +214,7 @@ void opts__init(struct opts *o)
 	o->syn_alert_ms = 1000;
 	o->udp_idle_ns = 10000000000ull;
 	o->udp_flows = 16384;
+	o->dns_cache = 8192;
 }
 
 /* A number of seconds in (0, max], as nanoseconds. */
@@ -597,6 +604,12 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 				return fail(err, errlen, "invalid flow table size '%s': expected 16 to 4194304",
 					    optarg);
 			o->udp_flows = v;
+			break;
+		case OPT_DNS_CACHE:
+			if (parse_uint(optarg, 0, 1u << 22, &v))
+				return fail(err, errlen, "invalid DNS cache size '%s': expected 0 to 4194304",
+					    optarg);
+			o->dns_cache = v;
 			break;
 		case OPT_STATE:
 			if (filter__add_states(&o->filter, optarg))

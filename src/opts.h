@@ -30,7 +30,7 @@ struct opts {
 	struct filter filter;
 	enum hook_kind hook;
 	bool json;
-	bool numeric;		/* -n: port numbers without service names */
+	bool numeric;		/* -n: addresses and port numbers: no names */
 	bool quiet;		/* no per-event output, only the summary */
 	bool cgroup_column;	/* --cgroup-column: the text output's CGROUP column */
 	bool connects;		/* connection attempts and alerts only */
@@ -49,6 +49,7 @@ struct opts {
 	uint64_t udp_idle_ns;	/* --udp-idle */
 	uint64_t interval_ns;	/* --interval, 0: no periodic updates */
 	uint32_t udp_flows;	/* kernel flow table size */
+	uint32_t dns_cache;	/* --dns-cache: names kept, 0: no names */
 	const char *btf_path;	/* custom BTF for kernels without it */
 	/* recording and replay */
 	const char *write_path;	/* -w, an strftime pattern with -G */

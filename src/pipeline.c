@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include "cgroups.h"
+#include "dnsnames.h"
 #include "pipeline.h"
 
 void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit)
@@ -25,6 +26,12 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s)
 void pipeline__set_recorder(struct pipeline *p, struct sink *rec)
 {
 	p->recorder = rec;
+}
+
+void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden)
+{
+	p->names = names;
+	p->names_hidden = hidden;
 }
 
 void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c)
@@ -59,11 +66,17 @@ static int fail(struct pipeline *p, struct sink *s, int err)
 int pipeline__show(struct pipeline *p, const struct event *ev)
 {
 	bool table = ev->kind == EVENT_CONNECT_STATS;
+	struct event plain;
 
 	if (p->err || (p->done && !table))
 		return p->err;
 	if (!(p->kinds & EVENT_KIND_BIT(ev->kind)))
 		return 0;
+	if (p->names_hidden && ev->rname[0]) {
+		plain = *ev;
+		plain.rname[0] = plain.rname_canonical[0] = '\0';
+		ev = &plain;
+	}
 	for (int i = 0; i < p->n_sinks; i++) {
 		int err = sink__event(p->sinks[i], ev);
 
@@ -106,6 +119,34 @@ static int pipeline__pass(struct pipeline *p, const struct event *ev, int first)
 	return pipeline__show(p, ev);
 }
 
+/* An answer names what follows it, whatever the filter: it is recorded and
+ * learned, never filtered or shown. */
+static int pipeline__answer(struct pipeline *p, const struct event *ev)
+{
+	if (p->recorder) {
+		int err = sink__event(p->recorder, ev);
+
+		if (err)
+			return fail(p, p->recorder, err);
+	}
+	if (p->names)
+		dnsnames__learn(p->names, ev);
+	return 0;
+}
+
+/* ev with the name of its remote address, as it is now: in *named when it
+ * has one (or had one a stage kept), else ev itself, uncopied. */
+static const struct event *pipeline__named(struct pipeline *p, const struct event *ev,
+					  struct event *named)
+{
+	if (!p->names || !dnsnames__wants(ev) ||
+	    (!ev->rname[0] && !dnsnames__has(p->names, ev)))
+		return ev;
+	*named = *ev;
+	dnsnames__name(p->names, named);
+	return named;
+}
+
 int pipeline__push(struct pipeline *p, const struct event *ev)
 {
 	struct event named;
@@ -127,6 +168,9 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	err = pipeline__tick(p, ev->wall_ns);
 	if (err)
 		return err;
+	if (ev->kind == EVENT_DNS_ANSWER)
+		return pipeline__answer(p, ev);
+	ev = pipeline__named(p, ev, &named);
 	if (!pipeline__keep(p, ev))
 		return 0;
 	/* the recorder keeps the source stream, whatever is shown */
@@ -141,9 +185,11 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 int pipeline__emit(struct stage *s, const struct event *ev)
 {
 	struct pipeline *p = s->pl;
+	struct event named;
 
 	if (p->err || (p->done && ev->kind != EVENT_CONNECT_STATS))
 		return p->err;
+	ev = pipeline__named(p, ev, &named);
 	/* a table row sums attempts the filter kept; it has no owner to match */
 	if (ev->kind != EVENT_CONNECT_STATS && !pipeline__keep(p, ev))
 		return 0;

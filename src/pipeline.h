@@ -21,6 +21,7 @@
 
 struct pipeline;
 struct stage;
+struct dnsnames;
 
 struct stage_ops {
 	/* An event that passed the filter: from the source, or derived by an
@@ -55,6 +56,8 @@ struct pipeline {
 	int err;		/* first sink error, e.g. -EPIPE */
 	struct sink *failed;	/* the sink that returned it */
 	uint64_t now;		/* the stages' clock: the latest tick (wall ns) */
+	struct dnsnames *names;	/* names remote addresses, before the filter; NULL: none */
+	bool names_hidden;	/* -n: names match filters but are not shown */
 	/* live: names each source event's cgroup before the filter sees it
 	 * (a replay's events come named by their recording) */
 	struct cgroups *cgroups;
@@ -77,6 +80,12 @@ void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
 int pipeline__add_sink(struct pipeline *p, struct sink *s);
 /* The recorder's sink: it gets every source event that passes the filter. */
 void pipeline__set_recorder(struct pipeline *p, struct sink *rec);
+/* DNS answers (EVENT_DNS_ANSWER) feed names, which every later event with a
+ * remote address of the same network namespace then carries, before the
+ * filter sees it (host NAME). Answers pass no filter: they are recorded
+ * whatever the filter keeps, so that a replay names the same addresses.
+ * hidden (-n): the names are not shown. The pipeline does not own names. */
+void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden);
 void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c);
 /* Stages see events in the order they were added. */
 int pipeline__add_stage(struct pipeline *p, struct stage *s);

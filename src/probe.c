@@ -28,6 +28,7 @@
 #define KRETPROBE(prog, func) PROG(prog, ATTACH_KRETPROBE, func)
 #define CGROUP(prog, hook) PROG(prog, ATTACH_CGROUP, hook)
 #define ITER(prog, target) PROG(prog, ATTACH_ITER, target)
+#define CGROUP_SKB(prog, hook) PROG(prog, ATTACH_CGROUP_SKB, hook)
 
 const struct concern_desc concerns[CONCERN__MAX] = {
 	[CONCERN_TCP_STATE] = {
@@ -185,6 +186,21 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			  { TP_BTF(rst_btf, "tcp_send_reset") } },
 			{ HOOK_TRACEPOINT, "tracepoint/tcp/tcp_send_reset",
 			  { TRACEPOINT(rst_tp, "tcp/tcp_send_reset") } },
+		},
+	},
+	[CONCERN_DNS] = {
+		.name = "dns",
+		.without = "remote addresses have no names (rname)",
+		.required = false,
+		.n_variants = 1,
+		/* cgroup_skb/ingress on the root cgroup sees every datagram a
+		 * local socket receives, in every network namespace, with its
+		 * payload, for about 1 % of a loopback connection storm's rate
+		 * (docs/performance.md); the socket-level hooks that run here
+		 * (sock_recv_length) see lengths, not payloads */
+		.variants = {
+			{ HOOK_CGROUP, "cgroup_skb/ingress",
+			  { CGROUP_SKB(dns_ingress, "ingress") } },
 		},
 	},
 };
@@ -398,6 +414,7 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 	case ATTACH_KRETPROBE:
 		return kprobe_check(p->btf, hp->target, why, len);
 	case ATTACH_CGROUP:
+	case ATTACH_CGROUP_SKB:
 		return cgroup_check(p, why, len);
 	case ATTACH_ITER:
 		snprintf(tp, sizeof(tp), "bpf_iter_%s", hp->target);
@@ -714,6 +731,8 @@ const char *hook_attach__prefix(enum hook_attach a)
 		return "cgroup";
 	case ATTACH_ITER:
 		return "iter";
+	case ATTACH_CGROUP_SKB:
+		return "cgroup_skb";
 	}
 	return "?";
 }

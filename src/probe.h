@@ -22,6 +22,7 @@ enum concern {
 	CONCERN_UDP_CLOSE,	/* UDP sockets released, to end their flows */
 	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
 	CONCERN_RST_REASON,	/* the kernel's reason for a RST sent at a connection's end */
+	CONCERN_DNS,		/* DNS answers received, to name remote addresses */
 	CONCERN__MAX,
 };
 
@@ -46,6 +47,7 @@ enum hook_attach {
 	ATTACH_KRETPROBE,	/* kretprobe/FUNCTION: the same */
 	ATTACH_CGROUP,		/* cgroup/HOOK: a cgroup v2 hierarchy is mounted */
 	ATTACH_ITER,		/* iter/TARGET: the kernel's BTF has bpf_iter_TARGET */
+	ATTACH_CGROUP_SKB,	/* cgroup_skb/HOOK: a cgroup v2 hierarchy is mounted */
 };
 
 /* One program of a variant. off locates it in the skeleton (offsetof into

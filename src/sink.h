@@ -21,6 +21,11 @@ struct stats {
 	uint64_t gaps;		/* transitions the kernel did not report (a socket's
 				 * next one started from another state) */
 	uint64_t missed;	/* runs of the BPF programs the kernel skipped */
+	uint64_t dns_answers;	/* DNS answers seen (names) */
+	uint64_t dns_unparsed;	/* of which malformed, or cut by the capture bound */
+	uint64_t dns_evictions;	/* names dropped for room before they expired */
+	uint64_t dns_lost;	/* answers the kernel could not deliver */
+	uint64_t dns_truncated;	/* answers longer than the capture bound (cut) */
 };
 
 struct sink;

@@ -290,6 +290,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 	json__key_u64(w, "lport", ev->lport);
 	jsink__addr(w, "raddr", ev->family, &ev->raddr);
 	json__key_u64(w, "rport", ev->rport);
+	json__key_str(w, "rname", ev->rname[0] ? ev->rname : NULL);
+	json__key_str(w, "rname_canonical", ev->rname_canonical[0] ? ev->rname_canonical : NULL);
 	sink__service(s->svc, ev, &svc);
 	json__key_str(w, "service", svc);
 	json__key_u64(w, "netns", ev->netns);
@@ -365,6 +367,11 @@ static int jsink__summary(struct sink *s, const struct stats *st)
 	json__key_u64(w, "udp_uncounted_bytes", st->udp_uncounted_bytes);
 	json__key_u64(w, "gaps", st->gaps);
 	json__key_u64(w, "missed", st->missed);
+	json__key_u64(w, "dns_answers", st->dns_answers);
+	json__key_u64(w, "dns_unparsed", st->dns_unparsed);
+	json__key_u64(w, "dns_evictions", st->dns_evictions);
+	json__key_u64(w, "dns_lost", st->dns_lost);
+	json__key_u64(w, "dns_truncated", st->dns_truncated);
 	json__end(w);
 	return jsink__write(s, w);
 }

@@ -68,8 +68,12 @@ static void sock_text(char *buf, size_t len, const struct event *ev, bool local,
 		strcpy(buf, "*:*/udp");
 		return;
 	}
-	format__sock(buf, len, ev->family, local ? &ev->laddr : &ev->raddr,
-		     local ? ev->lport : ev->rport, proto);
+	/* the name the process resolved, in place of the address (tcpdump) */
+	if (!local && ev->rname[0])
+		snprintf(buf, len, "%s:%u/%s", ev->rname, ev->rport, proto);
+	else
+		format__sock(buf, len, ev->family, local ? &ev->laddr : &ev->raddr,
+			     local ? ev->lport : ev->rport, proto);
 	n = strlen(buf);
 	if (service)
 		snprintf(buf + n, len - n, "(%s)", service);
@@ -330,7 +334,8 @@ static int text__connect_stats(struct sink_text *t, const struct event *ev)
 static int text__event(struct sink *s, const struct event *ev)
 {
 	struct sink_text *t = (struct sink_text *)s;
-	char tbuf[32], pid[24], ms[32], lbuf[SOCK_STRLEN + 40], rbuf[SOCK_STRLEN + 40];
+	char tbuf[32], pid[24], ms[32], lbuf[SOCK_STRLEN + 40],
+	     rbuf[SOCK_STRLEN + EVENT_NAME_MAX + 40];
 	/* every column at its widest, and the longest tail (an alert's) */
 	char line[2048], *p = line, comm[COMM_TEXT_LEN];
 	const char *svc, *old;

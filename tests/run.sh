@@ -30,30 +30,39 @@ trap 'rm -f "$out"' EXIT
 
 # libFuzzer on copies of the seeds, so that the source tree stays as it is;
 # a finding is saved under BUILD_DIR/fuzz/ and fails the tier.
+fuzz_one() {
+	local target=$1 seeds=$2 secs=$3 corpus log result
+	corpus=$(mktemp -d) log=$(mktemp)
+	cp "$seeds"/* "$corpus"/
+	if "$build/fuzz/$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$build/fuzz/" "$corpus" >"$log" 2>&1; then
+		result=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1)
+		if [[ $result =~ ([0-9]+)\ runs\ in\ ([0-9]+) ]] && [ "${BASH_REMATCH[2]}" -gt 0 ]; then
+			result="$result, $((BASH_REMATCH[1] / BASH_REMATCH[2])) inputs/s"
+		fi
+		echo "PASS $target: $result"
+		fuzz_passed=$((fuzz_passed + 1))
+	else
+		tail -n 40 "$log"
+		echo "FAIL $target: see the report above; the input is in $build/fuzz/"
+		fuzz_failed=$((fuzz_failed + 1))
+	fi
+	rm -rf "$corpus" "$log"
+}
+
+# The recording reader gets two thirds of the time, the DNS answer parser
+# (c-ares' reply parsers) the rest.
 fuzz() {
-	local secs=${FUZZ_SECONDS:-60} corpus log result
+	local secs=${FUZZ_SECONDS:-60} dns_secs
 	fuzz_passed=0 fuzz_failed=0
-	echo "== fuzz: recording reader, ${secs}s"
+	echo "== fuzz: recording reader and DNS answer parser, ${secs}s"
 	if [ "$secs" = 0 ]; then
 		echo "SKIP fuzz: FUZZ_SECONDS=0"
 		skipped=$((skipped + 1))
 	else
-		corpus=$(mktemp -d) log=$(mktemp)
-		cp tests/fuzz/seeds/* "$corpus"/
-		if "$build/fuzz/reader_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-			-artifact_prefix="$build/fuzz/" "$corpus" >"$log" 2>&1; then
-			result=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1)
-			if [[ $result =~ ([0-9]+)\ runs\ in\ ([0-9]+) ]] && [ "${BASH_REMATCH[2]}" -gt 0 ]; then
-				result="$result, $((BASH_REMATCH[1] / BASH_REMATCH[2])) inputs/s"
-			fi
-			echo "PASS reader_fuzz: $result"
-			fuzz_passed=$((fuzz_passed + 1))
-		else
-			tail -n 40 "$log"
-			echo "FAIL reader_fuzz: see the report above; the input is in $build/fuzz/"
-			fuzz_failed=$((fuzz_failed + 1))
-		fi
-		rm -rf "$corpus" "$log"
+		dns_secs=$((secs / 3 > 0 ? secs / 3 : 1))
+		fuzz_one reader_fuzz tests/fuzz/seeds $((secs - dns_secs > 0 ? secs - dns_secs : 1))
+		fuzz_one dns_fuzz tests/fuzz/dns-seeds "$dns_secs"
 	fi
 	echo "fuzz: $fuzz_passed passed, $fuzz_failed failed" | tee "$out"
 	tally "$out" "fuzz"

@@ -649,8 +649,8 @@ def boot_ns():
 
 
 ATTEMPT_BASE_KEYS = ("type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
-                     "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
-                     "role")
+                     "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid",
+                     "tid", "comm", "owner", "role")
 CONNECT_KEYS = ATTEMPT_BASE_KEYS + ("outcome", "elapsed_ms", "syn_retrans", "error", "errno")
 SYN_ALERT_KEYS = ATTEMPT_BASE_KEYS + ("elapsed_ms", "syn_retrans", "diagnosis")
 OUTCOMES = ("established", "refused", "timeout", "unreachable", "aborted")

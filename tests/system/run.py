@@ -31,6 +31,7 @@ import t_cli  # noqa: E402,F401
 import t_connects  # noqa: E402,F401
 import t_record  # noqa: E402,F401
 import t_udp  # noqa: E402,F401
+import t_dns  # noqa: E402,F401
 import t_owners  # noqa: E402,F401
 import t_input  # noqa: E402,F401
 import t_files  # noqa: E402,F401

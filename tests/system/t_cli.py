@@ -171,6 +171,11 @@ def schema_errors(r):
             errs.append("%s=%r" % (k, r.get(k)))
     if r.get("service") is not None and not isinstance(r.get("service"), str):
         errs.append("service=%r" % (r.get("service"),))
+    for k in ("rname", "rname_canonical"):
+        if k not in r or (r[k] is not None and not isinstance(r[k], str)):
+            errs.append("%s=%r" % (k, r.get(k, "missing")))
+    if r.get("rname") is None and r.get("rname_canonical") is not None:
+        errs.append("rname_canonical=%r without rname" % (r["rname_canonical"],))
     if t == "tcp_state":
         if not isinstance(r.get("sock"), str) or not re.match(r"^0x[0-9a-f]+$", r["sock"]):
             errs.append("sock=%r" % (r.get("sock"),))

@@ -17,7 +17,7 @@ from lib import OWNER_CGROUP_KEYS, TIMEOUT_SCALE, Fail, Helper, NetPair, Skip, T
 
 END_WAIT = 5.0   # the last close to its record on stdout
 CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
-             "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+             "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
              "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
              "bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
              "rttvar_ms", "min_rtt_ms", "ended", "reset_reason", "closed_first", "error", "errno")

@@ -19,7 +19,7 @@ END_WAIT = 3.0                    # close() to its end event on stdout
 SIZES = [1, 17, 300, 1000, 1400]  # distinct, each under a veth's MTU
 
 FLOW_KEYS = ("type", "event", "proto", "time", "boot_ns", "family", "laddr", "lport", "raddr",
-             "rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
+             "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
              "tx_bytes", "rx_bytes", "tx_packets", "rx_packets", "duration_ms", "first_time",
              "reason")
 COUNTS = ("tx_bytes", "rx_bytes", "tx_packets", "rx_packets")

@@ -259,6 +259,30 @@ TEST(cgroups_names_travel_in_recordings)
 	reader__close(rd);
 }
 
+/* ev as a JSON line, then as text lines with the CGROUP column; and_unnamed:
+ * the text once more without its cgroup. The caller frees the text. */
+static char *rendered(struct event *ev, bool and_unnamed)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct sink *s = sink_json__new(f, NULL);
+
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(sink__event(s, ev), 0);
+	sink__free(s);
+	s = sink_text__new(f, NULL);
+	sink_text__set_cgroup_column(s, true);
+	ASSERT_EQ(sink__event(s, ev), 0);
+	if (and_unnamed) {
+		ev->cg = NULL;
+		ASSERT_EQ(sink__event(s, ev), 0);
+	}
+	sink__free(s);
+	fclose(f);
+	return buf;
+}
+
 /* JSON: the names after comm, each only where it applies; the text
  * column the same names, shortest first. */
 TEST(cgroups_rendered)
@@ -268,22 +292,10 @@ TEST(cgroups_rendered)
 			    .cgroup_id = 77, .family = AF_INET, .proto = IPPROTO_TCP, .cg = ci,
 			    .old_state = ST_TCP_CLOSE, .new_state = ST_TCP_SYN_SENT,
 			    .old_ns = EVENT_OLD_NS_UNKNOWN };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct sink *s = sink_json__new(f, NULL);
+	char *buf;
 
-	ASSERT_NOT_NULL(s);
 	strcpy(ev.comm, "java");
-	ASSERT_EQ(sink__event(s, &ev), 0);
-	sink__free(s);
-	s = sink_text__new(f, NULL);
-	sink_text__set_cgroup_column(s, true);
-	ASSERT_EQ(sink__event(s, &ev), 0);
-	ev.cg = NULL;
-	ASSERT_EQ(sink__event(s, &ev), 0);
-	sink__free(s);
-	fclose(f);
+	buf = rendered(&ev, true);
 	ASSERT_NOT_NULL(strstr(buf, "\"comm\":\"java\",\"vpid\":1,\"cgroup_id\":77,\"cgroup\":"
 			       "\"/kubepods/burstable/pod" UID "/" ID64 "\",\"container\":"
 			       "{\"runtime\":null,\"id\":\"" ID64 "\",\"name\":null},\"pod\":"
@@ -293,5 +305,31 @@ TEST(cgroups_rendered)
 	ASSERT_NOT_NULL(strstr(buf, " CGROUP "));
 	ASSERT_NOT_NULL(strstr(buf, " java            pod:" UID " "));
 	ASSERT_NOT_NULL(strstr(buf, " java            -   "));
+	free(buf);
+}
+
+/* An event with both a DNS name for its remote address and its owner's
+ * cgroup: JSON has rname before service and the cgroup keys after comm,
+ * the text line the name as the remote and the CGROUP column. */
+TEST(cgroups_rendered_beside_dns_names)
+{
+	struct cgroup_info *ci = parse("/system.slice/app.service");
+	struct event ev = { .kind = EVENT_TCP_STATE, .pid = 42, .tid = 42, .vpid = 42,
+			    .cgroup_id = 77, .family = AF_INET, .proto = IPPROTO_TCP, .cg = ci,
+			    .rport = 8080, .old_state = ST_TCP_CLOSE, .new_state = ST_TCP_SYN_SENT,
+			    .old_ns = EVENT_OLD_NS_UNKNOWN };
+	char *buf;
+
+	strcpy(ev.comm, "curl");
+	strcpy(ev.rname, "alias.example.test");
+	strcpy(ev.rname_canonical, "web.example.test");
+	buf = rendered(&ev, false);
+	ASSERT_NOT_NULL(strstr(buf, "\"rport\":8080,\"rname\":\"alias.example.test\","
+			       "\"rname_canonical\":\"web.example.test\",\"service\":null,"));
+	ASSERT_NOT_NULL(strstr(buf, "\"comm\":\"curl\",\"vpid\":42,\"cgroup_id\":77,"
+			       "\"cgroup\":\"/system.slice/app.service\",\"unit\":\"app.service\","
+			       "\"slice\":\"system.slice\",\"owner\""));
+	ASSERT_NOT_NULL(strstr(buf, " curl            app.service "));
+	ASSERT_NOT_NULL(strstr(buf, "alias.example.test:8080/tcp"));
 	free(buf);
 }

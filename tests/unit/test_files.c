@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include "dnsnames.h"
 #include "opts.h"
 #include "info.h"
 #include "pipeline.h"
@@ -983,7 +984,7 @@ TEST(files_fixture_1_2_reads)
 /* tests/unit/data/record-1.3.st was written by the 1.3 recorder (before
  * cgroup names): one connection on 127.0.0.1 port 5558 with its listener
  * and their tcp_conn ends, and a TIME_WAIT socket of the startup
- * snapshot, filter "tcp port 5558". A 1.4 reader reads all of it, with no
+ * snapshot, filter "tcp port 5558". A 1.5 reader reads all of it, with no
  * namespace pid and no cgroup. */
 TEST(files_fixture_1_3_reads)
 {
@@ -1007,6 +1008,7 @@ TEST(files_fixture_1_3_reads)
 	ASSERT_EQ(st.by_type[REC_TCP_STATE], 12);
 	ASSERT_EQ(st.by_type[REC_TCP_SOCKET], 1);
 	ASSERT_EQ(st.by_type[REC_TCP_CONN], 2);
+	ASSERT_EQ(st.by_type[REC_DNS_ANSWER], 0);
 	for (int i = 0; i < n; i++) {
 		ASSERT_TRUE(got[i].lport == 5558 || got[i].rport == 5558);
 		ASSERT_EQ(got[i].vpid, 0);
@@ -1014,4 +1016,49 @@ TEST(files_fixture_1_3_reads)
 		ASSERT_NULL(got[i].cg);
 		ASSERT_TRUE(got[i].kind == EVENT_TCP_SOCKET || got[i].pid);
 	}
+}
+
+/* tests/unit/data/record-1.5-dns.st: a client in a network namespace
+ * resolved alias.example.test (a CNAME chain alias -> www -> web, A
+ * 198.51.100.10) through dnsmasq, then connected to port 8080; filter
+ * "tcp port 8080". The answer is in the recording, and names the
+ * connection's events again when read back. */
+TEST(files_fixture_1_5_dns_names)
+{
+	struct event got[16];
+	struct reader_stats st;
+	struct dnsnames *d = dnsnames__new(64);
+	char path[PATH_MAX], src[PATH_MAX];
+	const uint8_t *data;
+	size_t len;
+	int n, named = 0, answers = 0;
+
+	ASSERT_NOT_NULL(d);
+	ut_defer((void (*)(void *))dnsnames__free, d);
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	snprintf(path, sizeof(path), "%s/data/record-1.5-dns.st", dirname(src));
+	data = slurp_file(path, &len);
+	ASSERT_EQ(rec__get16(data + 10), 5);
+	n = read_all(data, len, got, 16, &st);
+	ASSERT_EQ(n, 13);
+	ASSERT_EQ(st.bad_records, 0);
+	ASSERT_EQ(st.by_type[REC_DNS_ANSWER], 1);
+	for (int i = 0; i < n; i++) {
+		struct in_addr web;
+
+		if (got[i].kind == EVENT_DNS_ANSWER) {
+			ASSERT_EQ(dnsnames__learn(d, &got[i]), 1);
+			answers++;
+			continue;
+		}
+		ASSERT_EQ(answers, 1);	/* the answer comes first */
+		inet_pton(AF_INET, "198.51.100.10", &web);
+		if (memcmp(&got[i].raddr, &web, 4))
+			continue;
+		ASSERT_TRUE(dnsnames__name(d, &got[i]));
+		ASSERT_STREQ(got[i].rname, "alias.example.test");
+		ASSERT_STREQ(got[i].rname_canonical, "web.example.test");
+		named++;
+	}
+	ASSERT_EQ(named, 6);	/* the client's 5 transitions and its tcp_conn */
 }

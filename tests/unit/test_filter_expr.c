@@ -168,7 +168,8 @@ static const struct {
 } errors[] = {
 	{ "port", "column 5: expected a port number or service name, got end of expression" },
 	{ "port 70000", "column 6: expected a port number or service name, got '70000'" },
-	{ "host 300.1.1.1", "column 6: expected an IPv4 or IPv6 address, got '300.1.1.1'" },
+	{ "host 300.1.1.1", "column 6: expected an IPv4 or IPv6 address, or a DNS name, got '300.1.1.1'" },
+	{ "host a..test", "column 6: expected an IPv4 or IPv6 address, or a DNS name, got 'a..test'" },
 	{ "net 10.0.0.1/8", "column 5: expected a network such as 10.0.0.0/8 or 2001:db8::/32 (no host bits set), got '10.0.0.1/8'" },
 	{ "net 10.0.0.0/33", "column 5: expected a network" },
 	{ "port 80 and", "column 12: expected a primitive" },
@@ -182,7 +183,7 @@ static const struct {
 	{ "comm abcdefghijklmnop", "column 6: expected a command name of 1 to 15 characters" },
 	{ "state FOO", "column 7: expected a TCP state name such as ESTABLISHED, got 'FOO'" },
 	{ "foo", "column 1: expected a primitive" },
-	{ "src foo", "column 5: expected an IPv4 or IPv6 address, got 'foo'" },
+	{ "src foo", "column 5: expected an IPv4 or IPv6 address (a local address has no name), got 'foo'" },
 	{ "src", "column 4: expected host, net, port or portrange, got end of expression" },
 	{ "port 80 & 443", "column 9: expected 'and', 'or' or the end of the expression, got '&'" },
 	{ "not", "column 4: expected a primitive" },

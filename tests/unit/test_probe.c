@@ -62,7 +62,7 @@ static bool attach_fits_kind(enum hook_attach a, enum hook_kind kind)
 	case HOOK_KPROBE:
 		return a == ATTACH_KPROBE || a == ATTACH_KRETPROBE;
 	case HOOK_CGROUP:
-		return a == ATTACH_CGROUP;
+		return a == ATTACH_CGROUP || a == ATTACH_CGROUP_SKB;
 	case HOOK_ITER:
 		return a == ATTACH_ITER;
 	default:

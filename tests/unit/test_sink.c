@@ -214,23 +214,23 @@ static struct sink *text_sink(FILE *f, const struct services *svc)
 
 static const char *const state_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"old", "new", "old_ms", "gap", NULL,
 };
 static const char *const socket_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"state", NULL,
 };
 
 static const char *const connect_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"outcome", "elapsed_ms", "syn_retrans", "error", "errno", NULL,
 };
 static const char *const alert_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"elapsed_ms", "syn_retrans", "diagnosis", NULL,
 };
 
@@ -271,7 +271,7 @@ TEST(sink_json_state_event)
 	ASSERT_STREQ(out,
 		"{\"type\":\"tcp_state\",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"boot_ns\":1123456789,"
 		"\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":43054,"
-		"\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\",\"netns\":4026531833,"
+		"\"raddr\":\"10.0.0.2\",\"rport\":22,\"rname\":null,\"rname_canonical\":null,\"service\":\"ssh\",\"netns\":4026531833,"
 		"\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,\"tid\":2924,"
 		"\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
 		"\"old\":\"SYN_SENT\",\"new\":\"ESTABLISHED\",\"old_ms\":0.174,\"gap\":false}\n");
@@ -316,7 +316,7 @@ TEST(sink_json_unknown_owner_and_old_time)
 	ASSERT_STREQ(out,
 		"{\"type\":\"tcp_state\",\"time\":\"2023-11-14T22:13:21.123456789Z\",\"boot_ns\":2123456789,"
 		"\"proto\":\"tcp\",\"family\":6,\"laddr\":\"10.1.2.3\",\"lport\":8080,"
-		"\"raddr\":\"10.9.8.7\",\"rport\":51000,\"service\":\"http-alt\",\"netns\":4026531833,"
+		"\"raddr\":\"10.9.8.7\",\"rport\":51000,\"rname\":null,\"rname_canonical\":null,\"service\":\"http-alt\",\"netns\":4026531833,"
 		"\"sock\":\"0xffff88810530a000\",\"ino\":0,\"pid\":null,\"tid\":null,"
 		"\"comm\":null,\"owner\":\"unknown\",\"role\":null,"
 		"\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"old_ms\":null,\"gap\":false}\n");
@@ -335,7 +335,7 @@ TEST(sink_json_snapshot_event)
 	ASSERT_STREQ(out,
 		"{\"type\":\"tcp_socket\",\"time\":\"2023-11-14T22:13:21.000000000Z\",\"boot_ns\":2000000000,"
 		"\"proto\":\"tcp\",\"family\":6,\"laddr\":\"::\",\"lport\":22,"
-		"\"raddr\":\"::\",\"rport\":0,\"service\":\"ssh\",\"netns\":4026531840,"
+		"\"raddr\":\"::\",\"rport\":0,\"rname\":null,\"rname_canonical\":null,\"service\":\"ssh\",\"netns\":4026531840,"
 		"\"sock\":null,\"ino\":12345,\"pid\":1,\"tid\":1,"
 		"\"comm\":\"sshd\",\"owner\":\"proc\",\"role\":\"listener\",\"state\":\"LISTEN\"}\n");
 	ASSERT_JSON_LINE(out, len, &r);
@@ -416,7 +416,7 @@ TEST(sink_json_summary)
 	out = memfile_str(m, &len);
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":26,\"snapshot\":2,\"lost\":0,"
 			  "\"filtered\":0,\"elapsed_s\":3.001,\"udp_flows\":0,\"udp_uncounted\":0,"
-			  "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0}\n");
+			  "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,\"dns_lost\":0,\"dns_truncated\":0}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 
 	st = (struct stats){
@@ -432,7 +432,8 @@ TEST(sink_json_summary)
 			  "\"snapshot\":18446744073709551614,\"lost\":7,\"filtered\":123456789,"
 			  "\"elapsed_s\":0.000,\"udp_flows\":12,\"udp_uncounted\":345,"
 			  "\"udp_uncounted_bytes\":18446744073709551615,\"gaps\":3,"
-			  "\"missed\":4}\n");
+			  "\"missed\":4,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,"
+			  "\"dns_lost\":0,\"dns_truncated\":0}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 }
 
@@ -464,7 +465,7 @@ TEST(sink_json_several_lines)
 		else if (n < 3)
 			check_keys(&r, state_keys);
 		else
-			ASSERT_EQ(r.n_keys, 11);
+			ASSERT_EQ(r.n_keys, 16);
 		line = nl + 1;
 	}
 	ASSERT_EQ(n, 4);
@@ -802,7 +803,7 @@ static struct event alert_event(enum diag_cause cause)
 #define COMMON_JSON							\
 	"\"time\":\"2023-11-14T22:13:20.123456789Z\",\"boot_ns\":1123456789,"	\
 	"\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":43054,"	\
-	"\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\",\"netns\":4026531833,"	\
+	"\"raddr\":\"10.0.0.2\",\"rport\":22,\"rname\":null,\"rname_canonical\":null,\"service\":\"ssh\",\"netns\":4026531833,"	\
 	"\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,\"tid\":2924,"	\
 	"\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
 
@@ -1060,13 +1061,13 @@ static struct services *udp_services(void)
 
 static const char *const udp_flow_keys[] = {
 	"type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
-	"rport", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
+	"rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner",
 	"tx_bytes", "rx_bytes", "tx_packets", "rx_packets", "duration_ms", "first_time",
 	"reason", NULL,
 };
 static const char *const udp_socket_keys[] = {
 	"type", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "state", NULL,
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "state", NULL,
 };
 
 TEST(sink_json_udp_flow_end)
@@ -1080,7 +1081,7 @@ TEST(sink_json_udp_flow_end)
 	ASSERT_STREQ(out,
 		"{\"type\":\"udp_flow\",\"event\":\"end\",\"time\":\"2023-11-14T22:13:23.123456789Z\","
 		"\"boot_ns\":4123456789,\"proto\":\"udp\",\"family\":4,\"laddr\":\"10.0.0.1\","
-		"\"lport\":40000,\"raddr\":\"10.0.0.53\",\"rport\":53,\"service\":\"domain\","
+		"\"lport\":40000,\"raddr\":\"10.0.0.53\",\"rport\":53,\"rname\":null,\"rname_canonical\":null,\"service\":\"domain\","
 		"\"netns\":4026531833,\"sock\":\"0xffff888112345600\",\"ino\":9001,\"pid\":4242,"
 		"\"tid\":4243,\"comm\":\"dig\",\"owner\":\"traffic\",\"tx_bytes\":300,"
 		"\"rx_bytes\":1200,\"tx_packets\":3,\"rx_packets\":2,\"duration_ms\":1234.568,"
@@ -1168,7 +1169,7 @@ TEST(sink_json_udp_flow_wildcard_and_unknown_peer)
 	ASSERT_JSON_LINE(out, len, &r);
 	check_keys(&r, udp_flow_keys);
 	ASSERT_NOT_NULL(strstr(out, "\"proto\":\"udp\",\"family\":6,\"laddr\":\"::\",\"lport\":5353,"
-				    "\"raddr\":\"::\",\"rport\":0,\"service\":\"mdns\","));
+				    "\"raddr\":\"::\",\"rport\":0,\"rname\":null,\"rname_canonical\":null,\"service\":\"mdns\","));
 	ASSERT_NOT_NULL(strstr(out, "\"pid\":null,\"tid\":null,\"comm\":null,\"owner\":\"unknown\","
 				    "\"tx_bytes\":18446744073709551615,"));
 }
@@ -1184,7 +1185,7 @@ TEST(sink_json_udp_socket)
 	ASSERT_STREQ(out,
 		"{\"type\":\"udp_socket\",\"time\":\"2023-11-14T22:13:21.000000000Z\","
 		"\"boot_ns\":2000000000,\"proto\":\"udp\",\"family\":6,\"laddr\":\"::\","
-		"\"lport\":5353,\"raddr\":\"::\",\"rport\":0,\"service\":\"mdns\","
+		"\"lport\":5353,\"raddr\":\"::\",\"rport\":0,\"rname\":null,\"rname_canonical\":null,\"service\":\"mdns\","
 		"\"netns\":4026531840,\"sock\":null,\"ino\":12345,\"pid\":612,\"tid\":612,"
 		"\"comm\":\"avahi-daemon\",\"owner\":\"proc\",\"state\":\"bound\"}\n");
 	ASSERT_JSON_LINE(out, len, &r);
@@ -1197,7 +1198,7 @@ TEST(sink_json_udp_socket)
 	out = render(json_sink, svc, &ev, &len);
 	ASSERT_JSON_LINE(out, len, &r);
 	check_keys(&r, udp_socket_keys);
-	ASSERT_NOT_NULL(strstr(out, "\"raddr\":\"2001:db8::53\",\"rport\":53,\"service\":\"domain\","));
+	ASSERT_NOT_NULL(strstr(out, "\"raddr\":\"2001:db8::53\",\"rport\":53,\"rname\":null,\"rname_canonical\":null,\"service\":\"domain\","));
 	ASSERT_NOT_NULL(strstr(out, ",\"state\":\"connected\"}\n"));
 
 	ev.new_state = ST_TCP_LISTEN;	/* not a UDP state */
@@ -1543,7 +1544,7 @@ TEST(sink_text_long_values_widen_columns)
 
 static const char *const conn_keys[] = {
 	"type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr", "rport",
-	"service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
+	"rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
 	"state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
 	"bytes_acked", "bytes_received", "segs_out", "segs_in", "retrans", "srtt_ms",
 	"rttvar_ms", "min_rtt_ms", "ended", "reset_reason", "closed_first", "error", "errno", NULL,
@@ -1603,7 +1604,7 @@ TEST(sink_json_tcp_conn)
 	ASSERT_STREQ(out,
 		"{\"type\":\"tcp_conn\",\"event\":\"end\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
 		"\"boot_ns\":1123456789,\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\","
-		"\"lport\":43054,\"raddr\":\"10.0.0.2\",\"rport\":22,\"service\":\"ssh\","
+		"\"lport\":43054,\"raddr\":\"10.0.0.2\",\"rport\":22,\"rname\":null,\"rname_canonical\":null,\"service\":\"ssh\","
 		"\"netns\":4026531833,\"sock\":\"0xffff888105308000\",\"ino\":7420,\"pid\":2923,"
 		"\"tid\":2924,\"comm\":\"python3\",\"owner\":\"connect\",\"role\":\"client\","
 		"\"state\":\"FIN_WAIT2\",\"start_time\":\"2023-11-14T22:13:19.123456789Z\","

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* dns: the DNS answers local sockets receive, for names of remote
+ * addresses. The program is in socktrace.bpf.c. */
+#ifndef ST_DNS_BPF_H
+#define ST_DNS_BPF_H
+
+#define ST_ETH_P_IP	0x0800
+#define ST_ETH_P_IPV6	0x86DD
+#define ST_DNS_PORT	53
+
+/* The network namespace of the receiving socket. A PTR_TO_SOCK_COMMON
+ * cannot be offset (the verifier forbids arithmetic on socket pointers):
+ * its value is read as a number, which CAP_PERFMON allows, then walked
+ * with CO-RE reads. */
+static __always_inline __u32 skb_sock_netns(struct __sk_buff *skb)
+{
+	struct bpf_sock *bsk = skb->sk;
+	__u64 addr = 0;
+
+	if (!bsk)
+		return 0;
+	bpf_probe_read_kernel(&addr, sizeof(addr), &bsk);
+	return BPF_CORE_READ((struct sock *)addr, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Every packet a local socket receives passes here (cgroup_skb/ingress runs
+ * in sk_filter(), for TCP segments too): everything but a UDP datagram or
+ * a TCP segment with data from port 53 leaves after a few loads from the
+ * linear header (the IP and the UDP or TCP header were pulled before
+ * sk_filter()). Always returns 1: the packet passes. */
+static __always_inline int handle_dns_skb(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 l4, off, len;
+	__u64 cap;	/* 64 bits: the register tested is the one passed */
+	struct st_dns_event *e;
+	__u8 family, proto;
+
+	if (skb->protocol == bpf_htons(ST_ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return 1;
+		proto = ip->protocol;
+		l4 = ip->ihl * 4;
+		family = 4;
+	} else if (skb->protocol == bpf_htons(ST_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		/* an answer behind extension headers is not seen */
+		if ((void *)(ip6 + 1) > end)
+			return 1;
+		proto = ip6->nexthdr;
+		l4 = sizeof(*ip6);
+		family = 6;
+	} else {
+		return 1;
+	}
+	if (l4 < 20 || l4 > 60)
+		return 1;
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *udp = data + l4;
+
+		if ((void *)(udp + 1) > end || udp->source != bpf_htons(ST_DNS_PORT))
+			return 1;
+		len = bpf_ntohs(udp->len);
+		if (len <= sizeof(*udp) || l4 + len > skb->len)
+			return 1;
+		off = l4 + sizeof(*udp);
+		len -= sizeof(*udp);
+	} else if (proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = data + l4;
+
+		/* DNS over TCP: a segment's payload, most often one whole answer
+		 * after its 2-byte length; ACKs and handshakes carry none */
+		if ((void *)(tcp + 1) > end || tcp->source != bpf_htons(ST_DNS_PORT))
+			return 1;
+		off = l4 + tcp->doff * 4;
+		if (off >= skb->len)
+			return 1;
+		len = skb->len - off;
+	} else {
+		return 1;
+	}
+	cap = len;
+	if (cap > ST_DNS_CAP) {
+		cap = ST_DNS_CAP;
+		counter_inc(ST_CNT_DNS_TRUNCATED);
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(ST_CNT_DNS_LOST);
+		return 1;
+	}
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->type = ST_EVENT_DNS;
+	e->family = family;
+	e->len = len > 0xffff ? 0xffff : len;
+	e->caplen = cap;
+	e->proto = proto;
+	e->pad = 0;
+	e->pad2 = 0;
+	e->netns = skb_sock_netns(skb);
+	__builtin_memset(e->server, 0, sizeof(e->server));
+	if (family == 4)
+		bpf_skb_load_bytes(skb, 12, e->server, 4);
+	else
+		bpf_skb_load_bytes(skb, 8, e->server, 16);
+	/* the compiler knows cap <= ST_DNS_CAP and would drop the test the
+	 * verifier needs to bound the copy */
+	asm volatile("" : "+r"(cap));
+	if (cap < 1 || cap > ST_DNS_CAP || bpf_skb_load_bytes(skb, off, e->data, cap)) {
+		bpf_ringbuf_discard(e, 0);
+		counter_inc(ST_CNT_DNS_LOST);
+		return 1;
+	}
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	counter_inc(ST_CNT_EVENTS);
+	return 1;
+}
+
+#endif /* ST_DNS_BPF_H */

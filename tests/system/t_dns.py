@@ -1,0 +1,268 @@
+"""Names of remote addresses from DNS answers (passive DNS).
+
+A dnsmasq in namespace a serves a `.test` zone (A, AAAA, a CNAME chain, all
+in the documentation ranges) on 192.0.2.1:53; a client in namespace b
+resolves with dig and with getaddrinfo (a resolv.conf under
+/etc/netns/B/, which `ip netns exec` mounts), then connects over TCP to a
+listener in a at the address it got and sends a UDP datagram there. Every
+event of the client's sockets must carry the name it resolved (`rname`),
+and nothing else may.
+"""
+import os
+import shutil
+import subprocess
+import time
+
+from lib import PYTHON, Fail, NetPair, Skip, Tracer, kill_proc, run_cmd, test
+
+WEB4, WEB6 = "198.51.100.10", "2001:db8:100::10"
+OTHER4 = "203.0.113.7"
+ZONE = "example.test"
+TCP_PORT, UDP_PORT = 8080, 9999
+SETTLE = 1.5     # an event's way from the kernel to stdout
+
+# resolve NAME with getaddrinfo (family 4 or 6), connect over TCP and send a
+# line, then send one UDP datagram to the same address, and print it
+CLIENT = r"""
+import socket, sys
+name, fam = sys.argv[1], socket.AF_INET6 if sys.argv[2] == "6" else socket.AF_INET
+ai = socket.getaddrinfo(name, %d, fam, socket.SOCK_STREAM)[0]
+addr = ai[4][0]
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(ai[4])
+s.sendall(b"hello\n")
+s.close()
+u = socket.socket(fam, socket.SOCK_DGRAM)
+u.connect((addr, %d))
+u.send(b"ping")
+u.close()
+print(addr)
+""" % (TCP_PORT, UDP_PORT)
+
+
+class DnsWorld:
+    """dnsmasq in namespace a, the listener behind the names in a, and a
+    client namespace b that resolves through it."""
+
+    def __init__(self, ctx, local_ttl=600):
+        if not shutil.which("dnsmasq"):
+            raise Skip("dnsmasq is not installed (Debian package dnsmasq)")
+        if not shutil.which("dig"):
+            raise Skip("dig is not installed (Debian package bind9-dnsutils)")
+        self.ctx = ctx
+        self.net = NetPair(ctx)
+        a, b = self.net.a.name, self.net.b.name
+        # the names' addresses live in a, routed from b
+        run_cmd(["ip", "-n", a, "addr", "add", WEB4 + "/32", "dev", self.net.va])
+        run_cmd(["ip", "-n", a, "addr", "add", OTHER4 + "/32", "dev", self.net.va])
+        run_cmd(["ip", "-n", a, "-6", "addr", "add", WEB6 + "/128", "dev", self.net.va, "nodad"])
+        run_cmd(["ip", "-n", b, "route", "add", "198.51.100.0/24", "via", self.net.A4])
+        run_cmd(["ip", "-n", b, "route", "add", "203.0.113.0/24", "via", self.net.A4])
+        run_cmd(["ip", "-n", b, "-6", "route", "add", "2001:db8:100::/48", "via", self.net.A6])
+        self.pidfile = os.path.join(ctx.tmpdir, ctx.unique("dnsmasq") + ".pid")
+        self.dnsmasq = subprocess.Popen(
+            ["ip", "netns", "exec", a, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+             "--no-resolv", "--no-hosts", "--port", "53", "--listen-address", self.net.A4,
+             "--bind-interfaces", "--pid-file=" + self.pidfile, "--user=root",
+             "--local=/test/", "--local-ttl=%d" % local_ttl,
+             "--host-record=web.%s,%s,%s" % (ZONE, WEB4, WEB6),
+             "--cname=www.%s,web.%s" % (ZONE, ZONE),
+             "--cname=alias.%s,www.%s" % (ZONE, ZONE),
+             "--address=/other.%s/%s" % (ZONE, OTHER4)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        ctx.on_cleanup(lambda: kill_proc(self.dnsmasq))
+        self.listener = subprocess.Popen(
+            ["ip", "netns", "exec", a, "socat", "-u",
+             "TCP6-LISTEN:%d,fork,reuseaddr,ipv6only=0" % TCP_PORT, "OPEN:/dev/null"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ctx.on_cleanup(lambda: kill_proc(self.listener))
+        # getaddrinfo in b asks dnsmasq: ip netns exec mounts this file
+        self.etc = "/etc/netns/%s" % b
+        os.makedirs(self.etc, exist_ok=True)
+        ctx.on_cleanup(lambda: shutil.rmtree(self.etc, ignore_errors=True))
+        with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
+            f.write("nameserver %s\noptions timeout:2 attempts:2\n" % self.net.A4)
+        self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.dnsmasq.poll() is not None:
+                raise Fail("dnsmasq exited: %s" % self.dnsmasq.stderr.read().decode(errors="replace"))
+            if self.dig("web." + ZONE, check=False) == WEB4:
+                return
+            time.sleep(0.2)
+        raise Fail("dnsmasq did not answer within 10 s")
+
+    def dig(self, name, qtype="A", ns=None, tcp=False, check=True):
+        p = run_cmd(["ip", "netns", "exec", ns or self.net.b.name, "dig", "+short", "+time=2",
+                     "+tries=1"] + (["+tcp"] if tcp else []) +
+                    ["@" + self.net.A4, name, qtype], check=check)
+        return p.stdout.decode().strip().splitlines()[-1] if p.stdout.strip() else ""
+
+    def client(self, name, family=4, ns=None):
+        """getaddrinfo, TCP connect, UDP send, from namespace b (or ns)."""
+        p = run_cmd(["ip", "netns", "exec", ns or self.net.b.name, PYTHON, "-c", CLIENT,
+                     name, str(family)], timeout=20)
+        return p.stdout.decode().strip()
+
+
+def client_events(run, netns, addr):
+    """The events of sockets in netns whose remote address is addr."""
+    return [r for r in run.records if r.get("netns") == netns and r.get("raddr") == addr and
+            r.get("type") in ("tcp_state", "tcp_conn", "udp_flow")]
+
+
+def check_named(run, events, what, rname, canonical=None):
+    types = {r["type"] for r in events}
+    for t in ("tcp_state", "tcp_conn", "udp_flow"):
+        if t not in types:
+            run.fail("%s: no %s event of the client" % (what, t),
+                     lambda r: r.get("type") in ("tcp_state", "tcp_conn", "udp_flow"))
+    bad = [r for r in events if r.get("rname") != rname or r.get("rname_canonical") != canonical]
+    if bad:
+        run.fail("%s: %d of %d events lack rname %r (rname_canonical %r)" %
+                 (what, len(bad), len(events), rname, canonical), lambda r: r in bad)
+
+
+@test("dns: getaddrinfo and dig +tcp name the TCP and UDP events that follow, per family")
+def t_dns_names(ctx):
+    w = DnsWorld(ctx)
+    b = w.net.b.inode
+    with Tracer(ctx, ["--no-snapshot", "--udp-idle", "1"]) as t:
+        got4 = w.client("web." + ZONE, 4)
+        got6 = w.client("web." + ZONE, 6)
+        # dig's answer, over TCP, names what a later connection to the address shows
+        if w.dig("other." + ZONE, tcp=True) != OTHER4:
+            raise Fail("dig +tcp did not get %s for other.%s" % (OTHER4, ZONE))
+        run_cmd(["ip", "netns", "exec", w.net.b.name, "socat", "-u", "-", "TCP:%s:%d" % (OTHER4, TCP_PORT)],
+                input=b"x")
+        time.sleep(SETTLE + 1.5)
+        run = t.stop()
+    run.expect_clean_exit()
+    if got4 != WEB4 or got6 != WEB6:
+        raise Fail("getaddrinfo gave %r and %r, expected %s and %s" % (got4, got6, WEB4, WEB6))
+    check_named(run, client_events(run, b, WEB4), "IPv4 (getaddrinfo)", "web." + ZONE)
+    check_named(run, [r for r in client_events(run, b, WEB6)], "IPv6 (getaddrinfo)", "web." + ZONE)
+    other = [r for r in client_events(run, b, OTHER4) if r["type"] == "tcp_state"]
+    if not other or any(r.get("rname") != "other." + ZONE for r in other):
+        run.fail("dig +tcp: the connection to %s is not named other.%s" % (OTHER4, ZONE),
+                 lambda r: r.get("raddr") == OTHER4)
+    # the listener's side: its remote is the client, which nobody resolved
+    named = [r for r in run.records if r.get("netns") == w.net.a.inode and r.get("rname")]
+    if named:
+        run.fail("events in the server's namespace carry names", lambda r: r in named)
+    if not run.summary.get("dns_answers") or run.summary.get("dns_unparsed"):
+        run.fail("the summary counts no DNS answers, or unparsed ones")
+
+
+@test("dns: a CNAME chain gives rname and rname_canonical; text shows the name, -n the address")
+def t_dns_cname_text(ctx):
+    w = DnsWorld(ctx)
+    with Tracer(ctx, ["--no-snapshot", "--udp-idle", "1", "-t"], json_out=False) as t:
+        w.client("alias." + ZONE, 4)
+        time.sleep(SETTLE)
+        text = t.stop()
+    with Tracer(ctx, ["--no-snapshot", "-t"]) as t:
+        w.client("alias." + ZONE, 4)
+        time.sleep(SETTLE)
+        run = t.stop()
+    with Tracer(ctx, ["--no-snapshot", "-t", "-n"], json_out=False) as t:
+        w.client("alias." + ZONE, 4)
+        time.sleep(SETTLE)
+        numeric = t.stop()
+    events = [r for r in client_events(run, w.net.b.inode, WEB4) if r["type"] != "udp_flow"]
+    if not events or any(r.get("rname") != "alias." + ZONE or
+                         r.get("rname_canonical") != "web." + ZONE for r in events):
+        run.fail("the CNAME chain alias -> www -> web is not rname/rname_canonical",
+                 lambda r: r.get("raddr") == WEB4)
+    want = "alias.%s:%d/tcp" % (ZONE, TCP_PORT)
+    if want.encode() not in text.out:
+        raise Fail("the text output does not show %s" % want, text.out.decode().splitlines()[-10:])
+    if b"alias." in numeric.out or ("%s:%d/tcp" % (WEB4, TCP_PORT)).encode() not in numeric.out:
+        raise Fail("-n: the text output shows a name, or not the address",
+                   numeric.out.decode().splitlines()[-10:])
+
+
+@test("dns: NXDOMAIN names nothing; a name does not cross namespaces; host NAME filters")
+def t_dns_scope(ctx):
+    w = DnsWorld(ctx)
+    b, a = w.net.b.inode, w.net.a.inode
+    with Tracer(ctx, ["--no-snapshot", "-t", "host", "web." + ZONE]) as t:
+        if w.dig("nosuch." + ZONE) != "":
+            raise Fail("nosuch.%s resolved" % ZONE)
+        w.client("web." + ZONE, 4)
+        # the same address from namespace a, where nobody resolved it
+        run_cmd(["ip", "netns", "exec", w.net.a.name, "socat", "-u", "-",
+                 "TCP:%s:%d" % (WEB4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        run = t.stop()
+    run.expect_clean_exit()
+    if not client_events(run, b, WEB4):
+        run.fail("host web.%s: the client's events are missing" % ZONE)
+    stray = [r for r in run.records if r.get("type") in ("tcp_state", "tcp_conn") and
+             (r.get("netns") != b or r.get("rname") != "web." + ZONE)]
+    if stray:
+        run.fail("host web.%s: events of another name or namespace passed" % ZONE,
+                 lambda r: r in stray)
+    if run.summary.get("dns_answers", 0) < 2:
+        run.fail("the NXDOMAIN answer was not seen")
+    with Tracer(ctx, ["--no-snapshot", "-t"]) as t:
+        w.dig("web." + ZONE, ns=w.net.b.name)
+        run_cmd(["ip", "netns", "exec", w.net.a.name, "socat", "-u", "-",
+                 "TCP:%s:%d" % (WEB4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        run = t.stop()
+    clients = [r for r in run.records if r.get("netns") == a and r.get("raddr") == WEB4]
+    if not clients or any(r.get("rname") for r in clients):
+        run.fail("a name resolved in namespace b names the address in namespace a",
+                 lambda r: r.get("raddr") == WEB4)
+
+
+@test("dns: a name expires with its TTL and the grace period")
+def t_dns_ttl(ctx):
+    w = DnsWorld(ctx, local_ttl=1)
+    b = w.net.b.inode
+    with Tracer(ctx, ["--no-snapshot", "-t"]) as t:
+        w.dig("web." + ZONE)
+        run_cmd(["ip", "netns", "exec", w.net.b.name, "socat", "-u", "-",
+                 "TCP:%s:%d" % (WEB4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        fresh = [r for r in t.records_now() if r.get("netns") == b and r.get("type") == "tcp_state"]
+        # TTL 1 s and 10 s of grace
+        time.sleep(1 + 10 + 1)
+        run_cmd(["ip", "netns", "exec", w.net.b.name, "socat", "-u", "-",
+                 "TCP:%s:%d" % (WEB4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        run = t.stop()
+    stale = [r for r in run.records if r.get("netns") == b and r.get("type") == "tcp_state"
+             and r not in fresh]
+    if not fresh or any(r.get("rname") != "web." + ZONE for r in fresh):
+        run.fail("the connection within the TTL is not named", lambda r: r in fresh)
+    if not stale or any(r.get("rname") for r in stale):
+        run.fail("the connection after the TTL and the grace is still named", lambda r: r in stale)
+
+
+@test("dns: a recording replays the same names, the answers recorded as source records",
+      hook_independent=True)
+def t_dns_replay(ctx):
+    w = DnsWorld(ctx)
+    path = os.path.join(ctx.tmpdir, ctx.unique("dns") + ".st")
+    with Tracer(ctx, ["--no-snapshot", "-t", "-w", path]) as t:
+        w.client("alias." + ZONE, 4)
+        time.sleep(SETTLE)
+        live = t.stop()
+    replay = Tracer(ctx, ["-r", path], hook=False)
+    replay.start(wait_ready=False)
+    run = replay.wait_exit(20)
+    if run is None:
+        raise Fail("replay did not finish")
+    def names(r):
+        return [(x["type"], x.get("old"), x.get("new"), x.get("rname"), x.get("rname_canonical"))
+                for x in r.records if x.get("netns") == w.net.b.inode and x.get("raddr") == WEB4]
+    if not names(live) or names(live) != names(run):
+        raise Fail("replayed names differ from the live run's",
+                   ["live: %r" % (names(live),), "replay: %r" % (names(run),)])
+    if not any(n[3] == "alias." + ZONE for n in names(run)):
+        run.fail("the replay names nothing")
