@@ -775,7 +775,7 @@ int main(int argc, char **argv)
 	bool usage = false, closed = false, watch_stdout;
 	struct opts o;
 	char msg[PATH_MAX + 256];
-	int err, ret = 1, failed;
+	int err, ret = 1, failed, selected[CONCERN__MAX];
 
 	report__set_journal(notify__stderr_is_journal());
 	opts__init(&o);
@@ -930,14 +930,24 @@ int main(int argc, char **argv)
 	 * of that */
 	if (!live && failed < 0 && check_ringbuf(o.ringbuf_kb))
 		goto cleanup;
+	memcpy(selected, probe.selected, sizeof(selected));
 	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
-		fprintf(stderr, "socktrace: retrying with the next hook variants\n");
+		if (failed >= 0)
+			fprintf(stderr, "socktrace: %s did not load or attach: retrying with the next hook variants\n",
+				concerns[failed].name);
+		else
+			fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
 		probe__lend_btf(&probe);
 		live = live__open(&lo, &probe, &pl, &ref, &failed);
 	}
 	if (!live)
 		goto cleanup;
+	/* what the retries left without a hook says so, as probing does */
+	for (int c = 0; c < CONCERN__MAX; c++)
+		if (selected[c] >= 0 && probe.selected[c] < 0)
+			report__warning("no hook for %s: %s (its programs did not load with the others; -v shows why)",
+					concerns[c].name, concerns[c].without);
 	probe__free(&probe);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
