@@ -32,7 +32,7 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 l4, off, len;
-	__u64 cap;	/* 64 bits: the register tested is the one passed */
+	__u64 cap, n;	/* 64 bits: the register tested is the one passed */
 	struct st_dns_event *e;
 	__u8 family, proto;
 
@@ -106,10 +106,14 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 		bpf_skb_load_bytes(skb, 12, e->server, 4);
 	else
 		bpf_skb_load_bytes(skb, 8, e->server, 16);
-	/* the compiler knows cap <= ST_DNS_CAP and would drop the test the
-	 * verifier needs to bound the copy */
-	asm volatile("" : "+r"(cap));
-	if (cap < 1 || cap > ST_DNS_CAP || bpf_skb_load_bytes(skb, off, e->data, cap)) {
+	/* The verifier must see 1 <= size <= ST_DNS_CAP in the register
+	 * passed. The compiler knows cap's bounds and would drop the test, or
+	 * fold "cap < 1 || cap > CAP" into one test of cap - 1, whose bounds
+	 * 5.10's verifier does not carry back to cap: test cap - 1 in a
+	 * register of its own and pass it plus one. */
+	n = cap - 1;
+	asm volatile("" : "+r"(n));
+	if (n >= ST_DNS_CAP || bpf_skb_load_bytes(skb, off, e->data, n + 1)) {
 		bpf_ringbuf_discard(e, 0);
 		counter_inc(ST_CNT_DNS_LOST);
 		return 1;
