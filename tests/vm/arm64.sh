@@ -8,7 +8,7 @@
 #   tests/vm/arm64.sh [--cache DIR] [--timeout SECS]
 #
 # Builds socktrace with gcc-aarch64-linux-gnu against libbpf-dev:arm64,
-# libelf-dev:arm64 and zlib1g-dev:arm64 in OUTPUT/aarch64 (make ARCH=aarch64;
+# libelf-dev:arm64, libc-ares-dev:arm64 and zlib1g-dev:arm64 in OUTPUT/aarch64 (make ARCH=aarch64;
 # the BPF side from vmlinux/aarch64/vmlinux.h) and tests/vm/smoke.c
 # statically. The guest's root is an initramfs of Debian arm64 packages:
 # busybox-static and the libraries socktrace links (libc6, libelf1, zlib1g),
@@ -73,7 +73,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	apt_locked update -qq || die "apt-get update failed"
 fi
 pkgs_ensure gcc-aarch64-linux-gnu libc6-dev:arm64 libbpf-dev:arm64 libelf-dev:arm64 \
-	zlib1g-dev:arm64 qemu-system-arm cpio
+	zlib1g-dev:arm64 libc-ares-dev:arm64 qemu-system-arm cpio
 
 # ---- build ----
 say "building socktrace for aarch64 in $output/aarch64"
