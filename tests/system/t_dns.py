@@ -50,6 +50,13 @@ class DnsWorld:
             raise Skip("dnsmasq is not installed (Debian package dnsmasq)")
         if not shutil.which("dig"):
             raise Skip("dig is not installed (Debian package bind9-dnsutils)")
+        # ip netns exec gives the client its resolv.conf from /etc/netns
+        try:
+            os.makedirs("/etc/netns", exist_ok=True)
+        except OSError as e:
+            raise Skip("/etc/netns cannot be created: %s" % e.strerror)
+        if not os.access("/etc/netns", os.W_OK):
+            raise Skip("/etc/netns is not writable (a read-only root file system)")
         self.ctx = ctx
         self.net = NetPair(ctx)
         a, b = self.net.a.name, self.net.b.name

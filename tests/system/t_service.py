@@ -118,7 +118,7 @@ def recordings(d):
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".st"))
 
 
-@test("service_notify_ready_reload")
+@test("service_notify_ready_reload", hook_independent=True)
 def service_notify_ready_reload(ctx):
     """The unit's ExecStart and default options, with a NOTIFY_SOCKET: READY=1
     comes after the ready line, and a connection made the moment it comes is
@@ -160,7 +160,7 @@ def service_notify_ready_reload(ctx):
                  % (first, second, sorted(got[0]), sorted(got[1])))
 
 
-@test("service_reload_logrotate")
+@test("service_reload_logrotate", hook_independent=True)
 def service_reload_logrotate(ctx):
     """A service recording to a plain -w FILE: a reload while FILE is in
     place keeps it (reopening would truncate it); after FILE was moved away
