@@ -211,6 +211,24 @@ def serve(lsock, args):
         say(closed=peer[1], pid=os.getpid())
 
 
+def accept_as(lsock, args, comm, done=False):
+    """A forked child named comm serves the inherited listener as the
+    server does; its exit status."""
+    try:
+        set_comm(comm)
+        say(acceptor=os.getpid())
+        serve(lsock, args)
+        if args.hold:
+            wait_stdin_line()
+        lsock.close()
+        if done:
+            say(done=True)
+    except BaseException as e:  # report, never fall back into the parent's code
+        say(error=repr(e))
+        return 1
+    return 0
+
+
 class SockFilter(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
                 ("k", ctypes.c_uint32)]
@@ -248,41 +266,18 @@ def cmd_server(args):
     if args.daemonize:
         child = os.fork()
         if child == 0:
-            code = 0
-            try:
-                # outlives its parent, as a daemon does: bounded in time
-                # instead (the test also kills it)
-                signal.alarm(120)
-                set_comm(args.daemonize)
-                say(acceptor=os.getpid())
-                serve(lsock, args)
-                if args.hold:
-                    wait_stdin_line()
-                lsock.close()
-                say(done=True)
-            except BaseException as e:
-                say(error=repr(e))
-                code = 1
-            os._exit(code)
+            # outlives its parent, as a daemon does: bounded in time instead
+            # (the test also kills it)
+            signal.alarm(120)
+            os._exit(accept_as(lsock, args, args.daemonize, done=True))
         lsock.close()
         say(launched=child)
         return 0
     if args.fork_accept:
         child = os.fork()
         if child == 0:
-            code = 0
-            try:
-                die_with_parent()
-                set_comm(args.fork_accept)
-                say(acceptor=os.getpid())
-                serve(lsock, args)
-                if args.hold:
-                    wait_stdin_line()
-                lsock.close()
-            except BaseException as e:  # report, never fall back into the parent's code
-                say(error=repr(e))
-                code = 1
-            os._exit(code)
+            die_with_parent()
+            os._exit(accept_as(lsock, args, args.fork_accept))
         lsock.close()
         _, status = os.waitpid(child, 0)
         say(done=True, status=status)
