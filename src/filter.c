@@ -1142,6 +1142,36 @@ int filter__parse(struct filter *f, const char *text, char *err, size_t errlen)
 	return 0;
 }
 
+static int each_owner_term(const struct fexpr *x, filter_term_fn fn, void *ctx)
+{
+	int err;
+
+	for (; x; x = x->next) {
+		if (x->op == FX_AND || x->op == FX_OR || x->op == FX_NOT) {
+			err = each_owner_term(x->a, fn, ctx);
+			if (err)
+				return err;
+			continue;
+		}
+		if (x->op == FX_CGROUP && (err = fn(ctx, "cgroup", x->str)))
+			return err;
+		if (x->op == FX_CONTAINER && (err = fn(ctx, "container", x->str)))
+			return err;
+	}
+	return 0;
+}
+
+int filter__each_owner_term(const struct filter *f, filter_term_fn fn, void *ctx)
+{
+	int err = 0;
+
+	if (f->cgroup)
+		err = fn(ctx, "cgroup", f->cgroup);
+	if (!err && f->container)
+		err = fn(ctx, "container", f->container);
+	return err ?: each_owner_term(f->expr, fn, ctx);
+}
+
 void filter__free(struct filter *f)
 {
 	fexpr__free(f->expr);

@@ -52,6 +52,11 @@ int filter__set_comm(struct filter *f, const char *comm);
  * is empty or only blanks sets no expression. '(' and 'not' nest at most
  * FILTER_MAX_DEPTH deep; and/or chains have no limit. */
 int filter__parse(struct filter *f, const char *text, char *err, size_t errlen);
+/* Calls fn for every cgroup path and container name the filter names,
+ * options and expression terms alike (kind "cgroup" or "container"); stops
+ * at and returns fn's first nonzero return. */
+typedef int (*filter_term_fn)(void *ctx, const char *kind, const char *value);
+int filter__each_owner_term(const struct filter *f, filter_term_fn fn, void *ctx);
 /* Releases the expression; the option lists need no freeing. */
 void filter__free(struct filter *f);
 /* The part of f the kernel side can check (lists only, no expression): it

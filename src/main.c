@@ -654,22 +654,29 @@ static struct sink *output_sink(const struct opts *o, const struct services *svc
 	return s;
 }
 
-/* --cgroup and --container name what exists on this host: a typo would
- * silently show nothing. A container that starts later can still match
- * by its id or name; one that names two is ambiguous. */
-static int check_cgroup_filters(struct cgroups *c, const struct filter *f)
+/* Cgroup paths and container names, as options or expression terms, name
+ * what exists on this host: a typo would silently show nothing. A container
+ * that starts later can still match by its id or name; one that names two
+ * is ambiguous. */
+static int check_owner_term(void *ctx, const char *kind, const char *value)
 {
+	struct cgroups *c = ctx;
 	int n;
 
-	if (f->cgroup && !cgroups__path_exists(c, f->cgroup)) {
-		report__error("no cgroup %s on this host", f->cgroup);
+	if (!strcmp(kind, "cgroup") && !cgroups__path_exists(c, value)) {
+		report__error("no cgroup %s on this host", value);
 		return -ENOENT;
 	}
-	if (f->container && (n = cgroups__count_containers(c, f->container)) > 1) {
-		report__error("--container %s is ambiguous: it names %d containers", f->container, n);
+	if (!strcmp(kind, "container") && (n = cgroups__count_containers(c, value)) > 1) {
+		report__error("container %s is ambiguous: it names %d containers", value, n);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int check_cgroup_filters(struct cgroups *c, const struct filter *f)
+{
+	return filter__each_owner_term(f, check_owner_term, c);
 }
 
 /* -r: no BPF and no privileges, the same pipeline as live. */

@@ -359,6 +359,14 @@ def t_cgroups_bad(ctx):
     r = run_cmd([ctx.socktrace, "--container", common, "-d", "1"], check=False)
     if r.returncode != 2 or b"ambiguous" not in r.stderr:
         raise Fail("an ambiguous --container: exit %d, %r" % (r.returncode, r.stderr))
+    # the same checks for expression terms, under 'or' and 'not' too
+    r = run_cmd([ctx.socktrace, "-d", "1", "port 80 or not cgroup /%s-nonexistent" % p],
+                check=False)
+    if r.returncode != 2 or b"no cgroup /%s-nonexistent" % p.encode() not in r.stderr:
+        raise Fail("a nonexistent cgroup term: exit %d, %r" % (r.returncode, r.stderr))
+    r = run_cmd([ctx.socktrace, "-d", "1", "tcp and container %s" % common], check=False)
+    if r.returncode != 2 or b"ambiguous" not in r.stderr:
+        raise Fail("an ambiguous container term: exit %d, %r" % (r.returncode, r.stderr))
     r = run_cmd([ctx.socktrace, "-r", "/dev/null", "cgroup relative"], check=False)
     if r.returncode != 2 or b"expected a cgroup path" not in r.stderr:
         raise Fail("a relative cgroup term: exit %d, %r" % (r.returncode, r.stderr))

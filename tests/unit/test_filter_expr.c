@@ -484,3 +484,39 @@ TEST(filter_expr_tcp_conn_errors_and_pushdown)
 	ASSERT_EQ(k.protos, 0);
 	filter__free(&f);
 }
+
+struct terms_seen {
+	char buf[256];
+	int stop_at;	/* return -EINVAL at this call, 0 for never */
+	int calls;
+};
+
+static int note_term(void *ctx, const char *kind, const char *value)
+{
+	struct terms_seen *t = ctx;
+	size_t n = strlen(t->buf);
+
+	snprintf(t->buf + n, sizeof(t->buf) - n, "%s%s=%s", n ? "," : "", kind, value);
+	return ++t->calls == t->stop_at ? -EINVAL : 0;
+}
+
+/* What main checks against the host: every cgroup path and container name,
+ * under 'or' and 'not' too, and nothing else. */
+TEST(filter_each_owner_term)
+{
+	struct terms_seen t = {};
+	struct filter f = {};
+	char err[256];
+
+	f.cgroup = "/opt.slice";
+	f.container = "web";
+	ASSERT_EQ(filter__parse(&f, "port 80 and (container db or not cgroup /a/b) and unit x.service"
+				" and pod ns/p", err, sizeof(err)), 0);
+	ASSERT_EQ(filter__each_owner_term(&f, note_term, &t), 0);
+	ASSERT_STREQ(t.buf, "cgroup=/opt.slice,container=web,container=db,cgroup=/a/b");
+	memset(&t, 0, sizeof(t));
+	t.stop_at = 3;
+	ASSERT_EQ(filter__each_owner_term(&f, note_term, &t), -EINVAL);
+	ASSERT_EQ(t.calls, 3);
+	filter__free(&f);
+}
