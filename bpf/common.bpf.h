@@ -41,6 +41,8 @@ const volatile bool filter_ports_on = false;
  * where a hash map took two lookups. */
 const volatile __u64 filter_port_bits[65536 / 64] = {};
 const volatile __u32 filter_states = 0;	/* bit per state: old or new matches */
+/* --cgroup, --unit, --container, --pod: cgroup_skip holds what they reject */
+const volatile bool filter_cgroups_on = false;
 /* Wake the reader only once this much data waits (0: every record). The
  * reader polls with a short timeout, so a quiet host still sees events soon. */
 const volatile __u64 wakeup_bytes = 0;
@@ -106,6 +108,17 @@ struct {
 	__type(value, __u8);
 } filter_pids SEC(".maps");
 
+/* Cgroup ids whose every event the userspace filter drops, added as
+ * userspace first resolves each id: a cgroup made later is learnt from its
+ * first event. Sized by userspace (1 entry when no cgroup filter is on);
+ * once full, the rest is filtered in userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_skip SEC(".maps");
+
 /* Resized by userspace (--udp-flows). A hash, not an LRU: a full table must
  * be counted, never silently make room by dropping a flow's counts. */
 struct {
@@ -150,6 +163,11 @@ struct {
 static __always_inline bool port_wanted(__u16 port)
 {
 	return filter_port_bits[port >> 6] & (1ULL << (port & 63));
+}
+
+static __always_inline bool cgroup_skipped(__u64 id)
+{
+	return filter_cgroups_on && id && bpf_map_lookup_elem(&cgroup_skip, &id);
 }
 
 static __always_inline void counter_add(__u32 idx, __u64 n)

@@ -17,7 +17,7 @@ static __always_inline bool event_filtered(const struct st_tcp_event *e)
 	/* An unknown owner passes: userspace may still name it from /proc. */
 	if (filter_pids_on && e->pid && !bpf_map_lookup_elem(&filter_pids, &e->pid))
 		return true;
-	return false;
+	return cgroup_skipped(e->cgroup_id);
 }
 
 static __always_inline struct st_sock_info *listener_lookup(struct st_listener_key *lk,

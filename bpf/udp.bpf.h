@@ -27,7 +27,8 @@ static __always_inline bool udp_filtered(const struct st_udp_key *k, __u16 famil
 		return true;
 	if (filter_pids_on && !bpf_map_lookup_elem(&filter_pids, &k->pid))
 		return true;
-	return false;
+	/* the flow's cgroup is its first datagram's process's */
+	return filter_cgroups_on && cgroup_skipped(bpf_get_current_cgroup_id());
 }
 
 static __always_inline void udp_emit_start(const struct st_udp_key *k,

@@ -47,6 +47,8 @@ struct cgroups {
 	uint64_t gone;
 	struct cgroup_info **all;	/* every info made, freed at the end */
 	size_t n_all, cap_all;
+	cgroups_new_id_fn on_new_id;
+	void *on_new_id_ctx;
 };
 
 static uint64_t next_key = 1;
@@ -766,6 +768,8 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 		 * walk's rate limit kept from being looked for is */
 		if (ci || sure)
 			u64map_put(&c->by_id, id, ci);
+		if (ci && c->on_new_id)
+			c->on_new_id(c->on_new_id_ctx, id, ci);
 		return ci;
 	}
 	if (!pid)
@@ -778,6 +782,12 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 		pe->have_ci = true;
 	}
 	return pe->ci;
+}
+
+void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx)
+{
+	c->on_new_id = fn;
+	c->on_new_id_ctx = ctx;
 }
 
 uint32_t cgroups__vpid(struct cgroups *c, uint32_t pid)

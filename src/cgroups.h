@@ -54,10 +54,14 @@ bool cgroup_info__match_pod(const struct cgroup_info *ci, const char *nsname);	/
 
 struct cgroups;
 
+/* Told each cgroup id the first time it names a cgroup (never the v2 root
+ * of a hybrid host, which names no cgroup of its own). */
+typedef void (*cgroups_new_id_fn)(void *ctx, uint64_t id, const struct cgroup_info *ci);
 /* The live resolver: finds the cgroup2 mount in /proc/self/mountinfo.
  * NULL and errno only for -ENOMEM: without a cgroup2 mount every owner is
  * named from /proc/PID/cgroup. */
 struct cgroups *cgroups__new(void);
+void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx);
 /* The owner's cgroup: by its v2 id, or for the v2 root (where a hybrid
  * host leaves processes) and an unknown id from /proc/PID/cgroup, read the
  * first time the pid is seen. NULL when neither says anything. */

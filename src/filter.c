@@ -342,6 +342,23 @@ static bool cmp_match(const struct fexpr *x, uint64_t v)
 	return false;
 }
 
+/* An owner term (cgroup, unit, container, pod) against the owner's cgroup. */
+static bool fexpr__match_owner(const struct fexpr *x, const struct cgroup_info *ci)
+{
+	switch (x->op) {
+	case FX_CGROUP:
+		return cgroup_info__match_path(ci, x->str);
+	case FX_UNIT:
+		return cgroup_info__match_unit(ci, x->str);
+	case FX_CONTAINER:
+		return cgroup_info__match_container(ci, x->str);
+	case FX_POD:
+		return cgroup_info__match_pod(ci, x->str);
+	default:
+		return false;
+	}
+}
+
 static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 {
 	switch (x->op) {
@@ -388,13 +405,10 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 		return ev->kind == EVENT_TCP_CONN && ev->conn.event == TCP_CONN_END &&
 		       (x->lo & (1u << ev->conn.end));
 	case FX_CGROUP:
-		return cgroup_info__match_path(ev->cg, x->str);
 	case FX_UNIT:
-		return cgroup_info__match_unit(ev->cg, x->str);
 	case FX_CONTAINER:
-		return cgroup_info__match_container(ev->cg, x->str);
 	case FX_POD:
-		return cgroup_info__match_pod(ev->cg, x->str);
+		return fexpr__match_owner(x, ev->cg);
 	}
 	return false;
 }
@@ -1159,6 +1173,51 @@ static int each_owner_term(const struct fexpr *x, filter_term_fn fn, void *ctx)
 			return err;
 	}
 	return 0;
+}
+
+/* Whether a term of the top-level AND chain rejects every event of the
+ * cgroup; terms under 'or' and 'not' decide nothing alone. */
+static bool owner_and_rejects(const struct fexpr *x, const struct cgroup_info *ci, bool *any)
+{
+	if (x->op == FX_AND) {
+		for (const struct fexpr *y = x->a; y; y = y->next)
+			if (owner_and_rejects(y, ci, any))
+				return true;
+		return false;
+	}
+	switch (x->op) {
+	case FX_CGROUP:
+	case FX_UNIT:
+	case FX_CONTAINER:
+	case FX_POD:
+		*any = true;
+		return ci && !fexpr__match_owner(x, ci);
+	default:
+		return false;
+	}
+}
+
+bool filter__owner_rejects(const struct filter *f, const struct cgroup_info *ci)
+{
+	bool any = false;
+
+	if ((f->cgroup && !cgroup_info__match_path(ci, f->cgroup)) ||
+	    (f->unit && !cgroup_info__match_unit(ci, f->unit)) ||
+	    (f->container && !cgroup_info__match_container(ci, f->container)) ||
+	    (f->pod && !cgroup_info__match_pod(ci, f->pod)))
+		return true;
+	return f->expr && owner_and_rejects(f->expr, ci, &any);
+}
+
+bool filter__has_owner_and(const struct filter *f)
+{
+	bool any = false;
+
+	if (f->cgroup || f->unit || f->container || f->pod)
+		return true;
+	if (f->expr)
+		owner_and_rejects(f->expr, NULL, &any);
+	return any;
 }
 
 int filter__each_owner_term(const struct filter *f, filter_term_fn fn, void *ctx)

@@ -57,6 +57,14 @@ int filter__parse(struct filter *f, const char *text, char *err, size_t errlen);
  * at and returns fn's first nonzero return. */
 typedef int (*filter_term_fn)(void *ctx, const char *kind, const char *value);
 int filter__each_owner_term(const struct filter *f, filter_term_fn fn, void *ctx);
+struct cgroup_info;
+/* Whether the filter drops every event whose owner is in the cgroup ci,
+ * whatever else the event holds: its cgroup options, or an owner term of
+ * the expression's top-level AND chain, rejects ci. Lets the kernel skip
+ * the cgroup's events (live__skip_cgroup()). */
+bool filter__owner_rejects(const struct filter *f, const struct cgroup_info *ci);
+/* Whether filter__owner_rejects() can reject anything. */
+bool filter__has_owner_and(const struct filter *f);
 /* Releases the expression; the option lists need no freeing. */
 void filter__free(struct filter *f);
 /* The part of f the kernel side can check (lists only, no expression): it

@@ -25,6 +25,7 @@ struct live {
 	struct ring_buffer *rb;
 	struct bpf_link *cg_links[LIVE_MAX_CGROUP_LINKS];
 	int n_cg_links;
+	uint64_t cgroups_skipped;	/* entries put in cgroup_skip */
 	pthread_t slow[LIVE_MAX_SLOW_LINKS];	/* detaching, joined at close */
 	int n_slow;
 	struct udpflows *udp;
@@ -281,6 +282,8 @@ struct live *live__new(const struct live_opts *o)
 	/* a socket with flows has at least one */
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.udp_socks, o->udp_flows);
+	if (!err && !o->cgroup_skip)
+		err = bpf_map__set_max_entries(l->skel->maps.cgroup_skip, 1);
 	if (err) {
 		report__error("failed to configure BPF object: %s", strerror(-err));
 		goto fail;
@@ -326,6 +329,7 @@ int live__start(struct live *l, const struct live_opts *o, const struct probe *p
 	for (int i = 0; i < f->n_ports; i++)
 		l->skel->rodata->filter_port_bits[f->ports[i] >> 6] |= 1ULL << (f->ports[i] & 63);
 	l->skel->rodata->filter_states = f->states;
+	l->skel->rodata->filter_cgroups_on = o->cgroup_skip;
 	l->skel->rodata->trace_start_ns = clock_ref__boot_now();
 	l->skel->rodata->conn_retrans_on = o->retrans;
 	/* batch wakeups: at most 16 per buffer's worth of data */
@@ -506,6 +510,23 @@ int live__listener_owner(void *ctx, const struct event *ev, const struct in6_add
 	memcpy(comm, val.comm, TASK_COMM_LEN);
 	comm[TASK_COMM_LEN] = '\0';
 	return 0;
+}
+
+int live__skip_cgroup(struct live *l, uint64_t id)
+{
+	__u8 one = 1;
+	int err;
+
+	err = bpf_map__update_elem(l->skel->maps.cgroup_skip, &id, sizeof(id), &one,
+				   sizeof(one), BPF_ANY);
+	if (!err)
+		l->cgroups_skipped++;
+	return err == -E2BIG || err == -ENOMEM ? 0 : err;
+}
+
+uint64_t live__cgroups_skipped(const struct live *l)
+{
+	return l->cgroups_skipped;
 }
 
 void live__set_owners(struct live *l, const struct owners *owners)

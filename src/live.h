@@ -25,6 +25,7 @@ struct live_opts {
 	uint64_t interval_ns;	/* report flows whose counts changed, 0: never */
 	bool verbose;		/* libbpf's messages are shown (-v) */
 	bool retrans;		/* tcp_conn records of retransmits (--retrans) */
+	bool cgroup_skip;	/* the kernel skips the cgroups live__skip_cgroup() names */
 };
 
 /* Opens the BPF object and starts creating its larger maps in a thread, so
@@ -45,6 +46,12 @@ struct live *live__open(const struct live_opts *o, const struct probe *p,
  * the struct live (a diagnoser's listener_owner_fn). */
 int live__listener_owner(void *ctx, const struct event *ev, const struct in6_addr *addr,
 			 uint16_t port, uint32_t *pid, char *comm);
+/* The kernel side drops the events of owners in cgroup id from now on
+ * (o->cgroup_skip). 0, or -errno; a full table is not an error: userspace
+ * still filters. */
+int live__skip_cgroup(struct live *l, uint64_t id);
+/* How many cgroups live__skip_cgroup() gave the kernel side. */
+uint64_t live__cgroups_skipped(const struct live *l);
 /* Owners found in /proc name the sockets the kernel side saw no owner for. */
 void live__set_owners(struct live *l, const struct owners *owners);
 /* Tells the kernel side who owns a listener found at startup, so that the

@@ -481,6 +481,29 @@ static void live_opts_of(struct live_opts *lo, const struct opts *o)
 	lo->interval_ns = o->interval_ns;
 	lo->verbose = o->verbose;
 	lo->retrans = o->retrans;
+	lo->cgroup_skip = !o->probes && filter__has_owner_and(&o->filter);
+}
+
+struct cgroup_skip_ctx {
+	struct live *live;
+	const struct filter *filter;
+	bool warned;
+};
+
+/* A cgroup seen for the first time whose events the filter drops, all of
+ * them: the kernel side drops them from now on. */
+static void skip_rejected_cgroup(void *ctx, uint64_t id, const struct cgroup_info *ci)
+{
+	struct cgroup_skip_ctx *sc = ctx;
+	int err;
+
+	if (!sc->live || !filter__owner_rejects(sc->filter, ci))
+		return;
+	err = live__skip_cgroup(sc->live, id);
+	if (err && !sc->warned) {
+		report__warning("failed to filter cgroups in the kernel: %s", strerror(-err));
+		sc->warned = true;
+	}
 }
 
 /* The concerns the filter leaves something to trace for; DNS answers when
@@ -777,6 +800,7 @@ int main(int argc, char **argv)
 	struct recorder *rec = NULL;
 	struct run_as run_as, *ra = NULL;
 	struct cgroups *cgroups = NULL;
+	struct cgroup_skip_ctx skip_ctx = {};
 	uint64_t stats_ns = 0, now;
 	unsigned int wanted;
 	bool usage = false, closed = false, watch_stdout;
@@ -968,6 +992,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	live__set_owners(live, owners);
+	skip_ctx.live = live;
+	skip_ctx.filter = &o.filter;
+	if (lo.cgroup_skip)
+		cgroups__set_new_id_fn(cgroups, skip_rejected_cgroup, &skip_ctx);
 	{
 		struct snapshot_ctx sc = { .live = live, .pl = o.snapshot ? &pl : NULL };
 		struct snapshot_gaps gaps;
@@ -1081,6 +1109,10 @@ int main(int argc, char **argv)
 	counters_to_stats(&pl.stats, live, counters);
 	pl.stats.filtered += counters[ST_CNT_FILTERED];
 	pl.stats.elapsed_ns = now - start_ns;
+	if (verbose)
+		fprintf(stderr, "socktrace: %llu events filtered in the kernel, %llu cgroups skipped there\n",
+			(unsigned long long)counters[ST_CNT_FILTERED],
+			(unsigned long long)live__cgroups_skipped(live));
 	/* the end of the source's clock: the recording's end block has it */
 	ret = finish(&pl, &o, svc, rec, now, clock_ref__wall(&ref, now), true);
 	rec = NULL;

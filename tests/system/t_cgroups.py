@@ -6,6 +6,7 @@ Ground truth: the paths the test made, the pids it started, the ids it
 chose. Filters by cgroup, unit, container and pod, live and in replay."""
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -372,6 +373,55 @@ def t_cgroups_bad(ctx):
         raise Fail("a relative cgroup term: exit %d, %r" % (r.returncode, r.stderr))
 
 
+@test("cgroups_filter_in_kernel")
+def t_cgroups_filter_in_kernel(ctx):
+    """--cgroup learns in the kernel which cgroups it rejects: after the
+    first connection of another cgroup reached userspace, the kernel drops
+    the rest of that cgroup's events. A cgroup made below the wanted one
+    after socktrace started still matches: nothing is skipped for it."""
+    cg = Cgroups(ctx)
+    p = ctx.prefix
+    want = cg.make("/%s-kin" % p)
+    other = Member("st-cg-kout", cg.make("/%s-kout" % p), False, {})
+    n_other = 6
+    srv = Member("st-cg-ksrv", want, False, {})
+    with Tracer(ctx, ["--no-snapshot", "-v", "--cgroup", want]) as t:
+        hs = Helper(ctx, ["server", "--name", srv.comm, "--addr", "127.0.0.1",
+                          "--count", n_other + 1], wrap=in_cgroup(cg.mount, want, False))
+        r = hs.expect("ready")
+        port, srv.pid, srv.vpid = r["ready"], r["pid"], r["pid"]
+        pairs = []
+        for i in range(n_other):
+            hc, cport = client(ctx, cg, other, "127.0.0.1", port)
+            hc.expect("done")
+            pairs.append((port, cport))
+            # the first one's events are read (POLL_MS) before the next
+            time.sleep(0.4 if i == 0 else 0.05)
+        late = Member("st-cg-klate", cg.make("%s/late" % want), False, {})
+        hc, cport = client(ctx, cg, late, "127.0.0.1", port)
+        hc.expect("done")
+        pairs.append((port, cport))
+        hs.expect("done")
+        settle(pairs)
+        run = t.stop()
+    run.expect_clean_exit()
+    got = comms(run)
+    if other.comm in got:
+        run.fail("events of %s, outside %s" % (other.comm, want),
+                 lambda x: x.get("comm") == other.comm)
+    check_member(run, late)
+    check_member(run, srv)
+    m = re.search(r"(\d+) events filtered in the kernel, (\d+) cgroups skipped", run.err)
+    if not m:
+        raise Fail("-v says nothing of the kernel's filter", run.err.splitlines()[-5:])
+    # each later client: SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT
+    # at least; the server side is in the wanted cgroup (its listener's owner)
+    kernel, skipped = int(m.group(1)), int(m.group(2))
+    if skipped < 1 or kernel < 2 * (n_other - 1):
+        raise Fail("the kernel filtered %d events of %d cgroups, expected at least %d of 1"
+                   % (kernel, skipped, 2 * (n_other - 1)))
+
+
 @test("cgroups_named_after_dropping_root")
 def t_cgroups_after_drop(ctx):
     """Under -Z the file handle needs a capability socktrace gave up: ids
@@ -379,6 +429,8 @@ def t_cgroups_after_drop(ctx):
     after socktrace started."""
     cg = Cgroups(ctx)
     p = ctx.prefix
+    # the filter names an existing slice; the cgroups below come later
+    cg.make("/%s.slice" % p)
     with Tracer(ctx, ["--no-snapshot", "-Z", "nobody", "cgroup /%s.slice" % p]) as t:
         web = Member("st-cg-zweb", cg.make("/%s.slice/%s-zweb.service" % (p, p)), False,
                      {"unit": "%s-zweb.service" % p, "slice": "%s.slice" % p})

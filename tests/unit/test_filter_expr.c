@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "cgroups.h"
 #include "filter.h"
 #include "harness.h"
 
@@ -519,4 +520,38 @@ TEST(filter_each_owner_term)
 	ASSERT_EQ(filter__each_owner_term(&f, note_term, &t), -EINVAL);
 	ASSERT_EQ(t.calls, 3);
 	filter__free(&f);
+}
+
+/* What the kernel may drop by cgroup: only what the options or the
+ * top-level AND chain reject, whatever else an event holds. */
+TEST(filter_owner_rejects)
+{
+	struct cgroup_info *web = cgroup_info__new("/system.slice/nginx.service");
+	struct cgroup_info *db = cgroup_info__new("/system.slice/postgresql.service");
+	struct filter f = {};
+	char err[256];
+
+	ASSERT_NOT_NULL(web);
+	ASSERT_NOT_NULL(db);
+	ASSERT_FALSE(filter__has_owner_and(&f));
+	ASSERT_FALSE(filter__owner_rejects(&f, db));
+	f.unit = "nginx.service";
+	ASSERT_TRUE(filter__has_owner_and(&f));
+	ASSERT_FALSE(filter__owner_rejects(&f, web));
+	ASSERT_TRUE(filter__owner_rejects(&f, db));
+	f.unit = NULL;
+	ASSERT_EQ(filter__parse(&f, "port 80 and (tcp and cgroup /system.slice/nginx.service)",
+				err, sizeof(err)), 0);
+	ASSERT_TRUE(filter__has_owner_and(&f));
+	ASSERT_FALSE(filter__owner_rejects(&f, web));
+	ASSERT_TRUE(filter__owner_rejects(&f, db));
+	ASSERT_EQ(filter__parse(&f, "port 80 or unit nginx.service", err, sizeof(err)), 0);
+	ASSERT_FALSE(filter__has_owner_and(&f));
+	ASSERT_FALSE(filter__owner_rejects(&f, db));
+	ASSERT_EQ(filter__parse(&f, "not unit nginx.service", err, sizeof(err)), 0);
+	ASSERT_FALSE(filter__owner_rejects(&f, web));
+	ASSERT_FALSE(filter__owner_rejects(&f, db));
+	filter__free(&f);
+	cgroup_info__free(web);
+	cgroup_info__free(db);
 }
