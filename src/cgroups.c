@@ -16,6 +16,7 @@
 #define FILEID_KERNFS 0xfe
 #define REWALK_NS 1000000000ull	/* a missed id walks the tree at most this often */
 #define PIDS_MAX 65536		/* pids cached; then the cache starts over */
+#define PID_RECHECK_NS 1000000000ull	/* a cached pid's start time is checked this often */
 
 struct u64map_entry {
 	uint64_t key;
@@ -31,6 +32,8 @@ struct u64map {
 
 struct pid_entry {
 	const struct cgroup_info *ci;	/* NULL: it said nothing */
+	uint64_t start;		/* the process's start time, 0 if unknown */
+	uint64_t checked_ns;	/* when start was last compared */
 	uint32_t vpid;
 	bool have_ci, have_vpid;
 };
@@ -49,6 +52,8 @@ struct cgroups {
 	size_t n_all, cap_all;
 	cgroups_new_id_fn on_new_id;
 	void *on_new_id_ctx;
+	const char *proc;	/* "/proc", or a test's tree */
+	uint64_t pid_recheck_ns;
 };
 
 static uint64_t next_key = 1;
@@ -465,6 +470,8 @@ struct cgroups *cgroups__new(void)
 
 	if (!c)
 		return NULL;
+	c->proc = "/proc";
+	c->pid_recheck_ns = PID_RECHECK_NS;
 	find_mount(c);
 	if (c->mount && !stat(c->mount, &st))
 		c->root_id = st.st_ino;
@@ -701,19 +708,54 @@ static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len, bo
 	return true;
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
+ * since boot; 0 if it is gone. */
+static uint64_t proc_start(const struct cgroups *c, uint32_t pid)
+{
+	char path[4200], buf[1024], *p;
+	unsigned long long start;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", c->proc, pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	/* after the comm: state is field 3, starttime field 22 */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &start) != 1)
+		return 0;
+	return start;
+}
+
+/* The cache entry of pid, emptied when the pid now names another process
+ * (checked at most every pid_recheck_ns); one that exited keeps what was
+ * read, so that the close after its exit still names its cgroup. */
 static struct pid_entry *pid_entry(struct cgroups *c, uint32_t pid)
 {
 	void **v = u64map_get(&c->by_pid, pid);
 	struct pid_entry *pe;
+	uint64_t now = now_ns(), start;
 
-	if (v)
-		return *v;
+	if (v) {
+		pe = *v;
+		if (now - pe->checked_ns < c->pid_recheck_ns)
+			return pe;
+		pe->checked_ns = now;
+		start = proc_start(c, pid);
+		if (start && pe->start && start != pe->start) {
+			pe->have_ci = pe->have_vpid = false;
+			pe->start = start;
+		}
+		return pe;
+	}
 	if (c->by_pid.n >= PIDS_MAX)
 		u64map_free(&c->by_pid, true);	/* pids are reused: start over */
 	pe = calloc(1, sizeof(*pe));
 	if (pe && u64map_put(&c->by_pid, pid, pe)) {
 		free(pe);
-		pe = NULL;
+		return NULL;
+	}
+	if (pe) {
+		pe->start = proc_start(c, pid);
+		pe->checked_ns = now;
 	}
 	return pe;
 }
@@ -722,10 +764,10 @@ static struct pid_entry *pid_entry(struct cgroups *c, uint32_t pid)
  * hierarchy's, else the first v1 controller's that is not the root. */
 static const struct cgroup_info *from_proc(struct cgroups *c, uint32_t pid)
 {
-	char path[64], buf[16384], *line, *save = NULL, *best = NULL;
+	char path[4200], buf[16384], *line, *save = NULL, *best = NULL;
 	int rank = 0;
 
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	snprintf(path, sizeof(path), "%s/%u/cgroup", c->proc, pid);
 	if (read_small(path, buf, sizeof(buf)) < 0) {
 		c->gone++;
 		return NULL;
@@ -784,6 +826,12 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 	return pe->ci;
 }
 
+void cgroups__set_proc(struct cgroups *c, const char *proc, uint64_t recheck_ns)
+{
+	c->proc = proc;
+	c->pid_recheck_ns = recheck_ns;
+}
+
 void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx)
 {
 	c->on_new_id = fn;
@@ -792,7 +840,7 @@ void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx)
 
 uint32_t cgroups__vpid(struct cgroups *c, uint32_t pid)
 {
-	char path[64], buf[4096], *p;
+	char path[4200], buf[4096], *p;
 	struct pid_entry *pe;
 
 	if (!c || !pid || !(pe = pid_entry(c, pid)))
@@ -800,7 +848,7 @@ uint32_t cgroups__vpid(struct cgroups *c, uint32_t pid)
 	if (pe->have_vpid)
 		return pe->vpid;
 	pe->have_vpid = true;
-	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	snprintf(path, sizeof(path), "%s/%u/status", c->proc, pid);
 	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nNSpid:")))
 		return 0;
 	/* the last number is the pid in the process's own namespace */

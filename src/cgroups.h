@@ -62,6 +62,9 @@ typedef void (*cgroups_new_id_fn)(void *ctx, uint64_t id, const struct cgroup_in
  * named from /proc/PID/cgroup. */
 struct cgroups *cgroups__new(void);
 void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx);
+/* Where PID folders are read (default "/proc"; kept, not copied) and how
+ * often a cached pid is checked for reuse (default a second): for tests. */
+void cgroups__set_proc(struct cgroups *c, const char *proc, uint64_t recheck_ns);
 /* The owner's cgroup: by its v2 id, or for the v2 root (where a hybrid
  * host leaves processes) and an unknown id from /proc/PID/cgroup, read the
  * first time the pid is seen. NULL when neither says anything. */

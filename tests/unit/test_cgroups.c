@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "harness.h"
 #include "cgroups.h"
 #include "filter.h"
@@ -332,4 +333,62 @@ TEST(cgroups_rendered_beside_dns_names)
 	ASSERT_NOT_NULL(strstr(buf, " curl            app.service "));
 	ASSERT_NOT_NULL(strstr(buf, "alias.example.test:8080/tcp"));
 	free(buf);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4200];
+	FILE *f;
+
+	ASSERT(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
+	f = fopen(path, "w");
+	ASSERT_NOT_NULL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A process as /proc shows it: its start time (field 22) and its cgroup. */
+static void fake_pid(const char *proc, const char *start, const char *cgroup)
+{
+	char dir[4200], stat[256];
+
+	snprintf(dir, sizeof(dir), "%s/4242", proc);
+	mkdir(dir, 0755);
+	snprintf(stat, sizeof(stat),
+		 "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %s 1000 10\n",
+		 start);
+	write_file(dir, "stat", stat);
+	write_file(dir, "cgroup", cgroup);
+}
+
+/* A pid the cache knows, reused by a process in another cgroup, names the
+ * new one's; an owner that exited keeps the cgroup it was found in. */
+TEST(cgroups_pid_reuse)
+{
+	const char *proc = ut_tmpdir();
+	struct cgroups *c = cgroups__new();
+	const struct cgroup_info *ci;
+	char dir[4200];
+
+	ASSERT_NOT_NULL(c);
+	cgroups__set_proc(c, proc, 0);
+	fake_pid(proc, "1000", "0::/system.slice/nginx.service\n");
+	ci = cgroups__find(c, 0, 4242);
+	ASSERT_NOT_NULL(ci);
+	ASSERT_STREQ(ci->f[CGF_PATH], "/system.slice/nginx.service");
+	/* the same process: the same answer */
+	ci = cgroups__find(c, 0, 4242);
+	ASSERT_STREQ(ci->f[CGF_PATH], "/system.slice/nginx.service");
+	/* the pid now names a later process */
+	fake_pid(proc, "2000", "0::/system.slice/redis.service\n");
+	ci = cgroups__find(c, 0, 4242);
+	ASSERT_NOT_NULL(ci);
+	ASSERT_STREQ(ci->f[CGF_PATH], "/system.slice/redis.service");
+	/* it exited: what was read stays */
+	snprintf(dir, sizeof(dir), "rm -r '%s/4242'", proc);
+	ASSERT_EQ(system(dir), 0);
+	ci = cgroups__find(c, 0, 4242);
+	ASSERT_NOT_NULL(ci);
+	ASSERT_STREQ(ci->f[CGF_PATH], "/system.slice/redis.service");
+	cgroups__free(c);
 }
