@@ -54,6 +54,8 @@ struct cgroups {
 	void *on_new_id_ctx;
 	const char *proc;	/* "/proc", or a test's tree */
 	uint64_t pid_recheck_ns;
+	uint64_t lookups;	/* cache misses resolved */
+	uint64_t slowest_ns;	/* the longest of them */
 };
 
 static uint64_t next_key = 1;
@@ -662,10 +664,37 @@ static const char *walk_lookup(struct cgroups *c, uint64_t id, bool *sure)
 	return v ? *v : NULL;
 }
 
+/* The v2 line of /proc/PID/cgroup, if that cgroup is id: what needs no
+ * capability and no walk, while the process lives in it. */
+static bool v2_path_of_pid(const struct cgroups *c, uint32_t pid, uint64_t id, char *out,
+			   size_t len)
+{
+	char path[4200], buf[16384], full[8400], *p, *nl;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%u/cgroup", c->proc, pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return false;
+	p = !strncmp(buf, "0::", 3) ? buf : strstr(buf, "\n0::");
+	if (!p)
+		return false;
+	p += p == buf ? 3 : 4;
+	nl = strchr(p, '\n');
+	if (nl)
+		*nl = '\0';
+	snprintf(full, sizeof(full), "%s%s", c->mount, p);
+	if (p[0] != '/' || stat(full, &st) || st.st_ino != id)
+		return false;
+	snprintf(out, len, "%s", p);
+	return true;
+}
+
 /* The path of cgroup id, relative to the mount: by file handle (one
- * system call, needs CAP_DAC_READ_SEARCH), else from a walk of the tree.
+ * system call, needs CAP_DAC_READ_SEARCH), else from the v2 line of the
+ * owner's /proc/PID/cgroup, else from a walk of the tree.
  * *sure: a false return means the cgroup is gone, not "not looked at". */
-static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len, bool *sure)
+static bool path_of_id(struct cgroups *c, uint64_t id, uint32_t pid, char *out, size_t len,
+		       bool *sure)
 {
 	struct {
 		struct file_handle fh;
@@ -701,6 +730,8 @@ static bool path_of_id(struct cgroups *c, uint64_t id, char *out, size_t len, bo
 		snprintf(out, len, "/");
 		return true;
 	}
+	if (pid && v2_path_of_pid(c, pid, id, out, len))
+		return true;
 	w = walk_lookup(c, id, sure);
 	if (!w)
 		return false;
@@ -789,6 +820,14 @@ static const struct cgroup_info *from_proc(struct cgroups *c, uint32_t pid)
 	return info_for_path(c, best ?: "/");
 }
 
+/* What a cache miss cost the event loop. */
+static void note_time(struct cgroups *c, uint64_t ns)
+{
+	c->lookups++;
+	if (ns > c->slowest_ns)
+		c->slowest_ns = ns;
+}
+
 const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t pid)
 {
 	struct pid_entry *pe;
@@ -801,11 +840,15 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 		struct cgroup_info *ci = NULL;
 		bool sure = false;
 
+		uint64_t t0;
+
 		v = u64map_get(&c->by_id, id);
 		if (v)
 			return *v;
-		if (path_of_id(c, id, path, sizeof(path), &sure))
+		t0 = now_ns();
+		if (path_of_id(c, id, pid, path, sizeof(path), &sure))
 			ci = info_for_path(c, path);
+		note_time(c, now_ns() - t0);
 		/* a cgroup already removed is not looked for again; one the
 		 * walk's rate limit kept from being looked for is */
 		if (ci || sure)
@@ -820,10 +863,19 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 	if (!pe)
 		return NULL;
 	if (!pe->have_ci) {
+		uint64_t t0 = now_ns();
+
 		pe->ci = from_proc(c, pid);
 		pe->have_ci = true;
+		note_time(c, now_ns() - t0);
 	}
 	return pe->ci;
+}
+
+void cgroups__timing(const struct cgroups *c, uint64_t *lookups, uint64_t *slowest_ns)
+{
+	*lookups = c ? c->lookups : 0;
+	*slowest_ns = c ? c->slowest_ns : 0;
 }
 
 void cgroups__set_proc(struct cgroups *c, const char *proc, uint64_t recheck_ns)

@@ -62,6 +62,8 @@ typedef void (*cgroups_new_id_fn)(void *ctx, uint64_t id, const struct cgroup_in
  * named from /proc/PID/cgroup. */
 struct cgroups *cgroups__new(void);
 void cgroups__set_new_id_fn(struct cgroups *c, cgroups_new_id_fn fn, void *ctx);
+/* Cache misses resolved so far, and the longest one took. */
+void cgroups__timing(const struct cgroups *c, uint64_t *lookups, uint64_t *slowest_ns);
 /* Where PID folders are read (default "/proc"; kept, not copied) and how
  * often a cached pid is checked for reuse (default a second): for tests. */
 void cgroups__set_proc(struct cgroups *c, const char *proc, uint64_t recheck_ns);

@@ -1127,6 +1127,13 @@ cleanup:
 	if (verbose && cgroups__gone(cgroups))
 		fprintf(stderr, "socktrace: %llu processes exited before their cgroup could be read\n",
 			(unsigned long long)cgroups__gone(cgroups));
+	if (verbose && cgroups) {
+		uint64_t lookups, slowest_ns;
+
+		cgroups__timing(cgroups, &lookups, &slowest_ns);
+		fprintf(stderr, "socktrace: %llu cgroups named, the slowest in %.0f us\n",
+			(unsigned long long)lookups, slowest_ns / 1e3);
+	}
 	cgroups__free(cgroups);
 	owners__free(owners);
 	services__free(svc);
