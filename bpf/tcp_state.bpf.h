@@ -110,6 +110,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		/* connect() and listen() change state in the caller's context */
 		owner_from_current(&fresh, newstate == ST_TCP_LISTEN ? ST_OWNER_LISTEN : ST_OWNER_CONNECT,
 				   newstate == ST_TCP_LISTEN ? ST_ROLE_LISTENER : ST_ROLE_CLIENT);
+		/* who holds the listener once this owner exits: userspace asks /proc */
+		if (newstate == ST_TCP_LISTEN)
+			fresh.listen_ino = tmp.ino;
 		si = NULL;
 	} else if (si) {
 		if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE &&

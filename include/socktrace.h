@@ -282,7 +282,8 @@ struct st_sock_info {
 	__u32 retrans_tick;	/* --retrans: the tick (2^30 ns) of the last report */
 	__u64 cgroup_id;	/* the owner's cgroup v2 id, taken with the owner */
 	__u32 vpid;		/* the owner's tgid in its own pid namespace */
-	__u32 pad;
+	__u32 listen_ino;	/* a listener's (and its children's) socket inode:
+				 * get_next_ino() gives 32 bits */
 };
 
 _Static_assert(sizeof(struct st_sock_info) == 72, "st_sock_info layout changed");

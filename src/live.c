@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "live.h"
+#include "owners.h"
 #include "report.h"
 #include "resets.h"
 #include "tcpconns.h"
@@ -18,6 +20,8 @@
 
 #define LIVE_MAX_CGROUP_LINKS 8
 #define LIVE_MAX_SLOW_LINKS 16
+#define LIVE_PIDS_SEEN 256	/* listeners' owners whose exit was asked */
+#define HEIR_RECHECK_NS 100000000ull
 #define LIVE_MAX_EARLY_MAPS 16
 
 struct live {
@@ -26,6 +30,11 @@ struct live {
 	struct bpf_link *cg_links[LIVE_MAX_CGROUP_LINKS];
 	int n_cg_links;
 	uint64_t cgroups_skipped;	/* entries put in cgroup_skip */
+	struct pid_seen {
+		uint32_t pid;
+		bool gone;
+		uint64_t checked_ns;
+	} pids_seen[LIVE_PIDS_SEEN];
 	pthread_t slow[LIVE_MAX_SLOW_LINKS];	/* detaching, joined at close */
 	int n_slow;
 	struct udpflows *udp;
@@ -52,6 +61,71 @@ static int live__push(void *ctx, struct event *ev)
 	/* once the pipeline is done (count limit, sink error) it drops events */
 	pipeline__push(l->pl, ev);
 	return 0;
+}
+
+/* Whether pid has exited: asked at most every HEIR_RECHECK_NS per pid
+ * (a small cache; a zombie counts as alive until reaped). */
+static bool live__pid_gone(struct live *l, uint32_t pid, uint64_t now)
+{
+	struct pid_seen *ps = &l->pids_seen[pid % LIVE_PIDS_SEEN];
+
+	if (ps->pid != pid || now - ps->checked_ns >= HEIR_RECHECK_NS) {
+		ps->pid = pid;
+		ps->checked_ns = now;
+		ps->gone = kill(pid, 0) && errno == ESRCH;
+	}
+	return ps->gone;
+}
+
+/* A child a listener gave the owner that called listen(), and that process
+ * has exited: a daemon forked after listen() and has not accept()ed yet
+ * (nginx, dnsmasq). Names the process holding the listener now, the one
+ * `ss -tlnp` names, and tells the kernel side, whose next children carry
+ * it. Found by a scan of /proc, once per listener and exited owner. */
+static void live__listener_heir(struct live *l, struct event *ev)
+{
+	struct st_listener_key key = { .netns = ev->netns, .port = ev->lport, .family = ev->family };
+	char comm[TASK_COMM_LEN + 1];
+	struct st_sock_info li;
+	uint32_t pid;
+	int err;
+
+	if (!live__pid_gone(l, ev->pid, clock_ref__boot_now()))
+		return;
+	memcpy(key.addr, &ev->laddr, ev->family == AF_INET ? 4 : 16);
+	err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key), &li, sizeof(li), 0);
+	if (err) {
+		memset(key.addr, 0, sizeof(key.addr));
+		err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key),
+					   &li, sizeof(li), 0);
+	}
+	if (err || !li.listen_ino)
+		return;
+	if (li.pid == ev->pid) {
+		if (owners__holder("/proc", li.listen_ino, &li.pid, comm)) {
+			/* nobody: not scanned for again */
+			li.listen_ino = 0;
+		} else {
+			memcpy(li.comm, comm, sizeof(li.comm));
+			li.tid = li.pid;
+			li.owner_src = ST_OWNER_SNAPSHOT;
+			/* the heir's cgroup and namespace pid: from /proc */
+			li.cgroup_id = 0;
+			li.vpid = 0;
+		}
+		bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &li, sizeof(li),
+				     BPF_EXIST);
+		if (!li.listen_ino)
+			return;
+	}
+	/* the heir, or whom an accept() named since this child was born */
+	pid = li.pid;
+	memcpy(comm, li.comm, TASK_COMM_LEN);
+	comm[TASK_COMM_LEN] = '\0';
+	ev->pid = ev->tid = pid;
+	memcpy(ev->comm, comm, sizeof(ev->comm));
+	ev->cgroup_id = li.cgroup_id;
+	ev->vpid = li.vpid;
 }
 
 static int live__handle(void *ctx, void *data, size_t size)
@@ -83,6 +157,8 @@ static int live__handle(void *ctx, void *data, size_t size)
 	/* a namespace created after the startup scan: its connections too */
 	if (l->conns && ev.kind == EVENT_TCP_STATE && ev.pid)
 		tcpconns__learn(l->conns, ev.netns, ev.pid);
+	if (ev.owner_src == ST_OWNER_LISTENER && ev.pid)
+		live__listener_heir(l, &ev);
 	if (!ev.pid && owners__lookup(l->owners, ev.ino, &ev.pid, ev.comm)) {
 		ev.tid = ev.pid;
 		ev.owner_src = ST_OWNER_SNAPSHOT;
@@ -432,6 +508,7 @@ int live__seed_listener(struct live *l, const struct event *ev)
 		.owner_src = ST_OWNER_SNAPSHOT,
 		.role = ST_ROLE_LISTENER,
 		.lport = ev->lport,
+		.listen_ino = (uint32_t)ev->ino,
 	};
 
 	if (ev->new_state != ST_TCP_LISTEN || !ev->pid)

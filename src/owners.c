@@ -150,14 +150,86 @@ static bool is_kthread(int proc_fd, uint32_t pid)
 	return flags & PF_KTHREAD;
 }
 
-static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
+static void read_comm(int proc_fd, uint32_t pid, char comm[TASK_COMM_LEN + 1])
 {
-	char path[64], link[64], comm[TASK_COMM_LEN + 1] = "";
+	char path[64];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%u/comm", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, TASK_COMM_LEN);
+		close(fd);
+		if (n > 0 && comm[n - 1] == '\n')
+			n--;
+	}
+	comm[n > 0 ? n : 0] = '\0';
+}
+
+/* Calls fn for the inode of each socket pid holds, until fn returns
+ * nonzero (returned). -EACCES: the fds are another user's to read. */
+static int each_socket(int proc_fd, uint32_t pid, int (*fn)(void *ctx, uint64_t ino), void *ctx)
+{
+	char path[64], link[64];
 	struct dirent *de;
-	struct stat st;
-	int fd, dfd;
+	int dfd, ret = 0;
 	ssize_t n;
 	DIR *d;
+
+	snprintf(path, sizeof(path), "%u/fd", pid);
+	dfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		/* another user's process (or, without CAP_SYS_PTRACE, a process
+		 * with more capabilities); not one that exited meanwhile */
+		return (errno == EACCES || errno == EPERM) && !is_kthread(proc_fd, pid) ? -EACCES : 0;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while (!ret && (de = readdir(d))) {
+		unsigned long long ino;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
+		if (n < 0 && (errno == EACCES || errno == EPERM)) {
+			/* the directory opened, its links need ptrace access */
+			ret = -EACCES;
+			break;
+		}
+		if (n < 9)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "socket:[", 8) || sscanf(link + 8, "%llu]", &ino) != 1 || !ino)
+			continue;
+		ret = fn(ctx, ino);
+	}
+	closedir(d);
+	return ret;
+}
+
+struct scan_ctx {
+	struct owners *o;
+	uint32_t pid;
+	const char *comm;
+};
+
+static int scan_one(void *ctx, uint64_t ino)
+{
+	struct scan_ctx *sc = ctx;
+
+	owners__add(sc->o, ino, sc->pid, sc->comm);
+	return 0;
+}
+
+static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
+{
+	char path[64], comm[TASK_COMM_LEN + 1];
+	struct scan_ctx sc = { .o = o, .pid = pid, .comm = comm };
+	struct stat st;
 
 	snprintf(path, sizeof(path), "%u/ns/net", pid);
 	if (fstatat(proc_fd, path, &st, 0) == 0) {
@@ -166,48 +238,42 @@ static void scan_pid(struct owners *o, int proc_fd, uint32_t pid)
 		snprintf(full, sizeof(full), "/proc/%u/ns/net", pid);
 		owners__add_netns(o, st.st_ino, full);
 	}
-	snprintf(path, sizeof(path), "%u/comm", pid);
-	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, comm, TASK_COMM_LEN);
-		close(fd);
-		if (n > 0 && comm[n - 1] == '\n')
-			n--;
-		comm[n > 0 ? n : 0] = '\0';
-	}
-	snprintf(path, sizeof(path), "%u/fd", pid);
-	dfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		/* another user's process (or, without CAP_SYS_PTRACE, a process
-		 * with more capabilities); not one that exited meanwhile */
-		if ((errno == EACCES || errno == EPERM) && !is_kthread(proc_fd, pid))
-			o->n_unreadable++;
-		return;
-	}
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		unsigned long long ino;
+	read_comm(proc_fd, pid, comm);
+	if (each_socket(proc_fd, pid, scan_one, &sc) == -EACCES)
+		o->n_unreadable++;
+}
 
-		if (de->d_name[0] == '.')
+static int is_ino(void *ctx, uint64_t ino)
+{
+	return *(uint64_t *)ctx == ino;
+}
+
+int owners__holder(const char *proc_root, uint64_t ino, uint32_t *pid, char *comm)
+{
+	uint32_t best = 0;
+	struct dirent *de;
+	int proc_fd;
+	DIR *d;
+
+	d = opendir(proc_root);
+	if (!d)
+		return -errno;
+	proc_fd = dirfd(d);
+	while ((de = readdir(d))) {
+		uint32_t p;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
-		if (n < 0 && (errno == EACCES || errno == EPERM)) {
-			/* the directory opened, its links need ptrace access */
-			o->n_unreadable++;
-			break;
-		}
-		if (n < 9)
-			continue;
-		link[n] = '\0';
-		if (strncmp(link, "socket:[", 8) || sscanf(link + 8, "%llu]", &ino) != 1 || !ino)
-			continue;
-		owners__add(o, ino, pid, comm);
+		p = strtoul(de->d_name, NULL, 10);
+		if ((!best || p < best) && each_socket(proc_fd, p, is_ino, &ino) == 1)
+			best = p;
+	}
+	if (best) {
+		*pid = best;
+		read_comm(proc_fd, best, comm);
 	}
 	closedir(d);
+	return best ? 0 : -ENOENT;
 }
 
 struct owners *owners__scan(const char *proc_root)

@@ -20,6 +20,10 @@ struct owners *owners__scan(const char *proc_root);
 /* Returns true and fills pid/comm if the inode was owned at scan time. */
 bool owners__lookup(const struct owners *o, uint64_t ino, uint32_t *pid, char *comm);
 size_t owners__count(const struct owners *o);
+/* The process that holds socket inode ino now, the lowest pid of those
+ * that do (a daemon's master before its workers): 0 with pid and comm
+ * (TASK_COMM_LEN + 1 bytes) filled, -ENOENT, or -errno. */
+int owners__holder(const char *proc_root, uint64_t ino, uint32_t *pid, char *comm);
 /* Processes whose /proc/PID/fd could not be read (no permission). */
 size_t owners__unreadable(const struct owners *o);
 /* The namespaces of the processes scanned and those under /run/netns, each

@@ -237,11 +237,12 @@ def clients_one_by_one(ctx, addr, port, server, n):
 @test("owner_daemon_after_listen")
 def owner_daemon_after_listen(ctx):
     """A server that forks and exits after listen(), as daemon(3) does
-    (nginx, dnsmasq): the process that created the listener is gone. Once
-    the daemon has accepted a connection, the next connection's socket
-    carries the daemon's pid from its birth (owner listener), and the
-    listener's close carries it too (owner accept): the process `ss -tlnp`
-    names, not the one that exited."""
+    (nginx, dnsmasq): the process that created the listener is gone. The
+    first connection, before the daemon's first accept(), names the process
+    that holds the listener (found in /proc); once the daemon has accepted,
+    the next connection's socket carries the daemon's pid from its birth
+    (owner listener), and the listener's close carries it too (owner
+    accept): the process `ss -tlnp` names, not the one that exited."""
     addr = "127.0.0.1"
     with Tracer(ctx, ["--no-snapshot"]) as t:
         h = Helper(ctx, ["server", "--name", "st-launch", "--daemonize", "st-daemon",
@@ -264,13 +265,15 @@ def owner_daemon_after_listen(ctx):
         raise Fail("ss -tlnp names pids %s for the listener, the daemon is %d (launcher %d)"
                    % (sorted(truth), daemon, launcher))
     first, second = (server_life(run, addr, port, c) for c in cports)
-    what = "server %s:%d <- %s:%d" % (addr, port, addr, cports[1])
-    pre = pre_accept(second)
-    if not pre or len(pre) == len(second):
-        run.fail("%s: transitions %s, expected the handshake and the close" % (
-            what, fmt_trans(transitions(second))), sel)
-    check_fields(run, pre, what + " (before accept, after the daemon's first accept)", sel,
-                 pid=daemon, comm="st-daemon", owner="listener", role="server")
+    for ev, c, when in ((first, cports[0], "before the daemon's first accept"),
+                        (second, cports[1], "after the daemon's first accept")):
+        what = "server %s:%d <- %s:%d" % (addr, port, addr, c)
+        pre = pre_accept(ev)
+        if not pre or len(pre) == len(ev):
+            run.fail("%s: transitions %s, expected the handshake and the close" % (
+                what, fmt_trans(transitions(ev))), sel)
+        check_fields(run, pre, "%s (before accept, %s)" % (what, when), sel,
+                     pid=daemon, comm="st-daemon", owner="listener", role="server")
     for ev, c in ((first, cports[0]), (second, cports[1])):
         check_fields(run, ev[len(pre_accept(ev)):], "server %s:%d <- %s:%d (accepted)" % (
             addr, port, addr, c), sel, pid=daemon, comm="st-daemon", owner="accept")
