@@ -962,7 +962,9 @@ int main(int argc, char **argv)
 	if (!live && failed < 0 && check_ringbuf(o.ringbuf_kb))
 		goto cleanup;
 	memcpy(selected, probe.selected, sizeof(selected));
-	while (!live && o.hook == HOOK_AUTO && probe__fall_back(&probe, failed)) {
+	/* under --hook too: an optional concern that fails is dropped, with
+	 * a warning, rather than ending the run */
+	while (!live && probe__fall_back(&probe, failed)) {
 		if (failed >= 0)
 			fprintf(stderr, "socktrace: %s did not load or attach: retrying with the next hook variants\n",
 				concerns[failed].name);

@@ -576,6 +576,7 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
 
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
+	p->forced = forced;
 	p->btf = vmlinux_btf_load();
 	if (!p->btf)
 		p->btf_err = -errno;
@@ -617,12 +618,17 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
  * drops it if optional; false if neither is possible. */
 static bool concern_fall_back(struct probe *p, int c)
 {
+	bool only = p->forced != HOOK_AUTO && concern_has_kind(c, p->forced);
 	int cur = p->selected[c];
 
 	if (cur < 0)
 		return false;
 	for (int v = cur + 1; v < concerns[c].n_variants; v++) {
 		struct probe_result *r = &p->res[c][v];
+
+		/* --hook: never another kind where the concern has that one */
+		if (only && concerns[c].variants[v].kind != p->forced)
+			continue;
 
 		if (!r->probed) {
 			r->probed = true;

@@ -103,6 +103,7 @@ struct probe {
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
+	enum hook_kind forced;	/* --hook, HOOK_AUTO for none */
 	/* the running kernel's enum sk_rst_reason by value: SK_RST_REASON_
 	 * dropped, lowercased ("tcp_abort_on_close"); "" where it has none */
 	char rst_reasons[PROBE_RST_REASONS][PROBE_RST_REASON_LEN];

@@ -298,3 +298,55 @@ TEST(probe_func_nargs_from_btf)
 	ASSERT_EQ(probe__func_nargs(btf, "inet_csk_accept", 4), 4);
 	ASSERT_EQ(probe__func_nargs(NULL, "inet_csk_listen_start", 1), 1);
 }
+
+/* Every variant probed usable: what probe__fall_back() picks then is the
+ * table's order, within the forced kind. */
+static void probe_all_ok(struct probe *p, enum hook_kind forced)
+{
+	memset(p, 0, sizeof(*p));
+	p->btf_err = -ENOENT;	/* no BTF loaded for this */
+	p->forced = forced;
+	p->wanted = ~0u;
+	for (int c = 0; c < CONCERN__MAX; c++)
+		for (int v = 0; v < concerns[c].n_variants; v++)
+			p->res[c][v].probed = p->res[c][v].ok = true;
+}
+
+/* A failed optional concern falls back under --hook too: to the next
+ * variant of the forced kind, else it is dropped; never to another kind. */
+TEST(probe_fall_back_keeps_the_forced_kind)
+{
+	int tested = 0;
+
+	for (int c = 0; c < CONCERN__MAX; c++) {
+		for (int v = 0; v + 1 < concerns[c].n_variants; v++) {
+			enum hook_kind k = concerns[c].variants[v].kind;
+			int next = -1;
+			struct probe p;
+
+			for (int w = v + 1; w < concerns[c].n_variants && next < 0; w++)
+				if (concerns[c].variants[w].kind == k)
+					next = w;
+			probe_all_ok(&p, k);
+			for (int o = 0; o < CONCERN__MAX; o++)
+				p.selected[o] = -1;
+			p.selected[c] = v;
+			if (next < 0 && probe__required(&p, c)) {
+				ASSERT_FALSE(probe__fall_back(&p, c));
+				continue;
+			}
+			ASSERT_TRUE(probe__fall_back(&p, c));
+			ASSERT_MSG(p.selected[c] == next, "%s variant %d under its kind: selected %d, expected %d",
+				   concerns[c].name, v, p.selected[c], next);
+			/* without --hook the next variant of any kind */
+			probe_all_ok(&p, HOOK_AUTO);
+			for (int o = 0; o < CONCERN__MAX; o++)
+				p.selected[o] = -1;
+			p.selected[c] = v;
+			ASSERT_TRUE(probe__fall_back(&p, c));
+			ASSERT_EQ(p.selected[c], v + 1);
+			tested++;
+		}
+	}
+	ASSERT_MSG(tested > 0, "no concern has two variants");
+}
