@@ -28,7 +28,7 @@ port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
 
-More workloads (--workloads, default startup,storm,udp,tcprr,synhang):
+More workloads (--workloads, default startup,storm,udp,tcprr,synhang,bulk,dns):
 
   startup  socktrace with its default hooks and no load, --startup-runs
            times: exec to its ready line, SIGINT to its exit (reaped), and
@@ -49,6 +49,11 @@ More workloads (--workloads, default startup,storm,udp,tcprr,synhang):
            untraced and traced by socktrace --connects -j --syn-alert 500:
            attempts, outcomes, SYN retransmits and alerts reported against
            those made, lost events, the generator's wall time
+  dns      --dns-names names resolved one by one from dnsmasq on
+           127.53.0.1:53 (a hosts file: n<i>.bench.test -> 127.62.x.y), each
+           then connected to, untraced and traced by socktrace -j -t: the
+           loop's rate ratio, and how many connections carry the name their
+           address came from (the target: all, with 0 lost)
 
 Traffic is loopback only; every loop is bounded; every child is killed in a
 finally block. Needs root. See bench/README.md.
@@ -63,6 +68,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -88,7 +94,15 @@ CONFIGS = {
     # diagnostic configurations (not in the default set): which part costs what
     "null": "socktrace -j > /dev/null",
     "nomatch": "socktrace -P other port",
+    "nodns": "socktrace -j --dns-cache 0 > file (no DNS hook)",
 }
+# JSON output to a file; nodns without the DNS answers' hook (--dns-cache 0),
+# to weigh what that hook costs traffic that is not DNS
+JSON_CONFIGS = ("json", "nodns")
+
+
+def no_dns_args(config):
+    return ["--dns-cache", "0"] if config == "nodns" else []
 DEFAULT_CONFIGS = "json,text,record,quiet,bpftrace"
 # events counted from the tool's own summary instead of the output file
 # (record: from socktrace --info of the recording, see run_traced)
@@ -271,8 +285,9 @@ def tool_cmd(args, config, port, out_path):
         return [args.bpftrace, "-o", out_path, BPFTRACE_SCRIPT, str(port)], b"Attaching"
     # nomatch: the kernel side runs for every transition but lets none through
     cmd = [args.socktrace, "-P", str(port + 1 if config == "nomatch" else port)]
-    if config in ("json", "null", "nomatch"):
+    if config in JSON_CONFIGS + ("null", "nomatch"):
         cmd.append("-j")
+    cmd += no_dns_args(config)
     if config == "quiet":
         cmd.append("-q")
     if config == "record":
@@ -285,14 +300,14 @@ def tool_cmd(args, config, port, out_path):
 
 def count_events(config, path):
     """Events in the output file, and the summary object of socktrace -j."""
-    needles = (b'"type":"tcp_state"', b'"type":"tcp_conn"') if config == "json" else \
+    needles = (b'"type":"tcp_state"', b'"type":"tcp_conn"') if config in JSON_CONFIGS else \
         (b" -> ",) if config == "bpftrace" else (b" -> ", b" TCP END ")
     n, summary, lost = 0, None, 0
     with open(path, "rb") as f:
         for line in f:
             if any(s in line for s in needles):
                 n += 1
-            elif config == "json" and line.startswith(b'{"type":"summary"'):
+            elif config in JSON_CONFIGS and line.startswith(b'{"type":"summary"'):
                 summary = json.loads(line)
             elif config == "bpftrace":
                 m = BT_LOST_RE.search(line)
@@ -437,7 +452,7 @@ def run_traced(args, config, port, tmpdir, idx):
             res["printed"] = res["tool_events"]
         if config == "nomatch":
             res["expected"] = 0
-        if config == "json" and summary is None:
+        if config in JSON_CONFIGS and summary is None:
             raise BenchError("no summary object in socktrace's JSON output")
         if config == "record":
             info = recording_info(args, out_path)
@@ -584,11 +599,12 @@ def calibrate(args, port, tmpdir):
 # ---- more workloads: a UDP flood, SYN_SENT hangs ----
 
 UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
-WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang", "bulk")
+WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang", "bulk", "dns")
 UDP_CONFIGS = {
     "json": "socktrace -u -j > file",
     "quiet": "socktrace -u -q (count only)",
     "bpftrace": "bpftrace udpcount.bt (count only)",
+    "nodns": "socktrace -u -j --dns-cache 0 > file (no DNS hook)",
 }
 DEFAULT_UDP_CONFIGS = "json,quiet,bpftrace"
 # the UDP flow tracing's targets for the lockstep flood
@@ -698,6 +714,230 @@ def print_startup(s, args, out=sys.stdout):
             f"<= {STARTUP_TARGET_EXIT_S * 1e3:.0f}"]], out)
     print(f"startup targets: ready <= {STARTUP_TARGET_READY_S * 1e3:.0f} ms: {yes(s['ready_met'])}; "
           f"exit <= {STARTUP_TARGET_EXIT_S * 1e3:.0f} ms: {yes(s['exit_met'])}", file=out)
+
+
+# ---- the DNS workload: names resolved, then connected to ----
+
+DNS_SERVER = "127.53.0.1"       # dnsmasq's loopback address, port 53
+DNS_ZONE = "bench.test"
+
+
+def dns_addr(i):
+    """The address of name i: one each, in 127.62.0.0/16 (loopback)."""
+    return "127.62.%d.%d" % (i // 250, i % 250 + 1)
+
+
+def dns_query(qid, name):
+    """A DNS query for the A record of name, recursion desired."""
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack("!HH", 1, 1)
+
+
+def dns_answer_addr(pkt, qid):
+    """The last A record's address of an answer to qid, or None."""
+    if len(pkt) < 12 + 4:
+        return None
+    rid, flags, _, ancount = struct.unpack("!HHHH", pkt[:8])
+    if rid != qid or flags & 0x000f or not ancount:
+        return None
+    return socket.inet_ntoa(pkt[-4:])
+
+
+class DnsServer:
+    """dnsmasq on DNS_SERVER:53 serving n<i>.bench.test -> dns_addr(i) from
+    a hosts file, and a TCP listener on every loopback address at port."""
+
+    def __init__(self, args, port, tmpdir):
+        if not shutil.which("dnsmasq"):
+            raise BenchError("dnsmasq is not installed (Debian package dnsmasq)")
+        self.hosts = os.path.join(tmpdir, "dns-bench.hosts")
+        with open(self.hosts, "w") as f:
+            for i in range(args.dns_names):
+                f.write("%s n%d.%s\n" % (dns_addr(i), i, DNS_ZONE))
+        self.proc = start(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+                           "--no-resolv", "--no-hosts", "--addn-hosts=" + self.hosts,
+                           "--port", "53", "--listen-address", DNS_SERVER, "--bind-interfaces",
+                           "--pid-file=", "--user=root", "--local=/test/", "--local-ttl=600",
+                           "--cache-size=10000"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("0.0.0.0", port))
+        self.lsock.listen(512)
+        self.port = port
+        # the server is up once it answers
+        deadline = time.monotonic() + 10
+        while dns_resolve(0, 0.2) is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise BenchError("dnsmasq did not answer on %s:53" % DNS_SERVER)
+
+    def accept_pending(self):
+        """Accepts and closes what the listener holds (non-blocking)."""
+        self.lsock.setblocking(False)
+        try:
+            while True:
+                c, _ = self.lsock.accept()
+                c.close()
+        except BlockingIOError:
+            pass
+
+    def close(self):
+        self.lsock.close()
+        reap(self.proc, signal.SIGTERM, timeout=10)
+
+
+def dns_resolve(i, timeout, sock=None):
+    own = sock is None
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        qid = (i * 7919 + 1) & 0xffff
+        s.sendto(dns_query(qid, "n%d.%s" % (i, DNS_ZONE)), (DNS_SERVER, 53))
+        while True:
+            pkt, _ = s.recvfrom(4096)
+            addr = dns_answer_addr(pkt, qid)
+            if addr:
+                return addr
+    except socket.timeout:
+        return None
+    finally:
+        if own:
+            s.close()
+
+
+def run_dnsloop(args, server):
+    """Resolves n0..n<N-1> one by one and connects to each address: the
+    rate of resolve-and-connect, and the names that did not resolve."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unresolved = errors = 0
+    t0 = time.monotonic()
+    try:
+        for i in range(args.dns_names):
+            addr = dns_resolve(i, 1.0, s)
+            if addr != dns_addr(i):
+                unresolved += 1
+                continue
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                c.connect((addr, server.port))
+            except OSError:
+                errors += 1
+            c.close()
+            if i % 64 == 63:
+                server.accept_pending()
+    finally:
+        s.close()
+    server.accept_pending()
+    wall = time.monotonic() - t0
+    return {"names": args.dns_names, "unresolved": unresolved, "errors": errors,
+            "wall_s": wall, "rate": args.dns_names / wall}
+
+
+def dns_named(path, port):
+    """Of socktrace -j's client SYN_SENT events to port: how many, how many
+    carry the name their address was resolved from, and the summary."""
+    want = {}
+    n = named = 0
+    summary = None
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"summary"'):
+                summary = json.loads(line)
+                continue
+            if b'"new":"SYN_SENT"' not in line:
+                continue
+            ev = json.loads(line)
+            if ev.get("rport") != port or ev.get("old") != "CLOSE":
+                continue
+            n += 1
+            a = ev.get("raddr", "")
+            if a not in want and a.startswith("127.62."):
+                x, y = (int(v) for v in a.split(".")[2:])
+                want[a] = "n%d.%s" % (x * 250 + y - 1, DNS_ZONE)
+            if ev.get("rname") == want.get(a):
+                named += 1
+    return n, named, summary
+
+
+def run_dns_traced(args, server, tmpdir, idx):
+    out_path = os.path.join(tmpdir, f"dns-{idx}.out")
+    err_path = os.path.join(tmpdir, f"dns-{idx}.err")
+    cmd = [args.socktrace, "-j", "-t", "-P", str(server.port)]
+    if not args.snapshot:
+        cmd.append("--no-snapshot")
+    cmd += args.socktrace_arg
+    r = run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path, err_path,
+                        lambda: run_dnsloop(args, server), TRACER_PROG_NAMES)
+    r["loop"] = r.pop("work")
+    n, named, summary = dns_named(out_path, server.port)
+    if summary is None:
+        raise BenchError("no summary object in socktrace's JSON output")
+    r.update(connects=n, named=named, lost=summary.get("lost", 0),
+             dns_answers=summary.get("dns_answers"), dns_lost=summary.get("dns_lost"),
+             dns_unparsed=summary.get("dns_unparsed"), dns_evictions=summary.get("dns_evictions"))
+    keep_or_delete(args, out_path, err_path)
+    return r
+
+
+def run_dns_pairs(args, port, tmpdir, dns_pairs, failures, results):
+    """--pairs rounds of an untraced and a traced resolve-and-connect loop."""
+    log(f"run.py: dns: {args.pairs} pairs of {args.dns_names} names resolved at "
+        f"{DNS_SERVER}:53 (dnsmasq) and connected to on port {port}")
+    results["dns"] = {"port": port, "runs": []}
+    try:
+        server = DnsServer(args, port, tmpdir)
+    except BenchError as e:
+        log(f"run.py: dns skipped: {e}")
+        failures.append({"config": "dns", "pair": 0, "error": str(e)})
+        return
+    try:
+        for i in range(args.pairs):
+            wait_quiet(args)
+            a = run_dnsloop(args, server)
+            try:
+                b = run_dns_traced(args, server, tmpdir, i)
+            except BenchError as e:
+                log(f"run.py: [{i + 1}/{args.pairs}] dns failed: {e}")
+                failures.append({"config": "dns", "pair": i + 1, "error": str(e)})
+                kill_all()
+                continue
+            dns_pairs.append((a, b))
+            results["dns"]["runs"].append({"untraced": a, "traced": b})
+            log(f"run.py: [{i + 1}/{args.pairs}] dns untraced {a['rate']:7.0f}/s  traced "
+                f"{b['loop']['rate']:7.0f}/s  ratio {b['loop']['rate'] / a['rate']:.3f}  named "
+                f"{b['named']}/{b['connects']} of {b['loop']['names'] - b['loop']['unresolved']} "
+                f"resolved  lost {b['lost']}  dns_lost {b['dns_lost']}")
+    finally:
+        server.close()
+
+
+def summarize_dns(pairs):
+    ratios = [b["loop"]["rate"] / a["rate"] for a, b in pairs]
+    resolved = sum(b["loop"]["names"] - b["loop"]["unresolved"] for _, b in pairs)
+    return {"pairs": len(pairs), "ratio": statistics.median(ratios),
+            "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "resolved": resolved, "connects": sum(b["connects"] for _, b in pairs),
+            "named": sum(b["named"] for _, b in pairs),
+            "lost": sum(b["lost"] for _, b in pairs),
+            "dns_lost": sum(b["dns_lost"] or 0 for _, b in pairs),
+            "dns_unparsed": sum(b["dns_unparsed"] or 0 for _, b in pairs)}
+
+
+def print_dns(s, args, out=sys.stdout):
+    if not s:
+        return
+    pct = 100.0 * s["named"] / s["resolved"] if s["resolved"] else 0.0
+    print(f"\nDNS names: {s['pairs']} pairs of {args.dns_names} names resolved (dnsmasq, "
+          f"{DNS_SERVER}:53), each then connected to\n", file=out)
+    print("| ratio | resolved | connects seen | named | lost | dns_lost | dns_unparsed | 100% named |",
+          file=out)
+    print("|---|---|---|---|---|---|---|---|", file=out)
+    print(f"| {s['ratio']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}] | {s['resolved']} | "
+          f"{s['connects']} | {s['named']} ({pct:.1f} %) | {s['lost']} | {s['dns_lost']} | "
+          f"{s['dns_unparsed']} | {yes(s['named'] == s['resolved'] and not s['lost'])} |", file=out)
 
 
 def run_generator(name, cmd, timeout, accept_rc=(0,)):
@@ -910,12 +1150,13 @@ def run_udp_traced(args, config, port, tmpdir, idx):
         r = run_tool_around(args, cmd, b"Attaching", out_path, err_path, err_path,
                             lambda: run_udpflood(args, port), UDP_TRACER_PROG_NAMES)
     else:
-        cmd = [args.socktrace, "-u", "-P", str(port), "-j" if config == "json" else "-q"]
+        cmd = [args.socktrace, "-u", "-P", str(port), "-j" if config in JSON_CONFIGS else "-q"]
+        cmd += no_dns_args(config)
         if not args.snapshot:
             cmd.append("--no-snapshot")
         cmd += args.socktrace_arg
         r = run_tool_around(args, cmd, b"socktrace: tracing", err_path,
-                            out_path if config == "json" else os.devnull, err_path,
+                            out_path if config in JSON_CONFIGS else os.devnull, err_path,
                             lambda: run_udpflood(args, port), UDP_TRACER_PROG_NAMES)
     flood = r.pop("work")
     r.update(config=config, flood=flood, lost=0, udp_uncounted=None, counted=None)
@@ -941,7 +1182,7 @@ def run_udp_traced(args, config, port, tmpdir, idx):
         r["udp_uncounted"] = int(m.group(1)) if m else 0
         # quiet: the flow events socktrace counted without printing them
         r["flow_events"] = {"counted": r["tool_events"]}
-        if config == "json":
+        if config in JSON_CONFIGS:
             tot, summary = udp_flow_totals(out_path, port)
             if summary is None:
                 raise BenchError("no summary object in socktrace's JSON output")
@@ -1734,11 +1975,12 @@ def main():
                     help="directory of the workload generators (storm, udpflood, tcprr, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang,bulk): startup "
+                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang,bulk,dns): startup "
                     "(socktrace's own exec to ready and SIGINT to exit), storm (TCP "
                     "connections), udp (UDP request/response flood), tcprr (TCP request/response "
                     "on long-lived connections), synhang (connection attempts hanging in SYN_SENT), "
-                    "bulk (one TCP connection streaming)")
+                    "bulk (one TCP connection streaming), dns (names resolved by dnsmasq on "
+                    "loopback, then connected to: how many connections socktrace names)")
     ap.add_argument("--startup-runs", type=int, default=10,
                     help="runs of the startup workload (default 10)")
     ap.add_argument("--startup-idle", type=float, default=0.2,
@@ -1808,6 +2050,8 @@ def main():
                     help="count transitions of N connections with socktrace first (0: skip)")
     ap.add_argument("--bpf-stats", action="store_true",
                     help="enable kernel.bpf_stats_enabled during the run and report ns per BPF call")
+    ap.add_argument("--dns-names", type=int, default=3000,
+                    help="dns: names resolved and connected to per run (default 3000)")
     ap.add_argument("--keep", metavar="DIR", help="keep the tools' output files in DIR")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     args = ap.parse_args()
@@ -1843,6 +2087,8 @@ def main():
         ap.error("--synhang-attempts 1 to 10000, --synhang-seconds 0.1 to 60")
     if not 1 <= args.startup_runs <= 1000 or not 0 <= args.startup_idle <= 60:
         ap.error("--startup-runs 1 to 1000, --startup-idle 0 to 60")
+    if not 1 <= args.dns_names <= 60000:
+        ap.error("--dns-names: 1 to 60000")
     if args.pairs < 1 or args.pairs > 1000:
         ap.error("--pairs: 1 to 1000")
     if not 0.1 <= args.seconds <= 600:
@@ -1881,6 +2127,8 @@ def main():
     startup_summary = None
     bulk_port = free_port(exclude={port, udp_port, syn_port, tcprr_port, startup_port})
     bulk_pairs = []
+    dns_port = free_port(exclude={port, udp_port, syn_port, tcprr_port, startup_port, bulk_port})
+    dns_pairs = []
     stats_old = None
     pairs = {c: [] for c in configs}
     udp_pairs = {c: [] for c in udp_configs}
@@ -1956,6 +2204,8 @@ def main():
                 run_synhang_pairs(args, syn_port, tmpdir, syn_pairs, failures, results)
             if "bulk" in workloads:
                 run_bulk_pairs(args, bulk_port, tmpdir, bulk_pairs, failures, results)
+            if "dns" in workloads:
+                run_dns_pairs(args, dns_port, tmpdir, dns_pairs, failures, results)
     except BenchError as e:
         sys.exit(f"run.py: {e}")
     except KeyboardInterrupt:
@@ -1980,6 +2230,9 @@ def main():
     bulk_summary = summarize_bulk(bulk_pairs) if bulk_pairs else None
     if bulk_summary:
         results["bulk"]["summary"] = bulk_summary
+    dns_summary = summarize_dns(dns_pairs) if dns_pairs else None
+    if dns_summary:
+        results["dns"]["summary"] = dns_summary
     results["elapsed_s"] = time.monotonic() - t_begin
     print(f"\nsocktrace benchmark: {', '.join(workloads)}; {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; {results['elapsed_s']:.0f}s")
@@ -1994,6 +2247,7 @@ def main():
     print_tcprr(rr_summaries, args)
     print_synhang(syn_summary, args)
     print_bulk(bulk_summary, args)
+    print_dns(dns_summary, args)
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
     if args.json:
