@@ -20,7 +20,7 @@
 #                   options to tests/vm/matrix.sh (--ci: CI's selection)
 #   make install    install the binary, socktrace(8), the bash completion,
 #                   the systemd unit socktrace.service and docs/json.md,
-#                   docs/recording.md under DESTDIR and PREFIX
+#                   docs/recording.md, docs/metrics.md under DESTDIR and PREFIX
 #   make uninstall  remove what make install installed
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
 #   make deps       install the Debian packages the build needs (as root; else
@@ -306,14 +306,15 @@ install: $(OUTPUT)/socktrace
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/socktrace.service.tmp
 	$(Q)mv $(DESTDIR)$(UNITDIR)/socktrace.service.tmp $(DESTDIR)$(UNITDIR)/socktrace.service
 	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
-	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md docs/metrics.md
 
 # Directories stay (others' files may be there), except socktrace's own DOCDIR.
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/socktrace $(DESTDIR)$(MANDIR)/man8/socktrace.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(UNITDIR)/socktrace.service \
-		$(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
+		$(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md \
+		$(DESTDIR)$(DOCDIR)/metrics.md
 	$(Q)if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
 
 vmlinux: | deps
