@@ -872,9 +872,6 @@ int main(int argc, char **argv)
 	}
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
-	/* before anything is loaded: a port in use fails the run at once */
-	if (o.metrics && !o.probes && !(metrics = metrics_open(&o)))
-		goto cleanup;
 
 	wanted = wanted_concerns(&o.filter, o.dns_cache);
 	if (!wanted) {
@@ -882,6 +879,9 @@ int main(int argc, char **argv)
 		opts__free(&o);
 		return EXIT_USAGE;
 	}
+	/* before anything is loaded: a port in use fails the run at once */
+	if (o.metrics && !o.probes && !(metrics = metrics_open(&o)))
+		goto cleanup;
 	if (!o.probes) {
 		cgroups = cgroups__new();
 		if (!cgroups) {

@@ -62,7 +62,7 @@ struct entry {
 };
 
 struct metrics {
-	struct stage stage;
+	struct stage stage;		/* first: the stage's address is the metrics' */
 	pthread_mutex_t lock;
 	struct counts c;		/* under lock */
 	char *hooks[MAX_HOOKS][2];	/* concern, variant; set before serving */
@@ -408,7 +408,8 @@ static void put_seconds(FILE *f, uint64_t ns)
 		(unsigned long long)(ns % 1000000000ull));
 }
 
-static void render(FILE *f, const struct counts *c, const struct metrics *m, bool om)
+static void render(FILE *f, const struct counts *c, const struct metrics *m, int n_hooks,
+		   bool om)
 {
 	uint64_t cum = 0;
 
@@ -500,7 +501,7 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, boo
 
 	put_family(f, om, "socktrace_hook_info", "gauge",
 		   "The hook variant that runs for each concern.");
-	for (int i = 0; i < m->n_hooks; i++) {
+	for (int i = 0; i < n_hooks; i++) {
 		fprintf(f, "socktrace_hook_info{");
 		put_label(f, "concern", m->hooks[i][0], true);
 		put_label(f, "variant", m->hooks[i][1], false);
@@ -522,14 +523,14 @@ int metrics__render(struct metrics *m, bool openmetrics, char **out, size_t *len
 	memcpy(c, &m->c, sizeof(*c));
 	n_hooks = m->n_hooks;
 	pthread_mutex_unlock(&m->lock);
-	(void)n_hooks;	/* hooks are only appended, before serving */
 	*out = NULL;
 	f = open_memstream(out, len);
 	if (!f) {
 		free(c);
 		return -errno;
 	}
-	render(f, c, m, openmetrics);
+	/* hooks are only appended: the first n_hooks are complete */
+	render(f, c, m, n_hooks, openmetrics);
 	free(c);
 	if (fclose(f)) {
 		free(*out);
