@@ -380,3 +380,28 @@ def metrics_bad_input(ctx):
             or "tracing" in err:
         raise Fail("--metrics on a port in use: exit %d, expected 1 with the reason" % p.returncode,
                    [err])
+
+
+def listeners(port):
+    """The local addresses of the TCP listeners on port (ss -ltn)."""
+    p = run_cmd(["ss", "-Hltn", "sport = :%d" % port])
+    return sorted(line.split()[3].rsplit(":", 1)[0] for line in p.stdout.decode().splitlines())
+
+
+@test("metrics_listen_address", hook_independent=True)
+def metrics_listen_address(ctx):
+    """--metrics :PORT listens on 127.0.0.1 only; [::1]:PORT on IPv6
+    loopback, and answers there."""
+    for arg, want, host in ((":%d", ["127.0.0.1"], "127.0.0.1"), ("[::1]:%d", ["[::1]"], "[::1]")):
+        port = free_port()
+        t = Tracer(ctx, ["-q", "-P", "1", "--metrics", arg % port], json_out=False)
+        t.start()
+        got = listeners(port)
+        if got != want:
+            raise Fail("--metrics %s listens on %s, expected %s" % (arg % port, got, want))
+        status, _, text = http_get("http://%s:%d/metrics" % (host, port))
+        if status != 200 or "socktrace_events_total" not in text:
+            raise Fail("GET http://%s:%d/metrics: %d" % (host, port, status))
+        run = t.stop()
+        if run.rc != 0:
+            raise Fail("socktrace exited with %d" % run.rc, [run.err])
