@@ -9,6 +9,7 @@ storage directory and the traffic process are removed even on failure."""
 import json
 import os
 import re
+import signal
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import READY_TIMEOUT, Fail, Skip, Tracer, kill_proc, run_cmd, test
+from lib import READY_TIMEOUT, STOP_TIMEOUT, Fail, Skip, Tracer, kill_proc, run_cmd, test
+from t_service import Service, connect_once, unit_command, unit_reload
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -405,3 +407,43 @@ def metrics_listen_address(ctx):
         run = t.stop()
         if run.rc != 0:
             raise Fail("socktrace exited with %d" % run.rc, [run.err])
+
+
+@test("metrics_service", hook_independent=True)
+def metrics_service(ctx):
+    """The unit's command line with --metrics added, as docs/metrics.md
+    shows: READY=1, then scrapes count a connection; a reload (the
+    recording's next file) keeps serving and no counter restarts; SIGTERM
+    exits 0."""
+    state = os.path.join(ctx.tmpdir, ctx.unique("state"))
+    os.mkdir(state, 0o700)
+    port = free_port()
+    svc = Service(ctx, unit_command(ctx, state) + ["--metrics", ":%d" % port])
+    svc.expect("READY=1\nSTATUS=tracing", READY_TIMEOUT)
+    url = "http://127.0.0.1:%d/metrics" % port
+    key = 'socktrace_tcp_connect_attempts_total{outcome="established"}'
+
+    def established(least):
+        deadline = time.monotonic() + 5
+        while True:
+            v = samples(http_get(url)[2]).get(key, 0)
+            if v >= least or time.monotonic() > deadline:
+                return v
+            time.sleep(0.1)
+
+    connect_once()
+    before = established(1)
+    if before < 1:
+        svc.fail("no established attempt counted after a connection")
+    time.sleep(1.1)     # the next file's name (per second) differs
+    unit_reload(svc.proc.pid)
+    svc.expect("RELOADING=1", STOP_TIMEOUT)
+    svc.expect("READY=1", STOP_TIMEOUT)
+    connect_once()
+    after = established(before + 1)
+    if after < before + 1:
+        svc.fail("established attempts %s before the reload, %s after one more" % (before, after))
+    svc.proc.send_signal(signal.SIGTERM)
+    svc.expect("STOPPING=1", STOP_TIMEOUT)
+    if svc.proc.wait(STOP_TIMEOUT) != 0:
+        svc.fail("exit status %d after SIGTERM" % svc.proc.returncode)
