@@ -20,7 +20,7 @@
 #                   options to tests/vm/matrix.sh (--ci: CI's selection)
 #   make install    install the binary, socktrace(8), the bash completion,
 #                   the systemd unit socktrace.service and docs/json.md,
-#                   docs/recording.md under DESTDIR and PREFIX
+#                   docs/recording.md, docs/metrics.md under DESTDIR and PREFIX
 #   make uninstall  remove what make install installed
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
 #   make deps       install the Debian packages the build needs (as root; else
@@ -84,9 +84,9 @@ VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # Debian packages, installed by `make` itself when run as root
-DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase
+DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase libmicrohttpd-dev
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils dnsmasq curl \
-	systemd podman runc busybox-static file
+	systemd podman runc busybox-static file prometheus
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
 
@@ -115,9 +115,10 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 	$(EXTRA_CFLAGS)
 override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
 override LDFLAGS += $(EXTRA_LDFLAGS)
-# libbpf and c-ares static so the binary runs on another host; libelf and zlib are on every host
+# libbpf and c-ares static so the binary runs on another host; libelf and zlib are on every host;
+# libmicrohttpd dynamic: Debian's .a needs GnuTLS, which would stay a shared library anyway
 # libbpf's load takes the vmlinux BTF the probes parsed (probe.c: lent_btf)
-override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -l:libcares.a -lelf -lz -lm
+override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -l:libcares.a -lmicrohttpd -lelf -lz -lm -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)
@@ -305,14 +306,15 @@ install: $(OUTPUT)/socktrace
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/socktrace.service.tmp
 	$(Q)mv $(DESTDIR)$(UNITDIR)/socktrace.service.tmp $(DESTDIR)$(UNITDIR)/socktrace.service
 	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
-	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md docs/metrics.md
 
 # Directories stay (others' files may be there), except socktrace's own DOCDIR.
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/socktrace $(DESTDIR)$(MANDIR)/man8/socktrace.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/socktrace $(DESTDIR)$(UNITDIR)/socktrace.service \
-		$(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md
+		$(DESTDIR)$(DOCDIR)/json.md $(DESTDIR)$(DOCDIR)/recording.md \
+		$(DESTDIR)$(DOCDIR)/metrics.md
 	$(Q)if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
 
 vmlinux: | deps

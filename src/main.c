@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
@@ -31,6 +32,7 @@
 #include "event.h"
 #include "info.h"
 #include "live.h"
+#include "metrics.h"
 #include "opts.h"
 #include "owners.h"
 #include "pipeline.h"
@@ -702,6 +704,35 @@ static int check_cgroup_filters(struct cgroups *c, const struct filter *f)
 	return filter__each_owner_term(f, check_owner_term, c);
 }
 
+/* --metrics: counters, and the server that answers scrapes from now on.
+ * NULL if that failed (the reason has been printed). */
+static struct metrics *metrics_open(const struct opts *o)
+{
+	struct metrics_info info = {
+		.version = SOCKTRACE_VERSION,
+		.libbpf = libbpf_version_string(),
+		.ringbuf_bytes = (uint64_t)o->ringbuf_kb * 1024,
+	};
+	struct metrics *m;
+	struct utsname u;
+	int err;
+
+	info.kernel = uname(&u) ? "" : u.release;
+	m = metrics__new(&info);
+	if (!m) {
+		report__error("failed to create the metrics: %s", strerror(errno));
+		return NULL;
+	}
+	err = metrics__listen(m, (const struct sockaddr *)&o->metrics_addr, o->metrics_addrlen);
+	if (err) {
+		report__error("failed to serve metrics on %s: %s%s", o->metrics, strerror(-err),
+			      err == -EADDRINUSE ? " (another process listens on that port)" : "");
+		metrics__free(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* -r: no BPF and no privileges, the same pipeline as live. */
 static int replay_main(struct opts *o)
 {
@@ -801,7 +832,8 @@ int main(int argc, char **argv)
 	struct run_as run_as, *ra = NULL;
 	struct cgroups *cgroups = NULL;
 	struct cgroup_skip_ctx skip_ctx = {};
-	uint64_t stats_ns = 0, now;
+	struct metrics *metrics = NULL;
+	uint64_t stats_ns = 0, metrics_ns = 0, now;
 	unsigned int wanted;
 	bool usage = false, closed = false, watch_stdout;
 	struct opts o;
@@ -878,6 +910,9 @@ int main(int argc, char **argv)
 		opts__free(&o);
 		return EXIT_USAGE;
 	}
+	/* before anything is loaded: a port in use fails the run at once */
+	if (o.metrics && !o.probes && !(metrics = metrics_open(&o)))
+		goto cleanup;
 	if (!o.probes) {
 		cgroups = cgroups__new();
 		if (!cgroups) {
@@ -932,6 +967,11 @@ int main(int argc, char **argv)
 		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto cleanup;
 	}
+	/* after the attempt tracker: the metrics count its outcomes and alerts */
+	if (metrics && (err = pipeline__add_stage(&pl, metrics__stage(metrics)))) {
+		report__error("failed to add the metrics: %s", strerror(-err));
+		goto cleanup;
+	}
 	err = 0;
 	if (!o.quiet)
 		err = pipeline__add_sink(&pl, output_sink(&o, svc));
@@ -981,6 +1021,10 @@ int main(int argc, char **argv)
 		if (selected[c] >= 0 && probe.selected[c] < 0)
 			report__warning("no hook for %s: %s (its programs did not load with the others; -v shows why)",
 					concerns[c].name, concerns[c].without);
+	for (int c = 0; metrics && c < CONCERN__MAX; c++)
+		if ((wanted & CONCERN_BIT(c)) && probe.selected[c] >= 0)
+			metrics__set_hook(metrics, concerns[c].name,
+					  concerns[c].variants[probe.selected[c]].label);
 	probe__free(&probe);
 	if (o.duration > 0)
 		deadline_ns = start_ns + (uint64_t)(o.duration * 1e9);
@@ -1073,6 +1117,15 @@ int main(int argc, char **argv)
 			closed = true;
 			break;
 		}
+		/* what the kernel counts is read at most 4 times a second */
+		if (metrics && now - metrics_ns >= 250000000ull) {
+			struct stats st = pl.stats;
+
+			metrics_ns = now;
+			live__counters(live, counters);
+			counters_to_stats(&st, live, counters);
+			metrics__set_stats(metrics, &st, counters[ST_CNT_FILTERED]);
+		}
 		/* a statistics block a second: lost events show up in the file */
 		if (rec && !pl.done && now - stats_ns >= 1000000000ull) {
 			struct rec_stats rs;
@@ -1125,6 +1178,8 @@ cleanup:
 	/* the live source last: it joins the detaches still waiting for RCU,
 	 * and the rest is freed meanwhile */
 	pipeline__free(&pl);
+	/* after the pipeline, whose stage it was */
+	metrics__free(metrics);
 	dnsnames__free(names);
 	if (verbose && cgroups__gone(cgroups))
 		fprintf(stderr, "socktrace: %llu processes exited before their cgroup could be read\n",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "metrics.h"
 #include "opts.h"
 
 enum {
@@ -35,6 +36,7 @@ enum {
 	OPT_POD,
 	OPT_CGROUP_COLUMN,
 	OPT_DNS_CACHE,
+	OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -54,6 +56,7 @@ static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
 	{ "dns-cache", required_argument, NULL, OPT_DNS_CACHE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "count", required_argument, NULL, 'c' },
@@ -97,6 +100,7 @@ static const struct {
 	{ OPT_INTERVAL, "--interval" },
 	{ OPT_RETRANS, "--retrans" },
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
+	{ OPT_METRICS, "--metrics" },
 	{ 'd', "-d/--duration" },
 	{ 'Z', "-Z/--user" },
 };
@@ -168,6 +172,10 @@ void opts__usage(FILE *out)
 "Names (from the DNS answers the host's processes receive):\n"
 "      --dns-cache N         names kept per run, least recently used dropped\n"
 "                            first (default 8192; 0: no names, no DNS hook)\n"
+"Metrics:\n"
+"      --metrics [ADDR]:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                            (ADDR 127.0.0.1 if omitted, [::1]:PORT for IPv6);\n"
+"                            docs/metrics.md\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
 "                            (with -q: record only); docs/recording.md;\n"
@@ -604,6 +612,12 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 				return fail(err, errlen, "invalid flow table size '%s': expected 16 to 4194304",
 					    optarg);
 			o->udp_flows = v;
+			break;
+		case OPT_METRICS:
+			if (metrics__parse_addr(optarg, &o->metrics_addr, &o->metrics_addrlen))
+				return fail(err, errlen, "invalid metrics address '%s': expected [ADDR]:PORT with an IP address and a port from 1 to 65535 (:9464, 0.0.0.0:9464, [::1]:9464)",
+					    optarg);
+			o->metrics = optarg;
 			break;
 		case OPT_DNS_CACHE:
 			if (parse_uint(optarg, 0, 1u << 22, &v))

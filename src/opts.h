@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "filter.h"
 #include "hook_kind.h"
 
@@ -63,6 +64,10 @@ struct opts {
 	struct time_bound since, until;
 	unsigned int file_mode;	/* --file-mode, 0: the recorder's 0600 */
 	const char *user;	/* -Z: run as this user once attached */
+	/* --metrics [ADDR]:PORT: serve Prometheus metrics there */
+	const char *metrics;
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addrlen;
 	const char *live_only;	/* the first option given that replay ignores */
 	char *filter_text;	/* the trailing arguments, joined by spaces */
 };

@@ -336,6 +336,8 @@ def install_and_uninstall(ctx):
                 p + "/share/doc/socktrace/json.md": (0o644, os.path.join(REPO, "docs/json.md")),
                 p + "/share/doc/socktrace/recording.md":
                     (0o644, os.path.join(REPO, "docs/recording.md")),
+                p + "/share/doc/socktrace/metrics.md":
+                    (0o644, os.path.join(REPO, "docs/metrics.md")),
                 p + "/lib/systemd/system/socktrace.service": (0o644, None),
             }
             got = installed_files(root)

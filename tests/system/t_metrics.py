@@ -1,0 +1,449 @@
+"""--metrics: a real Prometheus scrapes socktrace every second and its own
+query API must return exactly the connections and datagrams the test made;
+promtool accepts the exposition; scrapes during a connection storm succeed
+and the counters never go back; bad addresses and a port in use fail as
+documented.
+
+Traffic stays on loopback; every wait is bounded, and Prometheus, its
+storage directory and the traffic process are removed even on failure."""
+import json
+import os
+import re
+import signal
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from lib import READY_TIMEOUT, STOP_TIMEOUT, Fail, Skip, Tracer, kill_proc, run_cmd, test
+from t_service import Service, connect_once, unit_command, unit_reload
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+# The traffic, in a process with a name of its own that the tracer's
+# filter keeps (--comm): the host's other connections do not count.
+# argv: comm, refused, established, hung, datagrams, datagram size.
+TRAFFIC = r"""
+import ctypes, socket, sys, time
+comm, n_ref, n_est, n_hung, n_udp, size = sys.argv[1], *map(int, sys.argv[2:])
+ctypes.CDLL(None).prctl(15, comm.encode(), 0, 0, 0)   # PR_SET_NAME
+def say(**kw):
+    print(" ".join("%s=%s" % kv for kv in kw.items()), flush=True)
+# refused: a loopback port nothing listens on
+hole = socket.socket(); hole.bind(("127.0.0.1", 0)); port = hole.getsockname()[1]; hole.close()
+for _ in range(n_ref):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+    except ConnectionRefusedError:
+        pass
+    else:
+        sys.exit("connect to closed port %d succeeded" % port)
+    s.close()
+# established: connect, accept, close both
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(64)
+for _ in range(n_est):
+    c = socket.create_connection(ls.getsockname(), timeout=5)
+    a, _ = ls.accept()
+    c.close(); a.close()
+ls.close()
+# hung: a listener whose accept queue is full (1 > backlog 0) drops SYNs;
+# filling it is one more established attempt
+jam = socket.socket(); jam.bind(("127.0.0.1", 0)); jam.listen(0)
+fill = socket.create_connection(jam.getsockname(), timeout=5)
+time.sleep(0.2)
+hung = []
+for _ in range(n_hung):
+    s = socket.socket(); s.setblocking(False)
+    try:
+        s.connect(jam.getsockname())
+    except BlockingIOError:
+        pass
+    hung.append(s)
+say(hung=len(hung))
+sys.stdin.readline()
+for s in hung:
+    s.close()
+fill.close(); jam.close()
+# UDP: n datagrams of size bytes from one socket to another
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); tx.bind(("127.0.0.1", 0))
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(("127.0.0.1", 0))
+rx.settimeout(5)
+for _ in range(n_udp):
+    tx.sendto(b"m" * size, rx.getsockname())
+for _ in range(n_udp):
+    rx.recv(65536)
+tx.close(); rx.close()
+say(done=1)
+sys.stdin.readline()
+"""
+
+STORM = r"""
+import ctypes, socket, sys
+n = int(sys.argv[2])
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)   # PR_SET_NAME
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(128)
+for _ in range(n):
+    c = socket.create_connection(ls.getsockname(), timeout=5)
+    a, _ = ls.accept()
+    c.close(); a.close()
+ls.close()
+print("done", flush=True)
+"""
+
+
+STORM_CONNS = 2000
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url, accept=None, timeout=5):
+    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def samples(text):
+    """{name{labels}: value} of an exposition's samples."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        out[key] = float(value)
+    return out
+
+
+def need_prometheus():
+    for tool in (PROMETHEUS, PROMTOOL):
+        if not os.access(tool, os.X_OK):
+            raise Skip("%s is not installed (Debian's prometheus package: make deps-test)" % tool)
+
+
+class Prometheus:
+    """A Prometheus server of the test's own on 127.0.0.1, scraping target
+    every second, its storage in a temporary directory."""
+
+    def __init__(self, ctx, target):
+        self.dir = tempfile.mkdtemp(prefix="st-prometheus-", dir=ctx.tmpdir)
+        ctx.on_cleanup(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: socktrace\n"
+                    "    static_configs:\n      - targets: ['%s']\n" % target)
+        self.log_path = os.path.join(self.dir, "prometheus.log")
+        self.log = open(self.log_path, "wb")
+        ctx.on_cleanup(self.log.close)
+        self.proc = subprocess.Popen(
+            [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        ctx.on_cleanup(lambda: kill_proc(self.proc))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Skip("prometheus exited at start (%d): %s" % (self.proc.returncode, self.logs()))
+            try:
+                if http_get(self.url + "/-/ready", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise Skip("prometheus was not ready within 30s: %s" % self.logs())
+
+    def logs(self):
+        with open(self.log_path, errors="replace") as f:
+            return " | ".join(f.read().splitlines()[-5:])
+
+    def query(self, q):
+        """The value of an instant query with one series, None with none."""
+        _, _, body = http_get(self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
+        r = json.loads(body)
+        if r.get("status") != "success":
+            raise Fail("prometheus query %r: %s" % (q, body))
+        res = r["data"]["result"]
+        if len(res) > 1:
+            raise Fail("prometheus query %r: %d series, expected one" % (q, len(res)), [body])
+        return float(res[0]["value"][1]) if res else None
+
+    def wait_for(self, want, what, timeout=20.0):
+        """Waits until every query of want returns its value; then two more
+        scrapes must still return them (no count beyond)."""
+        deadline = time.monotonic() + timeout
+        got = {}
+        while time.monotonic() < deadline:
+            got = {q: self.query(q) for q in want}
+            if got == want:
+                time.sleep(2.5)
+                got = {q: self.query(q) for q in want}
+                if got == want:
+                    return
+                break
+            time.sleep(0.5)
+        raise Fail("%s: Prometheus' query API does not return the counts the test made" % what,
+                   ["%s = %s, expected %s" % (q, got.get(q), v) for q, v in want.items()] +
+                   ["prometheus log: %s" % self.logs()])
+
+
+class Traffic:
+    def __init__(self, ctx, comm, *counts):
+        self.proc = subprocess.Popen([sys.executable, "-c", TRAFFIC, comm] + [str(c) for c in counts],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        ctx.on_cleanup(lambda: kill_proc(self.proc))
+
+    def expect(self, key, timeout=15.0):
+        box = []
+        th = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
+        th.start()
+        th.join(timeout)
+        line = box[0] if box else ""
+        if not line.startswith(key + "="):
+            raise Fail("traffic: expected %s=, got %r" % (key, line),
+                       [] if self.proc.poll() is None else [self.proc.stderr.read()])
+        return line.strip()
+
+    def send(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+
+def tracer_with_metrics(ctx, args):
+    port = free_port()
+    t = Tracer(ctx, ["--metrics", "127.0.0.1:%d" % port] + args, json_out=False)
+    t.start()
+    return t, port
+
+
+@test("metrics_prometheus_counts")
+def metrics_prometheus_counts(ctx):
+    """Prometheus scraping `socktrace -q --metrics` every second returns,
+    through its query API, exactly the refused, established and hung
+    (aborted) attempts, the SYN_SENT sockets while they hang, and the UDP
+    datagrams and bytes that a process of the test's own name made."""
+    need_prometheus()
+    comm = "st-metr%d" % (os.getpid() % 100000)
+    n_ref, n_est, n_hung, n_udp, size = 3, 4, 2, 7, 123
+    t, port = tracer_with_metrics(ctx, ["-q", "--comm", comm])
+    prom = Prometheus(ctx, "127.0.0.1:%d" % port)
+    prom.wait_for({'up{job="socktrace"}': 1.0}, "socktrace scraped")
+    tr = Traffic(ctx, comm, n_ref, n_est, n_hung, n_udp, size)
+    tr.expect("hung")
+    attempts = 'socktrace_tcp_connect_attempts_total{outcome="%s"}'
+    prom.wait_for({
+        attempts % "refused": float(n_ref),
+        attempts % "established": float(n_est + 1),    # and the one that fills the queue
+        'socktrace_tcp_sockets{state="SYN_SENT"}': float(n_hung),
+    }, "while %d attempts hang" % n_hung)
+    tr.send()
+    tr.expect("done")
+    prom.wait_for({
+        attempts % "refused": float(n_ref),
+        attempts % "established": float(n_est + 1),
+        attempts % "aborted": float(n_hung),
+        attempts % "timeout": 0.0,
+        'socktrace_tcp_sockets{state="SYN_SENT"}': 0.0,
+        'socktrace_tcp_transitions_total{old_state="CLOSE",new_state="SYN_SENT"}':
+            float(n_ref + n_est + 1 + n_hung),
+        'socktrace_tcp_handshake_seconds_count': float(n_est + 1),
+        'socktrace_udp_datagrams_total{direction="tx"}': float(n_udp),
+        'socktrace_udp_datagrams_total{direction="rx"}': float(n_udp),
+        'socktrace_udp_bytes_total{direction="tx"}': float(n_udp * size),
+        'socktrace_udp_bytes_total{direction="rx"}': float(n_udp * size),
+    }, "after the traffic")
+    # a hung attempt retransmits its SYN about once a second: some, not exact
+    for q in ("socktrace_tcp_syn_alerts_total", "socktrace_events_total"):
+        v = prom.query(q)
+        if not v:
+            raise Fail("%s = %s, expected more than 0" % (q, v))
+    tr.send()
+    run = t.stop()
+    if run.rc != 0:
+        raise Fail("socktrace exited with %d" % run.rc, [run.err])
+
+
+@test("metrics_promtool_and_formats")
+def metrics_promtool_and_formats(ctx):
+    """promtool check metrics accepts the text exposition; OpenMetrics is
+    served when the Accept header asks for it and ends with # EOF; other
+    paths are 404. Here with the live output and a recording as well."""
+    need_prometheus()
+    rec = os.path.join(ctx.tmpdir, ctx.unique("rec") + ".st")
+    t, port = tracer_with_metrics(ctx, ["-w", rec, "-P", "1"])
+    url = "http://127.0.0.1:%d/metrics" % port
+    status, ctype, text = http_get(url)
+    if status != 200 or not ctype.startswith("text/plain; version=0.0.4"):
+        raise Fail("GET /metrics: %d %s" % (status, ctype))
+    p = run_cmd([PROMTOOL, "check", "metrics"], check=False, input=text.encode())
+    if p.returncode != 0:
+        raise Fail("promtool check metrics failed (%d)" % p.returncode,
+                   (p.stdout + p.stderr).decode().splitlines()[:20])
+    for fam in ("socktrace_build_info", "socktrace_hook_info{concern=\"tcp_state\"",
+                "socktrace_ringbuf_size_bytes 8388608"):
+        if fam not in text:
+            raise Fail("no %s in the exposition" % fam, text.splitlines()[:40])
+    status, ctype, om = http_get(url, accept="application/openmetrics-text;version=1.0.0,"
+                                             "text/plain;version=0.0.4;q=0.5")
+    if not ctype.startswith("application/openmetrics-text") or not om.endswith("# EOF\n") or \
+            "# TYPE socktrace_tcp_transitions counter" not in om:
+        raise Fail("OpenMetrics: %s, %r" % (ctype, om[-200:]))
+    try:
+        http_get("http://127.0.0.1:%d/other" % port)
+        raise Fail("GET /other did not fail")
+    except urllib.error.HTTPError as e:
+        if e.code != 404:
+            raise Fail("GET /other: %d, expected 404" % e.code)
+    run = t.stop()
+    if run.rc != 0 or not os.path.getsize(rec):
+        raise Fail("socktrace exited with %d, recording %d bytes" % (run.rc, os.path.getsize(rec)),
+                   [run.err])
+
+
+@test("metrics_scrape_during_storm")
+def metrics_scrape_during_storm(ctx):
+    """Scrapes while 2000 loopback connections are made as fast as one
+    process can: each answers within 2 s, some come before the storm is
+    over, and no counter goes back."""
+    comm = "st-storm%d" % (os.getpid() % 100000)
+    t, port = tracer_with_metrics(ctx, ["-q", "--comm", comm])
+    url = "http://127.0.0.1:%d/metrics" % port
+    storm = subprocess.Popen([sys.executable, "-c", STORM, comm, str(STORM_CONNS)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    ctx.on_cleanup(lambda: kill_proc(storm))
+    prev, scrapes, during, slowest = {}, 0, 0, 0.0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = storm.poll() is not None
+        t0 = time.monotonic()
+        status, _, text = http_get(url, timeout=2)
+        slowest = max(slowest, time.monotonic() - t0)
+        if status != 200:
+            raise Fail("scrape %d: HTTP %d" % (scrapes, status))
+        cur = samples(text)
+        for k, v in cur.items():
+            if re.match(r"^[a-z_]+_(total|bucket|count|sum)\b", k) and v < prev.get(k, 0):
+                raise Fail("scrape %d: %s went from %s to %s" % (scrapes, k, prev[k], v))
+        prev = cur
+        scrapes += 1
+        during += not done
+        if done and scrapes > 3:
+            break
+        time.sleep(0.05)
+    if storm.returncode != 0:
+        raise Fail("the storm failed: %s" % storm.stderr.read())
+    est = prev.get('socktrace_tcp_connect_attempts_total{outcome="established"}', 0)
+    if est < STORM_CONNS:
+        time.sleep(1)
+        est = samples(http_get(url)[2]).get(
+            'socktrace_tcp_connect_attempts_total{outcome="established"}', 0)
+    if est < STORM_CONNS:
+        raise Fail("%d established attempts counted, expected at least %d" % (est, STORM_CONNS))
+    run = t.stop()
+    if run.rc != 0:
+        raise Fail("socktrace exited with %d" % run.rc, [run.err])
+    if during < 2:
+        raise Fail("only %d scrapes during the storm (slowest %.2fs)" % (during, slowest))
+
+
+@test("metrics_bad_input", hook_independent=True)
+def metrics_bad_input(ctx):
+    """An address that does not parse: usage error, exit 2; a port another
+    process listens on: runtime error, exit 1, before anything loads."""
+    for bad in ("localhost:9464", "9464", "127.0.0.1:70000", "[::1]9464"):
+        p = run_cmd([ctx.socktrace, "--metrics", bad], check=False, timeout=10)
+        err = p.stderr.decode()
+        if p.returncode != 2 or "invalid metrics address '%s'" % bad not in err:
+            raise Fail("--metrics %s: exit %d, expected 2 with a message" % (bad, p.returncode), [err])
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    ctx.on_cleanup(taken.close)
+    port = taken.getsockname()[1]
+    p = run_cmd([ctx.socktrace, "-q", "--metrics", ":%d" % port] + ctx.hook_args(),
+                check=False, timeout=READY_TIMEOUT)
+    err = p.stderr.decode()
+    if p.returncode != 1 or "failed to serve metrics on :%d: Address already in use" % port not in err \
+            or "tracing" in err:
+        raise Fail("--metrics on a port in use: exit %d, expected 1 with the reason" % p.returncode,
+                   [err])
+
+
+def listeners(port):
+    """The local addresses of the TCP listeners on port (ss -ltn)."""
+    p = run_cmd(["ss", "-Hltn", "sport = :%d" % port])
+    return sorted(line.split()[3].rsplit(":", 1)[0] for line in p.stdout.decode().splitlines())
+
+
+@test("metrics_listen_address", hook_independent=True)
+def metrics_listen_address(ctx):
+    """--metrics :PORT listens on 127.0.0.1 only; [::1]:PORT on IPv6
+    loopback, and answers there."""
+    for arg, want, host in ((":%d", ["127.0.0.1"], "127.0.0.1"), ("[::1]:%d", ["[::1]"], "[::1]")):
+        port = free_port()
+        t = Tracer(ctx, ["-q", "-P", "1", "--metrics", arg % port], json_out=False)
+        t.start()
+        got = listeners(port)
+        if got != want:
+            raise Fail("--metrics %s listens on %s, expected %s" % (arg % port, got, want))
+        status, _, text = http_get("http://%s:%d/metrics" % (host, port))
+        if status != 200 or "socktrace_events_total" not in text:
+            raise Fail("GET http://%s:%d/metrics: %d" % (host, port, status))
+        run = t.stop()
+        if run.rc != 0:
+            raise Fail("socktrace exited with %d" % run.rc, [run.err])
+
+
+@test("metrics_service", hook_independent=True)
+def metrics_service(ctx):
+    """The unit's command line with --metrics added, as docs/metrics.md
+    shows: READY=1, then scrapes count a connection; a reload (the
+    recording's next file) keeps serving and no counter restarts; SIGTERM
+    exits 0."""
+    state = os.path.join(ctx.tmpdir, ctx.unique("state"))
+    os.mkdir(state, 0o700)
+    port = free_port()
+    svc = Service(ctx, unit_command(ctx, state) + ["--metrics", ":%d" % port])
+    svc.expect("READY=1\nSTATUS=tracing", READY_TIMEOUT)
+    url = "http://127.0.0.1:%d/metrics" % port
+    key = 'socktrace_tcp_connect_attempts_total{outcome="established"}'
+
+    def established(least):
+        deadline = time.monotonic() + 5
+        while True:
+            v = samples(http_get(url)[2]).get(key, 0)
+            if v >= least or time.monotonic() > deadline:
+                return v
+            time.sleep(0.1)
+
+    connect_once()
+    before = established(1)
+    if before < 1:
+        svc.fail("no established attempt counted after a connection")
+    time.sleep(1.1)     # the next file's name (per second) differs
+    unit_reload(svc.proc.pid)
+    svc.expect("RELOADING=1", STOP_TIMEOUT)
+    svc.expect("READY=1", STOP_TIMEOUT)
+    connect_once()
+    after = established(before + 1)
+    if after < before + 1:
+        svc.fail("established attempts %s before the reload, %s after one more" % (before, after))
+    svc.proc.send_signal(signal.SIGTERM)
+    svc.expect("STOPPING=1", STOP_TIMEOUT)
+    if svc.proc.wait(STOP_TIMEOUT) != 0:
+        svc.fail("exit status %d after SIGTERM" % svc.proc.returncode)
