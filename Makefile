@@ -116,9 +116,9 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
 override LDFLAGS += $(EXTRA_LDFLAGS)
 # libbpf and c-ares static so the binary runs on another host; libelf and zlib are on every host;
-# libmicrohttpd dynamic: Debian's .a needs GnuTLS, which would stay a shared library anyway
+# libmicrohttpd is opened by --metrics (dlopen: src/metrics.c), only its header is needed here
 # libbpf's load takes the vmlinux BTF the probes parsed (probe.c: lent_btf)
-override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -l:libcares.a -lmicrohttpd -lelf -lz -lm -lpthread
+override LDLIBS += -Wl,--wrap=btf__load_vmlinux_btf -l:libbpf.a -l:libcares.a -lelf -lz -lm -lpthread -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ivmlinux/$(ARCH) -Wall
 
 SRCS := $(wildcard src/*.c)

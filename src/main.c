@@ -726,7 +726,8 @@ static struct metrics *metrics_open(const struct opts *o)
 	err = metrics__listen(m, (const struct sockaddr *)&o->metrics_addr, o->metrics_addrlen);
 	if (err) {
 		report__error("failed to serve metrics on %s: %s%s", o->metrics, strerror(-err),
-			      err == -EADDRINUSE ? " (another process listens on that port)" : "");
+			      err == -EADDRINUSE ? " (another process listens on that port)" :
+			      err == -ELIBACC ? " (libmicrohttpd: Debian package libmicrohttpd12)" : "");
 		metrics__free(m);
 		return NULL;
 	}

@@ -5,6 +5,7 @@
  * which copies the counters under a mutex and renders the copy: a scrape
  * holds the lock for a memcpy, never the event loop for a slow client. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -547,10 +548,47 @@ bool metrics__wants_openmetrics(const char *accept)
 
 /* ---- HTTP ---- */
 
+/* libmicrohttpd is opened when --metrics asks for it, not linked: the
+ * binary keeps running on hosts without it and the GnuTLS it brings. */
+static struct {
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+} mhd;
+
+/* 0, or -ELIBACC when the library or one of its functions is missing. */
+static int mhd_open(void)
+{
+	static const char *const sonames[] = { "libmicrohttpd.so.12", "libmicrohttpd.so" };
+	void *h = NULL;
+
+	if (mhd.start_daemon)
+		return 0;
+	for (size_t i = 0; !h && i < sizeof(sonames) / sizeof(sonames[0]); i++)
+		h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return -ELIBACC;
+#define MHD_SYM(f) (mhd.f = (__typeof__(mhd.f))dlsym(h, "MHD_" #f))
+	if (!MHD_SYM(stop_daemon) || !MHD_SYM(create_response_from_buffer) ||
+	    !MHD_SYM(add_response_header) || !MHD_SYM(queue_response) ||
+	    !MHD_SYM(destroy_response) || !MHD_SYM(lookup_connection_value) ||
+	    !MHD_SYM(start_daemon)) {
+		mhd.start_daemon = NULL;
+		dlclose(h);
+		return -ELIBACC;
+	}
+#undef MHD_SYM
+	return 0;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 			     const char *type, char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r = mhd.create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
 
 	if (!r) {
@@ -558,9 +596,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 			free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
+	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = mhd.queue_response(conn, status, r);
+	mhd.destroy_response(r);
 	return ret;
 }
 
@@ -582,7 +620,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 	if (strcmp(url, "/metrics"))
 		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain",
 			     "socktrace serves /metrics\n", 26, MHD_RESPMEM_PERSISTENT);
-	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	accept = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	om = metrics__wants_openmetrics(accept);
 	if (metrics__render(m, om, &body, &len))
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
@@ -595,6 +633,9 @@ int metrics__listen(struct metrics *m, const struct sockaddr *addr, socklen_t le
 	sigset_t all, old;
 	int fd, one = 1, err;
 
+	err = mhd_open();
+	if (err)
+		return err;
 	/* bound here rather than by libmicrohttpd, which would not say why */
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -608,7 +649,7 @@ int metrics__listen(struct metrics *m, const struct sockaddr *addr, socklen_t le
 	/* signals stay with the event loop: its thread is the one they wake */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+	m->daemon = mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
 				     serve, m,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
@@ -628,7 +669,7 @@ void metrics__free(struct metrics *m)
 		return;
 	/* the server first: it reads what follows */
 	if (m->daemon)
-		MHD_stop_daemon(m->daemon);
+		mhd.stop_daemon(m->daemon);
 	for (uint32_t b = 0; m->table && b < TABLE_BUCKETS; b++)
 		while (m->table[b])
 			table_remove(m, &m->table[b]);

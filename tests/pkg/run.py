@@ -6,7 +6,8 @@
 socktrace(8) and `socktrace --help` list the same options, the bash
 completion offers them and values socktrace accepts, `make install` and
 `make uninstall` put and remove the files where they belong, `make help`
-names every target and variable, and CFLAGS never drops the warnings.
+names every target and variable, CFLAGS never drops the warnings, and the
+binary needs no shared library beyond libc, libelf and zlib.
 The option lists are parsed from --help, the man page and the completion
 alike, so adding an option to one and not the others fails a test.
 
@@ -499,6 +500,22 @@ def cflags_keep_the_warnings(ctx):
             problems.append("link command without %s: %s" % (flag, ld[0]))
     if problems:
         raise Fail("make CFLAGS=... EXTRA_CFLAGS=... EXTRA_LDFLAGS=...", problems)
+
+
+# what the binary may need on a host it is copied to (README): libbpf and
+# c-ares are linked in, libmicrohttpd is opened by --metrics only
+PORTABLE_NEEDED = {"libc.so.6", "libelf.so.1", "libz.so.1", "libm.so.6"}
+
+
+@test
+def binary_needs_only_common_libraries(ctx):
+    p = run(["readelf", "-d", ctx.socktrace])
+    if p.returncode:
+        raise Skip("readelf -d failed: %s" % p.stderr.strip())
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", p.stdout))
+    if not needed or needed - PORTABLE_NEEDED:
+        raise Fail("the binary needs %s; only %s are expected on any host"
+                   % (sorted(needed), sorted(PORTABLE_NEEDED)))
 
 
 def main():

@@ -6,6 +6,7 @@ documented.
 
 Traffic stays on loopback; every wait is bounded, and Prometheus, its
 storage directory and the traffic process are removed even on failure."""
+import ctypes.util
 import json
 import os
 import re
@@ -364,7 +365,8 @@ def metrics_scrape_during_storm(ctx):
 @test("metrics_bad_input", hook_independent=True)
 def metrics_bad_input(ctx):
     """An address that does not parse: usage error, exit 2; a port another
-    process listens on: runtime error, exit 1, before anything loads."""
+    process listens on, or no libmicrohttpd on the host: runtime error,
+    exit 1, before anything loads."""
     for bad in ("localhost:9464", "9464", "127.0.0.1:70000", "[::1]9464"):
         p = run_cmd([ctx.socktrace, "--metrics", bad], check=False, timeout=10)
         err = p.stderr.decode()
@@ -382,6 +384,20 @@ def metrics_bad_input(ctx):
             or "tracing" in err:
         raise Fail("--metrics on a port in use: exit %d, expected 1 with the reason" % p.returncode,
                    [err])
+    # a host without libmicrohttpd: the library hidden in a mount namespace
+    lib = ctypes.util.find_library("microhttpd")
+    path = lib and next((os.path.realpath(os.path.join(d, lib)) for d in
+                         ("/usr/lib/%s-linux-gnu" % os.uname().machine, "/usr/lib", "/lib")
+                         if os.path.exists(os.path.join(d, lib))), None)
+    if not path:
+        raise Skip("libmicrohttpd's library not found to hide")
+    p = run_cmd(["unshare", "--mount", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', path,
+                 ctx.socktrace, "-q", "--metrics", ":%d" % free_port()] + ctx.hook_args(),
+                check=False, timeout=READY_TIMEOUT)
+    err = p.stderr.decode()
+    if p.returncode != 1 or "libmicrohttpd12" not in err or "tracing" in err:
+        raise Fail("--metrics without libmicrohttpd: exit %d, expected 1 naming the package"
+                   % p.returncode, [err])
 
 
 def listeners(port):
