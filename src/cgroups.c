@@ -839,7 +839,6 @@ const struct cgroup_info *cgroups__find(struct cgroups *c, uint64_t id, uint32_t
 		char path[4096];
 		struct cgroup_info *ci = NULL;
 		bool sure = false;
-
 		uint64_t t0;
 
 		v = u64map_get(&c->by_id, id);
