@@ -93,7 +93,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages, installed by `make` itself when run as root
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase libmicrohttpd-dev
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils dnsmasq curl \
-	systemd podman runc busybox-static file prometheus
+	systemd podman runc busybox-static file prometheus python3-yaml
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
 
