@@ -321,6 +321,8 @@ IMAGE_DIR := $(OUTPUT)/image
 image: $(OUTPUT)/socktrace deploy/container/Containerfile deploy/container/rootfs.sh
 	$(Q)if [ "$(ARCH)" != "$$(uname -m)" ]; then \
 		echo "socktrace: make image stages this host's libraries: ARCH=$(ARCH) on $$(uname -m)" >&2; exit 1; fi
+	$(Q)command -v $(firstword $(PODMAN)) >/dev/null || \
+		{ echo "socktrace: make image needs $(firstword $(PODMAN)) (Debian: podman, or PODMAN=docker)" >&2; exit 1; }
 	$(call msg,STAGE,$(IMAGE_DIR)/rootfs)
 	$(Q)rm -rf $(IMAGE_DIR)
 	$(Q)deploy/container/rootfs.sh $< "$$($(CC) -print-file-name=libmicrohttpd.so.12)" $(IMAGE_DIR)/rootfs
