@@ -22,6 +22,9 @@
 #                   the systemd unit socktrace.service and docs/json.md,
 #                   docs/recording.md, docs/metrics.md under DESTDIR and PREFIX
 #   make uninstall  remove what make install installed
+#   make image      the container image $(IMAGE):$(VERSION), FROM scratch: stages
+#                   $(OUTPUT)/image/rootfs (the binary, the libraries it and
+#                   --metrics need, /etc/services) and runs $(PODMAN) build
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from VMLINUX_BTF
 #   make deps       install the Debian packages the build needs (as root; else
 #                   name them)
@@ -49,6 +52,8 @@
 #   CHECK_FUZZ_SECONDS  fuzzing time of make check (20)
 #   KERNELS         make vmtest's kernels ("5.10 6.1 6.12 arm64")
 #   ARGS, BENCH_ARGS, VMTEST_ARGS  options for make run, bench, vmtest
+#   IMAGE           make image's name (localhost/socktrace), tagged $(VERSION)
+#   PODMAN          make image's builder (podman; docker works too)
 #   SYSTEM_TEST_ARGS  (environment) options for tests/system/run.py, e.g. "-k udp"
 
 .DELETE_ON_ERROR:
@@ -71,6 +76,8 @@ LLVM_STRIP ?= llvm-strip
 # Debian ships bpftool in /usr/sbin, which a user's PATH may lack
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 PYTHON ?= /usr/bin/python3
+IMAGE ?= localhost/socktrace
+PODMAN ?= podman
 
 # __TARGET_ARCH_* for bpf_tracing.h, by `uname -m`
 bpf_arch_x86_64 := x86
@@ -86,7 +93,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # Debian packages, installed by `make` itself when run as root
 DEB_BUILD := make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libc-ares-dev netbase libmicrohttpd-dev
 DEB_TEST := python3 iproute2 kmod util-linux libclang-rt-14-dev nftables socat bind9-dnsutils dnsmasq curl \
-	systemd podman runc busybox-static file prometheus
+	systemd podman runc busybox-static file prometheus python3-yaml
 DEB_BENCH := bpftrace
 DEB_LINT := shellcheck flake8
 
@@ -137,10 +144,10 @@ FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/
 # the DNS answer parser: c-ares' reply parsers and what socktrace does with them
 DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c
 
-LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
+LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh deploy/container/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
 
-.PHONY: all run test check unit unit-asan fuzz lint bench vmtest install uninstall clean \
+.PHONY: all run test check unit unit-asan fuzz lint bench vmtest install uninstall image clean \
 	deps deps-test deps-bench deps-lint vmlinux help
 all: $(OUTPUT)/socktrace
 
@@ -307,6 +314,21 @@ install: $(OUTPUT)/socktrace
 	$(Q)mv $(DESTDIR)$(UNITDIR)/socktrace.service.tmp $(DESTDIR)$(UNITDIR)/socktrace.service
 	$(call msg,INSTALL,$(DESTDIR)$(DOCDIR))
 	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) docs/json.md docs/recording.md docs/metrics.md
+
+# The image holds this host's libraries: it is built for the host's
+# architecture only. A fresh stage each time, so no stale library stays.
+IMAGE_DIR := $(OUTPUT)/image
+image: $(OUTPUT)/socktrace deploy/container/Containerfile deploy/container/rootfs.sh
+	$(Q)if [ "$(ARCH)" != "$$(uname -m)" ]; then \
+		echo "socktrace: make image stages this host's libraries: ARCH=$(ARCH) on $$(uname -m)" >&2; exit 1; fi
+	$(Q)command -v $(firstword $(PODMAN)) >/dev/null || \
+		{ echo "socktrace: make image needs $(firstword $(PODMAN)) (Debian: podman, or PODMAN=docker)" >&2; exit 1; }
+	$(call msg,STAGE,$(IMAGE_DIR)/rootfs)
+	$(Q)rm -rf $(IMAGE_DIR)
+	$(Q)deploy/container/rootfs.sh $< "$$($(CC) -print-file-name=libmicrohttpd.so.12)" $(IMAGE_DIR)/rootfs
+	$(Q)cp deploy/container/Containerfile $(IMAGE_DIR)/Containerfile
+	$(call msg,IMAGE,$(IMAGE):$(VERSION))
+	$(Q)$(PODMAN) build -q -t $(IMAGE):$(VERSION) -f $(IMAGE_DIR)/Containerfile $(IMAGE_DIR)
 
 # Directories stay (others' files may be there), except socktrace's own DOCDIR.
 uninstall:

@@ -6,8 +6,10 @@
 socktrace(8) and `socktrace --help` list the same options, the bash
 completion offers them and values socktrace accepts, `make install` and
 `make uninstall` put and remove the files where they belong, `make help`
-names every target and variable, CFLAGS never drops the warnings, and the
-binary needs no shared library beyond libc, libelf and zlib.
+names every target and variable, CFLAGS never drops the warnings, the
+binary needs no shared library beyond libc, libelf and zlib, the image's
+root file system holds every library it needs, and the Containerfile and
+the Kubernetes DaemonSet agree with it and with each other.
 The option lists are parsed from --help, the man page and the completion
 alike, so adding an option to one and not the others fails a test.
 
@@ -500,6 +502,218 @@ def cflags_keep_the_warnings(ctx):
             problems.append("link command without %s: %s" % (flag, ld[0]))
     if problems:
         raise Fail("make CFLAGS=... EXTRA_CFLAGS=... EXTRA_LDFLAGS=...", problems)
+
+
+# ---- the container image and the DaemonSet ----
+
+DAEMONSET = os.path.join(REPO, "deploy", "kubernetes", "daemonset.yaml")
+CONTAINERFILE = os.path.join(REPO, "deploy", "container", "Containerfile")
+ROOTFS_SH = os.path.join(REPO, "deploy", "container", "rootfs.sh")
+# what the tracer reads of the host, mounted where it looks (README)
+HOST_MOUNTS = ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/var/log/pods")
+
+
+def makefile_value(name):
+    with open(os.path.join(REPO, "Makefile")) as f:
+        m = re.search(r"^%s \??:?= *(\S+)$" % name, f.read(), re.M)
+    if not m:
+        raise Fail("the Makefile sets no %s" % name)
+    return m.group(1)
+
+
+def metrics_port(args):
+    """The port of --metrics [ADDR]:PORT in an argument list, or None."""
+    for i, a in enumerate(args[:-1]):
+        if a == "--metrics":
+            m = re.search(r":(\d+)$", args[i + 1])
+            return int(m.group(1)) if m else None
+    return None
+
+
+@test
+def daemonset_has_what_the_image_needs(ctx):
+    """deploy/kubernetes/daemonset.yaml runs the image make image builds,
+    in the host's pid namespace, with the host's BTF, tracefs, cgroup and
+    pod log folders mounted read-only from the same host paths, the
+    capabilities of the systemd unit (or privileged), resource limits, a
+    tolerance of every taint, --metrics on the port that the Prometheus
+    annotations, the container port and the probes name."""
+    try:
+        import yaml
+    except ImportError:
+        raise Skip("python3-yaml is missing (make deps-test installs it)")
+    with open(DAEMONSET) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    ds = [d for d in docs if d.get("kind") == "DaemonSet"]
+    if len(ds) != 1 or ds[0].get("apiVersion") != "apps/v1":
+        raise Fail("%d apps/v1 DaemonSets, expected 1" % len(ds))
+    tpl = ds[0]["spec"]["template"]
+    spec = tpl["spec"]
+    if ds[0]["spec"]["selector"]["matchLabels"].items() - tpl["metadata"]["labels"].items():
+        raise Fail("the selector does not match the pod template's labels")
+    ctrs = [c for c in spec["containers"] if c["name"] == "socktrace"]
+    if len(ctrs) != 1:
+        raise Fail("no container named socktrace")
+    c = ctrs[0]
+    problems = []
+    image = "%s:%s" % (makefile_value("IMAGE"), makefile_value("VERSION"))
+    if c.get("image") != image:
+        problems.append("image %r, make image builds %r" % (c.get("image"), image))
+    if spec.get("hostPID") is not True:
+        problems.append("hostPID is not true: the owners of sockets come from the host's /proc")
+    if not any(t.get("operator") == "Exists" and "key" not in t for t in spec.get("tolerations", [])):
+        problems.append("no toleration of every taint: some nodes would go untraced")
+    # mounts: the host path, at the same path, read-only
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    for path in HOST_MOUNTS:
+        m = mounts.get(path)
+        if not m:
+            problems.append("no mount at %s" % path)
+            continue
+        hp = vols.get(m["name"], {}).get("hostPath", {})
+        if hp.get("path") != path:
+            problems.append("%s mounts %r, not the host's %s" % (path, hp.get("path"), path))
+    for path, m in mounts.items():
+        if m.get("readOnly") is not True:
+            problems.append("%s is writable: socktrace writes nothing of the host's" % path)
+    # privileges: privileged, or the systemd unit's capability set
+    sc = c.get("securityContext", {})
+    with open(UNIT) as f:
+        unit_caps = {x[len("CAP_"):] for x in
+                     re.search(r"^CapabilityBoundingSet=(.*)$", f.read(), re.M).group(1).split()}
+    if not sc.get("privileged"):
+        caps = sc.get("capabilities", {})
+        if set(caps.get("add", [])) != unit_caps:
+            problems.append("capabilities %s, the unit's are %s" % (
+                sorted(caps.get("add", [])), sorted(unit_caps)))
+        if caps.get("drop") != ["ALL"]:
+            problems.append("capabilities drop %s, expected [ALL]" % caps.get("drop"))
+    if sc.get("runAsUser", 0) != 0 or sc.get("runAsNonRoot"):
+        problems.append("not root: BPF programs need uid 0 with the capabilities")
+    for kind in ("requests", "limits"):
+        r = c.get("resources", {}).get(kind, {})
+        if not r.get("cpu") or not r.get("memory"):
+            problems.append("no cpu and memory %s" % kind)
+    # metrics: one port for the args, the annotations, the container, the probes
+    port = metrics_port(c.get("args", []))
+    ann = tpl["metadata"].get("annotations", {})
+    ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
+    if port is None:
+        problems.append("args %s have no --metrics ADDR:PORT" % c.get("args"))
+    if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/path") != "/metrics" \
+            or ann.get("prometheus.io/port") != str(port):
+        problems.append("prometheus.io annotations %s do not name /metrics on port %s" % (
+            {k: v for k, v in ann.items() if k.startswith("prometheus.io/")}, port))
+    if ports.get("metrics") != port:
+        problems.append("container port 'metrics' is %s, --metrics serves %s" % (
+            ports.get("metrics"), port))
+    for probe in ("readinessProbe", "livenessProbe"):
+        g = c.get(probe, {}).get("httpGet", {})
+        if g.get("path") != "/metrics" or ports.get(g.get("port"), g.get("port")) != port:
+            problems.append("%s does not GET /metrics on port %s: %s" % (probe, port, g))
+    # the manifest's $(HOST_IP) comes from the downward API
+    env = {e["name"]: e for e in c.get("env", [])}
+    for a in c.get("args", []):
+        for var in re.findall(r"\$\((\w+)\)", a):
+            if var not in env:
+                problems.append("args use $(%s), which env does not set" % var)
+    if problems:
+        raise Fail("deploy/kubernetes/daemonset.yaml", problems)
+
+
+def containerfile():
+    """(instruction, argument) pairs of the Containerfile."""
+    out = []
+    with open(CONTAINERFILE) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            word, _, rest = line.strip().partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+@test
+def containerfile_runs_the_staged_binary(ctx):
+    """The Containerfile builds FROM scratch (no registry), copies the
+    staged root file system, runs /usr/sbin/socktrace, and its default
+    command serves --metrics on the port it EXPOSEs."""
+    import json
+    ins = containerfile()
+    problems = []
+    if ins[:1] != [("FROM", "scratch")]:
+        problems.append("it starts with %s, not FROM scratch" % (ins[:1],))
+    if ("COPY", "rootfs/ /") not in ins:
+        problems.append("no COPY rootfs/ /")
+    d = dict(ins)
+    try:
+        entry, cmd = json.loads(d.get("ENTRYPOINT", "")), json.loads(d.get("CMD", ""))
+    except ValueError:
+        raise Fail("ENTRYPOINT and CMD are not JSON arrays", [d.get("ENTRYPOINT"), d.get("CMD")])
+    if entry != ["/usr/sbin/socktrace"]:
+        problems.append("ENTRYPOINT %s" % entry)
+    port = metrics_port(cmd)
+    if port is None or d.get("EXPOSE") != "%d/tcp" % port:
+        problems.append("CMD %s serves --metrics on %s, EXPOSE says %s" % (cmd, port, d.get("EXPOSE")))
+    if problems:
+        raise Fail("deploy/container/Containerfile", problems)
+
+
+def elf_needs(path):
+    """(interpreter, [NEEDED sonames]) of an ELF file; None if it is not one."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return None
+    h = run(["readelf", "-d", "-l", "-W", path])
+    interp = re.search(r"Requesting program interpreter: ([^\]]+)\]", h.stdout)
+    return (interp.group(1) if interp else None,
+            re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", h.stdout))
+
+
+@test
+def image_rootfs_is_complete(ctx):
+    """deploy/container/rootfs.sh stages the binary with its interpreter
+    and every library that it and libmicrohttpd (--metrics) need, all in
+    one folder of the loader's default path, and /etc/services; nothing
+    that is not an ELF file or /etc/services."""
+    if not shutil.which("readelf") or not shutil.which("ldd"):
+        raise Skip("readelf or ldd is missing")
+    mhd = run(["cc", "-print-file-name=libmicrohttpd.so.12"]).stdout.strip()
+    if not mhd.startswith("/"):
+        raise Skip("libmicrohttpd12 is not installed (make deps installs it)")
+    d = tempfile.mkdtemp(prefix="socktrace-pkg-")
+    try:
+        root = os.path.join(d, "rootfs")
+        r = run([ROOTFS_SH, ctx.socktrace, mhd, root])
+        if r.returncode:
+            raise Fail("rootfs.sh: exit status %d" % r.returncode, r.stderr.splitlines())
+        problems = []
+        files = installed_files(root)
+        if "usr/sbin/socktrace" not in files or "etc/services" not in files:
+            problems.append("no usr/sbin/socktrace or etc/services in %s" % files)
+        libdirs = {os.path.dirname(f) for f in files if ".so" in f and "ld-linux" not in f}
+        if len(libdirs) != 1:
+            problems.append("libraries in %s, expected one folder" % sorted(libdirs))
+        have = {os.path.basename(f): f for f in files}
+        for f in files:
+            needs = elf_needs(os.path.join(root, f))
+            if needs is None:
+                if f != "etc/services":
+                    problems.append("%s: neither an ELF file nor /etc/services" % f)
+                continue
+            interp, needed = needs
+            if interp and interp.lstrip("/") not in files:
+                problems.append("%s: its interpreter %s is not staged" % (f, interp))
+            for so in needed:
+                if so not in have:
+                    problems.append("%s needs %s, which is not staged" % (f, so))
+        if "libmicrohttpd.so.12" not in have:
+            problems.append("libmicrohttpd.so.12 is not staged: --metrics would fail")
+        if problems:
+            raise Fail("the image's root file system", problems)
+    finally:
+        shutil.rmtree(d)
 
 
 # what the binary may need on a host it is copied to (README): libbpf and

@@ -40,6 +40,7 @@ import t_conn  # noqa: E402,F401
 import t_service  # noqa: E402,F401
 import t_cgroups  # noqa: E402,F401
 import t_metrics  # noqa: E402,F401
+import t_image  # noqa: E402,F401
 
 
 def out(line):
