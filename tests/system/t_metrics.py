@@ -615,7 +615,8 @@ def metrics_by_known_comm(ctx):
     that makes the first attempts keeps its own series with exact counts,
     by service (the port's name, or its number); of the processes after it,
     the first gets the last own series and the rest are counted as other,
-    which the folded counter counts exactly."""
+    which the folded counter counts exactly. promtool accepts the
+    exposition."""
     names = tcp_service_names()
     free = [p for p in range(40001, 40100) if p not in names]
     p_ref, p_est = free[0], free[1]
@@ -654,6 +655,12 @@ def metrics_by_known_comm(ctx):
     comms = label_values(sams, "socktrace_tcp_connect_attempts_total", "comm")
     if comms != {comm, "%s-0" % comm[:10], "other"}:
         raise Fail("comm values %s, expected %s, its first other and other" % (sorted(comms), comm))
+    # the extra labels, other and "" included, are valid exposition
+    if os.access(PROMTOOL, os.X_OK):
+        p = run_cmd([PROMTOOL, "check", "metrics"], check=False, input=http_get(url)[2].encode())
+        if p.returncode != 0:
+            raise Fail("promtool check metrics failed (%d)" % p.returncode,
+                       (p.stdout + p.stderr).decode().splitlines()[:20])
     run = t.stop()
     if run.rc != 0:
         raise Fail("socktrace exited with %d" % run.rc, [run.err])
