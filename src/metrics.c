@@ -98,6 +98,7 @@ struct by_family {
 	char **key;			/* [cap] values, NUL-terminated each: the event loop's */
 	char **labels;			/* [cap] ",comm=\"curl\"...", set before n counts it */
 	uint64_t *hash;			/* [cap] */
+	uint32_t *len;			/* [cap] of key */
 	uint32_t *index;		/* [buckets] row + 1, 0 empty: the event loop's */
 	uint32_t buckets;
 	uint64_t *v;			/* [(cap + 1) * width], under lock; a gauge's are int64 */
@@ -543,10 +544,12 @@ static int by_init(struct metrics *m, unsigned int by, unsigned int cap)
 		bf->key = calloc(m->cap, sizeof(*bf->key));
 		bf->labels = calloc(m->cap, sizeof(*bf->labels));
 		bf->hash = calloc(m->cap, sizeof(*bf->hash));
+		bf->len = calloc(m->cap, sizeof(*bf->len));
 		bf->index = calloc(bf->buckets, sizeof(*bf->index));
 		bf->v = calloc((size_t)(m->cap + 1) * bf->width, sizeof(*bf->v));
 		bf->seen = calloc(m->cap + 1, sizeof(*bf->seen));
-		if (!bf->key || !bf->labels || !bf->hash || !bf->index || !bf->v || !bf->seen)
+		if (!bf->key || !bf->labels || !bf->hash || !bf->len || !bf->index || !bf->v ||
+		    !bf->seen)
 			return -ENOMEM;
 	}
 	return 0;
@@ -564,6 +567,7 @@ static void by_free(struct metrics *m)
 		free(bf->key);
 		free(bf->labels);
 		free(bf->hash);
+		free(bf->len);
 		free(bf->index);
 		free(bf->v);
 		free(bf->seen);
@@ -738,7 +742,8 @@ static uint32_t by_row(struct metrics *m, int f, const struct event *ev, struct 
 		return by_fold(m, bf);
 	for (b = ls->hash & (bf->buckets - 1); bf->index[b]; b = (b + 1) & (bf->buckets - 1)) {
 		row = bf->index[b] - 1;
-		if (bf->hash[row] == ls->hash && !memcmp(bf->key[row], ls->key, ls->len))
+		if (bf->hash[row] == ls->hash && bf->len[row] == ls->len &&
+		    !memcmp(bf->key[row], ls->key, ls->len))
 			return row;
 	}
 	if (bf->n == m->cap)
@@ -754,6 +759,7 @@ static uint32_t by_row(struct metrics *m, int f, const struct event *ev, struct 
 		return by_fold(m, bf);
 	}
 	bf->hash[row] = ls->hash;
+	bf->len[row] = ls->len;
 	bf->index[b] = row + 1;
 	pthread_mutex_lock(&m->lock);
 	bf->n++;
