@@ -72,7 +72,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BPFTRACE_SCRIPT = os.path.join(HERE, "tcpstates.bt")
@@ -95,6 +97,9 @@ CONFIGS = {
     "null": "socktrace -j > /dev/null",
     "nomatch": "socktrace -P other port",
     "nodns": "socktrace -j --dns-cache 0 > file (no DNS hook)",
+    "metrics": "socktrace -q --metrics, scraped every second",
+    "metricsby": "socktrace -q --metrics --metrics-by comm,service, every label set in use, "
+                 "scraped every second",
 }
 # JSON output to a file; nodns without the DNS answers' hook (--dns-cache 0),
 # to weigh what that hook costs traffic that is not DNS
@@ -106,7 +111,11 @@ def no_dns_args(config):
 DEFAULT_CONFIGS = "json,text,record,quiet,bpftrace"
 # events counted from the tool's own summary instead of the output file
 # (record: from socktrace --info of the recording, see run_traced)
-SUMMARY_COUNTED = {"null", "quiet", "nomatch"}
+SUMMARY_COUNTED = {"null", "quiet", "nomatch", "metrics", "metricsby"}
+# --metrics: the configurations that serve metrics, and the cap the
+# metricsby one fills before its workload (socktrace's default)
+METRICS_CONFIGS = ("metrics", "metricsby")
+METRICS_CAP = 100
 # the issue's targets for recording the storm
 RECORD_MAX_BYTES_PER_EVENT = 32
 
@@ -288,7 +297,7 @@ def tool_cmd(args, config, port, out_path):
     if config in JSON_CONFIGS + ("null", "nomatch"):
         cmd.append("-j")
     cmd += no_dns_args(config)
-    if config == "quiet":
+    if config in ("quiet",) + METRICS_CONFIGS:
         cmd.append("-q")
     if config == "record":
         cmd += ["-w", out_path, "-q"]
@@ -385,10 +394,149 @@ def wait_quiet(args, names=TRACER_PROG_NAMES):
         time.sleep(0.25)
 
 
+# ---- --metrics: a scraper, and processes that use up the label sets ----
+
+def metrics_args(config, exclude):
+    """socktrace's --metrics options of a configuration and the URL to
+    scrape; ([], None) for the others."""
+    if config not in METRICS_CONFIGS:
+        return [], None
+    mport = free_port(exclude=exclude)
+    extra = ["--metrics-by", "comm,service"] if config == "metricsby" else []
+    return (["--metrics", f"127.0.0.1:{mport}"] + extra,
+            f"http://127.0.0.1:{mport}/metrics")
+
+
+def scrape(url, timeout=5.0):
+    """One scrape: (seconds it took, the exposition's samples by name)."""
+    t0 = time.monotonic()
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        body = r.read().decode()
+    took = time.monotonic() - t0
+    sams = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            sams[key] = float(value)
+    return took, sams
+
+
+class Scraper:
+    """Scrapes url every interval from a thread of its own, as Prometheus
+    would, until stop(); the first scrape at once."""
+
+    def __init__(self, url, interval=1.0):
+        self.url, self.interval = url, interval
+        self.times, self.series, self.errors = [], [], 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                took, sams = scrape(self.url)
+                self.times.append(took)
+                self.series.append(len(sams))
+            except OSError:
+                self.errors += 1
+            if self.done.wait(self.interval):
+                return
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        return {"scrapes": len(self.times), "errors": self.errors,
+                "scrape_ms_max": max(self.times) * 1000 if self.times else None,
+                "scrape_ms_median": med([t * 1000 for t in self.times]),
+                "series_max": max(self.series, default=None)}
+
+
+# cap + 10 processes of distinct names, each one refused attempt to port
+# (nothing listens yet) and one datagram to it: every family's label sets
+# are in use and the rest fold, as on the capped worst case
+FILL = r"""
+import ctypes, os, socket, sys
+port, n, tcp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+libc = ctypes.CDLL(None)
+for i in range(n):
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(15, b"stfill%d" % i, 0, 0, 0)
+        if tcp:
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", port))
+            except OSError:
+                pass
+            s.close()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"x", ("127.0.0.1", port))
+        u.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def metrics_start(config, url, port, tcp=True):
+    """For a metrics configuration: fills the label sets (metricsby), then
+    scrapes once for the events counted before the workload and starts the
+    scraper. None for the others."""
+    if not url:
+        return None, 0
+    if config == "metricsby":
+        subprocess.run([sys.executable, "-c", FILL, str(port), str(METRICS_CAP + 10),
+                        "1" if tcp else "0"], check=True, timeout=60)
+        # the run's statistics reach the metrics four times a second
+        time.sleep(0.6)
+    _, sams = scrape(url)
+    return Scraper(url), int(sams.get("socktrace_events_total", 0))
+
+
+def metrics_log(b):
+    m = b.get("metrics")
+    if not m:
+        return ""
+    return (f"  scrapes {m['scrapes']} (slowest {fmt(m['scrape_ms_max'], '.1f')} ms, "
+            f"{fmt(m['series_max'], 'd')} series, {m['errors']} failed)  "
+            f"hwm {b['hwm_kb'] / 1024 if b['hwm_kb'] else 0:.1f} MiB")
+
+
+def metrics_summary(traced):
+    """The scrapes of a metrics configuration's runs; {} for the others."""
+    ms = [b["metrics"] for b in traced if b.get("metrics")]
+    if not ms:
+        return {}
+    return {"scrapes": sum(m["scrapes"] for m in ms),
+            "scrape_errors": sum(m["errors"] for m in ms),
+            "scrape_ms_max": max((m["scrape_ms_max"] for m in ms if m["scrape_ms_max"] is not None),
+                                 default=None),
+            "series_max": max((m["series_max"] for m in ms if m["series_max"] is not None),
+                              default=None)}
+
+
+def print_metrics(summaries, udp_summaries, out=sys.stdout):
+    """The metrics configurations: how the scrapes went, and peak RSS."""
+    rows = [(w, s) for w, ss in (("storm", summaries), ("udp", udp_summaries)) for s in ss
+            if s.get("metrics")]
+    if not rows:
+        return
+    print("\n--metrics, scraped every second (targets: ratio within noise of quiet, slowest "
+          "scrape of the capped worst case under 50 ms, RSS under 64 MiB)\n", file=out)
+    table(["workload", "configuration", "ratio", "scrapes (failed)", "slowest scrape ms",
+           "series", "peak RSS MiB"],
+          [[w, s["config"], f"{s['ratio_median']:.3f}",
+            f"{s['metrics']['scrapes']} ({s['metrics']['scrape_errors']})",
+            fmt(s["metrics"]["scrape_ms_max"], ".1f"), fmt(s["metrics"]["series_max"], "d"),
+            fmt(s.get("hwm_mib_max"), ".1f")] for w, s in rows], out)
+
+
 def run_traced(args, config, port, tmpdir, idx):
     out_path = os.path.join(tmpdir, f"{config}-{idx}.out")
     err_path = os.path.join(tmpdir, f"{config}-{idx}.err")
     cmd, ready = tool_cmd(args, config, port, out_path)
+    margs, murl = metrics_args(config, (port,))
+    cmd += margs
     ready_path = out_path if config == "bpftrace" else err_path
     with open(err_path, "wb") as err_f:
         if config == "bpftrace":
@@ -405,10 +553,12 @@ def run_traced(args, config, port, tmpdir, idx):
         rss_ready = proc_status_kb(p.pid, "VmRSS")
         time.sleep(args.settle)
         foreign = foreign_tracers(p.pid)
+        scraper, events_before = metrics_start(config, murl, port)
         storm = run_storm(args, port)
         foreign = sorted(set(foreign) | set(foreign_tracers(p.pid)))
         # let the tool catch up before it is told to stop
         time.sleep(args.drain)
+        metrics = scraper.stop() if scraper else None
         hwm = proc_status_kb(p.pid, "VmHWM")
         bpf = bpf_prog_stats(p.pid) if args.bpf_stats else None
         t_stop = time.monotonic()
@@ -449,7 +599,10 @@ def run_traced(args, config, port, tmpdir, idx):
         res["tool_events"], res["lost"] = int(m.group(1)), int(m.group(3))
         res["filtered"] = int(m.group(4))
         if config in SUMMARY_COUNTED:
-            res["printed"] = res["tool_events"]
+            # metricsby: without the events of the processes that filled its label sets
+            res["printed"] = res["tool_events"] - (events_before if config == "metricsby" else 0)
+        if metrics:
+            res["metrics"] = dict(metrics, events_before=events_before)
         if config == "nomatch":
             res["expected"] = 0
         if config in JSON_CONFIGS and summary is None:
@@ -605,6 +758,9 @@ UDP_CONFIGS = {
     "quiet": "socktrace -u -q (count only)",
     "bpftrace": "bpftrace udpcount.bt (count only)",
     "nodns": "socktrace -u -j --dns-cache 0 > file (no DNS hook)",
+    "metrics": "socktrace -u -q --metrics, scraped every second",
+    "metricsby": "socktrace -u -q --metrics --metrics-by comm,service, every label set in use, "
+                 "scraped every second",
 }
 DEFAULT_UDP_CONFIGS = "json,quiet,bpftrace"
 # the UDP flow tracing's targets for the lockstep flood
@@ -1155,10 +1311,22 @@ def run_udp_traced(args, config, port, tmpdir, idx):
         if not args.snapshot:
             cmd.append("--no-snapshot")
         cmd += args.socktrace_arg
+        margs, murl = metrics_args(config, (port,))
+        cmd += margs
+
+        def work():
+            scraper, _ = metrics_start(config, murl, port, tcp=False)
+            flood = run_udpflood(args, port)
+            if scraper:
+                flood["metrics"] = scraper.stop()
+            return flood
+
         r = run_tool_around(args, cmd, b"socktrace: tracing", err_path,
                             out_path if config in JSON_CONFIGS else os.devnull, err_path,
-                            lambda: run_udpflood(args, port), UDP_TRACER_PROG_NAMES)
+                            work, UDP_TRACER_PROG_NAMES)
     flood = r.pop("work")
+    if "metrics" in flood:
+        r["metrics"] = flood.pop("metrics")
     r.update(config=config, flood=flood, lost=0, udp_uncounted=None, counted=None)
     # what the flood did, per socket and direction: each datagram is sent
     # once and received once
@@ -1285,6 +1453,7 @@ def run_udp_pairs(args, udp_configs, port, tmpdir, udp_pairs, failures, results)
                 + (f"packets {b['counted']}/{b['expected_packets']}  " if b["counted"] is not None
                    else "")
                 + f"lost {b['lost']}  uncounted {fmt(b['udp_uncounted'], 'd')}  cpu {b['cpu_s']:.2f}s"
+                + metrics_log(b)
                 + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
                    if a["foreign_tracers"] or b["foreign_tracers"] else ""))
 
@@ -1360,6 +1529,8 @@ def summarize_udp(config, pairs):
                                            for b in traced if b.get("bpf")
                                            and b["flood"]["datagrams"]]),
         "bpf_progs": bpf_per_prog(traced, lambda b: b["flood"]["datagrams"]),
+        "hwm_mib_max": max([b["hwm_kb"] / 1024 for b in traced if b["hwm_kb"]], default=None),
+        "metrics": metrics_summary(traced),
     }
 
 
@@ -1823,6 +1994,7 @@ def summarize(config, pairs):
         s["bpf_us_per_conn_median"] = med([x["run_time_ns"] / 1e3 / b["storm"]["connections"]
                                            for x, b in bpf])
         s["bpf_progs"] = bpf_per_prog(traced, lambda b: b["storm"]["connections"])
+    s["metrics"] = metrics_summary(traced)
     return s
 
 
@@ -1994,11 +2166,12 @@ def main():
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help=f"comma-separated traced configurations of the storm (default {DEFAULT_CONFIGS}); "
                     "diagnostic ones: null (-j > /dev/null), nomatch (-P another port: "
-                    "kernel side only)")
+                    "kernel side only); metrics, metricsby (-q --metrics, scraped every second)")
     ap.add_argument("--udp-configs", default=DEFAULT_UDP_CONFIGS,
                     help=f"comma-separated traced configurations of the UDP flood (default "
                     f"{DEFAULT_UDP_CONFIGS}): json (socktrace -u -j > file), quiet (socktrace -u -q), "
-                    "bpftrace (bench/udpcount.bt)")
+                    "bpftrace (bench/udpcount.bt), metrics, metricsby (-u -q --metrics, scraped "
+                    "every second)")
     ap.add_argument("--udp-size", type=int, default=64, help="UDP payload bytes (default 64)")
     ap.add_argument("--udp-clients", type=int, default=1, help="UDP flood clients (default 1)")
     ap.add_argument("--udp-window", type=int, default=1,
@@ -2185,6 +2358,7 @@ def main():
                         f"cpu {b['cpu_s']:.2f}s  attach {b['attach_s']:.3f}s"
                         + (f"  {b['record']['bytes_per_event']:.2f} B/event" if b.get("record")
                            and b["record"]["bytes_per_event"] else "")
+                        + metrics_log(b)
                         + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
                            if a["foreign_tracers"] or b["foreign_tracers"] else ""))
             if args.replays and largest["path"]:
@@ -2244,6 +2418,7 @@ def main():
         print_record(summaries)
         print_replay(results.get("replay"))
     print_udp(udp_summaries, args)
+    print_metrics(summaries, udp_summaries)
     print_tcprr(rr_summaries, args)
     print_synhang(syn_summary, args)
     print_bulk(bulk_summary, args)

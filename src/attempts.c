@@ -258,6 +258,7 @@ static int attempts__end(struct attempts *a, const struct event *ev)
 		out.tid = at->ev.tid;
 		out.owner_src = at->ev.owner_src;
 		memcpy(out.comm, at->ev.comm, sizeof(out.comm));
+		out.cg = at->ev.cg;
 	}
 	/* the table counts the attempts the filter kept, like the events */
 	d = dest_get(a, &out);

@@ -712,6 +712,8 @@ static struct metrics *metrics_open(const struct opts *o)
 		.version = SOCKTRACE_VERSION,
 		.libbpf = libbpf_version_string(),
 		.ringbuf_bytes = (uint64_t)o->ringbuf_kb * 1024,
+		.by = o->metrics_by,
+		.cap = o->metrics_cap,
 	};
 	struct metrics *m;
 	struct utsname u;
@@ -956,6 +958,8 @@ int main(int argc, char **argv)
 	clock_ref__init(&ref);
 	/* -n: no table, no names shown (host NAME still matches) */
 	svc = o.numeric ? NULL : services__load("/etc/services", "tcp");
+	if (metrics)
+		metrics__set_services(metrics, svc);
 	if (names_open(&pl, &o, &names))
 		goto cleanup;
 	pl.limit = o.count;

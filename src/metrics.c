@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "cgroups.h"
 #include "event.h"
 #include "metrics.h"
 
@@ -58,8 +59,50 @@ struct entry {
 	uint16_t rport;
 	uint8_t udp;
 	uint8_t state;
+	uint32_t set[2];		/* --metrics-by: its label set in the socket gauge,
+					 * or in the UDP datagram and byte families */
 	uint64_t packets[DIR__MAX];
 	uint64_t bytes[DIR__MAX];
+};
+
+/* --metrics-by: the families that take the extra labels. */
+enum {
+	BY_ENTRIES,			/* transitions by the state entered */
+	BY_ATTEMPTS,
+	BY_RETRANS,
+	BY_SOCKETS,
+	BY_UDP_DATAGRAMS,
+	BY_UDP_BYTES,
+	BY__MAX,
+};
+
+static const char *const key_names[METRICS_BY__MAX] = {
+	[METRICS_BY_UNIT] = "unit",
+	[METRICS_BY_CONTAINER] = "container",
+	[METRICS_BY_POD] = "pod",
+	[METRICS_BY_COMM] = "comm",
+	[METRICS_BY_SERVICE] = "service",
+};
+
+/* One family's label sets: the first cap distinct ones keep a row of their
+ * own, for good; the rest share the last row, "other". First seen rather
+ * than most counted: a row never changes hands, so an exported series
+ * never vanishes nor goes back. */
+struct by_family {
+	const char *name;		/* the family, as socktrace_metrics_folded_total names it */
+	int width;			/* counters per row */
+	bool all_columns;		/* every column of a row in use, 0 or not */
+	uint32_t n;			/* rows in use but other; grows under lock */
+	bool other;			/* other in use; under lock */
+	uint64_t folded;		/* events, sockets and flows put in other; under lock */
+	char **key;			/* [cap] values, NUL-terminated each: the event loop's */
+	char **labels;			/* [cap] ",comm=\"curl\"...", set before n counts it */
+	uint64_t *hash;			/* [cap] */
+	uint32_t *len;			/* [cap] of key */
+	uint32_t *index;		/* [buckets] row + 1, 0 empty: the event loop's */
+	uint32_t buckets;
+	uint64_t *v;			/* [(cap + 1) * width], under lock; a gauge's are int64 */
+	uint32_t *seen;			/* [cap + 1] columns ever counted, under lock */
 };
 
 struct metrics {
@@ -73,6 +116,18 @@ struct metrics {
 	struct entry **table;		/* the event loop's only */
 	uint32_t n_entries;
 	struct MHD_Daemon *daemon;
+	unsigned int by, cap;		/* --metrics-by, --metrics-cap */
+	struct by_family fam[BY__MAX];	/* with by only */
+	char *other_labels;		/* ",comm=\"other\"..." */
+	const struct services *svc;
+};
+
+/* An event's values of the --metrics-by keys, built once per event. */
+struct label_set {
+	bool built;
+	size_t len;
+	uint64_t hash;
+	char key[METRICS_BY__MAX * (METRICS_LABEL_MAX + 1)];
 };
 
 static int metrics__stage_event(struct stage *s, const struct event *ev);
@@ -80,6 +135,32 @@ static int metrics__stage_event(struct stage *s, const struct event *ev);
 static const struct stage_ops metrics_stage_ops = {
 	.event = metrics__stage_event,
 };
+
+static int by_init(struct metrics *m, unsigned int by, unsigned int cap);
+static void by_free(struct metrics *m);
+static uint32_t by_row(struct metrics *m, int f, const struct event *ev, struct label_set *ls);
+static void by_add(struct metrics *m, int f, uint32_t row, int col, int64_t delta);
+
+int metrics__parse_by(const char *s, unsigned int *by)
+{
+	unsigned int mask = 0;
+	const char *p = s;
+
+	do {
+		size_t n = strcspn(p, ",");
+		int k;
+
+		for (k = 0; k < METRICS_BY__MAX; k++)
+			if (strlen(key_names[k]) == n && !strncmp(p, key_names[k], n))
+				break;
+		if (k == METRICS_BY__MAX)
+			return -EINVAL;
+		mask |= 1u << k;
+		p += n;
+	} while (*p++ == ',');
+	*by = mask;
+	return 0;
+}
 
 int metrics__parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -147,12 +228,18 @@ struct metrics *metrics__new(const struct metrics_info *info)
 	m->kernel = strdup(info->kernel ? info->kernel : "");
 	m->ringbuf_bytes = info->ringbuf_bytes;
 	m->table = calloc(TABLE_BUCKETS, sizeof(*m->table));
-	if (!m->version || !m->libbpf || !m->kernel || !m->table) {
+	if (!m->version || !m->libbpf || !m->kernel || !m->table ||
+	    (info->by && by_init(m, info->by, info->cap))) {
 		metrics__free(m);
 		errno = ENOMEM;
 		return NULL;
 	}
 	return m;
+}
+
+void metrics__set_services(struct metrics *m, const struct services *svc)
+{
+	m->svc = svc;
 }
 
 struct stage *metrics__stage(struct metrics *m)
@@ -239,25 +326,47 @@ static void count_tcp_state(struct metrics *m, const struct event *ev)
 {
 	static const struct in6_addr none;
 	uint8_t new = ev->new_state < TCP_STATES ? ev->new_state : 0;
+	/* states the kernel names only: the pairs stay within 13 x 13 */
+	bool trans = ev->kind == EVENT_TCP_STATE && ev->old_state > 0 &&
+		     ev->old_state < ST_TCP_MAX_STATES && new && new < ST_TCP_MAX_STATES;
+	uint32_t row = 0, entry_row = 0;
 	struct entry **pp, *e;
+	struct label_set ls;
 	int old = -1;
 
 	if (!ev->sock)
 		return;
+	ls.built = false;
 	e = table_find(m, false, ev->sock, &none, 0, new && new != ST_TCP_CLOSE, &pp);
 	if (e && e->state)
 		old = e->state;
+	/* a socket keeps the labels of its first event: its gauge rows match */
+	if (m->by && e && !e->state)
+		e->set[0] = by_row(m, BY_SOCKETS, ev, &ls);
+	if (m->by && e)
+		row = e->set[0];
+	if (m->by && trans)
+		entry_row = by_row(m, BY_ENTRIES, ev, &ls);
 	if (e && (!new || new == ST_TCP_CLOSE))
 		table_remove(m, pp);
 	else if (e)
 		e->state = new;
 	pthread_mutex_lock(&m->lock);
-	if (ev->kind == EVENT_TCP_STATE && ev->old_state < TCP_STATES && new)
+	if (trans) {
 		m->c.trans[ev->old_state][new]++;
-	if (old > 0 && m->c.sockets[old] > 0)
+		if (m->by)
+			by_add(m, BY_ENTRIES, entry_row, new, 1);
+	}
+	if (old > 0 && m->c.sockets[old] > 0) {
 		m->c.sockets[old]--;
-	if (e && new && new != ST_TCP_CLOSE)
+		if (m->by)
+			by_add(m, BY_SOCKETS, row, old, -1);
+	}
+	if (e && new && new != ST_TCP_CLOSE) {
 		m->c.sockets[new]++;
+		if (m->by)
+			by_add(m, BY_SOCKETS, row, new, 1);
+	}
 	if (!e && new && new != ST_TCP_CLOSE)
 		m->c.untracked++;
 	pthread_mutex_unlock(&m->lock);
@@ -272,9 +381,25 @@ static void count_udp_flow(struct metrics *m, const struct event *ev)
 		{ ev->tx_bytes, ev->rx_bytes },
 	};
 	uint64_t delta[2][DIR__MAX];
+	uint32_t rows[2] = { 0, 0 };
 	struct entry **pp, *e;
+	struct label_set ls;
 
+	ls.built = false;
 	e = table_find(m, true, ev->sock, &ev->raddr, ev->rport, true, &pp);
+	/* a flow keeps the labels of its first report (state: they are set) */
+	if (m->by && e && !e->state) {
+		e->set[0] = by_row(m, BY_UDP_DATAGRAMS, ev, &ls);
+		e->set[1] = by_row(m, BY_UDP_BYTES, ev, &ls);
+		e->state = 1;
+	}
+	if (m->by && e) {
+		rows[0] = e->set[0];
+		rows[1] = e->set[1];
+	} else if (m->by) {
+		rows[0] = by_row(m, BY_UDP_DATAGRAMS, ev, &ls);
+		rows[1] = by_row(m, BY_UDP_BYTES, ev, &ls);
+	}
 	for (int d = 0; d < DIR__MAX; d++) {
 		uint64_t pkts = e ? e->packets[d] : 0, bytes = e ? e->bytes[d] : 0;
 
@@ -292,6 +417,10 @@ static void count_udp_flow(struct metrics *m, const struct event *ev)
 	for (int d = 0; d < DIR__MAX; d++) {
 		m->c.udp_datagrams[d] += delta[0][d];
 		m->c.udp_bytes[d] += delta[1][d];
+		if (m->by) {
+			by_add(m, BY_UDP_DATAGRAMS, rows[0], d, delta[0][d]);
+			by_add(m, BY_UDP_BYTES, rows[1], d, delta[1][d]);
+		}
 	}
 	if (!e)
 		m->c.untracked++;
@@ -300,21 +429,43 @@ static void count_udp_flow(struct metrics *m, const struct event *ev)
 
 static void count_connect(struct metrics *m, const struct event *ev)
 {
+	struct label_set ls;
+	uint32_t row = 0;
 	size_t b = 0;
 
 	/* found in SYN_SENT at startup: its outcome comes later */
 	if (ev->outcome == OUTCOME_IN_PROGRESS || ev->outcome >= OUTCOME__MAX)
 		return;
+	ls.built = false;
+	if (m->by)
+		row = by_row(m, BY_ATTEMPTS, ev, &ls);
 	if (ev->outcome == OUTCOME_ESTABLISHED && ev->elapsed_ns != EVENT_OLD_NS_UNKNOWN)
 		while (b < HS_BUCKETS && ev->elapsed_ns > hs_bounds[b] * 1e9)
 			b++;
 	pthread_mutex_lock(&m->lock);
 	m->c.outcomes[ev->outcome]++;
+	if (m->by)
+		by_add(m, BY_ATTEMPTS, row, ev->outcome, 1);
 	if (ev->outcome == OUTCOME_ESTABLISHED && ev->elapsed_ns != EVENT_OLD_NS_UNKNOWN) {
 		m->c.hs_buckets[b]++;
 		m->c.hs_count++;
 		m->c.hs_sum_ns += ev->elapsed_ns;
 	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void count_retrans(struct metrics *m, const struct event *ev)
+{
+	struct label_set ls;
+	uint32_t row = 0;
+
+	ls.built = false;
+	if (m->by)
+		row = by_row(m, BY_RETRANS, ev, &ls);
+	pthread_mutex_lock(&m->lock);
+	m->c.syn_retrans++;
+	if (m->by)
+		by_add(m, BY_RETRANS, row, 0, 1);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -332,9 +483,7 @@ void metrics__feed(struct metrics *m, const struct event *ev)
 		count_connect(m, ev);
 		break;
 	case EVENT_SYN_RETRANS:
-		pthread_mutex_lock(&m->lock);
-		m->c.syn_retrans++;
-		pthread_mutex_unlock(&m->lock);
+		count_retrans(m, ev);
 		break;
 	case EVENT_SYN_ALERT:
 		pthread_mutex_lock(&m->lock);
@@ -350,6 +499,283 @@ static int metrics__stage_event(struct stage *s, const struct event *ev)
 {
 	metrics__feed((struct metrics *)s, ev);
 	return 0;
+}
+
+/* ---- --metrics-by ---- */
+
+static const struct {
+	const char *name;
+	int width;
+	bool all_columns;
+} by_families[BY__MAX] = {
+	[BY_ENTRIES] = { "socktrace_tcp_state_entries", TCP_STATES, false },
+	[BY_ATTEMPTS] = { "socktrace_tcp_connect_attempts", OUTCOME__MAX, true },
+	[BY_RETRANS] = { "socktrace_tcp_syn_retransmits", 1, true },
+	[BY_SOCKETS] = { "socktrace_tcp_sockets", TCP_STATES, false },
+	[BY_UDP_DATAGRAMS] = { "socktrace_udp_datagrams", DIR__MAX, true },
+	[BY_UDP_BYTES] = { "socktrace_udp_bytes", DIR__MAX, true },
+};
+
+static int by_init(struct metrics *m, unsigned int by, unsigned int cap)
+{
+	size_t len = 1;
+
+	m->by = by;
+	m->cap = cap ? cap : METRICS_DEFAULT_CAP;
+	for (int k = 0; k < METRICS_BY__MAX; k++)
+		if (by & (1u << k))
+			len += strlen(key_names[k]) + sizeof(",=\"other\"");
+	m->other_labels = malloc(len);
+	if (!m->other_labels)
+		return -ENOMEM;
+	m->other_labels[0] = '\0';
+	for (int k = 0; k < METRICS_BY__MAX; k++)
+		if (by & (1u << k))
+			sprintf(m->other_labels + strlen(m->other_labels), ",%s=\"other\"", key_names[k]);
+	for (int f = 0; f < BY__MAX; f++) {
+		struct by_family *bf = &m->fam[f];
+
+		bf->name = by_families[f].name;
+		bf->width = by_families[f].width;
+		bf->all_columns = by_families[f].all_columns;
+		/* at most half full: probes stay short */
+		for (bf->buckets = 16; bf->buckets < 2 * m->cap; bf->buckets *= 2)
+			;
+		bf->key = calloc(m->cap, sizeof(*bf->key));
+		bf->labels = calloc(m->cap, sizeof(*bf->labels));
+		bf->hash = calloc(m->cap, sizeof(*bf->hash));
+		bf->len = calloc(m->cap, sizeof(*bf->len));
+		bf->index = calloc(bf->buckets, sizeof(*bf->index));
+		bf->v = calloc((size_t)(m->cap + 1) * bf->width, sizeof(*bf->v));
+		bf->seen = calloc(m->cap + 1, sizeof(*bf->seen));
+		if (!bf->key || !bf->labels || !bf->hash || !bf->len || !bf->index || !bf->v ||
+		    !bf->seen)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void by_free(struct metrics *m)
+{
+	for (int f = 0; f < BY__MAX; f++) {
+		struct by_family *bf = &m->fam[f];
+
+		for (uint32_t i = 0; i < bf->n; i++) {
+			free(bf->key[i]);
+			free(bf->labels[i]);
+		}
+		free(bf->key);
+		free(bf->labels);
+		free(bf->hash);
+		free(bf->len);
+		free(bf->index);
+		free(bf->v);
+		free(bf->seen);
+	}
+	free(m->other_labels);
+}
+
+size_t metrics__label_value(const char *in, size_t len, char *out)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && in[i]) {
+		unsigned char c = in[i];
+		size_t need = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			      (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t j;
+
+		/* a complete sequence, or a '?' for its first byte */
+		for (j = 1; need && j < need; j++)
+			if (i + j >= len || ((unsigned char)in[i + j] & 0xc0) != 0x80)
+				break;
+		if (!need || j < need || (need == 2 && c < 0xc2) || (need == 4 && c > 0xf4))
+			need = 0;
+		if (n + (need ? need : 1) > METRICS_LABEL_MAX)
+			break;
+		if (need) {
+			memcpy(out + n, in + i, need);
+			n += need;
+			i += need;
+		} else {
+			out[n++] = '?';
+			i++;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* The service label: the name the text output gives, else the port it
+ * would name (the remote one of a client, the local one of a server). */
+static const char *service_value(const struct metrics *m, const struct event *ev, char *buf,
+				 size_t len)
+{
+	bool udp = ev->proto == IPPROTO_UDP;
+	const char *name;
+	uint16_t port;
+
+	if (sink__service(m->svc, ev, &name) != SERVICE_NONE)
+		return name;
+	if (!udp && ev->role == ST_ROLE_CLIENT)
+		port = ev->rport;
+	else if (!udp && (ev->role == ST_ROLE_SERVER || ev->role == ST_ROLE_LISTENER))
+		port = ev->lport;
+	else
+		port = !ev->lport ? ev->rport : !ev->rport ? ev->lport :
+		       ev->lport < ev->rport ? ev->lport : ev->rport;
+	if (!port)
+		return "";
+	snprintf(buf, len, "%u", port);
+	return buf;
+}
+
+/* The event's value of key k; "" when unknown. */
+static const char *key_value(const struct metrics *m, const struct event *ev, int k, char *buf,
+			     size_t len)
+{
+	const char *const *f = ev->cg ? (const char *const *)ev->cg->f : NULL;
+
+	switch (k) {
+	case METRICS_BY_UNIT:
+		return f && f[CGF_UNIT] ? f[CGF_UNIT] : "";
+	case METRICS_BY_CONTAINER:
+		if (f && f[CGF_CONTAINER_NAME])
+			return f[CGF_CONTAINER_NAME];
+		if (f && f[CGF_CONTAINER_ID])
+			snprintf(buf, len, "%s:%.12s", f[CGF_RUNTIME] ? f[CGF_RUNTIME] : "container",
+				 f[CGF_CONTAINER_ID]);
+		else
+			buf[0] = '\0';
+		return buf;
+	case METRICS_BY_POD:
+		if (f && f[CGF_POD_NAME])
+			snprintf(buf, len, "%s/%s", f[CGF_POD_NS] ? f[CGF_POD_NS] : "", f[CGF_POD_NAME]);
+		else
+			snprintf(buf, len, "%s", f && f[CGF_POD_UID] ? f[CGF_POD_UID] : "");
+		return buf;
+	case METRICS_BY_COMM:
+		if (!ev->pid)
+			return "";
+		snprintf(buf, len, "%.*s", TASK_COMM_LEN, ev->comm);
+		return buf;
+	default:
+		return service_value(m, ev, buf, len);
+	}
+}
+
+static void label_set_build(const struct metrics *m, const struct event *ev, struct label_set *ls)
+{
+	char buf[2 * METRICS_LABEL_MAX + 2];
+	uint64_t h = 0xcbf29ce484222325ull;
+	bool all_other = true;
+
+	ls->len = 0;
+	for (int k = 0; k < METRICS_BY__MAX; k++) {
+		const char *v;
+		size_t n;
+
+		if (!(m->by & (1u << k)))
+			continue;
+		v = key_value(m, ev, k, buf, sizeof(buf));
+		n = metrics__label_value(v, strlen(v), ls->key + ls->len);
+		all_other = all_other && !strcmp(ls->key + ls->len, "other");
+		ls->len += n + 1;
+	}
+	for (size_t i = 0; i < ls->len; i++)
+		h = (h ^ (unsigned char)ls->key[i]) * 0x100000001b3ull;
+	/* a process named "other": its series would be other's */
+	ls->hash = all_other ? 0 : h | 1;
+	ls->built = true;
+}
+
+/* ",unit=\"nginx.service\",comm=\"nginx\"" for a set's values. */
+static char *labels_text(const struct metrics *m, const char *key)
+{
+	char esc[4 * METRICS_LABEL_MAX + 1];
+	size_t len = 0, cap = 64;
+	char *out = malloc(cap), *p;
+
+	for (int k = 0; out && k < METRICS_BY__MAX; k++) {
+		size_t need;
+
+		if (!(m->by & (1u << k)))
+			continue;
+		metrics__escape(key, esc, sizeof(esc));
+		key += strlen(key) + 1;
+		need = len + strlen(key_names[k]) + strlen(esc) + 5;
+		if (need > cap) {
+			p = realloc(out, need);
+			if (!p) {
+				free(out);
+				return NULL;
+			}
+			out = p;
+			cap = need;
+		}
+		len += sprintf(out + len, ",%s=\"%s\"", key_names[k], esc);
+	}
+	if (out && !len)
+		out[0] = '\0';
+	return out;
+}
+
+/* Other's row, counting one more fold. */
+static uint32_t by_fold(struct metrics *m, struct by_family *bf)
+{
+	pthread_mutex_lock(&m->lock);
+	bf->folded++;
+	pthread_mutex_unlock(&m->lock);
+	return m->cap;
+}
+
+/* The event's row in family f: its own, a new one while there is room,
+ * else other (row cap). */
+static uint32_t by_row(struct metrics *m, int f, const struct event *ev, struct label_set *ls)
+{
+	struct by_family *bf = &m->fam[f];
+	uint32_t b, row;
+
+	if (!ls->built)
+		label_set_build(m, ev, ls);
+	if (!ls->hash)
+		return by_fold(m, bf);
+	for (b = ls->hash & (bf->buckets - 1); bf->index[b]; b = (b + 1) & (bf->buckets - 1)) {
+		row = bf->index[b] - 1;
+		if (bf->hash[row] == ls->hash && bf->len[row] == ls->len &&
+		    !memcmp(bf->key[row], ls->key, ls->len))
+			return row;
+	}
+	if (bf->n == m->cap)
+		return by_fold(m, bf);
+	row = bf->n;
+	bf->key[row] = malloc(ls->len);
+	if (!bf->key[row])
+		return by_fold(m, bf);
+	memcpy(bf->key[row], ls->key, ls->len);
+	bf->labels[row] = labels_text(m, ls->key);
+	if (!bf->labels[row]) {
+		free(bf->key[row]);
+		return by_fold(m, bf);
+	}
+	bf->hash[row] = ls->hash;
+	bf->len[row] = ls->len;
+	bf->index[b] = row + 1;
+	pthread_mutex_lock(&m->lock);
+	bf->n++;
+	pthread_mutex_unlock(&m->lock);
+	return row;
+}
+
+/* Under lock. */
+static void by_add(struct metrics *m, int f, uint32_t row, int col, int64_t delta)
+{
+	struct by_family *bf = &m->fam[f];
+
+	bf->v[(size_t)row * bf->width + col] += delta;
+	bf->seen[row] |= 1u << col;
+	if (row == m->cap)
+		bf->other = true;
 }
 
 /* ---- exposition ---- */
@@ -409,8 +835,73 @@ static void put_seconds(FILE *f, uint64_t ns)
 		(unsigned long long)(ns % 1000000000ull));
 }
 
-static void render(FILE *f, const struct counts *c, const struct metrics *m, int n_hooks,
-		   bool om)
+/* A family's --metrics-by rows as a scrape copies them: the n own rows,
+ * then other's. */
+struct by_copy {
+	uint32_t n;
+	bool other;
+	uint64_t folded;
+	uint64_t *v;
+	uint32_t *seen;
+};
+
+/* One family's samples by row: name{base="..",<labels>} value, for the
+ * columns in use; names: each column's base label value (NULL: none). */
+static void put_by(FILE *f, const struct metrics *m, const struct by_copy *bc, int fam,
+		   const char *sample, const char *base, const char *(*name)(int), bool gauge)
+{
+	const struct by_family *bf = &m->fam[fam];
+
+	for (uint32_t r = 0; r <= bc->n; r++) {
+		const char *labels = r < bc->n ? bf->labels[r] : m->other_labels;
+
+		if (r == bc->n && !bc->other)
+			break;
+		for (int col = 0; col < bf->width; col++) {
+			const uint64_t v = bc->v[(size_t)r * bf->width + col];
+			const char *bv = name ? name(col) : NULL;
+
+			if (name && !bv)
+				continue;
+			if (!bf->all_columns && !(bc->seen[r] & (1u << col)))
+				continue;
+			fprintf(f, "%s{", sample);
+			if (bv)
+				fprintf(f, "%s=\"%s\"", base, bv);
+			/* no base label: the set's leading comma goes */
+			fprintf(f, "%s} ", bv ? labels : labels + 1);
+			if (gauge)
+				fprintf(f, "%lld\n", (long long)v);
+			else
+				fprintf(f, "%llu\n", (unsigned long long)v);
+		}
+	}
+}
+
+static const char *state_col(int s)
+{
+	const char *n = s > 0 ? tcp_state__name(s) : NULL;
+
+	return n && strcmp(n, "UNKNOWN") ? n : NULL;
+}
+
+static const char *live_state_col(int s)
+{
+	return s == ST_TCP_CLOSE ? NULL : state_col(s);
+}
+
+static const char *outcome_col(int o)
+{
+	return o >= OUTCOME_ESTABLISHED ? outcome__name(o) : NULL;
+}
+
+static const char *dir_col(int d)
+{
+	return dir_names[d];
+}
+
+static void render(FILE *f, const struct counts *c, const struct metrics *m,
+		   const struct by_copy *by, int n_hooks, bool om)
 {
 	uint64_t cum = 0;
 
@@ -425,10 +916,19 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, int
 			put_label(f, "new_state", tcp_state__name(n), false);
 			fprintf(f, "} %llu\n", (unsigned long long)c->trans[o][n]);
 		}
+	if (by) {
+		put_family(f, om, "socktrace_tcp_state_entries", "counter",
+			   "TCP state transitions, by new state and the --metrics-by labels.");
+		put_by(f, m, &by[BY_ENTRIES], BY_ENTRIES, "socktrace_tcp_state_entries_total",
+		       "new_state", state_col, false);
+	}
 
 	put_family(f, om, "socktrace_tcp_connect_attempts", "counter",
 		   "TCP connection attempts (connect()), by how they ended.");
-	for (int o = OUTCOME_ESTABLISHED; o < OUTCOME__MAX; o++) {
+	if (by)
+		put_by(f, m, &by[BY_ATTEMPTS], BY_ATTEMPTS, "socktrace_tcp_connect_attempts_total",
+		       "outcome", outcome_col, false);
+	for (int o = OUTCOME_ESTABLISHED; !by && o < OUTCOME__MAX; o++) {
 		fprintf(f, "socktrace_tcp_connect_attempts_total{");
 		put_label(f, "outcome", outcome__name(o), true);
 		fprintf(f, "} %llu\n", (unsigned long long)c->outcomes[o]);
@@ -450,16 +950,26 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, int
 	fprintf(f, "\nsocktrace_tcp_handshake_seconds_count %llu\n",
 		(unsigned long long)c->hs_count);
 
-	put_counter(f, om, "socktrace_tcp_syn_retransmits",
-		    "SYN retransmits of connection attempts.", c->syn_retrans);
+	if (by) {
+		put_family(f, om, "socktrace_tcp_syn_retransmits", "counter",
+			   "SYN retransmits of connection attempts.");
+		put_by(f, m, &by[BY_RETRANS], BY_RETRANS, "socktrace_tcp_syn_retransmits_total",
+		       NULL, NULL, false);
+	} else {
+		put_counter(f, om, "socktrace_tcp_syn_retransmits",
+			    "SYN retransmits of connection attempts.", c->syn_retrans);
+	}
 	put_counter(f, om, "socktrace_tcp_syn_alerts",
 		    "Alerts on attempts that stayed in SYN_SENT (--syn-alert), one more at each SYN retransmit.",
 		    c->alerts);
 
 	put_family(f, om, "socktrace_tcp_sockets", "gauge",
 		   "TCP sockets now, by state (those the filters keep, seen since tracing started).");
-	for (int s = 1; s < TCP_STATES; s++) {
-		if (s == ST_TCP_CLOSE || !tcp_state__name(s) || !strcmp(tcp_state__name(s), "UNKNOWN"))
+	if (by)
+		put_by(f, m, &by[BY_SOCKETS], BY_SOCKETS, "socktrace_tcp_sockets", "state",
+		       live_state_col, true);
+	for (int s = 1; !by && s < TCP_STATES; s++) {
+		if (!live_state_col(s))
 			continue;
 		fprintf(f, "socktrace_tcp_sockets{");
 		put_label(f, "state", tcp_state__name(s), true);
@@ -468,12 +978,18 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, int
 
 	put_family(f, om, "socktrace_udp_datagrams", "counter",
 		   "UDP datagrams, by direction (tx sent, rx received).");
-	for (int d = 0; d < DIR__MAX; d++)
+	if (by)
+		put_by(f, m, &by[BY_UDP_DATAGRAMS], BY_UDP_DATAGRAMS, "socktrace_udp_datagrams_total",
+		       "direction", dir_col, false);
+	for (int d = 0; !by && d < DIR__MAX; d++)
 		fprintf(f, "socktrace_udp_datagrams_total{direction=\"%s\"} %llu\n", dir_names[d],
 			(unsigned long long)c->udp_datagrams[d]);
 	put_family(f, om, "socktrace_udp_bytes", "counter",
 		   "UDP payload bytes, by direction (tx sent, rx received).");
-	for (int d = 0; d < DIR__MAX; d++)
+	if (by)
+		put_by(f, m, &by[BY_UDP_BYTES], BY_UDP_BYTES, "socktrace_udp_bytes_total",
+		       "direction", dir_col, false);
+	for (int d = 0; !by && d < DIR__MAX; d++)
 		fprintf(f, "socktrace_udp_bytes_total{direction=\"%s\"} %llu\n", dir_names[d],
 			(unsigned long long)c->udp_bytes[d]);
 
@@ -489,6 +1005,15 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, int
 		    "Runs of socktrace's BPF programs the kernel skipped.", c->missed);
 	put_counter(f, om, "socktrace_metrics_untracked",
 		    "Sockets and UDP flows the metrics could not follow (table full).", c->untracked);
+	if (by) {
+		put_family(f, om, "socktrace_metrics_folded", "counter",
+			   "Events, sockets and UDP flows counted under other: their --metrics-by labels came after --metrics-cap others.");
+		for (int i = 0; i < BY__MAX; i++) {
+			fprintf(f, "socktrace_metrics_folded_total{");
+			put_label(f, "family", m->fam[i].name, true);
+			fprintf(f, "} %llu\n", (unsigned long long)by[i].folded);
+		}
+	}
 	put_gauge(f, om, "socktrace_ringbuf_size_bytes", "Size of the BPF ring buffer.",
 		  m->ringbuf_bytes);
 
@@ -514,31 +1039,58 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m, int
 
 int metrics__render(struct metrics *m, bool openmetrics, char **out, size_t *len)
 {
+	struct by_copy by[BY__MAX] = {};
 	struct counts *c = malloc(sizeof(*c));
-	int n_hooks;
+	int n_hooks, err = 0;
 	FILE *f;
 
 	if (!c)
 		return -ENOMEM;
+	/* the largest a copy can be, allocated before the lock is taken */
+	for (int i = 0; m->by && i < BY__MAX; i++) {
+		by[i].v = malloc((size_t)(m->cap + 1) * m->fam[i].width * sizeof(*by[i].v));
+		by[i].seen = malloc((m->cap + 1) * sizeof(*by[i].seen));
+		if (!by[i].v || !by[i].seen)
+			err = -ENOMEM;
+	}
+	*out = NULL;
+	if (err)
+		goto out;
 	pthread_mutex_lock(&m->lock);
 	memcpy(c, &m->c, sizeof(*c));
 	n_hooks = m->n_hooks;
+	for (int i = 0; m->by && i < BY__MAX; i++) {
+		const struct by_family *bf = &m->fam[i];
+		size_t row = bf->width * sizeof(*bf->v);
+
+		by[i].n = bf->n;
+		by[i].other = bf->other;
+		by[i].folded = bf->folded;
+		memcpy(by[i].v, bf->v, bf->n * row);
+		memcpy(by[i].v + (size_t)bf->n * bf->width, bf->v + (size_t)m->cap * bf->width, row);
+		memcpy(by[i].seen, bf->seen, bf->n * sizeof(*bf->seen));
+		by[i].seen[bf->n] = bf->seen[m->cap];
+	}
 	pthread_mutex_unlock(&m->lock);
-	*out = NULL;
 	f = open_memstream(out, len);
 	if (!f) {
-		free(c);
-		return -errno;
+		err = -errno;
+		goto out;
 	}
-	/* hooks are only appended: the first n_hooks are complete */
-	render(f, c, m, n_hooks, openmetrics);
-	free(c);
+	/* hooks and rows are only appended: the first n_hooks and n are complete */
+	render(f, c, m, m->by ? by : NULL, n_hooks, openmetrics);
 	if (fclose(f)) {
 		free(*out);
 		*out = NULL;
-		return -ENOMEM;
+		err = -ENOMEM;
 	}
-	return 0;
+out:
+	for (int i = 0; i < BY__MAX; i++) {
+		free(by[i].v);
+		free(by[i].seen);
+	}
+	free(c);
+	return err;
 }
 
 bool metrics__wants_openmetrics(const char *accept)
@@ -674,6 +1226,8 @@ void metrics__free(struct metrics *m)
 		while (m->table[b])
 			table_remove(m, &m->table[b]);
 	free(m->table);
+	if (m->by)
+		by_free(m);
 	for (int i = 0; i < m->n_hooks; i++) {
 		free(m->hooks[i][0]);
 		free(m->hooks[i][1]);

@@ -14,6 +14,20 @@
 #include "sink.h"
 
 #define METRICS_DEFAULT_ADDR "127.0.0.1"
+#define METRICS_DEFAULT_CAP 100
+#define METRICS_MAX_CAP 1000
+/* Longer label values are cut (at a UTF-8 character's start). */
+#define METRICS_LABEL_MAX 255
+
+/* --metrics-by keys, in the order their labels appear. */
+enum metrics_key {
+	METRICS_BY_UNIT,
+	METRICS_BY_CONTAINER,
+	METRICS_BY_POD,
+	METRICS_BY_COMM,
+	METRICS_BY_SERVICE,
+	METRICS_BY__MAX,
+};
 
 struct metrics;
 
@@ -23,11 +37,17 @@ struct metrics_info {
 	const char *libbpf;
 	const char *kernel;
 	uint64_t ringbuf_bytes;
+	unsigned int by;	/* --metrics-by: 1 << enum metrics_key bits, 0: none */
+	unsigned int cap;	/* --metrics-cap: label sets kept per family */
 };
 
 /* "[ADDR]:PORT": ":9464" (METRICS_DEFAULT_ADDR), "0.0.0.0:9464",
  * "[::1]:9464". Returns 0, or -EINVAL. */
 int metrics__parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/* "comm,service" as 1 << enum metrics_key bits. Returns 0, or -EINVAL for
+ * an unknown or empty key. */
+int metrics__parse_by(const char *s, unsigned int *by);
 
 /* NULL with errno set. */
 struct metrics *metrics__new(const struct metrics_info *info);
@@ -37,6 +57,9 @@ int metrics__listen(struct metrics *m, const struct sockaddr *addr, socklen_t le
 /* The stage to add to a pipeline, after the attempt tracker; the metrics
  * keep owning it (free it with metrics__free(), after the pipeline). */
 struct stage *metrics__stage(struct metrics *m);
+/* The services table that names the service label (NULL: port numbers
+ * only, as with -n); not owned, it must outlive the metrics' last event. */
+void metrics__set_services(struct metrics *m, const struct services *svc);
 /* One event the filter kept (what the stage does). */
 void metrics__feed(struct metrics *m, const struct event *ev);
 /* The run's statistics so far; kernel_filtered: what the kernel side's
@@ -53,6 +76,9 @@ void metrics__free(struct metrics *m);
 /* A label value as the text formats want it: \\, \" and \n escaped. Returns
  * the length it needs (as snprintf). */
 size_t metrics__escape(const char *in, char *out, size_t n);
+/* in as a label value: invalid UTF-8 bytes as '?', cut at METRICS_LABEL_MAX
+ * bytes; out holds METRICS_LABEL_MAX + 1. Returns the length. */
+size_t metrics__label_value(const char *in, size_t len, char *out);
 /* Whether an Accept header asks for OpenMetrics. */
 bool metrics__wants_openmetrics(const char *accept);
 

@@ -37,6 +37,8 @@ enum {
 	OPT_CGROUP_COLUMN,
 	OPT_DNS_CACHE,
 	OPT_METRICS,
+	OPT_METRICS_BY,
+	OPT_METRICS_CAP,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +59,8 @@ static const struct option long_opts[] = {
 	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
 	{ "dns-cache", required_argument, NULL, OPT_DNS_CACHE },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-by", required_argument, NULL, OPT_METRICS_BY },
+	{ "metrics-cap", required_argument, NULL, OPT_METRICS_CAP },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "count", required_argument, NULL, 'c' },
@@ -101,6 +105,8 @@ static const struct {
 	{ OPT_RETRANS, "--retrans" },
 	{ OPT_NO_SNAPSHOT, "--no-snapshot" },
 	{ OPT_METRICS, "--metrics" },
+	{ OPT_METRICS_BY, "--metrics-by" },
+	{ OPT_METRICS_CAP, "--metrics-cap" },
 	{ 'd', "-d/--duration" },
 	{ 'Z', "-Z/--user" },
 };
@@ -176,6 +182,11 @@ void opts__usage(FILE *out)
 "      --metrics [ADDR]:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                            (ADDR 127.0.0.1 if omitted, [::1]:PORT for IPv6);\n"
 "                            docs/metrics.md\n"
+"      --metrics-by KEY,...  break counters down by these labels: unit,\n"
+"                            container, pod, comm, service\n"
+"      --metrics-cap N       label sets kept per family with --metrics-by, the\n"
+"                            first N seen; later ones count as other (default\n"
+"                            100, 1 to 1000)\n"
 "Record and replay:\n"
 "  -w, --write FILE          record the events that pass the filters to FILE\n"
 "                            (with -q: record only); docs/recording.md;\n"
@@ -223,6 +234,7 @@ void opts__init(struct opts *o)
 	o->udp_idle_ns = 10000000000ull;
 	o->udp_flows = 16384;
 	o->dns_cache = 8192;
+	o->metrics_cap = METRICS_DEFAULT_CAP;
 }
 
 /* A number of seconds in (0, max], as nanoseconds. */
@@ -619,6 +631,18 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 					    optarg);
 			o->metrics = optarg;
 			break;
+		case OPT_METRICS_BY:
+			if (metrics__parse_by(optarg, &o->metrics_by))
+				return fail(err, errlen, "invalid metrics breakdown '%s': expected keys among unit, container, pod, comm, service, separated by commas",
+					    optarg);
+			break;
+		case OPT_METRICS_CAP:
+			if (parse_uint(optarg, 1, METRICS_MAX_CAP, &v))
+				return fail(err, errlen, "invalid metrics cap '%s': expected 1 to %d",
+					    optarg, METRICS_MAX_CAP);
+			o->metrics_cap = v;
+			o->metrics_cap_set = true;
+			break;
 		case OPT_DNS_CACHE:
 			if (parse_uint(optarg, 0, 1u << 22, &v))
 				return fail(err, errlen, "invalid DNS cache size '%s': expected 0 to 4194304",
@@ -809,6 +833,10 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 	}
 	if ((o->rotate_bytes || o->rotate_secs || o->rotate_count) && !o->write_path)
 		return fail(err, errlen, "-C, -G and -W need -w FILE");
+	if (o->metrics_by && !o->metrics)
+		return fail(err, errlen, "--metrics-by needs --metrics");
+	if (o->metrics_cap_set && !o->metrics_by)
+		return fail(err, errlen, "--metrics-cap needs --metrics-by");
 	if (o->conns && o->connects)
 		return fail(err, errlen, "--conns and --connects choose different displays: one of them");
 	if (o->rotate_count && !o->rotate_bytes && !o->rotate_secs)

@@ -68,6 +68,9 @@ struct opts {
 	const char *metrics;
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
+	unsigned int metrics_by;	/* --metrics-by: 1 << enum metrics_key bits */
+	unsigned int metrics_cap;	/* --metrics-cap */
+	bool metrics_cap_set;
 	const char *live_only;	/* the first option given that replay ignores */
 	char *filter_text;	/* the trailing arguments, joined by spaces */
 };

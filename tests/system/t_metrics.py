@@ -25,7 +25,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import READY_TIMEOUT, STOP_TIMEOUT, Fail, Skip, Tracer, kill_proc, run_cmd, test
+from lib import READY_TIMEOUT, STOP_TIMEOUT, Fail, NetNS, Skip, Tracer, kill_proc, run_cmd, test
+from t_cli import tcp_service_names
 from t_service import Service, connect_once, unit_command, unit_reload
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -102,8 +103,72 @@ ls.close()
 print("done", flush=True)
 """
 
+# --metrics-by: procs processes, each of a name of its own, each making per
+# attempts to destinations no other makes (127.A.B.C:PORT, PORT from 20000),
+# all refused: the test runs it in a network namespace where nothing listens.
+CARDINALITY = r"""
+import ctypes, os, socket, sys
+procs, per, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+libc = ctypes.CDLL(None)
+failed = 0
+for i in range(procs):
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(15, ("%s%d" % (prefix, i)).encode(), 0, 0, 0)   # PR_SET_NAME
+        ok = 0
+        for j in range(per):
+            k = i * per + j
+            s = socket.socket()
+            try:
+                s.connect(("127.%d.%d.%d" % (1 + k // 65536, k // 256 % 256, 1 + k % 250), 20000 + k))
+            except ConnectionRefusedError:
+                ok += 1
+            s.close()
+        os._exit(0 if ok == per else 1)
+    failed += os.waitpid(pid, 0)[1] != 0
+print("done failed=%d" % failed, flush=True)
+"""
+
+# One process named comm: refused attempts to addr:p_ref, established ones
+# to its own listener on addr:p_est; then others processes of other names,
+# one refused attempt each.
+KNOWN = r"""
+import ctypes, os, socket, sys
+comm, addr, p_ref, p_est, n_ref, n_est, others = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+libc = ctypes.CDLL(None)
+libc.prctl(15, comm.encode(), 0, 0, 0)   # PR_SET_NAME
+def refused():
+    s = socket.socket()
+    try:
+        s.connect((addr, p_ref))
+    except ConnectionRefusedError:
+        pass
+    else:
+        sys.exit("connect to %s:%d succeeded" % (addr, p_ref))
+    s.close()
+for _ in range(n_ref):
+    refused()
+ls = socket.socket(); ls.bind((addr, p_est)); ls.listen(16)
+for _ in range(n_est):
+    c = socket.create_connection((addr, p_est), timeout=5)
+    a, _ = ls.accept()
+    c.close(); a.close()
+ls.close()
+for i in range(others):
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(15, ("%s-%d" % (comm[:10], i)).encode(), 0, 0, 0)
+        refused()
+        os._exit(0)
+    os.waitpid(pid, 0)
+print("done", flush=True)
+"""
+
 
 STORM_CONNS = 2000
+# docs/metrics.md: with --metrics-by, at most 35 x (cap + 1) + 221 series
+BY_FAMILY_ROWS = 35
+FIXED_SERIES = 221
 
 
 def free_port():
@@ -466,3 +531,159 @@ def metrics_service(ctx):
     svc.expect("STOPPING=1", STOP_TIMEOUT)
     if svc.proc.wait(STOP_TIMEOUT) != 0:
         svc.fail("exit status %d after SIGTERM" % svc.proc.returncode)
+
+
+def series_count(text):
+    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def label_values(sams, family, label):
+    """The values a label takes in a family's samples."""
+    out = set()
+    for key in sams:
+        if key.startswith(family + "{"):
+            m = re.search(r'[{,]%s="((?:[^"\\]|\\.)*)"' % label, key)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+@test("metrics_by_cardinality")
+def metrics_by_cardinality(ctx):
+    """--metrics-by comm,service with the default cap, while 500 processes
+    of distinct names make 10000 attempts to distinct destinations (refused,
+    in a network namespace of the test's own): the scrape holds at most
+    the documented 35 x 101 + 221 series, every attempt is counted, the
+    folded counter is above 0 and `other` is a series of its own."""
+    procs, per, cap = 500, 20, 100
+    prefix = "sc%d-" % (os.getpid() % 1000)
+    ns = NetNS(ctx, "card")
+    t, port = tracer_with_metrics(ctx, ["-q", "--metrics-by", "comm,service"])
+    url = "http://127.0.0.1:%d/metrics" % port
+    work = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", CARDINALITY,
+                             str(procs), str(per), prefix],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx.on_cleanup(lambda: kill_proc(work))
+    try:
+        out, err = work.communicate(timeout=50)
+    except subprocess.TimeoutExpired:
+        raise Fail("the workload did not end within 50 s")
+    if work.returncode != 0 or out.strip() != "done failed=0":
+        raise Fail("the workload failed (%d): %s" % (work.returncode, out.strip()), [err])
+    refused_key = 'socktrace_tcp_connect_attempts_total{outcome="refused"'
+    deadline = time.monotonic() + 10
+    while True:
+        text = http_get(url)[2]
+        sams = samples(text)
+        refused = sum(v for k, v in sams.items() if k.startswith(refused_key))
+        if refused >= procs * per or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    # the slowest of a few scrapes once the events are counted
+    took = 0.0
+    for _ in range(5):
+        t0 = time.monotonic()
+        text = http_get(url)[2]
+        took = max(took, time.monotonic() - t0)
+    sams = samples(text)
+    lost = sams.get("socktrace_events_lost_total", 0)
+    bound = BY_FAMILY_ROWS * (cap + 1) + FIXED_SERIES
+    n = series_count(text)
+    ours = {v for v in label_values(sams, "socktrace_tcp_connect_attempts_total", "comm")
+            if v.startswith(prefix)}
+    comms = label_values(sams, "socktrace_tcp_connect_attempts_total", "comm")
+    folded = sams.get('socktrace_metrics_folded_total{family="socktrace_tcp_connect_attempts"}', 0)
+    other = sams.get('socktrace_tcp_connect_attempts_total{outcome="refused",comm="other",service="other"}', 0)
+    facts = ["%d series (bound %d), scrape %.1f ms, %d refused attempts counted, %d lost, "
+             "%d comms of the workload kept, folded %d, other refused %d"
+             % (n, bound, took * 1000, refused, lost, len(ours), folded, other)]
+    if n > bound:
+        raise Fail("%d series, more than the documented %d" % (n, bound), facts)
+    if refused < procs * per and not lost:
+        raise Fail("%d refused attempts counted, expected at least %d" % (refused, procs * per), facts)
+    if len(comms) > cap + 1 or not folded or not other:
+        raise Fail("the cap did not fold: %d comm values" % len(comms), facts)
+    if took > 1:
+        raise Fail("the scrape took %.2f s" % took, facts)
+    run = t.stop()
+    if run.rc != 0:
+        raise Fail("socktrace exited with %d" % run.rc, [run.err])
+    if ctx.verbose:
+        print("  " + facts[0])
+
+
+@test("metrics_by_known_comm")
+def metrics_by_known_comm(ctx):
+    """--metrics-by comm,service --metrics-cap 3: a process of a known name
+    that makes the first attempts keeps its own series with exact counts,
+    by service (the port's name, or its number); of the processes after it,
+    the first gets the last own series and the rest are counted as other,
+    which the folded counter counts exactly. promtool accepts the
+    exposition."""
+    names = tcp_service_names()
+    free = [p for p in range(40001, 40100) if p not in names]
+    p_ref, p_est = free[0], free[1]
+    n_ref, n_est, others = 3, 2, 5
+    comm = "stk%d" % (os.getpid() % 100000)
+    addr = "127.77.%d.1" % (os.getpid() % 250)
+    ns = NetNS(ctx, "known")
+    t, port = tracer_with_metrics(ctx, ["-q", "--metrics-by", "comm,service", "--metrics-cap", "3",
+                                        "host", addr])
+    url = "http://127.0.0.1:%d/metrics" % port
+    p = run_cmd(["ip", "netns", "exec", ns.name, sys.executable, "-c", KNOWN, comm, addr,
+                 str(p_ref), str(p_est), str(n_ref), str(n_est), str(others)], timeout=30)
+    if p.stdout.decode().strip() != "done":
+        raise Fail("the traffic failed", [p.stderr.decode()])
+    key = 'socktrace_tcp_connect_attempts_total{outcome="%s",comm="%s",service="%s"}'
+    want = {
+        key % ("refused", comm, p_ref): n_ref,
+        key % ("established", comm, p_ref): 0,
+        key % ("established", comm, p_est): n_est,
+        key % ("refused", comm, p_est): 0,
+        key % ("refused", "%s-0" % comm[:10], p_ref): 1,
+        key % ("refused", "other", "other"): others - 1,
+        'socktrace_metrics_folded_total{family="socktrace_tcp_connect_attempts"}': others - 1,
+    }
+    deadline = time.monotonic() + 10
+    while True:
+        sams = samples(http_get(url)[2])
+        got = {k: sams.get(k) for k in want}
+        if got == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    if got != want:
+        raise Fail("the counts by comm and service differ",
+                   ["%s = %s, expected %s" % (k, got[k], v) for k, v in want.items()] +
+                   [k for k in sams if k.startswith("socktrace_tcp_connect_attempts_total")])
+    comms = label_values(sams, "socktrace_tcp_connect_attempts_total", "comm")
+    if comms != {comm, "%s-0" % comm[:10], "other"}:
+        raise Fail("comm values %s, expected %s, its first other and other" % (sorted(comms), comm))
+    # the extra labels, other and "" included, are valid exposition
+    if os.access(PROMTOOL, os.X_OK):
+        p = run_cmd([PROMTOOL, "check", "metrics"], check=False, input=http_get(url)[2].encode())
+        if p.returncode != 0:
+            raise Fail("promtool check metrics failed (%d)" % p.returncode,
+                       (p.stdout + p.stderr).decode().splitlines()[:20])
+    run = t.stop()
+    if run.rc != 0:
+        raise Fail("socktrace exited with %d" % run.rc, [run.err])
+
+
+@test("metrics_by_usage", hook_independent=True)
+def metrics_by_usage(ctx):
+    """--metrics-by with an unknown key or without --metrics, --metrics-cap
+    out of range or without --metrics-by: usage errors, exit 2."""
+    cases = [
+        (["--metrics", ":9464", "--metrics-by", "comm,pid"], "invalid metrics breakdown 'comm,pid'"),
+        (["--metrics-by", "comm"], "--metrics-by needs --metrics"),
+        (["--metrics", ":9464", "--metrics-by", "unit", "--metrics-cap", "0"],
+         "invalid metrics cap '0': expected 1 to 1000"),
+        (["--metrics", ":9464", "--metrics-by", "unit", "--metrics-cap", "1001"],
+         "invalid metrics cap '1001'"),
+        (["--metrics", ":9464", "--metrics-cap", "10"], "--metrics-cap needs --metrics-by"),
+    ]
+    for args, msg in cases:
+        p = run_cmd([ctx.socktrace] + args, check=False, timeout=10)
+        err = p.stderr.decode()
+        if p.returncode != 2 or msg not in err:
+            raise Fail("%s: exit %d, expected 2 with %r" % (" ".join(args), p.returncode, msg), [err])

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include "cgroups.h"
 #include "event.h"
 #include "metrics.h"
 #include "opts.h"
@@ -269,4 +271,305 @@ TEST(metrics_option)
 	ASSERT_EQ(opts__parse(&o, 5, replay, err, sizeof(err)), -EINVAL);
 	ASSERT_STREQ(err, "--metrics applies to live tracing only: it has no effect with -r");
 	opts__free(&o);
+}
+
+/* ---- --metrics-by ---- */
+
+static struct metrics *new_metrics_by(unsigned int by, unsigned int cap)
+{
+	struct metrics_info info = {
+		.version = "1.2.3", .libbpf = "v1.1", .kernel = "6.18", .ringbuf_bytes = 4096,
+		.by = by, .cap = cap,
+	};
+	struct metrics *m = metrics__new(&info);
+
+	ASSERT_NOT_NULL(m);
+	ut_defer(metrics_free_arg, m);
+	return m;
+}
+
+/* A refused attempt of comm to port, or an unknown owner's (comm NULL). */
+static void feed_attempt(struct metrics *m, const char *comm, uint16_t port, int outcome)
+{
+	struct event ev = { .kind = EVENT_CONNECT, .proto = IPPROTO_TCP, .role = ST_ROLE_CLIENT,
+			    .lport = 40000, .rport = port, .outcome = outcome,
+			    .elapsed_ns = 1000 };
+
+	if (comm) {
+		ev.pid = 100;
+		strncpy(ev.comm, comm, TASK_COMM_LEN);
+	}
+	metrics__feed(m, &ev);
+}
+
+/* Sample lines (not comments) that start with prefix. */
+static int count_samples(const char *t, const char *prefix)
+{
+	int n = 0;
+
+	for (const char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (*l != '#' && *l != '\n' && !strncmp(l, prefix, strlen(prefix)))
+			n++;
+	return n;
+}
+
+TEST(metrics_by_parse)
+{
+	unsigned int by;
+
+	ASSERT_EQ(metrics__parse_by("comm", &by), 0);
+	ASSERT_EQ(by, 1u << METRICS_BY_COMM);
+	ASSERT_EQ(metrics__parse_by("service,unit,pod,container,comm", &by), 0);
+	ASSERT_EQ(by, (1u << METRICS_BY__MAX) - 1);
+	ASSERT_EQ(metrics__parse_by("comm,comm", &by), 0);
+	ASSERT_EQ(by, 1u << METRICS_BY_COMM);
+	static const char *const bad[] = { "", ",", "comm,", ",comm", "Comm", "pid", "comm,,unit",
+					   "commx", "com" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_MSG(metrics__parse_by(bad[i], &by) == -EINVAL, "'%s' parsed", bad[i]);
+}
+
+TEST(metrics_by_labels)
+{
+	struct metrics *m = new_metrics_by(1u << METRICS_BY_COMM | 1u << METRICS_BY_SERVICE, 10);
+	struct services *svc = calloc(1, sizeof(*svc));
+	char *t;
+
+	ASSERT_NOT_NULL(svc);
+	ut_defer(free, svc);
+	svc->names[443] = "https";
+	metrics__set_services(m, svc);
+	feed_attempt(m, "curl", 443, OUTCOME_ESTABLISHED);
+	feed_attempt(m, "curl", 443, OUTCOME_REFUSED);
+	feed_attempt(m, "curl", 8080, OUTCOME_REFUSED);	/* unnamed: the port */
+	feed_attempt(m, NULL, 443, OUTCOME_TIMEOUT);	/* unknown owner: "" */
+	feed_attempt(m, "a\"b\\c", 443, OUTCOME_REFUSED);
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"established\",comm=\"curl\",service=\"https\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"curl\",service=\"https\"} 1");
+	/* every outcome of a set in use, 0 until seen */
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"timeout\",comm=\"curl\",service=\"https\"} 0");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"curl\",service=\"8080\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"timeout\",comm=\"\",service=\"https\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"a\\\"b\\\\c\",service=\"https\"} 1");
+	ASSERT_HASNT(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\"} ");
+	ASSERT_HASNT(t, "\"other\"");
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_tcp_connect_attempts\"} 0");
+	/* no -n table: port numbers only */
+	metrics__set_services(m, NULL);
+	feed_attempt(m, "curl", 443, OUTCOME_REFUSED);
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"curl\",service=\"443\"} 1");
+}
+
+TEST(metrics_by_cap_folds_into_other)
+{
+	struct metrics *m = new_metrics_by(1u << METRICS_BY_COMM, 2);
+	char *t;
+
+	feed_attempt(m, "first", 80, OUTCOME_REFUSED);
+	feed_attempt(m, "second", 80, OUTCOME_REFUSED);
+	feed_attempt(m, "third", 80, OUTCOME_REFUSED);
+	feed_attempt(m, "fourth", 80, OUTCOME_ESTABLISHED);
+	feed_attempt(m, "first", 80, OUTCOME_REFUSED);	/* kept: still its own */
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"first\"} 2");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"second\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"other\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"established\",comm=\"other\"} 1");
+	ASSERT_HASNT(t, "comm=\"third\"");
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_tcp_connect_attempts\"} 2");
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_udp_datagrams\"} 0");
+	ASSERT_EQ(count_samples(t, "socktrace_tcp_connect_attempts_total{"), 3 * (OUTCOME__MAX - 1));
+	/* a process really named other is counted with them: one series */
+	feed_attempt(m, "other", 80, OUTCOME_REFUSED);
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_connect_attempts_total{outcome=\"refused\",comm=\"other\"} 2");
+	ASSERT_EQ(count_samples(t, "socktrace_tcp_connect_attempts_total{"), 3 * (OUTCOME__MAX - 1));
+	/* other families have rows of their own */
+	{
+		struct event ev = { .kind = EVENT_SYN_RETRANS, .pid = 1, .comm = "third" };
+
+		metrics__feed(m, &ev);
+	}
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_syn_retransmits_total{comm=\"third\"} 1");
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_tcp_syn_retransmits\"} 0");
+}
+
+TEST(metrics_by_gauge_keeps_a_sockets_labels)
+{
+	struct metrics *m = new_metrics_by(1u << METRICS_BY_COMM, 1);
+	struct event ev = { .kind = EVENT_TCP_STATE, .proto = IPPROTO_TCP, .sock = 0x10,
+			    .pid = 7, .comm = "nginx", .old_state = ST_TCP_CLOSE,
+			    .new_state = ST_TCP_LISTEN, .role = ST_ROLE_LISTENER, .lport = 80 };
+	char *t;
+
+	metrics__feed(m, &ev);
+	/* another socket: no room left */
+	ev.sock = 0x20;
+	ev.new_state = ST_TCP_SYN_SENT;
+	strcpy(ev.comm, "curl");
+	metrics__feed(m, &ev);
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_tcp_sockets{state=\"LISTEN\",comm=\"nginx\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_sockets{state=\"SYN_SENT\",comm=\"other\"} 1");
+	ASSERT_HASNT(t, "socktrace_tcp_sockets{state=\"ESTABLISHED\"");
+	ASSERT_HAS(t, "socktrace_tcp_state_entries_total{new_state=\"LISTEN\",comm=\"nginx\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_state_entries_total{new_state=\"SYN_SENT\",comm=\"other\"} 1");
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_tcp_sockets\"} 1");
+	/* the listener closes, its owner unknown by then: its own row goes down */
+	ev.sock = 0x10;
+	ev.pid = 0;
+	ev.old_state = ST_TCP_LISTEN;
+	ev.new_state = ST_TCP_CLOSE;
+	metrics__feed(m, &ev);
+	t = render(m, false);
+	/* exported once, a series stays, at 0 */
+	ASSERT_HAS(t, "socktrace_tcp_sockets{state=\"LISTEN\",comm=\"nginx\"} 0");
+	ASSERT_HAS(t, "socktrace_tcp_state_entries_total{new_state=\"CLOSE\",comm=\"other\"} 1");
+	ASSERT_HAS(t, "socktrace_tcp_transitions_total{old_state=\"LISTEN\",new_state=\"CLOSE\"} 1");
+}
+
+TEST(metrics_by_udp_and_cgroup_keys)
+{
+	struct metrics *m = new_metrics_by((1u << METRICS_BY__MAX) - 1, 4);
+	struct cgroup_info *ci = cgroup_info__new("/kubepods.slice/kubepods-besteffort.slice/"
+						  "kubepods-besteffort-pod1b4e28ba_2fa1_11d2_883f_0016d3cca427.slice/"
+						  "cri-containerd-0123456789abcdef0123.scope");
+	struct event ev = { .kind = EVENT_UDP_FLOW, .proto = IPPROTO_UDP, .sock = 0x30, .pid = 9,
+			    .comm = "dig", .lport = 40000, .rport = 5353,
+			    .flow_event = UDP_FLOW_START, .tx_packets = 1, .tx_bytes = 40 };
+	char *t;
+
+	ASSERT_NOT_NULL(ci);
+	ut_defer((void (*)(void *))cgroup_info__free, ci);
+	ev.cg = ci;
+	metrics__feed(m, &ev);
+	ev.flow_event = UDP_FLOW_END;
+	ev.tx_packets = 3;
+	ev.tx_bytes = 120;
+	metrics__feed(m, &ev);
+	t = render(m, false);
+	/* no unit: "" as for any value not known */
+	ASSERT_HAS(t, "socktrace_udp_datagrams_total{direction=\"tx\",unit=\"\",container=\"containerd:0123456789ab\",pod=\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\",comm=\"dig\",service=\"5353\"} 3");
+	ASSERT_HAS(t, "socktrace_udp_bytes_total{direction=\"rx\",unit=\"\",container=\"containerd:0123456789ab\",pod=\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\",comm=\"dig\",service=\"5353\"} 0");
+	/* named pods and containers by their names */
+	ASSERT_EQ(cgroup_info__set(ci, CGF_POD_NS, "web", 3), 0);
+	ASSERT_EQ(cgroup_info__set(ci, CGF_POD_NAME, "front-1", 7), 0);
+	ASSERT_EQ(cgroup_info__set(ci, CGF_CONTAINER_NAME, "nginx", 5), 0);
+	ASSERT_EQ(cgroup_info__set(ci, CGF_UNIT, "cri-containerd-0123456789abcdef0123.scope", 41), 0);
+	ev.sock = 0x31;
+	ev.flow_event = UDP_FLOW_START;
+	metrics__feed(m, &ev);
+	t = render(m, false);
+	ASSERT_HAS(t, "socktrace_udp_datagrams_total{direction=\"tx\",unit=\"cri-containerd-0123456789abcdef0123.scope\",container=\"nginx\",pod=\"web/front-1\",comm=\"dig\",service=\"5353\"} 3");
+}
+
+TEST(metrics_by_label_value)
+{
+	char out[METRICS_LABEL_MAX + 1], in[400];
+
+	ASSERT_EQ(metrics__label_value("caf\xc3\xa9", 5, out), 5);
+	ASSERT_STREQ(out, "caf\xc3\xa9");
+	/* a comm cut in a character, a stray byte, an overlong form */
+	ASSERT_EQ(metrics__label_value("ab\xe2\x82", 4, out), 4);
+	ASSERT_STREQ(out, "ab??");
+	ASSERT_EQ(metrics__label_value("\xff" "x\xc0\xaf", 4, out), 4);
+	ASSERT_STREQ(out, "?x??");
+	memset(in, 'a', sizeof(in));
+	in[sizeof(in) - 1] = '\0';
+	ASSERT_EQ(metrics__label_value(in, strlen(in), out), METRICS_LABEL_MAX);
+	/* cut before a character that would not fit whole */
+	memset(in, 'a', METRICS_LABEL_MAX - 1);
+	memcpy(in + METRICS_LABEL_MAX - 1, "\xc3\xa9", 3);
+	ASSERT_EQ(metrics__label_value(in, strlen(in), out), METRICS_LABEL_MAX - 1);
+}
+
+/* docs/metrics.md: at most 35 x (cap + 1) + 221 series, whatever happens;
+ * here every bounded thing at its most. */
+TEST(metrics_by_worst_case_series)
+{
+	const unsigned int cap = 3;
+	struct metrics *m = new_metrics_by((1u << METRICS_BY__MAX) - 1, cap);
+	char comm[16], *t;
+	int series = 0;
+
+	for (int i = 0; i < 16; i++) {
+		char c[16];
+
+		snprintf(c, sizeof(c), "c%d", i);
+		ASSERT_EQ(metrics__set_hook(m, c, "v"), 0);
+	}
+	for (int o = 0; o < 16; o++)
+		for (int n = 0; n < 16; n++)
+			feed_state(m, 0x1000 + o * 16 + n, o, n);
+	for (unsigned int i = 0; i < cap + 5; i++) {
+		snprintf(comm, sizeof(comm), "p%u", i);
+		for (int s = 1; s < 16; s++) {
+			struct event ev = { .kind = EVENT_TCP_STATE, .sock = 0x100000 + i * 16 + s,
+					    .pid = 1, .old_state = ST_TCP_CLOSE, .new_state = s };
+
+			strcpy(ev.comm, comm);
+			metrics__feed(m, &ev);
+		}
+		for (int o = 0; o < OUTCOME__MAX; o++)
+			feed_attempt(m, comm, 80, o);
+		{
+			struct event ev = { .kind = EVENT_SYN_RETRANS, .pid = 1, .rport = 80 };
+			struct event u = { .kind = EVENT_UDP_FLOW, .proto = IPPROTO_UDP,
+					   .sock = 0x900000 + i, .pid = 1, .rport = 53,
+					   .flow_event = UDP_FLOW_START, .tx_packets = 1,
+					   .rx_packets = 1, .tx_bytes = 1, .rx_bytes = 1 };
+
+			strcpy(ev.comm, comm);
+			strcpy(u.comm, comm);
+			metrics__feed(m, &ev);
+			metrics__feed(m, &u);
+		}
+	}
+	t = render(m, false);
+	for (const char *l = t; *l; l = strchr(l, '\n') + 1)
+		series += *l != '#';
+	ASSERT_MSG(series == 35 * (cap + 1) + 221, "%d series, not %u", series, 35 * (cap + 1) + 221);
+	ASSERT_EQ(count_samples(t, "socktrace_tcp_transitions_total{"), 13 * 13);
+	ASSERT_HAS(t, "socktrace_metrics_folded_total{family=\"socktrace_tcp_connect_attempts\"} 25");
+}
+
+TEST(metrics_by_options)
+{
+	char *ok[] = { "socktrace", "--metrics", ":9464", "--metrics-by", "comm,service",
+		       "--metrics-cap", "1000", NULL };
+	char *unknown[] = { "socktrace", "--metrics", ":9464", "--metrics-by", "comm,pid", NULL };
+	char *alone[] = { "socktrace", "--metrics-by", "comm", NULL };
+	char *cap_alone[] = { "socktrace", "--metrics", ":9464", "--metrics-cap", "5", NULL };
+	char *big[] = { "socktrace", "--metrics", ":9464", "--metrics-by", "unit",
+			"--metrics-cap", "1001", NULL };
+	char *zero[] = { "socktrace", "--metrics", ":9464", "--metrics-by", "unit",
+			 "--metrics-cap", "0", NULL };
+	struct opts o;
+	char err[512];
+
+	opts__init(&o);
+	ASSERT_EQ(o.metrics_cap, METRICS_DEFAULT_CAP);
+	ASSERT_EQ(opts__parse(&o, 7, ok, err, sizeof(err)), 0);
+	ASSERT_EQ(o.metrics_by, 1u << METRICS_BY_COMM | 1u << METRICS_BY_SERVICE);
+	ASSERT_EQ(o.metrics_cap, 1000);
+	opts__free(&o);
+
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 5, unknown, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "invalid metrics breakdown 'comm,pid': expected keys among unit, container, pod, comm, service, separated by commas");
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 3, alone, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "--metrics-by needs --metrics");
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 5, cap_alone, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "--metrics-cap needs --metrics-by");
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 7, big, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "invalid metrics cap '1001': expected 1 to 1000");
+	opts__init(&o);
+	ASSERT_EQ(opts__parse(&o, 7, zero, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "invalid metrics cap '0': expected 1 to 1000");
 }
