@@ -548,7 +548,7 @@ def label_values(sams, family, label):
     return out
 
 
-@test("metrics_by_cardinality")
+@test("metrics_by_cardinality", hook_independent=True)
 def metrics_by_cardinality(ctx):
     """--metrics-by comm,service with the default cap, while 500 processes
     of distinct names make 10000 attempts to distinct destinations (refused,
@@ -612,7 +612,7 @@ def metrics_by_cardinality(ctx):
         print("  " + facts[0])
 
 
-@test("metrics_by_known_comm")
+@test("metrics_by_known_comm", hook_independent=True)
 def metrics_by_known_comm(ctx):
     """--metrics-by comm,service --metrics-cap 3: a process of a known name
     that makes the first attempts keeps its own series with exact counts,
