@@ -47,6 +47,13 @@ struct counts {
 	int64_t sockets[TCP_STATES];
 	uint64_t udp_datagrams[DIR__MAX];
 	uint64_t udp_bytes[DIR__MAX];
+	/* TCP connection ends (tcp_conn records): how, bytes, retransmits, RTT */
+	uint64_t ends[ST_END__MAX];
+	uint64_t conn_bytes[DIR__MAX];
+	uint64_t conn_retrans;
+	uint64_t rtt_buckets[HS_BUCKETS + 1];
+	uint64_t rtt_count;
+	uint64_t rtt_sum_us;
 	uint64_t events, lost, gaps, filtered, missed;
 	uint64_t untracked;		/* sockets and flows beyond TABLE_MAX */
 };
@@ -469,6 +476,30 @@ static void count_retrans(struct metrics *m, const struct event *ev)
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* A connection's end: its final counters (retransmissions included in
+ * the bytes sent, as tcpi_bytes_sent), and its smoothed RTT if it had one. */
+static void count_conn_end(struct metrics *m, const struct event *ev)
+{
+	const struct tcp_conn *c = &ev->conn;
+	size_t b = 0;
+
+	while (c->srtt_us && b < HS_BUCKETS && c->srtt_us > hs_bounds[b] * 1e6)
+		b++;
+	pthread_mutex_lock(&m->lock);
+	if (c->end < ST_END__MAX)
+		m->c.ends[c->end]++;
+	if (!(c->flags & ST_CONN_NO_BYTES_SENT))
+		m->c.conn_bytes[DIR_TX] += c->bytes_sent;
+	m->c.conn_bytes[DIR_RX] += c->bytes_received;
+	m->c.conn_retrans += c->total_retrans;
+	if (c->srtt_us) {
+		m->c.rtt_buckets[b]++;
+		m->c.rtt_count++;
+		m->c.rtt_sum_us += c->srtt_us;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics__feed(struct metrics *m, const struct event *ev)
 {
 	switch (ev->kind) {
@@ -484,6 +515,10 @@ void metrics__feed(struct metrics *m, const struct event *ev)
 		break;
 	case EVENT_SYN_RETRANS:
 		count_retrans(m, ev);
+		break;
+	case EVENT_TCP_CONN:
+		if (ev->conn.event == TCP_CONN_END)
+			count_conn_end(m, ev);
 		break;
 	case EVENT_SYN_ALERT:
 		pthread_mutex_lock(&m->lock);
@@ -900,10 +935,29 @@ static const char *dir_col(int d)
 	return dir_names[d];
 }
 
+/* A histogram over hs_bounds: buckets[] not cumulative, the last +Inf. */
+static void put_histogram(FILE *f, bool om, const char *name, const char *help,
+			  const uint64_t *buckets, uint64_t count, uint64_t sum_ns)
+{
+	uint64_t cum = 0;
+
+	put_family(f, om, name, "histogram", help);
+	for (size_t b = 0; b <= HS_BUCKETS; b++) {
+		cum += buckets[b];
+		if (b < HS_BUCKETS)
+			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, hs_bounds[b],
+				(unsigned long long)cum);
+		else
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+	}
+	fprintf(f, "%s_sum ", name);
+	put_seconds(f, sum_ns);
+	fprintf(f, "\n%s_count %llu\n", name, (unsigned long long)count);
+}
+
 static void render(FILE *f, const struct counts *c, const struct metrics *m,
 		   const struct by_copy *by, int n_hooks, bool om)
 {
-	uint64_t cum = 0;
 
 	put_family(f, om, "socktrace_tcp_transitions", "counter",
 		   "TCP state transitions, by old and new state.");
@@ -934,21 +988,9 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m,
 		fprintf(f, "} %llu\n", (unsigned long long)c->outcomes[o]);
 	}
 
-	put_family(f, om, "socktrace_tcp_handshake_seconds", "histogram",
-		   "Time from SYN_SENT to ESTABLISHED of the established attempts.");
-	for (size_t b = 0; b <= HS_BUCKETS; b++) {
-		cum += c->hs_buckets[b];
-		if (b < HS_BUCKETS)
-			fprintf(f, "socktrace_tcp_handshake_seconds_bucket{le=\"%g\"} %llu\n",
-				hs_bounds[b], (unsigned long long)cum);
-		else
-			fprintf(f, "socktrace_tcp_handshake_seconds_bucket{le=\"+Inf\"} %llu\n",
-				(unsigned long long)cum);
-	}
-	fprintf(f, "socktrace_tcp_handshake_seconds_sum ");
-	put_seconds(f, c->hs_sum_ns);
-	fprintf(f, "\nsocktrace_tcp_handshake_seconds_count %llu\n",
-		(unsigned long long)c->hs_count);
+	put_histogram(f, om, "socktrace_tcp_handshake_seconds",
+		      "Time from SYN_SENT to ESTABLISHED of the established attempts.",
+		      c->hs_buckets, c->hs_count, c->hs_sum_ns);
 
 	if (by) {
 		put_family(f, om, "socktrace_tcp_syn_retransmits", "counter",
@@ -992,6 +1034,24 @@ static void render(FILE *f, const struct counts *c, const struct metrics *m,
 	for (int d = 0; !by && d < DIR__MAX; d++)
 		fprintf(f, "socktrace_udp_bytes_total{direction=\"%s\"} %llu\n", dir_names[d],
 			(unsigned long long)c->udp_bytes[d]);
+
+	put_family(f, om, "socktrace_tcp_connections_ended", "counter",
+		   "TCP connections that ended, attempts included, by how (tcp_conn's ended).");
+	for (int e = 1; e < ST_END__MAX; e++) {
+		fprintf(f, "socktrace_tcp_connections_ended_total{");
+		put_label(f, "ended", tcp_end__name(e), true);
+		fprintf(f, "} %llu\n", (unsigned long long)c->ends[e]);
+	}
+	put_family(f, om, "socktrace_tcp_connection_bytes", "counter",
+		   "Payload bytes of the TCP connections that ended: sent (retransmissions included) and received.");
+	for (int d = 0; d < DIR__MAX; d++)
+		fprintf(f, "socktrace_tcp_connection_bytes_total{direction=\"%s\"} %llu\n",
+			dir_names[d], (unsigned long long)c->conn_bytes[d]);
+	put_counter(f, om, "socktrace_tcp_connection_retransmits",
+		    "Segments the TCP connections that ended retransmitted.", c->conn_retrans);
+	put_histogram(f, om, "socktrace_tcp_connection_rtt_seconds",
+		      "Smoothed round-trip time of the TCP connections that ended with an RTT sample.",
+		      c->rtt_buckets, c->rtt_count, c->rtt_sum_us * 1000);
 
 	put_counter(f, om, "socktrace_events", "Events the filters kept.", c->events);
 	put_counter(f, om, "socktrace_events_lost",

@@ -38,6 +38,7 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 TRAFFIC = r"""
 import ctypes, socket, sys, time
 comm, n_ref, n_est, n_hung, n_udp, size = sys.argv[1], *map(int, sys.argv[2:])
+REQ, RESP = 100, 50
 ctypes.CDLL(None).prctl(15, comm.encode(), 0, 0, 0)   # PR_SET_NAME
 def say(**kw):
     print(" ".join("%s=%s" % kv for kv in kw.items()), flush=True)
@@ -52,11 +53,19 @@ for _ in range(n_ref):
     else:
         sys.exit("connect to closed port %d succeeded" % port)
     s.close()
-# established: connect, accept, close both
+# established: connect, accept, REQ bytes one way and RESP back, close both
 ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(64)
 for _ in range(n_est):
     c = socket.create_connection(ls.getsockname(), timeout=5)
     a, _ = ls.accept()
+    c.sendall(b"q" * REQ)
+    got = b""
+    while len(got) < REQ:
+        got += a.recv(REQ)
+    a.sendall(b"r" * RESP)
+    got = b""
+    while len(got) < RESP:
+        got += c.recv(RESP)
     c.close(); a.close()
 ls.close()
 # hung: a listener whose accept queue is full (1 > backlog 0) drops SYNs;
@@ -166,9 +175,9 @@ print("done", flush=True)
 
 
 STORM_CONNS = 2000
-# docs/metrics.md: with --metrics-by, at most 35 x (cap + 1) + 221 series
+# docs/metrics.md: with --metrics-by, at most 35 x (cap + 1) + 253 series
 BY_FAMILY_ROWS = 35
-FIXED_SERIES = 221
+FIXED_SERIES = 253
 
 
 def free_port():
@@ -304,8 +313,9 @@ def tracer_with_metrics(ctx, args):
 def metrics_prometheus_counts(ctx):
     """Prometheus scraping `socktrace -q --metrics` every second returns,
     through its query API, exactly the refused, established and hung
-    (aborted) attempts, the SYN_SENT sockets while they hang, and the UDP
-    datagrams and bytes that a process of the test's own name made."""
+    (aborted) attempts, the SYN_SENT sockets while they hang, the UDP
+    datagrams and bytes, and how the connections ended with their bytes,
+    that a process of the test's own name made."""
     need_prometheus()
     comm = "st-metr%d" % (os.getpid() % 100000)
     n_ref, n_est, n_hung, n_udp, size = 3, 4, 2, 7, 123
@@ -315,6 +325,7 @@ def metrics_prometheus_counts(ctx):
     tr = Traffic(ctx, comm, n_ref, n_est, n_hung, n_udp, size)
     tr.expect("hung")
     attempts = 'socktrace_tcp_connect_attempts_total{outcome="%s"}'
+    ended = 'socktrace_tcp_connections_ended_total{ended="%s"}'
     prom.wait_for({
         attempts % "refused": float(n_ref),
         attempts % "established": float(n_est + 1),    # and the one that fills the queue
@@ -335,7 +346,29 @@ def metrics_prometheus_counts(ctx):
         'socktrace_udp_datagrams_total{direction="rx"}': float(n_udp),
         'socktrace_udp_bytes_total{direction="tx"}': float(n_udp * size),
         'socktrace_udp_bytes_total{direction="rx"}': float(n_udp * size),
+        # each established connection: 100 bytes one way, 50 back, both
+        # ends traced (the accepted socket is the same process's)
+        ended % "refused": float(n_ref),
+        ended % "aborted": float(n_hung),
+        'socktrace_tcp_connection_bytes_total{direction="tx"}': float(n_est * 150),
+        'socktrace_tcp_connection_bytes_total{direction="rx"}': float(n_est * 150),
     }, "after the traffic")
+    # loopback loses nothing: the only segments retransmitted are the hung
+    # attempts' SYNs, which the kernel counts in their total_retrans too
+    re_end = prom.query("socktrace_tcp_connection_retransmits_total")
+    re_syn = prom.query("socktrace_tcp_syn_retransmits_total")
+    if re_end != re_syn:
+        raise Fail("retransmits of the ended connections %s, SYN retransmits %s: expected equal"
+                   % (re_end, re_syn))
+    # both ends of each established connection closed with FIN; the one
+    # that filled the queue ends as the listener's close decides
+    fin = prom.query(ended % "fin")
+    if fin is None or fin < 2 * n_est:
+        raise Fail("%s = %s, expected at least %d" % (ended % "fin", fin, 2 * n_est))
+    rtts = prom.query("socktrace_tcp_connection_rtt_seconds_count")
+    if rtts is None or rtts < 2 * n_est:
+        raise Fail("socktrace_tcp_connection_rtt_seconds_count = %s, expected at least %d"
+                   % (rtts, 2 * n_est))
     # a hung attempt retransmits its SYN about once a second: some, not exact
     for q in ("socktrace_tcp_syn_alerts_total", "socktrace_events_total"):
         v = prom.query(q)
@@ -553,7 +586,7 @@ def metrics_by_cardinality(ctx):
     """--metrics-by comm,service with the default cap, while 500 processes
     of distinct names make 10000 attempts to distinct destinations (refused,
     in a network namespace of the test's own): the scrape holds at most
-    the documented 35 x 101 + 221 series, every attempt is counted, the
+    the documented 35 x 101 + 253 series, every attempt is counted, the
     folded counter is above 0 and `other` is a series of its own."""
     procs, per, cap = 500, 20, 100
     prefix = "sc%d-" % (os.getpid() % 1000)
