@@ -506,7 +506,6 @@ def cflags_keep_the_warnings(ctx):
 
 # ---- the container image and the DaemonSet ----
 
-DAEMONSET = os.path.join(REPO, "deploy", "kubernetes", "daemonset.yaml")
 CONTAINERFILE = os.path.join(REPO, "deploy", "container", "Containerfile")
 ROOTFS_SH = os.path.join(REPO, "deploy", "container", "rootfs.sh")
 # what the tracer reads of the host, mounted where it looks (README)
@@ -538,23 +537,15 @@ def daemonset_has_what_the_image_needs(ctx):
     capabilities of the systemd unit (or privileged), resource limits, a
     tolerance of every taint, --metrics on the port that the Prometheus
     annotations, the container port and the probes name."""
-    try:
-        import yaml
-    except ImportError:
-        raise Skip("python3-yaml is missing (make deps-test installs it)")
-    with open(DAEMONSET) as f:
-        docs = [d for d in yaml.safe_load_all(f) if d]
-    ds = [d for d in docs if d.get("kind") == "DaemonSet"]
-    if len(ds) != 1 or ds[0].get("apiVersion") != "apps/v1":
-        raise Fail("%d apps/v1 DaemonSets, expected 1" % len(ds))
-    tpl = ds[0]["spec"]["template"]
+    from t_image import daemonset_doc
+
+    ds, c = daemonset_doc()
+    if ds.get("apiVersion") != "apps/v1":
+        raise Fail("the DaemonSet's apiVersion is %r, expected apps/v1" % ds.get("apiVersion"))
+    tpl = ds["spec"]["template"]
     spec = tpl["spec"]
-    if ds[0]["spec"]["selector"]["matchLabels"].items() - tpl["metadata"]["labels"].items():
+    if ds["spec"]["selector"]["matchLabels"].items() - tpl["metadata"]["labels"].items():
         raise Fail("the selector does not match the pod template's labels")
-    ctrs = [c for c in spec["containers"] if c["name"] == "socktrace"]
-    if len(ctrs) != 1:
-        raise Fail("no container named socktrace")
-    c = ctrs[0]
     problems = []
     image = "%s:%s" % (makefile_value("IMAGE"), makefile_value("VERSION"))
     if c.get("image") != image:

@@ -29,8 +29,9 @@ RUN_LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=1000:1000"]
 BUILD_TIMEOUT = 300
 
 
-def daemonset():
-    """The DaemonSet's pod spec and its socktrace container."""
+def daemonset_doc():
+    """The manifest's one DaemonSet, and its socktrace container (the
+    packaging tests check the rest of it)."""
     try:
         import yaml
     except ImportError:
@@ -40,11 +41,17 @@ def daemonset():
     ds = [d for d in docs if d.get("kind") == "DaemonSet"]
     if len(ds) != 1:
         raise Fail("%s: %d DaemonSets, expected 1" % (DAEMONSET, len(ds)))
-    spec = ds[0]["spec"]["template"]["spec"]
-    ctrs = [c for c in spec["containers"] if c["name"] == "socktrace"]
+    ctrs = [c for c in ds[0]["spec"]["template"]["spec"]["containers"]
+            if c["name"] == "socktrace"]
     if len(ctrs) != 1:
         raise Fail("%s: no container named socktrace" % DAEMONSET)
-    return spec, ctrs[0]
+    return ds[0], ctrs[0]
+
+
+def daemonset():
+    """The DaemonSet's pod spec and its socktrace container."""
+    ds, ctr = daemonset_doc()
+    return ds["spec"]["template"]["spec"], ctr
 
 
 def mount_args(ctx, spec, ctr):
