@@ -242,7 +242,9 @@ def owner_daemon_after_listen(ctx):
     that holds the listener (found in /proc); once the daemon has accepted,
     the next connection's socket carries the daemon's pid from its birth
     (owner listener), and the listener's close carries it too (owner
-    accept): the process `ss -tlnp` names, not the one that exited."""
+    accept): the process `ss -tlnp` names, not the one that exited.
+    The listener stays open until socktrace has read the handshakes, as a
+    daemon's does: one closed before that leaves nobody to find."""
     addr = "127.0.0.1"
     with Tracer(ctx, ["--no-snapshot"]) as t:
         h = Helper(ctx, ["server", "--name", "st-launch", "--daemonize", "st-daemon",
@@ -255,6 +257,13 @@ def owner_daemon_after_listen(ctx):
         h.wait()
         truth = listen_pids(addr, port)
         cports = [c for c, _ in clients_one_by_one(ctx, addr, port, h, 2)]
+        # the listener stays open (as a daemon's does) until socktrace has
+        # read both handshakes: whom it holds is asked then
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(
+                [r for r in t.records_now() if r.get("type") == "tcp_state"
+                 and r.get("lport") == port and r.get("new") == "ESTABLISHED"]) < len(cports):
+            time.sleep(0.05)
         h.send("go")
         h.expect("done")
         settle([(port, c) for c in cports])
