@@ -63,6 +63,23 @@ static int live__push(void *ctx, struct event *ev)
 	return 0;
 }
 
+/* The kernel side's entry of the listener on addr (key holds the rest):
+ * the exact address, then the wildcard of its family; key is left as found. */
+static int live__listener_get(struct live *l, struct st_listener_key *key,
+			      const struct in6_addr *addr, struct st_sock_info *li)
+{
+	int err;
+
+	memcpy(key->addr, addr, key->family == AF_INET ? 4 : 16);
+	err = bpf_map__lookup_elem(l->skel->maps.listeners, key, sizeof(*key), li, sizeof(*li), 0);
+	if (err) {
+		memset(key->addr, 0, sizeof(key->addr));
+		err = bpf_map__lookup_elem(l->skel->maps.listeners, key, sizeof(*key),
+					   li, sizeof(*li), 0);
+	}
+	return err;
+}
+
 /* Whether pid has exited: asked at most every HEIR_RECHECK_NS per pid
  * (a small cache; a zombie counts as alive until reaped). */
 static bool live__pid_gone(struct live *l, uint32_t pid, uint64_t now)
@@ -92,13 +109,7 @@ static void live__listener_heir(struct live *l, struct event *ev)
 
 	if (!live__pid_gone(l, ev->pid, clock_ref__boot_now()))
 		return;
-	memcpy(key.addr, &ev->laddr, ev->family == AF_INET ? 4 : 16);
-	err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key), &li, sizeof(li), 0);
-	if (err) {
-		memset(key.addr, 0, sizeof(key.addr));
-		err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key),
-					   &li, sizeof(li), 0);
-	}
+	err = live__listener_get(l, &key, &ev->laddr, &li);
 	if (err || !li.listen_ino)
 		return;
 	if (li.pid == ev->pid) {
@@ -574,13 +585,7 @@ int live__listener_owner(void *ctx, const struct event *ev, const struct in6_add
 	struct st_sock_info val;
 	int err;
 
-	memcpy(key.addr, addr, ev->family == AF_INET ? 4 : 16);
-	err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key), &val, sizeof(val), 0);
-	if (err) {
-		memset(key.addr, 0, sizeof(key.addr));
-		err = bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key),
-					   &val, sizeof(val), 0);
-	}
+	err = live__listener_get(l, &key, addr, &val);
 	if (err || !val.pid)
 		return -ENOENT;
 	*pid = val.pid;
