@@ -23,7 +23,9 @@ static __always_inline void listener_owner_refresh(struct sock *sk, bool direct,
 	tmp.netns = sock_netns(sk, direct);
 	event_fill_tuple(&tmp, sk, direct);
 	li = listener_lookup(&lk, &tmp);
-	if (!li || li->pid == id >> 32)
+	/* an heir userspace found in /proc is confirmed here, with its cgroup
+	 * and namespace pid, which /proc did not give */
+	if (!li || (li->pid == id >> 32 && li->owner_src == ST_OWNER_ACCEPT))
 		return;
 	upd = *li;
 	owner_take(&upd, id, ST_OWNER_ACCEPT);

@@ -113,19 +113,28 @@ static void live__listener_heir(struct live *l, struct event *ev)
 	if (err || !li.listen_ino)
 		return;
 	if (li.pid == ev->pid) {
-		if (owners__holder("/proc", li.listen_ino, &li.pid, comm)) {
+		struct st_sock_info now;
+		uint32_t heir;
+
+		if (owners__holder("/proc", li.listen_ino, &heir, comm)) {
 			/* nobody: not scanned for again */
 			li.listen_ino = 0;
 		} else {
+			li.pid = li.tid = heir;
 			memcpy(li.comm, comm, sizeof(li.comm));
-			li.tid = li.pid;
 			li.owner_src = ST_OWNER_SNAPSHOT;
-			/* the heir's cgroup and namespace pid: from /proc */
+			/* the heir's cgroup and namespace pid: from /proc, until
+			 * its accept() tells the kernel side */
 			li.cgroup_id = 0;
 			li.vpid = 0;
 		}
-		bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &li, sizeof(li),
-				     BPF_EXIST);
+		/* an accept() during the scan named the owner first: that one wins */
+		if (!bpf_map__lookup_elem(l->skel->maps.listeners, &key, sizeof(key), &now,
+					  sizeof(now), 0) && now.pid != ev->pid)
+			li = now;
+		else
+			bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &li,
+					     sizeof(li), BPF_EXIST);
 		if (!li.listen_ino)
 			return;
 	}

@@ -9,6 +9,7 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
   helper.py server --name COMM --addr ADDR [--port N] [--count N]
             [--fork-accept COMM] [--accept-syscall accept|accept4]
             [--hold] [--reuseport [--steer-first]] [--daemonize COMM]
+            [--accept-on-line]
       listen on ADDR:PORT (0: any port), print {"ready": PORT, "pid", "ino"};
       then, N times: accept, read one byte, answer one byte, wait for the
       peer's EOF, close. Finally close the listener and print {"done"}.
@@ -21,6 +22,7 @@ stdout (one object per line, flushed at once) and plain lines on stdin.
       --daemonize COMM: as daemon(3) after listen(): fork a child named COMM
       that does all of the above and prints {"acceptor": PID} and {"done"};
       the parent closes its copy, prints {"launched": PID} and exits.
+      --accept-on-line: wait for a line on stdin before the first accept.
 
   helper.py client --name COMM --addr ADDR --port N [--hold-ms MS]
             [--wait-stdin] [--wait-start] [--bind ADDR]
@@ -194,7 +196,9 @@ def libc_accept(lsock):
 
 
 def serve(lsock, args):
-    for _ in range(args.count):
+    for i in range(args.count):
+        if i == 0 and args.accept_on_line:
+            wait_stdin_line()
         if args.accept_syscall == "accept":
             conn = libc_accept(lsock)
             peer = conn.getpeername()
@@ -839,6 +843,7 @@ def main():
     s.add_argument("--hold", action="store_true")
     s.add_argument("--reuseport", action="store_true")
     s.add_argument("--daemonize")
+    s.add_argument("--accept-on-line", action="store_true")
     s.add_argument("--steer-first", action="store_true")
     c = sub.add_parser("client")
     c.add_argument("--name", required=True)

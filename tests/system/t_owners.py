@@ -234,21 +234,32 @@ def clients_one_by_one(ctx, addr, port, server, n):
     return out
 
 
+def wait_server_established(t, port, n, timeout=10):
+    """Until socktrace has printed n server sides of connections to port
+    reaching ESTABLISHED (or timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(
+            [r for r in t.records_now() if r.get("type") == "tcp_state"
+             and r.get("lport") == port and r.get("new") == "ESTABLISHED"]) < n:
+        time.sleep(0.05)
+
+
 @test("owner_daemon_after_listen")
 def owner_daemon_after_listen(ctx):
     """A server that forks and exits after listen(), as daemon(3) does
     (nginx, dnsmasq): the process that created the listener is gone. The
-    first connection, before the daemon's first accept(), names the process
-    that holds the listener (found in /proc); once the daemon has accepted,
-    the next connection's socket carries the daemon's pid from its birth
-    (owner listener), and the listener's close carries it too (owner
-    accept): the process `ss -tlnp` names, not the one that exited.
+    first connection, which socktrace reads before the daemon's first
+    accept(), names the process that holds the listener (found in /proc);
+    once the daemon has accepted, the next connection's socket carries the
+    daemon's pid from its birth (owner listener), and the listener's close
+    carries it too (owner accept: the accept() confirms the owner /proc
+    gave): the process `ss -tlnp` names, not the one that exited.
     The listener stays open until socktrace has read the handshakes, as a
     daemon's does: one closed before that leaves nobody to find."""
     addr = "127.0.0.1"
     with Tracer(ctx, ["--no-snapshot"]) as t:
         h = Helper(ctx, ["server", "--name", "st-launch", "--daemonize", "st-daemon",
-                         "--addr", addr, "--count", 2, "--hold"])
+                         "--addr", addr, "--count", 2, "--hold", "--accept-on-line"])
         r = h.expect("ready")
         port, launcher = r["ready"], r["pid"]
         daemon = h.expect("acceptor")["acceptor"]
@@ -256,14 +267,17 @@ def owner_daemon_after_listen(ctx):
         h.expect("launched")
         h.wait()
         truth = listen_pids(addr, port)
-        cports = [c for c, _ in clients_one_by_one(ctx, addr, port, h, 2)]
-        # the listener stays open (as a daemon's does) until socktrace has
-        # read both handshakes: whom it holds is asked then
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(
-                [r for r in t.records_now() if r.get("type") == "tcp_state"
-                 and r.get("lport") == port and r.get("new") == "ESTABLISHED"]) < len(cports):
-            time.sleep(0.05)
+        # the first handshake completes in the kernel; the daemon accepts
+        # only once socktrace has printed it
+        cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
+        cports = [cli.expect("connected")["connected"]]
+        wait_server_established(t, port, 1)
+        h.send("accept")
+        cli.expect("done")
+        cli.wait()
+        h.expect("closed")
+        cports += [c for c, _ in clients_one_by_one(ctx, addr, port, h, 1)]
+        wait_server_established(t, port, len(cports))
         h.send("go")
         h.expect("done")
         settle([(port, c) for c in cports])
@@ -285,13 +299,14 @@ def owner_daemon_after_listen(ctx):
                      pid=daemon, comm="st-daemon", owner="listener", role="server")
     for ev, c in ((first, cports[0]), (second, cports[1])):
         check_fields(run, ev[len(pre_accept(ev)):], "server %s:%d <- %s:%d (accepted)" % (
-            addr, port, addr, c), sel, pid=daemon, comm="st-daemon", owner="accept")
+            addr, port, addr, c), sel, pid=daemon, comm="st-daemon", owner="accept",
+            vpid=daemon)
     close = listener_close(run, addr, port)
     if len(close) != 1:
         run.fail("listener %s:%d: %d LISTEN->CLOSE events, expected 1" % (addr, port, len(close)),
                  sel)
     check_fields(run, close, "listener %s:%d (closed by the daemon)" % (addr, port), sel,
-                 pid=daemon, comm="st-daemon", owner="accept", role="listener")
+                 pid=daemon, comm="st-daemon", owner="accept", role="listener", vpid=daemon)
 
 
 @test("owner_reuseport_listeners")
