@@ -119,6 +119,18 @@ sel=
 echo "vmtest: ==== the matrix ($((SECONDS - start))s$sel)"
 for t in "${took[@]}"; do echo "vmtest:   $t"; done
 awk -F'\t' '{printf "vmtest:   %-22s %-8s %-10s %-8s %s\n", $1, $2, $3, $4, $5}' <<< "$rows"
+# why each test failed, next to the table: a CI log's tail is often all one reads
+for r in "${runs[@]}"; do
+	for f in "$r"/system-*.txt; do
+		[ -e "$f" ] || continue
+		v=${f##*/system-}
+		awk -v tag="$(basename "$r" | sed 's/^last-//') ${v%.txt}" '
+			/^FAIL / {n = 8}
+			!/^FAIL / && !/^[ \t]/ {n = 0}
+			n > 0 {printf "vmtest:   [%s] %s\n", tag, substr($0, 1, 300); n--}
+		' "$f"
+	done
+done
 if [ -n "$table" ]; then
 	{
 		echo "| kernel | arch | variant | result | detail |"
