@@ -873,8 +873,9 @@ def syn_alert_port(ctx):
 @test("connects_stats_percentiles")
 def connects_stats_percentiles(ctx):
     """--connects: two established attempts to one destination, st-lsn's
-    own (a loopback handshake, well under a millisecond) and st-hang's,
-    which hung until st-lsn accepted (over 500 ms). connect_stats:
+    own (a loopback handshake: well under a millisecond, and under the
+    500 ms alert even in a slow guest) and st-hang's, which hung until
+    st-lsn accepted (over 500 ms). connect_stats:
     established 2; handshake_p99_ms is the slow one's elapsed_ms (within
     3%: with two samples the 99th percentile is the larger one), p50 lies
     between the two."""
@@ -897,7 +898,7 @@ def connects_stats_percentiles(ctx):
     ks = [r for r in run.records if r.get("type") == "connect" and r.get("rport") == jam.port
           and r.get("raddr") == "127.0.0.1"]
     ms = sorted(r.get("elapsed_ms") for r in ks if isinstance(r.get("elapsed_ms"), (int, float)))
-    if not p.check(len(ms) == 2 and ms[0] < 5 and ms[1] > ALERT_MS,
+    if not p.check(len(ms) == 2 and ms[0] < ALERT_MS < ms[1],
                    "expected two established connects to port %d, one fast and one over %d ms; "
                    "elapsed_ms %s" % (jam.port, ALERT_MS, ms)):
         p.done()
