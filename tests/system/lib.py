@@ -570,6 +570,16 @@ def _tcp_table(netns=None):
     return rows
 
 
+def wait_records(t, n, pred, timeout=5.0):
+    """Until tracer t has printed n records that satisfy pred (or timeout
+    seconds): the caller's checks say what is missing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len([r for r in t.records_now() if pred(r)]) >= n:
+            return
+        time.sleep(0.05)
+
+
 def settle(pairs, netns_list=(None,), timeout=5.0):
     """Waits until no socket of the connections `pairs` ((port, port) each)
     is in a state other than TIME_WAIT, i.e. every transition has happened,

@@ -13,9 +13,9 @@ import socket
 import subprocess
 import time
 
-from lib import OWNER_CGROUP_KEYS, TIMEOUT_SCALE, Fail, Helper, NetPair, Skip, Tracer, boot_ns, run_cmd, test
+from lib import (OWNER_CGROUP_KEYS, TIMEOUT_SCALE, Fail, Helper, NetPair, Skip, Tracer, boot_ns,
+                 run_cmd, test, wait_records)
 
-END_WAIT = 5.0   # the last close to its record on stdout
 CONN_KEYS = ("type", "event", "time", "boot_ns", "proto", "family", "laddr", "lport", "raddr",
              "rport", "rname", "rname_canonical", "service", "netns", "sock", "ino", "pid", "tid", "comm", "owner", "role",
              "state", "start_time", "predates", "duration_ms", "bytes_sent", "bytes_retrans",
@@ -81,14 +81,6 @@ def expect(run, r, what, **want):
     bad = ["%s=%r (expected %r)" % (k, r.get(k), v) for k, v in want.items() if r.get(k) != v]
     if bad:
         run.fail("%s: %s" % (what, ", ".join(bad)), lambda x: x is r)
-
-
-def wait_records(t, n, pred, timeout=END_WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len([r for r in t.records_now() if pred(r)]) >= n:
-            return
-        time.sleep(0.1)
 
 
 def is_conn(r):

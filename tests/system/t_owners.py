@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from lib import (Fail, Helper, NetPair, Skip, Tracer, check_fields, fmt_trans, run_cmd,
-                 settle, test, transitions)
+                 settle, test, transitions, wait_records)
 from scenarios import SERVER_SEQ, life, tuple_of
 from t_cli import schema_errors
 from t_connects import (ALERT_MS, Attempts, Problems, hung_before, ino_needle,
@@ -234,14 +234,10 @@ def clients_one_by_one(ctx, addr, port, server, n):
     return out
 
 
-def wait_server_established(t, port, n, timeout=10):
-    """Until socktrace has printed n server sides of connections to port
-    reaching ESTABLISHED (or timeout seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(
-            [r for r in t.records_now() if r.get("type") == "tcp_state"
-             and r.get("lport") == port and r.get("new") == "ESTABLISHED"]) < n:
-        time.sleep(0.05)
+def server_established(port):
+    """A server side of a connection to port reaching ESTABLISHED."""
+    return lambda r: r.get("type") == "tcp_state" and r.get("lport") == port and \
+        r.get("new") == "ESTABLISHED"
 
 
 @test("owner_daemon_after_listen")
@@ -271,13 +267,13 @@ def owner_daemon_after_listen(ctx):
         # only once socktrace has printed it
         cli = Helper(ctx, ["client", "--name", "st-client", "--addr", addr, "--port", port])
         cports = [cli.expect("connected")["connected"]]
-        wait_server_established(t, port, 1)
+        wait_records(t, 1, server_established(port), timeout=10)
         h.send("accept")
         cli.expect("done")
         cli.wait()
         h.expect("closed")
         cports += [c for c, _ in clients_one_by_one(ctx, addr, port, h, 1)]
-        wait_server_established(t, port, len(cports))
+        wait_records(t, len(cports), server_established(port), timeout=10)
         h.send("go")
         h.expect("done")
         settle([(port, c) for c in cports])
