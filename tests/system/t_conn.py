@@ -87,6 +87,15 @@ def is_conn(r):
     return isinstance(r, dict) and r.get("type") == "tcp_conn" and r.get("event") == "end"
 
 
+def wait_ends(t, *sides):
+    """Until tracer t has printed the end record of every one of sides:
+    counting ends of any port returns early when some other socket of the
+    host closes meanwhile (a guest's own traffic, an earlier test's)."""
+    want = {(s.lport, s.rport) for s in sides}
+    wait_records(t, len(want), lambda r: is_conn(r) and (r.get("lport"), r.get("rport")) in want,
+                 timeout=5.0 * TIMEOUT_SCALE)
+
+
 def check_owner(run, r, side, what, role):
     expect(run, r, what, pid=side.pid, comm=side.name, role=role, proto="tcp")
 
@@ -114,7 +123,7 @@ def exchange(ctx, addr, sizes, caddr=None, server_ns=None, client_ns=None, netns
             side[first].do("eof", "eof")
             side[first].do("close", "closed")
             done.append((n, m, srv, cli, si, ci))
-        wait_records(t, 2 * len(sizes), is_conn)
+        wait_ends(t, *[s for d in done for s in d[2:4]])
         run = t.stop()
     run.expect_clean_exit()
     for n, m, srv, cli, si, ci in done:
@@ -219,7 +228,7 @@ def ends(ctx, steps, want_cli, want_srv, addr="127.0.0.1"):
         srv, cli = pair(ctx, addr)
         for who, line, key in steps:
             (cli if who == "c" else srv).do(line, key)
-        wait_records(t, 2, is_conn)
+        wait_ends(t, srv, cli)
         run = t.stop()
     run.expect_clean_exit()
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
@@ -287,7 +296,7 @@ def conn_end_refused(ctx):
         r = cli.h.expect("refused")
         cli.lport, cli.rport, cli.pid = r["refused"], port, r["pid"]
         cli.h.send("go")
-        wait_records(t, 1, is_conn)
+        wait_ends(t, cli)
         run = t.stop()
     run.expect_clean_exit()
     c = one_end(run, cli, "refused client")
@@ -334,7 +343,7 @@ def conn_retrans_match_the_namespace(ctx):
         srv.do("close", "closed")
         cli.do("eof", "eof")
         cli.do("close", "closed")
-        wait_records(t, 2, is_conn)
+        wait_ends(t, srv, cli)
         after = snmp_retrans(p.b.name)
         run = t.stop()
     run.expect_clean_exit()
@@ -363,7 +372,7 @@ def conn_end_retransmission_timeout(ctx):
         if cli.do("wait 10", "waited") != "ETIMEDOUT":
             raise Fail("the client's connection did not time out", cli.h.describe())
         cli.do("close", "closed")
-        wait_records(t, 1, lambda r: is_conn(r) and r.get("lport") == cli.lport)
+        wait_ends(t, cli)
         run = t.stop()
     run.expect_clean_exit()
     c = one_end(run, cli, "client")
@@ -387,7 +396,7 @@ def conn_predates_tracing(ctx):
         cli.do("close", "closed")
         srv.do("eof", "eof")
         srv.do("close", "closed")
-        wait_records(t, 2, is_conn)
+        wait_ends(t, srv, cli)
         run = t.stop()
     run.expect_clean_exit()
     c, s = one_end(run, cli, "client"), one_end(run, srv, "server")
@@ -403,6 +412,7 @@ def conn_replay_gives_the_same_records(ctx):
     the tcp_conn records the live run printed."""
     path = "%s/conn.st" % ctx.tmpdir
     with Tracer(ctx, ["--no-snapshot", "-w", path, "tcp"]) as t:
+        sides = []
         for n in (10, 20000):
             srv, cli = pair(ctx, "127.0.0.1")
             cli.do("send %d" % n, "sent")
@@ -410,7 +420,8 @@ def conn_replay_gives_the_same_records(ctx):
             cli.do("close", "closed")
             srv.do("eof", "eof")
             srv.do("rst", "closed")
-        wait_records(t, 4, is_conn)
+            sides += [srv, cli]
+        wait_ends(t, *sides)
         run = t.stop()
     run.expect_clean_exit()
     live = [r for r in run.records if isinstance(r, dict) and r.get("type") == "tcp_conn"]
@@ -449,7 +460,7 @@ def conn_interval_updates(ctx):
             cli.do("close", "closed")
             srv.do("eof", "eof")
             srv.do("close", "closed")
-        wait_records(t, 4, is_conn)
+        wait_ends(t, *[s for pr in sides for s in pr])
         run = t.stop()
     run.expect_clean_exit()
     for (srv, cli), (si, ci) in zip(sides, infos):
@@ -554,7 +565,7 @@ def conn_mode_and_filters(ctx):
     way round; the text output has one TCP END line per side."""
     with Tracer(ctx, ["--no-snapshot", "--conns", "tcp"]) as t:
         (srv, cli), (srv2, cli2) = fin_and_rst(ctx, 100000)
-        wait_records(t, 4, is_conn)
+        wait_ends(t, srv, cli, srv2, cli2)
         run = t.stop()
     run.expect_clean_exit()
     other = [r for r in run.records if r.get("type") not in ("tcp_conn", "summary")]
@@ -565,7 +576,7 @@ def conn_mode_and_filters(ctx):
     for expr, want in (("ended rst", "rst"), ("bytes > 50k", "big")):
         with Tracer(ctx, ["--no-snapshot", "--conns", expr]) as t:
             (a, b), (c, d) = fin_and_rst(ctx, 60000)
-            wait_records(t, 2, is_conn)
+            wait_ends(t, *({"big": (a, b), "rst": (c, d)}[want]))
             time.sleep(0.5)
             run = t.stop()
         run.expect_clean_exit()
@@ -610,7 +621,7 @@ def conn_end_keepalive_timeout(ctx):
         if cli.do("wait 12", "waited", timeout=20) != "ETIMEDOUT":
             raise Fail("the client's keepalives did not time out", cli.h.describe())
         cli.do("close", "closed")
-        wait_records(t, 1, lambda r: is_conn(r) and r.get("lport") == cli.lport)
+        wait_ends(t, cli)
         run = t.stop()
     run.expect_clean_exit()
     expect(run, one_end(run, cli, "client"), "client", ended="keepalive", error="ETIMEDOUT",
@@ -643,7 +654,7 @@ def conn_rtt_netem(ctx):
         cli.do("close", "closed")
         srv.do("eof", "eof")
         srv.do("close", "closed")
-        wait_records(t, 2, is_conn)
+        wait_ends(t, srv, cli)
         run = t.stop()
     run.expect_clean_exit()
     for side, role in ((cli, "client"), (srv, "server")):
@@ -679,7 +690,7 @@ def conn_retrans_events(ctx):
             cli.do("close", "closed")
             srv.do("eof", "eof")
             srv.do("close", "closed")
-            wait_records(t, 2, is_conn)
+            wait_ends(t, srv, cli)
             run = t.stop()
         run.expect_clean_exit()
         end = one_end(run, cli, "sender")
@@ -729,7 +740,7 @@ def conn_retrans_count_exact(ctx):
         cli.do("close", "closed")
         srv.do("eof", "eof")
         srv.do("close", "closed")
-        wait_records(t, 2, is_conn)
+        wait_ends(t, srv, cli)
         run = t.stop()
     run.expect_clean_exit()
     end = one_end(run, cli, "sender")
