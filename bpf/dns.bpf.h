@@ -101,6 +101,9 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 	e->pad = 0;
 	e->pad2 = 0;
 	e->netns = skb_sock_netns(skb);
+	/* the socket's cgroup, set when it was created: names are kept per
+	 * cgroup too, so that a connection carries its own process's answer */
+	e->cgroup_id = bpf_skb_cgroup_id(skb);
 	__builtin_memset(e->server, 0, sizeof(e->server));
 	if (family == 4)
 		bpf_skb_load_bytes(skb, 12, e->server, 4);

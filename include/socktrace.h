@@ -255,11 +255,12 @@ struct st_dns_event {
 	__u8 pad;
 	__u32 netns;		/* the receiving socket's network namespace */
 	__u32 pad2;
+	__u64 cgroup_id;	/* the receiving socket's cgroup v2 id: whose answer */
 	__u8 server[16];	/* the answer's source address, IPv4 in the first 4 */
 	__u8 data[ST_DNS_CAP];
 };
 
-_Static_assert(sizeof(struct st_dns_event) == 552, "st_dns_event layout changed");
+_Static_assert(sizeof(struct st_dns_event) == 560, "st_dns_event layout changed");
 
 /* What the kernel side remembers about a socket between transitions, and
  * about each listening port (userspace seeds listeners found at startup). */

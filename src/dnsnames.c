@@ -13,9 +13,11 @@
 #define DNS_TYPE_AAAA 28
 #define NIL UINT32_MAX
 
+/* cgroup_id 0: the namespace's latest answer, whoever received it */
 struct name_key {
 	uint32_t netns;
 	uint32_t family;
+	uint64_t cgroup_id;
 	struct in6_addr addr;
 };
 
@@ -216,10 +218,12 @@ int dnsnames__parse(const uint8_t *msg, size_t len, struct dns_answer *out)
 
 /* An IPv4-mapped IPv6 address (a dual-stack socket's IPv4 peer) is the
  * IPv4 address a DNS A record gave. */
-static void key_make(struct name_key *k, uint32_t netns, int family, const struct in6_addr *a)
+static void key_make(struct name_key *k, uint32_t netns, uint64_t cgroup_id, int family,
+		     const struct in6_addr *a)
 {
 	memset(k, 0, sizeof(*k));
 	k->netns = netns;
+	k->cgroup_id = cgroup_id;
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a)) {
 		k->family = AF_INET;
 		memcpy(&k->addr, &a->s6_addr[12], 4);
@@ -348,11 +352,16 @@ int dnsnames__learn(struct dnsnames *d, const struct event *ev)
 		return -EBADMSG;
 	}
 	for (int i = 0; i < a->n_addrs; i++) {
+		uint64_t expires = ev->boot_ns + a->addrs[i].ttl * 1000000000ull + DNSNAMES_GRACE_NS;
 		struct name_key k;
 
-		key_make(&k, ev->netns, a->addrs[i].family, &a->addrs[i].addr);
-		insert(d, &k, ev->boot_ns + a->addrs[i].ttl * 1000000000ull + DNSNAMES_GRACE_NS,
-		       a->qname, a->canonical);
+		/* the receiver's cgroup's own name first, then the namespace's */
+		key_make(&k, ev->netns, 0, a->addrs[i].family, &a->addrs[i].addr);
+		insert(d, &k, expires, a->qname, a->canonical);
+		if (ev->cgroup_id) {
+			k.cgroup_id = ev->cgroup_id;
+			insert(d, &k, expires, a->qname, a->canonical);
+		}
 	}
 	n = a->n_addrs;
 	d->st.named += n;
@@ -377,25 +386,37 @@ bool dnsnames__wants(const struct event *ev)
 	}
 }
 
-/* The live entry naming ev's remote address, or NIL; an expired one goes. */
-static uint32_t lookup(struct dnsnames *d, const struct event *ev)
+/* The live entry of k at time now, or NIL; an expired one goes. */
+static uint32_t lookup_key(struct dnsnames *d, const struct name_key *k, uint64_t now)
 {
-	struct name_key k;
-	uint32_t *link, i;
+	uint32_t *link, i = find(d, k, &link);
 
-	if (ev->family != AF_INET && ev->family != AF_INET6)
-		return NIL;
-	key_make(&k, ev->netns, ev->family, &ev->raddr);
-	i = find(d, &k, &link);
 	if (i == NIL)
 		return NIL;
-	if (ev->boot_ns > d->entries[i].expires_ns) {
+	if (now > d->entries[i].expires_ns) {
 		remove_entry(d, i);
 		return NIL;
 	}
 	lru_unlink(d, i);
 	lru_push(d, i);
 	return i;
+}
+
+/* The name of ev's remote address: the one an answer to the owner's cgroup
+ * gave (two containers sharing a namespace may resolve one address under
+ * different names), else the namespace's latest. NIL when none is live. */
+static uint32_t lookup(struct dnsnames *d, const struct event *ev)
+{
+	struct name_key k;
+	uint32_t i;
+
+	if (ev->family != AF_INET && ev->family != AF_INET6)
+		return NIL;
+	key_make(&k, ev->netns, ev->cgroup_id, ev->family, &ev->raddr);
+	if (ev->cgroup_id && (i = lookup_key(d, &k, ev->boot_ns)) != NIL)
+		return i;
+	k.cgroup_id = 0;
+	return lookup_key(d, &k, ev->boot_ns);
 }
 
 bool dnsnames__has(struct dnsnames *d, const struct event *ev)

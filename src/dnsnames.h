@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Names of remote addresses, from the DNS answers the host's processes
- * receive: address -> name per network namespace, for the answer's TTL and
+ * receive: address -> name per network namespace, and per receiving
+ * socket's cgroup within it, for the answer's TTL and
  * a grace period, in a table of bounded size (least recently used first
  * out). Fed by EVENT_DNS_ANSWER source events, so replay rebuilds the same
  * names; the names themselves are derived, never recorded. */
@@ -48,13 +49,16 @@ void dnsnames__free(struct dnsnames *d);
  * reply parsers. Returns 0 (also for an answer without addresses:
  * NXDOMAIN, NODATA), or -EBADMSG for a message that does not parse. */
 int dnsnames__parse(const uint8_t *msg, size_t len, struct dns_answer *out);
-/* Learns the addresses of an EVENT_DNS_ANSWER in its network namespace.
- * Returns the number learned, or -EBADMSG. */
+/* Learns the addresses of an EVENT_DNS_ANSWER in its network namespace and
+ * for its cgroup (ev->cgroup_id, the receiving socket's; 0 if unknown): two
+ * entries of the table each. Returns the number learned, or -EBADMSG. */
 int dnsnames__learn(struct dnsnames *d, const struct event *ev);
 /* Whether an event of this kind has a remote address to name. */
 bool dnsnames__wants(const struct event *ev);
 /* Sets ev->rname (and rname_canonical) when ev->raddr was resolved in
- * ev->netns and its name had not expired at ev's time; else clears them. */
+ * ev->netns and its name had not expired at ev's time: the name an answer
+ * to ev's owner's cgroup gave, else the namespace's latest; else clears
+ * them. */
 bool dnsnames__name(struct dnsnames *d, struct event *ev);
 /* Whether dnsnames__name() would name ev: most events need no copy. */
 bool dnsnames__has(struct dnsnames *d, const struct event *ev);

@@ -94,6 +94,7 @@ static int event__decode_dns(struct event *ev, const struct st_dns_event *d,
 	ev->old_ns = EVENT_OLD_NS_UNKNOWN;
 	ev->elapsed_ns = EVENT_OLD_NS_UNKNOWN;
 	ev->netns = d->netns;
+	ev->cgroup_id = d->cgroup_id;
 	ev->family = d->family == 4 ? AF_INET : AF_INET6;
 	ev->proto = d->proto == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 	memcpy(&ev->raddr, d->server, d->family == 4 ? 4 : 16);

@@ -146,14 +146,15 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 }
 
 /* dns_answer (1.5): the answer as the kernel captured it, with its server
- * and network namespace; what it names is derived again on replay. */
+ * and network namespace, (1.6) after the payload the receiving socket's
+ * cgroup id; what it names is derived again on replay. */
 static size_t encode_dns(uint8_t *buf, const struct event *ev)
 {
 	uint8_t *b = buf + 4;
 	size_t cap = ev->dns_caplen <= ST_DNS_CAP ? ev->dns_caplen : ST_DNS_CAP;
 
 	rec__put16(buf, REC_DNS_ANSWER);
-	rec__put16(buf + 2, REC_DNS_LEN + cap);
+	rec__put16(buf + 2, REC_DNS_LEN + cap + REC_DNS_CGROUP_LEN);
 	rec__put64(b, ev->boot_ns);
 	rec__put32(b + 8, ev->netns);
 	b[12] = ev->family == AF_INET ? 4 : 6;
@@ -163,7 +164,8 @@ static size_t encode_dns(uint8_t *buf, const struct event *ev)
 	rec__put16(b + 18, 0);
 	memcpy(b + 20, &ev->raddr, 16);
 	memcpy(b + REC_DNS_LEN, ev->dns, cap);
-	return 4 + REC_DNS_LEN + cap;
+	rec__put64(b + REC_DNS_LEN + cap, ev->cgroup_id);
+	return 4 + REC_DNS_LEN + cap + REC_DNS_CGROUP_LEN;
 }
 
 static int decode_dns(struct event *ev, const uint8_t *b, size_t len,
@@ -187,6 +189,9 @@ static int decode_dns(struct event *ev, const uint8_t *b, size_t len,
 	ev->dns_len = rec__get16(b + 14);
 	ev->dns_caplen = cap;
 	memcpy(ev->dns, b + REC_DNS_LEN, cap);
+	/* a 1.5 answer has no cgroup: its names are the namespace's */
+	if (len >= REC_DNS_LEN + (size_t)cap + REC_DNS_CGROUP_LEN)
+		ev->cgroup_id = rec__get64(b + REC_DNS_LEN + cap);
 	return 0;
 }
 

@@ -783,3 +783,65 @@ def attempt_schema_errors(r):
             else:
                 errs.append("diagnosis cause %r" % (d.get("cause"),))
     return errs
+
+
+def cgroup2_mount():
+    """Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified on hybrid hosts)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0:1] == ["cgroup2"]:
+                return left.split()[4]
+    return None
+
+
+class Cgroups:
+    """cgroup directories under the cgroup2 mount, removed (deepest first,
+    once their processes are gone) at cleanup, also after a failure."""
+
+    def __init__(self, ctx):
+        self.mount = cgroup2_mount()
+        if not self.mount:
+            raise Skip("no cgroup2 file system is mounted")
+        self.made = []
+        ctx.on_cleanup(self.remove)
+
+    def make(self, path):
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            d = os.path.join(self.mount, *parts[:i])
+            if not os.path.isdir(d):
+                try:
+                    os.mkdir(d)
+                except OSError as e:
+                    raise Skip("cannot create cgroup %s: %s" % (d, e))
+                self.made.append(d)
+        return path
+
+    def remove(self):
+        deadline = time.monotonic() + 10
+        for d in sorted(self.made, key=len, reverse=True):
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    # its processes are still being reaped
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+
+def in_cgroup(mount, path, pidns, netns=None):
+    """A command prefix that moves itself into the cgroup, then runs the
+    rest, in the network namespace (ip netns exec mounts its own /sys,
+    without the cgroup file system: it comes after) and in a new pid
+    namespace when pidns (as a container's pid 1)."""
+    wrap = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', mount + path]
+    if netns:
+        wrap += ["ip", "netns", "exec", netns]
+    if pidns:
+        wrap += ["unshare", "--pid", "--fork", "--kill-child"]
+    return wrap

@@ -11,64 +11,16 @@ import shutil
 import signal
 import time
 
-from lib import (Fail, Helper, NetPair, Skip, Tracer, run_cmd, settle, test)
+from lib import (Cgroups, Fail, Helper, NetPair, Skip, Tracer, in_cgroup,
+                 run_cmd, settle, test)
 
 UID_POD = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"       # systemd-driver pod
 UID_POD2 = "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9"      # cgroupfs-driver pod
 
 
-def cgroup2_mount():
-    """Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified on hybrid hosts)."""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            if right.split()[0:1] == ["cgroup2"]:
-                return left.split()[4]
-    return None
-
-
 def cid(tag, n):
     """A 64-hex container id that names its test run and shape."""
     return ("%08x%02x" % (os.getpid(), n) + tag.encode().hex() + "0" * 64)[:64]
-
-
-class Cgroups:
-    """cgroup directories under the cgroup2 mount, removed (deepest first,
-    once their processes are gone) at cleanup, also after a failure."""
-
-    def __init__(self, ctx):
-        self.mount = cgroup2_mount()
-        if not self.mount:
-            raise Skip("no cgroup2 file system is mounted")
-        self.made = []
-        ctx.on_cleanup(self.remove)
-
-    def make(self, path):
-        parts = path.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            d = os.path.join(self.mount, *parts[:i])
-            if not os.path.isdir(d):
-                try:
-                    os.mkdir(d)
-                except OSError as e:
-                    raise Skip("cannot create cgroup %s: %s" % (d, e))
-                self.made.append(d)
-        return path
-
-    def remove(self):
-        deadline = time.monotonic() + 10
-        for d in sorted(self.made, key=len, reverse=True):
-            while True:
-                try:
-                    os.rmdir(d)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    # its processes are still being reaped
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
 
 
 class HostFiles:
@@ -103,19 +55,6 @@ class HostFiles:
                     os.unlink(p)
             except FileNotFoundError:
                 pass
-
-
-def in_cgroup(mount, path, pidns, netns=None):
-    """A command prefix that moves itself into the cgroup, then runs the
-    rest, in the network namespace (ip netns exec mounts its own /sys,
-    without the cgroup file system: it comes after) and in a new pid
-    namespace when pidns (as a container's pid 1)."""
-    wrap = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', mount + path]
-    if netns:
-        wrap += ["ip", "netns", "exec", netns]
-    if pidns:
-        wrap += ["unshare", "--pid", "--fork", "--kill-child"]
-    return wrap
 
 
 def host_pid(h, pidns, reported):

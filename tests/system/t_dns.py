@@ -13,10 +13,11 @@ import shutil
 import subprocess
 import time
 
-from lib import PYTHON, Fail, NetPair, Skip, Tracer, kill_proc, run_cmd, test
+from lib import PYTHON, Cgroups, Fail, NetPair, Skip, Tracer, in_cgroup, kill_proc, run_cmd, test
 
 WEB4, WEB6 = "198.51.100.10", "2001:db8:100::10"
 OTHER4 = "203.0.113.7"
+SHARED4 = "203.0.113.8"     # alpha. and beta.: one address, two names
 ZONE = "example.test"
 TCP_PORT, UDP_PORT = 8080, 9999
 SETTLE = 1.5     # an event's way from the kernel to stdout
@@ -63,6 +64,7 @@ class DnsWorld:
         # the names' addresses live in a, routed from b
         run_cmd(["ip", "-n", a, "addr", "add", WEB4 + "/32", "dev", self.net.va])
         run_cmd(["ip", "-n", a, "addr", "add", OTHER4 + "/32", "dev", self.net.va])
+        run_cmd(["ip", "-n", a, "addr", "add", SHARED4 + "/32", "dev", self.net.va])
         run_cmd(["ip", "-n", a, "-6", "addr", "add", WEB6 + "/128", "dev", self.net.va, "nodad"])
         run_cmd(["ip", "-n", b, "route", "add", "198.51.100.0/24", "via", self.net.A4])
         run_cmd(["ip", "-n", b, "route", "add", "203.0.113.0/24", "via", self.net.A4])
@@ -76,7 +78,9 @@ class DnsWorld:
              "--host-record=web.%s,%s,%s" % (ZONE, WEB4, WEB6),
              "--cname=www.%s,web.%s" % (ZONE, ZONE),
              "--cname=alias.%s,www.%s" % (ZONE, ZONE),
-             "--address=/other.%s/%s" % (ZONE, OTHER4)],
+             "--address=/other.%s/%s" % (ZONE, OTHER4),
+             "--address=/alpha.%s/%s" % (ZONE, SHARED4),
+             "--address=/beta.%s/%s" % (ZONE, SHARED4)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         ctx.on_cleanup(lambda: kill_proc(self.dnsmasq))
         self.listener = subprocess.Popen(
@@ -102,9 +106,9 @@ class DnsWorld:
             time.sleep(0.2)
         raise Fail("dnsmasq did not answer within 10 s")
 
-    def dig(self, name, qtype="A", ns=None, tcp=False, check=True):
-        p = run_cmd(["ip", "netns", "exec", ns or self.net.b.name, "dig", "+short", "+time=2",
-                     "+tries=1"] + (["+tcp"] if tcp else []) +
+    def dig(self, name, qtype="A", ns=None, tcp=False, check=True, wrap=None):
+        p = run_cmd((wrap or ["ip", "netns", "exec", ns or self.net.b.name]) +
+                    ["dig", "+short", "+time=2", "+tries=1"] + (["+tcp"] if tcp else []) +
                     ["@" + self.net.A4, name, qtype], check=check)
         return p.stdout.decode().strip().splitlines()[-1] if p.stdout.strip() else ""
 
@@ -225,6 +229,42 @@ def t_dns_scope(ctx):
     if not clients or any(r.get("rname") for r in clients):
         run.fail("a name resolved in namespace b names the address in namespace a",
                  lambda r: r.get("raddr") == WEB4)
+
+
+@test("dns: two cgroups of one namespace resolve one address under two names: each "
+      "connection carries its own cgroup's; a third cgroup's the namespace's latest; "
+      "the same in replay")
+def t_dns_per_cgroup(ctx):
+    w = DnsWorld(ctx)
+    cg = Cgroups(ctx)
+    top = "/st-dns-%d" % os.getpid()
+    paths = {n: cg.make("%s/%s" % (top, n)) for n in ("x", "y", "z")}
+    b = w.net.b.inode
+    path = os.path.join(ctx.tmpdir, ctx.unique("dns") + ".st")
+    with Tracer(ctx, ["--no-snapshot", "-w", path, "tcp"]) as t:
+        # both answers first, then the connections: the latest answer is beta's
+        for n, name in (("x", "alpha"), ("y", "beta")):
+            wrap = in_cgroup(cg.mount, paths[n], False, w.net.b.name)
+            if w.dig("%s.%s" % (name, ZONE), wrap=wrap) != SHARED4:
+                raise Fail("%s.%s did not resolve to %s in cgroup %s" % (name, ZONE, SHARED4, n))
+        for n in ("x", "y", "z"):
+            run_cmd(in_cgroup(cg.mount, paths[n], False, w.net.b.name) +
+                    ["socat", "-u", "-", "TCP:%s:%d" % (SHARED4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        run = t.stop()
+    run.expect_clean_exit()
+    replay = Tracer(ctx, ["-r", path], hook=False)
+    replay.start(wait_ready=False)
+    again = replay.wait_exit(20)
+    if again is None:
+        raise Fail("replay did not finish")
+    for what, r in (("live", run), ("replay", again)):
+        for n, want in (("x", "alpha"), ("y", "beta"), ("z", "beta")):
+            evs = [x for x in client_events(r, b, SHARED4) if x.get("cgroup") == paths[n]]
+            if not evs or any(x.get("rname") != "%s.%s" % (want, ZONE) for x in evs):
+                r.fail("%s: cgroup %s: %d events, not all named %s.%s"
+                       % (what, paths[n], len(evs), want, ZONE),
+                       lambda x: x.get("raddr") == SHARED4)
 
 
 @test("dns: a name expires with its TTL and the grace period")

@@ -362,6 +362,46 @@ TEST(dns_names_ttl_netns_mapped)
 	dnsnames__free(d);
 }
 
+TEST(dns_names_per_cgroup)
+{
+	struct dnsnames *d = dnsnames__new(16);
+	struct event a, c;
+	struct msg m;
+
+	/* two containers in one namespace resolve one address under two
+	 * names; a third resolved nothing */
+	ASSERT_NOT_NULL(d);
+	start(&m, 0, 1, "alpha.example.test", 1);
+	rr_a_ptr(&m, "198.51.100.10", 600);
+	a = answer(&m, 7, 10 * NS);
+	a.cgroup_id = 100;
+	ASSERT_EQ(dnsnames__learn(d, &a), 1);
+	start(&m, 0, 1, "beta.example.test", 1);
+	rr_a_ptr(&m, "198.51.100.10", 600);
+	a = answer(&m, 7, 11 * NS);
+	a.cgroup_id = 200;
+	ASSERT_EQ(dnsnames__learn(d, &a), 1);
+	c = conn(AF_INET, "198.51.100.10", 7, 12 * NS);
+	c.cgroup_id = 100;
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "alpha.example.test");
+	c.cgroup_id = 200;
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "beta.example.test");
+	/* no answer of its own, or no cgroup known: the namespace's latest */
+	c.cgroup_id = 300;
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "beta.example.test");
+	c.cgroup_id = 0;
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "beta.example.test");
+	/* the cgroup's own name does not cross namespaces */
+	c = conn(AF_INET, "198.51.100.10", 8, 12 * NS);
+	c.cgroup_id = 100;
+	ASSERT_FALSE(dnsnames__name(d, &c));
+	dnsnames__free(d);
+}
+
 TEST(dns_names_lru_evicts)
 {
 	struct dnsnames *d = dnsnames__new(2);
@@ -474,18 +514,27 @@ TEST(dns_record_round_trip)
 	start(&m, 0, 1, "web.example.test", 1);
 	rr_a_ptr(&m, "198.51.100.10", 600);
 	a = answer(&m, 4026531840u, 5 * NS);
+	a.cgroup_id = 0x1234567890ull;
 	inet_pton(AF_INET, "192.0.2.1", &a.raddr);
 	n = rec__encode_event(buf, &a);
-	ASSERT_EQ(n, 4 + REC_DNS_LEN + m.n);
+	ASSERT_EQ(n, 4 + REC_DNS_LEN + m.n + REC_DNS_CGROUP_LEN);
 	ASSERT_EQ(rec__get16(buf), REC_DNS_ANSWER);
+	ASSERT_EQ(rec__get16(buf + 2), n - 4);
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4, &ref), 0);
 	ASSERT_EQ(back.kind, EVENT_DNS_ANSWER);
 	ASSERT_EQ(back.netns, 4026531840u);
+	ASSERT_EQ_U64(back.cgroup_id, 0x1234567890ull);
 	ASSERT_EQ(back.dns_caplen, m.n);
 	ASSERT_EQ(memcmp(back.dns, m.b, m.n), 0);
 	ASSERT_EQ(memcmp(&back.raddr, &a.raddr, 16), 0);
+	/* a 1.5 body, without the cgroup: the answer is the namespace's */
+	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4 - REC_DNS_CGROUP_LEN,
+				    &ref), 0);
+	ASSERT_EQ_U64(back.cgroup_id, 0);
+	ASSERT_EQ(memcmp(back.dns, m.b, m.n), 0);
 	/* a body shorter than its payload length, a payload above the bound */
-	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 5, &ref), -EINVAL);
+	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4,
+				    n - 5 - REC_DNS_CGROUP_LEN, &ref), -EINVAL);
 	rec__put16(buf + 4 + 16, ST_DNS_CAP + 1);
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4, &ref), -EINVAL);
 }
