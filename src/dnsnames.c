@@ -328,25 +328,73 @@ static void insert(struct dnsnames *d, const struct name_key *k, uint64_t expire
 		e->canonical[0] = '\0';
 }
 
+/* A message cut at len (by the capture bound, or a TCP segment that holds
+ * the start of a longer answer) into out: the header and question, then
+ * the answer records that arrived whole, with the counts set to match (the
+ * authority and additional sections go), so that the reply parsers take
+ * what is there. Returns out's length, or 0 when not even the question
+ * arrived whole. */
+static size_t dns_keep_whole(const uint8_t *msg, size_t len, uint8_t *out)
+{
+	int ancount, n, off, end, rdlen;
+	unsigned char *name;
+	long enclen;
+
+	if (len < DNS_HDR_LEN || len > ST_DNS_CAP ||
+	    ares_expand_name(msg + DNS_HDR_LEN, msg, (int)len, (char **)&name, &enclen) !=
+	    ARES_SUCCESS)
+		return 0;
+	ares_free_string(name);
+	off = end = DNS_HDR_LEN + (int)enclen + 4;
+	if (end > (int)len)
+		return 0;
+	ancount = msg[6] << 8 | msg[7];
+	for (n = 0; n < ancount; n++) {
+		if (ares_expand_name(msg + off, msg, (int)len, (char **)&name, &enclen) !=
+		    ARES_SUCCESS)
+			break;
+		ares_free_string(name);
+		off += (int)enclen;
+		if (off + 10 > (int)len)
+			break;
+		rdlen = msg[off + 8] << 8 | msg[off + 9];
+		off += 10 + rdlen;
+		if (off > (int)len)
+			break;
+		end = off;
+	}
+	memcpy(out, msg, end);
+	out[6] = n >> 8;
+	out[7] = n & 0xff;
+	memset(out + 8, 0, 4);
+	return end;
+}
+
 int dnsnames__learn(struct dnsnames *d, const struct event *ev)
 {
+	uint8_t whole[ST_DNS_CAP];
+	const uint8_t *msg = ev->dns;
+	size_t len = ev->dns_caplen, mlen = ev->dns_len;
 	struct dns_answer *a;
-	size_t skip = 0, len = ev->dns_caplen;
 	int n;
 
 	/* over TCP a message follows its 2-byte length; a segment that holds
 	 * the rest of a longer message does not parse */
 	if (ev->proto == IPPROTO_TCP) {
-		size_t mlen = len >= 2 ? (size_t)(ev->dns[0] << 8 | ev->dns[1]) : 0;
-
-		skip = 2;
+		mlen = len >= 2 ? (size_t)(ev->dns[0] << 8 | ev->dns[1]) : 0;
+		msg += 2;
 		len = len < 2 ? 0 : mlen < len - 2 ? mlen : len - 2;
 	}
 	d->st.answers++;
+	/* cut: the records that came whole name their addresses */
+	if (len < mlen) {
+		len = dns_keep_whole(msg, len, whole);
+		msg = whole;
+	}
 	a = malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	if (dnsnames__parse(ev->dns + skip, len, a)) {
+	if (dnsnames__parse(msg, len, a)) {
 		d->st.unparsed++;
 		free(a);
 		return -EBADMSG;

@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev.kind = EVENT_DNS_ANSWER;
 	ev.netns = 1;
 	ev.dns_caplen = size < ST_DNS_CAP ? size : ST_DNS_CAP;
-	ev.dns_len = ev.dns_caplen;
+	/* longer than the capture: the records that came whole are parsed */
+	ev.dns_len = size < 0xffff ? size : 0xffff;
 	memcpy(ev.dns, data, ev.dns_caplen);
 	/* the first byte picks the transport: over TCP a 2-byte length comes first */
 	ev.proto = size && (data[0] & 1) ? IPPROTO_TCP : IPPROTO_UDP;

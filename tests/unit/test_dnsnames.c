@@ -362,6 +362,53 @@ TEST(dns_names_ttl_netns_mapped)
 	dnsnames__free(d);
 }
 
+/* An answer of 40 A records (674 bytes) as the kernel captured it, cut at
+ * 512: the 29 records that came whole name their addresses; over TCP
+ * (2 bytes of length first) too. */
+TEST(dns_names_cut_answer)
+{
+	struct dnsnames *d = dnsnames__new(64);
+	struct dnsnames_stats st;
+	struct event a, c;
+	struct msg m;
+	char addr[32];
+
+	ASSERT_NOT_NULL(d);
+	start(&m, 0, 40, "web.example.test", 1);
+	for (int i = 0; i < 40; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
+		rr_a_ptr(&m, addr, 600);
+	}
+	ASSERT_EQ(m.n, 12 + 22 + 40 * 16);
+	a = answer(&m, 5, NS);
+	a.dns_len = m.n;
+	ASSERT_EQ(a.dns_caplen, ST_DNS_CAP);
+	ASSERT_EQ(dnsnames__learn(d, &a), 29);
+	c = conn(AF_INET, "198.51.100.29", 5, 2 * NS);
+	ASSERT_TRUE(dnsnames__name(d, &c));
+	ASSERT_STREQ(c.rname, "web.example.test");
+	c = conn(AF_INET, "198.51.100.30", 5, 2 * NS);
+	ASSERT_FALSE(dnsnames__name(d, &c));
+	/* over TCP: the length says 674, the segment's capture holds 510 */
+	memmove(m.b + 2, m.b, m.n);
+	m.b[0] = m.n >> 8;
+	m.b[1] = m.n & 0xff;
+	m.n += 2;
+	a = answer(&m, 6, NS);
+	a.proto = IPPROTO_TCP;
+	a.dns_len = m.n;
+	ASSERT_EQ(dnsnames__learn(d, &a), 29);
+	/* cut inside the question: nothing */
+	a = answer(&m, 7, NS);
+	a.proto = IPPROTO_TCP;
+	a.dns_caplen = 2 + 20;
+	ASSERT_EQ(dnsnames__learn(d, &a), -EBADMSG);
+	dnsnames__stats(d, &st);
+	ASSERT_EQ_U64(st.answers, 3);
+	ASSERT_EQ_U64(st.unparsed, 1);
+	dnsnames__free(d);
+}
+
 TEST(dns_names_per_cgroup)
 {
 	struct dnsnames *d = dnsnames__new(16);
