@@ -140,7 +140,7 @@ FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
-FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroups.c
+FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroup_info.c
 # the DNS answer parser: c-ares' reply parsers and what socktrace does with them
 DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c
 

@@ -153,7 +153,7 @@ struct event {
 	uint32_t vpid;		/* the owner's pid in its own pid namespace, 0 if unknown */
 	uint64_t cgroup_id;	/* the owner's cgroup v2 id as the kernel gave it, 0 if unknown
 				 * (replay: the key of the recording's cgroup record) */
-	const struct cgroup_info *cg;	/* what the cgroup is called (cgroups.h), NULL if unknown */
+	const struct cgroup_info *cg;	/* what the cgroup is called (cgroup_info.h), NULL if unknown */
 	uint64_t cg_key;	/* replay: the key of the recording's cgroup record, 0 none */
 	/* connection attempts (EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT;
 	 * err also on a SYN_SENT -> CLOSE transition) */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "filter.h"
 
 static bool fexpr__match(const struct fexpr *x, const struct event *ev);

@@ -28,7 +28,7 @@ struct filter {
 	unsigned int protos;	/* FILTER_PROTO_* bits, 0 for both */
 	uint32_t states;	/* bit per TCP state; old or new state matches */
 	char comm[TASK_COMM_LEN + 1];	/* exact match when non-empty */
-	/* the owner's cgroup (cgroups.h), userspace only; NULL for none */
+	/* the owner's cgroup (cgroup_info.h), userspace only; NULL for none */
 	const char *cgroup;	/* --cgroup PATH: it and below */
 	const char *unit;	/* --unit NAME: a unit or slice on its path */
 	const char *container;	/* --container ID|NAME: an id prefix or a name */

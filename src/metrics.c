@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "event.h"
 #include "metrics.h"
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <zlib.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "reader.h"
 
 struct reader {

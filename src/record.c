@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <zlib.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "record.h"
 
 void rec__put16(uint8_t *p, uint16_t v)

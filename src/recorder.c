@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <zlib.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "recorder.h"
 
 #ifndef SOCKTRACE_VERSION

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include "format.h"
 #include "json_writer.h"
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "sink.h"
 
 struct sink_json {

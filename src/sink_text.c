@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "format.h"
 #include "sink.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "filter.h"
 #include "harness.h"
 

@@ -135,12 +135,13 @@ TEST(json_str_length_is_respected)
 TEST(json_key_str)
 {
 	struct json_writer *w = writer_new();
+	static const char comm[16] = "ab\0cd";	/* a field of the kernel's, NUL inside */
 
 	json__begin(w);
 	json__key_str(w, "comm", "a\"b\\c\nd");
 	json__key_str(w, "role", NULL);
 	json__key_strn(w, "n", "abcdef", 4);
-	json__key_strn(w, "z", "ab\0cd", 16);
+	json__key_strn(w, "z", comm, sizeof(comm));
 	json__key_strn(w, "e", "\x01\x7f", 1);
 	json__end(w);
 	ASSERT_W(w, "{\"comm\":\"a\\\"b\\\\c\\nd\",\"role\":null,\"n\":\"abcd\",\"z\":\"ab\",\"e\":\"\\u0001\"}\n");

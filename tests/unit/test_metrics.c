@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include "cgroups.h"
+#include "cgroup_info.h"
 #include "event.h"
 #include "metrics.h"
 #include "opts.h"
