@@ -251,13 +251,18 @@ static int parse_seconds(const char *s, double max, uint64_t *ns)
 	return 0;
 }
 
-/* A decimal integer in [min, max], digits only (no sign, no leading zero). */
+/* A decimal integer in [min, max], digits only (no sign, no leading zero:
+ * "0" itself where min allows it). */
 static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 		      unsigned long long *out)
 {
 	unsigned long long v;
 	char *end;
 
+	if (!min && !strcmp(s, "0")) {
+		*out = 0;
+		return 0;
+	}
 	if (s[0] < '1' || s[0] > '9')
 		return -EINVAL;
 	errno = 0;

@@ -267,6 +267,24 @@ def t_dns_per_cgroup(ctx):
                        lambda x: x.get("raddr") == SHARED4)
 
 
+@test("dns: --dns-cache 0 attaches no DNS hook and names nothing")
+def t_dns_cache_zero(ctx):
+    w = DnsWorld(ctx)
+    with Tracer(ctx, ["--no-snapshot", "--dns-cache", "0", "tcp"]) as t:
+        w.client("web." + ZONE, 4)
+        time.sleep(SETTLE)
+        run = t.stop()
+    run.expect_clean_exit()
+    if "cgroup_skb/ingress" in run.err:
+        raise Fail("--dns-cache 0: the ready line names the DNS hook", run.err.splitlines()[:2])
+    evs = client_events(run, w.net.b.inode, WEB4)
+    if not evs or any(r.get("rname") is not None for r in evs):
+        run.fail("--dns-cache 0: %d events of the client, some named" % len(evs),
+                 lambda r: r.get("raddr") == WEB4)
+    if run.summary.get("dns_answers") != 0:
+        run.fail("--dns-cache 0: the summary counts %r DNS answers" % run.summary.get("dns_answers"))
+
+
 @test("dns: a name expires with its TTL and the grace period")
 def t_dns_ttl(ctx):
     w = DnsWorld(ctx, local_ttl=1)

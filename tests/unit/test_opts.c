@@ -210,6 +210,22 @@ TEST(opts_attempts)
 	ASSERT_EQ_U64(o.syn_alert_ms, 250);
 }
 
+TEST(opts_dns_cache)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-j");
+	ASSERT_EQ_U64(o.dns_cache, 8192);
+	/* 0: no names and no DNS hook, as --help says */
+	PARSE_OK(&o, "--dns-cache", "0");
+	ASSERT_EQ_U64(o.dns_cache, 0);
+	PARSE_OK(&o, "--dns-cache=4194304");
+	ASSERT_EQ_U64(o.dns_cache, 4194304);
+	PARSE_ERR("invalid DNS cache size '00': expected 0 to 4194304", "--dns-cache", "00");
+	PARSE_ERR("invalid DNS cache size '-0': expected 0 to 4194304", "--dns-cache", "-0");
+	PARSE_ERR("invalid DNS cache size '4194305': expected 0 to 4194304", "--dns-cache", "4194305");
+}
+
 TEST(opts_error_syn_alert)
 {
 	static const char *const bad[] = {
