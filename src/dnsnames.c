@@ -458,7 +458,8 @@ static uint32_t lookup(struct dnsnames *d, const struct event *ev)
 	struct name_key k;
 	uint32_t i;
 
-	if (ev->family != AF_INET && ev->family != AF_INET6)
+	/* most events, on a host that resolved nothing lately: no hashing */
+	if (d->lru_head == NIL || (ev->family != AF_INET && ev->family != AF_INET6))
 		return NIL;
 	key_make(&k, ev->netns, ev->cgroup_id, ev->family, &ev->raddr);
 	if (ev->cgroup_id && (i = lookup_key(d, &k, ev->boot_ns)) != NIL)
