@@ -122,6 +122,10 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 	$(EXTRA_CFLAGS)
 override CPPFLAGS += -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -DSOCKTRACE_VERSION='"$(VERSION)"'
 override LDFLAGS += $(EXTRA_LDFLAGS)
+# Header dependencies, named as the target both ways: a build with
+# OUTPUT=/abs/build (the packaging tests, make install) and one with
+# OUTPUT=build share the .d files, and each must see that a header changed
+DEPFLAGS = -MMD -MP -MT $@ -MT $(abspath $@)
 # libbpf and c-ares static so the binary runs on another host; libelf and zlib are on every host;
 # libmicrohttpd is opened by --metrics (dlopen: src/metrics.c), only its header is needed here
 # libbpf's load takes the vmlinux BTF the probes parsed (probe.c: lent_btf)
@@ -201,7 +205,7 @@ $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
 
 $(OUTPUT)/socktrace.bpf.o: bpf/socktrace.bpf.c $(VMLINUX_H) Makefile | deps $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
 $(OUTPUT)/socktrace.skel.h: $(OUTPUT)/socktrace.bpf.o | deps
@@ -213,7 +217,7 @@ $(OUTPUT)/live.o $(OUTPUT)/probe.o $(OUTPUT)/tests/test_probe.o: $(OUTPUT)/sockt
 
 $(OUTPUT)/%.o: src/%.c Makefile | deps $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUTPUT)/socktrace: $(OBJS)
 	$(call msg,BINARY,$@)
@@ -222,7 +226,7 @@ $(OUTPUT)/socktrace: $(OBJS)
 # ---- tests ----
 $(OUTPUT)/tests/%.o: tests/unit/%.c Makefile | deps $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) -Isrc -Itests/unit $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) -Isrc -Itests/unit $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUTPUT)/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
@@ -290,7 +294,7 @@ vmtest: $(OUTPUT)/socktrace | deps-test
 # ---- benchmark ----
 $(OUTPUT)/bench/%: bench/%.c Makefile | deps $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< -o $@
 
 bench: $(OUTPUT)/socktrace $(BENCH_BINS) | deps-bench
 	$(Q)$(PYTHON) bench/run.py --socktrace $(OUTPUT)/socktrace --bin $(OUTPUT)/bench $(BENCH_ARGS)

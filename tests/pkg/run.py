@@ -504,6 +504,29 @@ def cflags_keep_the_warnings(ctx):
         raise Fail("make CFLAGS=... EXTRA_CFLAGS=... EXTRA_LDFLAGS=...", problems)
 
 
+@test
+def header_change_rebuilds_either_way(ctx):
+    """A changed header rebuilds what includes it whether OUTPUT is given
+    relative or absolute (the image and install builds give it absolute),
+    though both builds share the dependency files (make -n -W HEADER:
+    nothing is touched or built)."""
+    out_abs = ctx.build if os.path.isabs(ctx.build) else os.path.join(REPO, ctx.build)
+    out_rel = os.path.relpath(out_abs, REPO)
+    if not os.path.exists(os.path.join(out_abs, "socktrace.bpf.d")):
+        raise Skip("%s holds no build with dependency files" % out_abs)
+    problems = []
+    for out in (out_rel, out_abs):
+        for header, obj in (("bpf/dns.bpf.h", "socktrace.bpf.o"), ("include/socktrace.h", "event.o"),
+                            ("src/dnsnames.h", "dnsnames.o")):
+            target = os.path.join(out, obj)
+            r = make("-n", "-W", header, "OUTPUT=" + out, target)
+            if r.returncode != 0 or ("-o %s" % target) not in r.stdout:
+                problems.append("make OUTPUT=%s: a changed %s does not rebuild %s (exit %d)"
+                                % (out, header, target, r.returncode))
+    if problems:
+        raise Fail("stale objects after a header change", problems)
+
+
 # ---- the container image and the DaemonSet ----
 
 CONTAINERFILE = os.path.join(REPO, "deploy", "container", "Containerfile")
