@@ -7,6 +7,14 @@
 #define ST_ETH_P_IP	0x0800
 #define ST_ETH_P_IPV6	0x86DD
 #define ST_DNS_PORT	53
+/* IPv6 extension headers an answer may come behind (<linux/in6.h>):
+ * hop-by-hop options, routing, destination options. A fragment header is
+ * gone once the datagram is reassembled, before any socket sees it. */
+#define ST_IPV6_HOPOPTS	0
+#define ST_IPV6_ROUTING	43
+#define ST_IPV6_DSTOPTS	60
+#define ST_IPV6_EXT_MAX	4	/* headers followed; an answer behind more is not seen */
+#define ST_L4_OFF_MAX	512	/* where the UDP or TCP header may start, at most */
 
 /* The network namespace of the receiving socket. A PTR_TO_SOCK_COMMON
  * cannot be offset (the verifier forbids arithmetic on socket pointers):
@@ -47,16 +55,30 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 	} else if (skb->protocol == bpf_htons(ST_ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data;
 
-		/* an answer behind extension headers is not seen */
 		if ((void *)(ip6 + 1) > end)
 			return 1;
 		proto = ip6->nexthdr;
 		l4 = sizeof(*ip6);
 		family = 6;
+		/* unrolled: 5.10's verifier takes no loop it cannot count */
+#pragma unroll
+		for (int i = 0; i < ST_IPV6_EXT_MAX; i++) {
+			struct ipv6_opt_hdr *opt = data + l4;
+
+			if (proto != ST_IPV6_HOPOPTS && proto != ST_IPV6_ROUTING &&
+			    proto != ST_IPV6_DSTOPTS)
+				break;
+			if ((void *)(opt + 1) > end)
+				return 1;
+			proto = opt->nexthdr;
+			l4 += (opt->hdrlen + 1) * 8;
+			if (l4 > ST_L4_OFF_MAX)
+				return 1;
+		}
 	} else {
 		return 1;
 	}
-	if (l4 < 20 || l4 > 60)
+	if (l4 < 20 || l4 > ST_L4_OFF_MAX)
 		return 1;
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *udp = data + l4;

@@ -42,6 +42,29 @@ print(addr)
 """ % (TCP_PORT, UDP_PORT)
 
 
+# a DNS server on [ADDR]:53 that answers every A question with ANSWER, its
+# datagrams carrying a hop-by-hop and a destination options header (8 bytes
+# each: a PadN option), as IPv6 allows any datagram to
+EXT_SERVER = r"""
+import socket, struct, sys
+addr, answer = sys.argv[1], socket.inet_aton(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+pad8 = bytes([0, 0, 1, 4, 0, 0, 0, 0])
+s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, "IPV6_HOPOPTS", 54), pad8)
+s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, "IPV6_DSTOPTS", 59), pad8)
+s.bind((addr, 53))
+print("ready", flush=True)
+for _ in range(50):
+    q, peer = s.recvfrom(512)
+    end = 12
+    while q[end]:
+        end += 1 + q[end]
+    end += 5
+    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + q[12:end] +
+             struct.pack(">HHHIH", 0xc00c, 1, 1, 600, 4) + answer, peer)
+"""
+
+
 class DnsWorld:
     """dnsmasq in namespace a, the listener behind the names in a, and a
     client namespace b that resolves through it."""
@@ -265,6 +288,35 @@ def t_dns_per_cgroup(ctx):
                 r.fail("%s: cgroup %s: %d events, not all named %s.%s"
                        % (what, paths[n], len(evs), want, ZONE),
                        lambda x: x.get("raddr") == SHARED4)
+
+
+@test("dns: an answer behind IPv6 hop-by-hop and destination options headers names the address")
+def t_dns_ipv6_ext_headers(ctx):
+    w = DnsWorld(ctx)
+    srv = subprocess.Popen(["ip", "netns", "exec", w.net.a.name, PYTHON, "-c", EXT_SERVER,
+                            w.net.A6, OTHER4], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ctx.on_cleanup(lambda: kill_proc(srv))
+    if srv.stdout.readline().strip() != b"ready":
+        raise Fail("the DNS server with extension headers did not start",
+                   [srv.stderr.read().decode(errors="replace")])
+    name = "ext." + ZONE
+    with Tracer(ctx, ["--no-snapshot", "tcp"]) as t:
+        p = run_cmd(["ip", "netns", "exec", w.net.b.name, "dig", "+short", "+time=2", "+tries=1",
+                     "@" + w.net.A6, name, "A"])
+        if p.stdout.decode().strip() != OTHER4:
+            raise Fail("dig got %r from the server with extension headers" % p.stdout.decode())
+        run_cmd(["ip", "netns", "exec", w.net.b.name, "socat", "-u", "-",
+                 "TCP:%s:%d" % (OTHER4, TCP_PORT)], input=b"x")
+        time.sleep(SETTLE)
+        run = t.stop()
+    run.expect_clean_exit()
+    evs = client_events(run, w.net.b.inode, OTHER4)
+    if not evs or any(r.get("rname") != name for r in evs):
+        run.fail("%d events of the connection to %s, not all named %s (summary: %d answers, "
+                 "%d unparsed)" % (len(evs), OTHER4, name, run.summary.get("dns_answers", -1),
+                                   run.summary.get("dns_unparsed", -1)),
+                 lambda r: r.get("raddr") == OTHER4)
 
 
 @test("dns: --dns-cache 0 attaches no DNS hook and names nothing")
