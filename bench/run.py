@@ -394,6 +394,33 @@ def wait_quiet(args, names=TRACER_PROG_NAMES):
         time.sleep(0.25)
 
 
+def run_pair(args, i, label, config, untraced, traced, failures, names=TRACER_PROG_NAMES):
+    """Pair i of --pairs: untraced() then traced(), after waiting for other
+    tracers of the workload's hooks (names; None: no wait) to go; the
+    untraced run lists those still attached (foreign_tracers). Returns (a,
+    b), or None when a run failed: logged as label, counted in failures as
+    config, its processes killed, so that one failed run (a peer that hung,
+    say) does not void the others."""
+    foreign = wait_quiet(args, names) if names else []
+    try:
+        a = untraced()
+        if names:
+            a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers(names=names)))
+        b = traced()
+    except BenchError as e:
+        log(f"run.py: [{i + 1}/{args.pairs}] {label} failed: {e}")
+        failures.append({"config": config, "pair": i + 1, "error": str(e)})
+        kill_all()
+        return None
+    return a, b
+
+
+def foreign_note(a, b):
+    """The log's note of other tracers attached during a pair."""
+    f = a.get("foreign_tracers", []) + b.get("foreign_tracers", [])
+    return "  (other tracers attached: %s)" % ",".join(f) if f else ""
+
+
 # ---- --metrics: a scraper, and processes that use up the label sets ----
 
 def metrics_args(config, exclude):
@@ -1051,15 +1078,11 @@ def run_dns_pairs(args, port, tmpdir, dns_pairs, failures, results):
         return
     try:
         for i in range(args.pairs):
-            wait_quiet(args)
-            a = run_dnsloop(args, server)
-            try:
-                b = run_dns_traced(args, server, tmpdir, i)
-            except BenchError as e:
-                log(f"run.py: [{i + 1}/{args.pairs}] dns failed: {e}")
-                failures.append({"config": "dns", "pair": i + 1, "error": str(e)})
-                kill_all()
+            pair = run_pair(args, i, "dns", "dns", lambda: run_dnsloop(args, server),
+                            lambda: run_dns_traced(args, server, tmpdir, i), failures)
+            if not pair:
                 continue
+            a, b = pair
             dns_pairs.append((a, b))
             results["dns"]["runs"].append({"untraced": a, "traced": b})
             log(f"run.py: [{i + 1}/{args.pairs}] dns untraced {a['rate']:7.0f}/s  traced "
@@ -1168,16 +1191,14 @@ def run_bulk_pairs(args, port, tmpdir, bulk_pairs, failures, results):
         if not args.snapshot:
             cmd.append("--no-snapshot")
         cmd += args.socktrace_arg
-        try:
-            wait_quiet(args, TCPRR_TRACER_PROG_NAMES)
-            a = run_bulk(args, port)
-            r = run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path, err_path,
-                                lambda: run_bulk(args, port), TCPRR_TRACER_PROG_NAMES)
-        except BenchError as e:
-            log(f"run.py: [{i + 1}/{args.pairs}] bulk failed: {e}")
-            failures.append({"config": "bulk", "pair": i + 1, "error": str(e)})
-            kill_all()
+        pair = run_pair(args, i, "bulk", "bulk", lambda: run_bulk(args, port),
+                        lambda: run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path,
+                                                err_path, lambda: run_bulk(args, port),
+                                                TCPRR_TRACER_PROG_NAMES),
+                        failures, TCPRR_TRACER_PROG_NAMES)
+        if not pair:
             continue
+        a, r = pair
         b = r.pop("work")
         conns = []
         with open(out_path, "rb") as f:
@@ -1436,16 +1457,12 @@ def run_udp_pairs(args, udp_configs, port, tmpdir, udp_pairs, failures, results)
     results["udp"] = {"port": port, "runs": {c: [] for c in udp_configs}}
     for i in range(args.pairs):
         for c in udp_configs:
-            foreign = wait_quiet(args, UDP_TRACER_PROG_NAMES)
-            a = run_udpflood(args, port)
-            a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers(names=UDP_TRACER_PROG_NAMES)))
-            try:
-                b = run_udp_traced(args, c, port, tmpdir, i)
-            except BenchError as e:
-                log(f"run.py: [{i + 1}/{args.pairs}] udp {c:8s} failed: {e}")
-                failures.append({"config": "udp-" + c, "pair": i + 1, "error": str(e)})
-                kill_all()
+            pair = run_pair(args, i, f"udp {c:8s}", "udp-" + c, lambda: run_udpflood(args, port),
+                            lambda: run_udp_traced(args, c, port, tmpdir, i), failures,
+                            UDP_TRACER_PROG_NAMES)
+            if not pair:
                 continue
+            a, b = pair
             udp_pairs[c].append((a, b))
             results["udp"]["runs"][c].append({"untraced": a, "traced": b})
             log(f"run.py: [{i + 1}/{args.pairs}] udp {c:8s} untraced {a['rate']:8.0f}/s  "
@@ -1453,9 +1470,7 @@ def run_udp_pairs(args, udp_configs, port, tmpdir, udp_pairs, failures, results)
                 + (f"packets {b['counted']}/{b['expected_packets']}  " if b["counted"] is not None
                    else "")
                 + f"lost {b['lost']}  uncounted {fmt(b['udp_uncounted'], 'd')}  cpu {b['cpu_s']:.2f}s"
-                + metrics_log(b)
-                + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
-                   if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+                + metrics_log(b) + foreign_note(a, b))
 
 
 def run_synhang_pairs(args, port, tmpdir, syn_pairs, failures, results):
@@ -1464,14 +1479,11 @@ def run_synhang_pairs(args, port, tmpdir, syn_pairs, failures, results):
         f"{args.synhang_seconds:g}s on port {port} (IPv{args.family}), --syn-alert {args.syn_alert}")
     results["synhang"] = {"port": port, "runs": []}
     for i in range(args.pairs):
-        a = run_synhang(args, port)
-        try:
-            b = run_synhang_traced(args, port, tmpdir, i)
-        except BenchError as e:
-            log(f"run.py: [{i + 1}/{args.pairs}] synhang failed: {e}")
-            failures.append({"config": "synhang", "pair": i + 1, "error": str(e)})
-            kill_all()
+        pair = run_pair(args, i, "synhang", "synhang", lambda: run_synhang(args, port),
+                        lambda: run_synhang_traced(args, port, tmpdir, i), failures, None)
+        if not pair:
             continue
+        a, b = pair
         syn_pairs.append((a, b))
         results["synhang"]["runs"].append({"untraced": a, "traced": b})
         rep = b["report"]
@@ -1767,17 +1779,12 @@ def run_tcprr_pairs(args, configs, port, tmpdir, rr_pairs, failures, results):
     results["tcprr"] = {"port": port, "runs": {c: [] for c in configs}}
     for i in range(args.pairs):
         for c in configs:
-            foreign = wait_quiet(args, TCPRR_TRACER_PROG_NAMES)
-            try:
-                a = run_tcprr(args, port)
-                a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers(
-                    names=TCPRR_TRACER_PROG_NAMES)))
-                b = run_tcprr_traced(args, c, port, tmpdir, i)
-            except BenchError as e:
-                log(f"run.py: [{i + 1}/{args.pairs}] tcprr {c:8s} failed: {e}")
-                failures.append({"config": "tcprr-" + c, "pair": i + 1, "error": str(e)})
-                kill_all()
+            pair = run_pair(args, i, f"tcprr {c:8s}", "tcprr-" + c, lambda: run_tcprr(args, port),
+                            lambda: run_tcprr_traced(args, c, port, tmpdir, i), failures,
+                            TCPRR_TRACER_PROG_NAMES)
+            if not pair:
                 continue
+            a, b = pair
             rr_pairs[c].append((a, b))
             results["tcprr"]["runs"][c].append({"untraced": a, "traced": b})
             rep = b["report"]
@@ -1785,9 +1792,7 @@ def run_tcprr_pairs(args, configs, port, tmpdir, rr_pairs, failures, results):
                 f"traced {b['rr']['rate']:8.0f}/s  ratio {b['rr']['rate'] / a['rate']:.3f}  "
                 f"transitions {b['reported']}/{b['expected']}  "
                 + (f"served {rep['served_by_server']}/{rep['served']}  " if rep else "")
-                + f"lost {b['lost']}  cpu {b['cpu_s']:.2f}s"
-                + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
-                   if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+                + f"lost {b['lost']}  cpu {b['cpu_s']:.2f}s" + foreign_note(a, b))
 
 
 def bpf_per_prog(traced, units):
@@ -2338,18 +2343,11 @@ def main():
                     log("run.py: warning: calibration differs: " + json.dumps(cal["transitions"]))
             for i in range(args.pairs if configs else 0):
                 for c in configs:
-                    foreign = wait_quiet(args)
-                    a = run_storm(args, port)
-                    a["foreign_tracers"] = sorted(set(foreign) | set(foreign_tracers()))
-                    try:
-                        b = run_traced(args, c, port, tmpdir, i)
-                    except BenchError as e:
-                        # one failed run (a peer that hung, say) does not
-                        # void the others: reported, counted, left out
-                        log(f"run.py: [{i + 1}/{args.pairs}] {c:8s} failed: {e}")
-                        failures.append({"config": c, "pair": i + 1, "error": str(e)})
-                        kill_all()
+                    pair = run_pair(args, i, f"{c:8s}", c, lambda: run_storm(args, port),
+                                    lambda: run_traced(args, c, port, tmpdir, i), failures)
+                    if not pair:
                         continue
+                    a, b = pair
                     pairs[c].append((a, b))
                     results["runs"][c].append({"untraced": a, "traced": b})
                     log(f"run.py: [{i + 1}/{args.pairs}] {c:8s} untraced {a['rate']:8.0f}/s  "
@@ -2358,9 +2356,7 @@ def main():
                         f"cpu {b['cpu_s']:.2f}s  attach {b['attach_s']:.3f}s"
                         + (f"  {b['record']['bytes_per_event']:.2f} B/event" if b.get("record")
                            and b["record"]["bytes_per_event"] else "")
-                        + metrics_log(b)
-                        + ("  (other tracers attached: %s)" % ",".join(a["foreign_tracers"] + b["foreign_tracers"])
-                           if a["foreign_tracers"] or b["foreign_tracers"] else ""))
+                        + metrics_log(b) + foreign_note(a, b))
             if args.replays and largest["path"]:
                 log(f"run.py: replaying the largest recording ({largest['events']} events, "
                     f"{largest['bytes']} bytes) {args.replays} times each with -j > /dev/null and -q")
