@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Cgroup id or pid -> cgroup path -> systemd unit, container, pod. */
+/* Cgroup id or pid -> cgroup path, resolved and cached; the names the path
+ * holds come from cgroup_info.c, the host's own files add pod and container
+ * names. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -151,8 +151,9 @@ struct event {
 				 * before this transition, 0 if unknown */
 	char comm[TASK_COMM_LEN + 1];
 	uint32_t vpid;		/* the owner's pid in its own pid namespace, 0 if unknown */
-	uint64_t cgroup_id;	/* the owner's cgroup v2 id as the kernel gave it, 0 if unknown
-				 * (replay: the key of the recording's cgroup record) */
+	uint64_t cgroup_id;	/* the owner's cgroup v2 id as the kernel gave it (a DNS
+				 * answer: its receiving socket's), 0 if unknown; in a
+				 * replay as recorded, on the recording's host */
 	const struct cgroup_info *cg;	/* what the cgroup is called (cgroup_info.h), NULL if unknown */
 	uint64_t cg_key;	/* replay: the key of the recording's cgroup record, 0 none */
 	/* connection attempts (EVENT_SYN_RETRANS, EVENT_CONNECT, EVENT_SYN_ALERT;
