@@ -353,13 +353,15 @@ def metrics_prometheus_counts(ctx):
         'socktrace_tcp_connection_bytes_total{direction="tx"}': float(n_est * 150),
         'socktrace_tcp_connection_bytes_total{direction="rx"}': float(n_est * 150),
     }, "after the traffic")
-    # loopback loses nothing: the only segments retransmitted are the hung
-    # attempts' SYNs, which the kernel counts in their total_retrans too
+    # each hung attempt sent its SYN again at least once (it hung for more
+    # than a second), and the kernel counts those in its total_retrans too;
+    # an established connection may add a tail loss probe of its own when a
+    # busy host stalls loopback for a probe timeout, so not equal
     re_end = prom.query("socktrace_tcp_connection_retransmits_total")
     re_syn = prom.query("socktrace_tcp_syn_retransmits_total")
-    if re_end != re_syn:
-        raise Fail("retransmits of the ended connections %s, SYN retransmits %s: expected equal"
-                   % (re_end, re_syn))
+    if re_syn is None or re_end is None or not n_hung <= re_syn <= re_end:
+        raise Fail("retransmits of the ended connections %s, SYN retransmits %s: expected "
+                   "%d <= SYN retransmits <= retransmits of the ended" % (re_end, re_syn, n_hung))
     # both ends of each established connection closed with FIN; the one
     # that filled the queue ends as the listener's close decides
     fin = prom.query(ended % "fin")
