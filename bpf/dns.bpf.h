@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* dns: the DNS answers local sockets receive, for names of remote
- * addresses. The program is in socktrace.bpf.c. */
+ * addresses; dns_query: the queries they send (--dns), matched to their
+ * answers in userspace. The programs are in socktrace.bpf.c. */
 #ifndef ST_DNS_BPF_H
 #define ST_DNS_BPF_H
 
@@ -16,31 +17,33 @@
 #define ST_IPV6_EXT_MAX	4	/* headers followed; an answer behind more is not seen */
 #define ST_L4_OFF_MAX	512	/* where the UDP or TCP header may start, at most */
 
-/* The network namespace of the receiving socket. A PTR_TO_SOCK_COMMON
- * cannot be offset (the verifier forbids arithmetic on socket pointers):
- * its value is read as a number, which CAP_PERFMON allows, then walked
- * with CO-RE reads. */
-static __always_inline __u32 skb_sock_netns(struct __sk_buff *skb)
+/* The local socket's address, as a number. A PTR_TO_SOCK_COMMON cannot be
+ * offset (the verifier forbids arithmetic on socket pointers): its value
+ * is read as a number, which CAP_PERFMON allows, then walked with CO-RE
+ * reads. */
+static __always_inline __u64 skb_sock(struct __sk_buff *skb)
 {
 	struct bpf_sock *bsk = skb->sk;
 	__u64 addr = 0;
 
-	if (!bsk)
-		return 0;
-	bpf_probe_read_kernel(&addr, sizeof(addr), &bsk);
-	return BPF_CORE_READ((struct sock *)addr, __sk_common.skc_net.net, ns.inum);
+	if (bsk)
+		bpf_probe_read_kernel(&addr, sizeof(addr), &bsk);
+	return addr;
 }
 
 /* Every packet a local socket receives passes here (cgroup_skb/ingress runs
- * in sk_filter(), for TCP segments too): everything but a UDP datagram or
- * a TCP segment with data from port 53 leaves after a few loads from the
- * linear header (the IP and the UDP or TCP header were pulled before
- * sk_filter()). Always returns 1: the packet passes. */
-static __always_inline int handle_dns_skb(struct __sk_buff *skb)
+ * in sk_filter(), for TCP segments too), and with --dns every packet it
+ * sends (egress, in ip_finish_output()): everything but a UDP datagram or
+ * a TCP segment with data from port 53 (to port 53 for a query) leaves
+ * after a few loads from the linear header (the IP and the UDP or TCP
+ * header were pulled before sk_filter(), and are built in line on the way
+ * out). Always returns 1: the packet passes. */
+static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 l4, off, len;
-	__u64 cap, n;	/* 64 bits: the register tested is the one passed */
+	__u16 sport, dport;
+	__u64 cap, n, sk;	/* 64 bits: the register tested is the one passed */
 	struct st_dns_event *e;
 	__u8 family, proto;
 
@@ -83,7 +86,11 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *udp = data + l4;
 
-		if ((void *)(udp + 1) > end || udp->source != bpf_htons(ST_DNS_PORT))
+		if ((void *)(udp + 1) > end)
+			return 1;
+		sport = udp->source;
+		dport = udp->dest;
+		if ((query ? dport : sport) != bpf_htons(ST_DNS_PORT))
 			return 1;
 		len = bpf_ntohs(udp->len);
 		if (len <= sizeof(*udp) || l4 + len > skb->len)
@@ -95,7 +102,11 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 
 		/* DNS over TCP: a segment's payload, most often one whole answer
 		 * after its 2-byte length; ACKs and handshakes carry none */
-		if ((void *)(tcp + 1) > end || tcp->source != bpf_htons(ST_DNS_PORT))
+		if ((void *)(tcp + 1) > end)
+			return 1;
+		sport = tcp->source;
+		dport = tcp->dest;
+		if ((query ? dport : sport) != bpf_htons(ST_DNS_PORT))
 			return 1;
 		off = l4 + tcp->doff * 4;
 		if (off >= skb->len)
@@ -120,17 +131,25 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb)
 	e->len = len > 0xffff ? 0xffff : len;
 	e->caplen = cap;
 	e->proto = proto;
+	e->dir = query ? ST_DNS_QUERY : ST_DNS_ANSWER;
 	e->pad = 0;
-	e->pad2 = 0;
-	e->netns = skb_sock_netns(skb);
+	sk = skb_sock(skb);
+	e->skaddr = sk;
+	e->netns = sk ? BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net, ns.inum) : 0;
+	e->lport = bpf_ntohs(query ? sport : dport);
 	/* the socket's cgroup, set when it was created: names are kept per
 	 * cgroup too, so that a connection carries its own process's answer */
 	e->cgroup_id = bpf_skb_cgroup_id(skb);
 	__builtin_memset(e->server, 0, sizeof(e->server));
-	if (family == 4)
-		bpf_skb_load_bytes(skb, 12, e->server, 4);
-	else
-		bpf_skb_load_bytes(skb, 8, e->server, 16);
+	__builtin_memset(e->client, 0, sizeof(e->client));
+	/* the source address, then the destination */
+	if (family == 4) {
+		bpf_skb_load_bytes(skb, 12, query ? e->client : e->server, 4);
+		bpf_skb_load_bytes(skb, 16, query ? e->server : e->client, 4);
+	} else {
+		bpf_skb_load_bytes(skb, 8, query ? e->client : e->server, 16);
+		bpf_skb_load_bytes(skb, 24, query ? e->server : e->client, 16);
+	}
 	/* The verifier must see 1 <= size <= ST_DNS_CAP in the register
 	 * passed. The compiler knows cap's bounds and would drop the test, or
 	 * fold "cap < 1 || cap > CAP" into one test of cap - 1, whose bounds

@@ -405,7 +405,15 @@ int udp_release(struct bpf_sock *ctx)
 SEC("cgroup_skb/ingress")
 int dns_ingress(struct __sk_buff *skb)
 {
-	return handle_dns_skb(skb);
+	return handle_dns_skb(skb, false);
+}
+
+/* ---- dns_query (dns.bpf.h) ---- */
+
+SEC("cgroup_skb/egress")
+int dns_egress(struct __sk_buff *skb)
+{
+	return handle_dns_skb(skb, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

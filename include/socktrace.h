@@ -14,7 +14,7 @@ enum st_event_type {
 	ST_EVENT_UDP_CLOSE,		/* a UDP socket with flows was released */
 	ST_EVENT_TCP_CONN,		/* a TCP connection's counters: at its end, or (iterator) so far */
 	ST_EVENT_TCP_RESET,		/* a RST this side sent as a connection ended, with its reason */
-	ST_EVENT_DNS,			/* a DNS answer a local socket received (struct st_dns_event) */
+	ST_EVENT_DNS,			/* a DNS message a local socket received or sent (struct st_dns_event) */
 };
 
 /* How the owner of a socket was learned. Never from the task that happened
@@ -48,8 +48,8 @@ enum st_counter {
 	ST_CNT_UDP_UNCOUNTED,	/* datagrams not counted: the flow table was full */
 	ST_CNT_UDP_UNCOUNTED_BYTES,	/* and their bytes */
 	ST_CNT_GAPS,		/* transitions whose old state is not the last one seen */
-	ST_CNT_DNS_LOST,	/* DNS answers the ring buffer could not take */
-	ST_CNT_DNS_TRUNCATED,	/* DNS answers longer than ST_DNS_CAP: cut */
+	ST_CNT_DNS_LOST,	/* DNS messages the ring buffer could not take */
+	ST_CNT_DNS_TRUNCATED,	/* DNS messages longer than ST_DNS_CAP: cut */
 	ST_CNT__MAX,
 };
 
@@ -239,10 +239,16 @@ _Static_assert(sizeof(struct st_udp_key) == 32, "st_udp_key layout changed");
 _Static_assert(sizeof(struct st_udp_flow) == 120, "st_udp_flow layout changed");
 _Static_assert(sizeof(struct st_udp_event) == 168, "st_udp_event layout changed");
 
-/* DNS answers: the payload of a UDP datagram, or of a TCP segment, from
- * port 53 that a local socket receives, cut at ST_DNS_CAP bytes (a classic
- * DNS message over UDP is at most 512 bytes without EDNS0). */
+/* DNS messages: the payload of a UDP datagram, or of a TCP segment, from
+ * port 53 that a local socket receives (answers), or (--dns) to port 53
+ * that it sends (queries), cut at ST_DNS_CAP bytes (a classic DNS message
+ * over UDP is at most 512 bytes without EDNS0). */
 #define ST_DNS_CAP 512
+
+enum st_dns_dir {
+	ST_DNS_ANSWER = 0,	/* received from port 53 (cgroup_skb/ingress) */
+	ST_DNS_QUERY = 1,	/* sent to port 53 (cgroup_skb/egress) */
+};
 
 struct st_dns_event {
 	__u64 ts_ns;
@@ -252,15 +258,18 @@ struct st_dns_event {
 	__u16 caplen;		/* bytes in data: min(len, ST_DNS_CAP) */
 	__u8 proto;		/* IPPROTO_UDP, or IPPROTO_TCP: a segment's payload,
 				 * which starts with the message's length */
-	__u8 pad;
-	__u32 netns;		/* the receiving socket's network namespace */
-	__u32 pad2;
-	__u64 cgroup_id;	/* the receiving socket's cgroup v2 id: whose answer */
-	__u8 server[16];	/* the answer's source address, IPv4 in the first 4 */
+	__u8 dir;		/* enum st_dns_dir */
+	__u32 netns;		/* the local socket's network namespace */
+	__u16 lport;		/* the local socket's port, host order */
+	__u16 pad;
+	__u64 cgroup_id;	/* the local socket's cgroup v2 id: whose message */
+	__u8 server[16];	/* the server's address, IPv4 in the first 4 */
+	__u64 skaddr;		/* the local socket's identity, 0 if none */
+	__u8 client[16];	/* the local address */
 	__u8 data[ST_DNS_CAP];
 };
 
-_Static_assert(sizeof(struct st_dns_event) == 560, "st_dns_event layout changed");
+_Static_assert(sizeof(struct st_dns_event) == 584, "st_dns_event layout changed");
 
 /* What the kernel side remembers about a socket between transitions, and
  * about each listening port (userspace seeds listeners found at startup). */

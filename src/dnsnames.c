@@ -370,27 +370,53 @@ static size_t dns_keep_whole(const uint8_t *msg, size_t len, uint8_t *out)
 	return end;
 }
 
-int dnsnames__learn(struct dnsnames *d, const struct event *ev)
+size_t dnsnames__message(const struct event *ev, uint8_t *whole, const uint8_t **msg)
 {
-	uint8_t whole[ST_DNS_CAP];
-	const uint8_t *msg = ev->dns;
 	size_t len = ev->dns_caplen, mlen = ev->dns_len;
-	struct dns_answer *a;
-	int n;
 
+	*msg = ev->dns;
 	/* over TCP a message follows its 2-byte length; a segment that holds
 	 * the rest of a longer message does not parse */
 	if (ev->proto == IPPROTO_TCP) {
 		mlen = len >= 2 ? (size_t)(ev->dns[0] << 8 | ev->dns[1]) : 0;
-		msg += 2;
+		*msg += 2;
 		len = len < 2 ? 0 : mlen < len - 2 ? mlen : len - 2;
 	}
-	d->st.answers++;
-	/* cut: the records that came whole name their addresses */
-	if (len < mlen) {
-		len = dns_keep_whole(msg, len, whole);
-		msg = whole;
+	/* cut: the records that came whole */
+	if (len < mlen && ev->kind == EVENT_DNS_ANSWER) {
+		len = dns_keep_whole(*msg, len, whole);
+		*msg = whole;
 	}
+	return len;
+}
+
+int dnsnames__question(const uint8_t *msg, size_t len, char *qname, uint16_t *qtype)
+{
+	unsigned char *name;
+	long enclen;
+
+	qname[0] = '\0';
+	if (len < DNS_HDR_LEN || len > INT_MAX || msg[4] != 0 || msg[5] != 1 ||
+	    ares_expand_name(msg + DNS_HDR_LEN, msg, (int)len, (char **)&name, &enclen) !=
+	    ARES_SUCCESS)
+		return -EBADMSG;
+	name_copy(qname, (const char *)name);
+	ares_free_string(name);
+	if (enclen < 1 || DNS_HDR_LEN + (size_t)enclen + 4 > len)
+		return -EBADMSG;
+	*qtype = msg[DNS_HDR_LEN + enclen] << 8 | msg[DNS_HDR_LEN + enclen + 1];
+	return 0;
+}
+
+int dnsnames__learn(struct dnsnames *d, const struct event *ev)
+{
+	uint8_t whole[ST_DNS_CAP];
+	const uint8_t *msg;
+	size_t len = dnsnames__message(ev, whole, &msg);
+	struct dns_answer *a;
+	int n;
+
+	d->st.answers++;
 	a = malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;

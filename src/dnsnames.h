@@ -49,6 +49,13 @@ void dnsnames__free(struct dnsnames *d);
  * reply parsers. Returns 0 (also for an answer without addresses:
  * NXDOMAIN, NODATA), or -EBADMSG for a message that does not parse. */
 int dnsnames__parse(const uint8_t *msg, size_t len, struct dns_answer *out);
+/* The DNS message of an EVENT_DNS_ANSWER or EVENT_DNS_QUERY in *msg (after a
+ * TCP segment's length; an answer cut by the capture or its segment down to
+ * the records that came whole, in whole[ST_DNS_CAP]). Returns its length. */
+size_t dnsnames__message(const struct event *ev, uint8_t *whole, const uint8_t **msg);
+/* The one question of a DNS message (query or answer): its name and type.
+ * Returns 0 or -EBADMSG. */
+int dnsnames__question(const uint8_t *msg, size_t len, char *qname, uint16_t *qtype);
 /* Learns the addresses of an EVENT_DNS_ANSWER in its network namespace and
  * for its cgroup (ev->cgroup_id, the receiving socket's; 0 if unknown): two
  * entries of the table each. Returns the number learned, or -EBADMSG. */

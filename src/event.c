@@ -81,14 +81,15 @@ uint64_t clock_ref__wall(const struct clock_ref *ref, uint64_t boot_ns)
 	return ref->wall_ns + (boot_ns - ref->boot_ns);
 }
 
-/* A DNS answer: its server in raddr, its payload as captured. */
+/* A DNS answer or query: its server in raddr, its socket in laddr:lport,
+ * its payload as captured. */
 static int event__decode_dns(struct event *ev, const struct st_dns_event *d,
 			     const struct clock_ref *ref)
 {
 	if ((d->family != 4 && d->family != 6) || d->caplen > ST_DNS_CAP || d->caplen > d->len)
 		return -EINVAL;
 	memset(ev, 0, sizeof(*ev));
-	ev->kind = EVENT_DNS_ANSWER;
+	ev->kind = d->dir == ST_DNS_QUERY ? EVENT_DNS_QUERY : EVENT_DNS_ANSWER;
 	ev->boot_ns = d->ts_ns;
 	ev->wall_ns = clock_ref__wall(ref, d->ts_ns);
 	ev->old_ns = EVENT_OLD_NS_UNKNOWN;
@@ -99,6 +100,9 @@ static int event__decode_dns(struct event *ev, const struct st_dns_event *d,
 	ev->proto = d->proto == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 	memcpy(&ev->raddr, d->server, d->family == 4 ? 4 : 16);
 	ev->rport = 53;
+	memcpy(&ev->laddr, d->client, d->family == 4 ? 4 : 16);
+	ev->lport = d->lport;
+	ev->sock = d->skaddr;
 	ev->dns_len = d->len;
 	ev->dns_caplen = d->caplen;
 	memcpy(ev->dns, d->data, d->caplen);

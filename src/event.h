@@ -27,12 +27,17 @@ enum event_kind {
 	EVENT_TCP_CONN,		/* source: a TCP connection's counters, at its end or so far */
 	EVENT_DNS_ANSWER,	/* source: a DNS answer a local socket received; names
 				 * remote addresses, never shown itself */
+	EVENT_DNS_QUERY,	/* source: a DNS query a local socket sent (--dns),
+				 * never shown itself */
+	EVENT_DNS,		/* derived: a DNS query's outcome (--dns) */
+	EVENT_DNS_STATS,	/* derived: one name's queries, at the end (--dns) */
 	EVENT__MAX,
 };
 
 #define EVENT_KIND_BIT(k) (1u << (k))
 #define EVENT_KINDS_DERIVED (EVENT_KIND_BIT(EVENT_CONNECT) | EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
-			     EVENT_KIND_BIT(EVENT_CONNECT_STATS))
+			     EVENT_KIND_BIT(EVENT_CONNECT_STATS) | EVENT_KIND_BIT(EVENT_DNS) | \
+			     EVENT_KIND_BIT(EVENT_DNS_STATS))
 
 /* How a connection attempt ended. */
 enum connect_outcome {
@@ -122,6 +127,44 @@ struct tcp_conn {
 #define EVENT_OLD_NS_UNKNOWN UINT64_MAX
 /* the longest DNS name in presentation form, without the final dot */
 #define EVENT_NAME_MAX 253
+
+/* How a DNS query ended (EVENT_DNS). */
+enum dns_outcome {
+	DNS_OUTCOME_ANSWERED = 1,	/* an answer came; its rcode says which */
+	DNS_OUTCOME_TIMEOUT,		/* none within --dns-timeout */
+	DNS_OUTCOME_PENDING,		/* none yet when the source ended */
+	DNS_OUTCOME__MAX,
+};
+
+/* addresses an EVENT_DNS carries; n_addrs counts them all */
+#define EVENT_DNS_ADDRS 8
+
+struct dns_ip {
+	int family;		/* AF_INET or AF_INET6 */
+	struct in6_addr addr;	/* IPv4 in the first 4 bytes */
+};
+
+/* EVENT_DNS: a query (its server in raddr:rport, its socket in laddr:lport,
+ * sock and the owner fields) and how it ended; EVENT_DNS_STATS: one name's
+ * queries (qname, qtype and the counts). */
+struct dns_query {
+	char qname[EVENT_NAME_MAX + 1];
+	char canonical[EVENT_NAME_MAX + 1];	/* the end of the answer's CNAME chain, "" if qname */
+	uint16_t qtype;		/* A 1, AAAA 28... */
+	uint16_t id;		/* the message id */
+	uint8_t outcome;	/* enum dns_outcome */
+	uint8_t rcode;		/* the answer's: 0 NOERROR, 3 NXDOMAIN... */
+	bool truncated;		/* TC: the answer did not fit (the client asks over TCP) */
+	uint32_t tries;		/* sent this many times under one id (retransmits) */
+	uint64_t latency_ns;	/* the first try to the answer, or to the timeout */
+	uint32_t n_addrs;	/* A and AAAA records in the answer */
+	struct dns_ip addrs[EVENT_DNS_ADDRS];
+	/* EVENT_DNS_STATS */
+	uint64_t queries, answered, errors, timeouts;	/* errors: rcode not NOERROR */
+	bool have_latency;	/* at least one was answered */
+	uint64_t latency_p50_ns, latency_p99_ns;
+};
+
 /* wall_ns of a replayed event whose clock reference was lost (a damaged
  * header of an old recording); a clock_ref with this wall_ns gives it. */
 #define EVENT_WALL_UNKNOWN UINT64_MAX
@@ -184,10 +227,11 @@ struct event {
 	/* replay: from a recording of format 1.0 or 1.1, which holds the SYN
 	 * alerts its run showed (and no SYN retransmits to derive them from) */
 	bool legacy;
-	/* a DNS answer (EVENT_DNS_ANSWER): raddr and family are its server's,
+	/* a DNS answer or query (EVENT_DNS_ANSWER, EVENT_DNS_QUERY): raddr and
+	 * family are its server's, laddr, lport and sock the local socket's,
 	 * proto UDP or TCP (then dns holds a segment's payload, which starts
-	 * with the message's 2-byte length); the payload as received, cut at
-	 * ST_DNS_CAP bytes */
+	 * with the message's 2-byte length); the payload as received or sent,
+	 * cut at ST_DNS_CAP bytes */
 	uint16_t dns_len;	/* the payload's length in the datagram */
 	uint16_t dns_caplen;	/* bytes in dns */
 	uint8_t dns[ST_DNS_CAP];
@@ -196,7 +240,9 @@ struct event {
 	 * none, and the end of its CNAME chain when that differs ("" if not) */
 	char rname[EVENT_NAME_MAX + 1];
 	char rname_canonical[EVENT_NAME_MAX + 1];
+	struct dns_query dnsq;	/* EVENT_DNS, EVENT_DNS_STATS */
 };
+
 
 /* Boot-clock to wall-clock conversion, from one reference pair. */
 struct clock_ref {

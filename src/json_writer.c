@@ -80,6 +80,14 @@ void json__elem(struct json_writer *w)
 	w->need_comma = false;
 }
 
+void json__elem_str(struct json_writer *w, const char *s, size_t n)
+{
+	if (w->need_comma)
+		json__putc(w, ',');
+	json__str(w, s, n);
+	w->need_comma = true;
+}
+
 void json__close_array(struct json_writer *w)
 {
 	json__putc(w, ']');

@@ -30,6 +30,8 @@ void json__close(struct json_writer *w);	/* closes a nested object */
  * and closed with json__close(), the array with json__close_array(). */
 void json__array(struct json_writer *w);
 void json__elem(struct json_writer *w);
+/* An element of an array of strings. */
+void json__elem_str(struct json_writer *w, const char *s, size_t n);
 void json__close_array(struct json_writer *w);
 /* Appends the escaped form of n bytes of s, with quotes. */
 void json__str(struct json_writer *w, const char *s, size_t n);

@@ -29,6 +29,7 @@
 #include "cgroups.h"
 #include "diagnose.h"
 #include "dnsnames.h"
+#include "dnsqueries.h"
 #include "event.h"
 #include "info.h"
 #include "live.h"
@@ -509,8 +510,8 @@ static void skip_rejected_cgroup(void *ctx, uint64_t id, const struct cgroup_inf
 }
 
 /* The concerns the filter leaves something to trace for; DNS answers when
- * names are on (--dns-cache). */
-static unsigned int wanted_concerns(const struct filter *f, uint32_t dns_cache)
+ * names are on (--dns-cache) or queries are traced (--dns), and these. */
+static unsigned int wanted_concerns(const struct filter *f, uint32_t dns_cache, bool dns)
 {
 	struct filter k;
 	unsigned int wanted = 0;
@@ -520,8 +521,10 @@ static unsigned int wanted_concerns(const struct filter *f, uint32_t dns_cache)
 		wanted |= CONCERNS_TCP;
 	if (filter__wants_proto(&k, IPPROTO_UDP))
 		wanted |= CONCERNS_UDP;
-	if (wanted && dns_cache)
+	if (wanted && (dns_cache || dns))
 		wanted |= CONCERN_BIT(CONCERN_DNS);
+	if (wanted && dns)
+		wanted |= CONCERN_BIT(CONCERN_DNS_QUERY);
 	return wanted;
 }
 
@@ -600,8 +603,53 @@ static int names_open(struct pipeline *pl, const struct opts *o, struct dnsnames
 	return 0;
 }
 
+/* What the run shows: one display, or --dns's queries with another. */
+static uint32_t display_kinds(const struct opts *o)
+{
+	uint32_t kinds = o->connects ? PIPELINE_KINDS_CONNECTS :
+			 o->conns ? PIPELINE_KINDS_CONNS :
+			 o->dns ? 0 : PIPELINE_KINDS_DEFAULT;
+
+	return kinds | (o->dns ? PIPELINE_KINDS_DNS : 0);
+}
+
+/* --dns: the query tracker, after the attempt tracker. */
+static int dns_stage_add(struct pipeline *pl, const struct opts *o, struct dnsqueries **dq)
+{
+	int err;
+
+	*dq = NULL;
+	if (!o->dns)
+		return 0;
+	*dq = dnsqueries__new(o->dns_timeout_ns);
+	err = pipeline__add_stage(pl, *dq ? dnsqueries__stage(*dq) : NULL);
+	if (err) {
+		dnsqueries__free(*dq);
+		*dq = NULL;
+		report__error("failed to create the DNS query tracker: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static void warn_dns(const struct dnsqueries *dq)
+{
+	struct dnsqueries_stats st;
+
+	if (!dq)
+		return;
+	dnsqueries__stats(dq, &st);
+	if (st.dropped)
+		report__warning("%llu DNS queries were forgotten before they ended: more than %d waited for an answer at once",
+				(unsigned long long)st.dropped, DNSQUERIES_MAX_PENDING);
+	if (st.untabled)
+		report__warning("%llu DNS queries are not in the table: it has room for %d names",
+				(unsigned long long)st.untabled, DNSQUERIES_MAX_NAMES);
+}
+
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
-		  struct recorder *rec, uint64_t end_boot, uint64_t end_wall, bool live)
+		  struct recorder *rec, const struct dnsqueries *dq, uint64_t end_boot,
+		  uint64_t end_wall, bool live)
 {
 	char path[PATH_MAX] = "";
 	struct rec_stats rs;
@@ -621,6 +669,7 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		pipeline__finish(pl, end_wall);
 	if (!pl->err) {
 		warn_counts(&pl->stats, o, live);
+		warn_dns(dq);
 		pipeline__summary(pl);
 	}
 	if (o->quiet && o->json && !pl->err) {
@@ -744,6 +793,7 @@ static int replay_main(struct opts *o)
 	struct recorder *rec = NULL;
 	struct services *svc = NULL;
 	struct dnsnames *names = NULL;
+	struct dnsqueries *dq = NULL;
 	struct replay rp;
 	struct pipeline pl;
 	int err, ret = 1;
@@ -751,8 +801,7 @@ static int replay_main(struct opts *o)
 	if (replay__open(&rp, o->read_paths, o->n_reads))
 		return 1;
 	pipeline__init(&pl, &o->filter, o->count);
-	pl.kinds = o->connects ? PIPELINE_KINDS_CONNECTS :
-		   o->conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = display_kinds(o);
 	/* the live run's threshold, as its recording says, unless given */
 	if (!o->syn_alert_set && reader__header(rp.readers[0])->syn_alert_ns)
 		syn_alert_ns = reader__header(rp.readers[0])->syn_alert_ns;
@@ -763,6 +812,8 @@ static int replay_main(struct opts *o)
 		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto out;
 	}
+	if (dns_stage_add(&pl, o, &dq))
+		goto out;
 	/* -n: no table, no names shown (host NAME still matches) */
 	svc = o->numeric ? NULL : services__load("/etc/services", "tcp");
 	if (names_open(&pl, o, &names))
@@ -805,7 +856,7 @@ static int replay_main(struct opts *o)
 	pl.stats.udp_uncounted_bytes = rp.udp_uncounted_bytes;
 	pl.stats.gaps = rp.gaps;
 	pl.stats.missed = rp.missed;
-	ret = finish(&pl, o, svc, rec, rp.end_boot, rp.end_wall, false);
+	ret = finish(&pl, o, svc, rec, dq, rp.end_boot, rp.end_wall, false);
 	rec = NULL;
 	if (err)
 		ret = 1;
@@ -823,6 +874,7 @@ int main(int argc, char **argv)
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
 	struct services *svc = NULL;
 	struct dnsnames *names = NULL;
+	struct dnsqueries *dq = NULL;
 	struct owners *owners = NULL;
 	struct attempts *attempts = NULL;
 	struct diagnoser diag;
@@ -907,7 +959,7 @@ int main(int argc, char **argv)
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
 
-	wanted = wanted_concerns(&o.filter, o.dns_cache);
+	wanted = wanted_concerns(&o.filter, o.dns_cache, o.dns);
 	if (!wanted) {
 		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);
@@ -963,8 +1015,7 @@ int main(int argc, char **argv)
 	if (names_open(&pl, &o, &names))
 		goto cleanup;
 	pl.limit = o.count;
-	pl.kinds = o.connects ? PIPELINE_KINDS_CONNECTS :
-		   o.conns ? PIPELINE_KINDS_CONNS : PIPELINE_KINDS_DEFAULT;
+	pl.kinds = display_kinds(&o);
 	attempts = attempts__new(o.syn_alert_ms * 1000000ull);
 	err = pipeline__add_stage(&pl, attempts ? attempts__stage(attempts) : NULL);
 	if (err) {
@@ -972,6 +1023,8 @@ int main(int argc, char **argv)
 		report__error("failed to create the attempt tracker: %s", strerror(-err));
 		goto cleanup;
 	}
+	if (dns_stage_add(&pl, &o, &dq))
+		goto cleanup;
 	/* after the attempt tracker: the metrics count its outcomes and alerts */
 	if (metrics && (err = pipeline__add_stage(&pl, metrics__stage(metrics)))) {
 		report__error("failed to add the metrics: %s", strerror(-err));
@@ -1174,7 +1227,7 @@ int main(int argc, char **argv)
 			(unsigned long long)counters[ST_CNT_FILTERED],
 			(unsigned long long)live__cgroups_skipped(live));
 	/* the end of the source's clock: the recording's end block has it */
-	ret = finish(&pl, &o, svc, rec, now, clock_ref__wall(&ref, now), true);
+	ret = finish(&pl, &o, svc, rec, dq, now, clock_ref__wall(&ref, now), true);
 	rec = NULL;
 cleanup:
 	if (usage)

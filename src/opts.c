@@ -36,6 +36,8 @@ enum {
 	OPT_POD,
 	OPT_CGROUP_COLUMN,
 	OPT_DNS_CACHE,
+	OPT_DNS,
+	OPT_DNS_TIMEOUT,
 	OPT_METRICS,
 	OPT_METRICS_BY,
 	OPT_METRICS_CAP,
@@ -58,6 +60,8 @@ static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "udp-flows", required_argument, NULL, OPT_UDP_FLOWS },
 	{ "dns-cache", required_argument, NULL, OPT_DNS_CACHE },
+	{ "dns", no_argument, NULL, OPT_DNS },
+	{ "dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "metrics-by", required_argument, NULL, OPT_METRICS_BY },
 	{ "metrics-cap", required_argument, NULL, OPT_METRICS_CAP },
@@ -178,6 +182,10 @@ void opts__usage(FILE *out)
 "Names (from the DNS answers the host's processes receive):\n"
 "      --dns-cache N         names kept per run, least recently used dropped\n"
 "                            first (default 8192; 0: no names, no DNS hook)\n"
+"      --dns                 DNS queries only: owner, name, type, answer code,\n"
+"                            addresses, latency (or timeout); a per-name table\n"
+"                            at exit. With --connects or --conns: theirs too\n"
+"      --dns-timeout SECONDS a query unanswered this long times out (default 5)\n"
 "Metrics:\n"
 "      --metrics [ADDR]:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                            (ADDR 127.0.0.1 if omitted, [::1]:PORT for IPv6);\n"
@@ -234,6 +242,7 @@ void opts__init(struct opts *o)
 	o->udp_idle_ns = 10000000000ull;
 	o->udp_flows = 16384;
 	o->dns_cache = 8192;
+	o->dns_timeout_ns = 5000000000ull;
 	o->metrics_cap = METRICS_DEFAULT_CAP;
 }
 
@@ -544,8 +553,9 @@ static int check_files(const struct opts *o, char *err, size_t errlen)
 	/* anything else on stdout would be mixed into the recording */
 	if (!o->quiet || o->json)
 		return fail(err, errlen, "-w - writes the recording to standard output: it needs -q, without -j");
-	if (o->connects && !o->n_reads)
-		return fail(err, errlen, "-w - writes the recording to standard output, where --connects prints its table");
+	if ((o->connects || o->dns) && !o->n_reads)
+		return fail(err, errlen, "-w - writes the recording to standard output, where %s prints its table",
+			    o->connects ? "--connects" : "--dns");
 	return 0;
 }
 
@@ -653,6 +663,15 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 				return fail(err, errlen, "invalid DNS cache size '%s': expected 0 to 4194304",
 					    optarg);
 			o->dns_cache = v;
+			break;
+		case OPT_DNS:
+			o->dns = true;
+			break;
+		case OPT_DNS_TIMEOUT:
+			if (parse_seconds(optarg, 3600, &o->dns_timeout_ns))
+				return fail(err, errlen, "invalid DNS timeout '%s': expected seconds, more than 0 and at most 3600",
+					    optarg);
+			o->dns_timeout_set = true;
 			break;
 		case OPT_STATE:
 			if (filter__add_states(&o->filter, optarg))
@@ -842,6 +861,8 @@ static int parse_args(struct opts *o, int argc, char **argv, char *err, size_t e
 		return fail(err, errlen, "--metrics-by needs --metrics");
 	if (o->metrics_cap_set && !o->metrics_by)
 		return fail(err, errlen, "--metrics-cap needs --metrics-by");
+	if (o->dns_timeout_set && !o->dns)
+		return fail(err, errlen, "--dns-timeout needs --dns");
 	if (o->conns && o->connects)
 		return fail(err, errlen, "--conns and --connects choose different displays: one of them");
 	if (o->rotate_count && !o->rotate_bytes && !o->rotate_secs)

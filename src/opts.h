@@ -51,6 +51,9 @@ struct opts {
 	uint64_t interval_ns;	/* --interval, 0: no periodic updates */
 	uint32_t udp_flows;	/* kernel flow table size */
 	uint32_t dns_cache;	/* --dns-cache: names kept, 0: no names */
+	bool dns;		/* --dns: DNS queries and their outcomes */
+	uint64_t dns_timeout_ns;	/* --dns-timeout: a query unanswered this long times out */
+	bool dns_timeout_set;
 	const char *btf_path;	/* custom BTF for kernels without it */
 	/* recording and replay */
 	const char *write_path;	/* -w, an strftime pattern with -G */

@@ -65,7 +65,7 @@ static int fail(struct pipeline *p, struct sink *s, int err)
  * even once the count limit was reached; nothing after a sink failed. */
 int pipeline__show(struct pipeline *p, const struct event *ev)
 {
-	bool table = ev->kind == EVENT_CONNECT_STATS;
+	bool table = ev->kind == EVENT_CONNECT_STATS || ev->kind == EVENT_DNS_STATS;
 	struct event plain;
 
 	if (p->err || (p->done && !table))
@@ -119,9 +119,10 @@ static int pipeline__pass(struct pipeline *p, const struct event *ev, int first)
 	return pipeline__show(p, ev);
 }
 
-/* An answer names what follows it, whatever the filter: it is recorded and
- * learned, never filtered or shown. */
-static int pipeline__answer(struct pipeline *p, const struct event *ev)
+/* A DNS message is recorded and given to the stages (the query tracker),
+ * never filtered or shown: an answer names what follows it, whatever the
+ * filter, and a query's outcome is filtered as its own event. */
+static int pipeline__dns(struct pipeline *p, const struct event *ev)
 {
 	if (p->recorder) {
 		int err = sink__event(p->recorder, ev);
@@ -129,9 +130,15 @@ static int pipeline__answer(struct pipeline *p, const struct event *ev)
 		if (err)
 			return fail(p, p->recorder, err);
 	}
-	if (p->names)
+	if (p->names && ev->kind == EVENT_DNS_ANSWER)
 		dnsnames__learn(p->names, ev);
-	return 0;
+	for (int i = 0; i < p->n_stages && !p->done; i++) {
+		int err = p->stages[i]->ops->event(p->stages[i], ev);
+
+		if (err)
+			return err;
+	}
+	return p->err;
 }
 
 /* ev with the name of its remote address, as it is now: in *named when it
@@ -168,8 +175,8 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	err = pipeline__tick(p, ev->wall_ns);
 	if (err)
 		return err;
-	if (ev->kind == EVENT_DNS_ANSWER)
-		return pipeline__answer(p, ev);
+	if (ev->kind == EVENT_DNS_ANSWER || ev->kind == EVENT_DNS_QUERY)
+		return pipeline__dns(p, ev);
 	ev = pipeline__named(p, ev, &named);
 	if (!pipeline__keep(p, ev))
 		return 0;
@@ -187,11 +194,13 @@ int pipeline__emit(struct stage *s, const struct event *ev)
 	struct pipeline *p = s->pl;
 	struct event named;
 
-	if (p->err || (p->done && ev->kind != EVENT_CONNECT_STATS))
+	bool table = ev->kind == EVENT_CONNECT_STATS || ev->kind == EVENT_DNS_STATS;
+
+	if (p->err || (p->done && !table))
 		return p->err;
 	ev = pipeline__named(p, ev, &named);
-	/* a table row sums attempts the filter kept; it has no owner to match */
-	if (ev->kind != EVENT_CONNECT_STATS && !pipeline__keep(p, ev))
+	/* a table row sums what the filter kept; it has no owner to match */
+	if (!table && !pipeline__keep(p, ev))
 		return 0;
 	return pipeline__pass(p, ev, s->index + 1);
 }

@@ -75,6 +75,7 @@ struct pipeline {
 #define PIPELINE_KINDS_CONNECTS (EVENT_KIND_BIT(EVENT_CONNECT) | \
 				 EVENT_KIND_BIT(EVENT_SYN_ALERT) | \
 				 EVENT_KIND_BIT(EVENT_CONNECT_STATS))
+#define PIPELINE_KINDS_DNS (EVENT_KIND_BIT(EVENT_DNS) | EVENT_KIND_BIT(EVENT_DNS_STATS))
 
 void pipeline__init(struct pipeline *p, const struct filter *f, uint64_t limit);
 int pipeline__add_sink(struct pipeline *p, struct sink *s);
@@ -82,8 +83,10 @@ int pipeline__add_sink(struct pipeline *p, struct sink *s);
 void pipeline__set_recorder(struct pipeline *p, struct sink *rec);
 /* DNS answers (EVENT_DNS_ANSWER) feed names, which every later event with a
  * remote address of the same network namespace then carries, before the
- * filter sees it (host NAME). Answers pass no filter: they are recorded
- * whatever the filter keeps, so that a replay names the same addresses.
+ * filter sees it (host NAME). Answers and queries pass no filter: they are
+ * recorded whatever the filter keeps, so that a replay names the same
+ * addresses, and go to the stages (the query tracker, whose outcomes the
+ * filter sees).
  * hidden (-n): the names are not shown. The pipeline does not own names. */
 void pipeline__set_names(struct pipeline *p, struct dnsnames *names, bool hidden);
 void pipeline__set_cgroups(struct pipeline *p, struct cgroups *c);

@@ -203,6 +203,18 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			  { CGROUP_SKB(dns_ingress, "ingress") } },
 		},
 	},
+	[CONCERN_DNS_QUERY] = {
+		.name = "dns_query",
+		.without = "DNS queries have no outcomes (--dns)",
+		.required = false,
+		.n_variants = 1,
+		/* the way out of the same cgroup hook: a query is seen as it
+		 * leaves, in its sender's network namespace */
+		.variants = {
+			{ HOOK_CGROUP, "cgroup_skb/egress",
+			  { CGROUP_SKB(dns_egress, "egress") } },
+		},
+	},
 };
 
 static const char *const tracefs_dirs[] = {

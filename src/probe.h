@@ -23,6 +23,7 @@ enum concern {
 	CONCERN_TCP_CONN_UPDATE,	/* counters of live TCP connections (--interval) */
 	CONCERN_RST_REASON,	/* the kernel's reason for a RST sent at a connection's end */
 	CONCERN_DNS,		/* DNS answers received, to name remote addresses */
+	CONCERN_DNS_QUERY,	/* DNS queries sent, for their outcomes (--dns) */
 	CONCERN__MAX,
 };
 

@@ -353,6 +353,7 @@ int reader__next(struct reader *r, struct event *ev)
 			case REC_UDP_SOCKET:
 			case REC_TCP_CONN:
 			case REC_DNS_ANSWER:
+			case REC_DNS_QUERY:
 				if (rec__decode_event(ev, type, rec + 4, len, &r->ref)) {
 					r->st.bad_records++;
 					continue;

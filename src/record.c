@@ -56,6 +56,7 @@ static const struct {
 	{ REC_UDP_SOCKET, EVENT_UDP_SOCKET, "udp_socket" },
 	{ REC_TCP_CONN, EVENT_TCP_CONN, "tcp_conn" },
 	{ REC_DNS_ANSWER, EVENT_DNS_ANSWER, "dns_answer" },
+	{ REC_DNS_QUERY, EVENT_DNS_QUERY, "dns_query" },
 };
 
 /* The body of a record of this kind, before the tail. */
@@ -67,7 +68,7 @@ static size_t body_len(enum event_kind kind)
 
 static size_t type_len(int type)
 {
-	if (type == REC_DNS_ANSWER)
+	if (type == REC_DNS_ANSWER || type == REC_DNS_QUERY)
 		return REC_DNS_LEN;
 	return type == REC_UDP_FLOW ? REC_UDP_FLOW_LEN :
 	       type == REC_TCP_CONN ? REC_TCP_CONN_LEN : REC_EVENT_LEN;
@@ -147,14 +148,16 @@ static void decode_conn(struct tcp_conn *c, const uint8_t *b)
 
 /* dns_answer (1.5): the answer as the kernel captured it, with its server
  * and network namespace, (1.6) after the payload the receiving socket's
- * cgroup id; what it names is derived again on replay. */
+ * cgroup id, (1.7) then its identity, address and port; dns_query (1.7)
+ * the same for a query. What they name and how the queries ended is
+ * derived again on replay. */
 static size_t encode_dns(uint8_t *buf, const struct event *ev)
 {
-	uint8_t *b = buf + 4;
+	uint8_t *b = buf + 4, *t;
 	size_t cap = ev->dns_caplen <= ST_DNS_CAP ? ev->dns_caplen : ST_DNS_CAP;
 
-	rec__put16(buf, REC_DNS_ANSWER);
-	rec__put16(buf + 2, REC_DNS_LEN + cap + REC_DNS_CGROUP_LEN);
+	rec__put16(buf, ev->kind == EVENT_DNS_QUERY ? REC_DNS_QUERY : REC_DNS_ANSWER);
+	rec__put16(buf + 2, REC_DNS_LEN + cap + REC_DNS_TRAILER_LEN);
 	rec__put64(b, ev->boot_ns);
 	rec__put32(b + 8, ev->netns);
 	b[12] = ev->family == AF_INET ? 4 : 6;
@@ -164,19 +167,25 @@ static size_t encode_dns(uint8_t *buf, const struct event *ev)
 	rec__put16(b + 18, 0);
 	memcpy(b + 20, &ev->raddr, 16);
 	memcpy(b + REC_DNS_LEN, ev->dns, cap);
-	rec__put64(b + REC_DNS_LEN + cap, ev->cgroup_id);
-	return 4 + REC_DNS_LEN + cap + REC_DNS_CGROUP_LEN;
+	t = b + REC_DNS_LEN + cap;
+	rec__put64(t, ev->cgroup_id);
+	rec__put64(t + 8, ev->sock);
+	memcpy(t + 16, &ev->laddr, 16);
+	rec__put16(t + 32, ev->lport);
+	rec__put16(t + 34, 0);
+	return 4 + REC_DNS_LEN + cap + REC_DNS_TRAILER_LEN;
 }
 
-static int decode_dns(struct event *ev, const uint8_t *b, size_t len,
+static int decode_dns(struct event *ev, int type, const uint8_t *b, size_t len,
 		      const struct clock_ref *ref)
 {
 	uint16_t cap = rec__get16(b + 16);
+	const uint8_t *t = b + REC_DNS_LEN + cap;
 
 	if ((b[12] != 4 && b[12] != 6) || cap > ST_DNS_CAP || len < REC_DNS_LEN + (size_t)cap ||
 	    cap > rec__get16(b + 14))
 		return -EINVAL;
-	ev->kind = EVENT_DNS_ANSWER;
+	ev->kind = type == REC_DNS_QUERY ? EVENT_DNS_QUERY : EVENT_DNS_ANSWER;
 	ev->boot_ns = rec__get64(b);
 	ev->wall_ns = clock_ref__wall(ref, ev->boot_ns);
 	ev->old_ns = EVENT_OLD_NS_UNKNOWN;
@@ -191,7 +200,13 @@ static int decode_dns(struct event *ev, const uint8_t *b, size_t len,
 	memcpy(ev->dns, b + REC_DNS_LEN, cap);
 	/* a 1.5 answer has no cgroup: its names are the namespace's */
 	if (len >= REC_DNS_LEN + (size_t)cap + REC_DNS_CGROUP_LEN)
-		ev->cgroup_id = rec__get64(b + REC_DNS_LEN + cap);
+		ev->cgroup_id = rec__get64(t);
+	/* before 1.7, no socket: its queries' outcomes are not derived */
+	if (len >= REC_DNS_LEN + (size_t)cap + REC_DNS_TRAILER_LEN) {
+		ev->sock = rec__get64(t + 8);
+		memcpy(&ev->laddr, t + 16, 16);
+		ev->lport = rec__get16(t + 32);
+	}
 	return 0;
 }
 
@@ -200,7 +215,7 @@ size_t rec__encode_event(uint8_t *buf, const struct event *ev)
 	uint8_t *b = buf + 4;
 	size_t i;
 
-	if (ev->kind == EVENT_DNS_ANSWER)
+	if (ev->kind == EVENT_DNS_ANSWER || ev->kind == EVENT_DNS_QUERY)
 		return encode_dns(buf, ev);
 	for (i = 0; i < N_REC_TYPES; i++)
 		if (rec_types[i].kind == ev->kind)
@@ -304,8 +319,8 @@ int rec__decode_event(struct event *ev, int type, const uint8_t *b, size_t len,
 	if (len < type_len(type))
 		return -EINVAL;
 	memset(ev, 0, sizeof(*ev));
-	if (type == REC_DNS_ANSWER)
-		return decode_dns(ev, b, len, ref);
+	if (type == REC_DNS_ANSWER || type == REC_DNS_QUERY)
+		return decode_dns(ev, type, b, len, ref);
 	for (i = 0; i < N_REC_TYPES; i++)
 		if (rec_types[i].rec == type)
 			break;

@@ -15,7 +15,7 @@
 #define REC_MAGIC_LEN 8
 #define REC_PREFIX_LEN 12	/* magic, u16 major, u16 minor */
 #define REC_MAJOR 1
-#define REC_MINOR 6
+#define REC_MINOR 7
 
 #define REC_SYNC 0x4b425453u	/* "STBK" as it appears in the file */
 #define REC_BLOCK_HDR_LEN 28
@@ -42,6 +42,7 @@ enum rec_record_type {
 	REC_UDP_SOCKET = 7,	/* 1.1 */
 	REC_TCP_CONN = 8,	/* 1.3 */
 	REC_DNS_ANSWER = 9,	/* 1.5: a DNS answer, the source of names */
+	REC_DNS_QUERY = 10,	/* 1.7: a DNS query (--dns), as a dns_answer's body */
 	REC_EVENT__MAX,
 	REC_CLOCK = 64,		/* 1.2: first in every events block */
 	REC_CGROUP = 65,	/* 1.4: a cgroup's names, before the first event of a block naming it */
@@ -56,10 +57,12 @@ enum rec_record_type {
 #define REC_CGROUP_MAX 4096	/* the longest cgroup record body written */
 #define REC_DNS_LEN 36		/* 1.5: a DNS answer's body before its payload */
 #define REC_DNS_CGROUP_LEN 8	/* 1.6: after its payload, the receiving socket's cgroup id */
+#define REC_DNS_SOCK_LEN 28	/* 1.7: then the local socket: identity, address, port */
+#define REC_DNS_TRAILER_LEN (REC_DNS_CGROUP_LEN + REC_DNS_SOCK_LEN)
 #define REC_DNS_TCP 0x01	/* a DNS answer's flag: a TCP segment's payload */
 /* the longest record written: a DNS answer with a whole payload */
-#define REC_RECORD_MAX (4 + REC_DNS_LEN + ST_DNS_CAP + REC_DNS_CGROUP_LEN)
-_Static_assert(REC_DNS_LEN + ST_DNS_CAP + REC_DNS_CGROUP_LEN >= REC_TCP_CONN_LEN + REC_TAIL_LEN + REC_CONN_RST_LEN,
+#define REC_RECORD_MAX (4 + REC_DNS_LEN + ST_DNS_CAP + REC_DNS_TRAILER_LEN)
+_Static_assert(REC_DNS_LEN + ST_DNS_CAP + REC_DNS_TRAILER_LEN >= REC_TCP_CONN_LEN + REC_TAIL_LEN + REC_CONN_RST_LEN,
 	       "REC_RECORD_MAX is not the longest record");
 #define REC_CLOCK_LEN 16
 #define REC_STATS_LEN 96

@@ -8,6 +8,7 @@
 #include "format.h"
 #include "json_writer.h"
 #include "cgroup_info.h"
+#include "dnsqueries.h"
 #include "sink.h"
 
 struct sink_json {
@@ -32,6 +33,8 @@ static const char *const kind_names[EVENT__MAX] = {
 	[EVENT_UDP_SOCKET] = "udp_socket",
 	[EVENT_CONNECT_STATS] = "connect_stats",
 	[EVENT_TCP_CONN] = "tcp_conn",
+	[EVENT_DNS] = "dns",
+	[EVENT_DNS_STATS] = "dns_stats",
 };
 
 static const char *const cause_names[] = {
@@ -238,6 +241,79 @@ static int jsink__connect_stats(struct sink *s, struct json_writer *w, const str
 	return jsink__write(s, w);
 }
 
+/* A DNS type's name, or its number for a type without one here. */
+static void jsink__dns_type(struct json_writer *w, unsigned int type)
+{
+	const char *name = dns_type__name(type);
+
+	if (name)
+		json__key_str(w, "qtype", name);
+	else
+		json__key_u64(w, "qtype", type);
+}
+
+/* A query's question and how it ended. */
+static void jsink__dns(struct json_writer *w, const struct event *ev)
+{
+	const struct dns_query *d = &ev->dnsq;
+	const char *rc = dns_rcode__name(d->rcode);
+	bool answered = d->outcome == DNS_OUTCOME_ANSWERED;
+	char addr[64];
+
+	json__key_str(w, "qname", d->qname);
+	jsink__dns_type(w, d->qtype);
+	json__key_u64(w, "id", d->id);
+	json__key_str(w, "outcome", dns_outcome__name(d->outcome));
+	if (!answered)
+		json__key_null(w, "rcode");
+	else if (rc)
+		json__key_str(w, "rcode", rc);
+	else
+		json__key_u64(w, "rcode", d->rcode);
+	if (d->outcome == DNS_OUTCOME_PENDING)
+		json__key_null(w, "latency_ms");
+	else
+		json__key_fixed(w, "latency_ms", (d->latency_ns + 500) / 1000, 3);
+	json__key_bool(w, "truncated", d->truncated);
+	json__key_str(w, "canonical", d->canonical[0] ? d->canonical : NULL);
+	json__key(w, "addrs");
+	json__array(w);
+	for (uint32_t i = 0; i < d->n_addrs && i < EVENT_DNS_ADDRS; i++) {
+		format__addr(addr, sizeof(addr), d->addrs[i].family, &d->addrs[i].addr);
+		json__elem_str(w, addr, strlen(addr));
+	}
+	json__close_array(w);
+	json__key_u64(w, "n_addrs", d->n_addrs);
+	json__key_u64(w, "tries", d->tries);
+}
+
+/* One name of the --dns table; none for a table without rows. */
+static int jsink__dns_stats(struct sink *s, struct json_writer *w, const struct event *ev)
+{
+	const struct dns_query *d = &ev->dnsq;
+
+	if (!d->qname[0])
+		return 0;
+	json__reset(w);
+	json__begin(w);
+	json__key_str(w, "type", "dns_stats");
+	json__key_str(w, "qname", d->qname);
+	jsink__dns_type(w, d->qtype);
+	json__key_u64(w, "queries", d->queries);
+	json__key_u64(w, "answered", d->answered);
+	json__key_u64(w, "errors", d->errors);
+	json__key_u64(w, "timeouts", d->timeouts);
+	if (d->have_latency) {
+		json__key_fixed(w, "latency_p50_ms", d->latency_p50_ns / 1000, 3);
+		json__key_fixed(w, "latency_p99_ms", d->latency_p99_ns / 1000, 3);
+	} else {
+		json__key_null(w, "latency_p50_ms");
+		json__key_null(w, "latency_p99_ms");
+	}
+	json__end(w);
+	return jsink__write(s, w);
+}
+
 /* A name of ours (a kind, state, owner or role; NULL: none): nothing to
  * escape. */
 static void jsink__name(struct json_writer *w, const char *key, const char *name)
@@ -268,6 +344,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 
 	if (ev->kind == EVENT_CONNECT_STATS)
 		return jsink__connect_stats(s, w, ev);
+	if (ev->kind == EVENT_DNS_STATS)
+		return jsink__dns_stats(s, w, ev);
 	json__reset(w);
 	json__begin(w);
 	jsink__name(w, "type", ev->kind < EVENT__MAX && kind_names[ev->kind] ?
@@ -325,7 +403,7 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_u64(w, "vpid", ev->vpid);
 	jsink__cgroup(w, ev);
 	jsink__name(w, "owner", owner_src__name(ev->owner_src));
-	if (!udp)
+	if (!udp && ev->kind != EVENT_DNS)
 		jsink__name(w, "role", role__name(ev->role));
 	if (ev->kind == EVENT_UDP_FLOW) {
 		jsink__udp_flow(w, ev);
@@ -337,6 +415,8 @@ static int jsink__event(struct sink *s, const struct event *ev)
 		json__key_str(w, "state", tcp_state__name(ev->new_state));
 	} else if (ev->kind == EVENT_CONNECT || ev->kind == EVENT_SYN_ALERT) {
 		jsink__attempt(w, ev);
+	} else if (ev->kind == EVENT_DNS) {
+		jsink__dns(w, ev);
 	} else {
 		jsink__name(w, "old", tcp_state__name(ev->old_state));
 		jsink__name(w, "new", tcp_state__name(ev->new_state));

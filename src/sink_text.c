@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgroup_info.h"
+#include "dnsqueries.h"
 #include "format.h"
 #include "sink.h"
 
@@ -22,6 +23,7 @@ struct sink_text {
 	struct sink base;
 	bool header_done;
 	bool table_header_done;
+	bool dns_header_done;
 	bool cgroup_column;	/* --cgroup-column */
 	int width[COL__MAX];
 };
@@ -331,6 +333,85 @@ static int text__connect_stats(struct sink_text *t, const struct event *ev)
 	return 0;
 }
 
+/* A DNS type by name, or its number: "AAAA", "TYPE99". */
+static void dns_type_text(char *buf, size_t len, unsigned int type)
+{
+	const char *name = dns_type__name(type);
+
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "TYPE%u", type);
+}
+
+/* "DNS            A alpha.example.test NOERROR 0.412ms 192.0.2.10 192.0.2.11":
+ * the question, how it ended and when, the CNAME chain's end ("->
+ * name"), the addresses (the first EVENT_DNS_ADDRS, then "+N"), retries. */
+static char *text__dns(struct sink_text *t, char *p, char *end, const struct event *ev)
+{
+	const struct dns_query *d = &ev->dnsq;
+	const char *rc = dns_rcode__name(d->rcode);
+	char type[16], addr[ADDR_STRLEN];
+	size_t room;
+	int n;
+
+	dns_type_text(type, sizeof(type), d->qtype);
+	p = put_ascii(t, p, COL_OLD, "DNS", "    ");
+	room = end - p;
+	n = snprintf(p, room, "%s %s ", type, d->qname);
+	if (d->outcome != DNS_OUTCOME_ANSWERED)
+		n += snprintf(p + n, room - n, "%s", dns_outcome__name(d->outcome));
+	else if (rc)
+		n += snprintf(p + n, room - n, "%s", rc);
+	else
+		n += snprintf(p + n, room - n, "RCODE%u", d->rcode);
+	if (d->outcome != DNS_OUTCOME_PENDING && n < (int)room - 32) {
+		p[n++] = ' ';
+		n = put_duration(p + n, d->latency_ns) - p;
+	}
+	if (d->truncated && n < (int)room)
+		n += snprintf(p + n, room - n, " truncated");
+	if (d->canonical[0] && n < (int)room)
+		n += snprintf(p + n, room - n, " -> %s", d->canonical);
+	for (uint32_t i = 0; i < d->n_addrs && i < EVENT_DNS_ADDRS && n < (int)room; i++) {
+		format__addr(addr, sizeof(addr), d->addrs[i].family, &d->addrs[i].addr);
+		n += snprintf(p + n, room - n, " %s", addr);
+	}
+	if (d->n_addrs > EVENT_DNS_ADDRS && n < (int)room)
+		n += snprintf(p + n, room - n, " +%u", d->n_addrs - EVENT_DNS_ADDRS);
+	if (d->tries > 1 && n < (int)room)
+		n += snprintf(p + n, room - n, " tries=%u", d->tries);
+	if (n >= (int)room - 1)
+		n = room - 2;
+	p += n;
+	*p++ = '\n';
+	return p;
+}
+
+/* A row of the per-name table of --dns, under its own header. */
+static int text__dns_stats(struct sink_text *t, const struct event *ev)
+{
+	const struct dns_query *d = &ev->dnsq;
+	char type[16], s50[32], s99[32];
+	FILE *out = t->base.out;
+
+	if (!d->qname[0])
+		return fprintf(out, "no DNS queries\n") < 0 ? -errno : 0;
+	if (!t->dns_header_done) {
+		fprintf(out, "\n%-40s %-6s %8s %8s %7s %7s %9s %9s\n", "NAME", "TYPE", "QUERIES",
+			"ANSWERED", "ERRORS", "TIMEOUT", "P50_MS", "P99_MS");
+		t->dns_header_done = true;
+	}
+	dns_type_text(type, sizeof(type), d->qtype);
+	ms_text(s50, sizeof(s50), d->latency_p50_ns, d->have_latency);
+	ms_text(s99, sizeof(s99), d->latency_p99_ns, d->have_latency);
+	if (fprintf(out, "%-40s %-6s %8llu %8llu %7llu %7llu %9s %9s\n", d->qname, type,
+		    (unsigned long long)d->queries, (unsigned long long)d->answered,
+		    (unsigned long long)d->errors, (unsigned long long)d->timeouts, s50, s99) < 0)
+		return -errno;
+	return 0;
+}
+
 static int text__event(struct sink *s, const struct event *ev)
 {
 	struct sink_text *t = (struct sink_text *)s;
@@ -344,6 +425,8 @@ static int text__event(struct sink *s, const struct event *ev)
 
 	if (ev->kind == EVENT_CONNECT_STATS)
 		return text__connect_stats(t, ev);
+	if (ev->kind == EVENT_DNS_STATS)
+		return text__dns_stats(t, ev);
 	if (!t->header_done) {
 		if (t->cgroup_column)
 			fprintf(s->out, TEXT_HEADER_FMT_CGROUP, "TIME", "PID", "COMM", "CGROUP", "LOCAL",
@@ -408,6 +491,8 @@ static int text__event(struct sink *s, const struct event *ev)
 		p = text__udp_flow(t, p, ev);
 	} else if (ev->kind == EVENT_TCP_CONN) {
 		p = text__tcp_conn(t, p, ev);
+	} else if (ev->kind == EVENT_DNS) {
+		p = text__dns(t, p, line + sizeof(line), ev);
 	} else {
 		p = put_ascii(t, p, COL_OLD, old, " -> ");
 		p = put_ascii(t, p, COL_NEW, ev->kind == EVENT_UDP_SOCKET ?

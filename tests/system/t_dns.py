@@ -383,3 +383,110 @@ def t_dns_replay(ctx):
                    ["live: %r" % (names(live),), "replay: %r" % (names(run),)])
     if not any(n[3] == "alias." + ZONE for n in names(run)):
         run.fail("the replay names nothing")
+
+
+def dig_pid(w, name, qtype="A", tcp=False, server=None):
+    """dig from namespace b; returns (pid, answer): the shell prints its pid
+    and execs dig, so the pid is dig's own (ground truth for the owner)."""
+    p = run_cmd(["ip", "netns", "exec", w.net.b.name, "sh", "-c", 'echo $$; exec "$@"', "sh",
+                 "dig", "+short", "+time=1", "+tries=1"] + (["+tcp"] if tcp else []) +
+                ["@" + (server or w.net.A4), name, qtype], check=False, timeout=20)
+    lines = p.stdout.decode().split("\n")
+    return int(lines[0]), [x for x in lines[1:] if x and not x.startswith(";")]
+
+
+def dns_events(run, netns):
+    return [r for r in run.records if r.get("type") == "dns" and r.get("netns") == netns]
+
+
+def find_query(run, evs, what, qname, qtype, **want):
+    got = [r for r in evs if r.get("qname") == qname and r.get("qtype") == qtype]
+    if len(got) != 1:
+        run.fail("%s: %d dns events for %s %s, expected 1" % (what, len(got), qtype, qname),
+                 lambda r: r.get("type") == "dns")
+    r = got[0]
+    bad = {k: (r.get(k), v) for k, v in want.items() if r.get(k) != v}
+    if bad:
+        run.fail("%s: %s (got, expected)" % (what, bad), lambda x: x is r)
+    return r
+
+
+@test("dns: --dns reports each query's owner, name, type, rcode, addresses, latency and timeouts")
+def t_dns_queries(ctx):
+    w = DnsWorld(ctx)
+    b = w.net.b.inode
+    path = os.path.join(ctx.tmpdir, ctx.unique("dnsq") + ".st")
+    with Tracer(ctx, ["--dns", "--dns-timeout", "1.5", "-w", path]) as t:
+        got = w.client("web." + ZONE, 4)
+        pid6, ans6 = dig_pid(w, "web." + ZONE, "AAAA")
+        pid_tcp, ans_tcp = dig_pid(w, "other." + ZONE, tcp=True)
+        pid_nx, ans_nx = dig_pid(w, "nothere." + ZONE)
+        pid_cn, ans_cn = dig_pid(w, "alias." + ZONE)
+        # nothing serves DNS at OTHER4: the query goes unanswered
+        pid_to, _ = dig_pid(w, "lost." + ZONE, server=OTHER4)
+        time.sleep(SETTLE + 1.5)
+        run = t.stop()
+    run.expect_clean_exit()
+    if got != WEB4 or ans6 != [WEB6] or ans_tcp != [OTHER4] or ans_nx:
+        raise Fail("the clients' own answers: %r %r %r %r" % (got, ans6, ans_tcp, ans_nx))
+    evs = dns_events(run, b)
+    others = [r for r in run.records if r.get("type") not in ("dns", "dns_stats", "summary")]
+    if others:
+        run.fail("--dns alone shows %d events of other kinds" % len(others), lambda r: r in others)
+    r = find_query(run, evs, "getaddrinfo", "web." + ZONE, "A", outcome="answered",
+                   rcode="NOERROR", addrs=[WEB4], proto="udp", raddr=w.net.A4, rport=53,
+                   comm="python3")
+    if not 0 < r["latency_ms"] < 1500:
+        run.fail("getaddrinfo: latency %r ms" % r["latency_ms"], lambda x: x is r)
+    find_query(run, evs, "dig AAAA", "web." + ZONE, "AAAA", outcome="answered", rcode="NOERROR",
+               addrs=[WEB6], pid=pid6, comm="dig", proto="udp")
+    find_query(run, evs, "dig +tcp", "other." + ZONE, "A", outcome="answered", rcode="NOERROR",
+               addrs=[OTHER4], pid=pid_tcp, comm="dig", proto="tcp")
+    find_query(run, evs, "NXDOMAIN", "nothere." + ZONE, "A", outcome="answered",
+               rcode="NXDOMAIN", addrs=[], pid=pid_nx)
+    find_query(run, evs, "CNAME chain", "alias." + ZONE, "A", outcome="answered",
+               canonical="web." + ZONE, addrs=[WEB4], pid=pid_cn)
+    find_query(run, evs, "no answer", "lost." + ZONE, "A", outcome="timeout", rcode=None,
+               latency_ms=1500.0, raddr=OTHER4, pid=pid_to)
+    # none of dnsmasq's side: its socket receives queries and sends answers
+    served = [r for r in run.records if r.get("type") == "dns" and r.get("netns") == w.net.a.inode]
+    if served:
+        run.fail("the server's namespace shows queries", lambda r: r in served)
+    rows = {(r["qname"], r["qtype"]): r for r in run.records if r.get("type") == "dns_stats"}
+    row = rows.get(("nothere." + ZONE, "A"))
+    if not row or row["queries"] != 1 or row["errors"] != 1 or row["answered"] != 1:
+        run.fail("the table's row of nothere.%s: %r" % (ZONE, row))
+    row = rows.get(("lost." + ZONE, "A"))
+    if not row or row["timeouts"] != 1 or row["latency_p50_ms"] is not None:
+        run.fail("the table's row of lost.%s: %r" % (ZONE, row))
+    # a replay derives the same outcomes from the recorded queries and answers
+    replay = Tracer(ctx, ["--dns", "--dns-timeout", "1.5", "-r", path], hook=False)
+    replay.start(wait_ready=False)
+    rrun = replay.wait_exit(20)
+    if rrun is None:
+        raise Fail("replay did not finish")
+
+    def key(r):
+        return (r["qname"], r["qtype"], r["outcome"], r["rcode"], r["addrs"], r.get("pid"),
+                r["latency_ms"])
+    if sorted(map(key, evs)) != sorted(map(key, dns_events(rrun, b))):
+        raise Fail("replayed queries differ from the live run's",
+                   ["live: %r" % sorted(map(key, evs)),
+                    "replay: %r" % sorted(map(key, dns_events(rrun, b)))])
+
+
+@test("dns: --dns text output, and a filter on the owner")
+def t_dns_queries_text(ctx):
+    w = DnsWorld(ctx)
+    with Tracer(ctx, ["--dns", "--comm", "dig"], json_out=False) as t:
+        w.client("web." + ZONE, 4)
+        pid, _ = dig_pid(w, "alias." + ZONE)
+        time.sleep(SETTLE)
+        text = t.stop()
+    out = text.out.decode()
+    lines = [x for x in out.splitlines() if " DNS " in x]
+    if len(lines) != 1 or str(pid) not in lines[0] or \
+            "A alias.%s NOERROR" % ZONE not in lines[0] or "-> web.%s %s" % (ZONE, WEB4) not in lines[0]:
+        raise Fail("--comm dig: expected dig's one DNS line", out.splitlines())
+    if "\nNAME" not in out or "alias." + ZONE not in out.split("\nNAME", 1)[1]:
+        raise Fail("no per-name table at exit", out.splitlines())

@@ -562,9 +562,12 @@ TEST(dns_record_round_trip)
 	rr_a_ptr(&m, "198.51.100.10", 600);
 	a = answer(&m, 4026531840u, 5 * NS);
 	a.cgroup_id = 0x1234567890ull;
+	a.sock = 0xffff888100dd24c0ull;
+	a.lport = 42951;
 	inet_pton(AF_INET, "192.0.2.1", &a.raddr);
+	inet_pton(AF_INET, "192.0.2.2", &a.laddr);
 	n = rec__encode_event(buf, &a);
-	ASSERT_EQ(n, 4 + REC_DNS_LEN + m.n + REC_DNS_CGROUP_LEN);
+	ASSERT_EQ(n, 4 + REC_DNS_LEN + m.n + REC_DNS_TRAILER_LEN);
 	ASSERT_EQ(rec__get16(buf), REC_DNS_ANSWER);
 	ASSERT_EQ(rec__get16(buf + 2), n - 4);
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4, &ref), 0);
@@ -574,14 +577,30 @@ TEST(dns_record_round_trip)
 	ASSERT_EQ(back.dns_caplen, m.n);
 	ASSERT_EQ(memcmp(back.dns, m.b, m.n), 0);
 	ASSERT_EQ(memcmp(&back.raddr, &a.raddr, 16), 0);
+	ASSERT_EQ_U64(back.sock, a.sock);
+	ASSERT_EQ(back.lport, 42951);
+	ASSERT_EQ(memcmp(&back.laddr, &a.laddr, 16), 0);
+	/* a 1.6 body, without the socket: its cgroup, no socket */
+	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4 - REC_DNS_SOCK_LEN,
+				    &ref), 0);
+	ASSERT_EQ_U64(back.cgroup_id, 0x1234567890ull);
+	ASSERT_EQ_U64(back.sock, 0);
+	ASSERT_EQ(back.lport, 0);
 	/* a 1.5 body, without the cgroup: the answer is the namespace's */
-	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4 - REC_DNS_CGROUP_LEN,
+	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4 - REC_DNS_TRAILER_LEN,
 				    &ref), 0);
 	ASSERT_EQ_U64(back.cgroup_id, 0);
 	ASSERT_EQ(memcmp(back.dns, m.b, m.n), 0);
+	/* a query: its own record type, the same body */
+	a.kind = EVENT_DNS_QUERY;
+	ASSERT_EQ(rec__encode_event(buf, &a), n);
+	ASSERT_EQ(rec__get16(buf), REC_DNS_QUERY);
+	ASSERT_EQ(rec__decode_event(&back, REC_DNS_QUERY, buf + 4, n - 4, &ref), 0);
+	ASSERT_EQ(back.kind, EVENT_DNS_QUERY);
+	ASSERT_EQ_U64(back.sock, a.sock);
 	/* a body shorter than its payload length, a payload above the bound */
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4,
-				    n - 5 - REC_DNS_CGROUP_LEN, &ref), -EINVAL);
+				    n - 5 - REC_DNS_TRAILER_LEN, &ref), -EINVAL);
 	rec__put16(buf + 4 + 16, ST_DNS_CAP + 1);
 	ASSERT_EQ(rec__decode_event(&back, REC_DNS_ANSWER, buf + 4, n - 4, &ref), -EINVAL);
 }

@@ -245,7 +245,7 @@ TEST(record_tcp_conn_layout)
 	memset(buf, 0xee, sizeof(buf));
 	strcpy(c.conn.rst_reason, "tcp_abort_on_close");
 	ASSERT_EQ(rec__encode_event(buf, &c), 4 + 220 + 24 + 32);
-	ASSERT_EQ(REC_RECORD_MAX, 4 + 36 + 512 + 8);	/* 1.6: a DNS answer's */
+	ASSERT_EQ(REC_RECORD_MAX, 4 + 36 + 512 + 8 + 28);	/* 1.7: a DNS answer's */
 	ASSERT_EQ(rec__get16(buf), 8);
 	ASSERT_EQ(rec__get16(buf + 2), 220 + 24 + 32);
 	ASSERT_EQ(b[45], 6);
@@ -358,7 +358,8 @@ TEST(record_udp_records_layout)
 	ASSERT_STREQ(rec__type_name(REC_UDP_FLOW), "udp_flow");
 	ASSERT_STREQ(rec__type_name(REC_UDP_SOCKET), "udp_socket");
 	ASSERT_STREQ(rec__type_name(9), "dns_answer");
-	ASSERT_STREQ(rec__type_name(10), "unknown");
+	ASSERT_STREQ(rec__type_name(10), "dns_query");
+	ASSERT_STREQ(rec__type_name(11), "unknown");
 }
 
 TEST(record_header_fields)
@@ -700,7 +701,7 @@ TEST(record_header_says_1_5)
 	r = reader__open(p, err, sizeof(err));
 	ASSERT_MSG(r, "%s", err);
 	ASSERT_EQ(reader__header(r)->major, 1);
-	ASSERT_EQ(reader__header(r)->minor, 6);
+	ASSERT_EQ(reader__header(r)->minor, 7);
 	reader__close(r);
 }
 
@@ -1078,7 +1079,7 @@ TEST(replay_and_info_udp)
 	ASSERT_EQ(info__print(a, f), 0);
 	fclose(f);
 	ut_defer(free, text);
-	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.6\n"));
+	ASSERT_NOT_NULL(strstr(text, "Format:            socktrace recording 1.7\n"));
 	ASSERT_NOT_NULL(strstr(text, "Events:            3\n"));
 	ASSERT_NOT_NULL(strstr(text, "  tcp_state:       1\n"));
 	ASSERT_NOT_NULL(strstr(text, "  udp_flow:        1\n"));

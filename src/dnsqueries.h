@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* DNS queries, a pipeline stage (--dns): each query a local socket sent
+ * (EVENT_DNS_QUERY) is matched to its answer (EVENT_DNS_ANSWER, same socket
+ * and message id, same question), or times out. Derives one EVENT_DNS per
+ * query with its owner, name, type, answer code, addresses and latency,
+ * and at the end one EVENT_DNS_STATS per name.
+ *
+ * The kernel sees a query leave without knowing its process: the owner is
+ * the socket's, as the UDP flow or TCP transitions of the same socket told
+ * it (in process context). A flow's first datagram is reported after its
+ * send returns, so after the query: an answer whose socket's owner is not
+ * known yet waits for it, DNSQUERIES_OWNER_WAIT_NS at most. */
+#ifndef ST_DNSQUERIES_H
+#define ST_DNSQUERIES_H
+
+#include <stdint.h>
+#include "event.h"
+#include "pipeline.h"
+
+#define DNSQUERIES_OWNER_WAIT_NS (200ull * 1000000ull)
+#define DNSQUERIES_MAX_PENDING 16384	/* queries awaiting an answer at once */
+#define DNSQUERIES_MAX_NAMES 4096	/* rows of the table; later names are counted apart */
+
+struct dnsqueries_stats {
+	uint64_t queries;	/* queries seen (retransmits of one id count once) */
+	uint64_t unparsed;	/* queries and answers whose question did not parse */
+	uint64_t unmatched;	/* answers to no query seen (sent before tracing) */
+	uint64_t dropped;	/* queries forgotten for room before they ended */
+	uint64_t untabled;	/* queries of names beyond the table's rows */
+};
+
+struct dnsqueries;
+
+/* A stage: a query without an answer after timeout_ns times out. NULL and
+ * errno on failure. */
+struct dnsqueries *dnsqueries__new(uint64_t timeout_ns);
+/* The stage to add to a pipeline, which then owns (and frees) it. */
+struct stage *dnsqueries__stage(struct dnsqueries *q);
+/* Takes DNS queries and answers, and the owners of sockets from UDP flows
+ * and TCP events; others are ignored. */
+int dnsqueries__feed(struct dnsqueries *q, const struct event *ev);
+/* Emits the timeouts due by now_wall on the source's clock, and answers
+ * that waited long enough for their owner. */
+int dnsqueries__tick(struct dnsqueries *q, uint64_t now_wall);
+/* Emits what is left: answers still waiting for an owner, and queries
+ * still waiting for an answer (outcome "pending"); then the per-name table. */
+int dnsqueries__finish(struct dnsqueries *q, uint64_t now_wall);
+void dnsqueries__stats(const struct dnsqueries *q, struct dnsqueries_stats *st);
+void dnsqueries__free(struct dnsqueries *q);
+
+/* "A", "AAAA", "CNAME"...; NULL for a type without a name here. */
+const char *dns_type__name(unsigned int type);
+/* "NOERROR", "NXDOMAIN"...; NULL for a code without a name here. */
+const char *dns_rcode__name(unsigned int rcode);
+/* "answered", "timeout", "pending"; NULL for none. */
+const char *dns_outcome__name(int outcome);
+
+#endif /* ST_DNSQUERIES_H */
