@@ -227,7 +227,9 @@ static int query_end(struct dnsqueries *q, struct query *e)
 	if (!e->answered)
 		q->n_pending--;
 	query_unhash(q, e);
-	row_count(q, &e->ev.dnsq);
+	/* the table sums what the filter keeps, as the lines do */
+	if (pipeline__wants(q->stage.pl, &e->ev))
+		row_count(q, &e->ev.dnsq);
 	err = pipeline__emit(&q->stage, &e->ev);
 	free(e);
 	return err;
@@ -363,14 +365,18 @@ static int answer_received(struct dnsqueries *q, const struct event *ev, const u
 }
 
 /* An event in process context names its socket's owner, for the queries it
- * sent (it may close before they end); answers that waited for it go now. */
+ * sent (it may close before they end); answers that waited for it go now.
+ * Returns 1 when the socket has queries: the recording needs the event. */
 static int owner_learn(struct dnsqueries *q, const struct event *ev)
 {
+	bool queried = false;
 	struct owner *o;
 	int err = 0;
 
 	if (!ev->sock)
 		return 0;
+	for (struct query *e = *sock_bucket_of(q, ev->sock); e && !queried; e = e->snext)
+		queried = e->ev.sock == ev->sock && e->ev.netns == ev->netns;
 	o = owner_slot(q, ev->sock);
 	/* the socket is gone: its address may come back as another's */
 	if ((ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_END &&
@@ -378,10 +384,10 @@ static int owner_learn(struct dnsqueries *q, const struct event *ev)
 	    (ev->kind == EVENT_TCP_STATE && ev->new_state == ST_TCP_CLOSE)) {
 		if (o->sock == ev->sock)
 			o->sock = 0;
-		return 0;
+		return queried;
 	}
 	if (!ev->pid)
-		return 0;
+		return queried;
 	o->sock = ev->sock;
 	o->netns = ev->netns;
 	o->pid = ev->pid;
@@ -399,7 +405,7 @@ static int owner_learn(struct dnsqueries *q, const struct event *ev)
 		if (e->answered)
 			err = query_end(q, e);
 	}
-	return err;
+	return err ? err : queried;
 }
 
 int dnsqueries__feed(struct dnsqueries *q, const struct event *ev)
@@ -418,6 +424,14 @@ int dnsqueries__feed(struct dnsqueries *q, const struct event *ev)
 		}
 		return ev->kind == EVENT_DNS_QUERY ? query_sent(q, ev, msg, len) :
 						     answer_received(q, ev, msg, len);
+	default:
+		return 0;
+	}
+}
+
+int dnsqueries__observe(struct dnsqueries *q, const struct event *ev)
+{
+	switch (ev->kind) {
 	case EVENT_UDP_FLOW:
 	case EVENT_UDP_SOCKET:
 	case EVENT_TCP_STATE:
@@ -542,6 +556,11 @@ static int stage_event(struct stage *s, const struct event *ev)
 	return dnsqueries__feed((struct dnsqueries *)s, ev);
 }
 
+static int stage_observe(struct stage *s, const struct event *ev)
+{
+	return dnsqueries__observe((struct dnsqueries *)s, ev);
+}
+
 static int stage_tick(struct stage *s, uint64_t now_wall)
 {
 	return dnsqueries__tick((struct dnsqueries *)s, now_wall);
@@ -559,6 +578,7 @@ static void stage_free(struct stage *s)
 
 static const struct stage_ops dnsqueries_ops = {
 	.event = stage_event,
+	.observe = stage_observe,
 	.tick = stage_tick,
 	.finish = stage_finish,
 	.free = stage_free,

@@ -36,9 +36,14 @@ struct dnsqueries;
 struct dnsqueries *dnsqueries__new(uint64_t timeout_ns);
 /* The stage to add to a pipeline, which then owns (and frees) it. */
 struct stage *dnsqueries__stage(struct dnsqueries *q);
-/* Takes DNS queries and answers, and the owners of sockets from UDP flows
- * and TCP events; others are ignored. */
+/* Takes DNS queries and answers; others are ignored. */
 int dnsqueries__feed(struct dnsqueries *q, const struct event *ev);
+/* Takes the owners of sockets from UDP flows and TCP events, whatever the
+ * filter keeps (a query's outcome is filtered on its own); others are
+ * ignored. Returns 1 for an event of a socket with queries, which a
+ * recording keeps whatever the filter (a replay learns the same owner),
+ * else 0 or -errno. */
+int dnsqueries__observe(struct dnsqueries *q, const struct event *ev);
 /* Emits the timeouts due by now_wall on the source's clock, and answers
  * that waited long enough for their owner. */
 int dnsqueries__tick(struct dnsqueries *q, uint64_t now_wall);

@@ -383,10 +383,15 @@ static bool fexpr__match(const struct fexpr *x, const struct event *ev)
 		return by_dir(x->dir, addr_match(x, ev->family, &ev->laddr),
 			      addr_match(x, ev->family, &ev->raddr));
 	case FX_NAME:
-		/* names are the remote side's; a resolved name, never a lookup */
-		return x->dir != FX_SRC && x->dir != FX_BOTH &&
-		       ((ev->rname[0] && !strcasecmp(ev->rname, x->name)) ||
-			(ev->rname_canonical[0] && !strcasecmp(ev->rname_canonical, x->name)));
+		/* names are the remote side's; a resolved name, never a lookup
+		 * (a DNS query: the name it asked, and where its answer led) */
+		if (x->dir == FX_SRC || x->dir == FX_BOTH)
+			return false;
+		if (ev->kind == EVENT_DNS)
+			return !strcasecmp(ev->dnsq.qname, x->name) ||
+			       (ev->dnsq.canonical[0] && !strcasecmp(ev->dnsq.canonical, x->name));
+		return (ev->rname[0] && !strcasecmp(ev->rname, x->name)) ||
+		       (ev->rname_canonical[0] && !strcasecmp(ev->rname_canonical, x->name));
 	case FX_PORT:
 		return by_dir(x->dir, port_in(x, ev->lport), port_in(x, ev->rport));
 	case FX_STATE: {

@@ -98,10 +98,15 @@ int pipeline__show(struct pipeline *p, const struct event *ev)
 	return 0;
 }
 
+bool pipeline__wants(const struct pipeline *p, const struct event *ev)
+{
+	return !p->filter || filter__match(p->filter, ev);
+}
+
 /* Whether the run keeps ev: what the filter drops is counted. */
 static bool pipeline__keep(struct pipeline *p, const struct event *ev)
 {
-	if (!p->filter || filter__match(p->filter, ev))
+	if (pipeline__wants(p, ev))
 		return true;
 	p->stats.filtered++;
 	return false;
@@ -156,6 +161,7 @@ static const struct event *pipeline__named(struct pipeline *p, const struct even
 
 int pipeline__push(struct pipeline *p, const struct event *ev)
 {
+	bool keep, needed = false;
 	struct event named;
 	int err;
 
@@ -178,14 +184,21 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	if (ev->kind == EVENT_DNS_ANSWER || ev->kind == EVENT_DNS_QUERY)
 		return pipeline__dns(p, ev);
 	ev = pipeline__named(p, ev, &named);
-	if (!pipeline__keep(p, ev))
-		return 0;
+	for (int i = 0; i < p->n_stages && !p->done; i++) {
+		err = p->stages[i]->ops->observe ? p->stages[i]->ops->observe(p->stages[i], ev) : 0;
+		if (err < 0)
+			return err;
+		needed |= err > 0;
+	}
+	keep = pipeline__keep(p, ev);
 	/* the recorder keeps the source stream, whatever is shown */
-	if (p->recorder) {
+	if (p->recorder && (keep || needed)) {
 		err = sink__event(p->recorder, ev);
 		if (err)
 			return fail(p, p->recorder, err);
 	}
+	if (!keep)
+		return 0;
 	return pipeline__pass(p, ev, 0);
 }
 

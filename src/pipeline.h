@@ -27,6 +27,11 @@ struct stage_ops {
 	/* An event that passed the filter: from the source, or derived by an
 	 * earlier stage. */
 	int (*event)(struct stage *s, const struct event *ev);
+	/* Optional: every source event, before the filter, for what a stage
+	 * must know of sockets whatever the filter keeps (their owners).
+	 * Returns 1 when the recording needs ev even if the filter drops it
+	 * (a replay must learn the same), 0, or -errno. */
+	int (*observe)(struct stage *s, const struct event *ev);
 	/* The source's clock (wall-clock ns of its events) reached now:
 	 * emit what is due by then. */
 	int (*tick)(struct stage *s, uint64_t now_wall);
@@ -96,6 +101,8 @@ int pipeline__add_stage(struct pipeline *p, struct stage *s);
  * filtered, recorded, fed to the stages, shown if selected. Returns 0, or a
  * sink's -errno (the pipeline is then done). */
 int pipeline__push(struct pipeline *p, const struct event *ev);
+/* Whether the filter keeps ev (nothing is counted). */
+bool pipeline__wants(const struct pipeline *p, const struct event *ev);
 /* A derived event of stage s: filtered, fed to the stages after s, shown
  * if selected. */
 int pipeline__emit(struct stage *s, const struct event *ev);

@@ -555,3 +555,35 @@ TEST(filter_owner_rejects)
 	cgroup_info__free(web);
 	cgroup_info__free(db);
 }
+
+/* host NAME: a connection by the name its address was resolved under, a DNS
+ * query by the name it asked or where its answer's CNAME chain ended. */
+TEST(filter_host_name_matches_dns_queries)
+{
+	struct event conn = mk(EVENT_TCP_STATE, AF_INET, "10.0.0.1", 40000, "192.0.2.10", 443,
+			       ST_TCP_SYN_SENT, ST_TCP_ESTABLISHED, 7, "curl");
+	struct event q = mk(EVENT_DNS, AF_INET, "10.0.0.1", 40001, "10.0.0.53", 53, 0, 0, 7,
+			    "curl");
+	struct filter f;
+	char err[256];
+
+	strcpy(conn.rname, "www.example.test");
+	strcpy(conn.rname_canonical, "web.example.test");
+	strcpy(q.dnsq.qname, "WWW.example.test");
+	strcpy(q.dnsq.canonical, "web.example.test");
+	/* a query's rname is not its name: only qname and canonical count */
+	strcpy(q.rname, "other.example.test");
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "host www.example.test", err, sizeof(err)), 0);
+	ASSERT(filter__match(&f, &conn));
+	ASSERT(filter__match(&f, &q));
+	filter__free(&f);
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "dst host web.example.test", err, sizeof(err)), 0);
+	ASSERT(filter__match(&f, &q));
+	filter__free(&f);
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(filter__parse(&f, "host other.example.test", err, sizeof(err)), 0);
+	ASSERT(!filter__match(&f, &q));
+	filter__free(&f);
+}
