@@ -959,7 +959,8 @@ int main(int argc, char **argv)
 	if (o.btf_path && check_btf_file(o.btf_path))
 		return 1;
 
-	wanted = wanted_concerns(&o.filter, o.dns_cache, o.dns);
+	/* --probes: the DNS query hook too, which only --dns attaches */
+	wanted = wanted_concerns(&o.filter, o.dns_cache, o.dns || o.probes);
 	if (!wanted) {
 		report__error("the filter matches no protocol: --state selects TCP only");
 		opts__free(&o);
