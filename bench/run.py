@@ -28,7 +28,7 @@ port. After the pairs, the largest recording is replayed (socktrace -r FILE
 -j > /dev/null, and -r FILE -q) --replays times each: events per second. A second table gives CPU
 per connection (the storm's, the tool's; BPF ns/call with --bpf-stats).
 
-More workloads (--workloads, default startup,storm,udp,tcprr,synhang,bulk,dns):
+More workloads (--workloads, default startup,storm,udp,tcprr,synhang,bulk,dns,dnsq):
 
   startup  socktrace with its default hooks and no load, --startup-runs
            times: exec to its ready line, SIGINT to its exit (reaped), and
@@ -54,6 +54,10 @@ More workloads (--workloads, default startup,storm,udp,tcprr,synhang,bulk,dns):
            then connected to, untraced and traced by socktrace -j -t: the
            loop's rate ratio, and how many connections carry the name their
            address came from (the target: all, with 0 lost)
+  dnsq     the same loop, traced by socktrace -j --dns -P 53: the loop's
+           rate ratio, and how many of its queries socktrace reported
+           answered with the loop's address and its owner (the bench's
+           pid); with --bpf-stats the DNS programs' ns per call
 
 Traffic is loopback only; every loop is bounded; every child is killed in a
 finally block. Needs root. See bench/README.md.
@@ -779,7 +783,7 @@ def calibrate(args, port, tmpdir):
 # ---- more workloads: a UDP flood, SYN_SENT hangs ----
 
 UDP_BPFTRACE_SCRIPT = os.path.join(HERE, "udpcount.bt")
-WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang", "bulk", "dns")
+WORKLOADS = ("startup", "storm", "udp", "tcprr", "synhang", "bulk", "dns", "dnsq")
 UDP_CONFIGS = {
     "json": "socktrace -u -j > file",
     "quiet": "socktrace -u -q (count only)",
@@ -1045,50 +1049,86 @@ def dns_named(path, port):
     return n, named, summary
 
 
-def run_dns_traced(args, server, tmpdir, idx):
+def dns_queries_seen(path, pid):
+    """Of socktrace --dns -j's dns events of the loop's names: how many,
+    how many answered with the name's address, and of those how many with
+    the loop's process as owner; and the summary."""
+    n = answered = owned = 0
+    summary = None
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"summary"'):
+                summary = json.loads(line)
+                continue
+            if not line.startswith(b'{"type":"dns"'):
+                continue
+            ev = json.loads(line)
+            m = re.fullmatch(r"n(\d+)\." + re.escape(DNS_ZONE), ev.get("qname", ""))
+            if not m:
+                continue
+            n += 1
+            if ev.get("outcome") == "answered" and ev.get("rcode") == "NOERROR" and \
+                    ev.get("addrs") == [dns_addr(int(m.group(1)))]:
+                answered += 1
+                owned += ev.get("pid") == pid
+    return n, answered, owned, summary
+
+
+def run_dns_traced(args, server, tmpdir, idx, queries=False):
+    """dns: socktrace -j -t on the loop's port, names counted; dnsq:
+    socktrace -j --dns on port 53, queries counted."""
     out_path = os.path.join(tmpdir, f"dns-{idx}.out")
     err_path = os.path.join(tmpdir, f"dns-{idx}.err")
-    cmd = [args.socktrace, "-j", "-t", "-P", str(server.port)]
+    cmd = [args.socktrace, "-j"] + (["--dns", "-P", "53"] if queries else
+                                    ["-t", "-P", str(server.port)])
     if not args.snapshot:
         cmd.append("--no-snapshot")
     cmd += args.socktrace_arg
     r = run_tool_around(args, cmd, b"socktrace: tracing", err_path, out_path, err_path,
                         lambda: run_dnsloop(args, server), TRACER_PROG_NAMES)
     r["loop"] = r.pop("work")
-    n, named, summary = dns_named(out_path, server.port)
+    if queries:
+        n, answered, owned, summary = dns_queries_seen(out_path, os.getpid())
+        r.update(queries=n, answered=answered, owned=owned)
+    else:
+        n, named, summary = dns_named(out_path, server.port)
+        r.update(connects=n, named=named)
     if summary is None:
         raise BenchError("no summary object in socktrace's JSON output")
-    r.update(connects=n, named=named, lost=summary.get("lost", 0),
+    r.update(lost=summary.get("lost", 0),
              dns_answers=summary.get("dns_answers"), dns_lost=summary.get("dns_lost"),
              dns_unparsed=summary.get("dns_unparsed"), dns_evictions=summary.get("dns_evictions"))
     keep_or_delete(args, out_path, err_path)
     return r
 
 
-def run_dns_pairs(args, port, tmpdir, dns_pairs, failures, results):
+def run_dns_pairs(args, port, tmpdir, dns_pairs, failures, results, queries=False):
     """--pairs rounds of an untraced and a traced resolve-and-connect loop."""
-    log(f"run.py: dns: {args.pairs} pairs of {args.dns_names} names resolved at "
+    name = "dnsq" if queries else "dns"
+    log(f"run.py: {name}: {args.pairs} pairs of {args.dns_names} names resolved at "
         f"{DNS_SERVER}:53 (dnsmasq) and connected to on port {port}")
-    results["dns"] = {"port": port, "runs": []}
+    results[name] = {"port": port, "runs": []}
     try:
         server = DnsServer(args, port, tmpdir)
     except BenchError as e:
-        log(f"run.py: dns skipped: {e}")
-        failures.append({"config": "dns", "pair": 0, "error": str(e)})
+        log(f"run.py: {name} skipped: {e}")
+        failures.append({"config": name, "pair": 0, "error": str(e)})
         return
     try:
         for i in range(args.pairs):
-            pair = run_pair(args, i, "dns", "dns", lambda: run_dnsloop(args, server),
-                            lambda: run_dns_traced(args, server, tmpdir, i), failures)
+            pair = run_pair(args, i, name, name, lambda: run_dnsloop(args, server),
+                            lambda: run_dns_traced(args, server, tmpdir, i, queries), failures)
             if not pair:
                 continue
             a, b = pair
             dns_pairs.append((a, b))
-            results["dns"]["runs"].append({"untraced": a, "traced": b})
-            log(f"run.py: [{i + 1}/{args.pairs}] dns untraced {a['rate']:7.0f}/s  traced "
-                f"{b['loop']['rate']:7.0f}/s  ratio {b['loop']['rate'] / a['rate']:.3f}  named "
-                f"{b['named']}/{b['connects']} of {b['loop']['names'] - b['loop']['unresolved']} "
-                f"resolved  lost {b['lost']}  dns_lost {b['dns_lost']}")
+            results[name]["runs"].append({"untraced": a, "traced": b})
+            seen = (f"queries {b['answered']}/{b['queries']} answered, {b['owned']} owned" if queries
+                    else f"named {b['named']}/{b['connects']}")
+            log(f"run.py: [{i + 1}/{args.pairs}] {name} untraced {a['rate']:7.0f}/s  traced "
+                f"{b['loop']['rate']:7.0f}/s  ratio {b['loop']['rate'] / a['rate']:.3f}  {seen} "
+                f"of {b['loop']['names'] - b['loop']['unresolved']} resolved  lost {b['lost']}  "
+                f"dns_lost {b['dns_lost']}")
     finally:
         server.close()
 
@@ -1096,13 +1136,22 @@ def run_dns_pairs(args, port, tmpdir, dns_pairs, failures, results):
 def summarize_dns(pairs):
     ratios = [b["loop"]["rate"] / a["rate"] for a, b in pairs]
     resolved = sum(b["loop"]["names"] - b["loop"]["unresolved"] for _, b in pairs)
-    return {"pairs": len(pairs), "ratio": statistics.median(ratios),
-            "ratio_min": min(ratios), "ratio_max": max(ratios),
-            "resolved": resolved, "connects": sum(b["connects"] for _, b in pairs),
-            "named": sum(b["named"] for _, b in pairs),
-            "lost": sum(b["lost"] for _, b in pairs),
-            "dns_lost": sum(b["dns_lost"] or 0 for _, b in pairs),
-            "dns_unparsed": sum(b["dns_unparsed"] or 0 for _, b in pairs)}
+    s = {"pairs": len(pairs), "ratio": statistics.median(ratios),
+         "ratio_min": min(ratios), "ratio_max": max(ratios), "resolved": resolved,
+         "lost": sum(b["lost"] for _, b in pairs),
+         "dns_lost": sum(b["dns_lost"] or 0 for _, b in pairs),
+         "dns_unparsed": sum(b["dns_unparsed"] or 0 for _, b in pairs)}
+    for k in ("connects", "named", "queries", "answered", "owned"):
+        if k in pairs[0][1]:
+            s[k] = sum(b[k] for _, b in pairs)
+    # the DNS programs' cost per call, from --bpf-stats
+    for prog in ("dns_ingress", "dns_egress"):
+        calls = sum(b.get("bpf", {}).get("progs", {}).get(prog, {}).get("run_cnt", 0) for _, b in pairs)
+        ns = sum(b.get("bpf", {}).get("progs", {}).get(prog, {}).get("run_time_ns", 0)
+                 for _, b in pairs)
+        if calls:
+            s[prog + "_ns"] = ns / calls
+    return s
 
 
 def print_dns(s, args, out=sys.stdout):
@@ -1117,6 +1166,23 @@ def print_dns(s, args, out=sys.stdout):
     print(f"| {s['ratio']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}] | {s['resolved']} | "
           f"{s['connects']} | {s['named']} ({pct:.1f} %) | {s['lost']} | {s['dns_lost']} | "
           f"{s['dns_unparsed']} | {yes(s['named'] == s['resolved'] and not s['lost'])} |", file=out)
+
+
+def print_dnsq(s, args, out=sys.stdout):
+    if not s:
+        return
+    print(f"\nDNS queries (--dns): {s['pairs']} pairs of {args.dns_names} names resolved (dnsmasq, "
+          f"{DNS_SERVER}:53), traced by socktrace -j --dns -P 53\n", file=out)
+    print("| ratio | resolved | reported | answered right | with their owner | lost | dns_lost "
+          "| dns_ingress ns/call | dns_egress ns/call | all reported |", file=out)
+    print("|---|---|---|---|---|---|---|---|---|---|", file=out)
+
+    def ns(k):
+        return f"{s[k]:.0f}" if k in s else "-"
+    print(f"| {s['ratio']:.3f} [{s['ratio_min']:.3f}-{s['ratio_max']:.3f}] | {s['resolved']} | "
+          f"{s['queries']} | {s['answered']} | {s['owned']} | {s['lost']} | {s['dns_lost']} | "
+          f"{ns('dns_ingress_ns')} | {ns('dns_egress_ns')} | "
+          f"{yes(s['owned'] == s['resolved'] == s['queries'] and not s['lost'])} |", file=out)
 
 
 def run_generator(name, cmd, timeout, accept_rc=(0,)):
@@ -2152,7 +2218,7 @@ def main():
                     help="directory of the workload generators (storm, udpflood, tcprr, synhang)")
     ap.add_argument("--bpftrace", default=shutil.which("bpftrace") or "/usr/bin/bpftrace")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang,bulk,dns): startup "
+                    help="comma-separated workloads (default startup,storm,udp,tcprr,synhang,bulk,dns,dnsq): startup "
                     "(socktrace's own exec to ready and SIGINT to exit), storm (TCP "
                     "connections), udp (UDP request/response flood), tcprr (TCP request/response "
                     "on long-lived connections), synhang (connection attempts hanging in SYN_SENT), "
@@ -2307,6 +2373,7 @@ def main():
     bulk_pairs = []
     dns_port = free_port(exclude={port, udp_port, syn_port, tcprr_port, startup_port, bulk_port})
     dns_pairs = []
+    dnsq_pairs = []
     stats_old = None
     pairs = {c: [] for c in configs}
     udp_pairs = {c: [] for c in udp_configs}
@@ -2376,6 +2443,8 @@ def main():
                 run_bulk_pairs(args, bulk_port, tmpdir, bulk_pairs, failures, results)
             if "dns" in workloads:
                 run_dns_pairs(args, dns_port, tmpdir, dns_pairs, failures, results)
+            if "dnsq" in workloads:
+                run_dns_pairs(args, dns_port, tmpdir, dnsq_pairs, failures, results, True)
     except BenchError as e:
         sys.exit(f"run.py: {e}")
     except KeyboardInterrupt:
@@ -2403,6 +2472,9 @@ def main():
     dns_summary = summarize_dns(dns_pairs) if dns_pairs else None
     if dns_summary:
         results["dns"]["summary"] = dns_summary
+    dnsq_summary = summarize_dns(dnsq_pairs) if dnsq_pairs else None
+    if dnsq_summary:
+        results["dnsq"]["summary"] = dnsq_summary
     results["elapsed_s"] = time.monotonic() - t_begin
     print(f"\nsocktrace benchmark: {', '.join(workloads)}; {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; {results['elapsed_s']:.0f}s")
@@ -2419,6 +2491,7 @@ def main():
     print_synhang(syn_summary, args)
     print_bulk(bulk_summary, args)
     print_dns(dns_summary, args)
+    print_dnsq(dnsq_summary, args)
     for f in failures:
         print(f"failed: {f['config']} pair {f['pair']}: {f['error']}")
     if args.json:

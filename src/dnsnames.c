@@ -494,20 +494,25 @@ static uint32_t lookup(struct dnsnames *d, const struct event *ev)
 	return lookup_key(d, &k, ev->boot_ns);
 }
 
-bool dnsnames__has(struct dnsnames *d, const struct event *ev)
+const char *dnsnames__find(struct dnsnames *d, const struct event *ev, const char **canonical)
 {
-	return lookup(d, ev) != NIL;
+	uint32_t i = lookup(d, ev);
+
+	if (i == NIL)
+		return NULL;
+	*canonical = d->entries[i].canonical;
+	return d->entries[i].name;
 }
 
 bool dnsnames__name(struct dnsnames *d, struct event *ev)
 {
-	uint32_t i = lookup(d, ev);
+	const char *canonical, *name = dnsnames__find(d, ev, &canonical);
 
 	ev->rname[0] = ev->rname_canonical[0] = '\0';
-	if (i == NIL)
+	if (!name)
 		return false;
-	strcpy(ev->rname, d->entries[i].name);
-	strcpy(ev->rname_canonical, d->entries[i].canonical);
+	strcpy(ev->rname, name);
+	strcpy(ev->rname_canonical, canonical);
 	return true;
 }
 

@@ -67,8 +67,10 @@ bool dnsnames__wants(const struct event *ev);
  * to ev's owner's cgroup gave, else the namespace's latest; else clears
  * them. */
 bool dnsnames__name(struct dnsnames *d, struct event *ev);
-/* Whether dnsnames__name() would name ev: most events need no copy. */
-bool dnsnames__has(struct dnsnames *d, const struct event *ev);
+/* The name dnsnames__name() would give ev, and its canonical name ("" if
+ * the same), valid until the table changes; NULL when none: most events
+ * need no copy. */
+const char *dnsnames__find(struct dnsnames *d, const struct event *ev, const char **canonical);
 void dnsnames__stats(const struct dnsnames *d, struct dnsnames_stats *st);
 
 #endif /* ST_DNSNAMES_H */

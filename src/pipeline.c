@@ -151,11 +151,16 @@ static int pipeline__dns(struct pipeline *p, const struct event *ev)
 static const struct event *pipeline__named(struct pipeline *p, const struct event *ev,
 					  struct event *named)
 {
-	if (!p->names || !dnsnames__wants(ev) ||
-	    (!ev->rname[0] && !dnsnames__has(p->names, ev)))
+	const char *name, *canonical = "";
+
+	if (!p->names || !dnsnames__wants(ev))
+		return ev;
+	name = dnsnames__find(p->names, ev, &canonical);
+	if (!name && !ev->rname[0])
 		return ev;
 	*named = *ev;
-	dnsnames__name(p->names, named);
+	strcpy(named->rname, name ? name : "");
+	strcpy(named->rname_canonical, canonical);
 	return named;
 }
 
