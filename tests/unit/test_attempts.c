@@ -13,30 +13,6 @@
 #define SEC 1000000000ull
 #define T0 (10 * SEC)		/* when the attempts start, boot clock */
 
-/* A sink that keeps a copy of every event. */
-struct rec_sink {
-	struct sink base;
-	struct event evs[64];
-	int n;
-};
-
-static int rec_event(struct sink *s, const struct event *ev)
-{
-	struct rec_sink *r = (struct rec_sink *)s;
-
-	if (r->n == 64)
-		return -ENOSPC;
-	r->evs[r->n++] = *ev;
-	return 0;
-}
-
-static void rec_free(struct sink *s)
-{
-	free(s);
-}
-
-static const struct sink_ops rec_ops = { .event = rec_event, .free = rec_free };
-
 struct fixture {
 	struct pipeline pl;
 	struct rec_sink *rec;
@@ -49,7 +25,7 @@ static void fixture_free(void *p)
 {
 	struct fixture *f = p;
 
-	pipeline__free(&f->pl);	/* and the stage, and the sink */
+	pipeline__free(&f->pl);	/* and the stage */
 	free(f);
 }
 
@@ -62,12 +38,7 @@ static struct fixture *fixture_new(void)
 		FAIL("out of memory");
 	pipeline__init(&f->pl, NULL, 0);
 	f->pl.kinds = PIPELINE_KINDS_CONNECTS;
-	f->rec = calloc(1, sizeof(*f->rec));
-	if (!f->rec) {
-		free(f);
-		FAIL("out of memory");
-	}
-	f->rec->base.ops = &rec_ops;
+	f->rec = rec_sink_new();
 	pipeline__add_sink(&f->pl, &f->rec->base);
 	ut_defer(fixture_free, f);
 	f->a = attempts__new(1 * SEC);

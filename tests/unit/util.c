@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,35 @@ void svc_set_udp(struct services *s, int port, const char *name)
 {
 	free(s->udp[port]);
 	s->udp[port] = strdup(name);
+}
+
+static int rec_event(struct sink *s, const struct event *ev)
+{
+	struct rec_sink *r = (struct rec_sink *)s;
+
+	if (r->n == REC_SINK_EVENTS)
+		return -ENOSPC;
+	r->evs[r->n++] = *ev;
+	return 0;
+}
+
+/* pipeline__free() frees its sinks; this one goes after the test */
+static void rec_free(struct sink *s)
+{
+	(void)s;
+}
+
+static const struct sink_ops rec_ops = { .event = rec_event, .free = rec_free };
+
+struct rec_sink *rec_sink_new(void)
+{
+	struct rec_sink *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		FAIL("out of memory");
+	r->base.ops = &rec_ops;
+	ut_defer(free, r);
+	return r;
 }
 
 const char *write_file(const char *dir, const char *name, const char *content)

@@ -10,6 +10,7 @@
 #include "event.h"
 #include "format.h"
 #include "services.h"
+#include "sink.h"
 #include "json_check.h"
 #include "harness.h"
 
@@ -48,6 +49,19 @@ void svc_set_udp(struct services *s, int port, const char *name);
 void defer_fclose(FILE *f);
 /* services__free(s) after the test. */
 void defer_services_free(struct services *s);
+
+/* A sink that keeps a copy of every event it gets, REC_SINK_EVENTS at most
+ * (then -ENOSPC). A pipeline may own it: its free does nothing, the test's
+ * end releases it, so make it before deferring the pipeline's free (the
+ * last deferred runs first). */
+#define REC_SINK_EVENTS 64
+struct rec_sink {
+	struct sink base;
+	struct event evs[REC_SINK_EVENTS];
+	int n;
+};
+
+struct rec_sink *rec_sink_new(void);
 
 /* Writes a file (fails the test on error); returns its path. */
 const char *write_file(const char *dir, const char *name, const char *content);
