@@ -359,17 +359,19 @@ static int answer_received(struct dnsqueries *q, const struct event *ev, const u
 	list_push(&q->held, e);
 	if (e->owned)
 		return query_end(q, e);
-	/* its socket's first datagram is reported after the send: wait */
-	e->due = ev->wall_ns + DNSQUERIES_OWNER_WAIT_NS;
+	/* its socket's first datagram is reported after the send: wait, as
+	 * long as a query waits for its answer, or until the socket closes */
+	e->due = ev->wall_ns + q->timeout_ns;
 	return 0;
 }
 
 /* An event in process context names its socket's owner, for the queries it
- * sent (it may close before they end); answers that waited for it go now.
- * Returns 1 when the socket has queries: the recording needs the event. */
+ * sent (it may close before they end); answers that waited for it go now,
+ * and when the socket closes, with or without it. Returns 1 when the socket
+ * has queries: the recording needs the event. */
 static int owner_learn(struct dnsqueries *q, const struct event *ev)
 {
-	bool queried = false;
+	bool queried = false, gone;
 	struct owner *o;
 	int err = 0;
 
@@ -377,34 +379,36 @@ static int owner_learn(struct dnsqueries *q, const struct event *ev)
 		return 0;
 	for (struct query *e = *sock_bucket_of(q, ev->sock); e && !queried; e = e->snext)
 		queried = e->ev.sock == ev->sock && e->ev.netns == ev->netns;
-	o = owner_slot(q, ev->sock);
 	/* the socket is gone: its address may come back as another's */
-	if ((ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_END &&
-	     ev->end_reason == UDP_END_CLOSE) ||
-	    (ev->kind == EVENT_TCP_STATE && ev->new_state == ST_TCP_CLOSE)) {
-		if (o->sock == ev->sock)
-			o->sock = 0;
-		return queried;
+	gone = (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_END &&
+		ev->end_reason == UDP_END_CLOSE) ||
+	       (ev->kind == EVENT_TCP_STATE && ev->new_state == ST_TCP_CLOSE);
+	o = owner_slot(q, ev->sock);
+	if (ev->pid) {
+		o->sock = ev->sock;
+		o->netns = ev->netns;
+		o->pid = ev->pid;
+		o->tid = ev->tid;
+		o->vpid = ev->vpid;
+		o->cgroup_id = ev->cgroup_id;
+		o->cg = ev->cg;
+		o->owner_src = ev->owner_src;
+		memcpy(o->comm, ev->comm, sizeof(o->comm));
 	}
-	if (!ev->pid)
-		return queried;
-	o->sock = ev->sock;
-	o->netns = ev->netns;
-	o->pid = ev->pid;
-	o->tid = ev->tid;
-	o->vpid = ev->vpid;
-	o->cgroup_id = ev->cgroup_id;
-	o->cg = ev->cg;
-	o->owner_src = ev->owner_src;
-	memcpy(o->comm, ev->comm, sizeof(o->comm));
+	if (!queried)
+		goto out;
 	for (struct query *e = *sock_bucket_of(q, ev->sock), *next; e && !err; e = next) {
 		next = e->snext;
-		if (e->ev.sock != ev->sock || e->ev.netns != ev->netns || e->owned)
+		if (e->ev.sock != ev->sock || e->ev.netns != ev->netns)
 			continue;
-		query_own(e, o);
-		if (e->answered)
+		if (ev->pid && !e->owned)
+			query_own(e, o);
+		if (e->answered && (e->owned || gone))
 			err = query_end(q, e);
 	}
+out:
+	if (gone && o->sock == ev->sock)
+		o->sock = 0;
 	return err ? err : queried;
 }
 

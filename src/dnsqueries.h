@@ -8,8 +8,9 @@
  * The kernel sees a query leave without knowing its process: the owner is
  * the socket's, as the UDP flow or TCP transitions of the same socket told
  * it (in process context). A flow's first datagram is reported after its
- * send returns, so after the query: an answer whose socket's owner is not
- * known yet waits for it, DNSQUERIES_OWNER_WAIT_NS at most. */
+ * send returns, so after the query, and may come after the answer: an
+ * answer whose socket's owner is not known yet waits for it as long as a
+ * query waits for its answer, or until the socket closes. */
 #ifndef ST_DNSQUERIES_H
 #define ST_DNSQUERIES_H
 
@@ -17,7 +18,6 @@
 #include "event.h"
 #include "pipeline.h"
 
-#define DNSQUERIES_OWNER_WAIT_NS (200ull * 1000000ull)
 #define DNSQUERIES_MAX_PENDING 16384	/* queries awaiting an answer at once */
 #define DNSQUERIES_MAX_NAMES 4096	/* rows of the table; later names are counted apart */
 
@@ -45,7 +45,7 @@ int dnsqueries__feed(struct dnsqueries *q, const struct event *ev);
  * else 0 or -errno. */
 int dnsqueries__observe(struct dnsqueries *q, const struct event *ev);
 /* Emits the timeouts due by now_wall on the source's clock, and answers
- * that waited long enough for their owner. */
+ * that waited as long for their owner. */
 int dnsqueries__tick(struct dnsqueries *q, uint64_t now_wall);
 /* Emits what is left: answers still waiting for an owner, and queries
  * still waiting for an answer (outcome "pending"); then the per-name table. */

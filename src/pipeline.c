@@ -181,6 +181,14 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 			named.vpid = cgroups__vpid(p->cgroups, ev->pid);
 		ev = &named;
 	}
+	/* what a stage learns of a socket (its owner) counts before what
+	 * falls due by this event's time: the same however the clock ticks */
+	for (int i = 0; i < p->n_stages && !p->done; i++) {
+		err = p->stages[i]->ops->observe ? p->stages[i]->ops->observe(p->stages[i], ev) : 0;
+		if (err < 0)
+			return err;
+		needed |= err > 0;
+	}
 	/* what is due before this event comes before it: the same order
 	 * whenever the source's clock is ticked otherwise */
 	err = pipeline__tick(p, ev->wall_ns);
@@ -189,12 +197,6 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 	if (ev->kind == EVENT_DNS_ANSWER || ev->kind == EVENT_DNS_QUERY)
 		return pipeline__dns(p, ev);
 	ev = pipeline__named(p, ev, &named);
-	for (int i = 0; i < p->n_stages && !p->done; i++) {
-		err = p->stages[i]->ops->observe ? p->stages[i]->ops->observe(p->stages[i], ev) : 0;
-		if (err < 0)
-			return err;
-		needed |= err > 0;
-	}
 	keep = pipeline__keep(p, ev);
 	/* the recorder keeps the source stream, whatever is shown */
 	if (p->recorder && (keep || needed)) {

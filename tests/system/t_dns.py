@@ -498,5 +498,11 @@ def t_dns_queries_text(ctx):
     if rrun is None:
         raise Fail("replay did not finish")
     if rrun.out.decode() != out:
+        # what the recording holds, unfiltered: which events told the owner
+        dump = Tracer(ctx, ["-r", path], hook=False)
+        dump.start(wait_ready=False)
+        drun = dump.wait_exit(20)
         raise Fail("the replay with the same filter differs", ["live:"] + out.splitlines() +
-                   ["replay:"] + rrun.out.decode().splitlines())
+                   ["replay:"] + rrun.out.decode().splitlines() + ["recording:"] +
+                   (drun.out.decode().splitlines() + drun.err.splitlines() if drun else
+                    ["(no replay)"]))

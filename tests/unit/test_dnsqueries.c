@@ -268,9 +268,9 @@ TEST(dnsqueries_owner_after_answer)
 	softirq.pid = softirq.tid = 0;
 	softirq.comm[0] = '\0';
 	push(f, softirq);
-	tick(f, at + DNSQUERIES_OWNER_WAIT_NS / 2);
+	tick(f, at + TIMEOUT / 2);
 	ASSERT_EQ(f->rec->n, 0);
-	push(f, flow(SOCK, UDP_FLOW_START, at + DNSQUERIES_OWNER_WAIT_NS / 2 + 1));
+	push(f, flow(SOCK, UDP_FLOW_START, at + TIMEOUT / 2 + 1));
 	ASSERT_EQ(f->rec->n, 1);
 	ASSERT_EQ(shown_dns(f, 0)->outcome, DNS_OUTCOME_ANSWERED);
 	ASSERT_EQ_U64(shown_dns(f, 0)->latency_ns, 12 * MS);
@@ -293,18 +293,47 @@ TEST(dnsqueries_owner_wait_runs_out)
 	/* a socket of that identity in another namespace is not this one */
 	elsewhere.netns = NETNS + 1;
 	push(f, elsewhere);
-	tick(f, at + DNSQUERIES_OWNER_WAIT_NS - 1);
+	tick(f, at + TIMEOUT - 1);
 	ASSERT_EQ(f->rec->n, 0);
-	tick(f, at + DNSQUERIES_OWNER_WAIT_NS);
+	tick(f, at + TIMEOUT);
 	ASSERT_EQ(f->rec->n, 1);
 	ASSERT_EQ(shown_dns(f, 0)->outcome, DNS_OUTCOME_ANSWERED);
 	ASSERT_EQ_U64(shown_dns(f, 0)->latency_ns, 12 * MS);
 	ASSERT_EQ_U64(f->rec->evs[0].boot_ns, at);
 	assert_no_owner(&f->rec->evs[0]);
 	/* an owner too late changes nothing */
-	push(f, flow(SOCK, UDP_FLOW_START, at + DNSQUERIES_OWNER_WAIT_NS + 1));
+	push(f, flow(SOCK, UDP_FLOW_START, at + TIMEOUT + 1));
 	tick(f, T0 + 2 * TIMEOUT);
 	ASSERT_EQ(f->rec->n, 1);
+}
+
+/* An answer waiting for its owner: the socket's close names it (its flow's
+ * end has the process), or ends the wait without one. */
+TEST(dnsqueries_owner_wait_ends_at_close)
+{
+	struct fixture *f = fixture_new(NULL);
+	const uint64_t at = T0 + 12 * MS;	/* the answers */
+	struct event end = flow(SOCK, UDP_FLOW_END, at + 2 * MS);
+	struct event gone = end;
+
+	end.end_reason = UDP_END_CLOSE;
+	push(f, query_ev(SOCK, ID, "web.example.test", 1, T0));
+	push(f, web_answer(SOCK, ID, at));
+	push(f, end);
+	ASSERT_EQ(f->rec->n, 1);
+	assert_dig_owner(&f->rec->evs[0]);
+	/* a close whose event names no process: the answer goes unowned */
+	push(f, query_ev(SOCK2, ID, "web.example.test", 1, T0 + 20 * MS));
+	push(f, web_answer(SOCK2, ID, T0 + 30 * MS));
+	gone.sock = SOCK2;
+	gone.end_reason = UDP_END_CLOSE;
+	gone.boot_ns = gone.wall_ns = T0 + 31 * MS;
+	gone.pid = gone.tid = 0;
+	gone.comm[0] = '\0';
+	push(f, gone);
+	ASSERT_EQ(f->rec->n, 2);
+	assert_no_owner(&f->rec->evs[1]);
+	ASSERT_EQ(shown_dns(f, 1)->outcome, DNS_OUTCOME_ANSWERED);
 }
 
 TEST(dnsqueries_owner_outlives_close)
