@@ -55,7 +55,7 @@ struct dnsqueries {
 	struct query *table[QUERY_BUCKETS];
 	struct query *by_sock[QUERY_BUCKETS];
 	struct query_list pending;	/* no answer yet, oldest first */
-	struct query_list held;		/* answered, owner not known yet */
+	struct query_list held;		/* answered, owner not known yet; by answer */
 	size_t n_pending;
 	struct owner *owners;		/* OWNER_SLOTS */
 	struct name_row *names[NAME_BUCKETS];
@@ -252,7 +252,6 @@ static int query_sent(struct dnsqueries *q, const struct event *ev, const uint8_
 	char qname[EVENT_NAME_MAX + 1];
 	const struct owner *o;
 	struct query *e, **b;
-	int err = 0;
 
 	/* a standard query (opcode 0) of one question */
 	if ((msg[2] & DNS_QR) || (msg[2] & 0x78))
@@ -309,7 +308,7 @@ static int query_sent(struct dnsqueries *q, const struct event *ev, const uint8_
 	list_push(&q->pending, e);
 	q->n_pending++;
 	q->st.queries++;
-	return err;
+	return 0;
 }
 
 static int answer_received(struct dnsqueries *q, const struct event *ev, const uint8_t *msg,
@@ -460,11 +459,9 @@ int dnsqueries__tick(struct dnsqueries *q, uint64_t now_wall)
 		e->ev.wall_ns += q->timeout_ns;
 		err = query_end(q, e);
 	}
-	for (struct query *e = q->held.head, *next; e && !err; e = next) {
-		next = e->next;
-		if (e->due <= now_wall)
-			err = query_end(q, e);
-	}
+	/* answers wait as long too, in the order they came */
+	while (!err && q->held.head && q->held.head->due <= now_wall)
+		err = query_end(q, q->held.head);
 	return err;
 }
 
