@@ -145,8 +145,10 @@ CHECK_FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # the reader and what it needs: no libbpf, so the sanitizers see all of it
 FUZZ_SRCS := tests/fuzz/reader_fuzz.c src/record.c src/reader.c src/event.c src/cgroup_info.c
-# the DNS answer parser: c-ares' reply parsers and what socktrace does with them
-DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c
+# the DNS answer parser: c-ares' reply parsers and what socktrace does with them;
+# the query tracker and the pipeline it emits through (cgroups and filter: its links)
+DNS_FUZZ_SRCS := tests/fuzz/dns_fuzz.c src/dnsnames.c src/dnsqueries.c src/hist.c src/pipeline.c \
+	src/filter.c src/event.c src/cgroups.c src/cgroup_info.c src/u64map.c
 
 LINT_SH := $(wildcard tests/*.sh tests/vm/*.sh deploy/container/*.sh) tests/vm/init tests/vm/arm64-init .ci/run completion/socktrace
 LINT_PY := $(wildcard tests/system/*.py tests/vm/*.py tests/pkg/*.py bench/*.py)
