@@ -254,9 +254,13 @@ TEST(dnsqueries_owner_after_answer)
 {
 	struct fixture *f = fixture_new(NULL);
 	const uint64_t at = T0 + 12 * MS;	/* the answer */
+	struct event softirq = flow(SOCK, UDP_FLOW_UPDATE, T0 - 1 * MS);
 
-	struct event softirq = flow(SOCK, UDP_FLOW_UPDATE, at + 1 * MS);
-
+	/* an event outside process context names no owner, before the
+	 * query or after its answer */
+	softirq.pid = softirq.tid = 0;
+	softirq.comm[0] = '\0';
+	push(f, softirq);
 	push(f, query_ev(SOCK, ID, "web.example.test", 1, T0));
 	push(f, web_answer(SOCK, ID, at));
 	/* its owner is not known yet: it waits */
@@ -264,9 +268,7 @@ TEST(dnsqueries_owner_after_answer)
 	/* the same answer again answers nothing */
 	push(f, web_answer(SOCK, ID, at + 1));
 	ASSERT_EQ_U64(stats_of(f).unmatched, 1);
-	/* an event outside process context names no owner */
-	softirq.pid = softirq.tid = 0;
-	softirq.comm[0] = '\0';
+	softirq.boot_ns = softirq.wall_ns = at + 1 * MS;
 	push(f, softirq);
 	tick(f, at + TIMEOUT / 2);
 	ASSERT_EQ(f->rec->n, 0);
@@ -285,7 +287,6 @@ TEST(dnsqueries_owner_wait_runs_out)
 {
 	struct fixture *f = fixture_new(NULL);
 	const uint64_t at = T0 + 12 * MS;	/* the answer */
-
 	struct event elsewhere = flow(SOCK, UDP_FLOW_START, at + 1 * MS);
 
 	push(f, query_ev(SOCK, ID, "web.example.test", 1, T0));
