@@ -32,6 +32,8 @@ struct query {
 	struct query *prev, *next;	/* in pending (by first send) or held */
 	bool answered;			/* then in held, waiting for its owner */
 	bool owned;			/* the owner fields are set */
+	bool cached;			/* from before the query: the socket's next
+					 * flow start names its sender instead */
 	uint64_t first_wall;
 	uint64_t due;			/* held: when it goes without an owner */
 	struct event ev;		/* the EVENT_DNS it becomes */
@@ -303,8 +305,10 @@ static int query_sent(struct dnsqueries *q, const struct event *ev, const uint8_
 	e->snext = *b;
 	*b = e;
 	/* a socket that sent before (glibc's A and AAAA share one) */
-	if ((o = owner_find(q, ev->sock, ev->netns)))
+	if ((o = owner_find(q, ev->sock, ev->netns))) {
 		query_own(e, o);
+		e->cached = true;
+	}
 	list_push(&q->pending, e);
 	q->n_pending++;
 	q->st.queries++;
@@ -366,11 +370,13 @@ static int answer_received(struct dnsqueries *q, const struct event *ev, const u
 
 /* An event in process context names its socket's owner, for the queries it
  * sent (it may close before they end); answers that waited for it go now,
- * and when the socket closes, with or without it. Returns 1 when the socket
- * has queries: the recording needs the event. */
+ * and when the socket closes, with or without it. Returns 1 for an event a
+ * recording needs whatever the filter, so that a replay learns the same
+ * owners: one of a socket with queries, or one to port 53 (the queries'
+ * sockets, and their ends, which forget an owner). */
 static int owner_learn(struct dnsqueries *q, const struct event *ev)
 {
-	bool queried = false, gone;
+	bool queried = false, gone, start;
 	struct owner *o;
 	int err = 0;
 
@@ -382,6 +388,9 @@ static int owner_learn(struct dnsqueries *q, const struct event *ev)
 	gone = (ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_END &&
 		ev->end_reason == UDP_END_CLOSE) ||
 	       (ev->kind == EVENT_TCP_STATE && ev->new_state == ST_TCP_CLOSE);
+	/* a flow's first datagram: its process sent the query before it, even
+	 * when the socket had another owner (shared, or its close went unseen) */
+	start = ev->kind == EVENT_UDP_FLOW && ev->flow_event == UDP_FLOW_START;
 	o = owner_slot(q, ev->sock);
 	if (ev->pid) {
 		o->sock = ev->sock;
@@ -400,15 +409,19 @@ static int owner_learn(struct dnsqueries *q, const struct event *ev)
 		next = e->snext;
 		if (e->ev.sock != ev->sock || e->ev.netns != ev->netns)
 			continue;
-		if (ev->pid && !e->owned)
+		if (ev->pid && (!e->owned || (e->cached && start && !e->answered))) {
 			query_own(e, o);
+			e->cached = false;
+		}
 		if (e->answered && (e->owned || gone))
 			err = query_end(q, e);
 	}
 out:
 	if (gone && o->sock == ev->sock)
 		o->sock = 0;
-	return err ? err : queried;
+	if (err)
+		return err;
+	return queried || ev->rport == 53;
 }
 
 int dnsqueries__feed(struct dnsqueries *q, const struct event *ev)

@@ -779,8 +779,9 @@ static void dig_and_curl(struct fixture *f)
 	push(f, flow(SOCK, UDP_FLOW_START, T0 + 1 * MS));
 	push(f, query_ev(SOCK2, ID, "api.example.test", 1, T0 + 2 * MS));
 	push(f, curl);
-	/* curl's flow of a socket with no query */
+	/* curl's flow of a socket with no query, not to port 53 */
 	curl.sock = SOCK2 + 64;
+	curl.rport = 443;
 	curl.boot_ns = curl.wall_ns = T0 + 4 * MS;
 	push(f, curl);
 	push(f, web_answer(SOCK, ID, T0 + 10 * MS));
@@ -812,6 +813,34 @@ TEST(dnsqueries_comm_filter_keeps_the_owners_queries)
 		curl_flows += rec->evs[i].kind == EVENT_UDP_FLOW && rec->evs[i].sock == SOCK2;
 	}
 	ASSERT_EQ(curl_flows, 1);
+}
+
+/* A socket's address reused after a close socktrace did not see: the
+ * cached owner is the old socket's, and the new flow's start names the
+ * query's sender instead. A flow to port 53 is recorded whatever the
+ * filter, with the query or without: its end forgets an owner on replay. */
+TEST(dnsqueries_flow_start_overrides_a_stale_owner)
+{
+	struct rec_sink *rec = rec_sink_new();	/* released after the pipeline */
+	struct fixture *f = fixture_new("dig");
+	struct event py = flow(SOCK, UDP_FLOW_START, T0 + 1 * MS);
+	int flows = 0;
+
+	pipeline__set_recorder(&f->pl, &rec->base);
+	py.pid = 5001;
+	strcpy(py.comm, "python3");
+	push(f, query_ev(SOCK, ID, "old.example.test", 1, T0));
+	push(f, py);
+	/* python's end is lost; dig's socket gets the same address */
+	push(f, query_ev(SOCK, ID + 1, "web.example.test", 1, T0 + 100 * MS));
+	push(f, flow(SOCK, UDP_FLOW_START, T0 + 101 * MS));
+	push(f, web_answer(SOCK, ID + 1, T0 + 110 * MS));
+	ASSERT_EQ(f->rec->n, 1);
+	ASSERT_STREQ(shown_dns(f, 0)->qname, "web.example.test");
+	assert_dig_owner(&f->rec->evs[0]);
+	for (int i = 0; i < rec->n; i++)
+		flows += rec->evs[i].kind == EVENT_UDP_FLOW;
+	ASSERT_EQ(flows, 2);
 }
 
 /* A filter that drops the flow (it has no name) keeps the query it owns:
