@@ -211,10 +211,9 @@ int pipeline__push(struct pipeline *p, const struct event *ev)
 
 int pipeline__emit(struct stage *s, const struct event *ev)
 {
+	bool table = ev->kind == EVENT_CONNECT_STATS || ev->kind == EVENT_DNS_STATS;
 	struct pipeline *p = s->pl;
 	struct event named;
-
-	bool table = ev->kind == EVENT_CONNECT_STATS || ev->kind == EVENT_DNS_STATS;
 
 	if (p->err || (p->done && !table))
 		return p->err;
