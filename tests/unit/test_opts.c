@@ -226,6 +226,28 @@ TEST(opts_dns_cache)
 	PARSE_ERR("invalid DNS cache size '4194305': expected 0 to 4194304", "--dns-cache", "4194305");
 }
 
+TEST(opts_dns_queries)
+{
+	struct opts o;
+
+	PARSE_OK(&o, "-j");
+	ASSERT_FALSE(o.dns);
+	ASSERT_EQ_U64(o.dns_timeout_ns, 5000000000ull);
+	PARSE_OK(&o, "--dns", "--dns-timeout", "0.5");
+	ASSERT_TRUE(o.dns);
+	ASSERT_EQ_U64(o.dns_timeout_ns, 500000000ull);
+	/* with names off the queries still have their answers */
+	PARSE_OK(&o, "--dns", "--dns-cache", "0", "--connects");
+	ASSERT_TRUE(o.dns && o.connects && !o.dns_cache);
+	PARSE_ERR("--dns-timeout needs --dns", "--dns-timeout", "5");
+	PARSE_ERR("invalid DNS timeout '0': expected seconds, more than 0 and at most 3600",
+		  "--dns", "--dns-timeout", "0");
+	PARSE_ERR("invalid DNS timeout '3601': expected seconds, more than 0 and at most 3600",
+		  "--dns", "--dns-timeout", "3601");
+	PARSE_ERR("-w - writes the recording to standard output, where --dns prints its table",
+		  "--dns", "-q", "-w", "-");
+}
+
 TEST(opts_error_syn_alert)
 {
 	static const char *const bad[] = {
