@@ -1023,29 +1023,35 @@ def run_dnsloop(args, server):
             "wall_s": wall, "rate": args.dns_names / wall}
 
 
+def json_events(path, needle):
+    """The events of a socktrace -j output whose line holds needle, and its
+    summary object (None if it has none)."""
+    events, summary = [], None
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"summary"'):
+                summary = json.loads(line)
+            elif needle in line:
+                events.append(json.loads(line))
+    return events, summary
+
+
 def dns_named(path, port):
     """Of socktrace -j's client SYN_SENT events to port: how many, how many
     carry the name their address was resolved from, and the summary."""
     want = {}
     n = named = 0
-    summary = None
-    with open(path, "rb") as f:
-        for line in f:
-            if line.startswith(b'{"type":"summary"'):
-                summary = json.loads(line)
-                continue
-            if b'"new":"SYN_SENT"' not in line:
-                continue
-            ev = json.loads(line)
-            if ev.get("rport") != port or ev.get("old") != "CLOSE":
-                continue
-            n += 1
-            a = ev.get("raddr", "")
-            if a not in want and a.startswith("127.62."):
-                x, y = (int(v) for v in a.split(".")[2:])
-                want[a] = "n%d.%s" % (x * 250 + y - 1, DNS_ZONE)
-            if ev.get("rname") == want.get(a):
-                named += 1
+    events, summary = json_events(path, b'"new":"SYN_SENT"')
+    for ev in events:
+        if ev.get("rport") != port or ev.get("old") != "CLOSE":
+            continue
+        n += 1
+        a = ev.get("raddr", "")
+        if a not in want and a.startswith("127.62."):
+            x, y = (int(v) for v in a.split(".")[2:])
+            want[a] = "n%d.%s" % (x * 250 + y - 1, DNS_ZONE)
+        if ev.get("rname") == want.get(a):
+            named += 1
     return n, named, summary
 
 
@@ -1054,23 +1060,16 @@ def dns_queries_seen(path, pid):
     how many answered with the name's address, and of those how many with
     the loop's process as owner; and the summary."""
     n = answered = owned = 0
-    summary = None
-    with open(path, "rb") as f:
-        for line in f:
-            if line.startswith(b'{"type":"summary"'):
-                summary = json.loads(line)
-                continue
-            if not line.startswith(b'{"type":"dns"'):
-                continue
-            ev = json.loads(line)
-            m = re.fullmatch(r"n(\d+)\." + re.escape(DNS_ZONE), ev.get("qname", ""))
-            if not m:
-                continue
-            n += 1
-            if ev.get("outcome") == "answered" and ev.get("rcode") == "NOERROR" and \
-                    ev.get("addrs") == [dns_addr(int(m.group(1)))]:
-                answered += 1
-                owned += ev.get("pid") == pid
+    events, summary = json_events(path, b'{"type":"dns",')
+    for ev in events:
+        m = re.fullmatch(r"n(\d+)\." + re.escape(DNS_ZONE), ev.get("qname", ""))
+        if not m:
+            continue
+        n += 1
+        if ev.get("outcome") == "answered" and ev.get("rcode") == "NOERROR" and \
+                ev.get("addrs") == [dns_addr(int(m.group(1)))]:
+            answered += 1
+            owned += ev.get("pid") == pid
     return n, answered, owned, summary
 
 
@@ -1146,9 +1145,9 @@ def summarize_dns(pairs):
             s[k] = sum(b[k] for _, b in pairs)
     # the DNS programs' cost per call, from --bpf-stats
     for prog in ("dns_ingress", "dns_egress"):
-        calls = sum(b.get("bpf", {}).get("progs", {}).get(prog, {}).get("run_cnt", 0) for _, b in pairs)
-        ns = sum(b.get("bpf", {}).get("progs", {}).get(prog, {}).get("run_time_ns", 0)
-                 for _, b in pairs)
+        stats = [b.get("bpf", {}).get("progs", {}).get(prog, {}) for _, b in pairs]
+        calls = sum(x.get("run_cnt", 0) for x in stats)
+        ns = sum(x.get("run_time_ns", 0) for x in stats)
         if calls:
             s[prog + "_ns"] = ns / calls
     return s
