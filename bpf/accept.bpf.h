@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* accept: the process accept() hands a connection to owns it. The programs
- * are in socktrace.bpf.c. */
+ * are in socktrace.bpf.c; the cgroup variant's handler needs tcp_io's. */
 #ifndef ST_ACCEPT_BPF_H
 #define ST_ACCEPT_BPF_H
 
@@ -50,6 +50,47 @@ static __always_inline int handle_accept(struct sock *sk, bool direct)
 	}
 	owner_from_current(si, ST_OWNER_ACCEPT, ST_ROLE_SERVER);
 	return 0;
+}
+
+/* Whether a socket that socktrace has no entry for is a connection of a
+ * listener it knows: one queued before socktrace attached, accepted now. */
+static __always_inline bool sock_has_listener(struct sock *sk)
+{
+	struct st_listener_key lk = {};
+	struct st_tcp_event tmp = {};
+
+	tmp.netns = sock_netns(sk, false);
+	event_fill_tuple(&tmp, sk, false);
+	return listener_lookup(&lk, &tmp) != NULL;
+}
+
+/* The cgroup variant. accept() asks the new socket for its peer's address
+ * when the caller wants it (servers do: nginx, sshd, PostgreSQL, Python,
+ * Go), which runs the cgroup getpeername hook in the acceptor's context,
+ * after any wait; getpeername() runs it too. On a connection its listener
+ * still owns, that is the acceptor; on any other, a use like I/O. An
+ * accept(fd, NULL, NULL) (libuv) is not seen: its first I/O names the owner
+ * (tcp_io). No syscall tracepoint: those slow every syscall of the host
+ * while attached, and their detach waits for grace periods. */
+static __always_inline void handle_peer_name(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *bsk = ctx->sk;
+	struct st_sock_info *si;
+	struct sock *sk = NULL;
+	__u64 key;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return;
+	/* its address as a number, as skb_sock() does */
+	bpf_probe_read_kernel(&sk, sizeof(sk), &bsk);
+	if (!sk)
+		return;
+	key = (__u64)sk;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (si ? si->owner_src == ST_OWNER_LISTENER : sock_has_listener(sk))
+		handle_accept(sk, false);
+	else
+		handle_tcp_io(sk, false);
 }
 
 #endif /* ST_ACCEPT_BPF_H */

@@ -39,4 +39,33 @@ static __always_inline int handle_so_error(struct trace_event_raw_sys_enter *ctx
 	return 0;
 }
 
+/* The cgroup variant runs after the kernel's getsockopt(): what it took is
+ * the value it returns. Only where tcp_done_with_error() exists (Linux
+ * 6.10+, src/probe.c): it moves the socket to CLOSE, which reads sk_err,
+ * before it wakes the application; earlier kernels wake it first, and their
+ * getsockopt() fails with EFAULT where any cgroup program runs (optval NULL
+ * before 6.5). No syscall tracepoint: see handle_peer_name(). */
+static __always_inline void handle_so_error_taken(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *bsk = ctx->sk;
+	struct st_sock_info *si;
+	struct sock *sk = NULL;
+	int *val = ctx->optval;
+	__u64 key;
+	int err;
+
+	if (ctx->level != SOL_SOCKET || ctx->optname != SO_ERROR || ctx->retval)
+		return;
+	if ((void *)(val + 1) > ctx->optval_end || !(err = *val))
+		return;
+	bpf_probe_read_kernel(&sk, sizeof(sk), &bsk);
+	if (!sk || bsk->protocol != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != ST_TCP_SYN_SENT)
+		return;
+	key = (__u64)sk;
+	si = bpf_map_lookup_elem(&socks, &key);
+	if (si)
+		si->soft_err = err;
+}
+
 #endif /* ST_SO_ERROR_BPF_H */

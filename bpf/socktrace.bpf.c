@@ -24,8 +24,8 @@
 #include "tcp_conn.bpf.h"
 #include "tcp_state.bpf.h"
 #include "retransmit.bpf.h"
-#include "accept.bpf.h"
 #include "tcp_io.bpf.h"
+#include "accept.bpf.h"
 #include "so_error.bpf.h"
 #include "udp.bpf.h"
 #include "udp_close.bpf.h"
@@ -184,6 +184,20 @@ int BPF_KRETPROBE(accept_kretprobe, struct sock *sk)
 	return handle_accept(sk, false);
 }
 
+SEC("cgroup/getpeername4")
+int accept_peer4(struct bpf_sock_addr *ctx)
+{
+	handle_peer_name(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int accept_peer6(struct bpf_sock_addr *ctx)
+{
+	handle_peer_name(ctx);
+	return 1;
+}
+
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_tp(struct trace_event_raw_sys_exit *ctx)
 {
@@ -197,6 +211,17 @@ int accept_tp(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* ---- so_error (so_error.bpf.h) ---- */
+
+SEC("cgroup/getsockopt")
+int so_error_cg(struct bpf_sockopt *ctx)
+{
+	handle_so_error_taken(ctx);
+	/* an optval beyond a page is not all in ctx: 0 leaves the kernel's
+	 * result as it is, and no message in the kernel's log */
+	if (ctx->optlen > 4096)
+		ctx->optlen = 0;
+	return 1;
+}
 
 SEC("tracepoint/syscalls/sys_enter_getsockopt")
 int so_error_tp(struct trace_event_raw_sys_enter *ctx)

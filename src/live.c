@@ -18,7 +18,7 @@
 #include "udpflows.h"
 #include "socktrace.skel.h"
 
-#define LIVE_MAX_CGROUP_LINKS 8
+#define LIVE_MAX_CGROUP_LINKS 16
 #define LIVE_MAX_SLOW_LINKS 16
 #define LIVE_PIDS_SEEN 256	/* listeners' owners whose exit was asked */
 #define HEIR_RECHECK_NS 100000000ull
@@ -216,7 +216,7 @@ static int live__attach_cgroup(struct live *l, const char *cgroup2, const char *
 
 		if (!bpf_program__autoload(prog) ||
 		    (type != BPF_PROG_TYPE_CGROUP_SOCK && type != BPF_PROG_TYPE_CGROUP_SOCK_ADDR &&
-		     type != BPF_PROG_TYPE_CGROUP_SKB))
+		     type != BPF_PROG_TYPE_CGROUP_SKB && type != BPF_PROG_TYPE_CGROUP_SOCKOPT))
 			continue;
 		if (fd < 0 || l->n_cg_links == LIVE_MAX_CGROUP_LINKS) {
 			err = fd < 0 ? -ENOENT : -E2BIG;

@@ -19,7 +19,9 @@
 
 /* Table entries per SEC() prefix. offsetof() makes a program the skeleton
  * lacks a build error. */
-#define PROG(prog, how, tgt) { #prog, offsetof(struct socktrace_bpf, progs.prog), how, tgt }
+#define PROG_H(prog, how, tgt, h) \
+	{ #prog, offsetof(struct socktrace_bpf, progs.prog), how, tgt, h }
+#define PROG(prog, how, tgt) PROG_H(prog, how, tgt, 0)
 #define TP_BTF(prog, tp) PROG(prog, ATTACH_TP_BTF, tp)
 #define TRACEPOINT(prog, cat_tp) PROG(prog, ATTACH_TRACEPOINT, cat_tp)
 #define FENTRY(prog, func) PROG(prog, ATTACH_FENTRY, func)
@@ -27,6 +29,7 @@
 #define KPROBE(prog, func) PROG(prog, ATTACH_KPROBE, func)
 #define KRETPROBE(prog, func) PROG(prog, ATTACH_KRETPROBE, func)
 #define CGROUP(prog, hook) PROG(prog, ATTACH_CGROUP, hook)
+#define CGROUP_H(prog, hook, h) PROG_H(prog, ATTACH_CGROUP, hook, h)
 #define ITER(prog, target) PROG(prog, ATTACH_ITER, target)
 #define CGROUP_SKB(prog, hook) PROG(prog, ATTACH_CGROUP_SKB, hook)
 
@@ -76,11 +79,16 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.name = "accept",
 		.without = "accepted sockets keep their listener's owner",
 		.required = false,
-		.n_variants = 3,
-		/* The syscall exit first: fexit and kretprobe miss an accept()
-		 * that was already waiting when they attached, as a server's
-		 * usually is. */
+		.n_variants = 4,
+		/* What runs at the end of accept() first: fexit and kretprobe
+		 * miss an accept() that was already waiting when they attached,
+		 * as a server's usually is. The cgroup hook before the syscall
+		 * tracepoints, which slow every syscall of the host while
+		 * attached and take tens of ms to detach (accept.bpf.h). */
 		.variants = {
+			{ HOOK_CGROUP, "cgroup/getpeername{4,6}",
+			  { CGROUP_H(accept_peer4, "getpeername4", HELPERS_READ | HELPERS_CURRENT),
+			    CGROUP_H(accept_peer6, "getpeername6", HELPERS_READ | HELPERS_CURRENT) } },
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_exit_accept{,4}",
 			  { TRACEPOINT(accept4_tp, "syscalls/sys_exit_accept4"),
 			    TRACEPOINT(accept_tp, "syscalls/sys_exit_accept") } },
@@ -116,8 +124,14 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 		.name = "so_error",
 		.without = "an attempt whose ICMP error the application read with getsockopt(SO_ERROR) shows as aborted",
 		.required = false,
-		.n_variants = 1,
+		.n_variants = 2,
 		.variants = {
+			{ HOOK_CGROUP, "cgroup/getsockopt",
+			  { CGROUP_H(so_error_cg, "getsockopt", HELPERS_READ) },
+			  .needs_func = "tcp_done_with_error",
+			  .needs_why = "before Linux 6.10 (no tcp_done_with_error()) an application can "
+				       "take the error before the socket reaches CLOSE, and getsockopt() "
+				       "can fail where a cgroup program runs" },
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_enter_getsockopt",
 			  { TRACEPOINT(so_error_tp, "syscalls/sys_enter_getsockopt") } },
 		},
@@ -364,6 +378,44 @@ static int cgroup_check(const struct probe *p, char *why, size_t len)
 	return 0;
 }
 
+/* Whether the helpers a cgroup program asks for (HELPERS_*) exist for its
+ * type: tracing programs have them, cgroup ones since about 5.11 (reading
+ * kernel memory) and 6.0 (the current task's name). One small test load
+ * per helper, once per program type. */
+static int cgroup_helpers_check(struct probe *p, const struct hook_prog *hp,
+				char *why, size_t len)
+{
+	static const struct {
+		unsigned int set;
+		enum bpf_func_id id;
+	} needs[] = {
+		{ HELPERS_READ, BPF_FUNC_probe_read_kernel },
+		{ HELPERS_CURRENT, BPF_FUNC_get_current_pid_tgid },
+		{ HELPERS_CURRENT, BPF_FUNC_get_current_comm },
+		{ HELPERS_CURRENT, BPF_FUNC_get_current_task },
+		{ HELPERS_CURRENT, BPF_FUNC_get_current_cgroup_id },
+		{ HELPERS_CURRENT, BPF_FUNC_probe_read_kernel_str },
+	};
+	bool sockopt = !strcmp(hp->target, "getsockopt");
+	enum bpf_prog_type type = sockopt ? BPF_PROG_TYPE_CGROUP_SOCKOPT :
+					    BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+	int *have = &p->cgroup_helpers[sockopt];
+
+	if (*have < 0) {
+		*have = HELPERS_READ | HELPERS_CURRENT;
+		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+			if (libbpf_probe_bpf_helper(type, needs[i].id, NULL) != 1)
+				*have &= ~needs[i].set;
+	}
+	if (hp->helpers & ~*have) {
+		snprintf(why, len, "cgroup/%s programs cannot %s on this kernel", hp->target,
+			 hp->helpers & ~*have & HELPERS_READ ? "read kernel memory" :
+			 "name the current process");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 /* The first cgroup2 mount in /proc/self/mountinfo: "... MOUNTPOINT ... - cgroup2 ...". */
 static void find_cgroup2(char *out, size_t len)
 {
@@ -426,6 +478,9 @@ static int prog_check(struct probe *p, const struct hook_prog *hp, char *why, si
 	case ATTACH_KRETPROBE:
 		return kprobe_check(p->btf, hp->target, why, len);
 	case ATTACH_CGROUP:
+		if (cgroup_check(p, why, len))
+			return -ENOENT;
+		return hp->helpers ? cgroup_helpers_check(p, hp, why, len) : 0;
 	case ATTACH_CGROUP_SKB:
 		return cgroup_check(p, why, len);
 	case ATTACH_ITER:
@@ -450,6 +505,11 @@ static int variant_check(struct probe *p, int c, int v, char *why, size_t len)
 
 	if (needs && (!p->btf || btf__find_by_name_kind(p->btf, needs, BTF_KIND_ENUM) < 0)) {
 		snprintf(why, len, "%s", concerns[c].needs_why);
+		return -ENOENT;
+	}
+	if (hv->needs_func &&
+	    (!p->btf || btf__find_by_name_kind(p->btf, hv->needs_func, BTF_KIND_FUNC) < 0)) {
+		snprintf(why, len, "%s", hv->needs_why);
 		return -ENOENT;
 	}
 	for (int i = 0; i < PROBE_MAX_PROGS && hv->progs[i].name && !err; i++)
@@ -589,6 +649,7 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
 	p->forced = forced;
+	p->cgroup_helpers[0] = p->cgroup_helpers[1] = -1;
 	p->btf = vmlinux_btf_load();
 	if (!p->btf)
 		p->btf_err = -errno;

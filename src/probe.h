@@ -59,12 +59,22 @@ struct hook_prog {
 	size_t off;
 	enum hook_attach attach;
 	const char *target;	/* its SEC() after the prefix and the slash */
+	unsigned int helpers;	/* HELPERS_*: what a cgroup program needs of its type */
 };
+
+/* Helpers that tracing programs always have, and cgroup programs only on
+ * some kernels */
+#define HELPERS_READ	(1u << 0)	/* bpf_probe_read_kernel() */
+#define HELPERS_CURRENT	(1u << 1)	/* the current task's pid, name, cgroup */
 
 struct hook_variant {
 	enum hook_kind kind;
 	const char *label;	/* as --probes prints it */
 	struct hook_prog progs[PROBE_MAX_PROGS];	/* the programs it turns on */
+	/* a function the kernel's BTF must have, else the variant cannot
+	 * run; and why */
+	const char *needs_func;
+	const char *needs_why;
 };
 
 struct concern_desc {
@@ -101,6 +111,9 @@ struct probe {
 	/* whether fentry/fexit programs attach: 0 not tried yet, 1 yes,
 	 * -ENOTSUPP no (arm64 before 6.4) */
 	int trampoline_attach;
+	/* HELPERS_* that cgroup programs have, by type (sock_addr, sockopt);
+	 * -1 before the first question */
+	int cgroup_helpers[2];
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];

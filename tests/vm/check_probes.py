@@ -6,7 +6,9 @@
 The guest kernels (Debian's stock 5.10, 6.1, 6.12 on x86_64 and 6.1 on
 arm64) have BTF, tracefs, kprobes and BPF trampolines, so every fentry and
 kprobe variant must probe as available (or selected), auto must pick tp_btf
-for tcp_state, the syscall tracepoints for accept and so_error, fentry for
+for tcp_state, the cgroup getpeername hooks for accept, the cgroup
+getsockopt hook for so_error from 6.10 on (tcp_done_with_error()) and the
+syscall tracepoint before, saying why, fentry for
 tcp_io and fexit for udp, the cgroup hook for udp_close and the TCP
 iterator for tcp_conn_update (fexit misses an accept() already waiting at
 attach time). Except on arm64 before 6.4, whose trampolines attach to no
@@ -26,8 +28,8 @@ import os
 import re
 import sys
 
-EXPECT_SELECTED_KIND = {"tcp_state": "tp_btf", "accept": "tracepoint", "tcp_io": "fentry",
-                        "so_error": "tracepoint", "udp": "fentry", "udp_close": "cgroup",
+EXPECT_SELECTED_KIND = {"tcp_state": "tp_btf", "accept": "cgroup", "tcp_io": "fentry",
+                        "so_error": "cgroup", "udp": "fentry", "udp_close": "cgroup",
                         "tcp_conn_update": "iter"}
 MUST_LOAD = ("fentry", "kprobe")
 FORCED = ("tp_btf", "tracepoint", "fentry", "kprobe")
@@ -78,6 +80,13 @@ def main():
         expect.update(tcp_io="kprobe", udp="kprobe")
         must_load = ("kprobe",)
     problems = []
+    if version and version < (6, 10):
+        expect.update(so_error="tracepoint")
+        so_cg = [v for c in doc.get("concerns", []) if c.get("name") == "so_error"
+                 for v in c.get("variants", []) if v.get("kind") == "cgroup"]
+        if not so_cg or "6.10" not in (so_cg[0].get("reason") or ""):
+            problems.append("so_error before 6.10: the cgroup variant says %r" % (
+                so_cg[0].get("reason") if so_cg else None,))
     if doc.get("type") != "probes":
         problems.append('"type" is %r, not "probes"' % doc.get("type"))
     for key in ("btf", "tracefs"):
