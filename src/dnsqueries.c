@@ -326,10 +326,9 @@ static int answer_received(struct dnsqueries *q, const struct event *ev, const u
 
 	if (!(msg[2] & DNS_QR))
 		return 0;
-	if (dnsnames__question(msg, len, qname, &qtype)) {
-		q->st.unparsed++;
+	/* counted by dnsnames as well: dns_unparsed */
+	if (dnsnames__question(msg, len, qname, &qtype))
 		return 0;
-	}
 	e = query_find(q, ev, id);
 	/* the same question: an answer to another query is not this one's */
 	if (!e || e->answered || e->ev.dnsq.qtype != qtype || strcasecmp(e->ev.dnsq.qname, qname)) {
@@ -435,7 +434,7 @@ int dnsqueries__feed(struct dnsqueries *q, const struct event *ev)
 	case EVENT_DNS_ANSWER:
 		len = dnsnames__message(ev, whole, &msg);
 		if (len < DNS_HDR_LEN) {
-			q->st.unparsed++;
+			q->st.unparsed += ev->kind == EVENT_DNS_QUERY;
 			return 0;
 		}
 		return ev->kind == EVENT_DNS_QUERY ? query_sent(q, ev, msg, len) :

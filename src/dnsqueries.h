@@ -23,7 +23,8 @@
 
 struct dnsqueries_stats {
 	uint64_t queries;	/* queries seen (retransmits of one id count once) */
-	uint64_t unparsed;	/* queries and answers whose question did not parse */
+	uint64_t unparsed;	/* queries whose question did not parse (answers':
+				 * dnsnames_stats) */
 	uint64_t unmatched;	/* answers to no query seen (sent before tracing) */
 	uint64_t dropped;	/* queries forgotten for room before they ended */
 	uint64_t untabled;	/* queries of names beyond the table's rows */

@@ -632,13 +632,17 @@ static int dns_stage_add(struct pipeline *pl, const struct opts *o, struct dnsqu
 	return 0;
 }
 
-static void warn_dns(const struct dnsqueries *dq)
+/* The query stage's counts into the summary, and what they warn of. */
+static void warn_dns(const struct dnsqueries *dq, struct stats *stats)
 {
 	struct dnsqueries_stats st;
 
 	if (!dq)
 		return;
 	dnsqueries__stats(dq, &st);
+	stats->dns_queries = st.queries;
+	stats->dns_queries_unparsed = st.unparsed;
+	stats->dns_unmatched = st.unmatched;
 	if (st.dropped)
 		report__warning("%llu DNS queries were forgotten before they ended: more than %d waited for an answer at once",
 				(unsigned long long)st.dropped, DNSQUERIES_MAX_PENDING);
@@ -669,7 +673,7 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		pipeline__finish(pl, end_wall);
 	if (!pl->err) {
 		warn_counts(&pl->stats, o, live);
-		warn_dns(dq);
+		warn_dns(dq, &pl->stats);
 		pipeline__summary(pl);
 	}
 	if (o->quiet && o->json && !pl->err) {

@@ -26,6 +26,9 @@ struct stats {
 	uint64_t dns_evictions;	/* names dropped for room before they expired */
 	uint64_t dns_lost;	/* answers the kernel could not deliver */
 	uint64_t dns_truncated;	/* answers longer than the capture bound (cut) */
+	uint64_t dns_queries;	/* --dns: queries seen, a retransmit once */
+	uint64_t dns_queries_unparsed;	/* of which no question parsed */
+	uint64_t dns_unmatched;	/* --dns: answers to no query seen */
 };
 
 struct sink;

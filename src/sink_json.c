@@ -452,6 +452,9 @@ static int jsink__summary(struct sink *s, const struct stats *st)
 	json__key_u64(w, "dns_evictions", st->dns_evictions);
 	json__key_u64(w, "dns_lost", st->dns_lost);
 	json__key_u64(w, "dns_truncated", st->dns_truncated);
+	json__key_u64(w, "dns_queries", st->dns_queries);
+	json__key_u64(w, "dns_queries_unparsed", st->dns_queries_unparsed);
+	json__key_u64(w, "dns_unmatched", st->dns_unmatched);
 	json__end(w);
 	return jsink__write(s, w);
 }

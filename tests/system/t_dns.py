@@ -454,6 +454,15 @@ def t_dns_queries(ctx):
     row = rows.get(("lost." + ZONE, "A"))
     if not row or row["timeouts"] != 1 or row["latency_p50_ms"] is not None:
         run.fail("the table's row of lost.%s: %r" % (ZONE, row))
+    # every query the host sent is counted (getaddrinfo's A and AAAA among
+    # them), each with a line; nothing answered a query socktrace missed
+    summ = run.summary or {}
+    all_dns = [r for r in run.records if r.get("type") == "dns"]
+    if summ.get("dns_queries") != len(all_dns) or len(all_dns) < 6 or \
+            summ.get("dns_queries_unparsed") != 0 or summ.get("dns_unmatched") != 0:
+        run.fail("summary dns_queries %r, dns_queries_unparsed %r, dns_unmatched %r; %d dns lines"
+                 % (summ.get("dns_queries"), summ.get("dns_queries_unparsed"),
+                    summ.get("dns_unmatched"), len(all_dns)))
     # a replay derives the same outcomes from the recorded queries and answers
     replay = Tracer(ctx, ["--dns", "--dns-timeout", "1.5", "-r", path], hook=False)
     replay.start(wait_ready=False)

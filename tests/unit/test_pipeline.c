@@ -334,7 +334,7 @@ TEST(pipeline_json_end_to_end)
 		last--;
 	ASSERT_STREQ(last, "{\"type\":\"summary\",\"events\":3,\"snapshot\":1,\"lost\":0,"
 			   "\"filtered\":1,\"elapsed_s\":1.500,\"udp_flows\":0,\"udp_uncounted\":0,"
-			   "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,\"dns_lost\":0,\"dns_truncated\":0}\n");
+			   "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,\"dns_lost\":0,\"dns_truncated\":0,\"dns_queries\":0,\"dns_queries_unparsed\":0,\"dns_unmatched\":0}\n");
 	ASSERT_JSON_LINE(last, strlen(last), &r);
 }
 

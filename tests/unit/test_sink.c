@@ -416,14 +416,14 @@ TEST(sink_json_summary)
 	out = memfile_str(m, &len);
 	ASSERT_STREQ(out, "{\"type\":\"summary\",\"events\":26,\"snapshot\":2,\"lost\":0,"
 			  "\"filtered\":0,\"elapsed_s\":3.001,\"udp_flows\":0,\"udp_uncounted\":0,"
-			  "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,\"dns_lost\":0,\"dns_truncated\":0}\n");
+			  "\"udp_uncounted_bytes\":0,\"gaps\":0,\"missed\":0,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,\"dns_lost\":0,\"dns_truncated\":0,\"dns_queries\":0,\"dns_queries_unparsed\":0,\"dns_unmatched\":0}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 
 	st = (struct stats){
 		.events = UINT64_MAX, .snapshot = UINT64_MAX - 1, .lost = 7,
 		.filtered = 123456789, .elapsed_ns = 999999, .udp_flows = 12,
 		.udp_uncounted = 345, .udp_uncounted_bytes = UINT64_MAX, .gaps = 3,
-		.missed = 4,
+		.missed = 4, .dns_queries = 5, .dns_queries_unparsed = 6, .dns_unmatched = 8,
 	};
 	fseek(m->f, 0, SEEK_SET);
 	ASSERT_EQ(sink__summary(s, &st), 0);
@@ -433,7 +433,7 @@ TEST(sink_json_summary)
 			  "\"elapsed_s\":0.000,\"udp_flows\":12,\"udp_uncounted\":345,"
 			  "\"udp_uncounted_bytes\":18446744073709551615,\"gaps\":3,"
 			  "\"missed\":4,\"dns_answers\":0,\"dns_unparsed\":0,\"dns_evictions\":0,"
-			  "\"dns_lost\":0,\"dns_truncated\":0}\n");
+			  "\"dns_lost\":0,\"dns_truncated\":0,\"dns_queries\":5,\"dns_queries_unparsed\":6,\"dns_unmatched\":8}\n");
 	ASSERT_JSON_LINE(out, len, &r);
 }
 
@@ -465,7 +465,7 @@ TEST(sink_json_several_lines)
 		else if (n < 3)
 			check_keys(&r, state_keys);
 		else
-			ASSERT_EQ(r.n_keys, 16);
+			ASSERT_EQ(r.n_keys, 19);	/* the summary */
 		line = nl + 1;
 	}
 	ASSERT_EQ(n, 4);
