@@ -54,11 +54,4 @@ int dnsqueries__finish(struct dnsqueries *q, uint64_t now_wall);
 void dnsqueries__stats(const struct dnsqueries *q, struct dnsqueries_stats *st);
 void dnsqueries__free(struct dnsqueries *q);
 
-/* "A", "AAAA", "CNAME"...; NULL for a type without a name here. */
-const char *dns_type__name(unsigned int type);
-/* "NOERROR", "NXDOMAIN"...; NULL for a code without a name here. */
-const char *dns_rcode__name(unsigned int rcode);
-/* "answered", "timeout", "pending"; NULL for none. */
-const char *dns_outcome__name(int outcome);
-
 #endif /* ST_DNSQUERIES_H */

@@ -309,3 +309,45 @@ const char *role__name(int role)
 {
 	return role > 0 && role < ST_ROLE__MAX ? role_names[role] : NULL;
 }
+
+const char *dns_type__name(unsigned int type)
+{
+	static const struct {
+		unsigned int type;
+		const char *name;
+	} types[] = {
+		{ 1, "A" }, { 2, "NS" }, { 5, "CNAME" }, { 6, "SOA" }, { 12, "PTR" },
+		{ 15, "MX" }, { 16, "TXT" }, { 28, "AAAA" }, { 33, "SRV" }, { 35, "NAPTR" },
+		{ 43, "DS" }, { 48, "DNSKEY" }, { 64, "SVCB" }, { 65, "HTTPS" }, { 255, "ANY" },
+		{ 257, "CAA" },
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return types[i].name;
+	return NULL;
+}
+
+const char *dns_rcode__name(unsigned int rcode)
+{
+	static const char *const names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+		"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+	};
+
+	return rcode < sizeof(names) / sizeof(names[0]) ? names[rcode] : NULL;
+}
+
+const char *dns_outcome__name(int outcome)
+{
+	switch (outcome) {
+	case DNS_OUTCOME_ANSWERED:
+		return "answered";
+	case DNS_OUTCOME_TIMEOUT:
+		return "timeout";
+	case DNS_OUTCOME_PENDING:
+		return "pending";
+	default:
+		return NULL;
+	}
+}

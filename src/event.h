@@ -283,5 +283,11 @@ const char *tcp_end__name(int end);		/* "fin", "rst_sent"...; NULL for none */
 const char *tcp_closer__name(int c);		/* "local", "remote"; NULL for none */
 /* "ECONNREFUSED" for ECONNREFUSED, NULL for 0 or an unnamed errno. */
 const char *errno__name(int err);
+/* "A", "AAAA", "CNAME"...; NULL for a DNS type without a name here. */
+const char *dns_type__name(unsigned int type);
+/* "NOERROR", "NXDOMAIN"...; NULL for a code without a name here. */
+const char *dns_rcode__name(unsigned int rcode);
+/* "answered", "timeout", "pending"; NULL for none. */
+const char *dns_outcome__name(int outcome);
 
 #endif /* ST_EVENT_H */

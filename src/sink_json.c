@@ -8,7 +8,6 @@
 #include "format.h"
 #include "json_writer.h"
 #include "cgroup_info.h"
-#include "dnsqueries.h"
 #include "sink.h"
 
 struct sink_json {

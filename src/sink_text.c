@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgroup_info.h"
-#include "dnsqueries.h"
 #include "format.h"
 #include "sink.h"
 
