@@ -40,11 +40,13 @@ static __always_inline int handle_so_error(struct trace_event_raw_sys_enter *ctx
 }
 
 /* The cgroup variant runs after the kernel's getsockopt(): what it took is
- * the value it returns. Only where tcp_done_with_error() exists (Linux
- * 6.10+, src/probe.c): it moves the socket to CLOSE, which reads sk_err,
- * before it wakes the application; earlier kernels wake it first, and their
- * getsockopt() fails with EFAULT where any cgroup program runs (optval NULL
- * before 6.5). No syscall tracepoint: see handle_peer_name(). */
+ * the value it returns. Only where tcp_done_with_error() exists (Linux 6.10,
+ * and stable updates of 6.1 and later; src/probe.c): it moves the socket to
+ * CLOSE, which reads sk_err, before it wakes the application. Kernels
+ * without it wake the application first, and the older of them fail a
+ * getsockopt() with optval NULL (a size query) with EFAULT while any cgroup
+ * getsockopt program runs (fixed in 6.5). No syscall tracepoint: see
+ * handle_peer_name(). */
 static __always_inline void handle_so_error_taken(struct bpf_sockopt *ctx)
 {
 	struct bpf_sock *bsk = ctx->sk;

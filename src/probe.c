@@ -129,9 +129,9 @@ const struct concern_desc concerns[CONCERN__MAX] = {
 			{ HOOK_CGROUP, "cgroup/getsockopt",
 			  { CGROUP_H(so_error_cg, "getsockopt", HELPERS_READ) },
 			  .needs_func = "tcp_done_with_error",
-			  .needs_why = "before Linux 6.10 (no tcp_done_with_error()) an application can "
-				       "take the error before the socket reaches CLOSE, and getsockopt() "
-				       "can fail where a cgroup program runs" },
+			  .needs_why = "no tcp_done_with_error() in the kernel (Linux 6.10 and stable "
+				       "updates): an application can take the error before the socket "
+				       "reaches CLOSE, and getsockopt() can fail where a cgroup program runs" },
 			{ HOOK_TRACEPOINT, "tracepoint/syscalls/sys_enter_getsockopt",
 			  { TRACEPOINT(so_error_tp, "syscalls/sys_enter_getsockopt") } },
 		},

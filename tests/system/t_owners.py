@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from lib import (Fail, Helper, NetPair, Skip, Tracer, check_fields, fmt_trans, run_cmd,
+from lib import (PYTHON, Fail, Helper, NetPair, Skip, Tracer, check_fields, fmt_trans, run_cmd,
                  settle, test, transitions, wait_records)
 from scenarios import SERVER_SEQ, life, tuple_of
 from t_cli import schema_errors
@@ -662,6 +662,61 @@ def connect_icmp_reject_ipv4(ctx):
 def connect_icmp_reject_ipv6(ctx):
     """The same over IPv6, where admin-prohibited gives EACCES."""
     icmp_reject(ctx, v6=True)
+
+
+GETSOCKOPT_CALLS = r"""
+import ctypes, json, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(fd, level, name, size, null=False):
+    buf = ctypes.create_string_buffer(max(size, 1))
+    n = ctypes.c_uint32(size)
+    rc = libc.getsockopt(fd, level, name, None if null else buf, ctypes.byref(n))
+    return [rc, ctypes.get_errno() if rc else 0, n.value, buf.raw[:min(n.value, size)].hex()]
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+nl.setsockopt(270, 1, 1)                # NETLINK_ADD_MEMBERSHIP RTNLGRP_LINK
+tcp = socket.socket()
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+print(json.dumps({
+    # the size of a buffer asked with optval NULL (systemd-resolved does)
+    "null_optval": call(nl.fileno(), 270, 9, 0, null=True),
+    "memberships": call(nl.fileno(), 270, 9, 64),
+    # a buffer of three pages, larger than a cgroup program sees
+    "big_buffer": call(tcp.fileno(), socket.SOL_SOCKET, socket.SO_RCVBUF, 3 * 4096),
+    "so_error": call(tcp.fileno(), socket.SOL_SOCKET, socket.SO_ERROR, 4),
+    "short_optlen": call(tcp.fileno(), socket.SOL_SOCKET, socket.SO_TYPE, 2),
+    "bad_option": call(tcp.fileno(), socket.SOL_SOCKET, 9999, 4),
+}))
+"""
+
+
+@test("so_error_getsockopt_unchanged")
+def so_error_getsockopt_unchanged(ctx):
+    """socktrace watches getsockopt(SO_ERROR) (the so_error concern, from a
+    cgroup getsockopt program where the kernel allows): every getsockopt()
+    of the host returns what it returns without socktrace: an optval NULL
+    that asks for the size (which older kernels failed with EFAULT while any
+    cgroup getsockopt program ran), a buffer of three pages, a short optlen,
+    an unknown option's error."""
+    def calls():
+        p = subprocess.run([PYTHON, "-c", GETSOCKOPT_CALLS], capture_output=True, timeout=20)
+        if p.returncode:
+            raise Fail("the getsockopt() calls failed: %s" % p.stderr.decode(errors="replace"))
+        return json.loads(p.stdout)
+    before = calls()
+    if before["null_optval"][0] != 0 or before["null_optval"][2] == 0:
+        raise Fail("without socktrace, getsockopt(NETLINK_LIST_MEMBERSHIPS, NULL) gave %r"
+                   % (before["null_optval"],))
+    with Tracer(ctx, ["--no-snapshot", "-P", "1"]) as t:
+        during = calls()
+        run = t.stop()
+    run.expect_clean_exit(lambda r: False)
+    after = calls()
+    hook = re.search(r"(cgroup/getsockopt|tracepoint/syscalls/sys_enter_getsockopt)",
+                     run.err or "")
+    if during != before or after != before:
+        raise Fail("getsockopt() under socktrace (so_error from %s) returned otherwise"
+                   % (hook.group(1) if hook else "no hook"),
+                   ["without: %r" % before, "with:    %r" % during, "after:   %r" % after])
 
 
 # ---------------------------------------------------------------- gaps

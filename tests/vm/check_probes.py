@@ -7,8 +7,9 @@ The guest kernels (Debian's stock 5.10, 6.1, 6.12 on x86_64 and 6.1 on
 arm64) have BTF, tracefs, kprobes and BPF trampolines, so every fentry and
 kprobe variant must probe as available (or selected), auto must pick tp_btf
 for tcp_state, the cgroup getpeername hooks for accept, the cgroup
-getsockopt hook for so_error from 6.10 on (tcp_done_with_error()) and the
-syscall tracepoint before, saying why, fentry for
+getsockopt hook for so_error from 6.10 on, and before where a stable update
+brought tcp_done_with_error() (Debian's 6.1), else the syscall tracepoint,
+saying why, fentry for
 tcp_io and fexit for udp, the cgroup hook for udp_close and the TCP
 iterator for tcp_conn_update (fexit misses an accept() already waiting at
 attach time). Except on arm64 before 6.4, whose trampolines attach to no
@@ -80,13 +81,13 @@ def main():
         expect.update(tcp_io="kprobe", udp="kprobe")
         must_load = ("kprobe",)
     problems = []
-    if version and version < (6, 10):
+    so_cg = [v for c in doc.get("concerns", []) if c.get("name") == "so_error"
+             for v in c.get("variants", []) if v.get("kind") == "cgroup"]
+    if version and version < (6, 10) and so_cg and so_cg[0].get("status") != "selected":
         expect.update(so_error="tracepoint")
-        so_cg = [v for c in doc.get("concerns", []) if c.get("name") == "so_error"
-                 for v in c.get("variants", []) if v.get("kind") == "cgroup"]
-        if not so_cg or "6.10" not in (so_cg[0].get("reason") or ""):
+        if "tcp_done_with_error" not in (so_cg[0].get("reason") or ""):
             problems.append("so_error before 6.10: the cgroup variant says %r" % (
-                so_cg[0].get("reason") if so_cg else None,))
+                so_cg[0].get("reason"),))
     if doc.get("type") != "probes":
         problems.append('"type" is %r, not "probes"' % doc.get("type"))
     for key in ("btf", "tracefs"):

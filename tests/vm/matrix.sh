@@ -33,13 +33,15 @@ cache=${SOCKTRACE_VM_DIR:-}
 timeout_s=
 table=
 # CI's tests on 5.10 and 6.12: TCP (v4, v6, netns, accept in another
-# process, forks), refusals, hangs and timeouts (so_error, retransmits),
-# UDP with udp_recvmsg()'s flags (MSG_PEEK, mmsg) and the probes
+# process, forks, a daemon's accept()), refusals, hangs and timeouts
+# (so_error, retransmits), getsockopt() unchanged, UDP with udp_recvmsg()'s
+# flags (MSG_PEEK, mmsg) and the probes
 CI_TESTS=loopback_ipv4,loopback_ipv6,accept_in_other_process,netns_veth_ipv4,refused_connect,
 CI_TESTS+=snapshot_listener_owner,connect_refused_ipv6,connect_hang_ipv4,connect_timeout,
 CI_TESTS+=connect_startup_retrans_exact,connect_icmp_reject_ipv4,udp_msg_peek,
 CI_TESTS+=udp_sendmmsg_recvmmsg,udp_dual_stack,owner_fork_after_accept_ipv4,
-CI_TESTS+=owner_existing_connection_close,probes_json
+CI_TESTS+=owner_existing_connection_close,owner_daemon_after_listen,
+CI_TESTS+=so_error_getsockopt_unchanged,probes_json
 # and with fentry forced, those that go through the fexit programs on
 # inet_csk_listen_start(), inet_csk_accept() and udp_recvmsg(), whose
 # arguments differ on each of these kernels
