@@ -237,14 +237,20 @@ static int query_end(struct dnsqueries *q, struct query *e)
 	return err;
 }
 
-static struct query *query_find(struct dnsqueries *q, const struct event *ev, uint16_t id)
+/* The query of ev's socket with message id id that asks qname and qtype
+ * and has no answer yet. One socket may have two under one id (a resolver
+ * that numbers each socket's queries from the same start). */
+static struct query *query_find(struct dnsqueries *q, const struct event *ev, uint16_t id,
+				const char *qname, uint16_t qtype)
 {
-	struct query *e = *bucket_of(q, ev->netns, ev->sock, id);
+	struct query *e;
 
-	while (e && (e->ev.sock != ev->sock || e->ev.netns != ev->netns || e->ev.dnsq.id != id ||
-		     e->ev.lport != ev->lport))
-		e = e->hnext;
-	return e;
+	for (e = *bucket_of(q, ev->netns, ev->sock, id); e; e = e->hnext)
+		if (e->ev.sock == ev->sock && e->ev.netns == ev->netns && e->ev.dnsq.id == id &&
+		    e->ev.lport == ev->lport && !e->answered && e->ev.dnsq.qtype == qtype &&
+		    !strcasecmp(e->ev.dnsq.qname, qname))
+			return e;
+	return NULL;
 }
 
 static int query_sent(struct dnsqueries *q, const struct event *ev, const uint8_t *msg,
@@ -262,8 +268,8 @@ static int query_sent(struct dnsqueries *q, const struct event *ev, const uint8_
 		q->st.unparsed++;
 		return 0;
 	}
-	e = query_find(q, ev, id);
-	if (e && !e->answered && e->ev.dnsq.qtype == qtype && !strcasecmp(e->ev.dnsq.qname, qname)) {
+	e = query_find(q, ev, id, qname, qtype);
+	if (e) {
 		e->ev.dnsq.tries++;	/* sent again: the first try's time stays */
 		return 0;
 	}
@@ -329,9 +335,9 @@ static int answer_received(struct dnsqueries *q, const struct event *ev, const u
 	/* counted by dnsnames as well: dns_unparsed */
 	if (dnsnames__question(msg, len, qname, &qtype))
 		return 0;
-	e = query_find(q, ev, id);
 	/* the same question: an answer to another query is not this one's */
-	if (!e || e->answered || e->ev.dnsq.qtype != qtype || strcasecmp(e->ev.dnsq.qname, qname)) {
+	e = query_find(q, ev, id, qname, qtype);
+	if (!e) {
 		q->st.unmatched++;
 		return 0;
 	}

@@ -498,6 +498,32 @@ TEST(dnsqueries_answers_that_do_not_match)
 	ASSERT_EQ_U64(stats_of(f).unmatched, n + 1);
 }
 
+TEST(dnsqueries_two_questions_under_one_id)
+{
+	struct fixture *f = fixture_new(NULL);
+	struct msg m;
+
+	push(f, flow(SOCK, UDP_FLOW_START, T0));
+	/* one socket, one id, two questions: neither is a retransmit */
+	push(f, query_ev(SOCK, ID, "web.example.test", 1, T0 + 1 * MS));
+	push(f, query_ev(SOCK, ID, "web.example.test", 28, T0 + 2 * MS));
+	ASSERT_EQ_U64(stats_of(f).queries, 2);
+	/* the older one's answer first: it is that query's */
+	push(f, web_answer(SOCK, ID, T0 + 4 * MS));
+	ASSERT_EQ(f->rec->n, 1);
+	ASSERT_EQ(shown_dns(f, 0)->qtype, 1);
+	ASSERT_EQ(shown_dns(f, 0)->tries, 1);
+	ASSERT_EQ_U64(shown_dns(f, 0)->latency_ns, 3 * MS);
+	/* then the newer one's */
+	start(&m, 0, 0, "web.example.test", 28);
+	push(f, dns_ev(EVENT_DNS_ANSWER, &m, SOCK, T0 + 7 * MS));
+	ASSERT_EQ(f->rec->n, 2);
+	ASSERT_EQ(shown_dns(f, 1)->qtype, 28);
+	ASSERT_EQ(shown_dns(f, 1)->tries, 1);
+	ASSERT_EQ_U64(shown_dns(f, 1)->latency_ns, 5 * MS);
+	ASSERT_EQ_U64(stats_of(f).unmatched, 0);
+}
+
 TEST(dnsqueries_retransmit)
 {
 	struct fixture *f = fixture_new(NULL);
