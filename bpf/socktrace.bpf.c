@@ -216,8 +216,8 @@ SEC("cgroup/getsockopt")
 int so_error_cg(struct bpf_sockopt *ctx)
 {
 	handle_so_error_taken(ctx);
-	/* an optval beyond a page is not all in ctx: 0 leaves the kernel's
-	 * result as it is, and no message in the kernel's log */
+	/* ctx holds at most a page of optval: for a longer one, 0 leaves the
+	 * kernel's result as it is (and the kernel's log without a message) */
 	if (ctx->optlen > 4096)
 		ctx->optlen = 0;
 	return 1;

@@ -379,9 +379,10 @@ static int cgroup_check(const struct probe *p, char *why, size_t len)
 }
 
 /* Whether the helpers a cgroup program asks for (HELPERS_*) exist for its
- * type: tracing programs have them, cgroup ones since about 5.11 (reading
- * kernel memory) and 6.0 (the current task's name). One small test load
- * per helper, once per program type. */
+ * type: tracing programs have them all, cgroup program types have them on
+ * the kernels of the test matrix (5.10 on) but by type and kernel options,
+ * not everywhere. One small test load per helper, once per program type
+ * and set. */
 static int cgroup_helpers_check(struct probe *p, const struct hook_prog *hp,
 				char *why, size_t len)
 {
@@ -399,18 +400,19 @@ static int cgroup_helpers_check(struct probe *p, const struct hook_prog *hp,
 	bool sockopt = !strcmp(hp->target, "getsockopt");
 	enum bpf_prog_type type = sockopt ? BPF_PROG_TYPE_CGROUP_SOCKOPT :
 					    BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-	int *have = &p->cgroup_helpers[sockopt];
+	unsigned int *probed = &p->cgroup_helpers_probed[sockopt];
+	unsigned int *missing = &p->cgroup_helpers_missing[sockopt];
+	unsigned int lack;
 
-	if (*have < 0) {
-		*have = HELPERS_READ | HELPERS_CURRENT;
-		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
-			if (libbpf_probe_bpf_helper(type, needs[i].id, NULL) != 1)
-				*have &= ~needs[i].set;
-	}
-	if (hp->helpers & ~*have) {
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+		if ((hp->helpers & ~*probed & needs[i].set) &&
+		    libbpf_probe_bpf_helper(type, needs[i].id, NULL) != 1)
+			*missing |= needs[i].set;
+	*probed |= hp->helpers;
+	lack = hp->helpers & *missing;
+	if (lack) {
 		snprintf(why, len, "cgroup/%s programs cannot %s on this kernel", hp->target,
-			 hp->helpers & ~*have & HELPERS_READ ? "read kernel memory" :
-			 "name the current process");
+			 lack & HELPERS_READ ? "read kernel memory" : "name the current process");
 		return -ENOTSUP;
 	}
 	return 0;
@@ -649,7 +651,6 @@ int probe__run(struct probe *p, enum hook_kind forced, bool all, unsigned int wa
 	memset(p, 0, sizeof(*p));
 	p->wanted = wanted;
 	p->forced = forced;
-	p->cgroup_helpers[0] = p->cgroup_helpers[1] = -1;
 	p->btf = vmlinux_btf_load();
 	if (!p->btf)
 		p->btf_err = -errno;

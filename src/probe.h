@@ -111,9 +111,10 @@ struct probe {
 	/* whether fentry/fexit programs attach: 0 not tried yet, 1 yes,
 	 * -ENOTSUPP no (arm64 before 6.4) */
 	int trampoline_attach;
-	/* HELPERS_* that cgroup programs have, by type (sock_addr, sockopt);
-	 * -1 before the first question */
-	int cgroup_helpers[2];
+	/* HELPERS_* sets tried, and those lacking a helper, for cgroup
+	 * programs by type (sock_addr, sockopt) */
+	unsigned int cgroup_helpers_probed[2];
+	unsigned int cgroup_helpers_missing[2];
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
