@@ -41,7 +41,7 @@ static __always_inline int handle_so_error(struct trace_event_raw_sys_enter *ctx
 
 /* The cgroup variant runs after the kernel's getsockopt(): what it took is
  * the value it returns. Only where tcp_done_with_error() exists (Linux 6.10,
- * and stable updates of 6.1 and later; src/probe.c): it moves the socket to
+ * and stable updates of some earlier kernels, as Debian's 6.1; src/probe.c): it moves the socket to
  * CLOSE, which reads sk_err, before it wakes the application. Kernels
  * without it wake the application first, and the older of them fail a
  * getsockopt() with optval NULL (a size query) with EFAULT while any cgroup
