@@ -397,13 +397,19 @@ static int cgroup_helpers_check(struct probe *p, const struct hook_prog *hp,
 		{ HELPERS_CURRENT, BPF_FUNC_get_current_cgroup_id },
 		{ HELPERS_CURRENT, BPF_FUNC_probe_read_kernel_str },
 	};
-	bool sockopt = !strcmp(hp->target, "getsockopt");
-	enum bpf_prog_type type = sockopt ? BPF_PROG_TYPE_CGROUP_SOCKOPT :
-					    BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-	unsigned int *probed = &p->cgroup_helpers_probed[sockopt];
-	unsigned int *missing = &p->cgroup_helpers_missing[sockopt];
-	unsigned int lack;
+	enum bpf_attach_type attach;
+	enum bpf_prog_type type;
+	unsigned int *probed, *missing, lack;
+	char sec[64];
 
+	/* the type libbpf gives the program, from its SEC() */
+	snprintf(sec, sizeof(sec), "%s/%s", hook_attach__prefix(hp->attach), hp->target);
+	if (libbpf_prog_type_by_name(sec, &type, &attach) || type >= PROBE_MAX_PROG_TYPES) {
+		snprintf(why, len, "libbpf does not know SEC(\"%s\")", sec);
+		return -ENOTSUP;
+	}
+	probed = &p->cgroup_helpers_probed[type];
+	missing = &p->cgroup_helpers_missing[type];
 	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
 		if ((hp->helpers & ~*probed & needs[i].set) &&
 		    libbpf_probe_bpf_helper(type, needs[i].id, NULL) != 1)

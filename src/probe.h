@@ -36,6 +36,7 @@ enum concern {
 
 #define PROBE_MAX_VARIANTS 4
 #define PROBE_MAX_PROGS 8
+#define PROBE_MAX_PROG_TYPES 64
 
 /* How a program attaches, as the prefix of its SEC() says; what is probed
  * before load follows from it. */
@@ -112,9 +113,9 @@ struct probe {
 	 * -ENOTSUPP no (arm64 before 6.4) */
 	int trampoline_attach;
 	/* HELPERS_* sets tried, and those lacking a helper, for cgroup
-	 * programs by type (sock_addr, sockopt) */
-	unsigned int cgroup_helpers_probed[2];
-	unsigned int cgroup_helpers_missing[2];
+	 * programs by program type (enum bpf_prog_type) */
+	unsigned int cgroup_helpers_probed[PROBE_MAX_PROG_TYPES];
+	unsigned int cgroup_helpers_missing[PROBE_MAX_PROG_TYPES];
 	struct probe_result res[CONCERN__MAX][PROBE_MAX_VARIANTS];
 	int selected[CONCERN__MAX];	/* variant index, -1 if none */
 	bool forced_unavailable[CONCERN__MAX];
