@@ -632,29 +632,22 @@ static int dns_stage_add(struct pipeline *pl, const struct opts *o, struct dnsqu
 	return 0;
 }
 
-/* The query stage's counts into the summary, and what they warn of. */
-static void warn_dns(const struct dnsqueries *dq, struct stats *stats)
+/* What the query stage's counts warn of. */
+static void warn_dns(const struct dnsqueries_stats *st)
 {
-	struct dnsqueries_stats st;
-
-	if (!dq)
-		return;
-	dnsqueries__stats(dq, &st);
-	stats->dns_queries = st.queries;
-	stats->dns_queries_unparsed = st.unparsed;
-	stats->dns_unmatched = st.unmatched;
-	if (st.dropped)
+	if (st->dropped)
 		report__warning("%llu DNS queries were forgotten before they ended: more than %d waited for an answer at once",
-				(unsigned long long)st.dropped, DNSQUERIES_MAX_PENDING);
-	if (st.untabled)
+				(unsigned long long)st->dropped, DNSQUERIES_MAX_PENDING);
+	if (st->untabled)
 		report__warning("%llu DNS queries are not in the table: it has room for %d names",
-				(unsigned long long)st.untabled, DNSQUERIES_MAX_NAMES);
+				(unsigned long long)st->untabled, DNSQUERIES_MAX_NAMES);
 }
 
 static int finish(struct pipeline *pl, const struct opts *o, struct services *svc,
 		  struct recorder *rec, const struct dnsqueries *dq, uint64_t end_boot,
 		  uint64_t end_wall, bool live)
 {
+	struct dnsqueries_stats qs = { 0 };
 	char path[PATH_MAX] = "";
 	struct rec_stats rs;
 	int err, out_err = 0, rec_err = 0, ret = 0;
@@ -668,12 +661,18 @@ static int finish(struct pipeline *pl, const struct opts *o, struct services *sv
 		pl->stats.dns_unparsed = ds.unparsed;
 		pl->stats.dns_evictions = ds.evictions;
 	}
+	if (dq) {
+		dnsqueries__stats(dq, &qs);
+		pl->stats.dns_queries = qs.queries;
+		pl->stats.dns_queries_unparsed = qs.unparsed;
+		pl->stats.dns_unmatched = qs.unmatched;
+	}
 	/* the stages' tables, at the source's last time */
 	if (!pl->err)
 		pipeline__finish(pl, end_wall);
 	if (!pl->err) {
 		warn_counts(&pl->stats, o, live);
-		warn_dns(dq, &pl->stats);
+		warn_dns(&qs);
 		pipeline__summary(pl);
 	}
 	if (o->quiet && o->json && !pl->err) {
