@@ -17,6 +17,42 @@
 #define ST_IPV6_EXT_MAX	4	/* headers followed; an answer behind more is not seen */
 #define ST_L4_OFF_MAX	512	/* where the UDP or TCP header may start, at most */
 
+/* Headers as the packet holds them, fixed by their RFCs: read without
+ * CO-RE, where vmlinux.h's copies would each cost a search of the kernel's
+ * BTF at load (about 0.7 ms apiece, docs/performance.md). */
+struct st_ip4_hdr {
+	__u8 version_ihl;	/* the header's length in 32-bit words, low nibble */
+	__u8 tos;
+	__be16 tot_len, id, frag_off;
+	__u8 ttl, protocol;
+	__be16 check;
+	__be32 saddr, daddr;
+};
+
+struct st_ip6_hdr {
+	__be32 version_flow;
+	__be16 payload_len;
+	__u8 nexthdr, hop_limit;
+	__u8 saddr[16], daddr[16];
+};
+
+struct st_ip6_opt_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;		/* in 8-byte units, not counting the first 8 */
+};
+
+struct st_udp_hdr {
+	__be16 source, dest, len, check;
+};
+
+struct st_tcp_hdr {
+	__be16 source, dest;
+	__be32 seq, ack_seq;
+	__u8 doff_res;		/* the data offset in 32-bit words, high nibble */
+	__u8 flags;
+	__be16 window, check, urg_ptr;
+};
+
 /* The local socket's address, as a number. A PTR_TO_SOCK_COMMON cannot be
  * offset (the verifier forbids arithmetic on socket pointers): its value
  * is read as a number, which CAP_PERFMON allows, then walked with CO-RE
@@ -48,15 +84,15 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 	__u8 family, proto;
 
 	if (skb->protocol == bpf_htons(ST_ETH_P_IP)) {
-		struct iphdr *ip = data;
+		struct st_ip4_hdr *ip = data;
 
 		if ((void *)(ip + 1) > end)
 			return 1;
 		proto = ip->protocol;
-		l4 = ip->ihl * 4;
+		l4 = (ip->version_ihl & 0x0f) * 4;
 		family = 4;
 	} else if (skb->protocol == bpf_htons(ST_ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data;
+		struct st_ip6_hdr *ip6 = data;
 
 		if ((void *)(ip6 + 1) > end)
 			return 1;
@@ -66,7 +102,7 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 		/* unrolled: 5.10's verifier takes no loop it cannot count */
 #pragma unroll
 		for (int i = 0; i < ST_IPV6_EXT_MAX; i++) {
-			struct ipv6_opt_hdr *opt = data + l4;
+			struct st_ip6_opt_hdr *opt = data + l4;
 
 			if (proto != ST_IPV6_HOPOPTS && proto != ST_IPV6_ROUTING &&
 			    proto != ST_IPV6_DSTOPTS)
@@ -84,7 +120,7 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 	if (l4 < 20 || l4 > ST_L4_OFF_MAX)
 		return 1;
 	if (proto == IPPROTO_UDP) {
-		struct udphdr *udp = data + l4;
+		struct st_udp_hdr *udp = data + l4;
 
 		if ((void *)(udp + 1) > end)
 			return 1;
@@ -98,7 +134,7 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 		off = l4 + sizeof(*udp);
 		len -= sizeof(*udp);
 	} else if (proto == IPPROTO_TCP) {
-		struct tcphdr *tcp = data + l4;
+		struct st_tcp_hdr *tcp = data + l4;
 
 		/* DNS over TCP: a segment's payload, most often one whole answer
 		 * after its 2-byte length; ACKs and handshakes carry none */
@@ -108,7 +144,7 @@ static __always_inline int handle_dns_skb(struct __sk_buff *skb, bool query)
 		dport = tcp->dest;
 		if ((query ? dport : sport) != bpf_htons(ST_DNS_PORT))
 			return 1;
-		off = l4 + tcp->doff * 4;
+		off = l4 + (tcp->doff_res >> 4) * 4;
 		if (off >= skb->len)
 			return 1;
 		len = skb->len - off;
