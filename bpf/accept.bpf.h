@@ -56,6 +56,7 @@ static __always_inline void accept_own(struct sock *sk, struct st_sock_info *si)
 	bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 }
 
+/* The fexit, kretprobe and tracepoint variants: accept() returned sk. */
 static __always_inline int handle_accept(struct sock *sk, bool direct)
 {
 	struct st_listener_key lk = {};
@@ -94,6 +95,8 @@ static __always_inline void handle_peer_name(struct bpf_sock_addr *ctx)
 		return;
 	key = (__u64)sk;
 	si = bpf_map_lookup_elem(&socks, &key);
+	/* accepted: its listener still owns it, or it has no entry and its
+	 * local address is a known listener's */
 	li = !si || si->owner_src == ST_OWNER_LISTENER ? sock_listener(sk, false, &lk) : NULL;
 	if (si ? si->owner_src == ST_OWNER_LISTENER : li != NULL) {
 		listener_owner_refresh(sk, &lk, li, bpf_get_current_pid_tgid());
