@@ -215,7 +215,7 @@ $(OUTPUT)/socktrace.skel.h: $(OUTPUT)/socktrace.bpf.o | deps
 	$(Q)$(BPFTOOL) gen skeleton $< name socktrace_bpf > $@
 
 # programs are reached through the skeleton: a renamed one fails the build
-$(OUTPUT)/live.o $(OUTPUT)/probe.o $(OUTPUT)/tests/test_probe.o: $(OUTPUT)/socktrace.skel.h
+$(OUTPUT)/live.o $(OUTPUT)/probe.o $(OUTPUT)/tests/test_probe.o $(OUTPUT)/tests/test_btfmin.o: $(OUTPUT)/socktrace.skel.h
 
 $(OUTPUT)/%.o: src/%.c Makefile | deps $(OUTPUT)
 	$(call msg,CC,$@)
