@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <bpf/btf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "btfmin.h"
 #include "live.h"
 #include "owners.h"
 #include "report.h"
@@ -52,6 +55,11 @@ struct live {
 	int next_early;		/* the next to create, by either thread */
 	pthread_t early_thread;
 	bool early_running;
+	/* the BTF libbpf relocates against (btf_custom_path), written before
+	 * the load: -1 when --btf names one */
+	int core_btf_fd;
+	bool core_btf_written;
+	char core_btf_path[32];
 };
 
 static int live__push(void *ctx, struct event *ev)
@@ -366,6 +374,15 @@ struct live *live__new(const struct live_opts *o)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	/* libbpf reads the file by its path at load time, after
+	 * live__core_btf(); without /proc, libbpf's whole BTF */
+	l->core_btf_fd = o->btf_path || access("/proc/self/fd", X_OK) ? -1 :
+			 memfd_create("socktrace-core-btf", MFD_CLOEXEC);
+	if (l->core_btf_fd >= 0) {
+		snprintf(l->core_btf_path, sizeof(l->core_btf_path), "/proc/self/fd/%d",
+			 l->core_btf_fd);
+		open_opts.btf_custom_path = l->core_btf_path;
+	}
 	l->skel = socktrace_bpf__open_opts(&open_opts);
 	if (!l->skel) {
 		err = -errno;
@@ -392,21 +409,60 @@ fail:
 	return NULL;
 }
 
-struct live *live__open(const struct live_opts *o, const struct probe *p,
-			struct pipeline *pl, const struct clock_ref *ref, int *failed)
+static int live__write_core_btf(struct live *l, const struct btf *btf)
 {
-	struct live *l = live__new(o);
+	const char *data;
+	__u32 size, off = 0;
+
+	data = btf__raw_data(btf, &size);
+	if (!data)
+		return -errno;
+	while (off < size) {
+		ssize_t n = pwrite(l->core_btf_fd, data + off, size - off, off);
+
+		if (n < 0)
+			return -errno;
+		off += n;
+	}
+	l->core_btf_written = true;
+	return 0;
+}
+
+int live__core_btf(struct live *l, const struct btf *vmlinux, bool verbose)
+{
+	struct btf *min;
 	int err;
 
-	if (!l)
-		return NULL;
-	err = live__start(l, o, p, pl, ref, failed);
-	if (err) {
-		live__close(l);
-		errno = -err;
-		return NULL;
+	if (l->core_btf_fd < 0 || l->core_btf_written || !vmlinux)
+		return 0;
+	min = btfmin__new(bpf_object__btf(l->skel->obj), vmlinux);
+	if (!min) {
+		err = -errno;
+		report__warning("failed to reduce the kernel's BTF for CO-RE: %s", strerror(-err));
+		return live__write_core_btf(l, vmlinux);
 	}
-	return l;
+	if (verbose)
+		fprintf(stderr, "socktrace: CO-RE relocates against %u of the kernel's %u BTF types\n",
+			btf__type_cnt(min) - 1, btf__type_cnt(vmlinux) - 1);
+	err = live__write_core_btf(l, min);
+	btf__free(min);
+	return err;
+}
+
+/* Without the probes' BTF (they could not parse it): libbpf's, whole. */
+static int live__core_btf_whole(struct live *l)
+{
+	struct btf *btf;
+	int err;
+
+	if (l->core_btf_fd < 0 || l->core_btf_written)
+		return 0;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return -errno;
+	err = live__write_core_btf(l, btf);
+	btf__free(btf);
+	return err;
 }
 
 int live__start(struct live *l, const struct live_opts *o, const struct probe *p,
@@ -451,8 +507,17 @@ int live__start(struct live *l, const struct live_opts *o, const struct probe *p
 		report__error("failed to create BPF maps: %s", strerror(-err));
 		return err;
 	}
+	err = live__core_btf_whole(l);
+	if (err) {
+		report__error("failed to read the kernel's BTF: %s", strerror(-err));
+		return err;
+	}
 
 	err = socktrace_bpf__load(l->skel);
+	/* read by now: its memory back */
+	if (l->core_btf_fd >= 0)
+		close(l->core_btf_fd);
+	l->core_btf_fd = -1;
 	if (err) {
 		report__error("failed to load BPF programs: %s%s", strerror(-err),
 			      o->verbose ? "" : " (run with -v for the verifier's log)");
@@ -768,6 +833,8 @@ void live__close(struct live *l)
 		if (l->early_fd[i] >= 0)
 			close(l->early_fd[i]);
 	if (!l->skel) {
+		if (l->core_btf_fd >= 0)
+			close(l->core_btf_fd);
 		free(l);
 		return;
 	}
@@ -778,5 +845,7 @@ void live__close(struct live *l)
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	live__detach_wait(l);
+	if (l->core_btf_fd >= 0)
+		close(l->core_btf_fd);
 	free(l);
 }

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "probe.h"
 
+struct btf;
 struct live;
 
 /* What the live source takes of the command line. */
@@ -32,15 +33,17 @@ struct live_opts {
  * that their preallocation overlaps the probes. Returns NULL with errno
  * set, the reason printed. */
 struct live *live__new(const struct live_opts *o);
+/* Writes what libbpf's CO-RE relocations search: the part of vmlinux (the
+ * probes' BTF) they can reach (btfmin), or all of it if that fails. Before
+ * live__start(); without it, live__start() has libbpf's whole BTF read.
+ * verbose: the sizes on stderr. 0 or -errno. */
+int live__core_btf(struct live *l, const struct btf *vmlinux, bool verbose);
 /* Configures for what the probes selected, loads and attaches what
  * live__new() opened, with the same o. Returns 0 or -errno; the reason has
  * been printed, and *failed is the concern whose program failed to attach
  * (-1 if unknown, or a load failure). Then only live__close(). */
 int live__start(struct live *l, const struct live_opts *o, const struct probe *p,
 		struct pipeline *pl, const struct clock_ref *ref, int *failed);
-/* live__new() and live__start(): NULL with errno set on failure. */
-struct live *live__open(const struct live_opts *o, const struct probe *p,
-			struct pipeline *pl, const struct clock_ref *ref, int *failed);
 /* The owner of the listener on (addr, port) in ev's namespace and family,
  * as the kernel side knows it (exact address, then the wildcard); ctx is
  * the struct live (a diagnoser's listener_owner_fn). */

@@ -872,6 +872,30 @@ out:
 	return ret;
 }
 
+/* Loads and attaches what the probes selected; NULL, l closed, if that
+ * fails. libbpf takes the probes' vmlinux BTF, and its CO-RE relocations
+ * search only the part of it they can reach. */
+static struct live *live_start(struct live *l, const struct live_opts *lo, struct probe *p,
+			       struct pipeline *pl, const struct clock_ref *ref, int *failed)
+{
+	int err;
+
+	if (!l)
+		return NULL;
+	err = live__core_btf(l, p->btf, lo->verbose);
+	if (err) {
+		report__error("failed to write the kernel's BTF for libbpf: %s", strerror(-err));
+		live__close(l);
+		return NULL;
+	}
+	probe__lend_btf(p);
+	if (live__start(l, lo, p, pl, ref, failed)) {
+		live__close(l);
+		return NULL;
+	}
+	return l;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t counters[ST_CNT__MAX] = {}, start_ns, deadline_ns = 0;
@@ -1053,11 +1077,7 @@ int main(int argc, char **argv)
 
 	start_ns = clock_ref__boot_now();
 	failed = -1;
-	probe__lend_btf(&probe);
-	if (live__start(live, &lo, &probe, &pl, &ref, &failed)) {
-		live__close(live);
-		live = NULL;
-	}
+	live = live_start(live, &lo, &probe, &pl, &ref, &failed);
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
 	 * of that */
@@ -1073,8 +1093,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
-		probe__lend_btf(&probe);
-		live = live__open(&lo, &probe, &pl, &ref, &failed);
+		live = live_start(live__new(&lo), &lo, &probe, &pl, &ref, &failed);
 	}
 	if (!live)
 		goto cleanup;

@@ -97,6 +97,44 @@ def probes_json_test(ctx):
             raise Fail("tcp_state variants lack %s" % want, details)
 
 
+RELO_RE = re.compile(r"prog '([^']+)': relo #(\d+): ((?:patched|substituting) insn .*)$", re.M)
+REDUCED_RE = re.compile(r"CO-RE relocates against (\d+) of the kernel's (\d+) BTF types")
+
+
+@test("core_btf_reduced")
+def core_btf_reduced(ctx):
+    """libbpf's CO-RE relocations come out the same against the reduced
+    kernel BTF socktrace gives it (the default) as against the whole one
+    (--btf /sys/kernel/btf/vmlinux): every instruction each program's
+    relocations patch or poison, under the hooks this kernel selects; -v
+    says how many types the reduced BTF kept, under a tenth of them."""
+    base = ["-v", "-q", "--no-snapshot", "-d", "0.01"]
+    runs = {}
+    details = []
+    for name, extra in (("reduced", []), ("whole", ["--btf", "/sys/kernel/btf/vmlinux"])):
+        cmd, p = run_plain(ctx, base + extra, timeout=60, hook=True)
+        err = p.stderr.decode("utf-8", "replace")
+        details.append("%s: `%s` exit %d" % (name, " ".join(cmd), p.returncode))
+        if p.returncode != 0:
+            raise Fail("%s BTF: socktrace exited %d" % (name, p.returncode), details + err.splitlines()[-15:])
+        # type ids differ between the two BTFs; the instructions must not
+        runs[name] = {(m.group(1), m.group(2), re.sub(r"\[\d+\]", "[]", m.group(3)))
+                      for m in RELO_RE.finditer(err)}
+        runs[name + " line"] = REDUCED_RE.search(err)
+    if not runs["reduced"]:
+        raise Fail("no relocation in libbpf's -v output", details)
+    if runs["reduced"] != runs["whole"]:
+        diff = sorted(runs["reduced"] ^ runs["whole"])[:20]
+        raise Fail("%d relocations differ between the reduced and the whole BTF" % len(diff),
+                   details + ["%s #%s %s" % d for d in diff])
+    m = runs["reduced line"]
+    if not m or int(m.group(1)) * 10 > int(m.group(2)):
+        raise Fail("-v does not say the reduced BTF kept under a tenth of the types: %r"
+                   % (m.group(0) if m else None), details)
+    if runs["whole line"]:
+        raise Fail("--btf FILE: the BTF was reduced all the same", details)
+
+
 @test("hook_tracepoint")
 def hook_tracepoint(ctx):
     """--hook tracepoint: socktrace says it uses

@@ -41,11 +41,11 @@ CI_TESTS+=snapshot_listener_owner,connect_refused_ipv6,connect_hang_ipv4,connect
 CI_TESTS+=connect_startup_retrans_exact,connect_icmp_reject_ipv4,udp_msg_peek,
 CI_TESTS+=udp_sendmmsg_recvmmsg,udp_dual_stack,owner_fork_after_accept_ipv4,
 CI_TESTS+=owner_existing_connection_close,owner_daemon_after_listen,
-CI_TESTS+=so_error_getsockopt_unchanged,probes_json
+CI_TESTS+=so_error_getsockopt_unchanged,probes_json,core_btf_reduced
 # and with fentry forced, those that go through the fexit programs on
 # inet_csk_listen_start(), inet_csk_accept() and udp_recvmsg(), whose
 # arguments differ on each of these kernels
-FEXIT_TESTS=loopback_ipv4,accept_in_other_process,owner_fork_after_accept_ipv4,udp_msg_peek
+FEXIT_TESTS=loopback_ipv4,accept_in_other_process,owner_fork_after_accept_ipv4,udp_msg_peek,core_btf_reduced
 
 usage() { sed -n '2,/^set -u/{/^#/s/^# \{0,1\}//p}' "$0"; }
 while [ $# -gt 0 ]; do
