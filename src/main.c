@@ -875,8 +875,8 @@ out:
 /* Loads and attaches what the probes selected; NULL, l closed, if that
  * fails. libbpf takes the probes' vmlinux BTF, and its CO-RE relocations
  * search only the part of it they can reach. */
-static struct live *live_start(struct live *l, const struct live_opts *lo, struct probe *p,
-			       struct pipeline *pl, const struct clock_ref *ref, int *failed)
+static struct live *start_tracing(struct live *l, const struct live_opts *lo, struct probe *p,
+				  struct pipeline *pl, const struct clock_ref *ref, int *failed)
 {
 	int err;
 
@@ -1077,7 +1077,7 @@ int main(int argc, char **argv)
 
 	start_ns = clock_ref__boot_now();
 	failed = -1;
-	live = live_start(live, &lo, &probe, &pl, &ref, &failed);
+	live = start_tracing(live, &lo, &probe, &pl, &ref, &failed);
 	/* a variant that probed fine may still need what this kernel lacks,
 	 * or load and not attach; a ring buffer the kernel refuses is none
 	 * of that */
@@ -1093,7 +1093,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "socktrace: retrying with the next hook variants\n");
 		failed = -1;
-		live = live_start(live__new(&lo), &lo, &probe, &pl, &ref, &failed);
+		live = start_tracing(live__new(&lo), &lo, &probe, &pl, &ref, &failed);
 	}
 	if (!live)
 		goto cleanup;
