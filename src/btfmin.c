@@ -55,7 +55,7 @@ size_t btfmin__essential_len(const char *name)
 	size_t n = strlen(name);
 
 	/* libbpf's bpf_core_essential_name_len(): the last "X___Y" */
-	for (size_t i = n >= 5 ? n - 5 + 1 : 0; i-- > 0;)
+	for (size_t i = n < 5 ? 0 : n - 4; i-- > 0;)
 		if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' &&
 		    name[i + 3] == '_' && name[i + 4] != '_')
 			return i + 1;
