@@ -449,8 +449,9 @@ int live__core_btf(struct live *l, const struct btf *vmlinux, bool verbose)
 	return err;
 }
 
-/* Without the probes' BTF (they could not parse it): libbpf's, whole. */
-static int live__core_btf_whole(struct live *l)
+/* Without the probes' BTF (they could not parse it): a parse of its own,
+ * reduced the same way. */
+static int live__core_btf_parse(struct live *l)
 {
 	struct btf *btf;
 	int err;
@@ -460,7 +461,7 @@ static int live__core_btf_whole(struct live *l)
 	btf = btf__load_vmlinux_btf();
 	if (!btf)
 		return -errno;
-	err = live__write_core_btf(l, btf);
+	err = live__core_btf(l, btf, false);
 	btf__free(btf);
 	return err;
 }
@@ -507,7 +508,7 @@ int live__start(struct live *l, const struct live_opts *o, const struct probe *p
 		report__error("failed to create BPF maps: %s", strerror(-err));
 		return err;
 	}
-	err = live__core_btf_whole(l);
+	err = live__core_btf_parse(l);
 	if (err) {
 		report__error("failed to read the kernel's BTF: %s", strerror(-err));
 		return err;
@@ -832,9 +833,9 @@ void live__close(struct live *l)
 	for (int i = 0; i < l->n_early; i++)
 		if (l->early_fd[i] >= 0)
 			close(l->early_fd[i]);
+	if (l->core_btf_fd >= 0)
+		close(l->core_btf_fd);
 	if (!l->skel) {
-		if (l->core_btf_fd >= 0)
-			close(l->core_btf_fd);
 		free(l);
 		return;
 	}
@@ -845,7 +846,5 @@ void live__close(struct live *l)
 	ring_buffer__free(l->rb);
 	socktrace_bpf__destroy(l->skel);
 	live__detach_wait(l);
-	if (l->core_btf_fd >= 0)
-		close(l->core_btf_fd);
 	free(l);
 }

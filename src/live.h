@@ -35,7 +35,7 @@ struct live_opts {
 struct live *live__new(const struct live_opts *o);
 /* Writes what libbpf's CO-RE relocations search: the part of vmlinux (the
  * probes' BTF) they can reach (btfmin), or all of it if that fails. Before
- * live__start(); without it, live__start() has libbpf's whole BTF read.
+ * live__start(); without it, live__start() parses the kernel's BTF to reduce.
  * verbose: the sizes on stderr. 0 or -errno. */
 int live__core_btf(struct live *l, const struct btf *vmlinux, bool verbose);
 /* Configures for what the probes selected, loads and attaches what
